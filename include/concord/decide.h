@@ -1,0 +1,149 @@
+// decide(): the decision rules of DESIGN §2 for one member, as a pure function.
+//
+// Given what each side says now and what they last agreed on (the base), decide() says which side
+// wins, what to do on each side, and whether a person should see it in the conflict report.
+//
+// Thread-safety: pure; call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "concord/member.h"
+#include "concord/time.h"
+
+namespace concord {
+
+enum class TieRule : std::uint8_t {
+  kCrm = 0,        // equal times: the CRM wins (as the established CiviCRM extension does)
+  kMailchimp = 1,  // equal times: Mailchimp wins
+  kOut = 2,        // equal times: the side saying OUT wins
+};
+enum class Resubscribe : std::uint8_t {
+  kPending = 0,  // a self-unsubscribed member the CRM wants IN is sent `pending` (a confirmation)
+  kNever = 1,    // … is left alone and reported
+};
+enum class RemovalMode : std::uint8_t {
+  kUnsubscribe = 0,  // CRM wins OUT → Mailchimp `unsubscribed`
+  kArchive = 1,      // CRM wins OUT → Mailchimp archive (DELETE); never a permanent delete
+};
+enum class Trust : std::uint8_t {
+  kNone = 0,  // the rules decide
+  kCrm = 1,   // the CRM wins every disagreement (this run only)
+  kMailchimp = 2,
+};
+
+// The options of one sync pair, plus the per-run overrides. Defaults are DESIGN's.
+struct SyncOptions {
+  TieRule tie = TieRule::kCrm;
+  Micros skew_margin = 0;  // times within this many µs of each other are equal
+  Resubscribe resubscribe = Resubscribe::kPending;
+  bool double_opt_in = false;  // subscribe new members as `pending`
+  RemovalMode removal = RemovalMode::kUnsubscribe;
+  bool hold_cleaned = true;         // a cleaned member also puts the CRM email on hold
+  bool respect_crm_opt_out = true;  // never subscribe do-not-email / opted-out / on-hold contacts
+  double max_removal_fraction = 0.10;  // guard: planned removals per side / that side's IN members
+
+  // Per run:
+  Trust trust = Trust::kNone;
+  bool allow_mass_removal = false;  // lifts the removal-fraction guard for this run
+};
+
+enum class Winner : std::uint8_t { kNone = 0, kMailchimp = 1, kCrm = 2 };
+
+enum class MailchimpAction : std::uint8_t {
+  kNone = 0,
+  kSubscribe = 1,    // add or set `subscribed`
+  kPending = 2,      // add or set `pending`: Mailchimp mails a confirmation
+  kUnsubscribe = 3,  // set `unsubscribed`
+  kArchive = 4,      // DELETE (archive)
+};
+enum class CrmAction : std::uint8_t {
+  kNone = 0,
+  kAdd = 1,            // add the existing contact to the group (status Added)
+  kCreateContact = 2,  // no usable contact has the email: create one, then add it
+  kRemove = 3,         // status Removed
+};
+
+// The class of a report row: why a person should look at this member.
+enum class Conflict : std::uint8_t {
+  kNone = 0,
+  kBothChanged = 1,  // both sides changed since they last agreed; the rules settled it
+  kCompliance = 2,   // Mailchimp will not subscribe a self-unsubscribed member
+  kCleaned = 3,      // the address bounced in Mailchimp
+  kForgotten = 4,    // the address was permanently deleted from Mailchimp
+  kInvalidEmail = 5,
+  kDuplicate = 6,  // several CRM contacts share the email
+  kOptOut = 7,     // the CRM contact must not be mailed
+  kFailedWrite = 8,
+  kGuard = 9,
+};
+inline constexpr std::uint8_t kConflictMax = 9;
+
+// Why the winner won.
+enum class Reason : std::uint8_t {
+  kAgree = 0,                 // both sides say the same: no membership action
+  kOnlyMailchimpChanged = 1,  // since the base (or first sight)
+  kOnlyCrmChanged = 2,
+  kMailchimpLater = 3,  // both changed; Mailchimp's change is later
+  kCrmLater = 4,
+  kTieCrm = 5,  // both changed at equal times (within skew_margin); tie rule
+  kTieMailchimp = 6,
+  kTieOut = 7,
+  kTrustCrm = 8,  // --trust
+  kTrustMailchimp = 9,
+};
+
+// What happened to the winner's wish, where it was not a plain write.
+enum class Note : std::uint8_t {
+  kNone = 0,
+  kResubscribePending = 1,         // self-unsubscribed: `pending` sent (resubscribe = "pending")
+  kSelfUnsubscribedNotResent = 2,  // self-unsubscribed: left alone (resubscribe = "never")
+  kCleanedNotResubscribed = 3,     // cleaned addresses are never resubscribed
+  kForgottenNotResubscribed = 4,   // permanently deleted addresses cannot be re-added
+  kCrmOptOut = 5,                  // the contact is do-not-email / opted out / on hold
+  kPendingNotArchived = 6,         // Mailchimp cannot archive a pending member: unsubscribed
+  kTrashedContactReplaced = 7,     // the only contact with the email is in the trash
+  kCleanedRemoved = 8,             // a cleaned member removed from the group (and held)
+};
+
+struct Decision {
+  Winner winner = Winner::kNone;
+  Membership target = Membership::kOut;  // the membership the winner holds (or both agree on)
+  Reason reason = Reason::kAgree;
+  MailchimpAction mailchimp = MailchimpAction::kNone;
+  CrmAction crm = CrmAction::kNone;
+  bool hold_email = false;  // put the CRM email on hold (cleaned member)
+  Conflict conflict = Conflict::kNone;  // the main class when a person should look at it
+  Note note = Note::kNone;
+  bool duplicate = false;  // several CRM contacts share the email (reported even with another class)
+
+  bool has_action() const {
+    return mailchimp != MailchimpAction::kNone || crm != CrmAction::kNone || hold_email;
+  }
+  bool needs_report() const { return conflict != Conflict::kNone || duplicate; }
+};
+
+// Decides one member.
+//   base: what the sides last agreed on; nullptr when they never have (first run, or a new
+//         member). With no base, a side where the member is present has changed and a side where
+//         it is absent has not (so one-sided members are copied across).
+Decision decide(const MailchimpState& mailchimp, const CrmState& crm, const BaseState* base,
+                const SyncOptions& options);
+
+// Whether a side has changed since the base (DESIGN §2). Exposed for the diff and for tests.
+bool mailchimp_changed(const MailchimpState& mailchimp, const BaseState* base);
+bool crm_changed(const CrmState& crm, const BaseState* base);
+
+std::string_view winner_name(Winner w);            // "none" | "mailchimp" | "crm"
+std::string_view action_name(MailchimpAction a);   // "subscribe", "pending", …
+std::string_view action_name(CrmAction a);         // "add", "create_contact", "remove"
+std::string_view conflict_name(Conflict c);        // "both-changed", "compliance", …
+std::string_view reason_name(Reason r);            // "only-mailchimp-changed", …
+std::string_view note_name(Note n);
+
+// One sentence a person can read: why this member gets this outcome.
+std::string explain(const Decision& d);
+
+}  // namespace concord

@@ -1,0 +1,34 @@
+// The diff: one forward pass over the key-ordered Mailchimp snapshot, CRM snapshot and base of a
+// sync pair, deciding every member that changed and emitting a plan.
+//
+// Linear in the number of keys and constant in memory (apart from what the sink keeps). A member
+// whose headers show that neither side changed since the base is skipped without decoding its
+// record; only members that changed are decided, and only members with an operation or a report
+// row have their email read.
+//
+// Thread-safety: diff() reads a consistent snapshot of the store; it may run while other threads
+// write, and sees none of their writes.
+#pragma once
+
+#include "concord/decide.h"
+#include "concord/plan.h"
+#include "concord/status.h"
+#include "concord/store.h"
+
+namespace concord {
+
+struct DiffResult {
+  bool first_run = false;  // the base was empty
+  PlanCounts counts;
+};
+
+// Diffs `pair` under `options`, emitting operations, report rows and base updates to `sink`, in
+// key order. Fails (kCorruption / kFailedPrecondition) on a stored value it cannot decode, naming
+// the family and the subscriber hash; what was emitted before the failure stays emitted.
+Result<DiffResult> diff(Store& store, const PairHandle& pair, const SyncOptions& options,
+                        PlanSink& sink);
+
+// Convenience: diff into a Plan.
+Result<Plan> make_plan(Store& store, const PairHandle& pair, const SyncOptions& options);
+
+}  // namespace concord

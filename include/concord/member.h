@@ -1,0 +1,120 @@
+// What each side says about one member, reduced to what the decision rules need (DESIGN §2).
+//
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "concord/time.h"
+
+namespace concord {
+
+enum class Membership : std::uint8_t { kOut = 0, kIn = 1 };
+
+enum class Side : std::uint8_t { kMailchimp = 0, kCrm = 1 };
+std::string_view side_name(Side side);  // "mailchimp" | "crm"
+
+// ---- Mailchimp -----------------------------------------------------------------------------------
+
+// A member's status in the audience. kAbsent: not in the audience at all. kForgotten is not a
+// Mailchimp status: concord records it when Mailchimp refused a write with "Forgotten Email Not
+// Subscribed" (the address was permanently deleted and can never be re-added through the API).
+enum class MailchimpStatus : std::uint8_t {
+  kAbsent = 0,
+  kSubscribed = 1,
+  kPending = 2,
+  kUnsubscribed = 3,
+  kCleaned = 4,
+  kArchived = 5,
+  kTransactional = 6,
+  kForgotten = 7,
+};
+inline constexpr std::uint8_t kMailchimpStatusMax = 7;
+
+// Who unsubscribed an unsubscribed member. It decides whether Mailchimp accepts a resubscribe:
+// a person who unsubscribed themself can only be sent a confirmation (pending).
+enum class UnsubscribeOrigin : std::uint8_t { kUnknown = 0, kAdmin = 1, kSelf = 2 };
+
+// "subscribed" → kSubscribed etc. Returns nullopt for a string Mailchimp does not define.
+std::optional<MailchimpStatus> parse_mailchimp_status(std::string_view s);
+std::string_view mailchimp_status_name(MailchimpStatus s);
+
+// subscribed, pending → IN; everything else (including absent) → OUT.
+Membership membership_of(MailchimpStatus s);
+
+// The origin of an unsubscribe from the member's `unsubscribe_reason`. Mailchimp writes
+// "N/A (Unsubscribed by admin)" when an admin or the API unsubscribed the member; any other
+// non-empty reason was given by the person. Empty → kUnknown.
+UnsubscribeOrigin unsubscribe_origin(std::string_view unsubscribe_reason);
+
+// The time of a Mailchimp member's last *membership* change (DESIGN §2). Mailchimp's `last_changed`
+// moves on any edit, so concord keeps its own status_changed_at:
+//   - first sight (no stored record): `timestamp_opt` for subscribed/pending members where set,
+//     else `last_changed`;
+//   - status differs from the stored one: `last_changed`;
+//   - same status as stored: the stored time.
+struct StoredMailchimpStatus {
+  MailchimpStatus status;
+  Micros changed_at;
+};
+Micros mailchimp_status_changed_at(const std::optional<StoredMailchimpStatus>& stored,
+                                   MailchimpStatus fetched, Micros last_changed,
+                                   Micros timestamp_opt);
+
+struct MailchimpState {
+  MailchimpStatus status = MailchimpStatus::kAbsent;
+  UnsubscribeOrigin unsubscribe_origin = UnsubscribeOrigin::kUnknown;
+  Micros changed_at = kNoTime;  // status_changed_at
+
+  bool present() const { return status != MailchimpStatus::kAbsent; }
+  Membership membership() const { return membership_of(status); }
+};
+
+// ---- CRM (CiviCRM) ---------------------------------------------------------------------------------
+
+// The status of the contact's latest SubscriptionHistory row for the group; kNone: no row (never in
+// the group).
+enum class CrmStatus : std::uint8_t {
+  kNone = 0,
+  kAdded = 1,
+  kRemoved = 2,
+  kPending = 3,
+  kDeleted = 4,
+};
+inline constexpr std::uint8_t kCrmStatusMax = 4;
+
+std::optional<CrmStatus> parse_crm_status(std::string_view s);  // "Added", "Removed", …
+std::string_view crm_status_name(CrmStatus s);
+
+struct CrmState {
+  CrmStatus status = CrmStatus::kNone;
+  Micros changed_at = kNoTime;  // the history row's date, in UTC
+  bool contact_known = false;   // a contact with this email exists (else one must be created)
+  bool trashed = false;         // the chosen contact is in the trash (is_deleted)
+  bool do_not_email = false;
+  bool is_opt_out = false;
+  bool email_on_hold = false;
+  bool duplicate = false;  // several contacts have this email (the choice is reported)
+
+  // Has a history row for the group: "present" for the first-run rule.
+  bool present() const { return status != CrmStatus::kNone; }
+  // Added → IN; Removed, Pending, Deleted, no row, or a trashed contact → OUT.
+  Membership membership() const {
+    return status == CrmStatus::kAdded && !trashed ? Membership::kIn : Membership::kOut;
+  }
+  // The contact must never be subscribed in Mailchimp by concord.
+  bool opted_out() const { return do_not_email || is_opt_out || email_on_hold; }
+};
+
+// ---- the base ------------------------------------------------------------------------------------
+
+// The state both sides last agreed on, with each side's change time then.
+struct BaseState {
+  Membership membership = Membership::kOut;
+  Micros mailchimp_changed_at = kNoTime;
+  Micros crm_changed_at = kNoTime;
+};
+
+}  // namespace concord

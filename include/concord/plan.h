@@ -1,0 +1,123 @@
+// A Plan: what a run will do on each side, and what a person should look at.
+//
+// The diff produces it; `concord plan` shows it; the applier executes its operations. Operations
+// are emitted through a PlanSink so that a caller may stream them (to the journal) instead of
+// holding them; Plan is the sink that keeps everything in memory.
+//
+// Thread-safety: a Plan or PlanSink is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "concord/decide.h"
+#include "concord/email.h"
+#include "concord/record.h"
+
+namespace concord {
+
+enum class OpKind : std::uint8_t {
+  kMailchimpSubscribe = 0,
+  kMailchimpPending = 1,
+  kMailchimpUnsubscribe = 2,
+  kMailchimpArchive = 3,
+  kCrmAdd = 4,
+  kCrmCreateContact = 5,  // create the contact with its email, then add it to the group
+  kCrmRemove = 6,
+  kCrmHoldEmail = 7,
+};
+Side side_of(OpKind k);
+// The plan's name of an operation kind, as `concord plan --json` counts it:
+// add_to_mailchimp, pending_in_mailchimp, unsubscribe_in_mailchimp, archive_in_mailchimp,
+// add_to_crm, create_crm_contact, remove_from_crm, hold_crm_email.
+std::string_view op_kind_name(OpKind k);
+
+struct Operation {
+  MemberKey key;
+  std::string email;  // normalised
+  OpKind kind;
+  Reason reason;
+  Note note = Note::kNone;
+  // The base to store once the member's membership operation succeeded. The written side's
+  // change time is kNoTime here: the applier sets it to the time of the write.
+  BaseRecord base_after;
+};
+
+// One member a person should look at.
+struct ReportRow {
+  MemberKey key;
+  std::string email;  // normalised; for invalid-email rows, the address as the side gave it
+  Conflict conflict = Conflict::kNone;
+  std::optional<MailchimpState> mailchimp;  // nullopt: not in the Mailchimp snapshot
+  std::optional<CrmState> crm;              // nullopt: not in the CRM snapshot
+  std::optional<BaseState> base;
+  Decision decision;
+  std::string reason;  // one sentence (explain(), or the reject's message)
+  std::string side;    // invalid-email rows: the side that returned the row
+};
+
+struct PlanCounts {
+  std::uint64_t add_to_mailchimp = 0;
+  std::uint64_t pending_in_mailchimp = 0;
+  std::uint64_t unsubscribe_in_mailchimp = 0;
+  std::uint64_t archive_in_mailchimp = 0;
+  std::uint64_t add_to_crm = 0;
+  std::uint64_t create_crm_contact = 0;
+  std::uint64_t remove_from_crm = 0;
+  std::uint64_t hold_crm_email = 0;
+  std::uint64_t unchanged = 0;     // members with no operation
+  std::uint64_t unchanged_in = 0;  // … of which both sides have IN ("stays subscribed")
+  std::uint64_t report_rows = 0;
+
+  // Sizes the guards compare against.
+  std::uint64_t mailchimp_members = 0;  // entries in the Mailchimp snapshot
+  std::uint64_t crm_members = 0;
+  std::uint64_t mailchimp_in = 0;  // IN members per side
+  std::uint64_t crm_in = 0;
+  std::uint64_t base_members = 0;
+  std::uint64_t base_in = 0;
+
+  std::uint64_t& of(OpKind k);
+  std::uint64_t removals_in_mailchimp() const {
+    return unsubscribe_in_mailchimp + archive_in_mailchimp;
+  }
+  std::uint64_t operations() const;
+};
+
+class PlanSink {
+ public:
+  virtual ~PlanSink() = default;
+  virtual void operation(Operation&& op) = 0;
+  virtual void report(ReportRow&& row) = 0;
+  // The sides agree: store this base for the member (nullopt: erase the member's base, because
+  // neither side has the member any more).
+  virtual void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) = 0;
+};
+
+// What the guards say about a plan (DESIGN §2 "Guards").
+struct GuardVerdict {
+  bool stop = false;
+  std::vector<std::string> reasons;  // one sentence per tripped guard
+};
+GuardVerdict check_guards(const PlanCounts& counts, const SyncOptions& options);
+
+// The in-memory sink.
+class Plan final : public PlanSink {
+ public:
+  void operation(Operation&& op) override { operations.push_back(std::move(op)); }
+  void report(ReportRow&& row) override { reports.push_back(std::move(row)); }
+  void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) override {
+    base_updates.emplace_back(key, base);
+  }
+
+  bool first_run = false;
+  PlanCounts counts;
+  std::vector<Operation> operations;
+  std::vector<ReportRow> reports;
+  std::vector<std::pair<MemberKey, std::optional<BaseRecord>>> base_updates;
+};
+
+}  // namespace concord

@@ -1,0 +1,257 @@
+#include "concord/diff.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+
+#include "concord/record.h"
+#include "concord/snapshot.h"
+
+namespace concord {
+namespace {
+
+// One of the three inputs of the merge-join.
+struct Input {
+  Cursor cursor;
+  Family family;
+  bool at = false;  // positioned on the current key
+
+  std::string_view key() const { return cursor.key(); }
+};
+
+int compare_keys(std::string_view a, std::string_view b) {
+  if (a.size() == 16 && b.size() == 16) return std::memcmp(a.data(), b.data(), 16);
+  return a.compare(b);
+}
+
+Status bad_value(const Status& s, Family f, std::string_view key) {
+  MemberKey k;
+  std::string id = member_key_from_bytes(key, &k) ? subscriber_hash(k) : "(malformed key)";
+  return s.with_context(std::string(family_name(f)) + " record " + id);
+}
+
+OpKind op_of(MailchimpAction a) {
+  switch (a) {
+    case MailchimpAction::kSubscribe: return OpKind::kMailchimpSubscribe;
+    case MailchimpAction::kPending: return OpKind::kMailchimpPending;
+    case MailchimpAction::kUnsubscribe: return OpKind::kMailchimpUnsubscribe;
+    case MailchimpAction::kArchive: return OpKind::kMailchimpArchive;
+    case MailchimpAction::kNone: break;
+  }
+  return OpKind::kMailchimpSubscribe;
+}
+
+OpKind op_of(CrmAction a) {
+  switch (a) {
+    case CrmAction::kAdd: return OpKind::kCrmAdd;
+    case CrmAction::kCreateContact: return OpKind::kCrmCreateContact;
+    case CrmAction::kRemove: return OpKind::kCrmRemove;
+    case CrmAction::kNone: break;
+  }
+  return OpKind::kCrmAdd;
+}
+
+class Differ {
+ public:
+  Differ(Store& store, const PairHandle& pair, const SyncOptions& options, PlanSink& sink)
+      : store_(store), pair_(pair), options_(options), sink_(sink) {}
+
+  Result<DiffResult> run() {
+    Input mc{store_.scan(pair_, Family::kMailchimp), Family::kMailchimp};
+    Input crm{store_.scan(pair_, Family::kCrm), Family::kCrm};
+    Input base{store_.scan(pair_, Family::kBase), Family::kBase};
+    mc.cursor.seek_to_first();
+    crm.cursor.seek_to_first();
+    base.cursor.seek_to_first();
+    result_.first_run = !base.cursor.valid();
+    PlanCounts& c = result_.counts;
+
+    while (true) {
+      const bool mv = mc.cursor.valid(), cv = crm.cursor.valid(), bv = base.cursor.valid();
+      if (!mv && !cv && !bv) break;
+      // The smallest current key.
+      std::string_view key;
+      if (mv) key = mc.key();
+      if (cv && (key.empty() || compare_keys(crm.key(), key) < 0)) key = crm.key();
+      if (bv && (key.empty() || compare_keys(base.key(), key) < 0)) key = base.key();
+      mc.at = mv && compare_keys(mc.key(), key) == 0;
+      crm.at = cv && compare_keys(crm.key(), key) == 0;
+      base.at = bv && compare_keys(base.key(), key) == 0;
+
+      SnapshotHeader mh, ch;
+      BaseRecord b;
+      if (mc.at) {
+        if (Status s = decode_snapshot_header(mc.cursor.value(), &mh); !s) {
+          return bad_value(s, Family::kMailchimp, key);
+        }
+        ++c.mailchimp_members;
+        if (mh.membership == Membership::kIn) ++c.mailchimp_in;
+      }
+      if (crm.at) {
+        if (Status s = decode_snapshot_header(crm.cursor.value(), &ch); !s) {
+          return bad_value(s, Family::kCrm, key);
+        }
+        ++c.crm_members;
+        if (ch.membership == Membership::kIn) ++c.crm_in;
+      }
+      if (base.at) {
+        if (Status s = decode_base(base.cursor.value(), &b); !s) {
+          return bad_value(s, Family::kBase, key);
+        }
+        ++c.base_members;
+        if (b.membership == Membership::kIn) ++c.base_in;
+      }
+
+      if (mc.at && crm.at && base.at && unchanged_since_base(mh, ch, b)) {
+        // The fast path: neither side changed since they last agreed.
+        ++c.unchanged;
+        if (b.membership == Membership::kIn) ++c.unchanged_in;
+      } else {
+        Status s = decide_member(key, mc, mh, crm, ch, base.at ? &b : nullptr);
+        if (!s) return s;
+      }
+      if (mc.at) mc.cursor.next();
+      if (crm.at) crm.cursor.next();
+      if (base.at) base.cursor.next();
+    }
+    for (Input* in : {&mc, &crm, &base}) {
+      if (Status s = in->cursor.status(); !s) return s;
+    }
+    if (Status s = report_rejects(); !s) return s;
+    return result_;
+  }
+
+ private:
+  static bool unchanged_since_base(const SnapshotHeader& mh, const SnapshotHeader& ch,
+                                   const BaseRecord& b) {
+    return mh.membership == b.membership && ch.membership == b.membership &&
+           mh.changed_at <= b.mailchimp_changed_at && ch.changed_at <= b.crm_changed_at &&
+           mh.content_hash == b.mailchimp_hash && ch.content_hash == b.crm_hash &&
+           (ch.flags & kCrmDuplicate) == 0;
+  }
+
+  Status decide_member(std::string_view key, const Input& mc, const SnapshotHeader& mh,
+                       const Input& crm, const SnapshotHeader& ch, const BaseRecord* b) {
+    MailchimpState ms;
+    CrmState cs;
+    if (mc.at) {
+      if (Status s = mailchimp_state_of(mh, &ms); !s) return bad_value(s, Family::kMailchimp, key);
+    }
+    if (crm.at) {
+      if (Status s = crm_state_of(ch, &cs); !s) return bad_value(s, Family::kCrm, key);
+    }
+    BaseState bs;
+    if (b != nullptr) bs = b->state();
+    const Decision d = decide(ms, cs, b ? &bs : nullptr, options_);
+    PlanCounts& c = result_.counts;
+    MemberKey mk;
+    member_key_from_bytes(key, &mk);
+
+    if (!d.has_action()) {
+      ++c.unchanged;
+      if (d.winner == Winner::kNone) {
+        if (d.target == Membership::kIn) ++c.unchanged_in;
+        // Agreement: refresh the base when it is missing or out of date.
+        if (!mc.at && !crm.at) {
+          sink_.base_update(mk, std::nullopt);  // neither side has the member any more
+        } else {
+          BaseRecord nb{d.target, ms.changed_at, cs.changed_at, mc.at ? mh.content_hash : 0,
+                        crm.at ? ch.content_hash : 0};
+          if (b == nullptr || !(*b == nb)) sink_.base_update(mk, nb);
+        }
+      }
+    }
+    std::string email;
+    if (d.has_action() || d.needs_report()) {
+      Status s = read_email(mc.at ? mc.cursor.value() : crm.cursor.value(),
+                            mc.at ? Family::kMailchimp : Family::kCrm, key, &email);
+      if (!s) return s;
+    }
+    if (d.has_action()) {
+      // The base once the writes succeed: the target membership, the winner's time, and the
+      // written side's time left for the applier (kNoTime).
+      BaseRecord after{d.target, kNoTime, kNoTime, mc.at ? mh.content_hash : 0,
+                       crm.at ? ch.content_hash : 0};
+      if (d.winner == Winner::kMailchimp) after.mailchimp_changed_at = ms.changed_at;
+      if (d.winner == Winner::kCrm) after.crm_changed_at = cs.changed_at;
+      auto emit = [&](OpKind kind) {
+        ++c.of(kind);
+        sink_.operation(Operation{mk, email, kind, d.reason, d.note, after});
+      };
+      if (d.mailchimp != MailchimpAction::kNone) emit(op_of(d.mailchimp));
+      if (d.crm != CrmAction::kNone) emit(op_of(d.crm));
+      if (d.hold_email) emit(OpKind::kCrmHoldEmail);
+    }
+    if (d.needs_report()) {
+      ++c.report_rows;
+      ReportRow row;
+      row.key = mk;
+      row.email = std::move(email);
+      row.conflict = d.conflict;
+      if (mc.at) row.mailchimp = ms;
+      if (crm.at) row.crm = cs;
+      if (b != nullptr) row.base = bs;
+      row.decision = d;
+      row.reason = explain(d);
+      sink_.report(std::move(row));
+    }
+    return Status::ok();
+  }
+
+  static Status read_email(std::string_view value, Family f, std::string_view key,
+                           std::string* email) {
+    SnapshotView v;
+    if (Status s = decode_snapshot(value, &v); !s) return bad_value(s, f, key);
+    email->assign(v.email);
+    return Status::ok();
+  }
+
+  // Rows a side returned that could not be keyed are report rows of every plan until they are
+  // fixed on that side.
+  Status report_rejects() {
+    Cursor r = store_.scan(pair_, Family::kRejects);
+    for (r.seek_to_first(); r.valid(); r.next()) {
+      nlohmann::json j = nlohmann::json::parse(r.value(), nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object()) {
+        return Status::corruption("a rejected-row record in the store is not JSON");
+      }
+      ReportRow row;
+      row.conflict = Conflict::kInvalidEmail;
+      row.decision.conflict = Conflict::kInvalidEmail;
+      row.email = j.value("email", "");
+      row.side = j.value("side", "");
+      row.reason = "not synced: " + j.value("field", std::string("email")) + " " +
+                   j.value("message", std::string("is invalid"));
+      if (auto id = j.value("source_id", std::string()); !id.empty() && id != row.email) {
+        row.reason += " (" + row.side + " record " + id + ")";
+      }
+      ++result_.counts.report_rows;
+      sink_.report(std::move(row));
+    }
+    return r.status();
+  }
+
+  Store& store_;
+  const PairHandle& pair_;
+  const SyncOptions& options_;
+  PlanSink& sink_;
+  DiffResult result_;
+};
+
+}  // namespace
+
+Result<DiffResult> diff(Store& store, const PairHandle& pair, const SyncOptions& options,
+                        PlanSink& sink) {
+  return Differ(store, pair, options, sink).run();
+}
+
+Result<Plan> make_plan(Store& store, const PairHandle& pair, const SyncOptions& options) {
+  Plan plan;
+  Result<DiffResult> r = diff(store, pair, options, plan);
+  if (!r) return r.status();
+  plan.first_run = r->first_run;
+  plan.counts = r->counts;
+  return plan;
+}
+
+}  // namespace concord

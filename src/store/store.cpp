@@ -1,0 +1,398 @@
+// RocksDB behind the Store interface. The only file that includes RocksDB headers.
+#include "concord/store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <mutex>
+#include <system_error>
+
+#include "concord/record.h"
+
+namespace concord {
+namespace {
+
+constexpr std::array<std::string_view, kFamilyCount> kFamilyNames = {
+    "mailchimp", "crm", "base", "journal", "runs", "meta", "rejects"};
+constexpr char kFamilySeparator = ':';  // "<pair>:<family>"
+
+Status from_rocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::ok();
+  std::string msg(what);
+  msg += ": ";
+  msg += s.ToString();
+  if (s.IsCorruption()) return Status::corruption(std::move(msg));
+  if (s.IsNotFound()) return Status::not_found(std::move(msg));
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::unavailable(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::invalid(std::move(msg));
+  return Status::io_error(std::move(msg));
+}
+
+bool valid_pair_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class RocksPair final : public PairHandle {
+ public:
+  explicit RocksPair(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const override { return name_; }
+  std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> cf{};
+
+ private:
+  std::string name_;
+};
+
+rocksdb::ColumnFamilyHandle* cf_of(const PairHandle& pair, Family f) {
+  return static_cast<const RocksPair&>(pair).cf[static_cast<int>(f)];
+}
+
+}  // namespace
+
+std::string_view family_name(Family f) { return kFamilyNames[static_cast<int>(f)]; }
+
+// ---- Cursor ----------------------------------------------------------------------------------------
+
+struct Cursor::Impl {
+  std::unique_ptr<rocksdb::Iterator> it;
+  const rocksdb::Snapshot* snapshot = nullptr;
+  rocksdb::DB* db = nullptr;
+  ~Impl() {
+    it.reset();
+    if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
+  }
+};
+
+Cursor::Cursor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Cursor::Cursor(Cursor&&) noexcept = default;
+Cursor& Cursor::operator=(Cursor&&) noexcept = default;
+Cursor::~Cursor() = default;
+void Cursor::seek_to_first() { impl_->it->SeekToFirst(); }
+void Cursor::seek(std::string_view key) { impl_->it->Seek(rocksdb::Slice(key)); }
+bool Cursor::valid() const { return impl_->it->Valid(); }
+void Cursor::next() { impl_->it->Next(); }
+std::string_view Cursor::key() const { return impl_->it->key().ToStringView(); }
+std::string_view Cursor::value() const { return impl_->it->value().ToStringView(); }
+Status Cursor::status() const { return from_rocks(impl_->it->status(), "reading the store"); }
+
+// ---- Batch -----------------------------------------------------------------------------------------
+
+struct Batch::Impl {
+  rocksdb::WriteBatch wb;
+};
+
+Batch::Batch() : impl_(std::make_unique<Impl>()) {}
+Batch::Batch(Batch&&) noexcept = default;
+Batch::~Batch() = default;
+void Batch::put(const PairHandle& pair, Family f, std::string_view key, std::string_view value) {
+  // WriteBatch::Put only fails when the batch exceeds its size limit, which is unlimited here.
+  (void)impl_->wb.Put(cf_of(pair, f), rocksdb::Slice(key), rocksdb::Slice(value));
+}
+void Batch::del(const PairHandle& pair, Family f, std::string_view key) {
+  (void)impl_->wb.Delete(cf_of(pair, f), rocksdb::Slice(key));
+}
+std::size_t Batch::count() const { return impl_->wb.Count(); }
+std::size_t Batch::bytes() const { return impl_->wb.GetDataSize(); }
+void Batch::clear() { impl_->wb.Clear(); }
+
+// ---- Store -----------------------------------------------------------------------------------------
+
+namespace {
+
+class RocksStore final : public Store {
+ public:
+  ~RocksStore() override {
+    pairs_.clear();
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    if (db_) {
+      (void)db_->Close();
+      delete db_;
+    }
+  }
+
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
+                                             const StoreOptions& o) {
+    auto store = std::unique_ptr<RocksStore>(new RocksStore());
+    Status s = store->do_open(dir, o);
+    if (!s) return s;
+    return std::unique_ptr<Store>(std::move(store));
+  }
+
+  Result<const PairHandle*> pair(std::string_view name) override {
+    if (!valid_pair_name(name)) {
+      return Status::invalid("sync name \"" + std::string(name.substr(0, 80)) +
+                             "\" must be 1-64 characters of letters, digits, '_', '-', '.'");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pairs_.find(std::string(name));
+    if (it != pairs_.end()) return static_cast<const PairHandle*>(it->second.get());
+    auto p = std::make_unique<RocksPair>(std::string(name));
+    for (int i = 0; i < kFamilyCount; ++i) {
+      std::string cf_name = std::string(name) + kFamilySeparator + std::string(kFamilyNames[i]);
+      auto found = by_name_.find(cf_name);
+      if (found != by_name_.end()) {
+        p->cf[i] = found->second;
+        continue;
+      }
+      rocksdb::ColumnFamilyHandle* h = nullptr;
+      rocksdb::Status rs = db_->CreateColumnFamily(cf_options_, cf_name, &h);
+      if (!rs.ok()) return from_rocks(rs, "creating column family " + cf_name);
+      handles_.push_back(h);
+      by_name_[cf_name] = h;
+      p->cf[i] = h;
+    }
+    const PairHandle* out = p.get();
+    pairs_[std::string(name)] = std::move(p);
+    return out;
+  }
+
+  std::vector<std::string> pair_names() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> names;
+    for (const auto& [cf_name, h] : by_name_) {
+      auto pos = cf_name.rfind(kFamilySeparator);
+      if (pos == std::string::npos) continue;
+      std::string pair = cf_name.substr(0, pos);
+      if (names.empty() || names.back() != pair) names.push_back(pair);
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  }
+
+  Result<std::optional<std::string>> get(const PairHandle& pair, Family f,
+                                         std::string_view key) override {
+    std::string value;
+    rocksdb::Status rs = db_->Get(read_options_, cf_of(pair, f), rocksdb::Slice(key), &value);
+    if (rs.IsNotFound()) return std::optional<std::string>();
+    if (!rs.ok()) return from_rocks(rs, "reading " + std::string(family_name(f)));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Status multi_get(const PairHandle& pair, Family f, const std::vector<std::string_view>& keys,
+                   std::vector<std::optional<std::string>>* values) override {
+    const std::size_t n = keys.size();
+    values->assign(n, std::nullopt);
+    if (n == 0) return Status::ok();
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> pinned(n);
+    std::vector<rocksdb::Status> statuses(n);
+    db_->MultiGet(read_options_, cf_of(pair, f), n, slices.data(), pinned.data(), statuses.data(),
+                  /*sorted_input=*/false);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) return from_rocks(statuses[i], "reading " + std::string(family_name(f)));
+      (*values)[i].emplace(pinned[i].data(), pinned[i].size());
+    }
+    return Status::ok();
+  }
+
+  Status put(const PairHandle& pair, Family f, std::string_view key,
+             std::string_view value) override {
+    return from_rocks(db_->Put(write_options_, cf_of(pair, f), rocksdb::Slice(key),
+                               rocksdb::Slice(value)),
+                      "writing " + std::string(family_name(f)));
+  }
+
+  Status write(Batch& batch, bool sync) override {
+    rocksdb::WriteOptions wo = write_options_;
+    wo.sync = sync;
+    return from_rocks(db_->Write(wo, &batch.impl().wb), "writing to the store");
+  }
+
+  Cursor scan(const PairHandle& pair, Family f) override {
+    auto impl = std::make_unique<Cursor::Impl>();
+    impl->db = db_;
+    impl->snapshot = db_->GetSnapshot();
+    rocksdb::ReadOptions ro = read_options_;
+    ro.snapshot = impl->snapshot;
+    ro.readahead_size = 2u << 20;  // sequential scans: read ahead 2 MiB
+    ro.fill_cache = false;         // a full scan would only evict the working set
+    ro.async_io = false;
+    impl->it.reset(db_->NewIterator(ro, cf_of(pair, f)));
+    return Cursor(std::move(impl));
+  }
+
+  Status clear(const PairHandle& pair, Family f) override {
+    // Member keys are 16 bytes and run keys 8-12; every key sorts below 257 bytes of 0xff.
+    std::string end(257, '\xff');
+    rocksdb::Status rs =
+        db_->DeleteRange(write_options_, cf_of(pair, f), rocksdb::Slice(""), rocksdb::Slice(end));
+    return from_rocks(rs, "clearing " + std::string(family_name(f)));
+  }
+
+  Status flush() override {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+    all.push_back(db_->DefaultColumnFamily());
+    return from_rocks(db_->Flush(fo, all), "flushing the store");
+  }
+
+  Status compact(const PairHandle& pair, Family f) override {
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    return from_rocks(db_->CompactRange(co, cf_of(pair, f), nullptr, nullptr),
+                      "compacting " + std::string(family_name(f)));
+  }
+
+ private:
+  RocksStore() = default;
+
+  Status do_open(const std::filesystem::path& dir, const StoreOptions& o) {
+    cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
+    wbm_ = std::make_shared<rocksdb::WriteBufferManager>(o.write_buffer_budget_bytes, cache_);
+
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache_;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+    table.cache_index_and_filter_blocks = true;  // memory stays bounded by the cache
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    table.block_size = 16 * 1024;
+    table.format_version = 5;
+
+    cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf_options_.write_buffer_size = o.write_buffer_bytes;
+    cf_options_.max_write_buffer_number = 3;
+    cf_options_.level_compaction_dynamic_level_bytes = true;
+    auto supported = rocksdb::GetSupportedCompressions();
+    if (std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) !=
+        supported.end()) {
+      cf_options_.compression = rocksdb::kLZ4Compression;
+    }
+
+    rocksdb::DBOptions db_options;
+    db_options.create_if_missing = o.create_if_missing;
+    db_options.create_missing_column_families = true;
+    db_options.write_buffer_manager = wbm_;
+    db_options.max_background_jobs = 2;
+    db_options.keep_log_file_num = 5;
+    db_options.max_open_files = 512;
+    db_options.bytes_per_sync = 1u << 20;
+
+    std::error_code ec;
+    const bool existed = std::filesystem::exists(dir / "CURRENT", ec);
+    if (!existed && !o.create_if_missing) {
+      return Status::not_found("no concord store in " + dir.string());
+    }
+    if (!existed) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return Status::io_error("cannot create " + dir.string() + ": " + ec.message());
+    }
+
+    std::vector<std::string> names;
+    if (existed) {
+      rocksdb::Status rs = rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &names);
+      if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir.string());
+    } else {
+      names.push_back(rocksdb::kDefaultColumnFamilyName);
+    }
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& n : names) descriptors.emplace_back(n, cf_options_);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::Status rs = rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &db_);
+    if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir.string());
+    for (std::size_t i = 0; i < handles.size(); ++i) {
+      if (names[i] == rocksdb::kDefaultColumnFamilyName) {
+        db_->DestroyColumnFamilyHandle(handles[i]);  // the default handle is owned by the DB
+        continue;
+      }
+      handles_.push_back(handles[i]);
+      by_name_[names[i]] = handles[i];
+    }
+    read_options_.verify_checksums = true;
+    return check_format(dir, existed);
+  }
+
+  Status check_format(const std::filesystem::path& dir, bool existed) {
+    std::string value;
+    rocksdb::Status rs = db_->Get(read_options_, rocksdb::Slice(kFormatVersionKey), &value);
+    if (rs.IsNotFound()) {
+      if (existed && !by_name_.empty()) {
+        return Status::failed_precondition("the database in " + dir.string() +
+                                           " is not a concord store (it has no format version)");
+      }
+      std::string v = std::to_string(kFormatVersion);
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      return from_rocks(db_->Put(wo, rocksdb::Slice(kFormatVersionKey), rocksdb::Slice(v)),
+                        "writing the store format version");
+    }
+    if (!rs.ok()) return from_rocks(rs, "reading the store format version");
+    if (value != std::to_string(kFormatVersion)) {
+      return Status::failed_precondition(
+          "the store in " + dir.string() + " was written with store format version " + value +
+          ", but this concord reads version " + std::to_string(kFormatVersion) +
+          "; use the concord release that wrote it, or move the directory aside and run again "
+          "(a new store starts with a first run)");
+    }
+    return Status::ok();
+  }
+
+  rocksdb::DB* db_ = nullptr;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> wbm_;
+  rocksdb::ColumnFamilyOptions cf_options_;
+  rocksdb::ReadOptions read_options_;
+  rocksdb::WriteOptions write_options_;
+
+  mutable std::mutex mu_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
+  std::map<std::string, std::unique_ptr<RocksPair>> pairs_;
+};
+
+void put_be(std::string* out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint64_t get_be(std::string_view s, std::size_t pos, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(s[pos + i]);
+  return v;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
+                                           const StoreOptions& options) {
+  return RocksStore::open(dir, options);
+}
+
+std::string run_key(std::uint64_t run_id) {
+  std::string k;
+  put_be(&k, run_id, 8);
+  return k;
+}
+
+std::string journal_key(std::uint64_t run_id, std::uint32_t seq) {
+  std::string k;
+  put_be(&k, run_id, 8);
+  put_be(&k, seq, 4);
+  return k;
+}
+
+bool decode_journal_key(std::string_view key, std::uint64_t* run_id, std::uint32_t* seq) {
+  if (key.size() != 12) return false;
+  *run_id = get_be(key, 0, 8);
+  *seq = static_cast<std::uint32_t>(get_be(key, 8, 4));
+  return true;
+}
+
+}  // namespace concord
