@@ -114,10 +114,11 @@ struct Decision {
   Reason reason = Reason::kAgree;
   MailchimpAction mailchimp = MailchimpAction::kNone;
   CrmAction crm = CrmAction::kNone;
-  bool hold_email = false;  // put the CRM email on hold (cleaned member)
+  bool hold_email = false;              // put the CRM email on hold (cleaned member)
   Conflict conflict = Conflict::kNone;  // the main class when a person should look at it
   Note note = Note::kNone;
-  bool duplicate = false;  // several CRM contacts share the email (reported even with another class)
+  bool duplicate =
+      false;  // several CRM contacts share the email (reported even with another class)
 
   bool has_action() const {
     return mailchimp != MailchimpAction::kNone || crm != CrmAction::kNone || hold_email;
@@ -136,11 +137,11 @@ Decision decide(const MailchimpState& mailchimp, const CrmState& crm, const Base
 bool mailchimp_changed(const MailchimpState& mailchimp, const BaseState* base);
 bool crm_changed(const CrmState& crm, const BaseState* base);
 
-std::string_view winner_name(Winner w);            // "none" | "mailchimp" | "crm"
-std::string_view action_name(MailchimpAction a);   // "subscribe", "pending", …
-std::string_view action_name(CrmAction a);         // "add", "create_contact", "remove"
-std::string_view conflict_name(Conflict c);        // "both-changed", "compliance", …
-std::string_view reason_name(Reason r);            // "only-mailchimp-changed", …
+std::string_view winner_name(Winner w);           // "none" | "mailchimp" | "crm"
+std::string_view action_name(MailchimpAction a);  // "subscribe", "pending", …
+std::string_view action_name(CrmAction a);        // "add", "create_contact", "remove"
+std::string_view conflict_name(Conflict c);       // "both-changed", "compliance", …
+std::string_view reason_name(Reason r);           // "only-mailchimp-changed", …
 std::string_view note_name(Note n);
 
 // One sentence a person can read: why this member gets this outcome.

@@ -19,16 +19,16 @@ namespace concord {
 enum class EmailProblem : std::uint8_t {
   kOk = 0,
   kEmpty,
-  kTooLong,            // more than 254 characters, or a local part over 64
-  kNoAt,               // no '@'
-  kSeveralAt,          // more than one '@' (quoted local parts are not accepted)
+  kTooLong,    // more than 254 characters, or a local part over 64
+  kNoAt,       // no '@'
+  kSeveralAt,  // more than one '@' (quoted local parts are not accepted)
   kEmptyLocalPart,
-  kBadLocalPart,       // a character outside RFC 5322 atext, or a misplaced dot
+  kBadLocalPart,  // a character outside RFC 5322 atext, or a misplaced dot
   kEmptyDomain,
-  kBadDomain,          // a label that is empty, too long, or has characters other than a-z 0-9 -
-  kNoTopLevelDomain,   // the domain has no dot, or its last label is not alphabetic
-  kNonAscii,           // internationalised addresses are not accepted by Mailchimp
-  kWhitespaceInside,   // spaces or control characters inside the address
+  kBadDomain,         // a label that is empty, too long, or has characters other than a-z 0-9 -
+  kNoTopLevelDomain,  // the domain has no dot, or its last label is not alphabetic
+  kNonAscii,          // internationalised addresses are not accepted by Mailchimp
+  kWhitespaceInside,  // spaces or control characters inside the address
 };
 
 // A human sentence for a problem, e.g. "the address has no '@'".

@@ -30,10 +30,10 @@ inline constexpr std::string_view kMemberFields =
     "members.last_changed,members.merge_fields,total_items";
 
 struct MembersPageResult {
-  std::uint64_t members = 0;        // members in the page (written or rejected)
-  std::uint64_t written = 0;        // written to the snapshot
-  std::uint64_t rejected = 0;       // kept as rejected rows (invalid email, unknown status, …)
-  std::int64_t total_items = -1;    // the page's total_items, -1 when absent
+  std::uint64_t members = 0;          // members in the page (written or rejected)
+  std::uint64_t written = 0;          // written to the snapshot
+  std::uint64_t rejected = 0;         // kept as rejected rows (invalid email, unknown status, …)
+  std::int64_t total_items = -1;      // the page's total_items, -1 when absent
   Micros max_last_changed = kNoTime;  // for the incremental watermark
 };
 

@@ -16,7 +16,8 @@ enum class Membership : std::uint8_t { kOut = 0, kIn = 1 };
 enum class Side : std::uint8_t { kMailchimp = 0, kCrm = 1 };
 std::string_view side_name(Side side);  // "mailchimp" | "crm"
 
-// ---- Mailchimp -----------------------------------------------------------------------------------
+// ---- Mailchimp
+// -----------------------------------------------------------------------------------
 
 // A member's status in the audience. kAbsent: not in the audience at all. kForgotten is not a
 // Mailchimp status: concord records it when Mailchimp refused a write with "Forgotten Email Not
@@ -72,7 +73,8 @@ struct MailchimpState {
   Membership membership() const { return membership_of(status); }
 };
 
-// ---- CRM (CiviCRM) ---------------------------------------------------------------------------------
+// ---- CRM (CiviCRM)
+// ---------------------------------------------------------------------------------
 
 // The status of the contact's latest SubscriptionHistory row for the group; kNone: no row (never in
 // the group).
@@ -108,7 +110,8 @@ struct CrmState {
   bool opted_out() const { return do_not_email || is_opt_out || email_on_hold; }
 };
 
-// ---- the base ------------------------------------------------------------------------------------
+// ---- the base
+// ------------------------------------------------------------------------------------
 
 // The state both sides last agreed on, with each side's change time then.
 struct BaseState {

@@ -72,7 +72,7 @@ class SnapshotWriter {
   Side side_;
   Family family_;
   Mode mode_;
-  std::vector<MemberKey> seen_;         // full mode: keys written, for the sweep
+  std::vector<MemberKey> seen_;  // full mode: keys written, for the sweep
   std::vector<std::string> seen_rejects_;
   std::vector<RejectedRow> pending_rejects_;
   SnapshotStats stats_;

@@ -1,9 +1,9 @@
 // Errors as values at module boundaries.
 //
 // A Status says what went wrong and whether trying again can help. Functions that can fail return a
-// Status (or a Result<T>, below); they do not throw. Exceptions raised by libraries (nlohmann::json,
-// RocksDB's C++ API never throws, Beast) are caught at the boundary that called them and turned into
-// a Status there.
+// Status (or a Result<T>, below); they do not throw. Exceptions raised by libraries
+// (nlohmann::json, RocksDB's C++ API never throws, Beast) are caught at the boundary that called
+// them and turned into a Status there.
 //
 // Thread-safety: Status and Result are values; distinct objects may be used from distinct threads.
 #pragma once
@@ -70,7 +70,7 @@ std::string_view code_name(Status::Code code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit on purpose
   Result(Status status) : v_(std::move(status)) {}  // NOLINT
   // REQUIRES: !status.is_ok() for the Status constructor.
 

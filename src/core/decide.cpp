@@ -167,8 +167,8 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
         }
       }
     }
-    d.target = d.winner == Winner::kMailchimp ? mc_m : crm_m;
   }
+  if (d.winner != Winner::kNone) d.target = d.winner == Winner::kMailchimp ? mc_m : crm_m;
 
   if (d.winner == Winner::kMailchimp) {
     decide_for_mailchimp_winner(mc, crm, options, d);
@@ -182,77 +182,118 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
 
 std::string_view winner_name(Winner w) {
   switch (w) {
-    case Winner::kNone: return "none";
-    case Winner::kMailchimp: return "mailchimp";
-    case Winner::kCrm: return "crm";
+    case Winner::kNone:
+      return "none";
+    case Winner::kMailchimp:
+      return "mailchimp";
+    case Winner::kCrm:
+      return "crm";
   }
   return "?";
 }
 
 std::string_view action_name(MailchimpAction a) {
   switch (a) {
-    case MailchimpAction::kNone: return "none";
-    case MailchimpAction::kSubscribe: return "subscribe";
-    case MailchimpAction::kPending: return "pending";
-    case MailchimpAction::kUnsubscribe: return "unsubscribe";
-    case MailchimpAction::kArchive: return "archive";
+    case MailchimpAction::kNone:
+      return "none";
+    case MailchimpAction::kSubscribe:
+      return "subscribe";
+    case MailchimpAction::kPending:
+      return "pending";
+    case MailchimpAction::kUnsubscribe:
+      return "unsubscribe";
+    case MailchimpAction::kArchive:
+      return "archive";
   }
   return "?";
 }
 
 std::string_view action_name(CrmAction a) {
   switch (a) {
-    case CrmAction::kNone: return "none";
-    case CrmAction::kAdd: return "add";
-    case CrmAction::kCreateContact: return "create_contact";
-    case CrmAction::kRemove: return "remove";
+    case CrmAction::kNone:
+      return "none";
+    case CrmAction::kAdd:
+      return "add";
+    case CrmAction::kCreateContact:
+      return "create_contact";
+    case CrmAction::kRemove:
+      return "remove";
   }
   return "?";
 }
 
 std::string_view conflict_name(Conflict c) {
   switch (c) {
-    case Conflict::kNone: return "none";
-    case Conflict::kBothChanged: return "both-changed";
-    case Conflict::kCompliance: return "compliance";
-    case Conflict::kCleaned: return "cleaned";
-    case Conflict::kForgotten: return "forgotten";
-    case Conflict::kInvalidEmail: return "invalid-email";
-    case Conflict::kDuplicate: return "duplicate";
-    case Conflict::kOptOut: return "opt-out";
-    case Conflict::kFailedWrite: return "failed-write";
-    case Conflict::kGuard: return "guard";
+    case Conflict::kNone:
+      return "none";
+    case Conflict::kBothChanged:
+      return "both-changed";
+    case Conflict::kCompliance:
+      return "compliance";
+    case Conflict::kCleaned:
+      return "cleaned";
+    case Conflict::kForgotten:
+      return "forgotten";
+    case Conflict::kInvalidEmail:
+      return "invalid-email";
+    case Conflict::kDuplicate:
+      return "duplicate";
+    case Conflict::kOptOut:
+      return "opt-out";
+    case Conflict::kFailedWrite:
+      return "failed-write";
+    case Conflict::kGuard:
+      return "guard";
   }
   return "?";
 }
 
 std::string_view reason_name(Reason r) {
   switch (r) {
-    case Reason::kAgree: return "agree";
-    case Reason::kOnlyMailchimpChanged: return "only-mailchimp-changed";
-    case Reason::kOnlyCrmChanged: return "only-crm-changed";
-    case Reason::kMailchimpLater: return "mailchimp-later";
-    case Reason::kCrmLater: return "crm-later";
-    case Reason::kTieCrm: return "tie-crm";
-    case Reason::kTieMailchimp: return "tie-mailchimp";
-    case Reason::kTieOut: return "tie-out";
-    case Reason::kTrustCrm: return "trust-crm";
-    case Reason::kTrustMailchimp: return "trust-mailchimp";
+    case Reason::kAgree:
+      return "agree";
+    case Reason::kOnlyMailchimpChanged:
+      return "only-mailchimp-changed";
+    case Reason::kOnlyCrmChanged:
+      return "only-crm-changed";
+    case Reason::kMailchimpLater:
+      return "mailchimp-later";
+    case Reason::kCrmLater:
+      return "crm-later";
+    case Reason::kTieCrm:
+      return "tie-crm";
+    case Reason::kTieMailchimp:
+      return "tie-mailchimp";
+    case Reason::kTieOut:
+      return "tie-out";
+    case Reason::kTrustCrm:
+      return "trust-crm";
+    case Reason::kTrustMailchimp:
+      return "trust-mailchimp";
   }
   return "?";
 }
 
 std::string_view note_name(Note n) {
   switch (n) {
-    case Note::kNone: return "none";
-    case Note::kResubscribePending: return "resubscribe-pending";
-    case Note::kSelfUnsubscribedNotResent: return "self-unsubscribed-not-resent";
-    case Note::kCleanedNotResubscribed: return "cleaned-not-resubscribed";
-    case Note::kForgottenNotResubscribed: return "forgotten-not-resubscribed";
-    case Note::kCrmOptOut: return "crm-opt-out";
-    case Note::kPendingNotArchived: return "pending-not-archived";
-    case Note::kTrashedContactReplaced: return "trashed-contact-replaced";
-    case Note::kCleanedRemoved: return "cleaned-removed";
+    case Note::kNone:
+      return "none";
+    case Note::kResubscribePending:
+      return "resubscribe-pending";
+    case Note::kSelfUnsubscribedNotResent:
+      return "self-unsubscribed-not-resent";
+    case Note::kCleanedNotResubscribed:
+      return "cleaned-not-resubscribed";
+    case Note::kForgottenNotResubscribed:
+      return "forgotten-not-resubscribed";
+    case Note::kCrmOptOut:
+      return "crm-opt-out";
+    case Note::kPendingNotArchived:
+      return "pending-not-archived";
+    case Note::kTrashedContactReplaced:
+      return "trashed-contact-replaced";
+    case Note::kCleanedRemoved:
+      return "cleaned-removed";
   }
   return "?";
 }
@@ -267,21 +308,34 @@ std::string explain(const Decision& d) {
     case Reason::kOnlyMailchimpChanged:
       s = "only Mailchimp changed since the sides last agreed";
       break;
-    case Reason::kOnlyCrmChanged: s = "only the CRM changed since the sides last agreed"; break;
-    case Reason::kMailchimpLater: s = "both changed; Mailchimp's change is later"; break;
-    case Reason::kCrmLater: s = "both changed; the CRM's change is later"; break;
-    case Reason::kTieCrm: s = "both changed at the same time; the tie rule favours the CRM"; break;
+    case Reason::kOnlyCrmChanged:
+      s = "only the CRM changed since the sides last agreed";
+      break;
+    case Reason::kMailchimpLater:
+      s = "both changed; Mailchimp's change is later";
+      break;
+    case Reason::kCrmLater:
+      s = "both changed; the CRM's change is later";
+      break;
+    case Reason::kTieCrm:
+      s = "both changed at the same time; the tie rule favours the CRM";
+      break;
     case Reason::kTieMailchimp:
       s = "both changed at the same time; the tie rule favours Mailchimp";
       break;
     case Reason::kTieOut:
       s = "both changed at the same time; the tie rule favours the side saying OUT";
       break;
-    case Reason::kTrustCrm: s = "this run trusts the CRM"; break;
-    case Reason::kTrustMailchimp: s = "this run trusts Mailchimp"; break;
+    case Reason::kTrustCrm:
+      s = "this run trusts the CRM";
+      break;
+    case Reason::kTrustMailchimp:
+      s = "this run trusts Mailchimp";
+      break;
   }
   switch (d.note) {
-    case Note::kNone: break;
+    case Note::kNone:
+      break;
     case Note::kResubscribePending:
       s += "; the person unsubscribed themself in Mailchimp, so they are sent a confirmation "
            "(pending) instead of being resubscribed";

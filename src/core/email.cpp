@@ -8,9 +8,15 @@
 namespace concord {
 namespace {
 
-bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_space(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+bool is_alpha(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
 
 // RFC 5322 atext, without the dot (dots are checked separately).
 bool is_atext(unsigned char c) {
@@ -78,19 +84,30 @@ struct DigestContext {
 
 std::string_view describe(EmailProblem problem) {
   switch (problem) {
-    case EmailProblem::kOk: return "valid";
-    case EmailProblem::kEmpty: return "the address is empty";
-    case EmailProblem::kTooLong: return "the address is too long";
-    case EmailProblem::kNoAt: return "the address has no '@'";
-    case EmailProblem::kSeveralAt: return "the address has more than one '@'";
-    case EmailProblem::kEmptyLocalPart: return "nothing before the '@'";
+    case EmailProblem::kOk:
+      return "valid";
+    case EmailProblem::kEmpty:
+      return "the address is empty";
+    case EmailProblem::kTooLong:
+      return "the address is too long";
+    case EmailProblem::kNoAt:
+      return "the address has no '@'";
+    case EmailProblem::kSeveralAt:
+      return "the address has more than one '@'";
+    case EmailProblem::kEmptyLocalPart:
+      return "nothing before the '@'";
     case EmailProblem::kBadLocalPart:
       return "the part before the '@' has a character or dot that is not allowed";
-    case EmailProblem::kEmptyDomain: return "nothing after the '@'";
-    case EmailProblem::kBadDomain: return "the domain after the '@' is not a valid host name";
-    case EmailProblem::kNoTopLevelDomain: return "the domain has no top-level domain (like .org)";
-    case EmailProblem::kNonAscii: return "the address has non-ASCII characters";
-    case EmailProblem::kWhitespaceInside: return "the address has spaces or control characters";
+    case EmailProblem::kEmptyDomain:
+      return "nothing after the '@'";
+    case EmailProblem::kBadDomain:
+      return "the domain after the '@' is not a valid host name";
+    case EmailProblem::kNoTopLevelDomain:
+      return "the domain has no top-level domain (like .org)";
+    case EmailProblem::kNonAscii:
+      return "the address has non-ASCII characters";
+    case EmailProblem::kWhitespaceInside:
+      return "the address has spaces or control characters";
   }
   return "invalid";
 }
@@ -98,8 +115,10 @@ std::string_view describe(EmailProblem problem) {
 std::string normalise_email(std::string_view raw) {
   std::size_t b = 0;
   std::size_t e = raw.size();
-  while (b < e && is_space(static_cast<unsigned char>(raw[b]))) ++b;
-  while (e > b && is_space(static_cast<unsigned char>(raw[e - 1]))) --e;
+  while (b < e && is_space(static_cast<unsigned char>(raw[b])))
+    ++b;
+  while (e > b && is_space(static_cast<unsigned char>(raw[e - 1])))
+    --e;
   std::string out(raw.substr(b, e - b));
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

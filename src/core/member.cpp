@@ -18,14 +18,22 @@ std::optional<MailchimpStatus> parse_mailchimp_status(std::string_view s) {
 
 std::string_view mailchimp_status_name(MailchimpStatus s) {
   switch (s) {
-    case MailchimpStatus::kAbsent: return "absent";
-    case MailchimpStatus::kSubscribed: return "subscribed";
-    case MailchimpStatus::kPending: return "pending";
-    case MailchimpStatus::kUnsubscribed: return "unsubscribed";
-    case MailchimpStatus::kCleaned: return "cleaned";
-    case MailchimpStatus::kArchived: return "archived";
-    case MailchimpStatus::kTransactional: return "transactional";
-    case MailchimpStatus::kForgotten: return "forgotten";
+    case MailchimpStatus::kAbsent:
+      return "absent";
+    case MailchimpStatus::kSubscribed:
+      return "subscribed";
+    case MailchimpStatus::kPending:
+      return "pending";
+    case MailchimpStatus::kUnsubscribed:
+      return "unsubscribed";
+    case MailchimpStatus::kCleaned:
+      return "cleaned";
+    case MailchimpStatus::kArchived:
+      return "archived";
+    case MailchimpStatus::kTransactional:
+      return "transactional";
+    case MailchimpStatus::kForgotten:
+      return "forgotten";
   }
   return "unknown";
 }
@@ -65,11 +73,16 @@ std::optional<CrmStatus> parse_crm_status(std::string_view s) {
 
 std::string_view crm_status_name(CrmStatus s) {
   switch (s) {
-    case CrmStatus::kNone: return "none";
-    case CrmStatus::kAdded: return "Added";
-    case CrmStatus::kRemoved: return "Removed";
-    case CrmStatus::kPending: return "Pending";
-    case CrmStatus::kDeleted: return "Deleted";
+    case CrmStatus::kNone:
+      return "none";
+    case CrmStatus::kAdded:
+      return "Added";
+    case CrmStatus::kRemoved:
+      return "Removed";
+    case CrmStatus::kPending:
+      return "Pending";
+    case CrmStatus::kDeleted:
+      return "Deleted";
   }
   return "unknown";
 }

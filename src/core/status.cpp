@@ -4,14 +4,22 @@ namespace concord {
 
 std::string_view code_name(Status::Code code) {
   switch (code) {
-    case Status::Code::kOk: return "ok";
-    case Status::Code::kInvalid: return "invalid";
-    case Status::Code::kNotFound: return "not found";
-    case Status::Code::kUnavailable: return "unavailable";
-    case Status::Code::kCorruption: return "corruption";
-    case Status::Code::kFailedPrecondition: return "failed precondition";
-    case Status::Code::kIoError: return "I/O error";
-    case Status::Code::kInternal: return "internal error";
+    case Status::Code::kOk:
+      return "ok";
+    case Status::Code::kInvalid:
+      return "invalid";
+    case Status::Code::kNotFound:
+      return "not found";
+    case Status::Code::kUnavailable:
+      return "unavailable";
+    case Status::Code::kCorruption:
+      return "corruption";
+    case Status::Code::kFailedPrecondition:
+      return "failed precondition";
+    case Status::Code::kIoError:
+      return "I/O error";
+    case Status::Code::kInternal:
+      return "internal error";
   }
   return "unknown";
 }

@@ -86,8 +86,7 @@ class IanaZone final : public TimeZone {
 class SystemClock final : public Clock {
  public:
   Micros now() const override {
-    return duration_cast<microseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return duration_cast<microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
 };
 

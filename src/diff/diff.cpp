@@ -32,21 +32,30 @@ Status bad_value(const Status& s, Family f, std::string_view key) {
 
 OpKind op_of(MailchimpAction a) {
   switch (a) {
-    case MailchimpAction::kSubscribe: return OpKind::kMailchimpSubscribe;
-    case MailchimpAction::kPending: return OpKind::kMailchimpPending;
-    case MailchimpAction::kUnsubscribe: return OpKind::kMailchimpUnsubscribe;
-    case MailchimpAction::kArchive: return OpKind::kMailchimpArchive;
-    case MailchimpAction::kNone: break;
+    case MailchimpAction::kSubscribe:
+      return OpKind::kMailchimpSubscribe;
+    case MailchimpAction::kPending:
+      return OpKind::kMailchimpPending;
+    case MailchimpAction::kUnsubscribe:
+      return OpKind::kMailchimpUnsubscribe;
+    case MailchimpAction::kArchive:
+      return OpKind::kMailchimpArchive;
+    case MailchimpAction::kNone:
+      break;
   }
   return OpKind::kMailchimpSubscribe;
 }
 
 OpKind op_of(CrmAction a) {
   switch (a) {
-    case CrmAction::kAdd: return OpKind::kCrmAdd;
-    case CrmAction::kCreateContact: return OpKind::kCrmCreateContact;
-    case CrmAction::kRemove: return OpKind::kCrmRemove;
-    case CrmAction::kNone: break;
+    case CrmAction::kAdd:
+      return OpKind::kCrmAdd;
+    case CrmAction::kCreateContact:
+      return OpKind::kCrmCreateContact;
+    case CrmAction::kRemove:
+      return OpKind::kCrmRemove;
+    case CrmAction::kNone:
+      break;
   }
   return OpKind::kCrmAdd;
 }

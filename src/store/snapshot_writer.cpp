@@ -19,7 +19,9 @@ SnapshotWriter::SnapshotWriter(Store& store, const PairHandle& pair, Side side, 
       family_(side == Side::kMailchimp ? Family::kMailchimp : Family::kCrm),
       mode_(mode) {}
 
-void SnapshotWriter::reject(RejectedRow row) { pending_rejects_.push_back(std::move(row)); }
+void SnapshotWriter::reject(RejectedRow row) {
+  pending_rejects_.push_back(std::move(row));
+}
 
 Status SnapshotWriter::flush_rejects(Batch& batch) {
   for (const RejectedRow& r : pending_rejects_) {
@@ -30,7 +32,8 @@ Status SnapshotWriter::flush_rejects(Batch& batch) {
                         {"message", r.message}};
     std::string key = reject_key(side_, r.source_id);
     // dump() with 'replace' never throws on invalid UTF-8 in what a side sent.
-    batch.put(pair_, Family::kRejects, key, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    batch.put(pair_, Family::kRejects, key,
+              j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     if (mode_ == Mode::kFull) seen_rejects_.push_back(std::move(key));
     ++stats_.rejected;
   }
@@ -42,15 +45,17 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
   std::sort(entries.begin(), entries.end(),
             [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.key < b.key; });
   Batch batch;
-  for (const SnapshotEntry& e : entries) batch.put(pair_, family_, e.key.view(), e.value);
+  for (const SnapshotEntry& e : entries)
+    batch.put(pair_, family_, e.key.view(), e.value);
   Status s = flush_rejects(batch);
   if (!s) return s;
   s = store_.write(batch);
-  if (!s) return s.with_context("writing a page of the " + std::string(side_name(side_)) +
-                                " snapshot");
+  if (!s)
+    return s.with_context("writing a page of the " + std::string(side_name(side_)) + " snapshot");
   stats_.written += entries.size();
   if (mode_ == Mode::kFull) {
-    for (const SnapshotEntry& e : entries) seen_.push_back(e.key);
+    for (const SnapshotEntry& e : entries)
+      seen_.push_back(e.key);
   }
   entries.clear();
   return Status::ok();
@@ -72,7 +77,8 @@ Status SnapshotWriter::finish() {
         batch.del(pair_, family_, c.key());  // not a member key: cannot belong here
         continue;
       }
-      while (seen_it != seen_.end() && *seen_it < k) ++seen_it;
+      while (seen_it != seen_.end() && *seen_it < k)
+        ++seen_it;
       if (seen_it == seen_.end() || !(*seen_it == k)) {
         batch.del(pair_, family_, c.key());
         ++stats_.removed;

@@ -64,9 +64,12 @@ rocksdb::ColumnFamilyHandle* cf_of(const PairHandle& pair, Family f) {
 
 }  // namespace
 
-std::string_view family_name(Family f) { return kFamilyNames[static_cast<int>(f)]; }
+std::string_view family_name(Family f) {
+  return kFamilyNames[static_cast<int>(f)];
+}
 
-// ---- Cursor ----------------------------------------------------------------------------------------
+// ---- Cursor
+// ----------------------------------------------------------------------------------------
 
 struct Cursor::Impl {
   std::unique_ptr<rocksdb::Iterator> it;
@@ -82,15 +85,30 @@ Cursor::Cursor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Cursor::Cursor(Cursor&&) noexcept = default;
 Cursor& Cursor::operator=(Cursor&&) noexcept = default;
 Cursor::~Cursor() = default;
-void Cursor::seek_to_first() { impl_->it->SeekToFirst(); }
-void Cursor::seek(std::string_view key) { impl_->it->Seek(rocksdb::Slice(key)); }
-bool Cursor::valid() const { return impl_->it->Valid(); }
-void Cursor::next() { impl_->it->Next(); }
-std::string_view Cursor::key() const { return impl_->it->key().ToStringView(); }
-std::string_view Cursor::value() const { return impl_->it->value().ToStringView(); }
-Status Cursor::status() const { return from_rocks(impl_->it->status(), "reading the store"); }
+void Cursor::seek_to_first() {
+  impl_->it->SeekToFirst();
+}
+void Cursor::seek(std::string_view key) {
+  impl_->it->Seek(rocksdb::Slice(key));
+}
+bool Cursor::valid() const {
+  return impl_->it->Valid();
+}
+void Cursor::next() {
+  impl_->it->Next();
+}
+std::string_view Cursor::key() const {
+  return impl_->it->key().ToStringView();
+}
+std::string_view Cursor::value() const {
+  return impl_->it->value().ToStringView();
+}
+Status Cursor::status() const {
+  return from_rocks(impl_->it->status(), "reading the store");
+}
 
-// ---- Batch -----------------------------------------------------------------------------------------
+// ---- Batch
+// -----------------------------------------------------------------------------------------
 
 struct Batch::Impl {
   rocksdb::WriteBatch wb;
@@ -106,11 +124,18 @@ void Batch::put(const PairHandle& pair, Family f, std::string_view key, std::str
 void Batch::del(const PairHandle& pair, Family f, std::string_view key) {
   (void)impl_->wb.Delete(cf_of(pair, f), rocksdb::Slice(key));
 }
-std::size_t Batch::count() const { return impl_->wb.Count(); }
-std::size_t Batch::bytes() const { return impl_->wb.GetDataSize(); }
-void Batch::clear() { impl_->wb.Clear(); }
+std::size_t Batch::count() const {
+  return impl_->wb.Count();
+}
+std::size_t Batch::bytes() const {
+  return impl_->wb.GetDataSize();
+}
+void Batch::clear() {
+  impl_->wb.Clear();
+}
 
-// ---- Store -----------------------------------------------------------------------------------------
+// ---- Store
+// -----------------------------------------------------------------------------------------
 
 namespace {
 
@@ -118,7 +143,8 @@ class RocksStore final : public Store {
  public:
   ~RocksStore() override {
     pairs_.clear();
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    for (auto* h : handles_)
+      db_->DestroyColumnFamilyHandle(h);
     handles_.clear();
     if (db_) {
       (void)db_->Close();
@@ -197,7 +223,8 @@ class RocksStore final : public Store {
                   /*sorted_input=*/false);
     for (std::size_t i = 0; i < n; ++i) {
       if (statuses[i].IsNotFound()) continue;
-      if (!statuses[i].ok()) return from_rocks(statuses[i], "reading " + std::string(family_name(f)));
+      if (!statuses[i].ok())
+        return from_rocks(statuses[i], "reading " + std::string(family_name(f)));
       (*values)[i].emplace(pinned[i].data(), pinned[i].size());
     }
     return Status::ok();
@@ -205,9 +232,9 @@ class RocksStore final : public Store {
 
   Status put(const PairHandle& pair, Family f, std::string_view key,
              std::string_view value) override {
-    return from_rocks(db_->Put(write_options_, cf_of(pair, f), rocksdb::Slice(key),
-                               rocksdb::Slice(value)),
-                      "writing " + std::string(family_name(f)));
+    return from_rocks(
+        db_->Put(write_options_, cf_of(pair, f), rocksdb::Slice(key), rocksdb::Slice(value)),
+        "writing " + std::string(family_name(f)));
   }
 
   Status write(Batch& batch, bool sync) override {
@@ -304,7 +331,8 @@ class RocksStore final : public Store {
       names.push_back(rocksdb::kDefaultColumnFamilyName);
     }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& n : names) descriptors.emplace_back(n, cf_options_);
+    for (const auto& n : names)
+      descriptors.emplace_back(n, cf_options_);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::Status rs = rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &db_);
     if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir.string());
@@ -359,12 +387,14 @@ class RocksStore final : public Store {
 };
 
 void put_be(std::string* out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (int i = bytes - 1; i >= 0; --i)
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 std::uint64_t get_be(std::string_view s, std::size_t pos, int bytes) {
   std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(s[pos + i]);
+  for (int i = 0; i < bytes; ++i)
+    v = (v << 8) | static_cast<unsigned char>(s[pos + i]);
   return v;
 }
 

@@ -126,7 +126,6 @@ struct Row {
 const std::vector<Row>& rows() {
   static const std::vector<Row> table = {
       // ---- DESIGN §2, rule 4: the five people of the first run (no base)
-      // -------------------------
       {.name = "Wilma: subscribed 1 Jan, added 5 Jan -> stays subscribed",
        .mailchimp = mc(MS::kSubscribed, jan(1)),
        .crm = crm(CS::kAdded, jan(5)),
@@ -167,7 +166,6 @@ const std::vector<Row>& rows() {
        .crm_action = CA::kAdd},
 
       // ---- rule 2: exactly one side changed since the base
-      // -----------------------------------------
       {.name = "only Mailchimp changed (unsubscribed after the base) -> CRM remove",
        .mailchimp = mc(MS::kUnsubscribed, jan(10), Origin::kSelf),
        .crm = crm(CS::kAdded, jan(1)),
@@ -207,7 +205,6 @@ const std::vector<Row>& rows() {
        .mc_action = MA::kSubscribe},
 
       // ---- rule 3: both changed -> the later change wins
-      // ---------------------------------------------
       {.name = "both changed, Mailchimp later -> Mailchimp wins OUT",
        .mailchimp = mc(MS::kUnsubscribed, jan(10)),
        .crm = crm(CS::kAdded, jan(5)),
@@ -226,7 +223,6 @@ const std::vector<Row>& rows() {
        .conflict = Conflict::kBothChanged},
 
       // ---- rule 3: equal times -> the tie rule
-      // ---------------------------------------------------------
       {.name = "equal times, tie = crm (default) -> CRM wins",
        .mailchimp = mc(MS::kSubscribed, jan(5)),
        .crm = crm(CS::kRemoved, jan(5)),
@@ -292,7 +288,6 @@ const std::vector<Row>& rows() {
        .conflict = Conflict::kBothChanged},
 
       // ---- missing times: older than any time
-      // ----------------------------------------------------------
       {.name = "both changed, Mailchimp time missing -> the CRM's real time is later",
        .mailchimp = mc(MS::kSubscribed, kNoTime),
        .crm = crm(CS::kRemoved, jan(4)),
@@ -332,7 +327,6 @@ const std::vector<Row>& rows() {
        .conflict = Conflict::kBothChanged},
 
       // ---- membership mapping
-      // --------------------------------------------------------------------------
       {.name = "Mailchimp pending counts IN: agrees with an Added contact",
        .mailchimp = mc(MS::kPending, jan(1)),
        .crm = crm(CS::kAdded, jan(2))},
@@ -392,7 +386,6 @@ const std::vector<Row>& rows() {
        .mc_action = MA::kUnsubscribe},
 
       // ---- rule 1: equal state is never a conflict
-      // -----------------------------------------------------
       {.name = "both changed to the same state (OUT) -> no action, no conflict",
        .mailchimp = mc(MS::kUnsubscribed, jan(10)),
        .crm = crm(CS::kRemoved, jan(12)),
@@ -411,7 +404,6 @@ const std::vector<Row>& rows() {
        .mc_action = MA::kUnsubscribe},
 
       // ---- rule 5: --trust
-      // ---------------------------------------------------------------------------
       {.name = "--trust crm overrides a later Mailchimp unsubscribe -> subscribe",
        .mailchimp = mc(MS::kUnsubscribed, jan(10), Origin::kAdmin),
        .crm = crm(CS::kAdded, jan(1)),
@@ -437,13 +429,19 @@ const std::vector<Row>& rows() {
        .winner = Winner::kMailchimp,
        .reason = Reason::kTrustMailchimp,
        .crm_action = CA::kAdd},
+      {.name = "--trust crm on the first run: Betty is added to Mailchimp",
+       .mailchimp = mc_absent(),
+       .crm = crm(CS::kAdded, jan(4)),
+       .options = {.trust = Trust::kCrm},
+       .winner = Winner::kCrm,
+       .reason = Reason::kTrustCrm,
+       .mc_action = MA::kSubscribe},
       {.name = "--trust crm changes nothing where the sides agree (Wilma)",
        .mailchimp = mc(MS::kSubscribed, jan(1)),
        .crm = crm(CS::kAdded, jan(5)),
        .options = {.trust = Trust::kCrm}},
 
       // ---- applying: CRM wins IN -> Mailchimp
-      // ------------------------------------------------------------
       {.name = "self-unsubscribed, CRM wants IN, resubscribe = pending -> pending + compliance",
        .mailchimp = mc(MS::kUnsubscribed, jan(2), Origin::kSelf),
        .crm = crm(CS::kAdded, jan(10)),
@@ -558,7 +556,6 @@ const std::vector<Row>& rows() {
        .mc_action = MA::kSubscribe},
 
       // ---- applying: CRM wins OUT -> Mailchimp
-      // ------------------------------------------------------------
       {.name = "removal = archive: a subscribed member is archived",
        .mailchimp = mc(MS::kSubscribed, jan(1)),
        .crm = crm(CS::kRemoved, jan(10)),
@@ -579,7 +576,6 @@ const std::vector<Row>& rows() {
        .explain_has = "cannot archive a pending member"},
 
       // ---- applying: Mailchimp wins OUT -> CRM
-      // --------------------------------------------------------------
       {.name = "Mailchimp cleaned wins OUT -> CRM remove and email on hold",
        .mailchimp = mc(MS::kCleaned, jan(10)),
        .crm = crm(CS::kAdded, jan(1)),
@@ -615,7 +611,6 @@ const std::vector<Row>& rows() {
        .note = Note::kCleanedRemoved},
 
       // ---- applying: Mailchimp wins IN -> CRM; duplicates
-      // ----------------------------------------------------
       {.name = "only contact with the email is trashed, Mailchimp wins IN -> create a new one",
        .mailchimp = mc(MS::kSubscribed, jan(10)),
        .crm =

@@ -71,6 +71,7 @@ TEST_CASE("over-long addresses are rejected") {
   std::string local(65, 'a');
   CHECK(check_email(local + "@bedrock.org") == EmailProblem::kTooLong);
   std::string domain;
-  for (int i = 0; i < 30; ++i) domain += "abcdefghi.";
+  for (int i = 0; i < 30; ++i)
+    domain += "abcdefghi.";
   CHECK(check_email("a@" + domain + "org") == EmailProblem::kTooLong);
 }

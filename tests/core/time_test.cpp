@@ -5,7 +5,9 @@
 using namespace concord;
 
 namespace {
-Micros utc(const char* civil) { return parse_civil(civil).value(); }
+Micros utc(const char* civil) {
+  return parse_civil(civil).value();
+}
 }  // namespace
 
 TEST_CASE("Mailchimp ISO 8601 times parse to UTC microseconds") {

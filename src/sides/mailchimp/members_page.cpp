@@ -129,7 +129,8 @@ Result<MembersPageResult> ingest_members_page(std::string_view body, Store& stor
   // What is stored for these members decides their status_changed_at.
   std::vector<std::string_view> keys;
   keys.reserve(parsed.size());
-  for (const Pending& p : parsed) keys.push_back(p.key.view());
+  for (const Pending& p : parsed)
+    keys.push_back(p.key.view());
   std::vector<std::optional<std::string>> stored;
   Status s = store.multi_get(pair, Family::kMailchimp, keys, &stored);
   if (!s) return s;
@@ -150,8 +151,7 @@ Result<MembersPageResult> ingest_members_page(std::string_view body, Store& stor
     MailchimpState state;
     state.status = p.status;
     state.unsubscribe_origin = p.origin;
-    state.changed_at =
-        mailchimp_status_changed_at(prev, p.status, p.last_changed, p.timestamp_opt);
+    state.changed_at = mailchimp_status_changed_at(prev, p.status, p.last_changed, p.timestamp_opt);
     SnapshotEntry e;
     e.key = p.key;
     encode_snapshot(mailchimp_header(state, p.hash), p.email, p.body, &e.value);

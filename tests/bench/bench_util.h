@@ -1,0 +1,37 @@
+// Small helpers shared by the benchmarks: arguments, timing, memory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace concord::bench {
+
+struct Args {
+  std::string dir;            // --dir: where the benchmark's store lives (required)
+  std::uint64_t members = 0;  // --members: overrides the benchmark's default size
+};
+Args parse_args(int argc, char** argv, std::uint64_t default_members);
+
+// Peak resident set size of this process so far, in MB.
+double peak_rss_mb();
+
+class Timer {
+ public:
+  Timer() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Prints "name: value" on stdout, flushed.
+void print(const char* name, double value, int decimals = 3);
+void print(const char* name, std::uint64_t value);
+
+// Stops the benchmark with a message on stderr when a step fails.
+[[noreturn]] void die(const std::string& what);
+
+}  // namespace concord::bench

@@ -1,0 +1,103 @@
+// ingest: Mailchimp member pages of 1000 members, as the Marketing API returns them for
+// kMemberFields, parsed and written into the Mailchimp snapshot family (random key order, as
+// subscriber hashes are). The page bodies are generated outside the timed part.
+//
+// Prints ingest_members_per_s (goal ≥ 150000), page_bytes and peak_rss_mb.
+#include <filesystem>
+#include <string>
+
+#include "bench_util.h"
+#include "concord/mailchimp_members.h"
+#include "concord/snapshot.h"
+#include "concord/store.h"
+
+using namespace concord;
+using namespace concord::bench;
+
+namespace {
+
+// One page exactly as GET /lists/{id}/members?fields=<kMemberFields>&count=1000 returns it:
+// members in the API's field order, every merge field of the list present ("" when empty),
+// unset times as "", unsubscribe_reason only on unsubscribed members.
+std::string make_page(std::uint64_t first, std::uint64_t count, std::uint64_t total) {
+  static const char* kFirst[] = {"Wilma", "Fred", "Barney", "Betty", "Pebbles", "Bamm-Bamm"};
+  static const char* kLast[] = {"Flintstone", "Rubble", "Slate", "Gazoo"};
+  std::string s;
+  s.reserve(count * 330 + 64);
+  s += "{\"members\":[";
+  for (std::uint64_t i = first; i < first + count; ++i) {
+    if (i != first) s += ',';
+    const bool unsub = i % 17 == 0;
+    const bool pending = i % 23 == 0;
+    char when[32];
+    std::snprintf(
+        when, sizeof when, "20%02llu-%02llu-%02lluT%02llu:%02llu:%02llu+00:00",
+        static_cast<unsigned long long>(15 + i % 11), static_cast<unsigned long long>(1 + i % 12),
+        static_cast<unsigned long long>(1 + i % 28), static_cast<unsigned long long>(i % 24),
+        static_cast<unsigned long long>(i % 60), static_cast<unsigned long long>((i * 7) % 60));
+    s += "{\"email_address\":\"person.";
+    s += std::to_string(i);
+    s += i % 3 == 0 ? "@example.org\"" : "@mail.example.com\"";
+    s += ",\"status\":\"";
+    s += unsub ? "unsubscribed" : pending ? "pending" : "subscribed";
+    s += '"';
+    if (unsub) s += ",\"unsubscribe_reason\":\"N/A (Unsubscribed by admin)\"";
+    s += ",\"merge_fields\":{\"FNAME\":\"";
+    s += kFirst[i % 6];
+    s += "\",\"LNAME\":\"";
+    s += kLast[i % 4];
+    s += "\",\"ADDRESS\":";
+    s += i % 5 == 0 ? "{\"addr1\":\"1 Rock Road\",\"addr2\":\"\",\"city\":\"Bedrock\",\"state\":"
+                      "\"\",\"zip\":\"12345\",\"country\":\"US\"}"
+                    : "\"\"";
+    s += ",\"PHONE\":\"";
+    if (i % 4 == 0) s += "+1 555 0100";
+    s += "\",\"BIRTHDAY\":\"\"}";
+    s += ",\"timestamp_opt\":\"";
+    if (!pending) s += when;
+    s += "\",\"last_changed\":\"";
+    s += when;
+    s += "\"}";
+  }
+  s += "],\"total_items\":";
+  s += std::to_string(total);
+  s += '}';
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args = parse_args(argc, argv, 1'000'000);
+  std::filesystem::remove_all(args.dir);
+  auto opened = Store::open(args.dir);
+  if (!opened) die(opened.status().to_string());
+  std::unique_ptr<Store> store = std::move(opened.value());
+  const PairHandle& pair = *store->pair("bench").value();
+
+  SnapshotWriter writer(*store, pair, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+  const std::uint64_t page_size = 1000;
+  double timed = 0;
+  std::uint64_t written = 0, bytes = 0, pages = 0;
+  for (std::uint64_t first = 0; first < args.members; first += page_size) {
+    std::uint64_t count = std::min(page_size, args.members - first);
+    std::string body = make_page(first, count, args.members);  // not timed
+    bytes += body.size();
+    ++pages;
+    Timer t;
+    auto r = ingest_members_page(body, *store, pair, writer);
+    timed += t.seconds();
+    if (!r) die(r.status().to_string());
+    written += r->written;
+  }
+  Timer t;
+  if (Status s = writer.finish(); !s) die(s.to_string());
+  timed += t.seconds();
+
+  print("members", written);
+  print("page_bytes", bytes / pages);
+  print("ingest_s", timed);
+  print("ingest_members_per_s", static_cast<double>(written) / timed, 0);
+  print("peak_rss_mb", peak_rss_mb(), 1);
+  return written == args.members ? 0 : 1;
+}

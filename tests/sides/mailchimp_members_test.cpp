@@ -1,0 +1,183 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "concord/email.h"
+#include "concord/mailchimp_members.h"
+#include "concord/record.h"
+
+using namespace concord;
+using nlohmann::json;
+
+namespace {
+
+struct TempStore {
+  std::filesystem::path dir;
+  std::unique_ptr<Store> store;
+  const PairHandle* pair = nullptr;
+  TempStore() {
+    static int n = 0;
+    dir = std::filesystem::temp_directory_path() /
+          ("concord-mc-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    std::filesystem::remove_all(dir);
+    store = std::move(Store::open(dir).value());
+    pair = store->pair("newsletter").value();
+  }
+  ~TempStore() {
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+// A member as the Marketing API returns it for kMemberFields.
+json member(const std::string& email, const std::string& status, const std::string& last_changed,
+            const std::string& timestamp_opt = "", const char* reason = nullptr) {
+  json m = {{"email_address", email},
+            {"status", status},
+            {"timestamp_opt", timestamp_opt},
+            {"last_changed", last_changed},
+            {"merge_fields",
+             {{"FNAME", "Wilma"}, {"LNAME", "Flintstone"}, {"ADDRESS", ""}, {"PHONE", ""}}}};
+  if (reason) m["unsubscribe_reason"] = reason;
+  return m;
+}
+
+std::string page(const json& members, int total) {
+  return json{{"members", members}, {"total_items", total}}.dump();
+}
+
+Result<MembersPageResult> ingest(TempStore& t, const std::string& body,
+                                 SnapshotWriter::Mode mode = SnapshotWriter::Mode::kIncremental) {
+  SnapshotWriter w(*t.store, *t.pair, Side::kMailchimp, mode);
+  auto r = ingest_members_page(body, *t.store, *t.pair, w);
+  if (r.is_ok()) REQUIRE(w.finish().is_ok());
+  return r;
+}
+
+MailchimpState stored(TempStore& t, const std::string& email, std::string* body = nullptr) {
+  auto v = t.store->get(*t.pair, Family::kMailchimp, member_key(email).view());
+  REQUIRE(v.is_ok());
+  REQUIRE(v->has_value());
+  SnapshotView view;
+  REQUIRE(decode_snapshot(**v, &view).is_ok());
+  CHECK(view.email == email);
+  if (body) *body = std::string(view.body);
+  MailchimpState s;
+  REQUIRE(mailchimp_state_of(view.header, &s).is_ok());
+  return s;
+}
+
+Micros at(const char* iso) {
+  return parse_iso8601(iso).value();
+}
+
+}  // namespace
+
+TEST_CASE("a members page is keyed, mapped and stored") {
+  TempStore t;
+  json ms = json::array({
+      member("Wilma@Bedrock.org", "subscribed", "2026-01-03T10:00:00+00:00",
+             "2026-01-01T09:00:00+00:00"),
+      member("barney@bedrock.org", "unsubscribed", "2026-01-02T10:00:00+00:00", "",
+             "N/A (Unsubscribed by admin)"),
+      member("fred@bedrock.org", "unsubscribed", "2026-01-04T10:00:00+00:00", "",
+             "I no longer want these emails"),
+      member("dino@bedrock.org", "cleaned", "2026-01-05T10:00:00+00:00"),
+      member("pebbles@bedrock.org", "pending", "2026-01-06T10:00:00+00:00"),
+  });
+  auto r = ingest(t, page(ms, 5));
+  REQUIRE(r.is_ok());
+  CHECK(r->members == 5);
+  CHECK(r->written == 5);
+  CHECK(r->rejected == 0);
+  CHECK(r->total_items == 5);
+  CHECK(r->max_last_changed == at("2026-01-06T10:00:00+00:00"));
+
+  std::string body;
+  MailchimpState wilma = stored(t, "wilma@bedrock.org", &body);
+  CHECK(wilma.status == MailchimpStatus::kSubscribed);
+  // First sight of a subscribed member: the opt-in time, not last_changed.
+  CHECK(wilma.changed_at == at("2026-01-01T09:00:00+00:00"));
+  json rec = json::parse(body);
+  CHECK(rec["merge_fields"]["FNAME"] == "Wilma");
+  CHECK(rec["last_changed"] == "2026-01-03T10:00:00+00:00");
+
+  CHECK(stored(t, "barney@bedrock.org").unsubscribe_origin == UnsubscribeOrigin::kAdmin);
+  MailchimpState fred = stored(t, "fred@bedrock.org");
+  CHECK(fred.unsubscribe_origin == UnsubscribeOrigin::kSelf);
+  CHECK(fred.changed_at == at("2026-01-04T10:00:00+00:00"));
+  CHECK(stored(t, "dino@bedrock.org").status == MailchimpStatus::kCleaned);
+  // Pending without timestamp_opt: last_changed.
+  CHECK(stored(t, "pebbles@bedrock.org").changed_at == at("2026-01-06T10:00:00+00:00"));
+}
+
+TEST_CASE("status_changed_at: a name edit keeps the time, a status change takes last_changed") {
+  TempStore t;
+  REQUIRE(ingest(t, page(json::array(
+                             {member("wilma@bedrock.org", "subscribed", "2026-01-03T10:00:00+00:00",
+                                     "2026-01-01T09:00:00+00:00")}),
+                         1))
+              .is_ok());
+  // A name change moves last_changed only.
+  json edited = member("wilma@bedrock.org", "subscribed", "2026-02-01T10:00:00+00:00",
+                       "2026-01-01T09:00:00+00:00");
+  edited["merge_fields"]["FNAME"] = "Wilhelmina";
+  REQUIRE(ingest(t, page(json::array({edited}), 1)).is_ok());
+  CHECK(stored(t, "wilma@bedrock.org").changed_at == at("2026-01-01T09:00:00+00:00"));
+  // An unsubscribe: the status changed, so last_changed is the change time.
+  REQUIRE(ingest(t, page(json::array({member("wilma@bedrock.org", "unsubscribed",
+                                             "2026-03-01T10:00:00+00:00", "", "Too many emails")}),
+                         1))
+              .is_ok());
+  MailchimpState s = stored(t, "wilma@bedrock.org");
+  CHECK(s.status == MailchimpStatus::kUnsubscribed);
+  CHECK(s.changed_at == at("2026-03-01T10:00:00+00:00"));
+}
+
+TEST_CASE("bad rows are rejected by name and field; the rest of the page is stored") {
+  TempStore t;
+  json bad_time = member("slate@bedrock.org", "subscribed", "yesterday");
+  json ms = json::array({member("not-an-address", "subscribed", "2026-01-01T00:00:00+00:00"),
+                         member("gazoo@bedrock.org", "deleted", "2026-01-01T00:00:00+00:00"),
+                         bad_time, json{{"status", "subscribed"}}, json("text"),
+                         member("wilma@bedrock.org", "subscribed", "2026-01-01T00:00:00+00:00")});
+  auto r = ingest(t, page(ms, 6), SnapshotWriter::Mode::kFull);
+  REQUIRE(r.is_ok());
+  CHECK(r->members == 6);
+  CHECK(r->written == 1);
+  CHECK(r->rejected == 5);
+  std::map<std::string, json> rejects;
+  Cursor c = t.store->scan(*t.pair, Family::kRejects);
+  for (c.seek_to_first(); c.valid(); c.next()) {
+    json j = json::parse(c.value());
+    rejects[j["source_id"]] = j;
+  }
+  REQUIRE(rejects.size() == 5);
+  CHECK(rejects["not-an-address"]["field"] == "email_address");
+  CHECK(rejects["not-an-address"]["message"] == "the address has no '@'");
+  CHECK(rejects["gazoo@bedrock.org"]["field"] == "status");
+  CHECK(rejects["gazoo@bedrock.org"]["message"] == "unknown status \"deleted\"");
+  CHECK(rejects["slate@bedrock.org"]["field"] == "last_changed");
+  CHECK(rejects["member #4"]["field"] == "email_address");
+  CHECK(rejects["member #5"]["field"] == "members[]");
+  CHECK(stored(t, "wilma@bedrock.org").status == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("a malformed or truncated page is an error and writes nothing") {
+  TempStore t;
+  std::string good = page(json::array({member("wilma@bedrock.org", "subscribed", "")}), 1);
+  for (const std::string& body :
+       {good.substr(0, good.size() / 2), std::string("<html>502 Bad Gateway</html>"),
+        std::string("{\"lists\":[]}"), std::string("[]")}) {
+    DYNAMIC_SECTION(body.substr(0, 30)) {
+      auto r = ingest(t, body);
+      REQUIRE_FALSE(r.is_ok());
+      CHECK(r.status().code() == Status::Code::kInvalid);
+      CHECK(r.status().message().find("members") != std::string::npos);
+      Cursor c = t.store->scan(*t.pair, Family::kMailchimp);
+      c.seek_to_first();
+      CHECK_FALSE(c.valid());
+    }
+  }
+}
