@@ -64,6 +64,10 @@ class SnapshotWriter {
 
   const SnapshotStats& stats() const { return stats_; }
 
+  // True when the family held no member when the writer began (a first fetch): nothing stored
+  // can affect the records being written, so callers may skip reading stored records.
+  bool started_empty() const { return started_empty_; }
+
  private:
   Status flush_rejects(Batch& batch);
 
@@ -76,6 +80,7 @@ class SnapshotWriter {
   std::vector<std::string> seen_rejects_;
   std::vector<RejectedRow> pending_rejects_;
   SnapshotStats stats_;
+  bool started_empty_ = false;
 };
 
 // The rejects family's key for a row: side byte, then the source id.

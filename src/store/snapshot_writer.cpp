@@ -17,7 +17,11 @@ SnapshotWriter::SnapshotWriter(Store& store, const PairHandle& pair, Side side, 
       pair_(pair),
       side_(side),
       family_(side == Side::kMailchimp ? Family::kMailchimp : Family::kCrm),
-      mode_(mode) {}
+      mode_(mode) {
+  Cursor c = store_.scan(pair_, family_);
+  c.seek_to_first();
+  started_empty_ = !c.valid() && c.status().is_ok();
+}
 
 void SnapshotWriter::reject(RejectedRow row) {
   pending_rejects_.push_back(std::move(row));

@@ -298,6 +298,10 @@ class RocksStore final : public Store {
     cf_options_.write_buffer_size = o.write_buffer_bytes;
     cf_options_.max_write_buffer_number = 3;
     cf_options_.level_compaction_dynamic_level_bytes = true;
+    // A bloom filter over whole keys in the memtable: a fetch looks up every member it writes,
+    // and on a first fetch most are not there yet.
+    cf_options_.memtable_prefix_bloom_size_ratio = 0.05;
+    cf_options_.memtable_whole_key_filtering = true;
     auto supported = rocksdb::GetSupportedCompressions();
     if (std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) !=
         supported.end()) {
