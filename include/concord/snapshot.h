@@ -49,17 +49,20 @@ class SnapshotWriter {
   // REQUIRES: side's family of `pair` is where the records belong; store and pair outlive this.
   SnapshotWriter(Store& store, const PairHandle& pair, Side side, Mode mode);
 
-  // Writes one page: sorts `entries` by key and writes them in one batch. On failure nothing of
-  // the page is written. Takes the entries' storage (the vector is left empty).
+  // Writes one page: sorts `entries` by key and writes them, with the rejects kept so far, in one
+  // batch. A key given twice keeps its later entry. On failure nothing of the page is written and
+  // the rejects stay pending. On success the vector is left empty.
   Status write_page(std::vector<SnapshotEntry>& entries);
 
   // Keeps a rejected row (written with the next page, or at finish()).
   void reject(RejectedRow row);
 
-  // Ends the fetch. For kFull, deletes the side's members and rejects that no page of this writer
-  // wrote. REQUIRES: for kFull, every page of the fetch was written (call it only when the fetch
-  // completed; after a failed fetch just drop the writer: the snapshot keeps older records, which
-  // were true when fetched).
+  // Ends the fetch; call it once (a second call is kFailedPrecondition). For kFull, deletes the
+  // side's members and rejects that no page of this writer wrote. On failure it may be called
+  // again (what it already deleted stays deleted; nothing this fetch wrote is deleted). REQUIRES:
+  // for kFull, every page of the fetch was written (call it only when the fetch completed; after a
+  // failed fetch just drop the writer: the snapshot keeps older records, which were true when
+  // fetched).
   Status finish();
 
   const SnapshotStats& stats() const { return stats_; }
@@ -69,7 +72,8 @@ class SnapshotWriter {
   bool started_empty() const { return started_empty_; }
 
  private:
-  Status flush_rejects(Batch& batch);
+  void add_rejects(Batch& batch, std::vector<std::string>* keys) const;
+  void rejects_written(std::vector<std::string>& keys);
 
   Store& store_;
   const PairHandle& pair_;
@@ -81,6 +85,7 @@ class SnapshotWriter {
   std::vector<RejectedRow> pending_rejects_;
   SnapshotStats stats_;
   bool started_empty_ = false;
+  bool finished_ = false;
 };
 
 // The rejects family's key for a row: side byte, then the source id.

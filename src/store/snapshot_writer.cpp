@@ -27,7 +27,7 @@ void SnapshotWriter::reject(RejectedRow row) {
   pending_rejects_.push_back(std::move(row));
 }
 
-Status SnapshotWriter::flush_rejects(Batch& batch) {
+void SnapshotWriter::add_rejects(Batch& batch, std::vector<std::string>* keys) const {
   for (const RejectedRow& r : pending_rejects_) {
     nlohmann::json j = {{"side", side_name(side_)},
                         {"source_id", r.source_id},
@@ -38,25 +38,38 @@ Status SnapshotWriter::flush_rejects(Batch& batch) {
     // dump() with 'replace' never throws on invalid UTF-8 in what a side sent.
     batch.put(pair_, Family::kRejects, key,
               j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    if (mode_ == Mode::kFull) seen_rejects_.push_back(std::move(key));
-    ++stats_.rejected;
+    keys->push_back(std::move(key));
   }
+}
+
+void SnapshotWriter::rejects_written(std::vector<std::string>& keys) {
+  stats_.rejected += pending_rejects_.size();
   pending_rejects_.clear();
-  return Status::ok();
+  if (mode_ == Mode::kFull) {
+    for (std::string& k : keys)
+      seen_rejects_.push_back(std::move(k));
+  }
 }
 
 Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.key < b.key; });
+  // Key order; for a key given twice in one page, the later entry wins (as across pages).
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.key < b.key; });
   Batch batch;
-  for (const SnapshotEntry& e : entries)
-    batch.put(pair_, family_, e.key.view(), e.value);
-  Status s = flush_rejects(batch);
-  if (!s) return s;
-  s = store_.write(batch);
-  if (!s)
+  std::size_t distinct = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i + 1 < entries.size() && entries[i + 1].key == entries[i].key) continue;
+    batch.put(pair_, family_, entries[i].key.view(), entries[i].value);
+    ++distinct;
+  }
+  std::vector<std::string> reject_keys;
+  add_rejects(batch, &reject_keys);
+  Status s = store_.write(batch);
+  if (!s) {
     return s.with_context("writing a page of the " + std::string(side_name(side_)) + " snapshot");
-  stats_.written += entries.size();
+  }
+  rejects_written(reject_keys);
+  stats_.written += distinct;
   if (mode_ == Mode::kFull) {
     for (const SnapshotEntry& e : entries)
       seen_.push_back(e.key);
@@ -66,10 +79,13 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
 }
 
 Status SnapshotWriter::finish() {
+  if (finished_) return Status::failed_precondition("SnapshotWriter::finish() called twice");
   Batch batch;
-  Status s = flush_rejects(batch);
-  if (!s) return s;
+  std::vector<std::string> reject_keys;
+  add_rejects(batch, &reject_keys);
   if (mode_ == Mode::kFull) {
+    for (const std::string& k : reject_keys)
+      seen_rejects_.push_back(k);
     // Sweep: one ordered pass over the family against the sorted keys this fetch wrote.
     std::sort(seen_.begin(), seen_.end());
     seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
@@ -88,8 +104,7 @@ Status SnapshotWriter::finish() {
         ++stats_.removed;
       }
       if (batch.count() >= 10000) {
-        s = store_.write(batch);
-        if (!s) return s;
+        if (Status s = store_.write(batch); !s) return s;
         batch.clear();
       }
     }
@@ -103,10 +118,14 @@ Status SnapshotWriter::finish() {
       }
     }
     if (Status rs = r.status(); !rs) return rs;
-    seen_.clear();
-    seen_.shrink_to_fit();
   }
-  if (batch.count() > 0) return store_.write(batch);
+  if (batch.count() > 0) {
+    if (Status s = store_.write(batch); !s) return s;
+  }
+  rejects_written(reject_keys);
+  finished_ = true;
+  seen_.clear();
+  seen_.shrink_to_fit();
   return Status::ok();
 }
 

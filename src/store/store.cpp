@@ -356,7 +356,11 @@ class RocksStore final : public Store {
     std::string value;
     rocksdb::Status rs = db_->Get(read_options_, rocksdb::Slice(kFormatVersionKey), &value);
     if (rs.IsNotFound()) {
-      if (existed && !by_name_.empty()) {
+      // Adopt only an empty database (a creation cut short before the version was written);
+      // anything holding data is some other program's.
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options_));
+      it->SeekToFirst();
+      if (existed && (!by_name_.empty() || it->Valid())) {
         return Status::failed_precondition("the database in " + dir.string() +
                                            " is not a concord store (it has no format version)");
       }
