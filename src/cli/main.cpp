@@ -144,25 +144,21 @@ void print_plan(const Plan& plan, const GuardVerdict& guard, const std::string& 
   const PlanCounts& c = plan.counts;
   std::printf("Rehearsal of %s%s\n\n", table.c_str(),
               plan.first_run ? " (first run: no base yet)" : "");
-  std::printf("  %-34s %6llu\n", "stays subscribed",
-              static_cast<unsigned long long>(c.unchanged_in));
-  std::printf("  %-34s %6llu\n", "removed from the CRM group",
-              static_cast<unsigned long long>(c.remove_from_crm));
-  std::printf("  %-34s %6llu\n", "unsubscribed in Mailchimp",
-              static_cast<unsigned long long>(c.unsubscribe_in_mailchimp));
-  std::printf("  %-34s %6llu\n", "added to Mailchimp",
-              static_cast<unsigned long long>(c.add_to_mailchimp));
-  std::printf("  %-34s %6llu\n", "added to the CRM group",
-              static_cast<unsigned long long>(c.add_to_crm + c.create_crm_contact));
-  std::printf("  %-34s %6llu\n", "  of which new CRM contacts",
-              static_cast<unsigned long long>(c.create_crm_contact));
-  std::printf("  %-34s %6llu\n", "sent a confirmation (pending)",
-              static_cast<unsigned long long>(c.pending_in_mailchimp));
-  std::printf("  %-34s %6llu\n", "archived in Mailchimp",
-              static_cast<unsigned long long>(c.archive_in_mailchimp));
-  std::printf("  %-34s %6llu\n", "CRM email put on hold",
-              static_cast<unsigned long long>(c.hold_crm_email));
-  std::printf("  %-34s %6llu\n", "report rows", static_cast<unsigned long long>(c.report_rows));
+  const std::pair<const char*, std::uint64_t> outcomes[] = {
+      {"stays subscribed", c.unchanged_in},
+      {"removed from the CRM group", c.remove_from_crm},
+      {"unsubscribed in Mailchimp", c.unsubscribe_in_mailchimp},
+      {"added to Mailchimp", c.add_to_mailchimp},
+      {"added to the CRM group", c.add_to_crm + c.create_crm_contact},
+      {"  of which new CRM contacts", c.create_crm_contact},
+      {"sent a confirmation (pending)", c.pending_in_mailchimp},
+      {"archived in Mailchimp", c.archive_in_mailchimp},
+      {"CRM email put on hold", c.hold_crm_email},
+      {"report rows", c.report_rows},
+  };
+  for (const auto& [label, n] : outcomes) {
+    std::printf("  %-34s %6llu\n", label, static_cast<unsigned long long>(n));
+  }
   std::printf("\nOperations\n");
   for (const Operation& op : plan.operations) {
     std::printf("  %-9s %-26s %-28s %s\n", std::string(side_name(side_of(op.kind))).c_str(),

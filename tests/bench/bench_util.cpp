@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace concord::bench {
 
@@ -39,6 +40,13 @@ void print(const char* name, double value, int decimals) {
 void print(const char* name, std::uint64_t value) {
   std::printf("%s: %llu\n", name, static_cast<unsigned long long>(value));
   std::fflush(stdout);
+}
+
+std::unique_ptr<Store> fresh_store(const std::string& dir) {
+  std::filesystem::remove_all(dir);
+  auto opened = Store::open(dir);
+  if (!opened) die(opened.status().to_string());
+  return std::move(opened.value());
 }
 
 void die(const std::string& what) {

@@ -3,7 +3,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "concord/store.h"
 
 namespace concord::bench {
 
@@ -26,6 +29,9 @@ class Timer {
  private:
   std::chrono::steady_clock::time_point start_;
 };
+
+// A new, empty store in `dir` (anything there is removed first); dies on failure.
+std::unique_ptr<Store> fresh_store(const std::string& dir);
 
 // Prints "name: value" on stdout, flushed.
 void print(const char* name, double value, int decimals = 3);

@@ -132,10 +132,7 @@ std::uint64_t bare_join(Store& store, const PairHandle& pair) {
 
 int main(int argc, char** argv) {
   Args args = parse_args(argc, argv, 1'000'000);
-  std::filesystem::remove_all(args.dir);
-  auto opened = Store::open(args.dir);
-  if (!opened) die(opened.status().to_string());
-  std::unique_ptr<Store> store = std::move(opened.value());
+  std::unique_ptr<Store> store = fresh_store(args.dir);
   const PairHandle& pair = *store->pair("bench").value();
 
   Timer build_timer;

@@ -71,10 +71,7 @@ std::string make_page(std::uint64_t first, std::uint64_t count, std::uint64_t to
 
 int main(int argc, char** argv) {
   Args args = parse_args(argc, argv, 1'000'000);
-  std::filesystem::remove_all(args.dir);
-  auto opened = Store::open(args.dir);
-  if (!opened) die(opened.status().to_string());
-  std::unique_ptr<Store> store = std::move(opened.value());
+  std::unique_ptr<Store> store = fresh_store(args.dir);
   const PairHandle& pair = *store->pair("bench").value();
 
   // Pass 1: a first full fetch into an empty snapshot. Pass 2: the next full fetch of the same

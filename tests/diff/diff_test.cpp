@@ -9,30 +9,12 @@
 #include "concord/record.h"
 #include "concord/snapshot.h"
 #include "concord/store.h"
+#include "temp_store.h"
 
 using namespace concord;
+using concord::testing::TempStore;
 
 namespace {
-
-// A fresh store in a temporary directory, removed afterwards.
-struct TempStore {
-  std::filesystem::path dir;
-  std::unique_ptr<Store> store;
-  const PairHandle* pair = nullptr;
-
-  TempStore() {
-    static int n = 0;
-    dir = std::filesystem::temp_directory_path() /
-          ("concord-diff-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    std::filesystem::remove_all(dir);
-    store = std::move(Store::open(dir).value());
-    pair = store->pair("newsletter").value();
-  }
-  ~TempStore() {
-    store.reset();
-    std::filesystem::remove_all(dir);
-  }
-};
 
 Micros day(int month, int d) {
   return parse_civil((std::string("2026-") + (month < 10 ? "0" : "") + std::to_string(month) + "-" +

@@ -6,29 +6,13 @@
 #include "concord/email.h"
 #include "concord/mailchimp_members.h"
 #include "concord/record.h"
+#include "temp_store.h"
 
 using namespace concord;
+using concord::testing::TempStore;
 using nlohmann::json;
 
 namespace {
-
-struct TempStore {
-  std::filesystem::path dir;
-  std::unique_ptr<Store> store;
-  const PairHandle* pair = nullptr;
-  TempStore() {
-    static int n = 0;
-    dir = std::filesystem::temp_directory_path() /
-          ("concord-mc-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    std::filesystem::remove_all(dir);
-    store = std::move(Store::open(dir).value());
-    pair = store->pair("newsletter").value();
-  }
-  ~TempStore() {
-    store.reset();
-    std::filesystem::remove_all(dir);
-  }
-};
 
 // A member as the Marketing API returns it for kMemberFields.
 json member(const std::string& email, const std::string& status, const std::string& last_changed,
