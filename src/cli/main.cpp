@@ -28,7 +28,6 @@ namespace {
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
-constexpr int kExitGuard = 3;
 
 struct RehearseOptions {
   std::string table;
@@ -41,7 +40,7 @@ struct RehearseOptions {
 // Reads one member of the table into the two snapshot writers. Errors name the row and field.
 Status load_member(const json& m, std::size_t row, const TimeZone& zone, SnapshotWriter& mc_w,
                    SnapshotWriter& crm_w, std::vector<SnapshotEntry>& mc_page,
-                   std::vector<SnapshotEntry>& crm_page, Store& store, const PairHandle& pair) {
+                   std::vector<SnapshotEntry>& crm_page) {
   const std::string where = "member #" + std::to_string(row);
   if (!m.is_object() || !m.contains("email") || !m["email"].is_string()) {
     return Status::invalid(where + ": \"email\" is missing or not a string");
@@ -104,8 +103,6 @@ Status load_member(const json& m, std::size_t row, const TimeZone& zone, Snapsho
     encode_snapshot(crm_header(s, content_hash(b, content_hash(email))), email, b, &e.value);
     crm_page.push_back(std::move(e));
   }
-  (void)store;
-  (void)pair;
   return Status::ok();
 }
 
@@ -217,7 +214,7 @@ int rehearse(const RehearseOptions& o) {
   std::vector<SnapshotEntry> mc_page, crm_page;
   std::size_t row = 0;
   for (const json& m : table["members"]) {
-    Status s = load_member(m, ++row, **zone, mc_w, crm_w, mc_page, crm_page, **store, *pair);
+    Status s = load_member(m, ++row, **zone, mc_w, crm_w, mc_page, crm_page);
     if (!s) {
       std::fprintf(stderr, "concord: %s: %s\n", o.table.c_str(), s.message().c_str());
       return kExitUsage;
@@ -273,6 +270,5 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
-  (void)kExitGuard;
   return rehearse(r);
 }

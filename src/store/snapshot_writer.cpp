@@ -84,8 +84,6 @@ Status SnapshotWriter::finish() {
   std::vector<std::string> reject_keys;
   add_rejects(batch, &reject_keys);
   if (mode_ == Mode::kFull) {
-    for (const std::string& k : reject_keys)
-      seen_rejects_.push_back(k);
     // Sweep: one ordered pass over the family against the sorted keys this fetch wrote.
     std::sort(seen_.begin(), seen_.end());
     seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
@@ -109,11 +107,14 @@ Status SnapshotWriter::finish() {
       }
     }
     if (Status cs = c.status(); !cs) return cs;
-    std::sort(seen_rejects_.begin(), seen_rejects_.end());
+    // The rejects this fetch returned again (including those written with this batch) stay.
+    std::vector<std::string> keep = seen_rejects_;
+    keep.insert(keep.end(), reject_keys.begin(), reject_keys.end());
+    std::sort(keep.begin(), keep.end());
     Cursor r = store_.scan(pair_, Family::kRejects);
     std::string prefix(1, static_cast<char>(side_));
     for (r.seek(prefix); r.valid() && r.key().substr(0, 1) == prefix; r.next()) {
-      if (!std::binary_search(seen_rejects_.begin(), seen_rejects_.end(), r.key())) {
+      if (!std::binary_search(keep.begin(), keep.end(), r.key())) {
         batch.del(pair_, Family::kRejects, r.key());
       }
     }
