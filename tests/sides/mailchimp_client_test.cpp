@@ -1,0 +1,374 @@
+// The Mailchimp client against a scripted in-process fake of the API (no sockets). The same
+// client against concord-sandbox over TLS is in tests/integration/.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "concord/email.h"
+#include "concord/mailchimp_client.h"
+#include "concord/mailchimp_members.h"
+#include "concord/record.h"
+#include "temp_store.h"
+
+using namespace concord;
+using concord::testing::TempStore;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kKey = "0123456789abcdef0123456789abcdef-us6";
+
+struct FakeMember {
+  std::string email;
+  std::string status = "subscribed";
+  Micros last_changed = 0;
+};
+
+// Just enough of the Marketing API for the client's reads and writes.
+class FakeMailchimp final : public http::Client {
+ public:
+  std::vector<FakeMember> members;
+  std::vector<std::string> compliance;  // self-unsubscribed: "subscribed" refused
+  std::vector<std::string> forgotten;
+  std::vector<std::string> silent;           // left out of batch answers
+  std::map<std::string, int> delete_status;  // email → status of DELETE
+  std::vector<http::Request> log;
+  int fail_next_pages = 0;  // answer this many member GETs with 500
+
+  Result<http::Response> send(const http::Request& req) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    log.push_back(req);
+    std::string path = req.target.substr(0, req.target.find('?'));
+    std::map<std::string, std::string> q;
+    if (auto qm = req.target.find('?'); qm != std::string::npos) {
+      for (auto& [k, v] : http::parse_query(req.target.substr(qm + 1)))
+        q[k] = v;
+    }
+    if (path == "/3.0/lists/L1/members" && req.method == "GET") return members_page(q);
+    if (path == "/3.0/lists/L1" && req.method == "POST") return batch(req.body);
+    if (path.rfind("/3.0/lists/L1/members/", 0) == 0 && req.method == "DELETE") {
+      for (const FakeMember& m : members) {
+        if (path.substr(22) == subscriber_hash(m.email)) {
+          int st = delete_status.count(m.email) ? delete_status[m.email] : 204;
+          return reply(st, st == 204 ? "" : problem(st, "Method Not Allowed", "cannot archive"));
+        }
+      }
+      return reply(
+          404, problem(404, "Resource Not Found", "The requested resource could not be found."));
+    }
+    if (path == "/3.0/lists/L1")
+      return reply(200, R"({"id":"L1","name":"Newsletter","stats":{"member_count":3}})");
+    if (path.rfind("/3.0/lists/", 0) == 0 && path.size() > 11) {
+      return reply(
+          404, problem(404, "Resource Not Found", "The requested resource could not be found."));
+    }
+    if (path == "/3.0/lists") {
+      return reply(200, R"({"lists":[{"id":"L1","name":"Newsletter"},{"id":"L2","name":"Events"},)"
+                        R"({"id":"L3","name":"Events"}],"total_items":3})");
+    }
+    return reply(404, problem(404, "Resource Not Found", "no route"));
+  }
+  std::uint64_t attempts() const override { return log.size(); }
+  std::uint64_t connections_opened() const override { return 1; }
+
+  std::size_t count(const std::string& method, const std::string& path_prefix) const {
+    return std::count_if(log.begin(), log.end(), [&](const http::Request& r) {
+      return r.method == method && r.target.rfind(path_prefix, 0) == 0;
+    });
+  }
+
+ private:
+  static http::Response reply(int status, std::string body) {
+    http::Response r;
+    r.status = status;
+    r.headers.push_back({"Content-Type", status < 300 ? "application/json; charset=utf-8"
+                                                      : "application/problem+json; charset=utf-8"});
+    r.body = std::move(body);
+    return r;
+  }
+  static std::string problem(int status, const char* title, const std::string& detail) {
+    return json{{"title", title}, {"status", status}, {"detail", detail}, {"instance", "req-1"}}
+        .dump();
+  }
+
+  Result<http::Response> members_page(std::map<std::string, std::string>& q) {
+    if (fail_next_pages > 0) {
+      --fail_next_pages;
+      return reply(500, problem(500, "Internal Server Error", "boom"));
+    }
+    std::vector<const FakeMember*> view;
+    Micros since = kNoTime;
+    if (q.count("since_last_changed")) since = parse_iso8601(q["since_last_changed"]).value();
+    for (const FakeMember& m : members) {
+      if (m.last_changed >= since) view.push_back(&m);  // inclusive, as far as anyone knows
+    }
+    if (q["sort_field"] == "last_changed") {
+      std::stable_sort(view.begin(), view.end(),
+                       [](auto* a, auto* b) { return a->last_changed < b->last_changed; });
+    }
+    std::size_t offset = std::stoul(q["offset"]),
+                count = std::min<std::size_t>(1000, std::stoul(q["count"]));
+    json page = json::array();
+    for (std::size_t i = offset; i < view.size() && i < offset + count; ++i) {
+      page.push_back({{"email_address", view[i]->email},
+                      {"status", view[i]->status},
+                      {"timestamp_opt", ""},
+                      {"last_changed", format_iso8601(view[i]->last_changed)},
+                      {"merge_fields", {{"FNAME", ""}}}});
+    }
+    return reply(200, json{{"members", page}, {"total_items", view.size()}}.dump());
+  }
+
+  Result<http::Response> batch(const std::string& body) {
+    json b = json::parse(body);
+    json created = json::array(), updated = json::array(), errors = json::array();
+    for (const json& m : b["members"]) {
+      std::string email = m["email_address"], status = m["status"];
+      auto in = [&](const std::vector<std::string>& v) {
+        return std::find(v.begin(), v.end(), email) != v.end();
+      };
+      if (in(silent)) continue;
+      if (in(forgotten)) {
+        errors.push_back(
+            {{"email_address", email},
+             {"error", email + " was permanently deleted and cannot be re-imported. The contact "
+                               "must re-subscribe to get back on the list."},
+             {"error_code", "ERROR_GENERIC"}});
+        continue;
+      }
+      if (in(compliance) && status == "subscribed") {
+        errors.push_back({{"email_address", email},
+                          {"error", email + " is in a compliance state due to unsubscribe, bounce, "
+                                            "or compliance review and cannot be subscribed."},
+                          {"error_code", "ERROR_GENERIC"}});
+        continue;
+      }
+      json out = {{"email_address", email},
+                  {"status", status},
+                  {"last_changed", "2026-05-01T10:00:00+00:00"}};
+      auto it =
+          std::find_if(members.begin(), members.end(), [&](auto& x) { return x.email == email; });
+      if (it == members.end()) {
+        members.push_back({email, status, 0});
+        created.push_back(out);
+      } else {
+        it->status = status;
+        updated.push_back(out);
+      }
+    }
+    return reply(200, json{{"new_members", created},
+                           {"updated_members", updated},
+                           {"errors", errors},
+                           {"total_created", created.size()},
+                           {"total_updated", updated.size()},
+                           {"error_count", errors.size()}}
+                          .dump());
+  }
+
+  std::mutex mu_;
+};
+
+struct Fixture {
+  FakeMailchimp* fake = nullptr;
+  std::unique_ptr<MailchimpClient> client;
+  explicit Fixture(std::vector<FakeMember> members = {}) {
+    auto f = std::make_unique<FakeMailchimp>();
+    f->members = std::move(members);
+    fake = f.get();
+    MailchimpOptions o;
+    o.api_key = kKey;
+    o.base_url = "https://127.0.0.1:1/3.0";
+    client = std::move(MailchimpClient::create(o, std::move(f)).value());
+  }
+};
+
+std::vector<FakeMember> audience(int n, Micros first, Micros step) {
+  std::vector<FakeMember> v;
+  for (int i = 0; i < n; ++i) {
+    v.push_back({"person" + std::to_string(i) + "@example.org",
+                 i % 7 == 0 ? "unsubscribed" : "subscribed", first + i * step});
+  }
+  return v;
+}
+
+std::size_t snapshot_size(TempStore& t) {
+  std::size_t n = 0;
+  Cursor c = t.store->scan(*t.pair, Family::kMailchimp);
+  for (c.seek_to_first(); c.valid(); c.next())
+    ++n;
+  return n;
+}
+
+Micros t0() {
+  return parse_iso8601("2026-01-01T00:00:00+00:00").value();
+}
+
+}  // namespace
+
+TEST_CASE("API keys name their datacenter; a bad key is refused without being quoted") {
+  CHECK(mailchimp_datacenter(kKey).value() == "us6");
+  CHECK(mailchimp_datacenter("0123456789abcdef0123456789abcdef-eu1").value() == "eu1");
+  for (const char* bad :
+       {"", "nokey", "0123456789abcdef0123456789abcdef", "short-us6",
+        "0123456789abcdef0123456789abcdef-u", "0123456789abcdef 123456789abcdef-us6"}) {
+    auto dc = mailchimp_datacenter(bad);
+    REQUIRE_FALSE(dc.is_ok());
+    if (std::string(bad).size() > 3) CHECK(dc.status().message().find(bad) == std::string::npos);
+  }
+}
+
+TEST_CASE("requests carry Basic auth with the key, and the key appears in no error") {
+  Fixture f;
+  REQUIRE_FALSE(f.client->ping().is_ok());  // the fake has no /ping: 404
+  const http::Request& r = f.fake->log.at(0);
+  CHECK(r.target == "/3.0/ping");
+  CHECK(r.header("Authorization").rfind("Basic ", 0) == 0);
+  CHECK(f.client->ping().message().find(kKey) == std::string::npos);
+}
+
+TEST_CASE("problem+json errors become readable error values; `type` is optional") {
+  http::Response r;
+  r.status = 400;
+  r.headers.push_back({"X-Request-Id", "abc"});
+  r.body = R"({"title":"Invalid Resource","status":400,"detail":"Your merge fields were invalid.",)"
+           R"("errors":[{"field":"LTV","message":"Please enter a number"}]})";
+  ApiError e = parse_api_error(r);
+  CHECK(e.title == "Invalid Resource");
+  CHECK(e.field_errors.size() == 1);
+  CHECK(e.describe() ==
+        "Mailchimp answered 400 Invalid Resource: Your merge fields were invalid. (LTV: Please "
+        "enter a number) [request abc]");
+  r.status = 403;
+  r.body = "<html>Forbidden</html>";
+  CHECK(parse_api_error(r).describe().find("<html>Forbidden</html>") != std::string::npos);
+}
+
+TEST_CASE("an audience is found by id or by name; ambiguous and unknown names are clear errors") {
+  Fixture f;
+  CHECK(f.client->resolve_audience("L1").value().name == "Newsletter");
+  CHECK(f.client->resolve_audience("Newsletter").value().id == "L1");
+  auto amb = f.client->resolve_audience("Events");
+  REQUIRE_FALSE(amb.is_ok());
+  CHECK(amb.status().message().find("L2, L3") != std::string::npos);
+  auto none = f.client->resolve_audience("Nope");
+  REQUIRE_FALSE(none.is_ok());
+  CHECK(none.status().code() == Status::Code::kNotFound);
+  CHECK(none.status().message().find("\"Newsletter\"") != std::string::npos);
+}
+
+TEST_CASE("a full fetch pages the audience into the snapshot and stores the watermark") {
+  TempStore t;
+  Fixture f(audience(2500, t0(), kMicrosPerSecond));
+  auto stats = f.client->fetch_full("L1", *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(stats->written >= 2500);
+  CHECK(snapshot_size(t) == 2500);
+  CHECK(stats->watermark == t0() + 2499 * kMicrosPerSecond);
+  CHECK(f.fake->count("GET", "/3.0/lists/L1/members?count=1000&offset=") >= 3);
+  // Every request asked for exactly the stored fields.
+  for (const http::Request& r : f.fake->log) {
+    CHECK(r.target.find("fields=" + http::url_encode(kMemberFields)) != std::string::npos);
+  }
+  // A member who left the audience is removed by the next full fetch.
+  f.fake->members.erase(f.fake->members.begin());
+  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  CHECK(snapshot_size(t) == 2499);
+}
+
+TEST_CASE("a failed page stops a full fetch without deleting anything") {
+  TempStore t;
+  Fixture f(audience(1500, t0(), kMicrosPerSecond));
+  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  f.fake->members.resize(10);
+  f.fake->fail_next_pages = 1;
+  auto r = f.client->fetch_full("L1", *t.store, *t.pair);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(snapshot_size(t) == 1500);  // nothing swept after a failure
+}
+
+TEST_CASE("an incremental fetch reads only what changed, in few pages") {
+  TempStore t;
+  Fixture f(audience(3000, t0(), kMicrosPerSecond));
+  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  // 100 changes an hour later.
+  for (int i = 0; i < 100; ++i) {
+    f.fake->members[i * 3].status = "unsubscribed";
+    f.fake->members[i * 3].last_changed = t0() + 3600 * kMicrosPerSecond + i * kMicrosPerSecond;
+  }
+  std::size_t before = f.fake->log.size();
+  auto stats = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(f.fake->log.size() - before <= 3);
+  CHECK(stats->watermark == t0() + 3699 * kMicrosPerSecond);
+  auto v = t.store->get(*t.pair, Family::kMailchimp, member_key("person3@example.org").view());
+  SnapshotHeader h;
+  REQUIRE(decode_snapshot_header(**v, &h).is_ok());
+  CHECK(h.status == static_cast<std::uint8_t>(MailchimpStatus::kUnsubscribed));
+  auto w = t.store->get(*t.pair, Family::kMeta, mailchimp_watermark_key("L1"));
+  CHECK(**w == std::to_string(t0() + 3699 * kMicrosPerSecond));
+}
+
+TEST_CASE("incremental paging survives 2500 changes in one second (offset within the second)") {
+  TempStore t;
+  Fixture f(audience(10, t0(), kMicrosPerSecond));
+  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  auto burst = audience(2500, t0() + 7200 * kMicrosPerSecond, 0);
+  for (auto& m : burst)
+    m.email = "burst-" + m.email;
+  f.fake->members.insert(f.fake->members.end(), burst.begin(), burst.end());
+  auto stats = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(snapshot_size(t) == 2510);
+}
+
+TEST_CASE("writes: batches of 500, per-member results, compliance retried as pending") {
+  Fixture f(audience(3, t0(), kMicrosPerSecond));
+  f.fake->compliance = {"person1@example.org"};
+  f.fake->forgotten = {"gone@example.org"};
+  f.fake->silent = {"quiet@example.org"};
+  f.fake->delete_status["person2@example.org"] = 405;
+  std::vector<MailchimpWrite> w;
+  for (int i = 0; i < 1200; ++i) {
+    w.push_back({"new" + std::to_string(i) + "@example.org",
+                 MailchimpWrite::Kind::kSubscribe,
+                 {{"FNAME", "New"}}});
+  }
+  w.push_back({"person1@example.org", MailchimpWrite::Kind::kSubscribe, {}});
+  w.push_back({"gone@example.org", MailchimpWrite::Kind::kSubscribe, {}});
+  w.push_back({"quiet@example.org", MailchimpWrite::Kind::kUnsubscribe, {}});
+  w.push_back({"person0@example.org", MailchimpWrite::Kind::kArchive, {}});
+  w.push_back({"person2@example.org", MailchimpWrite::Kind::kArchive, {}});
+  w.push_back({"absent@example.org", MailchimpWrite::Kind::kArchive, {}});
+  auto out = f.client->apply("L1", w, Resubscribe::kPending);
+  REQUIRE(out.size() == w.size());
+  for (int i = 0; i < 1200; ++i) {
+    CHECK(out[i].code == WriteOutcome::Code::kDone);
+  }
+  CHECK(out[0].status == MailchimpStatus::kSubscribed);
+  CHECK(out[1200].code == WriteOutcome::Code::kPendingSent);
+  CHECK(out[1201].code == WriteOutcome::Code::kForgotten);
+  CHECK(out[1202].code == WriteOutcome::Code::kFailed);
+  CHECK(out[1203].code == WriteOutcome::Code::kDone);
+  CHECK(out[1203].status == MailchimpStatus::kArchived);
+  CHECK(out[1204].code == WriteOutcome::Code::kInvalid);
+  CHECK(out[1205].code == WriteOutcome::Code::kDone);  // not there: already out
+  // ⌈1203/500⌉ = 3 batch calls, one pending retry, three DELETEs.
+  CHECK(f.fake->count("POST", "/3.0/lists/L1") == 4);
+  CHECK(f.fake->count("DELETE", "/3.0/lists/L1/members/") == 3);
+  // The merge fields went along.
+  json first = json::parse(f.fake->log.at(0).body);
+  CHECK(first["members"].size() == 500);
+  CHECK(first["update_existing"] == true);
+  CHECK(first["members"][0]["merge_fields"]["FNAME"] == "New");
+
+  // resubscribe = never: the compliance refusal is reported, not retried.
+  Fixture g(audience(3, t0(), kMicrosPerSecond));
+  g.fake->compliance = {"person1@example.org"};
+  auto never = g.client->apply(
+      "L1", {{"person1@example.org", MailchimpWrite::Kind::kSubscribe, {}}}, Resubscribe::kNever);
+  CHECK(never[0].code == WriteOutcome::Code::kCompliance);
+  CHECK(g.fake->count("POST", "/3.0/lists/L1") == 1);
+}
