@@ -75,8 +75,9 @@ struct FetchStats {
   std::uint64_t members = 0;  // member records received (written or rejected)
   std::uint64_t written = 0;
   std::uint64_t rejected = 0;
-  std::uint64_t removed = 0;   // full fetch: members no longer in the audience
-  Micros watermark = kNoTime;  // the watermark stored at the end
+  std::uint64_t removed = 0;    // full fetch: members no longer in the audience
+  std::uint64_t rechecked = 0;  // full fetch: members missing from the pages but still there
+  Micros watermark = kNoTime;   // the watermark stored at the end
 };
 
 // One membership write.
@@ -117,9 +118,10 @@ class MailchimpClient {
   Result<Audience> resolve_audience(std::string_view id_or_name);
   Result<std::vector<MergeField>> merge_fields(std::string_view list_id);
 
-  // Every member of the audience into `pair`'s Mailchimp snapshot (members no longer there are
-  // removed), then a short incremental pass to catch changes made while paging. Stores the
-  // watermark (meta "mailchimp.watermark") at the end.
+  // Every member of the audience into `pair`'s Mailchimp snapshot, then a short incremental pass
+  // to catch changes made while paging; a stored member the pages did not return is asked for by
+  // itself and removed only when Mailchimp answers 404. Stores the watermark (meta
+  // "mailchimp.watermark/<list>") at the end.
   Result<FetchStats> fetch_full(std::string_view list_id, Store& store, const PairHandle& pair);
   // Members changed since the stored watermark (minus the overlap); falls back to a full fetch
   // when there is no watermark. The watermark advances after each stored page.

@@ -67,6 +67,12 @@ class SnapshotWriter {
 
   const SnapshotStats& stats() const { return stats_; }
 
+  // Full mode: the stored members (key and email) that no page of this writer has written so far,
+  // i.e. those finish() would delete. A fetch over offset paging can miss members that shifted
+  // between pages; the caller checks these one by one before finish() (nothing is lost by a
+  // member moving while we paged). Empty in incremental mode.
+  Result<std::vector<std::pair<MemberKey, std::string>>> unseen_members();
+
   // True when the family held no member when the writer began (a first fetch): nothing stored
   // can affect the records being written, so callers may skip reading stored records.
   bool started_empty() const { return started_empty_; }

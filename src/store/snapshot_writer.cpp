@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "concord/record.h"
 #include "concord/snapshot.h"
 
 namespace concord {
@@ -76,6 +77,25 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
   }
   entries.clear();
   return Status::ok();
+}
+
+Result<std::vector<std::pair<MemberKey, std::string>>> SnapshotWriter::unseen_members() {
+  std::vector<std::pair<MemberKey, std::string>> out;
+  if (mode_ != Mode::kFull) return out;
+  std::sort(seen_.begin(), seen_.end());
+  seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
+  Cursor c = store_.scan(pair_, family_);
+  for (c.seek_to_first(); c.valid(); c.next()) {
+    MemberKey k;
+    if (!member_key_from_bytes(c.key(), &k)) continue;
+    if (std::binary_search(seen_.begin(), seen_.end(), k)) continue;
+    SnapshotView v;
+    std::string email;
+    if (decode_snapshot(c.value(), &v)) email.assign(v.email);
+    out.emplace_back(k, std::move(email));
+  }
+  if (Status s = c.status(); !s) return s;
+  return out;
 }
 
 Status SnapshotWriter::finish() {

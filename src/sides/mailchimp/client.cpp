@@ -22,6 +22,9 @@ using nlohmann::json;
 
 constexpr std::size_t kPageSize = 1000;
 constexpr std::size_t kBatchSize = 500;  // batch-subscribe's limit
+// kMemberFields for GET of one member (no "members." prefix).
+constexpr std::string_view kSingleMemberFields =
+    "email_address,status,unsubscribe_reason,timestamp_opt,last_changed,merge_fields";
 
 std::string base64(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3), '\0');
@@ -464,6 +467,25 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
   if (max_seen != kNoTime) since = std::min(since, max_seen);
   if (Status s = im.page_since(list_id, since, store, pair, writer, stats, &max_seen, false); !s) {
     return s;
+  }
+  // Offset paging can also skip a member when another one before it leaves the audience while we
+  // page. Before anything is deleted from the snapshot, each stored member this fetch did not see
+  // is asked for by itself: only a 404 removes it.
+  Result<std::vector<std::pair<MemberKey, std::string>>> unseen = writer.unseen_members();
+  if (!unseen) return unseen.status();
+  for (const auto& [key, email] : *unseen) {
+    Result<http::Response> r =
+        im.call("GET", "/lists/" + http::url_encode(list_id) + "/members/" + subscriber_hash(key) +
+                           "?fields=" + http::url_encode(kSingleMemberFields));
+    if (!r) return r.status().with_context("checking a member missing from the pages");
+    if (r->status == 404) continue;  // gone: the sweep removes it
+    if (r->status != 200) return api_status(*r, "checking a member missing from the pages");
+    std::string page = "{\"members\":[" + r->body + "],\"total_items\":1}";
+    Result<MembersPageResult> one = ingest_members_page(page, store, pair, writer);
+    if (!one) return one.status().with_context("checking a member missing from the pages");
+    ++stats.rechecked;
+    stats.written += one->written;
+    max_seen = std::max(max_seen, one->max_last_changed);
   }
   if (Status s = writer.finish(); !s) return s;
   stats.removed = writer.stats().removed;
