@@ -21,6 +21,10 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kPageSize = 1000;
+// A full fetch steps its offsets by less than a page: consecutive pages overlap by 10 members,
+// so up to 10 members leaving the audience while we page cannot push a member into a page we
+// have already read (offset paging's blind spot). Members read twice are written twice.
+constexpr std::size_t kFullStride = kPageSize - 10;
 constexpr std::size_t kBatchSize = 500;  // batch-subscribe's limit
 // kMemberFields for GET of one member (no "members." prefix).
 constexpr std::string_view kSingleMemberFields =
@@ -398,14 +402,14 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Fetched> ready;
-  std::size_t next_offset = kPageSize;
+  std::size_t next_offset = kFullStride;
   bool stop = false;
   const std::size_t limit = total > 0 ? static_cast<std::size_t>(total) : 0;
   const int workers = std::max(
       1, std::min(im.options.parallel_pages, std::max(1, im.options.http.max_connections)));
   int running = 0;
   std::vector<std::thread> threads;
-  for (int w = 0; w < workers && limit > kPageSize; ++w) {
+  for (int w = 0; w < workers && limit > kPageSize; ++w) {  // more than the first page
     ++running;
     threads.emplace_back([&] {
       while (true) {
@@ -417,7 +421,7 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
                   [&] { return stop || ready.size() < static_cast<std::size_t>(2 * workers); });
           if (stop || next_offset >= limit) break;
           off = next_offset;
-          next_offset += kPageSize;
+          next_offset += kFullStride;
         }
         Result<std::string> body = im.get_page(im.members_target(list_id, off, ""));
         std::lock_guard<std::mutex> lock(mu);
