@@ -32,9 +32,13 @@
 #include <thread>
 
 #include "concord/http.h"
+#include "net/ascii.h"
 
 namespace concord::http {
 namespace {
+
+using ascii::icontains;
+using ascii::iequals;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -42,26 +46,6 @@ namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using std::chrono::milliseconds;
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-bool icontains(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (iequals(haystack.substr(i, needle.size()), needle)) return true;
-  }
-  return false;
-}
 
 // RFC 9110 token characters (method and header names).
 bool is_token(std::string_view s) {

@@ -28,9 +28,12 @@
 #include <thread>
 
 #include "concord/http.h"
+#include "net/ascii.h"
 
 namespace concord::http {
 namespace {
+
+using ascii::iequals;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -45,18 +48,6 @@ constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 // read the answer.
 constexpr milliseconds kLingerTime{500};
 constexpr std::size_t kLingerBytes = 1 << 20;
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool header_ok(std::string_view name, std::string_view value) {
   if (name.empty()) return false;

@@ -2974,17 +2974,7 @@ http::Reply MailchimpSandbox::Impl::batch_subscribe(Ctx& c, const std::string& l
 namespace {
 
 ojson merge_field_json(const Ctx& c, const List& l, const MergeField& f) {
-  ojson j = ojson::object();
-  j["merge_id"] = f.merge_id;
-  j["tag"] = f.tag;
-  j["name"] = f.name;
-  j["type"] = merge_type_name(f.type);
-  j["required"] = f.required;
-  j["default_value"] = f.default_value;
-  j["public"] = f.is_public;
-  j["display_order"] = f.display_order;
-  j["options"] = f.options;
-  j["help_text"] = f.help_text;
+  ojson j = merge_field_definition(f);
   j["list_id"] = l.id;
   std::string self = c.base() + "/lists/" + l.id + "/merge-fields/" + std::to_string(f.merge_id);
   std::string def = c.schema() + "/Definitions/Lists/MergeFields";

@@ -1347,18 +1347,7 @@ void write_mailchimp_state(JsonOut& o, const Account& a) {
     o.key("merge_fields");
     o.begin_array();
     for (const MergeField& f : l.merge_fields) {
-      ojson j = ojson::object();
-      j["merge_id"] = f.merge_id;
-      j["tag"] = f.tag;
-      j["name"] = f.name;
-      j["type"] = merge_type_name(f.type);
-      j["required"] = f.required;
-      j["default_value"] = f.default_value;
-      j["public"] = f.is_public;
-      j["display_order"] = f.display_order;
-      j["options"] = f.options;
-      j["help_text"] = f.help_text;
-      o.value(j);
+      o.value(merge_field_definition(f));
     }
     o.end_array();
     o.key("tags");
@@ -1551,6 +1540,21 @@ void Persister::stop() {
     if (!s.is_ok())
       std::fprintf(stderr, "concord-sandbox: saving state: %s\n", s.to_string().c_str());
   }
+}
+
+ojson merge_field_definition(const MergeField& f) {
+  ojson j = ojson::object();
+  j["merge_id"] = f.merge_id;
+  j["tag"] = f.tag;
+  j["name"] = f.name;
+  j["type"] = merge_type_name(f.type);
+  j["required"] = f.required;
+  j["default_value"] = f.default_value;
+  j["public"] = f.is_public;
+  j["display_order"] = f.display_order;
+  j["options"] = f.options;
+  j["help_text"] = f.help_text;
+  return j;
 }
 
 }  // namespace concord::sandbox

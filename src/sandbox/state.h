@@ -474,6 +474,8 @@ inline constexpr std::string_view kDefaultApiKey = "0123456789abcdef0123456789ab
 // stores the canonical text in *out and returns ""; else returns the API's message for the
 // field ("Please enter a number", ...).
 std::string encode_merge_value(const MergeField& f, const json& v, std::string* out);
+// A merge field's definition as the API and the state file show it (without list_id/_links).
+ojson merge_field_definition(const MergeField& f);
 // Writes a stored merge value as the API shows it (string, number, or address object).
 void write_merge_value(JsonOut& out, const MergeField& f, std::string_view stored);
 
