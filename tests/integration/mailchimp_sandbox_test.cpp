@@ -1,6 +1,7 @@
 // concord's Mailchimp client against the real concord-sandbox binary, over TLS sockets.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -240,4 +241,29 @@ TEST_CASE("over TLS: with 429s, 5xx, resets and truncated bodies, fetches and wr
   CHECK(done == w.size());
   h.admin_call("POST", "/_sandbox/faults", json::object());
   CHECK(h.members_in_sandbox().size() == 3700);
+}
+
+TEST_CASE("over TLS: more than 10 requests at once meet 429s, and the client still converges") {
+  Harness h;
+  h.admin_call("POST", "/_sandbox/reset", big_seed(20000));
+  h.admin_call("POST", "/_sandbox/faults", {{"latency_ms", 30}});
+  SandboxProcess& s = h.sandbox;
+  MailchimpOptions o;
+  o.api_key = kKey;
+  o.base_url = s.mailchimp_url();
+  o.http.ca_file = s.ca_file();
+  o.http.max_connections = 16;  // more than Mailchimp allows
+  o.http.retry.base_delay = std::chrono::milliseconds(5);
+  o.http.retry.max_attempts = 20;
+  o.parallel_pages = 16;
+  std::atomic<int> retries_429{0};  // on_retry runs on the fetching threads
+  o.http.on_retry = [&](int, const Status& why) {
+    if (why.message().find("429") != std::string::npos) ++retries_429;
+  };
+  auto greedy = MailchimpClient::create(o).value();
+  TempStore t;
+  auto stats = greedy->fetch_full("big0000001", *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(snapshot_size(t) == 20000);
+  CHECK(retries_429 > 0);
 }
