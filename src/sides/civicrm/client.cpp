@@ -1,1 +1,582 @@
-// (being written)
+#include "concord/civicrm_client.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "concord/email.h"
+#include "concord/member.h"
+#include "concord/record.h"
+#include "concord/snapshot.h"
+
+namespace concord {
+namespace {
+
+using nlohmann::json;
+
+struct KeyHash {
+  std::size_t operator()(const MemberKey& k) const {
+    std::size_t h;
+    std::memcpy(&h, k.bytes.data(), sizeof h);  // an MD5 digest: any 8 bytes are a good hash
+    return h;
+  }
+};
+
+// One contact of the group as the history and email reads describe it.
+struct Candidate {
+  std::int64_t contact_id = 0;
+  CrmState state;
+  std::string first_name, last_name;
+  std::vector<std::int64_t> duplicates;
+
+  bool in_group() const { return !state.trashed && state.status == CrmStatus::kAdded; }
+};
+
+// DESIGN §2: the contact not trashed and already in the group, else the lowest id.
+bool preferred(const Candidate& a, const Candidate& b) {
+  if (a.in_group() != b.in_group()) return a.in_group();
+  if (a.state.trashed != b.state.trashed) return !a.state.trashed;
+  return a.contact_id < b.contact_id;
+}
+
+Candidate merge(Candidate a, Candidate b) {
+  Candidate& win = preferred(a, b) ? a : b;
+  Candidate& lose = preferred(a, b) ? b : a;
+  win.duplicates.push_back(lose.contact_id);
+  win.duplicates.insert(win.duplicates.end(), lose.duplicates.begin(), lose.duplicates.end());
+  std::sort(win.duplicates.begin(), win.duplicates.end());
+  win.duplicates.erase(std::unique(win.duplicates.begin(), win.duplicates.end()),
+                       win.duplicates.end());
+  win.state.duplicate = true;
+  return std::move(win);
+}
+
+std::string encode_body(const Candidate& c) {
+  json j = {{"contact_id", c.contact_id}, {"first_name", c.first_name}, {"last_name", c.last_name}};
+  if (!c.duplicates.empty()) j["duplicates"] = c.duplicates;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool truthy(const json& v) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number()) return v.get<double>() != 0;
+  if (v.is_string()) return v != "" && v != "0";
+  return false;
+}
+
+std::int64_t as_id(const json& v) {
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_string()) {
+    try {
+      return std::stoll(v.get<std::string>());
+    } catch (const std::exception&) {
+    }
+  }
+  return 0;
+}
+
+std::string str(const json& row, const char* key) {
+  auto it = row.find(key);
+  return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+Result<CrmRecord> parse_crm_record(std::string_view body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return Status::corruption("a stored CRM record is not a JSON object");
+  CrmRecord r;
+  r.contact_id = as_id(j.value("contact_id", json()));
+  r.first_name = str(j, "first_name");
+  r.last_name = str(j, "last_name");
+  if (auto d = j.find("duplicates"); d != j.end() && d->is_array()) {
+    for (const json& id : *d)
+      r.duplicates.push_back(as_id(id));
+  }
+  return r;
+}
+
+std::string civicrm_watermark_key(std::int64_t group_id) {
+  return "civicrm.watermark/" + std::to_string(group_id);
+}
+
+struct CiviCrmClient::Impl {
+  CiviCrmOptions options;
+  std::unique_ptr<http::Client> http;
+  std::shared_ptr<const TimeZone> zone;
+  std::string base_path;
+
+  // One APIv4 call. Errors never quote the keys (they are only in headers).
+  Result<json> call(std::string_view entity, std::string_view action, const json& params) {
+    http::Request req;
+    req.method = "POST";
+    req.target =
+        base_path + "/civicrm/ajax/api4/" + std::string(entity) + "/" + std::string(action);
+    req.headers.push_back({"X-Civi-Auth", "Bearer " + options.api_key});
+    if (!options.site_key.empty()) req.headers.push_back({"X-Civi-Key", options.site_key});
+    req.headers.push_back({"X-Requested-With", "XMLHttpRequest"});
+    req.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+    req.headers.push_back({"Accept", "application/json"});
+    req.body =
+        "params=" + http::url_encode(params.dump(-1, ' ', false, json::error_handler_t::replace));
+    const std::string what = "CiviCRM " + std::string(entity) + "." + std::string(action);
+    Result<http::Response> r = http->send(req);
+    if (!r) return r.status().with_context(what);
+    json j = json::parse(r->body, nullptr, false);
+    if (r->status == 200 && j.is_object() && j.contains("values")) return j;
+    std::string detail;
+    if (j.is_object() && j.contains("error_message")) {
+      detail = j["error_message"].is_string() ? j["error_message"].get<std::string>()
+                                              : j["error_message"].dump();
+    } else {
+      detail = r->body.substr(0, 200);
+    }
+    std::string msg = what + ": HTTP " + std::to_string(r->status) + ": " + detail;
+    if (r->status == 401) {
+      return Status::invalid(what + ": CiviCRM refused the API key or site key (" +
+                             r->body.substr(0, 100) + ")");
+    }
+    if (r->status == 200) return Status::unavailable(what + ": the answer is not an APIv4 result");
+    if (r->status >= 500 || r->status == 429) return Status::unavailable(std::move(msg));
+    return Status::invalid(std::move(msg));
+  }
+
+  Status put_watermark(Store& store, const PairHandle& pair, std::int64_t group, Micros w) {
+    return store.put(pair, Family::kMeta, civicrm_watermark_key(group), std::to_string(w));
+  }
+
+  // Emails of some contacts: contact id → its rows.
+  Result<std::map<std::int64_t, std::vector<json>>> emails_of(
+      const std::vector<std::int64_t>& ids) {
+    std::map<std::int64_t, std::vector<json>> out;
+    if (ids.empty()) return out;
+    json params = {
+        {"select", {"id", "contact_id", "email", "is_primary", "is_bulkmail", "on_hold"}},
+        {"where", json::array({json::array({"contact_id", "IN", ids})})},
+        {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
+        {"limit", 0}};
+    Result<json> r = call("Email", "get", params);
+    if (!r) return r.status();
+    for (const json& row : (*r)["values"])
+      out[as_id(row.value("contact_id", json()))].push_back(row);
+    return out;
+  }
+
+  // Streams history rows of the group (ordered by contact, then id) and writes one member per
+  // contact through `writer`.
+  Status read_history(std::int64_t group_id, const std::string& since_local, Store& store,
+                      const PairHandle& pair, SnapshotWriter& writer, bool full, FetchStats& stats,
+                      Micros* max_seen);
+  Status write_contacts(std::vector<Candidate>& contacts, Store& store, const PairHandle& pair,
+                        SnapshotWriter& writer, bool full, FetchStats& stats);
+
+  std::unordered_set<MemberKey, KeyHash> written;  // keys written by the current fetch
+};
+
+Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const std::string& since_local,
+                                         Store& store, const PairHandle& pair,
+                                         SnapshotWriter& writer, bool full, FetchStats& stats,
+                                         Micros* max_seen) {
+  json where = json::array({json::array({"group_id", "=", group_id})});
+  if (!since_local.empty()) where.push_back(json::array({"date", ">=", since_local}));
+  std::vector<Candidate> done;
+  Candidate current;  // the contact whose rows are being read (may continue on the next page)
+  bool have_current = false;
+  for (std::int64_t offset = 0;; offset += options.page_size) {
+    json params = {
+        {"select",
+         {"id", "contact_id", "status", "date", "contact_id.is_deleted", "contact_id.do_not_email",
+          "contact_id.is_opt_out", "contact_id.first_name", "contact_id.last_name"}},
+        {"where", where},
+        {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
+        {"limit", options.page_size},
+        {"offset", offset}};
+    Result<json> page = call("SubscriptionHistory", "get", params);
+    if (!page) return page.status();
+    const json& rows = (*page)["values"];
+    if (!rows.is_array()) return Status::unavailable("SubscriptionHistory.get: no values array");
+    ++stats.pages;
+    for (const json& row : rows) {
+      std::int64_t cid = as_id(row.value("contact_id", json()));
+      if (have_current && cid != current.contact_id) {
+        done.push_back(std::move(current));
+        have_current = false;
+      }
+      Candidate c;
+      c.contact_id = cid;
+      std::optional<CrmStatus> st = parse_crm_status(str(row, "status"));
+      c.state.status = st.value_or(CrmStatus::kNone);
+      Result<Micros> local = parse_civil(str(row, "date"));
+      c.state.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
+      if (c.state.changed_at != kNoTime && c.state.changed_at > *max_seen) {
+        *max_seen = c.state.changed_at;
+      }
+      c.state.contact_known = true;
+      c.state.trashed = truthy(row.value("contact_id.is_deleted", json()));
+      c.state.do_not_email = truthy(row.value("contact_id.do_not_email", json()));
+      c.state.is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
+      c.first_name = str(row, "contact_id.first_name");
+      c.last_name = str(row, "contact_id.last_name");
+      current = std::move(c);  // rows come in id order: the last one is the latest
+      have_current = true;
+    }
+    const bool last_page = rows.size() < static_cast<std::size_t>(options.page_size);
+    if (last_page && have_current) {
+      done.push_back(std::move(current));
+      have_current = false;
+    }
+    if (Status s = write_contacts(done, store, pair, writer, full, stats); !s) return s;
+    done.clear();
+    if (last_page) return Status::ok();
+  }
+}
+
+Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Store& store,
+                                           const PairHandle& pair, SnapshotWriter& writer,
+                                           bool full, FetchStats& stats) {
+  if (contacts.empty()) return Status::ok();
+  std::vector<std::int64_t> ids;
+  for (const Candidate& c : contacts)
+    ids.push_back(c.contact_id);
+  Result<std::map<std::int64_t, std::vector<json>>> emails = emails_of(ids);
+  if (!emails) return emails.status();
+
+  // Key each contact by its representative email; merge contacts that share one.
+  std::map<MemberKey, std::pair<Candidate, std::string>> members;  // key → contact, email
+  for (Candidate& c : contacts) {
+    ++stats.members;
+    std::vector<json>& rows = (*emails)[c.contact_id];
+    std::vector<const json*> usable;
+    for (const json& e : rows) {
+      if (!str(e, "email").empty()) usable.push_back(&e);
+    }
+    if (usable.size() > 1) {  // an address on hold only when there is no other
+      std::vector<const json*> live;
+      for (const json* e : usable) {
+        if (!truthy(e->value("on_hold", json()))) live.push_back(e);
+      }
+      if (!live.empty()) usable = live;
+    }
+    const json* chosen = nullptr;
+    for (const json* e : usable) {
+      if (truthy(e->value("is_bulkmail", json()))) {
+        chosen = e;
+        break;
+      }
+    }
+    if (!chosen) {
+      for (const json* e : usable) {
+        if (truthy(e->value("is_primary", json()))) {
+          chosen = e;
+          break;
+        }
+      }
+    }
+    if (!chosen && !usable.empty()) chosen = usable.front();
+    const std::string source = "contact " + std::to_string(c.contact_id);
+    if (!chosen) {
+      writer.reject({source, "", "email", "the contact has no email address"});
+      ++stats.rejected;
+      continue;
+    }
+    const std::string raw = str(*chosen, "email");
+    std::string email = normalise_email(raw);
+    if (EmailProblem p = check_email(email); p != EmailProblem::kOk) {
+      writer.reject({source, raw, "email", std::string(describe(p))});
+      ++stats.rejected;
+      continue;
+    }
+    c.state.email_on_hold = truthy(chosen->value("on_hold", json()));
+    MemberKey key = member_key(email);
+    auto it = members.find(key);
+    if (it != members.end()) {
+      it->second.first = merge(std::move(it->second.first), std::move(c));
+    } else {
+      members.emplace(key, std::make_pair(std::move(c), std::move(email)));
+    }
+  }
+
+  // A contact sharing its email with one written earlier in this fetch (or, incrementally, with
+  // the stored member of another contact) is merged with it.
+  std::vector<std::string_view> keys;
+  for (auto& [key, m] : members)
+    keys.push_back(key.view());
+  std::vector<std::optional<std::string>> stored;
+  if (Status s = store.multi_get(pair, Family::kCrm, keys, &stored); !s) return s;
+  std::vector<SnapshotEntry> entries;
+  std::size_t i = 0;
+  for (auto& [key, m] : members) {
+    Candidate& c = m.first;
+    const std::optional<std::string>& old = stored[i++];
+    if (old && (!full || written.count(key))) {
+      SnapshotView v;
+      CrmState prev_state;
+      if (decode_snapshot(*old, &v) && crm_state_of(v.header, &prev_state)) {
+        Result<CrmRecord> rec = parse_crm_record(v.body);
+        if (rec && rec->contact_id != 0 && rec->contact_id != c.contact_id) {
+          Candidate prev;
+          prev.contact_id = rec->contact_id;
+          prev.state = prev_state;
+          prev.first_name = rec->first_name;
+          prev.last_name = rec->last_name;
+          prev.duplicates = rec->duplicates;
+          c = merge(std::move(prev), std::move(c));
+        }
+      }
+    }
+    if (full) written.insert(key);
+    std::string body = encode_body(c);
+    SnapshotEntry e{key, {}};
+    std::string content = c.first_name;
+    content += '\x1f';
+    content += c.last_name;
+    encode_snapshot(crm_header(c.state, content_hash(content, content_hash(m.second))), m.second,
+                    body, &e.value);
+    entries.push_back(std::move(e));
+  }
+  stats.written += entries.size();
+  return writer.write_page(entries);
+}
+
+CiviCrmClient::CiviCrmClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CiviCrmClient::~CiviCrmClient() = default;
+
+Result<std::unique_ptr<CiviCrmClient>> CiviCrmClient::create(
+    CiviCrmOptions options, std::unique_ptr<http::Client> transport) {
+  if (options.api_key.empty()) return Status::invalid("the CiviCRM API key is empty");
+  Result<http::Url> url = http::Url::parse(options.url);
+  if (!url) return url.status().with_context("CiviCRM url");
+  auto zone = TimeZone::load(options.timezone);
+  if (!zone) return zone.status().with_context("CiviCRM timezone");
+  auto impl = std::make_unique<Impl>();
+  impl->base_path = url->path;
+  impl->zone = *zone;
+  if (!transport) {
+    auto c = http::Client::create(*url, options.http);
+    if (!c) return c.status().with_context("CiviCRM connection");
+    transport = std::move(*c);
+  }
+  impl->http = std::move(transport);
+  impl->options = std::move(options);
+  return std::unique_ptr<CiviCrmClient>(new CiviCrmClient(std::move(impl)));
+}
+
+std::uint64_t CiviCrmClient::requests() const {
+  return impl_->http->attempts();
+}
+
+Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
+  json where;
+  bool numeric = !id_or_name.empty() && std::all_of(id_or_name.begin(), id_or_name.end(),
+                                                    [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric) {
+    where = json::array({json::array({"id", "=", std::stoll(std::string(id_or_name))})});
+  } else {
+    where =
+        json::array({json::array({"OR", json::array({json::array({"name", "=", id_or_name}),
+                                                     json::array({"title", "=", id_or_name})})})});
+  }
+  Result<json> r = impl_->call(
+      "Group", "get", {{"select", {"id", "name", "title"}}, {"where", where}, {"limit", 25}});
+  if (!r) return r.status();
+  const json& v = (*r)["values"];
+  if (v.empty()) {
+    return Status::not_found("no CiviCRM group has the id, name or title \"" +
+                             std::string(id_or_name) + "\"");
+  }
+  if (v.size() > 1) {
+    std::string ids;
+    for (const json& g : v)
+      ids += (ids.empty() ? "" : ", ") + std::to_string(as_id(g["id"]));
+    return Status::invalid("several CiviCRM groups are named \"" + std::string(id_or_name) +
+                           "\" (ids " + ids + "); give the id instead");
+  }
+  return CrmGroup{as_id(v[0]["id"]), str(v[0], "name"), str(v[0], "title")};
+}
+
+Result<FetchStats> CiviCrmClient::fetch_full(std::int64_t group_id, Store& store,
+                                             const PairHandle& pair) {
+  Impl& im = *impl_;
+  FetchStats stats;
+  SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kFull);
+  im.written.clear();
+  Micros max_seen = kNoTime;
+  Status s = im.read_history(group_id, "", store, pair, writer, true, stats, &max_seen);
+  im.written.clear();
+  if (!s) return s;
+  if (Status f = writer.finish(); !f) return f;
+  stats.removed = writer.stats().removed;
+  stats.watermark = max_seen;
+  if (max_seen != kNoTime) {
+    if (Status w = im.put_watermark(store, pair, group_id, max_seen); !w) return w;
+  }
+  return stats;
+}
+
+Result<FetchStats> CiviCrmClient::fetch_incremental(std::int64_t group_id, Store& store,
+                                                    const PairHandle& pair) {
+  Impl& im = *impl_;
+  auto v = store.get(pair, Family::kMeta, civicrm_watermark_key(group_id));
+  if (!v) return v.status();
+  if (!v->has_value()) return fetch_full(group_id, store, pair);
+  Micros watermark;
+  try {
+    watermark = std::stoll(**v);
+  } catch (const std::exception&) {
+    return Status::corruption("the stored CiviCRM watermark is not a number");
+  }
+  FetchStats stats;
+  SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kIncremental);
+  Micros max_seen = watermark;
+  std::string since =
+      format_civil(im.zone->utc_to_local(watermark - im.options.incremental_overlap));
+  if (Status s = im.read_history(group_id, since, store, pair, writer, false, stats, &max_seen);
+      !s) {
+    return s;
+  }
+  if (Status f = writer.finish(); !f) return f;
+  stats.watermark = max_seen;
+  if (Status w = im.put_watermark(store, pair, group_id, max_seen); !w) return w;
+  return stats;
+}
+
+std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
+                                                  const std::vector<CrmWrite>& writes) {
+  Impl& im = *impl_;
+  std::vector<CrmWriteOutcome> out(writes.size());
+  using Kind = CrmWrite::Kind;
+
+  // Contacts to create: an existing, untrashed contact with the email is used instead.
+  std::vector<std::size_t> creates;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].kind == Kind::kCreateContact) creates.push_back(i);
+  }
+  std::vector<std::pair<std::size_t, std::int64_t>> group_ops;  // write index, contact id
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, im.options.write_batch));
+  for (std::size_t start = 0; start < creates.size(); start += batch) {
+    std::size_t end = std::min(creates.size(), start + batch);
+    json emails = json::array();
+    for (std::size_t k = start; k < end; ++k)
+      emails.push_back(writes[creates[k]].email);
+    Result<json> found =
+        im.call("Email", "get",
+                {{"select", {"contact_id", "email"}},
+                 {"where", json::array({json::array({"email", "IN", emails}),
+                                        json::array({"contact_id.is_deleted", "=", false})})},
+                 {"orderBy", {{"contact_id", "ASC"}}},
+                 {"limit", 0}});
+    if (!found) {
+      for (std::size_t k = start; k < end; ++k) {
+        out[creates[k]] = {CrmWriteOutcome::Code::kFailed, found.status().message()};
+      }
+      continue;
+    }
+    std::map<std::string, std::int64_t> existing;  // lowest id first (ordered)
+    for (const json& row : (*found)["values"]) {
+      existing.emplace(normalise_email(str(row, "email")), as_id(row.value("contact_id", json())));
+    }
+    std::vector<std::size_t> to_create;
+    for (std::size_t k = start; k < end; ++k) {
+      auto it = existing.find(writes[creates[k]].email);
+      if (it != existing.end()) {
+        out[creates[k]].contact_id = it->second;
+        group_ops.emplace_back(creates[k], it->second);
+      } else {
+        to_create.push_back(creates[k]);
+      }
+    }
+    if (to_create.empty()) continue;
+    json records = json::array();
+    for (std::size_t i : to_create) {
+      records.push_back({{"contact_type", "Individual"},
+                         {"first_name", writes[i].first_name},
+                         {"last_name", writes[i].last_name},
+                         {"source", im.options.contact_source}});
+    }
+    Result<json> made = im.call("Contact", "save", {{"records", records}});
+    if (!made || (*made)["values"].size() != to_create.size()) {
+      std::string msg =
+          made ? "Contact.save answered a different number of contacts" : made.status().message();
+      for (std::size_t i : to_create)
+        out[i] = {CrmWriteOutcome::Code::kFailed, msg};
+      continue;
+    }
+    json email_records = json::array();
+    for (std::size_t k = 0; k < to_create.size(); ++k) {
+      std::int64_t id = as_id((*made)["values"][k].value("id", json()));
+      out[to_create[k]].contact_id = id;
+      email_records.push_back({{"contact_id", id},
+                               {"email", writes[to_create[k]].email},
+                               {"is_primary", true},
+                               {"location_type_id", 1}});
+    }
+    Result<json> mails = im.call("Email", "save", {{"records", email_records}});
+    for (std::size_t k = 0; k < to_create.size(); ++k) {
+      if (!mails) {
+        out[to_create[k]] = {CrmWriteOutcome::Code::kFailed,
+                             "contact created, email not saved: " + mails.status().message(),
+                             out[to_create[k]].contact_id};
+      } else {
+        group_ops.emplace_back(to_create[k], out[to_create[k]].contact_id);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].kind == Kind::kAdd || writes[i].kind == Kind::kRemove) {
+      group_ops.emplace_back(i, writes[i].contact_id);
+    }
+  }
+
+  // Adds and removes: GroupContact.save in batches; a failed batch is retried record by record,
+  // so that one bad contact does not fail the others.
+  auto save = [&](const std::vector<std::pair<std::size_t, std::int64_t>>& ops) -> Status {
+    json records = json::array();
+    for (const auto& [i, cid] : ops) {
+      records.push_back({{"group_id", group_id},
+                         {"contact_id", cid},
+                         {"status", writes[i].kind == Kind::kRemove ? "Removed" : "Added"}});
+    }
+    Result<json> r = im.call("GroupContact", "save",
+                             {{"records", records},
+                              {"match", {"group_id", "contact_id"}},
+                              {"method", im.options.method}});
+    return r.status();
+  };
+  for (std::size_t start = 0; start < group_ops.size(); start += batch) {
+    std::vector<std::pair<std::size_t, std::int64_t>> chunk(
+        group_ops.begin() + static_cast<std::ptrdiff_t>(start),
+        group_ops.begin() + static_cast<std::ptrdiff_t>(std::min(group_ops.size(), start + batch)));
+    Status s = save(chunk);
+    if (s) {
+      for (const auto& [i, cid] : chunk)
+        out[i] = {CrmWriteOutcome::Code::kDone, "", cid};
+      continue;
+    }
+    for (const auto& op : chunk) {
+      Status one = chunk.size() == 1 ? s : save({op});
+      out[op.first] = {one               ? CrmWriteOutcome::Code::kDone
+                       : one.retryable() ? CrmWriteOutcome::Code::kFailed
+                                         : CrmWriteOutcome::Code::kInvalid,
+                       one ? "" : one.message(), op.second};
+    }
+  }
+
+  // Holds: one update per address (cleaned members are few).
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].kind != Kind::kHoldEmail) continue;
+    Result<json> r =
+        im.call("Email", "update",
+                {{"values", {{"on_hold", 1}}},
+                 {"where", json::array({json::array({"contact_id", "=", writes[i].contact_id}),
+                                        json::array({"email", "=", writes[i].email})})}});
+    out[i] = r ? CrmWriteOutcome{CrmWriteOutcome::Code::kDone, "", writes[i].contact_id}
+               : CrmWriteOutcome{r.status().retryable() ? CrmWriteOutcome::Code::kFailed
+                                                        : CrmWriteOutcome::Code::kInvalid,
+                                 r.status().message(), writes[i].contact_id};
+  }
+  return out;
+}
+
+}  // namespace concord
