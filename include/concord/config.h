@@ -1,0 +1,82 @@
+// concord's configuration: a TOML file (DESIGN §4).
+//
+// Secrets never appear in it: it names the environment variables that hold them. Unknown keys
+// are errors naming the key and its line, so that a misspelt option is never silently ignored.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "concord/decide.h"
+#include "concord/status.h"
+
+namespace concord {
+
+struct MailchimpAccountConfig {
+  std::string name;
+  std::string api_key_env = "MAILCHIMP_API_KEY";
+  std::string base_url;  // optional; default from the key's datacenter
+  std::string ca_file;   // optional; default: the system store
+  int max_connections = 8;
+};
+
+struct CiviCrmConfig {
+  std::string name;
+  std::string url;
+  std::string api_key_env = "CIVICRM_API_KEY";
+  std::string site_key_env;  // optional
+  std::string timezone = "UTC";
+  std::string ca_file;
+};
+
+// One merge field ↔ CRM field.
+struct FieldMapping {
+  enum class Direction : std::uint8_t { kBoth, kToMailchimp, kToCrm };
+  std::string tag;        // Mailchimp merge tag, e.g. FNAME
+  std::string crm_field;  // e.g. first_name
+  Direction direction = Direction::kBoth;
+};
+
+struct SyncConfig {
+  std::string name;
+  std::string mailchimp;  // account name
+  std::string civicrm;    // connection name
+  std::string audience;   // id or name
+  std::string group;      // id, name or title
+  SyncOptions options;    // tie, skew_margin, resubscribe, double_opt_in, removal, …
+  std::vector<FieldMapping> fields;
+};
+
+struct Config {
+  std::filesystem::path path;       // the file it was read from
+  std::filesystem::path state_dir;  // relative paths are relative to the file's directory
+  std::map<std::string, MailchimpAccountConfig> mailchimp;
+  std::map<std::string, CiviCrmConfig> civicrm;
+  std::vector<SyncConfig> syncs;
+
+  // The sync named `name`, or the only one when `name` is empty. kInvalid otherwise.
+  Result<const SyncConfig*> sync(std::string_view name) const;
+};
+
+// Reads and validates a configuration file. Errors name the file, the line and the key.
+Result<Config> load_config(const std::filesystem::path& path);
+// The same from text (`origin` names it in errors).
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& origin);
+
+// The value of the environment variable `env` that holds a secret. The error names the variable,
+// and what needs it, never a value.
+Result<std::string> read_secret(std::string_view env, std::string_view what);
+
+// "30s", "5m", "1h", "0" → microseconds. kInvalid otherwise.
+Result<Micros> parse_duration(std::string_view text);
+
+// A commented example configuration (what `concord init` writes).
+std::string example_config();
+
+}  // namespace concord

@@ -1,0 +1,360 @@
+#include "concord/config.h"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace concord {
+namespace {
+
+// Errors carry "file:line: " so a person can go straight to the place.
+class Reader {
+ public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+
+  Status error(const toml::node* at, const std::string& msg) const {
+    std::string where = origin_;
+    if (at != nullptr && at->source().begin.line > 0) {
+      where += ":" + std::to_string(at->source().begin.line);
+    }
+    return Status::invalid(where + ": " + msg);
+  }
+
+  // Every key of `t` must be one of `allowed`.
+  Status only(const toml::table& t, std::initializer_list<std::string_view> allowed,
+              const std::string& section) const {
+    for (const auto& [k, v] : t) {
+      bool ok = false;
+      for (std::string_view a : allowed)
+        ok |= k.str() == a;
+      if (!ok) {
+        return error(&v, "unknown key '" + std::string(k.str()) + "' in " + section);
+      }
+    }
+    return Status::ok();
+  }
+
+  Status str(const toml::table& t, std::string_view key, std::string* out) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::ok();
+    if (!n->is_string()) return error(n, std::string(key) + " must be a string");
+    *out = **n->as_string();
+    return Status::ok();
+  }
+
+  Status boolean(const toml::table& t, std::string_view key, bool* out) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::ok();
+    if (!n->is_boolean()) return error(n, std::string(key) + " must be true or false");
+    *out = **n->as_boolean();
+    return Status::ok();
+  }
+
+  Status choice(const toml::table& t, std::string_view key,
+                std::initializer_list<std::string_view> values, std::string* out) const {
+    std::string v;
+    if (Status s = str(t, key, &v); !s) return s;
+    if (v.empty()) return Status::ok();
+    for (std::string_view c : values) {
+      if (v == c) {
+        *out = v;
+        return Status::ok();
+      }
+    }
+    std::string list;
+    for (std::string_view c : values)
+      list += (list.empty() ? "" : ", ") + std::string(c);
+    return error(t.get(key), std::string(key) + " must be one of " + list + " (not \"" + v + "\")");
+  }
+
+ private:
+  std::string origin_;
+};
+
+#define CONCORD_TRY(expr)          \
+  do {                             \
+    if (Status _s = (expr); !_s) { \
+      return _s;                   \
+    }                              \
+  } while (0)
+
+bool valid_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, SyncConfig* s) {
+  CONCORD_TRY(r.only(t,
+                     {"name", "mailchimp", "civicrm", "audience", "group", "tie", "skew_margin",
+                      "resubscribe", "double_opt_in", "removal", "hold_cleaned",
+                      "respect_crm_opt_out", "max_removal_fraction", "fields"},
+                     "[[sync]]"));
+  CONCORD_TRY(r.str(t, "name", &s->name));
+  if (!valid_name(s->name)) {
+    return r.error(at, "every [[sync]] needs a name of 1-64 letters, digits, '_', '-' or '.'");
+  }
+  const std::string where = "sync \"" + s->name + "\": ";
+  CONCORD_TRY(r.str(t, "mailchimp", &s->mailchimp));
+  CONCORD_TRY(r.str(t, "civicrm", &s->civicrm));
+  CONCORD_TRY(r.str(t, "audience", &s->audience));
+  CONCORD_TRY(r.str(t, "group", &s->group));
+  if (s->audience.empty()) return r.error(at, where + "audience is required (an id or a name)");
+  if (s->group.empty()) return r.error(at, where + "group is required (an id, name or title)");
+  SyncOptions& o = s->options;
+  std::string v;
+  CONCORD_TRY(r.choice(t, "tie", {"crm", "mailchimp", "out"}, &v));
+  if (v == "mailchimp") o.tie = TieRule::kMailchimp;
+  if (v == "out") o.tie = TieRule::kOut;
+  v.clear();
+  CONCORD_TRY(r.choice(t, "resubscribe", {"pending", "never"}, &v));
+  if (v == "never") o.resubscribe = Resubscribe::kNever;
+  v.clear();
+  CONCORD_TRY(r.choice(t, "removal", {"unsubscribe", "archive"}, &v));
+  if (v == "archive") o.removal = RemovalMode::kArchive;
+  CONCORD_TRY(r.boolean(t, "double_opt_in", &o.double_opt_in));
+  CONCORD_TRY(r.boolean(t, "hold_cleaned", &o.hold_cleaned));
+  CONCORD_TRY(r.boolean(t, "respect_crm_opt_out", &o.respect_crm_opt_out));
+  std::string skew;
+  CONCORD_TRY(r.str(t, "skew_margin", &skew));
+  if (!skew.empty()) {
+    Result<Micros> d = parse_duration(skew);
+    if (!d) return r.error(t.get("skew_margin"), where + "skew_margin: " + d.status().message());
+    o.skew_margin = *d;
+  }
+  if (const toml::node* n = t.get("max_removal_fraction")) {
+    std::optional<double> f = n->value<double>();
+    if (!f || *f < 0 || *f > 1) {
+      return r.error(n, where + "max_removal_fraction must be a number from 0 to 1");
+    }
+    o.max_removal_fraction = *f;
+  }
+  if (const toml::node* n = t.get("fields")) {
+    const toml::table* ft = n->as_table();
+    if (ft == nullptr) return r.error(n, where + "fields must be a table { TAG = \"crm_field\" }");
+    for (const auto& [tag, val] : *ft) {
+      FieldMapping m;
+      m.tag = std::string(tag.str());
+      if (val.is_string()) {
+        m.crm_field = **val.as_string();
+      } else if (const toml::table* vt = val.as_table()) {
+        CONCORD_TRY(r.only(*vt, {"crm", "direction"}, "fields." + m.tag));
+        CONCORD_TRY(r.str(*vt, "crm", &m.crm_field));
+        std::string dir;
+        CONCORD_TRY(r.choice(*vt, "direction", {"both", "to_mailchimp", "to_crm"}, &dir));
+        if (dir == "to_mailchimp") m.direction = FieldMapping::Direction::kToMailchimp;
+        if (dir == "to_crm") m.direction = FieldMapping::Direction::kToCrm;
+      } else {
+        return r.error(&val, where + "fields." + m.tag +
+                                 " must be a CRM field name or { crm = …, direction = … }");
+      }
+      if (m.crm_field.empty())
+        return r.error(&val, where + "fields." + m.tag + " names no CRM field");
+      s->fields.push_back(std::move(m));
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Micros> parse_duration(std::string_view text) {
+  if (text.empty()) return Status::invalid("empty duration");
+  std::size_t i = 0;
+  std::int64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    n = n * 10 + (text[i] - '0');
+    if (n > 1'000'000'000)
+      return Status::invalid("duration \"" + std::string(text) + "\" is too long");
+    ++i;
+  }
+  if (i == 0)
+    return Status::invalid("\"" + std::string(text) + "\" is not a duration like 30s, 5m or 1h");
+  std::string_view unit = text.substr(i);
+  std::int64_t mult;
+  if (unit.empty() && n == 0) {
+    mult = 0;
+  } else if (unit == "s") {
+    mult = 1;
+  } else if (unit == "m") {
+    mult = 60;
+  } else if (unit == "h") {
+    mult = 3600;
+  } else if (unit == "d") {
+    mult = 86400;
+  } else {
+    return Status::invalid("\"" + std::string(text) + "\" is not a duration like 30s, 5m or 1h");
+  }
+  return n * mult * kMicrosPerSecond;
+}
+
+Result<const SyncConfig*> Config::sync(std::string_view name) const {
+  if (name.empty()) {
+    if (syncs.size() == 1) return &syncs[0];
+    return Status::invalid("the configuration has " + std::to_string(syncs.size()) +
+                           " syncs; name one with --sync");
+  }
+  for (const SyncConfig& s : syncs) {
+    if (s.name == name) return &s;
+  }
+  return Status::invalid("no sync named \"" + std::string(name) + "\" in " + path.string());
+}
+
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& origin) {
+  Reader r(origin.string());
+  toml::table root;
+  try {
+    root = toml::parse(text, origin.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << origin.string() << ":" << e.source().begin.line << ": " << e.description();
+    return Status::invalid(msg.str());
+  }
+  Config c;
+  c.path = origin;
+  CONCORD_TRY(r.only(root, {"state_dir", "mailchimp", "civicrm", "sync"}, "the top level"));
+  std::string state_dir = "state";
+  CONCORD_TRY(r.str(root, "state_dir", &state_dir));
+  c.state_dir = state_dir;
+  if (c.state_dir.is_relative()) c.state_dir = origin.parent_path() / c.state_dir;
+
+  if (const toml::node* n = root.get("mailchimp")) {
+    const toml::table* accounts = n->as_table();
+    if (accounts == nullptr) return r.error(n, "[mailchimp.NAME] sections expected");
+    for (const auto& [name, v] : *accounts) {
+      const toml::table* t = v.as_table();
+      if (t == nullptr)
+        return r.error(&v, "mailchimp." + std::string(name.str()) + " must be a section");
+      MailchimpAccountConfig a;
+      a.name = std::string(name.str());
+      const std::string section = "[mailchimp." + a.name + "]";
+      CONCORD_TRY(r.only(*t, {"api_key_env", "base_url", "ca_file", "max_connections"}, section));
+      CONCORD_TRY(r.str(*t, "api_key_env", &a.api_key_env));
+      CONCORD_TRY(r.str(*t, "base_url", &a.base_url));
+      CONCORD_TRY(r.str(*t, "ca_file", &a.ca_file));
+      if (const toml::node* m = t->get("max_connections")) {
+        std::optional<std::int64_t> k = m->value<std::int64_t>();
+        if (!k || *k < 1 || *k > 10) {
+          return r.error(m, section + " max_connections must be 1 to 10 (Mailchimp refuses more)");
+        }
+        a.max_connections = static_cast<int>(*k);
+      }
+      c.mailchimp[a.name] = std::move(a);
+    }
+  }
+  if (const toml::node* n = root.get("civicrm")) {
+    const toml::table* conns = n->as_table();
+    if (conns == nullptr) return r.error(n, "[civicrm.NAME] sections expected");
+    for (const auto& [name, v] : *conns) {
+      const toml::table* t = v.as_table();
+      if (t == nullptr)
+        return r.error(&v, "civicrm." + std::string(name.str()) + " must be a section");
+      CiviCrmConfig cc;
+      cc.name = std::string(name.str());
+      const std::string section = "[civicrm." + cc.name + "]";
+      CONCORD_TRY(
+          r.only(*t, {"url", "api_key_env", "site_key_env", "timezone", "ca_file"}, section));
+      CONCORD_TRY(r.str(*t, "url", &cc.url));
+      CONCORD_TRY(r.str(*t, "api_key_env", &cc.api_key_env));
+      CONCORD_TRY(r.str(*t, "site_key_env", &cc.site_key_env));
+      CONCORD_TRY(r.str(*t, "timezone", &cc.timezone));
+      CONCORD_TRY(r.str(*t, "ca_file", &cc.ca_file));
+      if (cc.url.empty()) return r.error(&v, section + " url is required");
+      c.civicrm[cc.name] = std::move(cc);
+    }
+  }
+  if (const toml::node* n = root.get("sync")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return r.error(n, "syncs are written [[sync]]");
+    std::set<std::string> names;
+    for (const toml::node& e : *arr) {
+      const toml::table* t = e.as_table();
+      if (t == nullptr) return r.error(&e, "syncs are written [[sync]]");
+      SyncConfig s;
+      CONCORD_TRY(read_sync(r, *t, &e, &s));
+      if (!names.insert(s.name).second)
+        return r.error(&e, "two syncs are named \"" + s.name + "\"");
+      auto pick = [&](std::string& ref, const auto& all, const char* kind) -> Status {
+        if (ref.empty()) {
+          if (all.size() == 1) {
+            ref = all.begin()->first;
+            return Status::ok();
+          }
+          return r.error(&e, "sync \"" + s.name + "\": name its " + kind + " (there are " +
+                                 std::to_string(all.size()) + ")");
+        }
+        if (!all.count(ref)) {
+          return r.error(&e, "sync \"" + s.name + "\": no [" + kind + "." + ref + "] section");
+        }
+        return Status::ok();
+      };
+      CONCORD_TRY(pick(s.mailchimp, c.mailchimp, "mailchimp"));
+      CONCORD_TRY(pick(s.civicrm, c.civicrm, "civicrm"));
+      c.syncs.push_back(std::move(s));
+    }
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return Status::invalid("cannot read the configuration file " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+Result<std::string> read_secret(std::string_view env, std::string_view what) {
+  if (env.empty()) return Status::invalid(std::string(what) + ": no environment variable is named");
+  const char* v = std::getenv(std::string(env).c_str());
+  if (v == nullptr || *v == '\0') {
+    return Status::invalid(std::string(what) + ": the environment variable " + std::string(env) +
+                           " is not set");
+  }
+  return std::string(v);
+}
+
+std::string example_config() {
+  return R"(# concord configuration. Secrets come from environment variables named here.
+state_dir = "state"                       # the store, backups and reports
+
+[mailchimp.main]
+api_key_env = "MAILCHIMP_API_KEY"         # the variable holding "<key>-<dc>"
+# base_url = "https://us6.api.mailchimp.com/3.0"   # default: from the key's datacenter
+# ca_file = "sandbox/ca.pem"              # default: the system's certificate store
+max_connections = 8                       # Mailchimp refuses more than 10 at once
+
+[civicrm.main]
+url = "https://crm.example.org"
+api_key_env = "CIVICRM_API_KEY"
+site_key_env = "CIVICRM_SITE_KEY"
+timezone = "Europe/London"                # the site's time zone (CiviCRM reports local times)
+# ca_file = "…"
+
+[[sync]]
+name = "newsletter"
+# mailchimp = "main"                      # may be left out when there is one account
+# civicrm = "main"                        # likewise
+audience = "Newsletter"                   # id or name
+group = "Newsletter"                      # id, name or title
+tie = "crm"                               # crm | mailchimp | out: who wins equal change times
+skew_margin = "0s"                        # times this close count as equal
+resubscribe = "pending"                   # pending | never: a person who unsubscribed themself
+double_opt_in = false                     # add new members as pending
+removal = "unsubscribe"                   # unsubscribe | archive (never a permanent delete)
+hold_cleaned = true                       # a bounced address is put on hold in the CRM
+respect_crm_opt_out = true                # never subscribe do-not-email / opted-out contacts
+max_removal_fraction = 0.10               # stop before removing more than this share of a side
+fields = { FNAME = "first_name", LNAME = "last_name" }   # Mailchimp tag = CRM field, both ways
+)";
+}
+
+}  // namespace concord

@@ -1,0 +1,102 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "concord/config.h"
+
+using namespace concord;
+
+TEST_CASE("the example configuration reads back with DESIGN's defaults") {
+  auto c = parse_config(example_config(), "/etc/concord/concord.toml");
+  REQUIRE(c.is_ok());
+  CHECK(c->state_dir == "/etc/concord/state");
+  REQUIRE(c->syncs.size() == 1);
+  const SyncConfig& s = c->syncs[0];
+  CHECK(s.name == "newsletter");
+  CHECK(s.mailchimp == "main");  // the only account
+  CHECK(s.civicrm == "main");
+  CHECK(s.options.tie == TieRule::kCrm);
+  CHECK(s.options.resubscribe == Resubscribe::kPending);
+  CHECK(s.options.removal == RemovalMode::kUnsubscribe);
+  CHECK(s.options.max_removal_fraction == Approx(0.10));
+  REQUIRE(s.fields.size() == 2);
+  CHECK(s.fields[0].tag == "FNAME");
+  CHECK(s.fields[0].crm_field == "first_name");
+  CHECK(c->civicrm.at("main").timezone == "Europe/London");
+  CHECK(c->sync("").value()->name == "newsletter");
+  CHECK_FALSE(c->sync("other").is_ok());
+}
+
+TEST_CASE("configuration errors name the file, the line and the key") {
+  struct Row {
+    const char* text;
+    const char* expect;
+  };
+  const Row rows[] = {
+      {"state_dir = \"s\"\nstat_dir = \"x\"\n",
+       "c.toml:2: unknown key 'stat_dir' in the top level"},
+      {"[mailchimp.main]\napi_key = \"abc\"\n",
+       "c.toml:2: unknown key 'api_key' in [mailchimp.main]"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\ntie=\"later\"\n",
+       "c.toml:8: tie must be one of crm, mailchimp, out (not \"later\")"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nskew_margin=\"soon\"\n",
+       "skew_margin: \"soon\" is not a duration"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nmax_removal_fraction=2\n",
+       "max_removal_fraction must be a number from 0 to 1"},
+      {"[mailchimp.m]\n[mailchimp.n]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\n",
+       "sync \"a\": name its mailchimp (there are 2)"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\nmailchimp=\"x\"\naudience=\"A\"\ngroup=\"G\"\n",
+       "no [mailchimp.x] section"},
+      {"[mailchimp.m]\nmax_connections = 20\n", "max_connections must be 1 to 10"},
+      {"[[sync]]\nname=\"a b\"\n", "needs a name"},
+      {"[[sync]]\nname=\"a\"\ngroup=\"G\"\n", "audience is required"},
+      {"state_dir = \n", "c.toml:1:"},
+  };
+  for (const Row& r : rows) {
+    DYNAMIC_SECTION(r.expect) {
+      auto c = parse_config(r.text, "c.toml");
+      REQUIRE_FALSE(c.is_ok());
+      CHECK(c.status().code() == Status::Code::kInvalid);
+      INFO(c.status().message());
+      CHECK(c.status().message().find(r.expect) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("durations") {
+  CHECK(parse_duration("0").value() == 0);
+  CHECK(parse_duration("0s").value() == 0);
+  CHECK(parse_duration("30s").value() == 30 * kMicrosPerSecond);
+  CHECK(parse_duration("5m").value() == 300 * kMicrosPerSecond);
+  CHECK(parse_duration("2h").value() == 7200 * kMicrosPerSecond);
+  CHECK_FALSE(parse_duration("5").is_ok());
+  CHECK_FALSE(parse_duration("m").is_ok());
+  CHECK_FALSE(parse_duration("5 minutes").is_ok());
+}
+
+TEST_CASE("secrets come from the environment; errors name the variable, never a value") {
+  ::setenv("CONCORD_TEST_SECRET", "s3cr3t-value", 1);
+  CHECK(read_secret("CONCORD_TEST_SECRET", "Mailchimp account main").value() == "s3cr3t-value");
+  ::unsetenv("CONCORD_TEST_MISSING");
+  auto missing = read_secret("CONCORD_TEST_MISSING", "Mailchimp account main");
+  REQUIRE_FALSE(missing.is_ok());
+  CHECK(missing.status().message() ==
+        "Mailchimp account main: the environment variable CONCORD_TEST_MISSING is not set");
+}
+
+TEST_CASE("field mappings may give a direction") {
+  auto c = parse_config(
+      "[mailchimp.m]\n[civicrm.c]\nurl=\"https://x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\n"
+      "group=\"G\"\nfields = { FNAME = \"first_name\", PHONE = { crm = \"phone\", direction = "
+      "\"to_mailchimp\" } }\n",
+      "c.toml");
+  REQUIRE(c.is_ok());
+  REQUIRE(c->syncs[0].fields.size() == 2);
+  CHECK(c->syncs[0].fields[1].tag == "PHONE");
+  CHECK(c->syncs[0].fields[1].direction == FieldMapping::Direction::kToMailchimp);
+}
