@@ -1,13 +1,16 @@
 // concord-sandbox: emulators of the APIs concord talks to, for tests, benchmarks and rehearsals.
 //
-//   concord-sandbox --state-dir DIR [--seed FILE] [--mailchimp-port N] [--no-tls]
+//   concord-sandbox --state-dir DIR [--seed FILE] [--mailchimp-port N] [--civicrm-port N]
+//                   [--no-tls]
 //
-// Serves the Mailchimp Marketing API on 127.0.0.1 (HTTPS with a certificate authority it writes
-// into DIR once; --no-tls for plain HTTP), prints one JSON line on stdout when it is ready, e.g.
-//   {"mailchimp_url":"https://127.0.0.1:PORT/3.0","ca_file":"/abs/DIR/ca.pem"}
+// Serves the Mailchimp Marketing API and CiviCRM's APIv4 REST interface on 127.0.0.1, each on its
+// own port (HTTPS with one certificate authority it writes into DIR once; --no-tls for plain
+// HTTP), prints one JSON line on stdout when it is ready, e.g.
+//   {"mailchimp_url":"https://127.0.0.1:PORT/3.0","civicrm_url":"https://127.0.0.1:PORT2",
+//    "ca_file":"/abs/DIR/ca.pem"}
 // and runs until SIGTERM or SIGINT. The state is DIR/state.json: loaded at start when present
-// (else the --seed file, else an empty account), saved about once a second after changes and at
-// shutdown. docs/sandbox.md has the details.
+// (else the --seed file, else an empty account and an empty site), saved about once a second
+// after changes and at shutdown. docs/sandbox.md has the details.
 #include <CLI/CLI.hpp>
 
 #include <csignal>
@@ -15,8 +18,10 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "concord/http.h"
+#include "sandbox/civicrm.h"
 #include "sandbox/mailchimp.h"
 #include "sandbox/state.h"
 
@@ -40,9 +45,10 @@ std::string json_string(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"concord-sandbox: emulators of the Mailchimp Marketing API (and, later, CiviCRM)"};
+  CLI::App app{"concord-sandbox: emulators of the Mailchimp Marketing API and CiviCRM's APIv4"};
   std::string state_dir, seed_file, webhook_ca;
   int port = 0;
+  int civicrm_port = 0;
   bool no_tls = false;
   app.add_option("--state-dir", state_dir,
                  "Directory for the state (state.json) and the TLS certificates")
@@ -50,6 +56,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed_file,
                  "Seed file (JSON, see docs/sandbox.md); used when DIR/state.json does not exist");
   app.add_option("--mailchimp-port", port, "Port of the Mailchimp API on 127.0.0.1 (0: any free)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--civicrm-port", civicrm_port,
+                 "Port of the CiviCRM API on 127.0.0.1 (0: any free)")
       ->check(CLI::Range(0, 65535));
   app.add_flag("--no-tls", no_tls, "Serve plain HTTP instead of HTTPS");
   app.add_option("--webhook-ca-file", webhook_ca,
@@ -81,6 +90,7 @@ int main(int argc, char** argv) {
 
   SandboxClock clock;
   std::unique_ptr<Account> account;
+  CiviSitePtr site;
   bool from_state_file = false;
   std::string source_file;
   if (fs::exists(state_path)) {
@@ -92,23 +102,31 @@ int main(int argc, char** argv) {
   if (!source_file.empty()) {
     auto text = read_file(source_file);
     if (!text.is_ok()) return fail(text.status().to_string());
+    // The two parts are read in parallel: each parser skips the other's part.
+    Result<CiviSitePtr> civi = Status::internal("not parsed");
+    std::thread civi_reader([&] { civi = parse_civicrm_seed(*text, system_clock().now()); });
     auto loaded = parse_seed(*text, clock.now());
+    civi_reader.join();
     if (!loaded.is_ok()) return fail(source_file + ": " + loaded.status().message());
+    if (!civi.is_ok()) return fail(source_file + ": " + civi.status().message());
     account = std::move(loaded->account);
     if (loaded->clock != kNoTime) clock.fix(loaded->clock);
+    site = std::move(civi).value();
   } else {
     account = empty_account();
+    site = empty_civicrm_site();
   }
 
   MailchimpOptions mo;
   mo.webhook_ca_file = webhook_ca;
   MailchimpSandbox mailchimp(std::move(account), &clock, mo);
+  CivicrmSandbox civicrm(std::move(site), &clock);
+  SandboxRouter router(&mailchimp, &civicrm);
 
   Persister persister(
-      state_path, [&] { return mailchimp.generation(); },
-      [&] { return mailchimp.state_document(); });
+      state_path, [&] { return router.generation(); }, [&] { return router.state_document(); });
   if (from_state_file) {
-    persister.mark_saved(mailchimp.generation());
+    persister.mark_saved(router.generation());
   } else {
     // Write the initial state so that a restart finds it even if nothing changes.
     Status s = persister.flush();
@@ -124,12 +142,21 @@ int main(int argc, char** argv) {
     so.key_file = key;
   }
   auto server = http::Server::start(
-      so, [&](const http::Request& r, const http::Peer& p) { return mailchimp.handle(r, p); });
+      so, [&](const http::Request& r, const http::Peer& p) { return router.mailchimp_port(r, p); });
   if (!server.is_ok()) return fail("starting the server: " + server.status().to_string());
+  http::ServerOptions co = so;
+  co.port = static_cast<std::uint16_t>(civicrm_port);
+  auto civicrm_server = http::Server::start(
+      co, [&](const http::Request& r, const http::Peer& p) { return router.civicrm_port(r, p); });
+  if (!civicrm_server.is_ok()) {
+    return fail("starting the CiviCRM server: " + civicrm_server.status().to_string());
+  }
 
-  std::string url = std::string(no_tls ? "http" : "https") +
-                    "://127.0.0.1:" + std::to_string((*server)->port()) + "/3.0";
+  const std::string scheme = no_tls ? "http" : "https";
+  std::string url = scheme + "://127.0.0.1:" + std::to_string((*server)->port()) + "/3.0";
+  std::string civicrm_url = scheme + "://127.0.0.1:" + std::to_string((*civicrm_server)->port());
   std::string line = "{\"mailchimp_url\":" + json_string(url);
+  line += ",\"civicrm_url\":" + json_string(civicrm_url);
   if (!no_tls) line += ",\"ca_file\":" + json_string(ca);
   line += "}";
   std::cout << line << std::endl;  // flushed
@@ -138,6 +165,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   std::fprintf(stderr, "concord-sandbox: stopping (signal %d)\n", sig);
   (*server)->stop();
+  (*civicrm_server)->stop();
   persister.stop();  // the final save
   return 0;
 }

@@ -1087,27 +1087,34 @@ class SeedSax final : public nlohmann::json_sax<json> {
  public:
   explicit SeedSax(Loader* loader) : loader_(loader) {}
 
-  bool null() override { return add(json(nullptr)); }
-  bool boolean(bool v) override { return add(json(v)); }
-  bool number_integer(number_integer_t v) override { return add(json(v)); }
-  bool number_unsigned(number_unsigned_t v) override { return add(json(v)); }
-  bool number_float(number_float_t v, const string_t&) override { return add(json(v)); }
-  bool string(string_t& v) override { return add(json(std::move(v))); }
-  bool binary(binary_t& v) override { return add(json::binary(std::move(v))); }
+  // The "civicrm" part (sandbox/civicrm.h reads it) is skipped without building anything: with a
+  // million contacts it is most of the document.
+  bool null() override { return skipping() || add(json(nullptr)); }
+  bool boolean(bool v) override { return skipping() || add(json(v)); }
+  bool number_integer(number_integer_t v) override { return skipping() || add(json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return skipping() || add(json(v)); }
+  bool number_float(number_float_t v, const string_t&) override {
+    return skipping() || add(json(v));
+  }
+  bool string(string_t& v) override { return skipping() || add(json(std::move(v))); }
+  bool binary(binary_t& v) override { return skipping() || add(json::binary(std::move(v))); }
   bool start_object(std::size_t) override {
+    if (enter_skip()) return true;
     push(json::object());
     return true;
   }
   bool key(string_t& k) override {
+    if (skip_depth_ > 0) return true;
     stack_.back().pending_key = std::move(k);
     return true;
   }
-  bool end_object() override { return pop(); }
+  bool end_object() override { return leave_skip() || pop(); }
   bool start_array(std::size_t) override {
+    if (enter_skip()) return true;
     push(json::array());
     return true;
   }
-  bool end_array() override { return pop(); }
+  bool end_array() override { return leave_skip() || pop(); }
   bool parse_error(std::size_t position, const std::string&,
                    const nlohmann::detail::exception& ex) override {
     error = "not valid JSON at byte " + std::to_string(position) + ": " + ex.what();
@@ -1123,6 +1130,25 @@ class SeedSax final : public nlohmann::json_sax<json> {
     std::string key;  // this container's key in its parent object ("" in an array)
     std::string pending_key;
   };
+
+  // Whether the value being read lies inside root["civicrm"] (a scalar there is dropped).
+  bool skipping() const {
+    return skip_depth_ > 0 || (stack_.size() == 1 && stack_[0].value.is_object() &&
+                               stack_[0].pending_key == "civicrm");
+  }
+  // A container starts: inside the skipped part, or as root["civicrm"] itself.
+  bool enter_skip() {
+    if (!skipping()) return false;
+    ++skip_depth_;
+    return true;
+  }
+  // A container ends inside the skipped part. Returns true when it was skipped.
+  bool leave_skip() {
+    if (skip_depth_ == 0) return false;
+    if (--skip_depth_ == 0) stack_.back().pending_key.clear();
+    return true;
+  }
+  int skip_depth_ = 0;
 
   void push(json v) {
     Frame f;

@@ -9,7 +9,8 @@
 //   {"mailchimp": {"api_key": "...-us6", "lists": [ {..., "merge_fields": [...],
 //                  "members": [...]} ]},
 //    "clock": "2026-03-01T00:00:00+00:00"}
-// Unknown top-level keys (e.g. "civicrm") are ignored. parse_seed() reads it with a SAX parser
+// The "civicrm" part is skipped here without being built (sandbox/civicrm.h reads it); other
+// unknown top-level keys are ignored. parse_seed() reads the document with a SAX parser
 // that converts each member as soon as it is complete, so seeding a million members takes
 // seconds and does not build a DOM of the whole document.
 //
