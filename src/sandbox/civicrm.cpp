@@ -104,6 +104,18 @@ void put_str(std::string* out, std::string_view s) {
   };
   out->push_back('"');
   for (std::size_t i = 0; i < s.size(); ++i) {
+    // A run of characters that need no escape is copied at once.
+    std::size_t run = i;
+    while (run < s.size()) {
+      auto r = static_cast<unsigned char>(s[run]);
+      if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\' || r == '/') break;
+      ++run;
+    }
+    if (run > i) {
+      out->append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
@@ -914,7 +926,8 @@ class KeyIndex {
   }
   // An upper bound of the number of slots with this key.
   std::size_t estimate(std::int64_t key) const {
-    return range(main_, key).second - range(main_, key).first + count_tail(key);
+    auto [a, b] = range(main_, key);
+    return static_cast<std::size_t>(b - a) + count_tail(key);
   }
   // Calls fn(slot) for the slots with this key that are >= from, ascending, without duplicates,
   // until fn returns false.

@@ -14,7 +14,9 @@
 namespace concord {
 namespace {
 
-using nlohmann::json;
+// ordered_json: APIv4 reads orderBy in the order keys are sent (PHP keeps it); a sorted object
+// would reorder multi-key orderBy.
+using json = nlohmann::ordered_json;
 
 struct KeyHash {
   std::size_t operator()(const MemberKey& k) const {
@@ -346,6 +348,10 @@ CiviCrmClient::~CiviCrmClient() = default;
 Result<std::unique_ptr<CiviCrmClient>> CiviCrmClient::create(
     CiviCrmOptions options, std::unique_ptr<http::Client> transport) {
   if (options.api_key.empty()) return Status::invalid("the CiviCRM API key is empty");
+  if (options.method.empty() || options.method.size() > 8) {
+    // SubscriptionHistory.method is 8 characters; CiviCRM drops a longer one's history row.
+    return Status::invalid("the CiviCRM history method must be 1 to 8 characters");
+  }
   Result<http::Url> url = http::Url::parse(options.url);
   if (!url) return url.status().with_context("CiviCRM url");
   auto zone = TimeZone::load(options.timezone);
