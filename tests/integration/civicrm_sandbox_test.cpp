@@ -236,3 +236,14 @@ TEST_CASE("over TLS: 503s, resets and truncated bodies on CiviCRM calls, and the
     ++n;
   CHECK(n == 7 + 300);  // betty's two contacts are one member
 }
+
+TEST_CASE("over TLS: a group name that matches two groups is a clear error naming both ids") {
+  json s = seed();
+  s["civicrm"]["groups"].push_back({{"id", 43}, {"name", "Newsletter"}, {"title", "Events"}});
+  Harness h(s);
+  auto g = h.client->resolve_group("Newsletter");
+  REQUIRE_FALSE(g.is_ok());
+  CHECK(g.status().code() == Status::Code::kInvalid);
+  CHECK(g.status().message().find("42, 43") != std::string::npos);
+  CHECK(h.client->resolve_group("43").value().title == "Events");
+}
