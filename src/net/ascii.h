@@ -1,12 +1,20 @@
-// ASCII case-insensitive comparisons for HTTP header names and tokens (src/net only).
+// ASCII case-insensitive comparisons for HTTP header names and tokens (src/net and the sandbox).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace concord::http::ascii {
 
 inline char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+inline std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = lower(c);
+  return out;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) {

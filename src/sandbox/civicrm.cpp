@@ -1,4 +1,5 @@
 #include "sandbox/civicrm.h"
+#include "net/ascii.h"
 
 #include <algorithm>
 #include <array>
@@ -30,24 +31,9 @@ using pjson = nlohmann::ordered_json;
 // ---- small helpers
 // ---------------------------------------------------------------------------------
 
-char lower_ascii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = lower_ascii(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-  }
-  return true;
-}
+using http::ascii::iequals;
+constexpr auto lower_ascii = http::ascii::lower;
+constexpr auto lower = http::ascii::to_lower;
 
 std::string_view trim_view(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))

@@ -1,4 +1,5 @@
 #include "sandbox/mailchimp.h"
+#include "net/ascii.h"
 
 #include <algorithm>
 #include <cctype>
@@ -42,23 +43,8 @@ std::string new_request_id() {
   return buf;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
+using http::ascii::iequals;
+constexpr auto lower = http::ascii::to_lower;
 
 std::string trim(std::string_view s) {
   std::size_t a = 0, b = s.size();

@@ -1,4 +1,5 @@
 #include "sandbox/state.h"
+#include "net/ascii.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -500,18 +501,7 @@ int List::merge_index(std::string_view tag) const {
   return -1;
 }
 
-namespace {
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-}  // namespace
+using http::ascii::iequals;
 
 std::uint32_t List::tag_id(std::string_view name, bool create, std::uint32_t* next_tag_id) {
   for (const TagDef& t : tags) {
