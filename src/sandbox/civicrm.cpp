@@ -1,5 +1,6 @@
 #include "sandbox/civicrm.h"
 #include "net/ascii.h"
+#include "sandbox/faults.h"
 
 #include <algorithm>
 #include <array>
@@ -47,23 +48,6 @@ std::string_view rtrim_spaces(std::string_view s) {
   while (!s.empty() && s.back() == ' ')
     s.remove_suffix(1);
   return s;
-}
-
-std::optional<std::int64_t> parse_int(std::string_view v) {
-  if (v.empty() || v.size() > 19) return std::nullopt;
-  std::size_t i = 0;
-  bool neg = false;
-  if (v[0] == '-' || v[0] == '+') {
-    neg = v[0] == '-';
-    i = 1;
-    if (v.size() == 1) return std::nullopt;
-  }
-  std::int64_t n = 0;
-  for (; i < v.size(); ++i) {
-    if (v[i] < '0' || v[i] > '9') return std::nullopt;
-    n = n * 10 + (v[i] - '0');
-  }
-  return neg ? -n : n;
 }
 
 // MySQL's reading of a string as a number: the longest numeric prefix after leading spaces, else 0.
@@ -2534,7 +2518,7 @@ class Engine {
     validate_params(act, p);
     // A string index names a field to key the results by; it is selected if need be.
     bool remove_index_field = false;
-    if (index.is_string() && !parse_int(index.get<std::string>()) && act == "get") {
+    if (index.is_string() && !parse_int64(index.get<std::string>()) && act == "get") {
       with_index_field = index.get<std::string>();
       if (p.contains("select") && p["select"].is_array() && !p["select"].empty()) {
         bool has = false;
@@ -2546,7 +2530,7 @@ class Engine {
           remove_index_field = true;
         }
       }
-    } else if (index.is_string() && !parse_int(index.get<std::string>())) {
+    } else if (index.is_string() && !parse_int64(index.get<std::string>())) {
       with_index_field = index.get<std::string>();
     }
     CallOutput out;
@@ -2584,7 +2568,7 @@ class Engine {
     if (keyed != nullptr) return *keyed;
     std::optional<std::int64_t> at;
     if (index.is_number_integer()) at = index.get<std::int64_t>();
-    if (index.is_string()) at = parse_int(index.get<std::string>());
+    if (index.is_string()) at = parse_int64(index.get<std::string>());
     if (at) {
       auto n = static_cast<std::int64_t>(out.rows.size());
       std::int64_t i = *at < 0 ? n + *at : *at;
@@ -2688,7 +2672,7 @@ class Engine {
       if (t->second == "string") ok = v.is_string();
       if (t->second == "int") {
         ok = v.is_number_integer() || v.is_number_unsigned() ||
-             (v.is_string() && parse_int(v.get<std::string>()).has_value());
+             (v.is_string() && parse_int64(v.get<std::string>()).has_value());
       }
       if (!ok) {
         fail("Parameter \"" + it.key() + "\" is not of the correct type. Expecting " + t->second +
@@ -2706,7 +2690,7 @@ class Engine {
   static std::int64_t int_param(const pjson& p, const char* name) {
     auto it = p.find(name);
     if (it == p.end() || it->is_null()) return 0;
-    if (it->is_string()) return parse_int(it->get<std::string>()).value_or(0);
+    if (it->is_string()) return parse_int64(it->get<std::string>()).value_or(0);
     return it->get<std::int64_t>();
   }
 
@@ -2828,7 +2812,7 @@ class Engine {
         if (v.is_string()) {
           std::string_view t = trim_view(v.get_ref<const std::string&>());
           if (t.empty()) return XVal{};
-          if (auto n = parse_int(t)) return XVal::of_int(*n);
+          if (auto n = parse_int64(t)) return XVal::of_int(*n);
         }
         return bad();
       }
@@ -3542,7 +3526,7 @@ class Engine {
           has_id = true;
           bool same =
               c.size() > 2 && c[1] == "=" &&
-              (c[2] == id || (c[2].is_string() && parse_int(c[2].get<std::string>()) == id));
+              (c[2] == id || (c[2].is_string() && parse_int64(c[2].get<std::string>()) == id));
           if (!same)
             fail("Cannot update the id of an existing " + std::string(kEntNames[ent]) + ".");
         }
@@ -4830,40 +4814,14 @@ namespace {
 // ---- faults
 // ----------------------------------------------------------------------------------------
 
-struct CiviFaults {
-  int latency_ms = 0;
-  int latency_jitter_ms = 0;
-  std::vector<std::pair<int, double>> error_rates;
-  double reset_rate = 0;
-  double reset_after_rate = 0;
-  double truncate_rate = 0;
-  std::deque<std::string> next;
-  std::string path_prefix;
-
+struct CiviFaults : FaultConfig {
   pjson to_json() const {
     pjson j = pjson::object();
-    j["latency_ms"] = latency_ms;
-    j["latency_jitter_ms"] = latency_jitter_ms;
-    pjson rates = pjson::object();
-    for (const auto& [s, r] : error_rates)
-      rates[std::to_string(s)] = r;
-    j["error_rates"] = rates;
-    j["reset_rate"] = reset_rate;
-    j["reset_after_rate"] = reset_after_rate;
-    j["truncate_rate"] = truncate_rate;
-    j["next"] = pjson(std::vector<std::string>(next.begin(), next.end()));
-    j["path_prefix"] = path_prefix;
+    write(j);
     j["part"] = "civicrm";
     return j;
   }
 };
-
-bool valid_fault_action(std::string_view a) {
-  if (a == "reset" || a == "reset_after" || a == "truncate" || a == "none") return true;
-  if (a.rfind("delay:", 0) == 0) return parse_int(a.substr(6)).has_value();
-  auto n = parse_int(a);
-  return n && *n >= 400 && *n <= 599;
-}
 
 // ---- HTTP helpers
 // ----------------------------------------------------------------------------------
@@ -4946,7 +4904,7 @@ struct CivicrmSandbox::Impl {
 
   Micros now() const { return to_seconds(clock->now()); }
 
-  http::Reply handle(const http::Request& req, const http::Peer& peer);
+  http::Reply handle(const http::Request& req, const http::Peer& peer, std::string* fault_out);
   http::Reply admin(const http::Request& req, const std::string& path, const Pairs& query,
                     const http::Peer& peer);
   http::Reply admin_faults(const http::Request& req);
@@ -4958,7 +4916,8 @@ struct CivicrmSandbox::Impl {
                                       const pjson& params, const pjson& index, bool view_debug);
 };
 
-http::Reply CivicrmSandbox::Impl::handle(const http::Request& req, const http::Peer& peer) {
+http::Reply CivicrmSandbox::Impl::handle(const http::Request& req, const http::Peer& peer,
+                                         std::string* fault_out) {
   std::string_view target = req.target;
   std::string_view qs;
   if (auto q = target.find('?'); q != std::string_view::npos) {
@@ -4972,50 +4931,21 @@ http::Reply CivicrmSandbox::Impl::handle(const http::Request& req, const http::P
   }
 
   // Faults, before the request is handled.
-  std::string action;
-  int delay_ms = 0;
+  InjectedFault fault;
   {
     std::lock_guard<std::mutex> lock(fmu);
-    bool applies = faults.path_prefix.empty() || path.rfind(faults.path_prefix, 0) == 0;
-    if (applies) {
-      if (!faults.next.empty()) {
-        action = faults.next.front();
-        faults.next.pop_front();
-      } else {
-        double r = std::uniform_real_distribution<double>(0, 1)(frng);
-        double acc = 0;
-        for (const auto& [status, rate] : faults.error_rates) {
-          acc += rate;
-          if (action.empty() && r < acc) action = std::to_string(status);
-        }
-        if (action.empty() && r < (acc += faults.reset_rate)) action = "reset";
-        if (action.empty() && r < (acc += faults.reset_after_rate)) action = "reset_after";
-        if (action.empty() && r < (acc += faults.truncate_rate)) action = "truncate";
-      }
-      delay_ms = faults.latency_ms;
-      if (faults.latency_jitter_ms > 0) {
-        delay_ms += std::uniform_int_distribution<int>(0, faults.latency_jitter_ms)(frng);
-      }
-    }
+    fault = faults.pick(path, frng);
   }
-  if (action.rfind("delay:", 0) == 0) {
-    delay_ms += static_cast<int>(parse_int(action.substr(6)).value_or(0));
-    action.clear();
-  }
-  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-  if (action == "reset") {
+  if (fault_out) *fault_out = fault.action;
+  if (fault.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(fault.delay_ms));
+  if (fault.reset_before()) {
     http::Reply r;
     r.reset_without_response = true;
     return r;
   }
-  if (auto code = parse_int(action); code && *code >= 400) return injected(static_cast<int>(*code));
+  if (int status = fault.status(); status != 0) return injected(status);
   http::Reply r = api(req, path, query);
-  if (action == "reset_after") {
-    r.reset_without_response = true;
-  } else if (action == "truncate") {
-    r.truncate_body_at = r.response.body.size() / 2;
-    r.close = true;
-  }
+  fault.finish(&r);
   return r;
 }
 
@@ -5119,50 +5049,7 @@ http::Reply CivicrmSandbox::Impl::admin_faults(const http::Request& req) {
                            "We encountered an unspecified JSON parsing error.");
     }
     CiviFaults nf;
-    std::string err;
-    auto num = [&](const char* k, auto* out) {
-      if (auto it = body.find(k); it != body.end()) {
-        if (!it->is_number()) {
-          err = std::string(k) + ": expected a number";
-          return;
-        }
-        *out = it->get<std::remove_pointer_t<decltype(out)>>();
-      }
-    };
-    num("latency_ms", &nf.latency_ms);
-    num("latency_jitter_ms", &nf.latency_jitter_ms);
-    num("reset_rate", &nf.reset_rate);
-    num("reset_after_rate", &nf.reset_after_rate);
-    num("truncate_rate", &nf.truncate_rate);
-    if (auto it = body.find("error_rates"); it != body.end()) {
-      if (!it->is_object()) err = "error_rates: expected an object such as {\"503\": 0.1}";
-      for (auto kv = it->begin(); err.empty() && kv != it->end(); ++kv) {
-        auto code = parse_int(kv.key());
-        if (!code || *code < 400 || *code > 599 || !kv->is_number()) {
-          err = "error_rates: \"" + kv.key() + "\": expected a status 400-599 and a rate 0-1";
-        } else {
-          nf.error_rates.emplace_back(static_cast<int>(*code), kv->get<double>());
-        }
-      }
-    }
-    if (auto it = body.find("next"); it != body.end()) {
-      if (!it->is_array()) {
-        err = "next: expected an array";
-      } else {
-        for (const pjson& a : *it) {
-          std::string s = a.is_string() ? a.get<std::string>() : a.is_number() ? a.dump() : "";
-          if (!valid_fault_action(s)) {
-            err = "next: \"" + s +
-                  "\" is not a status 400-599, reset, reset_after, truncate, delay:<ms> or none";
-            break;
-          }
-          nf.next.push_back(s);
-        }
-      }
-    }
-    if (auto it = body.find("path_prefix"); it != body.end() && it->is_string()) {
-      nf.path_prefix = it->get<std::string>();
-    }
+    std::string err = nf.read(body);
     if (!err.empty()) return admin_problem(400, "Invalid Resource", err);
     std::lock_guard<std::mutex> lock(fmu);
     if (auto it = body.find("seed"); it != body.end() && it->is_number_unsigned()) {
@@ -5403,8 +5290,10 @@ CivicrmSandbox::CivicrmSandbox(CiviSitePtr site, SandboxClock* clock)
 
 CivicrmSandbox::~CivicrmSandbox() = default;
 
-http::Reply CivicrmSandbox::handle(const http::Request& request, const http::Peer& peer) {
-  return impl_->handle(request, peer);
+http::Reply CivicrmSandbox::handle(const http::Request& request, const http::Peer& peer,
+                                   std::string* injected_fault) {
+  if (injected_fault) injected_fault->clear();
+  return impl_->handle(request, peer, injected_fault);
 }
 
 std::uint64_t CivicrmSandbox::generation() const {
@@ -5474,11 +5363,9 @@ http::Reply SandboxRouter::route(Port port, const http::Request& request, const 
     qs = target.substr(q + 1);
     target = target.substr(0, q);
   }
-  auto own = [&]() {
-    return port == Port::kMailchimp ? mailchimp_->handle(request, peer)
-                                    : civicrm_->handle(request, peer);
-  };
-  if (!(target == "/_sandbox" || target.rfind("/_sandbox/", 0) == 0)) return own();
+  if (!(target == "/_sandbox" || target.rfind("/_sandbox/", 0) == 0)) {
+    return api(port, request, peer);
+  }
   if (!peer.loopback) {
     return admin_problem(403, "Forbidden",
                          "The sandbox's admin routes answer only on the loopback interface.");
@@ -5491,6 +5378,7 @@ http::Reply SandboxRouter::route(Port port, const http::Request& request, const 
     if (request.method != "POST") return admin_problem(405, "Method Not Allowed", "Use POST.");
     return reset(request, peer);
   }
+  if (target == "/_sandbox/requests") return requests(request, qs);
   if (target == "/_sandbox/faults") {
     std::string part = std::string(pair_value(http::parse_query(qs), "part"));
     if (part.empty() && request.method == "POST") {
@@ -5508,7 +5396,35 @@ http::Reply SandboxRouter::route(Port port, const http::Request& request, const 
     return mailchimp_->handle(request, peer);
   }
   if (target.rfind("/_sandbox/civicrm/", 0) == 0) return civicrm_->handle(request, peer);
-  return own();
+  return port == Port::kMailchimp ? mailchimp_->handle(request, peer)
+                                  : civicrm_->handle(request, peer);
+}
+
+http::Reply SandboxRouter::api(Port port, const http::Request& request, const http::Peer& peer) {
+  Micros at = clock_->now();
+  auto start = std::chrono::steady_clock::now();
+  std::string fault;
+  http::Reply r = port == Port::kMailchimp ? mailchimp_->handle(request, peer, &fault)
+                                           : civicrm_->handle(request, peer, &fault);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  log_.record(port == Port::kMailchimp ? ApiPart::kMailchimp : ApiPart::kCivicrm, request, r,
+              std::move(fault), at, took.count());
+  return r;
+}
+
+http::Reply SandboxRouter::requests(const http::Request& request, std::string_view query) {
+  if (request.method == "DELETE") {
+    log_.clear();
+    http::Reply r;
+    r.response.status = 204;
+    r.response.headers.push_back({"Content-Type", "application/json; charset=utf-8"});
+    return r;
+  }
+  if (request.method != "GET")
+    return admin_problem(405, "Method Not Allowed", "Use GET or DELETE.");
+  auto answer = log_.answer(query);
+  if (!answer.is_ok()) return admin_problem(400, "Invalid Resource", answer.status().message());
+  return reply(200, std::move(answer).value(), "application/json; charset=utf-8");
 }
 
 http::Reply SandboxRouter::reset(const http::Request& request, const http::Peer& peer) {
@@ -5521,6 +5437,7 @@ http::Reply SandboxRouter::reset(const http::Request& request, const http::Peer&
   http::Reply mc = mailchimp_->handle(request, peer);
   if (mc.response.status != 200) return mc;
   CiviCounts c = civicrm_->install(std::move(parsed).value());
+  log_.clear();
   pjson answer = pjson::parse(mc.response.body, nullptr, false);
   if (!answer.is_object()) answer = pjson::object();
   answer["civicrm"] = {{"contacts", c.contacts},

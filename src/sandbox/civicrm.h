@@ -30,6 +30,7 @@
 #include "concord/status.h"
 #include "concord/time.h"
 #include "sandbox/mailchimp.h"
+#include "sandbox/request_log.h"
 #include "sandbox/state.h"
 
 namespace concord::sandbox {
@@ -74,7 +75,10 @@ class CivicrmSandbox {
   CivicrmSandbox(const CivicrmSandbox&) = delete;
   CivicrmSandbox& operator=(const CivicrmSandbox&) = delete;
 
-  http::Reply handle(const http::Request& request, const http::Peer& peer);
+  // Answers one request. When `injected_fault` is given, it is set to the fault injected into an
+  // API request ("" when none; else as in the `next` script), for the request log.
+  http::Reply handle(const http::Request& request, const http::Peer& peer,
+                     std::string* injected_fault = nullptr);
 
   // A counter that moves on every change of the persisted state of this part.
   std::uint64_t generation() const;
@@ -96,13 +100,14 @@ class CivicrmSandbox {
 //   * /_sandbox/clock (one clock) and /_sandbox/mailchimp/… are the Mailchimp part's, on both
 //   ports;
 //   * /_sandbox/faults configures the faults of the port's own part, or of the part named by
-//     `?part=mailchimp|civicrm` (or `"part"` in a POST body).
-// Everything else goes to the port's part. Thread-safe as the parts are.
+//     `?part=mailchimp|civicrm` (or `"part"` in a POST body);
+//   * GET and DELETE /_sandbox/requests: the request log (request_log.h) of both parts.
+// Everything else goes to the port's part, and is logged. Thread-safe as the parts are.
 class SandboxRouter {
  public:
-  // Both must outlive the router.
-  SandboxRouter(MailchimpSandbox* mailchimp, CivicrmSandbox* civicrm)
-      : mailchimp_(mailchimp), civicrm_(civicrm) {}
+  // All three must outlive the router. `clock` (the parts' clock) dates the log's entries.
+  SandboxRouter(MailchimpSandbox* mailchimp, CivicrmSandbox* civicrm, const Clock* clock)
+      : mailchimp_(mailchimp), civicrm_(civicrm), clock_(clock) {}
 
   http::Reply mailchimp_port(const http::Request& request, const http::Peer& peer);
   http::Reply civicrm_port(const http::Request& request, const http::Peer& peer);
@@ -116,9 +121,14 @@ class SandboxRouter {
   enum class Port { kMailchimp, kCivicrm };
   http::Reply route(Port port, const http::Request& request, const http::Peer& peer);
   http::Reply reset(const http::Request& request, const http::Peer& peer);
+  http::Reply requests(const http::Request& request, std::string_view query);
+  // A request to the port's own part, timed and logged.
+  http::Reply api(Port port, const http::Request& request, const http::Peer& peer);
 
   MailchimpSandbox* mailchimp_;
   CivicrmSandbox* civicrm_;
+  const Clock* clock_;
+  RequestLog log_;
 };
 
 }  // namespace concord::sandbox

@@ -1,5 +1,6 @@
 #include "sandbox/mailchimp.h"
 #include "net/ascii.h"
+#include "sandbox/faults.h"
 
 #include <algorithm>
 #include <cctype>
@@ -82,24 +83,6 @@ bool base64_decode(std::string_view in, std::string* out) {
 
 bool parse_bool_param(std::string_view v) {
   return iequals(v, "true") || v == "1" || iequals(v, "yes");
-}
-
-std::optional<std::int64_t> parse_int(std::string_view v) {
-  if (v.empty()) return std::nullopt;
-  std::int64_t n = 0;
-  bool neg = false;
-  std::size_t i = 0;
-  if (v[0] == '-' || v[0] == '+') {
-    neg = v[0] == '-';
-    i = 1;
-  }
-  if (i == v.size()) return std::nullopt;
-  for (; i < v.size(); ++i) {
-    if (v[i] < '0' || v[i] > '9') return std::nullopt;
-    n = n * 10 + (v[i] - '0');
-    if (n > (std::int64_t{1} << 40)) n = std::int64_t{1} << 40;
-  }
-  return neg ? -n : n;
 }
 
 std::string json_type_name(const json& v) {
@@ -1058,43 +1041,18 @@ void member_form(const List& l, const Member& m, Pairs* kv) {
 // ---- faults
 // -------------------------------------------------------------------------------------------
 
-struct Faults {
-  int latency_ms = 0;
-  int latency_jitter_ms = 0;
-  std::vector<std::pair<int, double>> error_rates;
-  double reset_rate = 0;
-  double reset_after_rate = 0;
-  double truncate_rate = 0;
+struct Faults : FaultConfig {
   int max_concurrent = 10;
-  std::deque<std::string> next;
-  std::string path_prefix;
   bool archived_in_listing = true;
 
   ojson to_json() const {
     ojson j = ojson::object();
-    j["latency_ms"] = latency_ms;
-    j["latency_jitter_ms"] = latency_jitter_ms;
-    ojson rates = ojson::object();
-    for (const auto& [s, r] : error_rates)
-      rates[std::to_string(s)] = r;
-    j["error_rates"] = rates;
-    j["reset_rate"] = reset_rate;
-    j["reset_after_rate"] = reset_after_rate;
-    j["truncate_rate"] = truncate_rate;
+    write(j);
     j["max_concurrent"] = max_concurrent;
-    j["next"] = ojson(std::vector<std::string>(next.begin(), next.end()));
-    j["path_prefix"] = path_prefix;
     j["archived_in_listing"] = archived_in_listing;
     return j;
   }
 };
-
-bool valid_fault_action(std::string_view a) {
-  if (a == "reset" || a == "reset_after" || a == "truncate" || a == "none") return true;
-  if (a.rfind("delay:", 0) == 0) return parse_int(a.substr(6)).has_value();
-  auto n = parse_int(a);
-  return n && *n >= 400 && *n <= 599;
-}
 
 // ---- member queries
 // -----------------------------------------------------------------------------------
@@ -1290,7 +1248,7 @@ struct MailchimpSandbox::Impl {
   Micros now() const { return to_seconds(clock->now()); }
   void changed() { generation.fetch_add(1); }
 
-  http::Reply handle(const http::Request& req, const http::Peer& peer);
+  http::Reply handle(const http::Request& req, const http::Peer& peer, std::string* fault_out);
   http::Reply admin(Ctx& c, const http::Peer& peer);
   http::Reply api(Ctx& c);
 
@@ -1355,7 +1313,8 @@ struct MailchimpSandbox::Impl {
 // ---- entry
 // -------------------------------------------------------------------------------------------
 
-http::Reply MailchimpSandbox::Impl::handle(const http::Request& req, const http::Peer& peer) {
+http::Reply MailchimpSandbox::Impl::handle(const http::Request& req, const http::Peer& peer,
+                                           std::string* fault_out) {
   Ctx c;
   c.req = &req;
   c.request_id = new_request_id();
@@ -1403,38 +1362,14 @@ http::Reply MailchimpSandbox::Impl::handle(const http::Request& req, const http:
       }
     }
   }
-  Faults f;
-  std::string action;
-  int delay_ms = 0;
+  InjectedFault fault;
+  int max_concurrent = 0;
   {
     std::lock_guard<std::mutex> lock(fmu);
-    bool applies = faults.path_prefix.empty() || c.path.rfind(faults.path_prefix, 0) == 0;
-    if (applies) {
-      if (!faults.next.empty()) {
-        action = faults.next.front();
-        faults.next.pop_front();
-      } else {
-        double r = std::uniform_real_distribution<double>(0, 1)(frng);
-        double acc = 0;
-        for (const auto& [status, rate] : faults.error_rates) {
-          acc += rate;
-          if (action.empty() && r < acc) action = std::to_string(status);
-        }
-        if (action.empty() && r < (acc += faults.reset_rate)) action = "reset";
-        if (action.empty() && r < (acc += faults.reset_after_rate)) action = "reset_after";
-        if (action.empty() && r < (acc += faults.truncate_rate)) action = "truncate";
-      }
-      delay_ms = faults.latency_ms;
-      if (faults.latency_jitter_ms > 0) {
-        delay_ms += std::uniform_int_distribution<int>(0, faults.latency_jitter_ms)(frng);
-      }
-    }
-    f.max_concurrent = faults.max_concurrent;
+    fault = faults.pick(c.path, frng);
+    max_concurrent = faults.max_concurrent;
   }
-  if (action.rfind("delay:", 0) == 0) {
-    delay_ms += static_cast<int>(parse_int(action.substr(6)).value_or(0));
-    action.clear();
-  }
+  if (fault_out) *fault_out = fault.action;
   struct Slot {
     Impl* self;
     std::string key;
@@ -1448,11 +1383,12 @@ http::Reply MailchimpSandbox::Impl::handle(const http::Request& req, const http:
   {
     std::lock_guard<std::mutex> lock(inflight_mu);
     int& n = inflight[key];
-    if (f.max_concurrent > 0 && n >= f.max_concurrent) {
+    if (max_concurrent > 0 && n >= max_concurrent) {
       if (n == 0) inflight.erase(key);
+      if (fault_out) fault_out->clear();  // the limit answered, not the fault
       Problem p{429,
                 "Too Many Requests",
-                "You have exceeded the limit of " + std::to_string(f.max_concurrent) +
+                "You have exceeded the limit of " + std::to_string(max_concurrent) +
                     " simultaneous connections.",
                 true,
                 nullptr,
@@ -1462,14 +1398,13 @@ http::Reply MailchimpSandbox::Impl::handle(const http::Request& req, const http:
     ++n;
     slot.held = true;
   }
-  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-  if (action == "reset") {
+  if (fault.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(fault.delay_ms));
+  if (fault.reset_before()) {
     http::Reply r;
     r.reset_without_response = true;
     return r;
   }
-  if (auto code = parse_int(action); code && *code >= 400) {
-    int s = static_cast<int>(*code);
+  if (int s = fault.status(); s != 0) {
     if (s == 429) {
       return problem_reply(c, Problem{429,
                                       "Too Many Requests",
@@ -1503,12 +1438,7 @@ http::Reply MailchimpSandbox::Impl::handle(const http::Request& req, const http:
         c, Problem{s, "Error", "An error was injected by the sandbox.", true, nullptr, {}});
   }
   http::Reply r = api(c);
-  if (action == "reset_after") {
-    r.reset_without_response = true;
-  } else if (action == "truncate") {
-    r.truncate_body_at = r.response.body.size() / 2;
-    r.close = true;
-  }
+  fault.finish(&r);
   return r;
 }
 
@@ -1632,48 +1562,13 @@ http::Reply MailchimpSandbox::Impl::admin_faults(Ctx& c) {
     json body = c.req->body.empty() ? json::object() : json::parse(c.req->body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return problem_reply(c, json_parse_problem());
     Faults nf;
-    std::string err;
-    auto num = [&](const char* k, auto* out) {
-      if (auto it = body.find(k); it != body.end()) {
-        if (!it->is_number()) {
-          err = std::string(k) + ": expected a number";
-          return;
-        }
-        *out = it->get<std::remove_pointer_t<decltype(out)>>();
+    std::string err = nf.read(body);
+    if (auto it = body.find("max_concurrent"); it != body.end() && err.empty()) {
+      if (it->is_number()) {
+        nf.max_concurrent = it->get<int>();
+      } else {
+        err = "max_concurrent: expected a number";
       }
-    };
-    num("latency_ms", &nf.latency_ms);
-    num("latency_jitter_ms", &nf.latency_jitter_ms);
-    num("reset_rate", &nf.reset_rate);
-    num("reset_after_rate", &nf.reset_after_rate);
-    num("truncate_rate", &nf.truncate_rate);
-    num("max_concurrent", &nf.max_concurrent);
-    if (auto it = body.find("error_rates"); it != body.end()) {
-      if (!it->is_object()) err = "error_rates: expected an object such as {\"503\": 0.1}";
-      for (auto kv = it->begin(); err.empty() && kv != it->end(); ++kv) {
-        auto code = parse_int(kv.key());
-        if (!code || *code < 400 || *code > 599 || !kv->is_number()) {
-          err = "error_rates: \"" + kv.key() + "\": expected a status 400-599 and a rate 0-1";
-        } else {
-          nf.error_rates.emplace_back(static_cast<int>(*code), kv->get<double>());
-        }
-      }
-    }
-    if (auto it = body.find("next"); it != body.end()) {
-      if (!it->is_array()) err = "next: expected an array";
-      for (const json& a : *it) {
-        std::string s = a.is_string() ? a.get<std::string>() : a.is_number() ? a.dump() : "";
-        if (!valid_fault_action(s)) {
-          err = "next: \"" + s +
-                "\" is not a status 400-599, reset, reset_after, truncate, "
-                "delay:<ms> or none";
-          break;
-        }
-        nf.next.push_back(s);
-      }
-    }
-    if (auto it = body.find("path_prefix"); it != body.end() && it->is_string()) {
-      nf.path_prefix = it->get<std::string>();
     }
     if (auto it = body.find("archived_in_listing"); it != body.end() && it->is_boolean()) {
       nf.archived_in_listing = it->get<bool>();
@@ -2077,12 +1972,12 @@ ojson list_json(const Ctx& c, const List& l, bool total_contacts) {
 }
 
 std::int64_t count_param(const Ctx& c, std::int64_t def = 10) {
-  auto v = parse_int(c.q("count"));
+  auto v = parse_int64(c.q("count"));
   std::int64_t n = v ? *v : def;
   return std::clamp<std::int64_t>(n, 0, 1000);
 }
 std::int64_t offset_param(const Ctx& c) {
-  auto v = parse_int(c.q("offset"));
+  auto v = parse_int64(c.q("offset"));
   return v ? std::max<std::int64_t>(*v, 0) : 0;
 }
 
@@ -3118,7 +3013,7 @@ http::Reply MailchimpSandbox::Impl::merge_fields(Ctx& c, const std::string& list
     return ojson_reply(c, merge_field_json(c, l, l.merge_fields.back()),
                        "Lists/MergeFields/Response.json");
   }
-  auto id = parse_int(*merge_id);
+  auto id = parse_int64(*merge_id);
   auto find = [&](const List& l) -> int {
     for (std::size_t i = 0; i < l.merge_fields.size(); ++i) {
       if (id && l.merge_fields[i].merge_id == *id) return static_cast<int>(i);
@@ -3484,9 +3379,11 @@ MailchimpSandbox::MailchimpSandbox(std::unique_ptr<Account> account, SandboxCloc
 
 MailchimpSandbox::~MailchimpSandbox() = default;
 
-http::Reply MailchimpSandbox::handle(const http::Request& request, const http::Peer& peer) {
+http::Reply MailchimpSandbox::handle(const http::Request& request, const http::Peer& peer,
+                                     std::string* injected_fault) {
+  if (injected_fault) injected_fault->clear();
   try {
-    return impl_->handle(request, peer);
+    return impl_->handle(request, peer, injected_fault);
   } catch (const std::exception& e) {
     // A bug: answer like the live API's 500 rather than dropping the connection.
     Ctx c;

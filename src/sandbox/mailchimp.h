@@ -54,7 +54,11 @@ class MailchimpSandbox {
   MailchimpSandbox(const MailchimpSandbox&) = delete;
   MailchimpSandbox& operator=(const MailchimpSandbox&) = delete;
 
-  http::Reply handle(const http::Request& request, const http::Peer& peer);
+  // Answers one request. When `injected_fault` is given, it is set to the fault injected into an
+  // API request ("" when none; else as in the `next` script: "503", "reset", "reset_after",
+  // "truncate", "delay:<ms>"), for the request log.
+  http::Reply handle(const http::Request& request, const http::Peer& peer,
+                     std::string* injected_fault = nullptr);
 
   // A counter that moves on every change of the persisted state (members, lists, clock).
   std::uint64_t generation() const;

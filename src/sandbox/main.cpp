@@ -2,6 +2,8 @@
 //
 //   concord-sandbox --state-dir DIR [--seed FILE] [--mailchimp-port N] [--civicrm-port N]
 //                   [--no-tls]
+//   concord-sandbox --generate-seed FILE [--members N] [--overlap F] [--disagree F]
+//                   [--random-seed S] [--base FILE]
 //
 // Serves the Mailchimp Marketing API and CiviCRM's APIv4 REST interface on 127.0.0.1, each on its
 // own port (HTTPS with one certificate authority it writes into DIR once; --no-tls for plain
@@ -10,7 +12,8 @@
 //    "ca_file":"/abs/DIR/ca.pem"}
 // and runs until SIGTERM or SIGINT. The state is DIR/state.json: loaded at start when present
 // (else the --seed file, else an empty account and an empty site), saved about once a second
-// after changes and at shutdown. docs/sandbox.md has the details.
+// after changes and at shutdown. With --generate-seed it writes a seed with two populated,
+// overlapping lists (sandbox/seed_generator.h) and exits. docs/sandbox.md has the details.
 #include <CLI/CLI.hpp>
 
 #include <csignal>
@@ -23,6 +26,7 @@
 #include "concord/http.h"
 #include "sandbox/civicrm.h"
 #include "sandbox/mailchimp.h"
+#include "sandbox/seed_generator.h"
 #include "sandbox/state.h"
 
 namespace {
@@ -51,8 +55,8 @@ int main(int argc, char** argv) {
   int civicrm_port = 0;
   bool no_tls = false;
   app.add_option("--state-dir", state_dir,
-                 "Directory for the state (state.json) and the TLS certificates")
-      ->required();
+                 "Directory for the state (state.json) and the TLS certificates (required unless "
+                 "--generate-seed)");
   app.add_option("--seed", seed_file,
                  "Seed file (JSON, see docs/sandbox.md); used when DIR/state.json does not exist");
   app.add_option("--mailchimp-port", port, "Port of the Mailchimp API on 127.0.0.1 (0: any free)")
@@ -63,7 +67,36 @@ int main(int argc, char** argv) {
   app.add_flag("--no-tls", no_tls, "Serve plain HTTP instead of HTTPS");
   app.add_option("--webhook-ca-file", webhook_ca,
                  "PEM roots trusted for https webhook URLs (default: the system's store)");
+  std::string generate_file, base_file;
+  SeedOptions gen;
+  app.add_option("--generate-seed", generate_file,
+                 "Write a seed with two populated, overlapping lists to FILE and exit");
+  app.add_option("--members", gen.members,
+                 "--generate-seed: about N members in the list and N contacts in the group")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{10000000}));
+  app.add_option("--overlap", gen.overlap, "--generate-seed: the fraction on both sides")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--disagree", gen.disagree,
+                 "--generate-seed: the fraction of those on both sides whose membership differs")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--random-seed", gen.random_seed, "--generate-seed: seeds the generator");
+  app.add_option("--base", base_file,
+                 "--generate-seed: a seed whose first list and first group receive the people");
   CLI11_PARSE(app, argc, argv);
+
+  if (!generate_file.empty()) {
+    if (!base_file.empty()) {
+      auto text = read_file(base_file);
+      if (!text.is_ok()) return fail(text.status().to_string());
+      gen.base = std::move(text).value();
+    }
+    auto seed = generate_seed(gen);
+    if (!seed.is_ok()) return fail(seed.status().message());
+    Status s = write_file_atomically(generate_file, *seed);
+    if (!s.is_ok()) return fail(s.to_string());
+    return 0;
+  }
+  if (state_dir.empty()) return fail("--state-dir is required");
 
   std::error_code ec;
   fs::create_directories(state_dir, ec);
@@ -121,7 +154,7 @@ int main(int argc, char** argv) {
   mo.webhook_ca_file = webhook_ca;
   MailchimpSandbox mailchimp(std::move(account), &clock, mo);
   CivicrmSandbox civicrm(std::move(site), &clock);
-  SandboxRouter router(&mailchimp, &civicrm);
+  SandboxRouter router(&mailchimp, &civicrm, &clock);
 
   Persister persister(
       state_path, [&] { return router.generation(); }, [&] { return router.state_document(); });

@@ -90,6 +90,23 @@ std::string civil_text(Micros t) {
 // ---- JSON text helpers
 // ---------------------------------------------------------------------------
 
+std::optional<std::int64_t> parse_int64(std::string_view v) {
+  if (v.empty() || v.size() > 19) return std::nullopt;
+  std::size_t i = 0;
+  bool neg = false;
+  if (v[0] == '-' || v[0] == '+') {
+    neg = v[0] == '-';
+    i = 1;
+    if (v.size() == 1) return std::nullopt;
+  }
+  std::int64_t n = 0;
+  for (; i < v.size(); ++i) {
+    if (v[i] < '0' || v[i] > '9') return std::nullopt;
+    n = n * 10 + (v[i] - '0');
+  }
+  return neg ? -n : n;
+}
+
 void append_json_string(std::string* out, std::string_view s) {
   out->push_back('"');
   std::size_t start = 0;

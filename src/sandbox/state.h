@@ -58,6 +58,10 @@ inline Micros to_seconds(Micros t) {
   return t == kNoTime ? t : t - ((t % kMicrosPerSecond) + kMicrosPerSecond) % kMicrosPerSecond;
 }
 
+// "42", "-7", "+3" as a number; nullopt for anything else (spaces, fractions, more than 19
+// characters).
+std::optional<std::int64_t> parse_int64(std::string_view v);
+
 // Appends `s` as a JSON string literal (quotes included).
 void append_json_string(std::string* out, std::string_view s);
 

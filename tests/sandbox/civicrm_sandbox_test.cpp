@@ -20,11 +20,14 @@
 #include "sandbox/civicrm.h"
 #include "sandbox/mailchimp.h"
 #include "sandbox/state.h"
+#include "sandbox_fixture.h"
 
 namespace http = concord::http;
 namespace sb = concord::sandbox;
 using concord::Micros;
 using concord::Status;
+using concord::testing::fixture;
+using concord::testing::TempDir;
 // Requests keep their objects' key order (orderBy), as PHP's arrays do.
 using json = nlohmann::ordered_json;
 
@@ -37,35 +40,6 @@ Micros T(const char* iso) {
   auto t = concord::parse_iso8601(iso);
   REQUIRE(t.is_ok());
   return *t;
-}
-
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// fixtures/sandbox-seed.json: from $CONCORD_SOURCE_ROOT, else from this source file's path as the
-// compiler saw it (relative to the build directory, two levels above this binary, or absolute).
-const std::string& fixture() {
-  static const std::string text = [] {
-    namespace fs = std::filesystem;
-    const fs::path rel = fs::path("fixtures") / "sandbox-seed.json";
-    std::vector<fs::path> candidates;
-    if (const char* root = std::getenv("CONCORD_SOURCE_ROOT")) candidates.push_back(root / rel);
-    const fs::path source_root = fs::path(__FILE__).parent_path().parent_path().parent_path();
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec && source_root.is_relative()) {
-      candidates.push_back(exe.parent_path().parent_path() / source_root / rel);
-    }
-    candidates.push_back(source_root / rel);
-    for (const auto& c : candidates) {
-      if (fs::exists(c)) return read_text(c);
-    }
-    return std::string();
-  }();
-  REQUIRE_FALSE(text.empty());
-  return text;
 }
 
 using Headers = std::vector<http::Header>;
@@ -1148,7 +1122,7 @@ struct Both {
     REQUIRE(site.is_ok());
     mc = std::make_unique<sb::MailchimpSandbox>(std::move(loaded->account), &clock);
     civi = std::make_unique<sb::CivicrmSandbox>(std::move(site).value(), &clock);
-    router = std::make_unique<sb::SandboxRouter>(mc.get(), civi.get());
+    router = std::make_unique<sb::SandboxRouter>(mc.get(), civi.get(), &clock);
   }
   http::Response call(bool civicrm_port, const std::string& method, const std::string& target,
                       const std::string& body = "", Headers headers = {}) {
@@ -1241,6 +1215,198 @@ TEST_CASE("router: one state document, one reset, one clock, faults per part") {
   b.call(true, "POST", "/civicrm/ajax/api4/Contact/create",
          form({{"values", {{"first_name", "G"}}}}), h);
   CHECK(b.router->generation() > g);
+}
+
+// ---- the request log --------------------------------------------------------------------------
+
+namespace {
+constexpr const char* kMcAuth = "Bearer 0123456789abcdef0123456789abcdef-us6";
+
+json log_of(Both& b, const std::string& query = "") {
+  auto r = b.call(false, "GET", "/_sandbox/requests" + (query.empty() ? "" : "?" + query));
+  INFO(query << " -> " << r.status << " " << r.body);
+  REQUIRE(r.status == 200);
+  return json::parse(r.body);
+}
+std::vector<std::uint64_t> seqs(const json& log) {
+  std::vector<std::uint64_t> out;
+  for (const json& e : log["requests"])
+    out.push_back(e["seq"].get<std::uint64_t>());
+  return out;
+}
+using Seqs = std::vector<std::uint64_t>;
+}  // namespace
+
+TEST_CASE("request log: every API request of both parts, filtered, cleared by a reset") {
+  Both b;
+  Headers civi = auth_headers();
+  civi.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+  Headers mc = {{"Authorization", kMcAuth}};
+  json empty = log_of(b);
+  CHECK(empty["requests"] == json::array());
+  CHECK(empty["next_seq"] == 0);
+
+  std::string member = R"({"email_address":"betty@bedrock.org","status":"subscribed"})";
+  CHECK(b.call(false, "GET", "/3.0/ping", "", mc).status == 200);
+  CHECK(
+      b.call(false, "POST", "/3.0/lists/b3d1c0ffee/members?skip_merge_validation=true", member, mc)
+          .status == 200);
+  std::string get = form({{"select", {"row_count"}}});
+  CHECK(b.call(true, "POST", "/civicrm/ajax/api4/Contact/get", get, civi).status == 200);
+  CHECK(
+      b.call(true, "POST", "/civicrm/ajax/api4/Contact/get", get, {{"X-Civi-Auth", "Bearer nope"}})
+          .status == 401);
+  // Admin routes are not logged, from either port.
+  CHECK(b.call(true, "GET", "/_sandbox/state").status == 200);
+  CHECK(b.call(false, "GET", "/_sandbox/faults").status == 200);
+
+  json log = log_of(b);
+  REQUIRE(log["requests"].size() == 4);
+  CHECK(log["next_seq"] == 4);
+  const json& e = log["requests"];
+  CHECK(seqs(log) == Seqs{1, 2, 3, 4});
+  CHECK(e[0]["part"] == "mailchimp");
+  CHECK(e[0]["method"] == "GET");
+  CHECK(e[0]["path"] == "/3.0/ping");
+  CHECK(e[0]["body"] == "");
+  CHECK(e[0]["status"] == 200);
+  CHECK(e[0]["at"] == "2026-03-01T00:00:00.000+00:00");
+  CHECK(e[0]["ms"].get<double>() >= 0);
+  CHECK_FALSE(e[0].contains("fault"));
+  CHECK_FALSE(e[0].contains("body_truncated"));
+  CHECK(e[1]["path"] == "/3.0/lists/b3d1c0ffee/members?skip_merge_validation=true");
+  CHECK(e[1]["method"] == "POST");
+  CHECK(e[1]["body"] == member);
+  CHECK(e[2]["part"] == "civicrm");
+  CHECK(e[2]["path"] == "/civicrm/ajax/api4/Contact/get");
+  CHECK(e[2]["body"] == get);
+  CHECK(e[2]["status"] == 200);
+  CHECK(e[3]["status"] == 401);
+  // The answer is the same from the other port.
+  CHECK(json::parse(b.call(true, "GET", "/_sandbox/requests").body) == log);
+
+  // Filters.
+  CHECK(seqs(log_of(b, "part=civicrm")) == Seqs{3, 4});
+  CHECK(seqs(log_of(b, "part=mailchimp&method=post")) == Seqs{2});
+  CHECK(seqs(log_of(b, "method=GET")) == Seqs{1});
+  CHECK(seqs(log_of(b, "path_prefix=/3.0/lists")) == Seqs{2});
+  CHECK(seqs(log_of(b, "path_prefix=/3.0/lists/b3d1c0ffee/members?skip")).empty());  // no query
+  CHECK(seqs(log_of(b, "path_prefix=%2Fcivicrm%2Fajax")) == Seqs{3, 4});
+  CHECK(seqs(log_of(b, "since=2")) == Seqs{3, 4});
+  CHECK(log_of(b, "since=2")["next_seq"] == 4);
+  CHECK(log_of(b, "since=9")["next_seq"] == 9);
+  // limit: a page, and next_seq to continue from.
+  json page = log_of(b, "limit=3&part=civicrm");
+  CHECK(seqs(page) == Seqs{3, 4});
+  page = log_of(b, "limit=1");
+  CHECK(seqs(page) == Seqs{1});
+  CHECK(page["next_seq"] == 1);
+  CHECK(page["more"] == true);
+  page = log_of(b, "limit=2&since=" + page["next_seq"].dump());
+  CHECK(seqs(page) == Seqs{2, 3});
+  CHECK(page["next_seq"] == 3);
+  page = log_of(b, "limit=2&since=3");
+  CHECK(seqs(page) == Seqs{4});
+  CHECK_FALSE(page.contains("more"));
+  // limit=0: only the position.
+  page = log_of(b, "limit=0");
+  CHECK(page["requests"] == json::array());
+  CHECK(page["next_seq"] == 4);
+  CHECK(log_of(b, "count_only=true") == json{{"count", 4}});
+  CHECK(log_of(b, "count_only=true&part=mailchimp&since=1") == json{{"count", 1}});
+  // Bad parameters and methods.
+  for (const char* bad : {"part=hubspot", "since=-1", "since=x", "limit=many", "count_only=yes"}) {
+    INFO(bad);
+    auto r = b.call(false, "GET", std::string("/_sandbox/requests?") + bad);
+    CHECK(r.status == 400);
+    CHECK(r.header("Content-Type") == "application/problem+json; charset=utf-8");
+  }
+  CHECK(b.call(true, "POST", "/_sandbox/requests").status == 405);
+  http::Request remote;
+  remote.target = "/_sandbox/requests";
+  CHECK(b.router->mailchimp_port(remote, http::Peer{"192.0.2.7", false}).response.status == 403);
+
+  // Injected faults are marked; a reset is status 0.
+  CHECK(b.call(false, "POST", "/_sandbox/faults",
+               R"({"next":["503","reset","reset_after","truncate","delay:5","none"]})")
+            .status == 200);
+  CHECK(b.call(false, "POST", "/_sandbox/faults?part=civicrm", R"({"next":["500"]})").status ==
+        200);
+  for (int i = 0; i < 6; ++i)
+    b.call(false, "GET", "/3.0/ping", "", mc);
+  b.call(true, "POST", "/civicrm/ajax/api4/Contact/get", get, civi);
+  json faulted = log_of(b, "since=4")["requests"];
+  REQUIRE(faulted.size() == 7);
+  CHECK(faulted[0]["status"] == 503);
+  CHECK(faulted[0]["fault"] == "503");
+  CHECK(faulted[1]["status"] == 0);
+  CHECK(faulted[1]["fault"] == "reset");
+  CHECK_FALSE(faulted[1].contains("unsent_status"));
+  CHECK(faulted[2]["status"] == 0);
+  CHECK(faulted[2]["fault"] == "reset_after");
+  CHECK(faulted[2]["unsent_status"] == 200);  // carried out, not answered
+  CHECK(faulted[3]["status"] == 200);
+  CHECK(faulted[3]["fault"] == "truncate");
+  CHECK(faulted[4]["fault"] == "delay:5");
+  CHECK(faulted[4]["ms"].get<double>() >= 5);
+  CHECK_FALSE(faulted[5].contains("fault"));  // "none"
+  CHECK(faulted[6]["part"] == "civicrm");
+  CHECK(faulted[6]["status"] == 500);
+  CHECK(faulted[6]["fault"] == "500");
+
+  // Bodies: cut at 1 MiB (not inside a UTF-8 character); bytes that are not UTF-8 shown as U+FFFD.
+  std::string big(sb::RequestLog::kMaxBodyBytes - 1, 'a');
+  big += "\xc3\xa9" + std::string(1000, 'b');
+  b.call(true, "POST", "/civicrm/ajax/api4/Contact/get", big, civi);
+  b.call(true, "POST", "/civicrm/ajax/api4/Contact/get", "params=\xff{}", civi);
+  json bodies = log_of(b, "since=11")["requests"];
+  REQUIRE(bodies.size() == 2);
+  CHECK(bodies[0]["body_truncated"] == true);
+  CHECK(bodies[0]["body"].get<std::string>() ==
+        std::string(sb::RequestLog::kMaxBodyBytes - 1, 'a'));
+  CHECK(bodies[1]["body"] == "params=\xef\xbf\xbd{}");
+  CHECK_FALSE(bodies[1].contains("body_truncated"));
+
+  // DELETE clears it and the numbering goes on; a bad reset keeps it, a good one clears it.
+  CHECK(b.call(true, "DELETE", "/_sandbox/requests").status == 204);
+  CHECK(log_of(b)["requests"] == json::array());
+  CHECK(log_of(b)["next_seq"] == 13);
+  b.call(false, "GET", "/3.0/ping", "", mc);
+  CHECK(seqs(log_of(b)) == Seqs{14});
+  CHECK(b.call(false, "POST", "/_sandbox/reset", "{\"mailchimp\":7}").status == 400);
+  CHECK(log_of(b, "count_only=true")["count"] == 1);
+  CHECK(b.call(false, "POST", "/_sandbox/reset", fixture()).status == 200);
+  CHECK(log_of(b, "count_only=true")["count"] == 0);
+}
+
+TEST_CASE("request log: bounded to the last 200000 entries, and cheap to write") {
+  sb::RequestLog log;
+  http::Request get;
+  get.target = "/3.0/lists/b3d1c0ffee/members?count=1000";
+  http::Request post;
+  post.method = "POST";
+  post.target = "/3.0/lists/b3d1c0ffee";
+  post.body = std::string(2000, 'x');
+  http::Reply ok;
+  ok.response.status = 200;
+  const std::size_t n = sb::RequestLog::kMaxEntries + 5;
+  auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < n; ++i)
+    log.record(sb::ApiPart::kMailchimp, i % 2 ? post : get, ok, "", 0, 0.001);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  WARN("request log: " << n << " entries recorded in " << took.count() << " s ("
+                       << took.count() / static_cast<double>(n) * 1e6 << " µs each)");
+  CHECK(took.count() < 5.0);
+  CHECK(log.size() == sb::RequestLog::kMaxEntries);
+  auto page = log.answer("limit=2");
+  REQUIRE(page.is_ok());
+  json j = json::parse(*page);
+  CHECK(j["requests"][0]["seq"] == 6);  // the five oldest were dropped
+  CHECK(j["requests"][0]["at"] == "1970-01-01T00:00:00.000+00:00");
+  CHECK(json::parse(log.answer("limit=1000000").value())["requests"].size() ==
+        sb::RequestLog::kMaxLimit);
+  auto all = log.answer("since=0&count_only=1&method=POST");
+  CHECK(json::parse(*all)["count"] == sb::RequestLog::kMaxEntries / 2);
 }
 
 // ---- performance -------------------------------------------------------------------------------
@@ -1372,22 +1538,6 @@ TEST_CASE("performance: 1000-row pages of a large group with joins, and Email ba
 
 // ---- over real sockets --------------------------------------------------------------------------
 
-namespace {
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "concord-civi-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-}  // namespace
-
 TEST_CASE("sockets: the API over TLS with http::Client") {
   TempDir dir;
   REQUIRE(http::write_test_certificates(dir.path.string()).is_ok());
@@ -1447,5 +1597,18 @@ TEST_CASE("sockets: the API over TLS with http::Client") {
   CHECK(retried.status == 200);
   CHECK(json::parse(retried.body)["count"] == 11);
   CHECK((*client)->attempts() - before == 3);
+  // The sandbox's log shows the three attempts: a reset, a truncated answer, then the answer.
+  json log = json::parse(
+      send("GET", "/_sandbox/requests?method=POST&path_prefix=/civicrm/ajax/api4/Contact/get", "",
+           {})
+          .body)["requests"];
+  REQUIRE(log.size() == 4);  // the 401 above, then the three
+  CHECK(log[1]["status"] == 0);
+  CHECK(log[1]["fault"] == "reset");
+  CHECK(log[2]["status"] == 200);
+  CHECK(log[2]["fault"] == "truncate");
+  CHECK(log[3]["status"] == 200);
+  CHECK_FALSE(log[3].contains("fault"));
+  CHECK(log[3]["body"] == form({{"select", {"row_count"}}}));
   (*server)->stop();
 }

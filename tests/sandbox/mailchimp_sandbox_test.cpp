@@ -21,12 +21,15 @@
 #include "concord/time.h"
 #include "sandbox/mailchimp.h"
 #include "sandbox/state.h"
+#include "sandbox_fixture.h"
 
 namespace http = concord::http;
 namespace sb = concord::sandbox;
 using concord::Micros;
 using concord::Result;
 using concord::Status;
+using concord::testing::fixture;
+using concord::testing::TempDir;
 using json = nlohmann::json;
 
 namespace {
@@ -69,35 +72,6 @@ std::string hash(std::string_view email) {
 }
 std::string member_path(std::string_view email) {
   return kMembers + "/" + hash(email);
-}
-
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// fixtures/sandbox-seed.json: from $CONCORD_SOURCE_ROOT, else from this source file's path as the
-// compiler saw it (relative to the build directory, two levels above this binary, or absolute).
-const std::string& fixture() {
-  static const std::string text = [] {
-    namespace fs = std::filesystem;
-    const fs::path rel = fs::path("fixtures") / "sandbox-seed.json";
-    std::vector<fs::path> candidates;
-    if (const char* root = std::getenv("CONCORD_SOURCE_ROOT")) candidates.push_back(root / rel);
-    const fs::path source_root = fs::path(__FILE__).parent_path().parent_path().parent_path();
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec && source_root.is_relative()) {
-      candidates.push_back(exe.parent_path().parent_path() / source_root / rel);
-    }
-    candidates.push_back(source_root / rel);
-    for (const auto& c : candidates) {
-      if (fs::exists(c)) return read_text(c);
-    }
-    return std::string();
-  }();
-  REQUIRE_FALSE(text.empty());
-  return text;
 }
 
 // A stand-in for the web: records the webhook validation GETs and deliveries.
@@ -1196,22 +1170,6 @@ TEST_CASE("performance: a page of 1000 members with the benchmark's fields") {
 }
 
 // ---- over real sockets --------------------------------------------------------------------------
-
-namespace {
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "concord-sbx-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-}  // namespace
 
 TEST_CASE("sockets: the API over TLS, with a webhook receiver over plain HTTP") {
   TempDir dir;
