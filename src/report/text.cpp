@@ -1,0 +1,159 @@
+// The text formats of a report: CSV, JSON and Markdown.
+#include <nlohmann/json.hpp>
+
+#include "report/render.h"
+
+namespace concord::report_internal {
+namespace {
+
+// ---- CSV (RFC 4180)
+
+// A spreadsheet runs a cell starting with one of these as a formula; emails come from outside.
+bool starts_like_formula(std::string_view field) {
+  return !field.empty() &&
+         std::string_view("=+-@\t\r").find(field.front()) != std::string_view::npos;
+}
+
+void append_csv_field(std::string_view field, std::string& out) {
+  std::string value = starts_like_formula(field) ? "'" : "";
+  value += field;
+  if (value.find_first_of(",\"\r\n") == std::string::npos) {
+    out += value;
+    return;
+  }
+  out += '"';
+  for (char c : value) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+template <typename CellOf>
+void append_csv_line(CellOf cell_of, std::string& out) {
+  bool first = true;
+  for (const Column& c : report_columns()) {
+    if (!c.in_csv) continue;
+    if (!first) out += ',';
+    first = false;
+    append_csv_field(cell_of(c), out);
+  }
+  out += "\r\n";
+}
+
+// ---- JSON
+
+using ojson = nlohmann::ordered_json;
+
+ojson time_json(Micros t) {
+  return t == kNoTime ? ojson(nullptr) : ojson(format_iso8601(t));
+}
+
+ojson summary_json(const ReportSummary& s) {
+  ojson counts = ojson::object();
+  for (const auto& [name, n] : s.counts)
+    counts[name] = n;
+  return {{"sync", s.sync},
+          {"run", s.run_id},
+          {"started_at", time_json(s.started_at)},
+          {"ended_at", time_json(s.ended_at)},
+          {"result", s.result},
+          {"first_run", s.first_run},
+          {"trust", s.trust},
+          {"counts", counts},
+          {"notes", s.notes}};
+}
+
+ojson row_json(const ReportEntry& e) {
+  ojson row = ojson::object();
+  for (const Column& c : report_columns()) {
+    row[std::string(c.name)] = c.text != nullptr ? ojson(e.*c.text) : time_json(e.*c.time);
+  }
+  return row;
+}
+
+// ---- Markdown
+
+// Backslash-escapes what Markdown would read as markup (pipes end a table cell; < starts HTML);
+// a line break inside a cell becomes <br>.
+std::string md(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\r' || c == '\n') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      out += "<br>";
+      continue;
+    }
+    if (std::string_view("\\`*_[]<>|~&#!").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void append_md_summary(const ReportSummary& s, std::string& out) {
+  for (const auto& [label, value] : summary_facts(s)) {
+    out += "- **" + label + ":** " + md(value) + "\n";
+  }
+  std::string counts;
+  for (const auto& [name, n] : s.counts) {
+    counts += (counts.empty() ? "" : ", ") + md(name) + " " + std::to_string(n);
+  }
+  if (!counts.empty()) out += "- **Counts:** " + counts + "\n";
+  for (const std::string& note : s.notes)
+    out += "\n> **Note:** " + md(note) + "\n";
+}
+
+void append_md_table(const std::vector<ReportEntry>& rows, std::string& out) {
+  std::string header = "|";
+  std::string rule = "|";
+  for (const Column& c : report_columns()) {
+    header += " " + md(c.title) + " |";
+    rule += "---|";
+  }
+  out += header + "\n" + rule + "\n";
+  for (const ReportEntry& e : rows) {
+    out += "|";
+    for (const Column& c : report_columns())
+      out += " " + md(cell_text(c, e)) + " |";
+    out += "\n";
+  }
+}
+
+}  // namespace
+
+std::string render_csv(const std::vector<ReportEntry>& rows) {
+  std::string out;
+  append_csv_line([](const Column& c) { return std::string(c.name); }, out);
+  for (const ReportEntry& e : rows) {
+    append_csv_line([&](const Column& c) { return cell_text(c, e); }, out);
+  }
+  return out;
+}
+
+std::string render_json(const ReportSummary& summary, const std::vector<ReportEntry>& rows) {
+  ojson list = ojson::array();
+  for (const ReportEntry& e : rows)
+    list.push_back(row_json(e));
+  ojson doc = {{"summary", summary_json(summary)}, {"rows", std::move(list)}};
+  // Text from the sides may not be UTF-8: replace what is not, rather than throw.
+  return doc.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
+}
+
+std::string render_markdown(const ReportSummary& summary, const std::vector<ReportEntry>& rows) {
+  std::string out = "# " + md(report_title(summary)) + "\n\n";
+  append_md_summary(summary, out);
+  if (rows.empty()) {
+    out += "\n" + std::string(kNothingToReport) + "\n";
+    return out;
+  }
+  out += "\n## By class\n\n";
+  for (const auto& [name, n] : class_counts(rows)) {
+    out += "- " + md(name) + ": " + std::to_string(n) + "\n";
+  }
+  out += "\n## Members\n\n";
+  append_md_table(rows, out);
+  return out;
+}
+
+}  // namespace concord::report_internal
