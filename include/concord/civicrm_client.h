@@ -84,8 +84,9 @@ class CiviCrmClient {
   Result<CrmGroup> resolve_group(std::string_view id_or_name);
 
   // Every contact with a history row for the group into `pair`'s CRM snapshot: the latest row
-  // decides status and date; the contact's flags and the email that represents it (bulk-mail,
-  // else primary, else any; an address on hold only when there is no other). Contacts sharing an
+  // decides status and date; the contact's flags and the email that represents it: one the
+  // pair's Mailchimp snapshot already has (so fetch Mailchimp first), else bulk-mail, else
+  // primary, else any, an address on hold only when there is no other. Contacts sharing an
   // email become one member (not trashed and in the group first, else the lowest id), flagged as
   // a duplicate. Stores the watermark (meta "civicrm.watermark/<group>").
   Result<FetchStats> fetch_full(std::int64_t group_id, Store& store, const PairHandle& pair);

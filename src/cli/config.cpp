@@ -225,6 +225,12 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   CONCORD_TRY(r.str(root, "state_dir", &state_dir));
   c.state_dir = state_dir;
   if (c.state_dir.is_relative()) c.state_dir = origin.parent_path() / c.state_dir;
+  // Relative file names in the configuration are relative to the file's directory.
+  auto beside_config = [&](std::string* file) {
+    if (!file->empty() && std::filesystem::path(*file).is_relative()) {
+      *file = (origin.parent_path() / *file).string();
+    }
+  };
 
   if (const toml::node* n = root.get("mailchimp")) {
     const toml::table* accounts = n->as_table();
@@ -240,6 +246,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       CONCORD_TRY(r.str(*t, "api_key_env", &a.api_key_env));
       CONCORD_TRY(r.str(*t, "base_url", &a.base_url));
       CONCORD_TRY(r.str(*t, "ca_file", &a.ca_file));
+      beside_config(&a.ca_file);
       if (const toml::node* m = t->get("max_connections")) {
         std::optional<std::int64_t> k = m->value<std::int64_t>();
         if (!k || *k < 1 || *k > 10) {
@@ -267,6 +274,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       CONCORD_TRY(r.str(*t, "site_key_env", &cc.site_key_env));
       CONCORD_TRY(r.str(*t, "timezone", &cc.timezone));
       CONCORD_TRY(r.str(*t, "ca_file", &cc.ca_file));
+      beside_config(&cc.ca_file);
       if (cc.url.empty()) return r.error(&v, section + " url is required");
       c.civicrm[cc.name] = std::move(cc);
     }

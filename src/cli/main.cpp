@@ -1,247 +1,22 @@
-// The `concord` command.
-//
-// Today it has one command, `rehearse`, which runs the decision engine on a table of members
-// (fixtures/flintstones.json is an example) and prints the plan: what a first run would do, counted
-// by outcome, each operation with its reason, and the report rows. The commands that reach the
-// real sides (init, check, plan, sync, report, status, backup, serve) arrive with the end-to-end
-// issue.
+// The `concord` command (DESIGN §4): concord [--config FILE] COMMAND, each with --help.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <sstream>
+#include "cli/cli.h"
 
-#include "concord/diff.h"
-#include "concord/email.h"
-#include "concord/record.h"
-#include "concord/snapshot.h"
-#include "concord/store.h"
-#include "concord/time.h"
-
-using namespace concord;
-using nlohmann::json;
+using namespace concord::cli;
 
 namespace {
 
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-
-struct RehearseOptions {
-  std::string table;
-  std::string state_dir;
-  std::string trust;
-  std::string tie = "crm";
-  bool json = false;
-};
-
-// Reads one member of the table into the two snapshot writers. Errors name the row and field.
-Status load_member(const json& m, std::size_t row, const TimeZone& zone, SnapshotWriter& mc_w,
-                   SnapshotWriter& crm_w, std::vector<SnapshotEntry>& mc_page,
-                   std::vector<SnapshotEntry>& crm_page) {
-  const std::string where = "member #" + std::to_string(row);
-  if (!m.is_object() || !m.contains("email") || !m["email"].is_string()) {
-    return Status::invalid(where + ": \"email\" is missing or not a string");
+void add_run_options(CLI::App* c, RunOptions& o, bool apply) {
+  c->add_option("--sync", o.sync, "the [[sync]] to run (default: every one)");
+  c->add_option("--trust", o.trust, "the side that wins every disagreement, for this run only")
+      ->check(CLI::IsMember({"crm", "mailchimp"}));
+  if (apply) {
+    c->add_flag("--allow-mass-removal", o.allow_mass_removal,
+                "lift the max_removal_fraction guard for this run");
   }
-  const std::string raw = m["email"].get<std::string>();
-  std::string email = normalise_email(raw);
-  if (EmailProblem p = check_email(email); p != EmailProblem::kOk) {
-    RejectedRow r{raw, raw, "email", std::string(describe(p))};
-    if (m.contains("crm")) crm_w.reject(r);
-    if (m.contains("mailchimp")) mc_w.reject(r);
-    return Status::ok();
-  }
-  const MemberKey key = member_key(email);
-  json names = {{"first_name", m.value("first_name", "")}, {"last_name", m.value("last_name", "")}};
-
-  if (auto it = m.find("mailchimp"); it != m.end()) {
-    const json& mc = *it;
-    MailchimpState s;
-    auto status = parse_mailchimp_status(mc.value("status", ""));
-    if (!status)
-      return Status::invalid(where + " (" + email +
-                             "): mailchimp.status is not a Mailchimp status");
-    s.status = *status;
-    std::string reason = mc.value("unsubscribe_reason", "");
-    if (s.status == MailchimpStatus::kUnsubscribed)
-      s.unsubscribe_origin = unsubscribe_origin(reason);
-    Result<Micros> t = parse_iso8601(mc.value("changed", ""));
-    if (!t) return t.status().with_context(where + " (" + email + "): mailchimp.changed");
-    s.changed_at = *t;
-    json body = {{"merge_fields", {{"FNAME", names["first_name"]}, {"LNAME", names["last_name"]}}}};
-    std::string b = body.dump();
-    SnapshotEntry e{key, {}};
-    encode_snapshot(mailchimp_header(s, content_hash(b, content_hash(email))), email, b, &e.value);
-    mc_page.push_back(std::move(e));
-  }
-  if (auto it = m.find("crm"); it != m.end()) {
-    const json& c = *it;
-    CrmState s;
-    std::string st = c.value("status", "");
-    if (!st.empty()) {
-      auto status = parse_crm_status(st);
-      if (!status)
-        return Status::invalid(where + " (" + email + "): crm.status \"" + st +
-                               "\" is not Added, Removed, Pending or Deleted");
-      s.status = *status;
-      Result<Micros> local = parse_civil(c.value("date", ""));
-      if (!local) return local.status().with_context(where + " (" + email + "): crm.date");
-      s.changed_at = zone.local_to_utc(*local);
-    }
-    s.contact_known = c.contains("contact_id");
-    s.trashed = c.value("is_deleted", false);
-    s.do_not_email = c.value("do_not_email", false);
-    s.is_opt_out = c.value("is_opt_out", false);
-    s.email_on_hold = c.value("on_hold", false);
-    s.duplicate = c.value("duplicate", false);
-    json body = names;
-    if (s.contact_known) body["contact_id"] = c["contact_id"];
-    std::string b = body.dump();
-    SnapshotEntry e{key, {}};
-    encode_snapshot(crm_header(s, content_hash(b, content_hash(email))), email, b, &e.value);
-    crm_page.push_back(std::move(e));
-  }
-  return Status::ok();
-}
-
-json plan_json(const Plan& plan, const std::string& name) {
-  const PlanCounts& c = plan.counts;
-  json ops = json::array();
-  for (const Operation& op : plan.operations) {
-    ops.push_back({{"email", op.email},
-                   {"side", side_name(side_of(op.kind))},
-                   {"action", op_kind_name(op.kind)},
-                   {"reason", reason_name(op.reason)}});
-  }
-  json reports = json::array();
-  for (const ReportRow& r : plan.reports) {
-    reports.push_back(
-        {{"email", r.email}, {"class", conflict_name(r.conflict)}, {"reason", r.reason}});
-  }
-  return {{"sync", name},
-          {"first_run", plan.first_run},
-          {"counts",
-           {{"add_to_mailchimp", c.add_to_mailchimp},
-            {"unsubscribe_in_mailchimp", c.unsubscribe_in_mailchimp},
-            {"archive_in_mailchimp", c.archive_in_mailchimp},
-            {"pending_in_mailchimp", c.pending_in_mailchimp},
-            {"add_to_crm", c.add_to_crm},
-            {"remove_from_crm", c.remove_from_crm},
-            {"create_crm_contact", c.create_crm_contact},
-            {"hold_crm_email", c.hold_crm_email},
-            {"unchanged", c.unchanged},
-            {"report_rows", c.report_rows}}},
-          {"operations", ops},
-          {"report", reports}};
-}
-
-void print_plan(const Plan& plan, const GuardVerdict& guard, const std::string& table) {
-  const PlanCounts& c = plan.counts;
-  std::printf("Rehearsal of %s%s\n\n", table.c_str(),
-              plan.first_run ? " (first run: no base yet)" : "");
-  const std::pair<const char*, std::uint64_t> outcomes[] = {
-      {"stays subscribed", c.unchanged_in},
-      {"removed from the CRM group", c.remove_from_crm},
-      {"unsubscribed in Mailchimp", c.unsubscribe_in_mailchimp},
-      {"added to Mailchimp", c.add_to_mailchimp},
-      {"added to the CRM group", c.add_to_crm + c.create_crm_contact},
-      {"  of which new CRM contacts", c.create_crm_contact},
-      {"sent a confirmation (pending)", c.pending_in_mailchimp},
-      {"archived in Mailchimp", c.archive_in_mailchimp},
-      {"CRM email put on hold", c.hold_crm_email},
-      {"report rows", c.report_rows},
-  };
-  for (const auto& [label, n] : outcomes) {
-    std::printf("  %-34s %6llu\n", label, static_cast<unsigned long long>(n));
-  }
-  std::printf("\nOperations\n");
-  for (const Operation& op : plan.operations) {
-    std::printf("  %-9s %-26s %-28s %s\n", std::string(side_name(side_of(op.kind))).c_str(),
-                std::string(op_kind_name(op.kind)).c_str(), op.email.c_str(),
-                std::string(reason_name(op.reason)).c_str());
-  }
-  std::printf("\nFor a person to look at\n");
-  for (const ReportRow& r : plan.reports) {
-    std::printf("  %-14s %-28s %s\n", std::string(conflict_name(r.conflict)).c_str(),
-                r.email.c_str(), r.reason.c_str());
-  }
-  if (guard.stop) {
-    std::printf("\nA sync would stop here (exit status 3), changing nothing:\n");
-    for (const auto& why : guard.reasons)
-      std::printf("  - %s\n", why.c_str());
-  }
-}
-
-int rehearse(const RehearseOptions& o) {
-  std::ifstream in(o.table);
-  if (!in) {
-    std::fprintf(stderr, "concord: cannot read %s\n", o.table.c_str());
-    return kExitUsage;
-  }
-  json table = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (table.is_discarded() || !table.is_object() || !table.contains("members") ||
-      !table["members"].is_array()) {
-    std::fprintf(stderr,
-                 "concord: %s is not a member table (a JSON object with a \"members\" array)\n",
-                 o.table.c_str());
-    return kExitUsage;
-  }
-  auto zone = TimeZone::load(table.value("timezone", "UTC"));
-  if (!zone) {
-    std::fprintf(stderr, "concord: %s: timezone: %s\n", o.table.c_str(),
-                 zone.status().message().c_str());
-    return kExitUsage;
-  }
-  SyncOptions options;
-  if (o.trust == "crm") options.trust = Trust::kCrm;
-  if (o.trust == "mailchimp") options.trust = Trust::kMailchimp;
-  if (o.tie == "mailchimp") options.tie = TieRule::kMailchimp;
-  if (o.tie == "out") options.tie = TieRule::kOut;
-
-  std::filesystem::path dir = o.state_dir;
-  std::error_code ec;
-  std::filesystem::remove_all(dir / "rehearsal-store", ec);
-  auto store = Store::open(dir / "rehearsal-store");
-  if (!store) {
-    std::fprintf(stderr, "concord: %s\n", store.status().to_string().c_str());
-    return kExitError;
-  }
-  const PairHandle* pair = (*store)->pair("rehearsal").value();
-  SnapshotWriter mc_w(**store, *pair, Side::kMailchimp, SnapshotWriter::Mode::kFull);
-  SnapshotWriter crm_w(**store, *pair, Side::kCrm, SnapshotWriter::Mode::kFull);
-  std::vector<SnapshotEntry> mc_page, crm_page;
-  std::size_t row = 0;
-  for (const json& m : table["members"]) {
-    Status s = load_member(m, ++row, **zone, mc_w, crm_w, mc_page, crm_page);
-    if (!s) {
-      std::fprintf(stderr, "concord: %s: %s\n", o.table.c_str(), s.message().c_str());
-      return kExitUsage;
-    }
-  }
-  for (auto [w, page] : {std::pair{&mc_w, &mc_page}, std::pair{&crm_w, &crm_page}}) {
-    Status s = w->write_page(*page);
-    if (s) s = w->finish();
-    if (!s) {
-      std::fprintf(stderr, "concord: %s\n", s.to_string().c_str());
-      return kExitError;
-    }
-  }
-  Result<Plan> plan = make_plan(**store, *pair, options);
-  if (!plan) {
-    std::fprintf(stderr, "concord: %s\n", plan.status().to_string().c_str());
-    return kExitError;
-  }
-  GuardVerdict guard = check_guards(plan->counts, options);
-  if (o.json) {
-    json j = plan_json(*plan, "rehearsal");
-    j["guard"] = {{"stop", guard.stop}, {"reasons", guard.reasons}};
-    std::cout << j.dump(2) << "\n";
-  } else {
-    print_plan(*plan, guard, o.table);
-  }
-  return 0;
+  c->add_flag("--full", o.full, "fetch both sides in full even when a watermark exists");
+  c->add_flag("--json", o.json, "print the plan and the result as JSON");
 }
 
 }  // namespace
@@ -249,8 +24,51 @@ int rehearse(const RehearseOptions& o) {
 int main(int argc, char** argv) {
   CLI::App app{"concord keeps a CRM group and a Mailchimp audience in agreement"};
   app.require_subcommand(1);
+  Global g;
+  app.add_option("--config", g.config, "configuration file")->capture_default_str();
+  app.add_flag("--verbose,-v", g.verbose, "print progress even when not on a terminal");
+
+  bool force = false;
+  CLI::App* init_c = app.add_subcommand("init", "Write a commented example configuration");
+  init_c->add_flag("--force", force, "overwrite an existing file");
+
+  CLI::App* check_c = app.add_subcommand(
+      "check", "Reach both sides, resolve every audience and group, check the field mapping");
+
+  RunOptions plan_o, sync_o;
+  CLI::App* plan_c = app.add_subcommand(
+      "plan", "Fetch both sides and show what a sync would do, changing neither side");
+  add_run_options(plan_c, plan_o, false);
+  CLI::App* sync_c =
+      app.add_subcommand("sync", "Plan, then apply (backing both sides up before the first apply)");
+  add_run_options(sync_c, sync_o, true);
+
+  ReportOptions rep;
+  CLI::App* report_c = app.add_subcommand("report", "The conflict report of a run");
+  report_c->add_option("--sync", rep.sync, "the sync (default: the only one)");
+  report_c->add_option("--run", rep.run, "the run id (default: the last run)");
+  report_c->add_option("--format", rep.format, "csv, json, md or html")
+      ->check(CLI::IsMember({"csv", "json", "md", "html"}))
+      ->capture_default_str();
+  report_c->add_option("-o,--output", rep.output, "write to this file (default: standard output)");
+
+  bool status_json = false;
+  CLI::App* status_c = app.add_subcommand("status", "Recent runs and pending journal entries");
+  status_c->add_flag("--json", status_json, "print as JSON");
+
+  std::string backup_sync, backup_dir;
+  CLI::App* backup_c = app.add_subcommand("backup", "Back up both sides in full (CSV and JSON)");
+  backup_c->add_option("--sync", backup_sync, "the sync (default: every one)");
+  backup_c->add_option("-o,--output", backup_dir, "directory (default: <state_dir>/backups)");
+
+  std::string explain_email, explain_sync;
+  bool explain_json = false;
+  CLI::App* explain_c = app.add_subcommand("explain", "Why a member is where it is");
+  explain_c->add_option("EMAIL", explain_email, "the member's email address")->required();
+  explain_c->add_option("--sync", explain_sync, "the sync (default: the only one)");
+  explain_c->add_flag("--json", explain_json, "print as JSON");
+
   RehearseOptions r;
-  r.state_dir = "state";
   CLI::App* reh = app.add_subcommand("rehearse",
                                      "Run the decision rules on a table of members and show the "
                                      "plan (changes nothing outside the state directory)");
@@ -264,11 +82,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"crm", "mailchimp", "out"}))
       ->capture_default_str();
   reh->add_flag("--json", r.json, "print the plan as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
-  return rehearse(r);
+  if (*init_c) return init(g, force);
+  if (*check_c) return check(g);
+  if (*plan_c) return plan(g, plan_o);
+  if (*sync_c) return sync(g, sync_o);
+  if (*report_c) return report(g, rep);
+  if (*status_c) return status(g, status_json);
+  if (*backup_c) return backup(g, backup_sync, backup_dir);
+  if (*explain_c) return explain(g, explain_email, explain_sync, explain_json);
+  if (*reh) return rehearse(r);
+  return kExitUsage;
 }

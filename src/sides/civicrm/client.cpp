@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_set>
 
 #include "concord/email.h"
@@ -171,6 +172,10 @@ struct CiviCrmClient::Impl {
   Status read_history(std::int64_t group_id, const std::string& since_local, Store& store,
                       const PairHandle& pair, SnapshotWriter& writer, bool full, FetchStats& stats,
                       Micros* max_seen);
+  // The member keys among these emails that the pair's Mailchimp snapshot has.
+  static Result<std::set<MemberKey>> mailchimp_keys(
+      const std::map<std::int64_t, std::vector<json>>& emails, Store& store,
+      const PairHandle& pair);
   Status write_contacts(std::vector<Candidate>& contacts, Store& store, const PairHandle& pair,
                         SnapshotWriter& writer, bool full, FetchStats& stats);
 
@@ -235,6 +240,28 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const std::strin
   }
 }
 
+Result<std::set<MemberKey>> CiviCrmClient::Impl::mailchimp_keys(
+    const std::map<std::int64_t, std::vector<json>>& emails, Store& store, const PairHandle& pair) {
+  std::vector<MemberKey> keys;
+  for (const auto& [id, rows] : emails) {
+    for (const json& e : rows) {
+      std::string email = normalise_email(str(e, "email"));
+      if (!email.empty()) keys.push_back(member_key(email));
+    }
+  }
+  std::vector<std::string_view> views;
+  views.reserve(keys.size());
+  for (const MemberKey& k : keys)
+    views.push_back(k.view());
+  std::vector<std::optional<std::string>> found;
+  if (Status s = store.multi_get(pair, Family::kMailchimp, views, &found); !s) return s;
+  std::set<MemberKey> known;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (found[i]) known.insert(keys[i]);
+  }
+  return known;
+}
+
 Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Store& store,
                                            const PairHandle& pair, SnapshotWriter& writer,
                                            bool full, FetchStats& stats) {
@@ -245,16 +272,27 @@ Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Sto
   Result<std::map<std::int64_t, std::vector<json>>> emails = emails_of(ids);
   if (!emails) return emails.status();
 
+  // An address the pair's Mailchimp snapshot already has is the one that represents its contact:
+  // a contact with several addresses is matched to the Mailchimp member it already is, rather
+  // than appearing under another of its addresses (which would read as the member leaving the
+  // group on one key and joining on another).
+  Result<std::set<MemberKey>> in_mailchimp = mailchimp_keys(*emails, store, pair);
+  if (!in_mailchimp) return in_mailchimp.status();
+
   // Key each contact by its representative email; merge contacts that share one.
   std::map<MemberKey, std::pair<Candidate, std::string>> members;  // key → contact, email
   for (Candidate& c : contacts) {
     ++stats.members;
     std::vector<json>& rows = (*emails)[c.contact_id];
-    std::vector<const json*> usable;
+    std::vector<const json*> usable, known;
     for (const json& e : rows) {
-      if (!str(e, "email").empty()) usable.push_back(&e);
+      if (str(e, "email").empty()) continue;
+      usable.push_back(&e);
+      if (in_mailchimp->count(member_key(normalise_email(str(e, "email"))))) known.push_back(&e);
     }
-    if (usable.size() > 1) {  // an address on hold only when there is no other
+    if (!known.empty()) {
+      usable = known;
+    } else if (usable.size() > 1) {  // an address on hold only when there is no other
       std::vector<const json*> live;
       for (const json* e : usable) {
         if (!truthy(e->value("on_hold", json()))) live.push_back(e);

@@ -1,0 +1,35 @@
+// Backups: both sides of a pair, in full, as CSV and JSON files (DESIGN §2 "Nothing is lost").
+//
+// A backup is written from the pair's snapshots right after a full fetch, so it holds every
+// member each side returned with everything concord reads of it (Mailchimp: email, status, change
+// times, unsubscribe reason, merge fields; CiviCRM: email, contact id and names, the group
+// status and date, the contact's flags and duplicate contacts). docs/operations.md says how to
+// restore from one.
+//
+// Thread-safety: reads a consistent view of the store.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+
+#include "concord/status.h"
+#include "concord/store.h"
+#include "concord/time.h"
+
+namespace concord {
+
+struct BackupResult {
+  std::filesystem::path dir;  // <parent>/<sync>-<UTC time>
+  std::uint64_t mailchimp_members = 0;
+  std::uint64_t crm_members = 0;
+};
+
+// Writes mailchimp.csv, mailchimp.json, crm.csv and crm.json into a new directory under
+// `parent` (created as a temporary directory and renamed when complete, so a backup directory
+// is never half-written). kIoError names the file that could not be written.
+Result<BackupResult> write_backup(Store& store, const PairHandle& pair,
+                                  const std::filesystem::path& parent, std::string_view sync,
+                                  Micros now);
+
+}  // namespace concord

@@ -1,0 +1,89 @@
+// One run of a sync pair: fetch → (resume) → diff → guards → backup → journal → apply → base.
+//
+// Used by `concord plan`, `concord sync` and the daemon. The run is recorded in the pair's runs
+// family with its conflict report; every write goes through the journal first (journal.h):
+//   1. Both sides are fetched (incrementally, or in full on the first run, when asked, or when
+//      the last full fetch is older than full_fetch_every).
+//   2. Journal entries a dead run left kPlanned are resolved against the fresh snapshots: a write
+//      that took effect is marked kVerified and its base stored; one that did not is marked
+//      kSuperseded, and the diff plans that member again (its base was never updated). Nothing
+//      that succeeded is sent again, nothing planned is dropped.
+//   3. The diff plans; the guards may stop the run (nothing is changed, exit 3).
+//   4. Before the first apply of the pair, both sides are backed up (backup.h).
+//   5. Agreements update the base; every operation is journaled kPlanned (synced to disk), then
+//      sent in batches; each batch's results, and the base of each member whose write succeeded,
+//      are stored in one atomic write.
+//
+// Thread-safety: one run per pair at a time (the caller ensures it); different pairs may run at
+// once on one Store.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "concord/config.h"
+#include "concord/journal.h"
+#include "concord/plan.h"
+#include "concord/side.h"
+#include "concord/status.h"
+#include "concord/store.h"
+#include "concord/time.h"
+
+namespace concord {
+
+struct Progress {
+  std::string phase;  // "fetch", "resume", "plan", "backup", "apply"
+  Side side = Side::kMailchimp;
+  std::uint64_t done = 0;
+  std::uint64_t total = 0;
+};
+
+struct RunRequest {
+  std::string command = "sync";  // recorded in the run: "plan", "sync", "serve"
+  bool apply = true;             // false: plan only (nothing is written to either side)
+  Trust trust = Trust::kNone;
+  bool allow_mass_removal = false;
+  bool full_fetch = false;  // fetch everything even when a watermark exists
+  // A full fetch is made when the last one is older than this (permanent deletions and CRM flag
+  // changes without a history row are only seen by full fetches). Default: one day.
+  Micros full_fetch_every = 24LL * 3600 * kMicrosPerSecond;
+  std::filesystem::path backup_dir;               // state_dir/backups
+  std::function<void(const Progress&)> progress;  // may be empty
+  const std::atomic<bool>* stop = nullptr;        // set: stop between batches (journaled)
+};
+
+struct RunOutcome {
+  RunRecord record;
+  Plan plan;  // this run's plan (operations, report rows)
+  GuardVerdict guard;
+  std::vector<ReportEntry> report;  // the stored conflict report
+  std::filesystem::path backup;     // the backup written by this run, if any
+
+  // DESIGN §4: 0 done, 1 error/interrupted, 3 stopped by a guard, 4 done but some members not
+  // synced.
+  int exit_code() const;
+};
+
+struct SyncPair {
+  Store& store;
+  const PairHandle& pair;
+  const SyncConfig& config;
+  SyncSide& mailchimp;
+  SyncSide& crm;
+  const Clock& clock;
+};
+
+// Runs once. An error before anything was applied (a fetch that failed, a store error) is
+// returned as a Status after the run was recorded as failed; errors while applying are
+// per-operation outcomes (failed writes) and end the run as done-with-failures.
+Result<RunOutcome> run_sync(SyncPair& p, const RunRequest& request);
+
+// Meta keys of a pair.
+inline constexpr std::string_view kMetaLastFullFetch = "fetch.last_full";  // decimal µs
+inline constexpr std::string_view kMetaFirstBackup = "backup.first";       // path of the backup
+
+}  // namespace concord

@@ -1,0 +1,121 @@
+// Runs and the journal: what concord did, kept in the store so that nothing is lost.
+//
+// Every run of a sync pair (a `plan` or a `sync`) has a RunRecord in the pair's runs family, and
+// its conflict report rows beside it. Every operation a `sync` is about to send is first written
+// to the journal as kPlanned, then marked with its result once the side answered; a run killed in
+// between leaves kPlanned entries that the next run resolves before it plans anything new.
+// docs/store-format.md gives the encodings.
+//
+// Thread-safety: plain values and functions over a thread-safe Store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "concord/plan.h"
+#include "concord/report.h"
+#include "concord/status.h"
+#include "concord/store.h"
+
+namespace concord {
+
+enum class JournalState : std::uint8_t {
+  kPlanned = 0,     // written before the operation was sent; no answer recorded yet
+  kDone = 1,        // the side did it
+  kFailed = 2,      // not done (network, 5xx, …); the base was left alone, a later run retries
+  kRefused = 3,     // the side refused for good (compliance, cleaned, forgotten, invalid)
+  kVerified = 4,    // the run died before the answer was recorded; a later fetch showed it done
+  kSuperseded = 5,  // the run died before it was sent; a later run planned the member afresh
+};
+std::string_view journal_state_name(JournalState s);  // "planned", "done", …
+
+struct JournalEntry {
+  std::uint64_t run_id = 0;
+  std::uint32_t seq = 0;
+  Operation op;
+  JournalState state = JournalState::kPlanned;
+  std::string message;            // the side's words for a failure or refusal
+  Micros at = kNoTime;            // when the state was recorded
+  std::uint64_t resolved_by = 0;  // kVerified/kSuperseded: the run that resolved it
+};
+
+std::string encode_journal_entry(const JournalEntry& e);
+// `key` is the journal key (it gives run_id and seq). kCorruption names the field it could not
+// read.
+Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view value);
+
+enum class RunState : std::uint8_t {
+  kRunning = 0,           // started; a run found in this state later died (or is still running)
+  kPlanned = 1,           // `plan`: nothing was applied
+  kDone = 2,              // applied; every member is in agreement (exit 0)
+  kDoneWithFailures = 3,  // applied; some members could not be synced (exit 4)
+  kStoppedByGuard = 4,    // a guard stopped it before anything was applied (exit 3)
+  kFailed = 5,            // an error ended it (exit 1); a later run resumes
+  kInterrupted = 6,       // stopped on request between batches, or died; a later run resumed it
+};
+std::string_view run_state_name(RunState s);  // "running", "planned", "done", …
+
+struct RunRecord {
+  std::uint64_t id = 0;
+  std::string sync;
+  std::string command;  // "plan" | "sync" | "serve" (a scheduled or webhook run)
+  Micros started_at = kNoTime;
+  Micros ended_at = kNoTime;
+  RunState state = RunState::kRunning;
+  bool first_run = false;
+  bool full_fetch = false;
+  std::string trust;  // "", "crm", "mailchimp"
+  PlanCounts counts;
+  std::uint64_t applied = 0;       // operations done (or verified)
+  std::uint64_t failed = 0;        // operations failed (retried later)
+  std::uint64_t refused = 0;       // operations refused for good
+  std::uint64_t unsynced = 0;      // members left in disagreement (exit 4 when > 0)
+  std::uint64_t resumed_from = 0;  // the run this one resolved the journal of, if any
+  std::uint64_t mailchimp_requests = 0;
+  std::uint64_t crm_requests = 0;
+  std::vector<std::string> notes;  // guard reasons, the error that ended it
+};
+
+std::string encode_run(const RunRecord& r);
+Result<RunRecord> decode_run(std::string_view value);
+
+// The report's counts of a run in display order (for ReportSummary and `status`).
+std::vector<std::pair<std::string, std::uint64_t>> run_counts(const RunRecord& r);
+ReportSummary report_summary(const RunRecord& r);
+
+// Store access for one pair.
+class RunLog {
+ public:
+  RunLog(Store& store, const PairHandle& pair) : store_(store), pair_(pair) {}
+
+  // A new run id (one more than the last), persisted at once.
+  Result<std::uint64_t> next_run_id();
+  Status put_run(const RunRecord& r, bool sync = false);
+  Result<std::optional<RunRecord>> get_run(std::uint64_t id);
+  // The last `limit` runs, newest first.
+  Result<std::vector<RunRecord>> recent_runs(std::size_t limit);
+  Result<std::optional<RunRecord>> last_run();
+
+  // Report rows of a run (kept beside its record).
+  Status put_report_rows(std::uint64_t run_id, const std::vector<ReportEntry>& rows);
+  Result<std::vector<ReportEntry>> report_rows(std::uint64_t run_id);
+
+  // Journal entries still kPlanned, of any run, in order.
+  Result<std::vector<JournalEntry>> open_entries();
+  // Every journal entry of one member, oldest first.
+  Result<std::vector<JournalEntry>> entries_of(const MemberKey& key);
+  // Number of journal entries still kPlanned.
+  Result<std::uint64_t> open_count();
+
+ private:
+  Store& store_;
+  const PairHandle& pair_;
+};
+
+// The key of a run's report row `seq` in the runs family: the run key, 0x01, seq (4 bytes BE).
+std::string report_row_key(std::uint64_t run_id, std::uint32_t seq);
+
+}  // namespace concord

@@ -1,0 +1,384 @@
+#include "concord/journal.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace concord {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kLastRunKey = "runs.last_id";
+constexpr char kReportRowTag = '\x01';
+
+// Reads a field of a stored JSON object; errors name the record and the field.
+class Reader {
+ public:
+  Reader(const json& j, std::string what) : j_(j), what_(std::move(what)) {}
+
+  template <typename T>
+  Status get(const char* field, T* out, bool required = true) const {
+    auto it = j_.find(field);
+    if (it == j_.end() || it->is_null()) {
+      if (!required) return Status::ok();
+      return Status::corruption(what_ + ": field \"" + field + "\" is missing");
+    }
+    try {
+      *out = it->get<T>();
+    } catch (const json::exception&) {
+      return Status::corruption(what_ + ": field \"" + field + "\" has the wrong type");
+    }
+    return Status::ok();
+  }
+
+ private:
+  const json& j_;
+  std::string what_;
+};
+
+Result<json> parse_object(std::string_view text, const std::string& what) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Status::corruption(what + " is not a JSON object");
+  return j;
+}
+
+// Enum ↔ its byte, checked against the largest value.
+template <typename E>
+Status enum_of(std::int64_t v, std::int64_t max, E* out, const std::string& what) {
+  if (v < 0 || v > max) return Status::corruption(what + " has an unknown value");
+  *out = static_cast<E>(v);
+  return Status::ok();
+}
+
+// The plan's counts in display order: the operations by kind, unchanged members, report rows.
+std::vector<std::pair<std::string, std::uint64_t>> plan_counts(const PlanCounts& c) {
+  return {{"add_to_mailchimp", c.add_to_mailchimp},
+          {"pending_in_mailchimp", c.pending_in_mailchimp},
+          {"unsubscribe_in_mailchimp", c.unsubscribe_in_mailchimp},
+          {"archive_in_mailchimp", c.archive_in_mailchimp},
+          {"add_to_crm", c.add_to_crm},
+          {"create_crm_contact", c.create_crm_contact},
+          {"remove_from_crm", c.remove_from_crm},
+          {"hold_crm_email", c.hold_crm_email},
+          {"unchanged", c.unchanged},
+          {"report_rows", c.report_rows}};
+}
+
+json counts_json(const PlanCounts& c) {
+  json j = json::object();
+  for (const auto& [k, v] : plan_counts(c))
+    j[k] = v;
+  j["unchanged_in"] = c.unchanged_in;
+  j["mailchimp_members"] = c.mailchimp_members;
+  j["crm_members"] = c.crm_members;
+  j["mailchimp_in"] = c.mailchimp_in;
+  j["crm_in"] = c.crm_in;
+  j["base_members"] = c.base_members;
+  j["base_in"] = c.base_in;
+  return j;
+}
+
+void counts_of(const json& j, PlanCounts* c) {
+  auto n = [&](const char* k) { return j.value(k, std::uint64_t{0}); };
+  c->add_to_mailchimp = n("add_to_mailchimp");
+  c->pending_in_mailchimp = n("pending_in_mailchimp");
+  c->unsubscribe_in_mailchimp = n("unsubscribe_in_mailchimp");
+  c->archive_in_mailchimp = n("archive_in_mailchimp");
+  c->add_to_crm = n("add_to_crm");
+  c->create_crm_contact = n("create_crm_contact");
+  c->remove_from_crm = n("remove_from_crm");
+  c->hold_crm_email = n("hold_crm_email");
+  c->unchanged = n("unchanged");
+  c->unchanged_in = n("unchanged_in");
+  c->report_rows = n("report_rows");
+  c->mailchimp_members = n("mailchimp_members");
+  c->crm_members = n("crm_members");
+  c->mailchimp_in = n("mailchimp_in");
+  c->crm_in = n("crm_in");
+  c->base_members = n("base_members");
+  c->base_in = n("base_in");
+}
+
+}  // namespace
+
+std::string_view journal_state_name(JournalState s) {
+  switch (s) {
+    case JournalState::kPlanned:
+      return "planned";
+    case JournalState::kDone:
+      return "done";
+    case JournalState::kFailed:
+      return "failed";
+    case JournalState::kRefused:
+      return "refused";
+    case JournalState::kVerified:
+      return "verified";
+    case JournalState::kSuperseded:
+      return "superseded";
+  }
+  return "?";
+}
+
+std::string_view run_state_name(RunState s) {
+  switch (s) {
+    case RunState::kRunning:
+      return "running";
+    case RunState::kPlanned:
+      return "planned";
+    case RunState::kDone:
+      return "done";
+    case RunState::kDoneWithFailures:
+      return "done-with-failures";
+    case RunState::kStoppedByGuard:
+      return "stopped-by-guard";
+    case RunState::kFailed:
+      return "failed";
+    case RunState::kInterrupted:
+      return "interrupted";
+  }
+  return "?";
+}
+
+std::string encode_journal_entry(const JournalEntry& e) {
+  const Operation& op = e.op;
+  json j = {{"email", op.email},
+            {"kind", static_cast<int>(op.kind)},
+            {"reason", static_cast<int>(op.reason)},
+            {"note", static_cast<int>(op.note)},
+            {"base",
+             {static_cast<int>(op.base_after.membership), op.base_after.mailchimp_changed_at,
+              op.base_after.crm_changed_at, op.base_after.mailchimp_hash, op.base_after.crm_hash}},
+            {"state", static_cast<int>(e.state)}};
+  if (!e.message.empty()) j["message"] = e.message;
+  if (e.at != kNoTime) j["at"] = e.at;
+  if (e.resolved_by != 0) j["resolved_by"] = e.resolved_by;
+  return j.dump();
+}
+
+Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view value) {
+  JournalEntry e;
+  if (!decode_journal_key(key, &e.run_id, &e.seq)) {
+    return Status::corruption("a journal key is not 12 bytes");
+  }
+  const std::string what =
+      "journal entry " + std::to_string(e.run_id) + "/" + std::to_string(e.seq);
+  Result<json> j = parse_object(value, what);
+  if (!j) return j.status();
+  Reader r(*j, what);
+  int kind = 0, reason = 0, note = 0, state = 0;
+  std::vector<json> base;
+  Status s = r.get("email", &e.op.email);
+  if (s) s = r.get("kind", &kind);
+  if (s) s = r.get("reason", &reason);
+  if (s) s = r.get("note", &note);
+  if (s) s = r.get("state", &state);
+  if (s) s = r.get("base", &base);
+  if (s) s = r.get("message", &e.message, false);
+  if (s) s = r.get("at", &e.at, false);
+  if (s) s = r.get("resolved_by", &e.resolved_by, false);
+  if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmHoldEmail), &e.op.kind, what + " kind");
+  if (s) s = enum_of(reason, static_cast<int>(Reason::kTrustMailchimp), &e.op.reason, what);
+  if (s) s = enum_of(note, static_cast<int>(Note::kCleanedRemoved), &e.op.note, what + " note");
+  if (s) s = enum_of(state, static_cast<int>(JournalState::kSuperseded), &e.state, what);
+  if (!s) return s;
+  if (base.size() != 5) return Status::corruption(what + ": field \"base\" is not 5 numbers");
+  try {
+    e.op.base_after.membership = base[0].get<int>() == 1 ? Membership::kIn : Membership::kOut;
+    e.op.base_after.mailchimp_changed_at = base[1].get<Micros>();
+    e.op.base_after.crm_changed_at = base[2].get<Micros>();
+    e.op.base_after.mailchimp_hash = base[3].get<std::uint64_t>();
+    e.op.base_after.crm_hash = base[4].get<std::uint64_t>();
+  } catch (const json::exception&) {
+    return Status::corruption(what + ": field \"base\" is not 5 numbers");
+  }
+  e.op.key = member_key(e.op.email);
+  return e;
+}
+
+std::string encode_run(const RunRecord& r) {
+  json j = {{"id", r.id},
+            {"sync", r.sync},
+            {"command", r.command},
+            {"started_at", r.started_at},
+            {"ended_at", r.ended_at},
+            {"state", static_cast<int>(r.state)},
+            {"first_run", r.first_run},
+            {"full_fetch", r.full_fetch},
+            {"trust", r.trust},
+            {"counts", counts_json(r.counts)},
+            {"applied", r.applied},
+            {"failed", r.failed},
+            {"refused", r.refused},
+            {"unsynced", r.unsynced},
+            {"resumed_from", r.resumed_from},
+            {"mailchimp_requests", r.mailchimp_requests},
+            {"crm_requests", r.crm_requests},
+            {"notes", r.notes}};
+  return j.dump();
+}
+
+Result<RunRecord> decode_run(std::string_view value) {
+  Result<json> j = parse_object(value, "a run record");
+  if (!j) return j.status();
+  RunRecord r;
+  Reader rd(*j, "run record");
+  int state = 0;
+  json counts;
+  Status s = rd.get("id", &r.id);
+  if (s) s = rd.get("sync", &r.sync);
+  if (s) s = rd.get("command", &r.command);
+  if (s) s = rd.get("started_at", &r.started_at);
+  if (s) s = rd.get("ended_at", &r.ended_at);
+  if (s) s = rd.get("state", &state);
+  if (s) s = rd.get("first_run", &r.first_run);
+  if (s) s = rd.get("full_fetch", &r.full_fetch, false);
+  if (s) s = rd.get("trust", &r.trust, false);
+  if (s) s = rd.get("counts", &counts);
+  if (s) s = rd.get("applied", &r.applied, false);
+  if (s) s = rd.get("failed", &r.failed, false);
+  if (s) s = rd.get("refused", &r.refused, false);
+  if (s) s = rd.get("unsynced", &r.unsynced, false);
+  if (s) s = rd.get("resumed_from", &r.resumed_from, false);
+  if (s) s = rd.get("mailchimp_requests", &r.mailchimp_requests, false);
+  if (s) s = rd.get("crm_requests", &r.crm_requests, false);
+  if (s) s = rd.get("notes", &r.notes, false);
+  if (s) s = enum_of(state, static_cast<int>(RunState::kInterrupted), &r.state, "run state");
+  if (!s) return s.with_context("run " + std::to_string(r.id));
+  if (counts.is_object()) counts_of(counts, &r.counts);
+  return r;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> run_counts(const RunRecord& r) {
+  std::vector<std::pair<std::string, std::uint64_t>> c = plan_counts(r.counts);
+  c.insert(c.end(), {{"applied", r.applied},
+                     {"failed", r.failed},
+                     {"refused", r.refused},
+                     {"unsynced", r.unsynced}});
+  return c;
+}
+
+ReportSummary report_summary(const RunRecord& r) {
+  ReportSummary s;
+  s.sync = r.sync;
+  s.run_id = r.id;
+  s.started_at = r.started_at;
+  s.ended_at = r.ended_at;
+  s.result = std::string(run_state_name(r.state));
+  s.first_run = r.first_run;
+  s.trust = r.trust;
+  s.counts = run_counts(r);
+  s.notes = r.notes;
+  return s;
+}
+
+std::string report_row_key(std::uint64_t run_id, std::uint32_t seq) {
+  std::string k = run_key(run_id);
+  k += kReportRowTag;
+  for (int i = 3; i >= 0; --i)
+    k += static_cast<char>((seq >> (8 * i)) & 0xff);
+  return k;
+}
+
+Result<std::uint64_t> RunLog::next_run_id() {
+  Result<std::optional<std::string>> v = store_.get(pair_, Family::kMeta, kLastRunKey);
+  if (!v) return v.status();
+  std::uint64_t last = 0;
+  if (v->has_value()) last = std::strtoull((*v)->c_str(), nullptr, 10);
+  const std::uint64_t id = last + 1;
+  if (Status s = store_.put(pair_, Family::kMeta, kLastRunKey, std::to_string(id)); !s) return s;
+  return id;
+}
+
+Status RunLog::put_run(const RunRecord& r, bool sync) {
+  Batch b;
+  b.put(pair_, Family::kRuns, run_key(r.id), encode_run(r));
+  return store_.write(b, sync);
+}
+
+Result<std::optional<RunRecord>> RunLog::get_run(std::uint64_t id) {
+  Result<std::optional<std::string>> v = store_.get(pair_, Family::kRuns, run_key(id));
+  if (!v) return v.status();
+  if (!v->has_value()) return std::optional<RunRecord>();
+  Result<RunRecord> r = decode_run(**v);
+  if (!r) return r.status();
+  return std::optional<RunRecord>(std::move(*r));
+}
+
+Result<std::vector<RunRecord>> RunLog::recent_runs(std::size_t limit) {
+  Result<std::optional<std::string>> v = store_.get(pair_, Family::kMeta, kLastRunKey);
+  if (!v) return v.status();
+  std::vector<RunRecord> runs;
+  std::uint64_t id = v->has_value() ? std::strtoull((*v)->c_str(), nullptr, 10) : 0;
+  for (; id > 0 && runs.size() < limit; --id) {
+    Result<std::optional<RunRecord>> r = get_run(id);
+    if (!r) return r.status();
+    if (r->has_value()) runs.push_back(std::move(**r));
+  }
+  return runs;
+}
+
+Result<std::optional<RunRecord>> RunLog::last_run() {
+  Result<std::vector<RunRecord>> runs = recent_runs(1);
+  if (!runs) return runs.status();
+  if (runs->empty()) return std::optional<RunRecord>();
+  return std::optional<RunRecord>(std::move(runs->front()));
+}
+
+Status RunLog::put_report_rows(std::uint64_t run_id, const std::vector<ReportEntry>& rows) {
+  Batch b;
+  std::uint32_t seq = 0;
+  for (const ReportEntry& e : rows) {
+    b.put(pair_, Family::kRuns, report_row_key(run_id, seq++), encode_entry(e));
+    if (b.count() >= 1000) {
+      if (Status s = store_.write(b); !s) return s;
+      b.clear();
+    }
+  }
+  return store_.write(b);
+}
+
+Result<std::vector<ReportEntry>> RunLog::report_rows(std::uint64_t run_id) {
+  std::vector<ReportEntry> rows;
+  const std::string prefix = run_key(run_id) + kReportRowTag;
+  Cursor c = store_.scan(pair_, Family::kRuns);
+  for (c.seek(prefix); c.valid() && c.key().starts_with(prefix); c.next()) {
+    Result<ReportEntry> e = decode_entry(c.value());
+    if (!e) return e.status().with_context("report row of run " + std::to_string(run_id));
+    rows.push_back(std::move(*e));
+  }
+  if (Status s = c.status(); !s) return s;
+  return rows;
+}
+
+Result<std::vector<JournalEntry>> RunLog::open_entries() {
+  std::vector<JournalEntry> open;
+  Cursor c = store_.scan(pair_, Family::kJournal);
+  for (c.seek_to_first(); c.valid(); c.next()) {
+    Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
+    if (!e) return e.status();
+    if (e->state == JournalState::kPlanned) open.push_back(std::move(*e));
+  }
+  if (Status s = c.status(); !s) return s;
+  return open;
+}
+
+Result<std::vector<JournalEntry>> RunLog::entries_of(const MemberKey& key) {
+  std::vector<JournalEntry> mine;
+  Cursor c = store_.scan(pair_, Family::kJournal);
+  for (c.seek_to_first(); c.valid(); c.next()) {
+    Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
+    if (!e) return e.status();
+    if (e->op.key == key) mine.push_back(std::move(*e));
+  }
+  if (Status s = c.status(); !s) return s;
+  return mine;
+}
+
+Result<std::uint64_t> RunLog::open_count() {
+  Result<std::vector<JournalEntry>> open = open_entries();
+  if (!open) return open.status();
+  return static_cast<std::uint64_t>(open->size());
+}
+
+}  // namespace concord

@@ -1,0 +1,229 @@
+// The Mailchimp and CiviCRM clients as SyncSides.
+#include <optional>
+
+#include "concord/civicrm_client.h"
+#include "concord/mailchimp_client.h"
+#include "concord/side.h"
+
+namespace concord {
+namespace {
+
+std::string field_value(const SideWrite& w, std::string_view name) {
+  for (const auto& [k, v] : w.fields) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+// What both adapters share: the audience/group is resolved once, then fetches and writes go to it.
+template <typename Client, typename Id>
+class ClientSide : public SyncSide {
+ public:
+  ClientSide(Client& client, std::string name) : client_(client), name_(std::move(name)) {}
+
+  Status resolve() override {
+    if (id_) return Status::ok();
+    Result<Id> id = lookup();
+    if (!id) return id.status().with_context(std::string(noun()) + " \"" + name_ + "\"");
+    id_ = *id;
+    return Status::ok();
+  }
+
+  Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
+    if (Status s = resolve(); !s) return s;
+    return full ? client_.fetch_full(*id_, store, pair)
+                : client_.fetch_incremental(*id_, store, pair);
+  }
+
+  std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) override {
+    std::vector<SideOutcome> out(writes.size());
+    if (Status s = resolve(); !s) {
+      for (SideOutcome& o : out)
+        o.message = s.message();
+      return out;
+    }
+    std::vector<SideOutcome> res = apply_resolved(*id_, writes);
+    for (std::size_t i = 0; i < res.size() && i < out.size(); ++i)
+      out[i] = std::move(res[i]);
+    return out;
+  }
+
+  std::uint64_t requests() const override { return client_.requests(); }
+
+ protected:
+  virtual Result<Id> lookup() = 0;
+  virtual const char* noun() const = 0;
+  virtual std::vector<SideOutcome> apply_resolved(const Id& id,
+                                                  const std::vector<SideWrite>& writes) = 0;
+
+  Client& client_;
+  std::string name_;
+  std::optional<Id> id_;
+};
+
+class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
+ public:
+  MailchimpSide(MailchimpClient& client, std::string audience, Resubscribe resubscribe)
+      : ClientSide(client, std::move(audience)), resubscribe_(resubscribe) {}
+
+  Side side() const override { return Side::kMailchimp; }
+  std::size_t batch_size() const override { return 500; }
+
+ private:
+  Result<std::string> lookup() override {
+    Result<Audience> a = client_.resolve_audience(name_);
+    if (!a) return a.status();
+    return a->id;
+  }
+  const char* noun() const override { return "audience"; }
+
+  std::vector<SideOutcome> apply_resolved(const std::string& list_id,
+                                          const std::vector<SideWrite>& writes) override {
+    std::vector<MailchimpWrite> mw;
+    mw.reserve(writes.size());
+    for (const SideWrite& w : writes) {
+      MailchimpWrite m;
+      m.email = w.email;
+      m.kind = kind_of(w.kind);
+      m.merge_fields = w.fields;
+      mw.push_back(std::move(m));
+    }
+    std::vector<SideOutcome> out;
+    for (const WriteOutcome& r : client_.apply(list_id, mw, resubscribe_)) {
+      out.push_back(outcome_of(r));
+    }
+    return out;
+  }
+
+  static MailchimpWrite::Kind kind_of(OpKind k) {
+    switch (k) {
+      case OpKind::kMailchimpPending:
+        return MailchimpWrite::Kind::kPending;
+      case OpKind::kMailchimpUnsubscribe:
+        return MailchimpWrite::Kind::kUnsubscribe;
+      case OpKind::kMailchimpArchive:
+        return MailchimpWrite::Kind::kArchive;
+      default:
+        return MailchimpWrite::Kind::kSubscribe;
+    }
+  }
+
+  static SideOutcome outcome_of(const WriteOutcome& w) {
+    SideOutcome o;
+    o.message = w.message;
+    o.changed_at = w.last_changed;
+    o.status = w.status;
+    using C = WriteOutcome::Code;
+    switch (w.code) {
+      case C::kDone:
+        o.code = SideOutcome::Code::kDone;
+        break;
+      case C::kPendingSent:
+        o.code = SideOutcome::Code::kDone;
+        o.conflict = Conflict::kCompliance;
+        o.status = MailchimpStatus::kPending;
+        break;
+      case C::kCompliance:
+        o.code = SideOutcome::Code::kRefused;
+        o.conflict = Conflict::kCompliance;
+        break;
+      case C::kCleaned:
+        o.code = SideOutcome::Code::kRefused;
+        o.conflict = Conflict::kCleaned;
+        o.status = MailchimpStatus::kCleaned;
+        break;
+      case C::kForgotten:
+        o.code = SideOutcome::Code::kRefused;
+        o.conflict = Conflict::kForgotten;
+        o.status = MailchimpStatus::kForgotten;
+        break;
+      case C::kInvalid:
+        o.code = SideOutcome::Code::kRefused;
+        o.conflict = Conflict::kInvalidEmail;
+        break;
+      case C::kFailed:
+        o.code = SideOutcome::Code::kFailed;
+        o.conflict = Conflict::kFailedWrite;
+        break;
+    }
+    return o;
+  }
+
+  Resubscribe resubscribe_;
+};
+
+class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
+ public:
+  using ClientSide::ClientSide;
+
+  Side side() const override { return Side::kCrm; }
+  std::size_t batch_size() const override { return 200; }
+
+ private:
+  Result<std::int64_t> lookup() override {
+    Result<CrmGroup> g = client_.resolve_group(name_);
+    if (!g) return g.status();
+    return g->id;
+  }
+  const char* noun() const override { return "group"; }
+
+  std::vector<SideOutcome> apply_resolved(const std::int64_t& group_id,
+                                          const std::vector<SideWrite>& writes) override {
+    std::vector<CrmWrite> cw;
+    cw.reserve(writes.size());
+    for (const SideWrite& w : writes) {
+      CrmWrite c;
+      c.kind = kind_of(w.kind);
+      c.contact_id = w.contact_id;
+      c.email = w.email;
+      c.first_name = field_value(w, "first_name");
+      c.last_name = field_value(w, "last_name");
+      cw.push_back(std::move(c));
+    }
+    std::vector<CrmWriteOutcome> res = client_.apply(group_id, cw);
+    std::vector<SideOutcome> out(res.size());
+    for (std::size_t i = 0; i < res.size(); ++i) {
+      out[i].message = res[i].message;
+      switch (res[i].code) {
+        case CrmWriteOutcome::Code::kDone:
+          out[i].code = SideOutcome::Code::kDone;
+          break;
+        case CrmWriteOutcome::Code::kInvalid:
+          out[i].code = SideOutcome::Code::kRefused;
+          out[i].conflict = Conflict::kFailedWrite;
+          break;
+        case CrmWriteOutcome::Code::kFailed:
+          out[i].code = SideOutcome::Code::kFailed;
+          out[i].conflict = Conflict::kFailedWrite;
+          break;
+      }
+    }
+    return out;
+  }
+
+  static CrmWrite::Kind kind_of(OpKind k) {
+    switch (k) {
+      case OpKind::kCrmCreateContact:
+        return CrmWrite::Kind::kCreateContact;
+      case OpKind::kCrmRemove:
+        return CrmWrite::Kind::kRemove;
+      case OpKind::kCrmHoldEmail:
+        return CrmWrite::Kind::kHoldEmail;
+      default:
+        return CrmWrite::Kind::kAdd;
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<SyncSide> mailchimp_side(MailchimpClient& client, std::string audience,
+                                         Resubscribe resubscribe) {
+  return std::make_unique<MailchimpSide>(client, std::move(audience), resubscribe);
+}
+
+std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group) {
+  return std::make_unique<CiviCrmSide>(client, std::move(group));
+}
+
+}  // namespace concord

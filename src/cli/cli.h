@@ -1,0 +1,114 @@
+// Internal to the `concord` command: shared helpers of its subcommands.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "concord/civicrm_client.h"
+#include "concord/config.h"
+#include "concord/decide.h"
+#include "concord/engine.h"
+#include "concord/mailchimp_client.h"
+#include "concord/plan.h"
+#include "concord/side.h"
+#include "concord/store.h"
+
+namespace concord::cli {
+
+// DESIGN §4.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitGuard = 3;
+inline constexpr int kExitUnsynced = 4;
+
+struct Global {
+  std::string config = "concord.toml";
+  bool verbose = false;
+};
+
+// Prints "concord: <message>" on stderr and returns `code`.
+int fail(int code, const std::string& message);
+// The exit code for a Status: kInvalid config/usage problems are 2, the rest 1.
+int exit_for(const Status& s);
+
+// Everything a command needs, opened from the configuration.
+class Context {
+ public:
+  static Result<std::unique_ptr<Context>> open(const Global& g, bool with_store = true);
+
+  const Config& config() const { return config_; }
+  Store& store() { return *store_; }
+  std::filesystem::path backup_dir() const { return config_.state_dir / "backups"; }
+
+  // The syncs a command acts on: the one named, or all of them.
+  Result<std::vector<const SyncConfig*>> syncs(const std::string& name) const;
+
+  // Clients are created on first use and shared by every sync of the account.
+  Result<MailchimpClient*> mailchimp(const std::string& account);
+  Result<CiviCrmClient*> civicrm(const std::string& connection);
+
+  struct Pair {
+    const PairHandle* handle = nullptr;
+    std::unique_ptr<SyncSide> mailchimp;
+    std::unique_ptr<SyncSide> crm;
+  };
+  Result<Pair> pair(const SyncConfig& sync);
+
+ private:
+  Config config_;
+  std::unique_ptr<Store> store_;
+  std::map<std::string, std::unique_ptr<MailchimpClient>> mailchimp_;
+  std::map<std::string, std::unique_ptr<CiviCrmClient>> civicrm_;
+};
+
+// Progress lines on stderr: on a terminal (rewritten in place), or always with --verbose.
+std::function<void(const Progress&)> progress_printer(bool verbose);
+
+nlohmann::json plan_json(const Plan& plan, const std::string& sync);
+// The counts by outcome, as the five-people table names them.
+void print_counts(const Plan& plan, std::FILE* out);
+void print_operations(const Plan& plan, std::FILE* out, std::size_t limit);
+void print_report_rows(const Plan& plan, std::FILE* out, std::size_t limit);
+
+std::string time_text(Micros t);  // ISO 8601, or "-" when unknown
+
+// Subcommands.
+struct RehearseOptions {
+  std::string table;
+  std::string state_dir = "state";
+  std::string trust;
+  std::string tie = "crm";
+  bool json = false;
+};
+int rehearse(const RehearseOptions& o);
+
+struct RunOptions {
+  std::string sync;
+  std::string trust;
+  bool allow_mass_removal = false;
+  bool full = false;
+  bool json = false;
+};
+int init(const Global& g, bool force);
+int check(const Global& g);
+int plan(const Global& g, const RunOptions& o);
+int sync(const Global& g, const RunOptions& o);
+
+struct ReportOptions {
+  std::string sync;
+  std::uint64_t run = 0;  // 0: the last
+  std::string format = "md";
+  std::string output;
+};
+int report(const Global& g, const ReportOptions& o);
+int status(const Global& g, bool json);
+int backup(const Global& g, const std::string& sync, const std::string& dir);
+int explain(const Global& g, const std::string& email, const std::string& sync, bool json);
+
+}  // namespace concord::cli

@@ -1,0 +1,365 @@
+// `concord init | check | plan | sync | report | status | backup`.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "concord/backup.h"
+#include "concord/journal.h"
+#include "concord/report.h"
+
+namespace concord::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kListed = 50;  // operations / report rows printed before "… and N more"
+
+Result<Trust> trust_of(const std::string& t) {
+  if (t.empty()) return Trust::kNone;
+  if (t == "crm") return Trust::kCrm;
+  if (t == "mailchimp") return Trust::kMailchimp;
+  return Status::invalid("--trust must be crm or mailchimp");
+}
+
+// The worse of two exit codes (guard and unsynced outrank success; errors outrank everything).
+int worse(int a, int b) {
+  auto rank = [](int c) {
+    switch (c) {
+      case kExitOk:
+        return 0;
+      case kExitUnsynced:
+        return 1;
+      case kExitGuard:
+        return 2;
+      default:
+        return 3;
+    }
+  };
+  return rank(b) > rank(a) ? b : a;
+}
+
+json run_json(const RunOutcome& r) {
+  json j = plan_json(r.plan, r.record.sync);
+  j["run"] = r.record.id;
+  j["result"] = run_state_name(r.record.state);
+  j["applied"] = r.record.applied;
+  j["failed"] = r.record.failed;
+  j["refused"] = r.record.refused;
+  j["unsynced"] = r.record.unsynced;
+  j["resumed_from"] = r.record.resumed_from;
+  j["mailchimp_requests"] = r.record.mailchimp_requests;
+  j["crm_requests"] = r.record.crm_requests;
+  j["guard"] = {{"stop", r.guard.stop}, {"reasons", r.guard.reasons}};
+  if (!r.backup.empty()) j["backup"] = r.backup.string();
+  j["exit_code"] = r.exit_code();
+  return j;
+}
+
+void print_run(const RunOutcome& r, bool applied) {
+  const RunRecord& rec = r.record;
+  std::printf("%s %s (run %llu%s%s)\n\n", applied ? "Sync of" : "Plan for", rec.sync.c_str(),
+              static_cast<unsigned long long>(rec.id),
+              rec.first_run ? "; first run: no base yet" : "",
+              rec.full_fetch ? "; full fetch" : "; incremental fetch");
+  if (rec.resumed_from != 0) {
+    std::printf("Resumed the journal of run %llu first.\n\n",
+                static_cast<unsigned long long>(rec.resumed_from));
+  }
+  print_counts(r.plan, stdout);
+  if (!r.plan.operations.empty()) {
+    std::printf("\nOperations\n");
+    print_operations(r.plan, stdout, kListed);
+  }
+  if (!r.plan.reports.empty()) {
+    std::printf("\nFor a person to look at\n");
+    print_report_rows(r.plan, stdout, kListed);
+  }
+  if (r.guard.stop) {
+    std::printf("\nStopped by a guard (exit status 3); nothing was changed:\n");
+    for (const auto& why : r.guard.reasons)
+      std::printf("  - %s\n", why.c_str());
+    return;
+  }
+  std::printf("\n");
+  if (!r.backup.empty()) std::printf("Backed up both sides to %s\n", r.backup.string().c_str());
+  if (!applied) {
+    std::printf("Nothing was changed%s.\n", r.plan.operations.empty()
+                                                ? ": nothing to do"
+                                                : "; `concord sync` applies this plan");
+    return;
+  }
+  if (r.plan.operations.empty() && rec.applied == 0) std::printf("Nothing to do.\n");
+  std::printf(
+      "Result: %s: %llu applied, %llu failed (retried next run), %llu refused; %llu "
+      "members not in agreement.\n",
+      std::string(run_state_name(rec.state)).c_str(), static_cast<unsigned long long>(rec.applied),
+      static_cast<unsigned long long>(rec.failed), static_cast<unsigned long long>(rec.refused),
+      static_cast<unsigned long long>(rec.unsynced));
+  if (!r.report.empty()) {
+    std::printf("Conflict report: concord report --sync %s --run %llu --format html -o FILE\n",
+                rec.sync.c_str(), static_cast<unsigned long long>(rec.id));
+  }
+}
+
+int run_command(const Global& g, const RunOptions& o, bool apply) {
+  Result<Trust> trust = trust_of(o.trust);
+  if (!trust) return fail(kExitUsage, trust.status().message());
+  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(o.sync);
+  if (!syncs) return fail(kExitUsage, syncs.status().message());
+  int code = kExitOk;
+  json all = json::array();
+  for (const SyncConfig* s : *syncs) {
+    Result<Context::Pair> p = (*ctx)->pair(*s);
+    if (!p) {
+      code = worse(code, fail(exit_for(p.status()), s->name + ": " + p.status().message()));
+      continue;
+    }
+    SyncPair sp{(*ctx)->store(), *p->handle, *s, *p->mailchimp, *p->crm, system_clock()};
+    RunRequest rq;
+    rq.command = apply ? "sync" : "plan";
+    rq.apply = apply;
+    rq.trust = *trust;
+    rq.allow_mass_removal = o.allow_mass_removal;
+    rq.full_fetch = o.full;
+    rq.backup_dir = (*ctx)->backup_dir();
+    rq.progress = progress_printer(g.verbose);
+    Result<RunOutcome> r = run_sync(sp, rq);
+    if (!r) {
+      code = worse(code, fail(kExitError, s->name + ": " + r.status().to_string()));
+      continue;
+    }
+    code = worse(code, r->exit_code());
+    if (o.json) {
+      all.push_back(run_json(*r));
+    } else {
+      print_run(*r, apply);
+    }
+  }
+  if (o.json) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+  return code;
+}
+
+// The one sync a command about stored runs is for: the named one, or the only one.
+Result<const SyncConfig*> one_sync(const Context& ctx, const std::string& name) {
+  Result<const SyncConfig*> s = ctx.config().sync(name);
+  if (!s && name.empty()) {
+    return Status::invalid("several syncs are configured: name one with --sync");
+  }
+  return s;
+}
+
+}  // namespace
+
+int init(const Global& g, bool force) {
+  if (std::filesystem::exists(g.config) && !force) {
+    return fail(kExitUsage, g.config + " exists; --force overwrites it");
+  }
+  std::ofstream out(g.config);
+  out << example_config();
+  out.close();
+  if (!out) return fail(kExitError, "cannot write " + g.config);
+  std::printf(
+      "Wrote %s. Set the environment variables it names, then run `concord --config %s "
+      "check`.\n",
+      g.config.c_str(), g.config.c_str());
+  return kExitOk;
+}
+
+int check(const Global& g) {
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  const Config& cfg = (*ctx)->config();
+  int problems = 0;
+  auto problem = [&](const std::string& what) {
+    std::printf("  PROBLEM: %s\n", what.c_str());
+    ++problems;
+  };
+  for (const auto& [name, account] : cfg.mailchimp) {
+    std::printf("Mailchimp account %s\n", name.c_str());
+    Result<MailchimpClient*> c = (*ctx)->mailchimp(name);
+    if (!c) {
+      problem(c.status().message());
+      continue;
+    }
+    if (Status s = (*c)->ping(); !s) {
+      problem("cannot reach Mailchimp: " + s.message());
+    } else {
+      std::printf("  reached the API with the key from $%s\n", account.api_key_env.c_str());
+    }
+  }
+  for (const SyncConfig& s : cfg.syncs) {
+    std::printf("Sync %s\n", s.name.c_str());
+    Result<MailchimpClient*> mc = (*ctx)->mailchimp(s.mailchimp);
+    if (mc) {
+      Result<Audience> a = (*mc)->resolve_audience(s.audience);
+      if (!a) {
+        problem("audience \"" + s.audience + "\": " + a.status().message());
+      } else {
+        std::printf("  audience %s \"%s\" (%lld members)\n", a->id.c_str(), a->name.c_str(),
+                    static_cast<long long>(a->member_count));
+        Result<std::vector<MergeField>> mf = (*mc)->merge_fields(a->id);
+        if (!mf) {
+          problem("merge fields of " + a->id + ": " + mf.status().message());
+        } else {
+          for (const FieldMapping& f : s.fields) {
+            bool found = false;
+            for (const MergeField& m : *mf)
+              found |= m.tag == f.tag;
+            if (!found) {
+              std::string tags;
+              for (const MergeField& m : *mf)
+                tags += (tags.empty() ? "" : ", ") + m.tag;
+              problem("fields: the audience has no merge field " + f.tag + " (it has " + tags +
+                      ")");
+            }
+            if (f.crm_field != "first_name" && f.crm_field != "last_name") {
+              problem("fields: " + f.tag + " = \"" + f.crm_field +
+                      "\": concord syncs first_name and last_name only so far");
+            }
+          }
+          if (!s.fields.empty()) std::printf("  field mapping checked against the merge fields\n");
+        }
+      }
+    } else {
+      problem(mc.status().message());
+    }
+    Result<CiviCrmClient*> crm = (*ctx)->civicrm(s.civicrm);
+    if (crm) {
+      Result<CrmGroup> grp = (*crm)->resolve_group(s.group);
+      if (!grp) {
+        problem("group \"" + s.group + "\": " + grp.status().message());
+      } else {
+        std::printf("  CiviCRM group %lld \"%s\" (%s)\n", static_cast<long long>(grp->id),
+                    grp->title.c_str(), grp->name.c_str());
+      }
+    } else {
+      problem(crm.status().message());
+    }
+  }
+  if (problems > 0) {
+    std::printf("\n%d problem%s found.\n", problems, problems == 1 ? "" : "s");
+    return kExitError;
+  }
+  std::printf("\nAll good.\n");
+  return kExitOk;
+}
+
+int plan(const Global& g, const RunOptions& o) {
+  return run_command(g, o, /*apply=*/false);
+}
+int sync(const Global& g, const RunOptions& o) {
+  return run_command(g, o, /*apply=*/true);
+}
+
+int report(const Global& g, const ReportOptions& o) {
+  Result<ReportFormat> format = parse_report_format(o.format);
+  if (!format) return fail(kExitUsage, format.status().message());
+  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  Result<const SyncConfig*> s = one_sync(**ctx, o.sync);
+  if (!s) return fail(kExitUsage, s.status().message());
+  Result<const PairHandle*> pair = (*ctx)->store().pair((*s)->name);
+  if (!pair) return fail(kExitError, pair.status().message());
+  RunLog log((*ctx)->store(), **pair);
+  Result<std::optional<RunRecord>> run = o.run ? log.get_run(o.run) : log.last_run();
+  if (!run) return fail(kExitError, run.status().to_string());
+  if (!run->has_value()) {
+    return fail(kExitUsage, o.run ? "sync " + (*s)->name + " has no run " + std::to_string(o.run)
+                                  : "sync " + (*s)->name + " has not run yet");
+  }
+  Result<std::vector<ReportEntry>> rows = log.report_rows((**run).id);
+  if (!rows) return fail(kExitError, rows.status().to_string());
+  const std::string text = render_report(report_summary(**run), *rows, *format);
+  if (o.output.empty() || o.output == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return kExitOk;
+  }
+  std::ofstream out(o.output, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return fail(kExitError, "cannot write " + o.output);
+  std::fprintf(stderr, "Wrote the report of run %llu (%zu rows) to %s\n",
+               static_cast<unsigned long long>((**run).id), rows->size(), o.output.c_str());
+  return kExitOk;
+}
+
+int status(const Global& g, bool as_json) {
+  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  json all = json::array();
+  for (const SyncConfig& s : (*ctx)->config().syncs) {
+    Result<const PairHandle*> pair = (*ctx)->store().pair(s.name);
+    if (!pair) return fail(kExitError, pair.status().message());
+    RunLog log((*ctx)->store(), **pair);
+    Result<std::vector<RunRecord>> runs = log.recent_runs(10);
+    if (!runs) return fail(kExitError, runs.status().to_string());
+    Result<std::uint64_t> open = log.open_count();
+    if (!open) return fail(kExitError, open.status().to_string());
+    json js = {{"sync", s.name}, {"pending_journal_entries", *open}, {"runs", json::array()}};
+    if (!as_json) {
+      std::printf("%s: %llu pending journal entr%s\n", s.name.c_str(),
+                  static_cast<unsigned long long>(*open), *open == 1 ? "y" : "ies");
+      if (runs->empty()) std::printf("  no runs yet\n");
+    }
+    for (const RunRecord& r : *runs) {
+      json counts = json::object();
+      for (const auto& [k, v] : run_counts(r))
+        counts[k] = v;
+      js["runs"].push_back({{"id", r.id},
+                            {"command", r.command},
+                            {"started_at", time_text(r.started_at)},
+                            {"ended_at", time_text(r.ended_at)},
+                            {"result", run_state_name(r.state)},
+                            {"counts", counts},
+                            {"notes", r.notes}});
+      if (!as_json) {
+        std::printf(
+            "  run %-4llu %-5s %s → %s  %-18s applied %llu, failed %llu, refused %llu, "
+            "report rows %llu\n",
+            static_cast<unsigned long long>(r.id), r.command.c_str(),
+            time_text(r.started_at).c_str(), time_text(r.ended_at).c_str(),
+            std::string(run_state_name(r.state)).c_str(),
+            static_cast<unsigned long long>(r.applied), static_cast<unsigned long long>(r.failed),
+            static_cast<unsigned long long>(r.refused),
+            static_cast<unsigned long long>(r.counts.report_rows));
+        for (const std::string& n : r.notes)
+          std::printf("           %s\n", n.c_str());
+      }
+    }
+    all.push_back(std::move(js));
+  }
+  if (as_json) std::cout << all.dump(2) << "\n";
+  return kExitOk;
+}
+
+int backup(const Global& g, const std::string& sync, const std::string& dir) {
+  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(sync);
+  if (!syncs) return fail(kExitUsage, syncs.status().message());
+  const std::filesystem::path parent =
+      dir.empty() ? (*ctx)->backup_dir() : std::filesystem::path(dir);
+  for (const SyncConfig* s : *syncs) {
+    Result<Context::Pair> p = (*ctx)->pair(*s);
+    if (!p) return fail(exit_for(p.status()), s->name + ": " + p.status().message());
+    for (SyncSide* side : {p->mailchimp.get(), p->crm.get()}) {
+      Result<FetchStats> f = side->fetch(/*full=*/true, (*ctx)->store(), *p->handle);
+      if (!f) {
+        return fail(kExitError, s->name + ": fetching " + std::string(side_name(side->side())) +
+                                    ": " + f.status().message());
+      }
+    }
+    Result<BackupResult> b =
+        write_backup((*ctx)->store(), *p->handle, parent, s->name, system_clock().now());
+    if (!b) return fail(kExitError, b.status().to_string());
+    std::printf("%s: %llu Mailchimp members and %llu CRM members backed up to %s\n",
+                s->name.c_str(), static_cast<unsigned long long>(b->mailchimp_members),
+                static_cast<unsigned long long>(b->crm_members), b->dir.string().c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace concord::cli

@@ -1,0 +1,102 @@
+// Opening what a command needs: the configuration, the store, the clients of each account.
+#include "cli/cli.h"
+
+namespace concord::cli {
+
+Result<std::unique_ptr<Context>> Context::open(const Global& g, bool with_store) {
+  auto ctx = std::unique_ptr<Context>(new Context());
+  Result<Config> c = load_config(g.config);
+  if (!c) return c.status();
+  ctx->config_ = std::move(*c);
+  if (with_store) {
+    std::error_code ec;
+    std::filesystem::create_directories(ctx->config_.state_dir, ec);
+    if (ec) {
+      return Status::io_error("cannot create the state directory " +
+                              ctx->config_.state_dir.string() + ": " + ec.message());
+    }
+    Result<std::unique_ptr<Store>> s = Store::open(ctx->config_.state_dir / "store");
+    if (!s) return s.status().with_context("opening the store");
+    ctx->store_ = std::move(*s);
+  }
+  return ctx;
+}
+
+Result<std::vector<const SyncConfig*>> Context::syncs(const std::string& name) const {
+  std::vector<const SyncConfig*> out;
+  if (!name.empty()) {
+    Result<const SyncConfig*> s = config_.sync(name);
+    if (!s) return s.status();
+    out.push_back(*s);
+    return out;
+  }
+  for (const SyncConfig& s : config_.syncs)
+    out.push_back(&s);
+  if (out.empty()) return Status::invalid(config_.path.string() + ": no [[sync]] is configured");
+  return out;
+}
+
+Result<MailchimpClient*> Context::mailchimp(const std::string& account) {
+  if (auto it = mailchimp_.find(account); it != mailchimp_.end()) return it->second.get();
+  auto a = config_.mailchimp.find(account);
+  if (a == config_.mailchimp.end()) {
+    return Status::invalid("no Mailchimp account \"" + account + "\" is configured");
+  }
+  const MailchimpAccountConfig& cfg = a->second;
+  Result<std::string> key =
+      read_secret(cfg.api_key_env, "the API key of Mailchimp account \"" + account + "\"");
+  if (!key) return key.status();
+  MailchimpOptions o;
+  o.api_key = std::move(*key);
+  o.base_url = cfg.base_url;
+  o.http.ca_file = cfg.ca_file;
+  o.http.max_connections = cfg.max_connections;
+  Result<std::unique_ptr<MailchimpClient>> client = MailchimpClient::create(std::move(o));
+  if (!client) return client.status().with_context("Mailchimp account \"" + account + "\"");
+  MailchimpClient* p = client->get();
+  mailchimp_[account] = std::move(*client);
+  return p;
+}
+
+Result<CiviCrmClient*> Context::civicrm(const std::string& connection) {
+  if (auto it = civicrm_.find(connection); it != civicrm_.end()) return it->second.get();
+  auto c = config_.civicrm.find(connection);
+  if (c == config_.civicrm.end()) {
+    return Status::invalid("no CiviCRM connection \"" + connection + "\" is configured");
+  }
+  const CiviCrmConfig& cfg = c->second;
+  const std::string what = "CiviCRM connection \"" + connection + "\"";
+  CiviCrmOptions o;
+  Result<std::string> key = read_secret(cfg.api_key_env, "the API key of " + what);
+  if (!key) return key.status();
+  o.api_key = std::move(*key);
+  if (!cfg.site_key_env.empty()) {
+    Result<std::string> site = read_secret(cfg.site_key_env, "the site key of " + what);
+    if (!site) return site.status();
+    o.site_key = std::move(*site);
+  }
+  o.url = cfg.url;
+  o.timezone = cfg.timezone;
+  o.http.ca_file = cfg.ca_file;
+  Result<std::unique_ptr<CiviCrmClient>> client = CiviCrmClient::create(std::move(o));
+  if (!client) return client.status().with_context(what);
+  CiviCrmClient* p = client->get();
+  civicrm_[connection] = std::move(*client);
+  return p;
+}
+
+Result<Context::Pair> Context::pair(const SyncConfig& sync) {
+  Pair p;
+  Result<const PairHandle*> h = store_->pair(sync.name);
+  if (!h) return h.status();
+  p.handle = *h;
+  Result<MailchimpClient*> mc = mailchimp(sync.mailchimp);
+  if (!mc) return mc.status();
+  Result<CiviCrmClient*> crm = civicrm(sync.civicrm);
+  if (!crm) return crm.status();
+  p.mailchimp = mailchimp_side(**mc, sync.audience, sync.options.resubscribe);
+  p.crm = civicrm_side(**crm, sync.group);
+  return p;
+}
+
+}  // namespace concord::cli

@@ -1,0 +1,225 @@
+// `concord explain EMAIL`: why a member is where it is, from what the store holds (as of the last
+// fetch): both sides' records, the base, the decision decide() makes now with each rule it went
+// through, and every operation ever journaled for the member.
+#include <iostream>
+
+#include "cli/cli.h"
+#include "concord/civicrm_client.h"
+#include "concord/email.h"
+#include "concord/journal.h"
+#include "concord/record.h"
+
+namespace concord::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string membership_text(Membership m) {
+  return m == Membership::kIn ? "IN" : "OUT";
+}
+
+struct Stored {
+  std::optional<MailchimpState> mc;
+  std::optional<CrmState> crm;
+  json mc_body, crm_body;
+  std::optional<BaseRecord> base;
+};
+
+Status read_side(Store& store, const PairHandle& pair, Family f, const MemberKey& key,
+                 SnapshotHeader* h, json* body, bool* found) {
+  Result<std::optional<std::string>> v = store.get(pair, f, key.view());
+  if (!v) return v.status();
+  *found = v->has_value();
+  if (!*found) return Status::ok();
+  SnapshotView view;
+  if (Status s = decode_snapshot(**v, &view); !s) return s;
+  *h = view.header;
+  *body = json::parse(view.body, nullptr, false);
+  return Status::ok();
+}
+
+Result<Stored> load(Store& store, const PairHandle& pair, const MemberKey& key) {
+  Stored st;
+  SnapshotHeader h;
+  bool found = false;
+  if (Status s = read_side(store, pair, Family::kMailchimp, key, &h, &st.mc_body, &found); !s) {
+    return s;
+  }
+  if (found) {
+    MailchimpState m;
+    if (Status s = mailchimp_state_of(h, &m); !s) return s;
+    st.mc = m;
+  }
+  if (Status s = read_side(store, pair, Family::kCrm, key, &h, &st.crm_body, &found); !s) return s;
+  if (found) {
+    CrmState c;
+    if (Status s = crm_state_of(h, &c); !s) return s;
+    st.crm = c;
+  }
+  Result<std::optional<std::string>> b = store.get(pair, Family::kBase, key.view());
+  if (!b) return b.status();
+  if (b->has_value()) {
+    BaseRecord base;
+    if (Status s = decode_base(**b, &base); !s) return s;
+    st.base = base;
+  }
+  return st;
+}
+
+// The rules decide() went through, in order, as sentences.
+std::vector<std::string> trace(const MailchimpState& mc, const CrmState& crm, const BaseState* base,
+                               const SyncOptions& o, const Decision& d) {
+  std::vector<std::string> steps;
+  const bool mc_changed = mailchimp_changed(mc, base);
+  const bool crm_changed_ = crm_changed(crm, base);
+  steps.push_back("Mailchimp says " + membership_text(mc.membership()) + " (" +
+                  std::string(mailchimp_status_name(mc.status)) + ", changed " +
+                  time_text(mc.changed_at) + ")");
+  steps.push_back("the CRM says " + membership_text(crm.membership()) + " (" +
+                  std::string(crm.present() ? crm_status_name(crm.status) : "no history row") +
+                  (crm.trashed ? ", contact in the trash" : "") + ", changed " +
+                  time_text(crm.changed_at) + ")");
+  if (base == nullptr) {
+    steps.push_back(
+        "no base: the sides never agreed on this member (rule 4: a side where the "
+        "member is absent has not changed)");
+  } else {
+    steps.push_back("base: both agreed on " + membership_text(base->membership) +
+                    " (Mailchimp time " + time_text(base->mailchimp_changed_at) + ", CRM time " +
+                    time_text(base->crm_changed_at) + ")");
+  }
+  steps.push_back(std::string("Mailchimp ") + (mc_changed ? "changed" : "did not change") +
+                  " since the base; the CRM " + (crm_changed_ ? "changed" : "did not change"));
+  if (mc.membership() == crm.membership()) {
+    steps.push_back("rule 1: both sides say " + membership_text(mc.membership()) +
+                    ": no membership action");
+  } else if (o.trust != Trust::kNone) {
+    steps.push_back("rule 5: --trust " + std::string(o.trust == Trust::kCrm ? "crm" : "mailchimp") +
+                    ": that side wins every disagreement in this run");
+  } else if (mc_changed != crm_changed_) {
+    steps.push_back("rule 2: only " + std::string(mc_changed ? "Mailchimp" : "the CRM") +
+                    " changed: it wins");
+  } else {
+    steps.push_back("rule 3: both changed: " + std::string(reason_name(d.reason)) +
+                    " (skew margin " + std::to_string(o.skew_margin / kMicrosPerSecond) + " s)");
+  }
+  steps.push_back("outcome: " + explain(d));
+  return steps;
+}
+
+std::string crm_contacts(const json& body) {
+  if (!body.is_object()) return "-";
+  std::string s = "contact " + std::to_string(body.value("contact_id", 0LL));
+  if (body.contains("duplicates") && body["duplicates"].is_array() && !body["duplicates"].empty()) {
+    s += " (also contacts";
+    for (const json& id : body["duplicates"])
+      s += " " + id.dump();
+    s += " share the address)";
+  }
+  return s;
+}
+
+}  // namespace
+
+int explain(const Global& g, const std::string& raw_email, const std::string& sync_name,
+            bool as_json) {
+  Result<std::string> email = parse_email(raw_email);
+  if (!email) return fail(kExitUsage, "EMAIL: " + email.status().message());
+  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  Result<const SyncConfig*> sync = (*ctx)->config().sync(sync_name);
+  if (!sync) return fail(kExitUsage, sync.status().message());
+  Result<const PairHandle*> pair = (*ctx)->store().pair((*sync)->name);
+  if (!pair) return fail(kExitError, pair.status().message());
+  const MemberKey key = member_key(*email);
+  Result<Stored> st = load((*ctx)->store(), **pair, key);
+  if (!st) return fail(kExitError, st.status().to_string());
+  RunLog log((*ctx)->store(), **pair);
+  Result<std::vector<JournalEntry>> ops = log.entries_of(key);
+  if (!ops) return fail(kExitError, ops.status().to_string());
+
+  const MailchimpState mc = st->mc.value_or(MailchimpState{});
+  const CrmState crm = st->crm.value_or(CrmState{});
+  BaseState bs;
+  if (st->base) bs = st->base->state();
+  const SyncOptions& o = (*sync)->options;
+  const Decision d = decide(mc, crm, st->base ? &bs : nullptr, o);
+  const std::vector<std::string> steps = trace(mc, crm, st->base ? &bs : nullptr, o, d);
+
+  json jops = json::array();
+  for (const JournalEntry& e : *ops) {
+    Result<std::optional<RunRecord>> run = log.get_run(e.run_id);
+    jops.push_back({{"run", e.run_id},
+                    {"run_started_at",
+                     run && run->has_value() ? time_text((**run).started_at) : std::string("-")},
+                    {"at", time_text(e.at)},
+                    {"side", side_name(side_of(e.op.kind))},
+                    {"action", op_kind_name(e.op.kind)},
+                    {"reason", reason_name(e.op.reason)},
+                    {"result", journal_state_name(e.state)},
+                    {"message", e.message}});
+  }
+  if (as_json) {
+    json j = {{"email", *email},
+              {"sync", (*sync)->name},
+              {"subscriber_hash", subscriber_hash(key)},
+              {"mailchimp", st->mc ? json{{"status", mailchimp_status_name(mc.status)},
+                                          {"status_changed_at", time_text(mc.changed_at)},
+                                          {"record", st->mc_body}}
+                                   : json(nullptr)},
+              {"crm", st->crm ? json{{"status", crm_status_name(crm.status)},
+                                     {"changed_at", time_text(crm.changed_at)},
+                                     {"contact_known", crm.contact_known},
+                                     {"trashed", crm.trashed},
+                                     {"do_not_email", crm.do_not_email},
+                                     {"is_opt_out", crm.is_opt_out},
+                                     {"email_on_hold", crm.email_on_hold},
+                                     {"record", st->crm_body}}
+                              : json(nullptr)},
+              {"base", st->base ? json{{"membership", membership_text(bs.membership)},
+                                       {"mailchimp_changed_at", time_text(bs.mailchimp_changed_at)},
+                                       {"crm_changed_at", time_text(bs.crm_changed_at)}}
+                                : json(nullptr)},
+              {"decision",
+               {{"winner", winner_name(d.winner)},
+                {"reason", reason_name(d.reason)},
+                {"mailchimp_action", action_name(d.mailchimp)},
+                {"crm_action", action_name(d.crm)},
+                {"hold_email", d.hold_email},
+                {"conflict", conflict_name(d.conflict)},
+                {"rules", steps}}},
+              {"operations", jops}};
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::printf("%s in sync %s (subscriber hash %s), as of the last fetch\n\n", email->c_str(),
+              (*sync)->name.c_str(), subscriber_hash(key).c_str());
+  if (st->mc) {
+    std::printf("Mailchimp: %s since %s\n", std::string(mailchimp_status_name(mc.status)).c_str(),
+                time_text(mc.changed_at).c_str());
+  } else {
+    std::printf("Mailchimp: not in the audience\n");
+  }
+  if (st->crm) {
+    std::printf("CRM:       %s %s, %s\n",
+                crm.present() ? std::string(crm_status_name(crm.status)).c_str() : "no row",
+                time_text(crm.changed_at).c_str(), crm_contacts(st->crm_body).c_str());
+  } else {
+    std::printf("CRM:       no contact with this address in the group's history\n");
+  }
+  std::printf("\nDecision now\n");
+  for (const std::string& s : steps)
+    std::printf("  - %s\n", s.c_str());
+  std::printf("\nOperations journaled for this member\n");
+  if (jops.empty()) std::printf("  none\n");
+  for (const json& op : jops) {
+    // The reason is the rule that decided the operation in its run.
+    std::printf("  run %-4s %s  %-9s %-26s %-10s %-22s %s\n", op["run"].dump().c_str(),
+                op["at"].get<std::string>().c_str(), op["side"].get<std::string>().c_str(),
+                op["action"].get<std::string>().c_str(), op["result"].get<std::string>().c_str(),
+                op["reason"].get<std::string>().c_str(), op["message"].get<std::string>().c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace concord::cli

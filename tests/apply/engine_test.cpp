@@ -1,0 +1,418 @@
+// The engine (run_sync) over fake sides: the journal, resuming after a kill at every point, failed
+// and refused writes, guards, stop requests and the first backup.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include "concord/engine.h"
+#include "concord/record.h"
+#include "concord/snapshot.h"
+#include "temp_store.h"
+
+using namespace concord;
+using concord::testing::TempStore;
+
+namespace {
+
+Micros day(int d) {
+  return parse_iso8601("2026-01-0" + std::to_string(d) + "T12:00:00Z").value();
+}
+
+class FakeClock : public Clock {
+ public:
+  Micros now() const override { return t; }
+  Micros t = parse_iso8601("2026-03-01T00:00:00Z").value();
+};
+
+// Thrown by a fake side to simulate the process dying right after a write took effect, before
+// its answer was journaled.
+struct Killed : std::runtime_error {
+  Killed() : std::runtime_error("killed") {}
+};
+
+// What both fakes share: a write log, a kill switch and a failure list.
+class FakeBase : public SyncSide {
+ public:
+  explicit FakeBase(FakeClock& clock) : clock_(clock) {}
+  Status resolve() override { return Status::ok(); }
+  std::uint64_t requests() const override { return requests_; }
+  std::size_t batch_size() const override { return 2; }
+
+  std::vector<std::string> writes;  // "<email> <kind>" of every write that took effect
+  int kill_after = -1;              // die after this many more writes took effect
+  std::set<std::string> failing;    // emails whose writes fail (kFailed)
+
+ protected:
+  // Returns false when the write must fail; throws Killed when the kill switch fires.
+  bool take(const SideWrite& w) {
+    ++requests_;
+    if (failing.count(w.email)) return false;
+    writes.push_back(w.email + " " + std::string(op_kind_name(w.kind)));
+    return true;
+  }
+  // Stores one page as the side's whole snapshot (full) or as changes.
+  static Result<FetchStats> store_page(Store& store, const PairHandle& pair, Side side, bool full,
+                                       std::vector<SnapshotEntry>& page) {
+    SnapshotWriter w(store, pair, side,
+                     full ? SnapshotWriter::Mode::kFull : SnapshotWriter::Mode::kIncremental);
+    if (Status s = w.write_page(page); !s) return s;
+    if (Status s = w.finish(); !s) return s;
+    return FetchStats{};
+  }
+  void maybe_die() {
+    if (kill_after == 0) throw Killed();
+    if (kill_after > 0) --kill_after;
+  }
+  FakeClock& clock_;
+  std::uint64_t requests_ = 0;
+};
+
+class FakeMailchimp final : public FakeBase {
+ public:
+  using FakeBase::FakeBase;
+  Side side() const override { return Side::kMailchimp; }
+
+  std::map<std::string, MailchimpState> members;
+  std::set<std::string> forgotten;  // subscribes refused as "Forgotten Email Not Subscribed"
+
+  Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
+    ++requests_;
+    std::vector<SnapshotEntry> page;
+    for (const auto& [email, st] : members) {
+      SnapshotEntry e{member_key(email), {}};
+      encode_snapshot(mailchimp_header(st, 1), email, R"({"merge_fields":{"FNAME":"X"}})",
+                      &e.value);
+      page.push_back(std::move(e));
+    }
+    return store_page(store, pair, Side::kMailchimp, full, page);
+  }
+
+  std::vector<SideOutcome> apply(const std::vector<SideWrite>& ws) override {
+    std::vector<SideOutcome> out;
+    for (const SideWrite& w : ws) {
+      SideOutcome o;
+      if (forgotten.count(w.email)) {
+        o.code = SideOutcome::Code::kRefused;
+        o.conflict = Conflict::kForgotten;
+        o.message = "Forgotten Email Not Subscribed";
+        ++requests_;
+      } else if (!take(w)) {
+        o.code = SideOutcome::Code::kFailed;
+        o.message = "503 Service Unavailable";
+      } else {
+        MailchimpState& m = members[w.email];
+        m.status = w.kind == OpKind::kMailchimpSubscribe     ? MailchimpStatus::kSubscribed
+                   : w.kind == OpKind::kMailchimpPending     ? MailchimpStatus::kPending
+                   : w.kind == OpKind::kMailchimpUnsubscribe ? MailchimpStatus::kUnsubscribed
+                                                             : MailchimpStatus::kArchived;
+        m.unsubscribe_origin = UnsubscribeOrigin::kAdmin;
+        m.changed_at = clock_.now();
+        o.code = SideOutcome::Code::kDone;
+        o.changed_at = m.changed_at;
+        maybe_die();
+      }
+      out.push_back(o);
+    }
+    return out;
+  }
+};
+
+class FakeCrm final : public FakeBase {
+ public:
+  using FakeBase::FakeBase;
+  Side side() const override { return Side::kCrm; }
+
+  std::map<std::string, CrmState> contacts;
+
+  Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
+    ++requests_;
+    std::vector<SnapshotEntry> page;
+    int id = 100;
+    for (const auto& [email, st] : contacts) {
+      SnapshotEntry e{member_key(email), {}};
+      const std::string body = R"({"contact_id":)" + std::to_string(++id) +
+                               R"(,"first_name":"F","last_name":"L","duplicates":[]})";
+      encode_snapshot(crm_header(st, 2), email, body, &e.value);
+      page.push_back(std::move(e));
+    }
+    return store_page(store, pair, Side::kCrm, full, page);
+  }
+
+  std::vector<SideOutcome> apply(const std::vector<SideWrite>& ws) override {
+    std::vector<SideOutcome> out;
+    for (const SideWrite& w : ws) {
+      SideOutcome o;
+      if (!take(w)) {
+        o.code = SideOutcome::Code::kFailed;
+        o.message = "500";
+      } else {
+        CrmState& c = contacts[w.email];
+        if (w.kind == OpKind::kCrmHoldEmail) {
+          c.email_on_hold = true;
+        } else {
+          c.status = w.kind == OpKind::kCrmRemove ? CrmStatus::kRemoved : CrmStatus::kAdded;
+          c.changed_at = clock_.now();
+          c.contact_known = true;
+        }
+        o.code = SideOutcome::Code::kDone;
+        maybe_die();
+      }
+      out.push_back(o);
+    }
+    return out;
+  }
+};
+
+MailchimpState mc(MailchimpStatus s, Micros t) {
+  MailchimpState m;
+  m.status = s;
+  m.changed_at = t;
+  if (s == MailchimpStatus::kUnsubscribed) m.unsubscribe_origin = UnsubscribeOrigin::kAdmin;
+  return m;
+}
+
+CrmState crm(CrmStatus s, Micros t) {
+  CrmState c;
+  c.status = s;
+  c.changed_at = t;
+  c.contact_known = true;
+  return c;
+}
+
+// The five people of DESIGN §2, and the world a test runs in.
+struct World {
+  TempStore ts{"engine"};
+  FakeClock clock;
+  FakeMailchimp mailchimp{clock};
+  FakeCrm crm_side{clock};
+  SyncConfig config;
+
+  World() {
+    config.name = "newsletter";
+    config.options.allow_mass_removal = false;
+    config.options.max_removal_fraction = 1.0;  // five people: no guard unless a test asks
+    mailchimp.members["wilma@bedrock.org"] = mc(MailchimpStatus::kSubscribed, day(1));
+    mailchimp.members["barney@bedrock.org"] = mc(MailchimpStatus::kUnsubscribed, day(2));
+    mailchimp.members["fred@bedrock.org"] = mc(MailchimpStatus::kSubscribed, day(3));
+    mailchimp.members["pebbles@bedrock.org"] = mc(MailchimpStatus::kSubscribed, day(1));
+    crm_side.contacts["wilma@bedrock.org"] = crm(CrmStatus::kAdded, day(5));
+    crm_side.contacts["barney@bedrock.org"] = crm(CrmStatus::kAdded, day(1));
+    crm_side.contacts["fred@bedrock.org"] = crm(CrmStatus::kRemoved, day(4));
+    crm_side.contacts["betty@bedrock.org"] = crm(CrmStatus::kAdded, day(4));
+  }
+
+  Result<RunOutcome> run(RunRequest rq = {}) {
+    rq.backup_dir = ts.dir / "backups";
+    SyncPair p{*ts.store, *ts.pair, config, mailchimp, crm_side, clock};
+    clock.t += kMicrosPerSecond;
+    return run_sync(p, rq);
+  }
+
+  Membership mc_of(const std::string& e) { return mailchimp.members[e].membership(); }
+  Membership crm_of(const std::string& e) { return crm_side.contacts[e].membership(); }
+
+  // The outcomes DESIGN §2 documents for the five people.
+  void check_five_people() {
+    for (const char* e : {"wilma@bedrock.org", "betty@bedrock.org", "pebbles@bedrock.org"}) {
+      INFO(e);
+      CHECK(mc_of(e) == Membership::kIn);
+      CHECK(crm_of(e) == Membership::kIn);
+    }
+    CHECK(mc_of("barney@bedrock.org") == Membership::kOut);
+    CHECK(crm_of("barney@bedrock.org") == Membership::kOut);
+    CHECK(mc_of("fred@bedrock.org") == Membership::kOut);
+    CHECK(crm_of("fred@bedrock.org") == Membership::kOut);
+  }
+
+  std::vector<std::string> all_writes() const {
+    std::vector<std::string> w = mailchimp.writes;
+    w.insert(w.end(), crm_side.writes.begin(), crm_side.writes.end());
+    return w;
+  }
+};
+
+std::size_t open_entries(World& w) {
+  RunLog log(*w.ts.store, *w.ts.pair);
+  return log.open_entries().value().size();
+}
+
+}  // namespace
+
+TEST_CASE("a first sync applies the five people's outcomes; the second run does nothing") {
+  World w;
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kDone);
+  CHECK(r->exit_code() == 0);
+  CHECK(r->record.first_run);
+  CHECK(r->record.applied == 4);  // Barney, Fred, Betty, Pebbles
+  w.check_five_people();
+  CHECK(open_entries(w) == 0);
+  CHECK_FALSE(r->backup.empty());
+  CHECK(std::filesystem::exists(r->backup / "mailchimp.csv"));
+  CHECK(std::filesystem::exists(r->backup / "crm.json"));
+
+  const auto writes = w.all_writes();
+  Result<RunOutcome> again = w.run();
+  REQUIRE(again.is_ok());
+  CHECK(again->plan.operations.empty());
+  CHECK(again->record.state == RunState::kDone);
+  CHECK(again->backup.empty());  // only before the first apply
+  CHECK(w.all_writes() == writes);
+}
+
+TEST_CASE("plan changes neither side nor the base") {
+  World w;
+  RunRequest rq;
+  rq.apply = false;
+  rq.command = "plan";
+  Result<RunOutcome> r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kPlanned);
+  CHECK(r->plan.operations.size() == 4);
+  CHECK(w.all_writes().empty());
+  Cursor base = w.ts.store->scan(*w.ts.pair, Family::kBase);
+  base.seek_to_first();
+  CHECK_FALSE(base.valid());
+  Result<RunOutcome> again = w.run(rq);
+  REQUIRE(again.is_ok());
+  CHECK(again->record.first_run);
+}
+
+TEST_CASE("killed after any write, the next run ends in the planned state and repeats no write") {
+  // The plan has 4 writes; a kill after the k-th write took effect, before its answer was
+  // journaled, is the worst moment to die.
+  for (int k = 0; k < 4; ++k) {
+    DYNAMIC_SECTION("killed after write " << k + 1) {
+      World w;
+      // Mailchimp's two writes come first (Fred, Betty), then the CRM's (Barney, Pebbles).
+      if (k < 2) {
+        w.mailchimp.kill_after = k;
+      } else {
+        w.crm_side.kill_after = k - 2;
+      }
+      CHECK_THROWS_AS(w.run(), Killed);
+      CHECK(open_entries(w) > 0);
+      w.mailchimp.kill_after = w.crm_side.kill_after = -1;
+      Result<RunOutcome> r = w.run();
+      REQUIRE(r.is_ok());
+      CHECK(r->record.resumed_from == 1);
+      CHECK(r->record.state == RunState::kDone);
+      w.check_five_people();
+      CHECK(open_entries(w) == 0);
+      // No write twice.
+      auto writes = w.all_writes();
+      std::set<std::string> unique(writes.begin(), writes.end());
+      CHECK(unique.size() == writes.size());
+      CHECK(writes.size() == 4);
+      // The dead run is marked, and its entries say how they were resolved.
+      RunLog log(*w.ts.store, *w.ts.pair);
+      CHECK(log.get_run(1).value()->state == RunState::kInterrupted);
+      Result<RunOutcome> third = w.run();
+      REQUIRE(third.is_ok());
+      CHECK(third->plan.operations.empty());
+    }
+  }
+}
+
+TEST_CASE("a failed write leaves the base alone, is reported, and is retried by the next run") {
+  World w;
+  w.mailchimp.failing.insert("betty@bedrock.org");
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kDoneWithFailures);
+  CHECK(r->exit_code() == 4);
+  CHECK(r->record.failed == 1);
+  bool reported = false;
+  for (const ReportEntry& e : r->report) {
+    if (e.email == "betty@bedrock.org") {
+      reported = true;
+      CHECK(e.conflict == "failed-write");
+      CHECK(e.reason.find("503") != std::string::npos);
+    }
+  }
+  CHECK(reported);
+  CHECK(w.mc_of("betty@bedrock.org") == Membership::kOut);
+
+  w.mailchimp.failing.clear();
+  Result<RunOutcome> again = w.run();
+  REQUIRE(again.is_ok());
+  CHECK(again->plan.operations.size() == 1);
+  CHECK(again->record.state == RunState::kDone);
+  w.check_five_people();
+}
+
+TEST_CASE("a write refused for good is reported and not sent again") {
+  World w;
+  w.mailchimp.forgotten.insert("betty@bedrock.org");
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.refused == 1);
+  CHECK(r->exit_code() == 4);
+  const auto requests = w.mailchimp.requests();
+  Result<RunOutcome> again = w.run();
+  REQUIRE(again.is_ok());
+  CHECK(again->plan.operations.empty());
+  CHECK(w.mailchimp.requests() == requests + 1);  // the fetch only
+  bool forgotten = false;
+  for (const ReportEntry& e : again->report)
+    forgotten |= e.conflict == "forgotten";
+  CHECK(forgotten);
+}
+
+TEST_CASE("a guard stops the run before anything is journaled or written") {
+  World w;
+  w.config.options.max_removal_fraction = 0.10;
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kStoppedByGuard);
+  CHECK(r->exit_code() == 3);
+  CHECK(w.all_writes().empty());
+  CHECK(open_entries(w) == 0);
+  CHECK_FALSE(r->record.notes.empty());
+  RunRequest rq;
+  rq.allow_mass_removal = true;
+  Result<RunOutcome> lifted = w.run(rq);
+  REQUIRE(lifted.is_ok());
+  CHECK(lifted->record.state == RunState::kDone);
+  w.check_five_people();
+}
+
+TEST_CASE("a stop request ends the run between batches; the next run finishes the work") {
+  World w;
+  std::atomic<bool> stop{false};
+  RunRequest rq;
+  rq.stop = &stop;
+  rq.progress = [&](const Progress& p) {
+    if (p.phase == "apply") stop = true;  // after the first batch
+  };
+  Result<RunOutcome> r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kInterrupted);
+  CHECK(r->record.applied == 2);  // one batch of two
+  Result<RunOutcome> next = w.run();
+  REQUIRE(next.is_ok());
+  CHECK(next->record.resumed_from == 1);
+  CHECK(next->record.state == RunState::kDone);
+  w.check_five_people();
+  auto writes = w.all_writes();
+  CHECK(writes.size() == 4);
+}
+
+TEST_CASE("changes on both sides after the first sync are carried the right way") {
+  World w;
+  REQUIRE(w.run().is_ok());
+  w.clock.t += 3600 * kMicrosPerSecond;
+  // Wilma unsubscribes in Mailchimp; Barney is added back to the group in the CRM.
+  w.mailchimp.members["wilma@bedrock.org"] = mc(MailchimpStatus::kUnsubscribed, w.clock.t);
+  w.crm_side.contacts["barney@bedrock.org"] = crm(CrmStatus::kAdded, w.clock.t);
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->plan.operations.size() == 2);
+  CHECK(w.crm_of("wilma@bedrock.org") == Membership::kOut);
+  CHECK(w.mc_of("barney@bedrock.org") == Membership::kIn);
+  CHECK(r->record.state == RunState::kDone);
+}
