@@ -56,8 +56,8 @@ class SyncSide {
   // Fetches into the pair's snapshot of this side: every member (full) or the changes since
   // the stored watermark.
   virtual Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) = 0;
-  // Applies writes (at most the side's batch size at a time is sensible: 500 for Mailchimp, 200
-  // for CiviCRM); outcomes[i] belongs to writes[i].
+  // Applies writes (the engine hands at most batch_size() at a time); outcomes[i] belongs to
+  // writes[i].
   virtual std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) = 0;
   virtual std::size_t batch_size() const = 0;
   // HTTP requests sent so far.

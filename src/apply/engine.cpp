@@ -270,8 +270,9 @@ class Run {
     return Status::ok();
   }
 
-  // Mailchimp refused some addresses as invalid or fake in an earlier run: sending them again
-  // would be refused again, so they stay out of the plan and in the report.
+  // Mailchimp refused some addresses for good in an earlier run (invalid or fake, or permanently
+  // deleted): sending them again would be refused again, so they stay out of the plan and in
+  // the report.
   Status drop_refused() {
     std::vector<std::string> keys;
     std::vector<std::size_t> at;
@@ -294,10 +295,14 @@ class Run {
       --out_.plan.counts.of(op.kind);
       ReportEntry e;
       e.email = op.email;
-      e.conflict = std::string(conflict_name(Conflict::kInvalidEmail));
+      const std::string& why = *found[n];  // "<class>: run N: <Mailchimp's words>"
+      const std::size_t colon = why.find(": ");
+      e.conflict = colon == std::string::npos ? "invalid-email" : why.substr(0, colon);
       e.side = "mailchimp";
       e.decision = std::string(op_kind_name(op.kind)) + " not sent";
-      e.reason = "Mailchimp refused this address before (" + *found[n] + "); it is not sent again";
+      e.reason = "Mailchimp refused this address before (" +
+                 (colon == std::string::npos ? why : why.substr(colon + 2)) +
+                 "); it is not sent again";
       add_row(op.key, std::move(e));
       unsynced_.insert(op.key);
     }
@@ -600,10 +605,13 @@ class Run {
   // the person unsubscribed themself.
   Status remember_refusal(const JournalEntry& e, const SideOutcome& o, Batch& b) {
     if (side_of(e.op.kind) != Side::kMailchimp) return Status::ok();
-    if (o.conflict == Conflict::kInvalidEmail) {
+    // Refusals that never change (the address is invalid, or was permanently deleted) are
+    // remembered apart from the snapshot, which a full fetch rewrites.
+    if (o.conflict == Conflict::kInvalidEmail || o.conflict == Conflict::kForgotten) {
       b.put(p_.pair, Family::kMeta, refusal_key(e.op.key),
-            "run " + std::to_string(e.run_id) + ": " + o.message);
-      return Status::ok();
+            std::string(conflict_name(o.conflict)) + ": run " + std::to_string(e.run_id) + ": " +
+                o.message);
+      if (o.conflict == Conflict::kInvalidEmail) return Status::ok();
     }
     if (o.conflict != Conflict::kCleaned && o.conflict != Conflict::kForgotten &&
         o.conflict != Conflict::kCompliance) {

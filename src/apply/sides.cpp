@@ -67,7 +67,9 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
       : ClientSide(client, std::move(audience)), resubscribe_(resubscribe) {}
 
   Side side() const override { return Side::kMailchimp; }
-  std::size_t batch_size() const override { return 500; }
+  // The client sends batch-subscribe calls of 500; a larger chunk lets it gather the members
+  // Mailchimp refuses for compliance from ten calls into one `pending` retry.
+  std::size_t batch_size() const override { return 5000; }
 
  private:
   Result<std::string> lookup() override {
