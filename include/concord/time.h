@@ -36,6 +36,11 @@ Result<Micros> parse_civil(std::string_view text);
 // "YYYY-MM-DD HH:MM:SS" of `t` read as UTC civil time.
 std::string format_civil(Micros t);
 
+// HTTP's Date header (RFC 9110 IMF-fixdate): "Mon, 23 Nov 2026 16:23:09 GMT". parse_http_date
+// accepts only that form (what servers send today); kInvalid otherwise.
+std::string format_http_date(Micros t);
+Result<Micros> parse_http_date(std::string_view text);
+
 // An IANA time zone (e.g. "Europe/London"), from the operating system's zoneinfo database.
 // CiviCRM reports times in its site's zone without saying which; each connection names it.
 class TimeZone {

@@ -51,6 +51,10 @@ bool read_civil(std::string_view s, char sep, Micros* out) {
   return true;
 }
 
+constexpr const char* kWeekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
 class IanaZone final : public TimeZone {
  public:
   explicit IanaZone(const date::time_zone* tz) : tz_(tz), name_(tz->name()) {}
@@ -172,6 +176,40 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::load(std::string_view iana_nam
 const Clock& system_clock() {
   static const SystemClock clock;
   return clock;
+}
+
+std::string format_http_date(Micros t) {
+  const date::sys_seconds tp{duration_cast<seconds>(microseconds(t))};
+  const date::sys_days day = date::floor<date::days>(tp);
+  const date::year_month_day ymd{day};
+  const date::hh_mm_ss<seconds> hms{tp - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT",
+                kWeekdays[date::weekday{day}.c_encoding()], static_cast<unsigned>(ymd.day()),
+                kMonths[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return buf;
+}
+
+Result<Micros> parse_http_date(std::string_view s) {
+  // "Mon, 23 Nov 2026 16:23:09 GMT": rewritten as "2026-11-23 16:23:09" for read_civil.
+  if (s.size() != 29 || s[3] != ',' || s.substr(25) != " GMT") {
+    return bad_time(s, "an HTTP date like \"Mon, 23 Nov 2026 16:23:09 GMT\"");
+  }
+  int month = 0;
+  for (int m = 0; m < 12; ++m) {
+    if (s.substr(8, 3) == kMonths[m]) month = m + 1;
+  }
+  if (month == 0) return bad_time(s, "an HTTP date with an English month");
+  char civil[48];
+  std::snprintf(civil, sizeof civil, "%.4s-%02d-%.2s %.8s", s.data() + 12, month, s.data() + 5,
+                s.data() + 17);
+  Micros out = 0;
+  if (!read_civil(std::string_view(civil, 19), ' ', &out)) {
+    return bad_time(s, "an HTTP date like \"Mon, 23 Nov 2026 16:23:09 GMT\"");
+  }
+  return out;
 }
 
 }  // namespace concord

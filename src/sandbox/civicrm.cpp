@@ -5407,6 +5407,9 @@ http::Reply SandboxRouter::api(Port port, const http::Request& request, const ht
   http::Reply r = port == Port::kMailchimp ? mailchimp_->handle(request, peer, &fault)
                                            : civicrm_->handle(request, peer, &fault);
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  // Like any HTTP server, both APIs say what time it is (by the sandbox clock); clients may use it
+  // as the server's "now".
+  if (r.response.header("Date").empty()) r.response.headers.push_back({"Date", http_date_text(at)});
   log_.record(port == Port::kMailchimp ? ApiPart::kMailchimp : ApiPart::kCivicrm, request, r,
               std::move(fault), at, took.count());
   return r;

@@ -87,6 +87,23 @@ std::string civil_text(Micros t) {
   return std::string(buf, 19);
 }
 
+std::string http_date_text(Micros t) {
+  static constexpr const char* kDays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::int64_t secs =
+      t >= 0 ? t / kMicrosPerSecond : -((-t + kMicrosPerSecond - 1) / kMicrosPerSecond);
+  std::int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  auto rem = static_cast<unsigned>(secs - days * 86400);
+  int y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02u:%02u:%02u GMT", kDays[((days % 7) + 7) % 7],
+                d, kMonths[m - 1], y, rem / 3600, rem / 60 % 60, rem % 60);
+  return buf;
+}
+
 // ---- JSON text helpers
 // ---------------------------------------------------------------------------
 

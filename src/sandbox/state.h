@@ -53,6 +53,8 @@ void append_time(std::string* out, Micros t);
 std::string time_text(Micros t);
 // "YYYY-MM-DD HH:MM:SS" (UTC), as webhook deliveries write fired_at.
 std::string civil_text(Micros t);
+// "Sun, 22 Nov 2026 10:00:00 GMT": an HTTP Date header (RFC 9110 IMF-fixdate).
+std::string http_date_text(Micros t);
 // Whole seconds: the API keeps times to the second.
 inline Micros to_seconds(Micros t) {
   return t == kNoTime ? t : t - ((t % kMicrosPerSecond) + kMicrosPerSecond) % kMicrosPerSecond;

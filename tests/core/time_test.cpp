@@ -70,3 +70,17 @@ TEST_CASE("an unknown time zone is a clear error") {
   REQUIRE_FALSE(zone.is_ok());
   CHECK(zone.status().message().find("Europe/Atlantis") != std::string::npos);
 }
+
+TEST_CASE("HTTP Date headers (IMF-fixdate) round-trip; other forms are errors") {
+  const Micros t = parse_iso8601("2026-11-23T16:23:09Z").value();
+  CHECK(format_http_date(t) == "Mon, 23 Nov 2026 16:23:09 GMT");
+  CHECK(format_http_date(t + 999'999) == "Mon, 23 Nov 2026 16:23:09 GMT");  // seconds
+  CHECK(parse_http_date("Mon, 23 Nov 2026 16:23:09 GMT").value() == t);
+  CHECK(parse_http_date("Sun, 01 Mar 2026 09:00:00 GMT").value() ==
+        parse_iso8601("2026-03-01T09:00:00Z").value());
+  for (const char* bad : {"", "Monday, 23-Nov-26 16:23:09 GMT", "Mon, 23 Nov 2026 16:23:09 UTC",
+                          "Mon, 23 Foo 2026 16:23:09 GMT", "Mon, 31 Feb 2026 16:23:09 GMT"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_http_date(bad).is_ok());
+  }
+}

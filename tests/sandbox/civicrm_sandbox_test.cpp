@@ -1379,6 +1379,18 @@ TEST_CASE("request log: every API request of both parts, filtered, cleared by a 
   CHECK(log_of(b, "count_only=true")["count"] == 0);
 }
 
+TEST_CASE("both APIs answer with a Date header by the sandbox clock, errors included") {
+  Both b;
+  Headers civi = auth_headers();
+  civi.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+  // The clock is fixed at 2026-03-01T00:00:00Z, a Sunday.
+  const std::string at = "Sun, 01 Mar 2026 00:00:00 GMT";
+  CHECK(b.call(false, "GET", "/3.0/ping", "", {{"Authorization", kMcAuth}}).header("Date") == at);
+  CHECK(b.call(false, "GET", "/3.0/ping").header("Date") == at);  // 401
+  std::string get = form({{"select", {"row_count"}}});
+  CHECK(b.call(true, "POST", "/civicrm/ajax/api4/Contact/get", get, civi).header("Date") == at);
+}
+
 TEST_CASE("request log: bounded to the last 200000 entries, and cheap to write") {
   sb::RequestLog log;
   http::Request get;

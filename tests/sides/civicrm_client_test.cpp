@@ -43,11 +43,13 @@ class FakeCivi final : public http::Client {
   std::string now = "2026-06-01 12:00:00";
   int fail_status = 0;  // answer every call with this status
   std::int64_t next_id = 1000;
+  Micros date_header = kNoTime;  // when set, every answer says this is the server's time
 
   Result<http::Response> send(const http::Request& req) override {
     std::lock_guard<std::mutex> lock(mu_);
     http::Response r;
     r.status = 200;
+    if (date_header != kNoTime) r.headers.push_back({"Date", format_http_date(date_header)});
     std::string path = req.target;  // /civicrm/ajax/api4/Entity/action
     auto parts = path.substr(std::string("/civicrm/ajax/api4/").size());
     std::string entity = parts.substr(0, parts.find('/'));
@@ -282,6 +284,33 @@ TEST_CASE("CiviCRM: an incremental read asks for rows since the watermark, in si
   CHECK(since == "2026-07-04 11:55:00");
   CHECK(stored(t, "wilma@bedrock.org").status == CrmStatus::kRemoved);
   CHECK(stats->watermark == utc("2026-08-01 09:00:00"));
+}
+
+TEST_CASE("CiviCRM: the watermark is the server's time when the read began (its Date header)") {
+  TempStore t;
+  Fixture f;
+  seed(*f.fake);
+  f.fake->date_header = utc("2026-07-05 08:00:00");
+  auto full = f.client->fetch_full(42, *t.store, *t.pair);
+  REQUIRE(full.is_ok());
+  CHECK(full->watermark == utc("2026-07-05 08:00:00"));
+  // The next read asks from that time (less five minutes), in site-local time, so the rows of
+  // the day before are not read again.
+  f.fake->calls.clear();
+  f.fake->date_header = utc("2026-07-05 09:00:00");
+  auto inc = f.client->fetch_incremental(42, *t.store, *t.pair);
+  REQUIRE(inc.is_ok());
+  std::string since;
+  for (auto& w : f.fake->calls.at(0)["params"]["where"]) {
+    if (w[0] == "date") since = w[2];
+  }
+  CHECK(since == "2026-07-05 08:55:00");
+  CHECK(inc->watermark == utc("2026-07-05 09:00:00"));
+  // A server clock behind the watermark does not move it back.
+  f.fake->date_header = utc("2026-07-01 00:00:00");
+  auto again = f.client->fetch_incremental(42, *t.store, *t.pair);
+  REQUIRE(again.is_ok());
+  CHECK(again->watermark == utc("2026-07-05 09:00:00"));
 }
 
 TEST_CASE("CiviCRM: wrong credentials and server errors are clear, and never show the keys") {

@@ -38,10 +38,17 @@ class FakeMailchimp final : public http::Client {
   std::vector<http::Request> log;
   int fail_next_pages = 0;           // answer this many member GETs with 500
   std::vector<std::string> skipped;  // left out of pages, as offset paging can (still members)
+  Micros now = kNoTime;              // when set, every answer has this `Date` header
 
   Result<http::Response> send(const http::Request& req) override {
     std::lock_guard<std::mutex> lock(mu_);
     log.push_back(req);
+    Result<http::Response> r = answer(req);
+    if (r && now != kNoTime) r->headers.push_back({"Date", format_http_date(now)});
+    return r;
+  }
+
+  Result<http::Response> answer(const http::Request& req) {
     std::string path = req.target.substr(0, req.target.find('?'));
     std::map<std::string, std::string> q;
     if (auto qm = req.target.find('?'); qm != std::string::npos) {
@@ -339,6 +346,39 @@ TEST_CASE("an incremental fetch reads only what changed, in few pages") {
   CHECK(h.status == static_cast<std::uint8_t>(MailchimpStatus::kUnsubscribed));
   auto w = t.store->get(*t.pair, Family::kMeta, mailchimp_watermark_key("L1"));
   CHECK(**w == std::to_string(t0() + 3699 * kMicrosPerSecond));
+}
+
+TEST_CASE("the watermark is the server's time when a fetch began, so old writes are not re-read") {
+  // Members changed long before a fetch (concord's own writes of the run before, say) must not
+  // come back in every later incremental fetch: the watermark is the Date of the first answer.
+  TempStore t;
+  Fixture f(audience(3000, t0(), kMicrosPerSecond));
+  const Micros noon = t0() + 86400 * kMicrosPerSecond;
+  f.fake->now = noon;
+  auto full = f.client->fetch_full("L1", *t.store, *t.pair);
+  REQUIRE(full.is_ok());
+  CHECK(full->watermark == noon);
+  // 2000 members written just after that fetch (as an apply would), then an hour passes.
+  for (int i = 0; i < 2000; ++i)
+    f.fake->members[i].last_changed = noon + 60 * kMicrosPerSecond;
+  f.fake->now = noon + 3600 * kMicrosPerSecond;
+  auto first = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  REQUIRE(first.is_ok());
+  CHECK(first->watermark == noon + 3600 * kMicrosPerSecond);
+  // The next incremental fetch, with nothing changed since, reads a single (empty) page instead
+  // of the 2000 members again.
+  f.fake->now = noon + 7200 * kMicrosPerSecond;
+  std::size_t before = f.fake->log.size();
+  auto second = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  REQUIRE(second.is_ok());
+  CHECK(f.fake->log.size() - before == 1);
+  CHECK(second->written == 0);
+  CHECK(second->watermark == noon + 7200 * kMicrosPerSecond);
+  // A server clock behind the watermark never moves it back.
+  f.fake->now = noon;
+  auto third = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  REQUIRE(third.is_ok());
+  CHECK(third->watermark == noon + 7200 * kMicrosPerSecond);
 }
 
 TEST_CASE("incremental paging survives 2500 changes in one second (offset within the second)") {

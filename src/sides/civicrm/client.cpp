@@ -112,7 +112,9 @@ struct CiviCrmClient::Impl {
   std::string base_path;
 
   // One APIv4 call. Errors never quote the keys (they are only in headers).
-  Result<json> call(std::string_view entity, std::string_view action, const json& params) {
+  // `server_time`, when given, receives the answer's Date header (kNoTime without one).
+  Result<json> call(std::string_view entity, std::string_view action, const json& params,
+                    Micros* server_time = nullptr) {
     http::Request req;
     req.method = "POST";
     req.target =
@@ -127,6 +129,10 @@ struct CiviCrmClient::Impl {
     const std::string what = "CiviCRM " + std::string(entity) + "." + std::string(action);
     Result<http::Response> r = http->send(req);
     if (!r) return r.status().with_context(what);
+    if (server_time != nullptr) {
+      Result<Micros> t = parse_http_date(r->header("Date"));
+      *server_time = t ? *t : kNoTime;
+    }
     json j = json::parse(r->body, nullptr, false);
     if (r->status == 200 && j.is_object() && j.contains("values")) return j;
     std::string detail;
@@ -171,7 +177,7 @@ struct CiviCrmClient::Impl {
   // contact through `writer`.
   Status read_history(std::int64_t group_id, const std::string& since_local, Store& store,
                       const PairHandle& pair, SnapshotWriter& writer, bool full, FetchStats& stats,
-                      Micros* max_seen);
+                      Micros* max_seen, Micros* server_start = nullptr);
   // The member keys among these emails that the pair's Mailchimp snapshot has.
   static Result<std::set<MemberKey>> mailchimp_keys(
       const std::map<std::int64_t, std::vector<json>>& emails, Store& store,
@@ -185,7 +191,7 @@ struct CiviCrmClient::Impl {
 Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const std::string& since_local,
                                          Store& store, const PairHandle& pair,
                                          SnapshotWriter& writer, bool full, FetchStats& stats,
-                                         Micros* max_seen) {
+                                         Micros* max_seen, Micros* server_start) {
   json where = json::array({json::array({"group_id", "=", group_id})});
   if (!since_local.empty()) where.push_back(json::array({"date", ">=", since_local}));
   std::vector<Candidate> done;
@@ -200,7 +206,8 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const std::strin
         {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
         {"limit", options.page_size},
         {"offset", offset}};
-    Result<json> page = call("SubscriptionHistory", "get", params);
+    Result<json> page =
+        call("SubscriptionHistory", "get", params, offset == 0 ? server_start : nullptr);
     if (!page) return page.status();
     const json& rows = (*page)["values"];
     if (!rows.is_array()) return Status::unavailable("SubscriptionHistory.get: no values array");
@@ -446,15 +453,18 @@ Result<FetchStats> CiviCrmClient::fetch_full(std::int64_t group_id, Store& store
   FetchStats stats;
   SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kFull);
   im.written.clear();
-  Micros max_seen = kNoTime;
-  Status s = im.read_history(group_id, "", store, pair, writer, true, stats, &max_seen);
+  Micros max_seen = kNoTime, server_start = kNoTime;
+  Status s =
+      im.read_history(group_id, "", store, pair, writer, true, stats, &max_seen, &server_start);
   im.written.clear();
   if (!s) return s;
   if (Status f = writer.finish(); !f) return f;
   stats.removed = writer.stats().removed;
-  stats.watermark = max_seen;
-  if (max_seen != kNoTime) {
-    if (Status w = im.put_watermark(store, pair, group_id, max_seen); !w) return w;
+  // The watermark is the server's time when the read began (its Date header): rows dated before
+  // it were read. Without a Date header, the latest row seen.
+  stats.watermark = server_start != kNoTime ? server_start : max_seen;
+  if (stats.watermark != kNoTime) {
+    if (Status w = im.put_watermark(store, pair, group_id, stats.watermark); !w) return w;
   }
   return stats;
 }
@@ -473,16 +483,17 @@ Result<FetchStats> CiviCrmClient::fetch_incremental(std::int64_t group_id, Store
   }
   FetchStats stats;
   SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kIncremental);
-  Micros max_seen = watermark;
+  Micros max_seen = watermark, server_start = kNoTime;
   std::string since =
       format_civil(im.zone->utc_to_local(watermark - im.options.incremental_overlap));
-  if (Status s = im.read_history(group_id, since, store, pair, writer, false, stats, &max_seen);
+  if (Status s = im.read_history(group_id, since, store, pair, writer, false, stats, &max_seen,
+                                 &server_start);
       !s) {
     return s;
   }
   if (Status f = writer.finish(); !f) return f;
-  stats.watermark = max_seen;
-  if (Status w = im.put_watermark(store, pair, group_id, max_seen); !w) return w;
+  stats.watermark = server_start != kNoTime ? std::max(watermark, server_start) : max_seen;
+  if (Status w = im.put_watermark(store, pair, group_id, stats.watermark); !w) return w;
   return stats;
 }
 

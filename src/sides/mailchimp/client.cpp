@@ -202,10 +202,16 @@ struct MailchimpClient::Impl {
            extra;
   }
 
-  Result<std::string> get_page(const std::string& target) {
+  // A page's body. `server_time`, when given, receives the answer's Date header (the server's
+  // "now"), or kNoTime when it has none.
+  Result<std::string> get_page(const std::string& target, Micros* server_time = nullptr) {
     Result<http::Response> r = call("GET", target);
     if (!r) return r.status().with_context("fetching a page of members");
     if (r->status != 200) return api_status(*r, "fetching a page of members");
+    if (server_time != nullptr) {
+      Result<Micros> t = parse_http_date(r->header("Date"));
+      *server_time = t ? *t : kNoTime;
+    }
     return std::move(r->body);
   }
 
@@ -230,12 +236,13 @@ struct MailchimpClient::Impl {
   // Pages where every member has the same second fall back to offset paging.
   Status page_since(std::string_view list_id, Micros since, Store& store, const PairHandle& pair,
                     SnapshotWriter& writer, FetchStats& stats, Micros* max_seen,
-                    bool store_watermarks) {
+                    bool store_watermarks, Micros* server_start = nullptr) {
     std::size_t offset = 0;
-    while (true) {
+    for (bool first = true;; first = false) {
       std::string extra = "&since_last_changed=" + http::url_encode(format_iso8601(since)) +
                           "&sort_field=last_changed&sort_dir=ASC";
-      Result<std::string> body = get_page(members_target(list_id, offset, extra));
+      Result<std::string> body =
+          get_page(members_target(list_id, offset, extra), first ? server_start : nullptr);
       if (!body) return body.status();
       Result<MembersPageResult> r = ingest_members_page(*body, store, pair, writer);
       if (!r) return r.status().with_context("page at offset " + std::to_string(offset));
@@ -380,7 +387,8 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
 
   // The first page says how many pages there are; the rest are fetched a few at a time and
   // written as they arrive (a full fetch does not depend on page order).
-  Result<std::string> first = im.get_page(im.members_target(list_id, 0, ""));
+  Micros server_start = kNoTime;
+  Result<std::string> first = im.get_page(im.members_target(list_id, 0, ""), &server_start);
   if (!first) return first.status();
   std::int64_t total = 0;
   {
@@ -493,7 +501,11 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
   }
   if (Status s = writer.finish(); !s) return s;
   stats.removed = writer.stats().removed;
-  stats.watermark = max_seen == kNoTime ? started : max_seen;
+  // The watermark is the server's time when the fetch began: everything changed before it was
+  // read (a change recorded late is caught by the next fetch's overlap). Without a Date header,
+  // the latest change seen.
+  stats.watermark =
+      server_start != kNoTime ? server_start : (max_seen == kNoTime ? started : max_seen);
   if (Status s = im.store_watermark(store, pair, list_id, stats.watermark); !s) return s;
   return stats;
 }
@@ -506,14 +518,17 @@ Result<FetchStats> MailchimpClient::fetch_incremental(std::string_view list_id, 
   if (*w == kNoTime) return fetch_full(list_id, store, pair);
   FetchStats stats;
   SnapshotWriter writer(store, pair, Side::kMailchimp, SnapshotWriter::Mode::kIncremental);
-  Micros max_seen = *w;
+  Micros max_seen = *w, server_start = kNoTime;
   if (Status s = im.page_since(list_id, *w - im.options.incremental_overlap, store, pair, writer,
-                               stats, &max_seen, true);
+                               stats, &max_seen, true, &server_start);
       !s) {
     return s;
   }
   if (Status s = writer.finish(); !s) return s;
-  stats.watermark = max_seen;
+  // As for a full fetch: the server's time when this fetch began (never moving backwards), so
+  // that the members changed long before it, concord's own writes included, are not read again.
+  stats.watermark = server_start != kNoTime ? std::max(*w, server_start) : max_seen;
+  if (Status s = im.store_watermark(store, pair, list_id, stats.watermark); !s) return s;
   return stats;
 }
 
