@@ -62,6 +62,10 @@ struct CrmWriteOutcome {
   Code code = Code::kFailed;
   std::string message;
   std::int64_t contact_id = 0;  // kCreateContact: the contact added (new, or found by email)
+  // Membership writes done: the server's time of the answer (its Date header; kNoTime without
+  // one). The history row the write made is dated no later, so the next fetch does not take
+  // concord's own write for a change made in the CRM.
+  Micros written_at = kNoTime;
 };
 
 // The body concord stores for a CRM member (JSON): {"contact_id":…, "first_name":…,

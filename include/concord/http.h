@@ -36,6 +36,10 @@ struct Request {
   // here closes the connection after the response (keep-alive is HTTP/1.1's default).
   std::vector<Header> headers;
   std::string body;
+  // False for a request that must not be carried out twice (it creates something): once it may
+  // have reached the server (a connection lost after writing it, a 5xx), it is not sent again and
+  // the failure is returned; only a 429 (refused unread) or a failure to connect is retried.
+  bool idempotent = true;
 
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
 };

@@ -492,9 +492,11 @@ class Run {
           e.state = JournalState::kDone;
           ++out_.record.applied;
           if (is_membership_op(e.op.kind)) {
-            // Mailchimp says when; a CRM history row is dated by the site, which the next fetch
-            // reads (kNoTime until then: the row's date counts as a change, and an agreeing one
-            // only refreshes the base).
+            // Mailchimp says when; for a CRM write, the server's time of its answer, which is
+            // no earlier than the history row's date the next fetch reads, so that concord's own
+            // write does not count as a change made in the CRM (kNoTime when the answer had no
+            // Date: then the row's date counts as a change, and an agreeing one only refreshes
+            // the base).
             encode_base(base_after_write(e.op, side, o.changed_at), &v);
             b.put(p_.pair, Family::kBase, e.op.key.view(), v);
           }
@@ -585,8 +587,8 @@ class Run {
       if (e.op.kind == OpKind::kCrmHoldEmail) {
         st.email_on_hold = true;
       } else {
-        // The history row's date is the site's; the next fetch reads it (kNoTime until then, as
-        // in the base).
+        // As in the base: the server's time of the answer (the next fetch reads the history
+        // row's own date).
         st.status = e.op.kind == OpKind::kCrmRemove ? CrmStatus::kRemoved : CrmStatus::kAdded;
         st.changed_at = o.changed_at;
         if (st.status == CrmStatus::kAdded) {

@@ -189,6 +189,7 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
       switch (res[i].code) {
         case CrmWriteOutcome::Code::kDone:
           out[i].code = SideOutcome::Code::kDone;
+          out[i].changed_at = res[i].written_at;
           break;
         case CrmWriteOutcome::Code::kInvalid:
           out[i].code = SideOutcome::Code::kRefused;

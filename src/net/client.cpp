@@ -84,6 +84,7 @@ struct Failure {
   Status status;       // kUnavailable (or kInvalid for a response over the size limit)
   bool retry = true;   // worth another attempt
   bool stale = false;  // the connection was found closed before anything came back
+  bool sent = false;   // the request was (at least partly) written: it may have been carried out
 };
 
 // The text of an Asio/Beast/OpenSSL error, without anything from the request.
@@ -371,19 +372,24 @@ class ClientImpl final : public Client {
 
     const RetryPolicy& policy = options_.retry;
     for (int attempt = 1;; ++attempt) {
-      Outcome outcome = attempt_once(req, head);
+      Outcome outcome = attempt_once(req, head, request.idempotent);
       Status why;
       std::chrono::milliseconds delay{0};
       if (outcome.response) {
         Response& response = *outcome.response;
-        if (attempt >= policy.max_attempts || !policy.retry_response(response)) {
-          return std::move(response);
-        }
+        // A request that must not be repeated is sent again only after a 429 (refused unread).
+        const bool again =
+            request.idempotent ? policy.retry_response(response) : response.status == 429;
+        if (attempt >= policy.max_attempts || !again) return std::move(response);
         why = Status::unavailable(what + ": HTTP " + std::to_string(response.status));
         delay = retry_delay(policy, attempt, &response);
       } else {
         const Failure& f = outcome.failure;
         if (!f.retry) return f.status.with_context(what);
+        if (f.sent && !request.idempotent) {
+          return Status::unavailable(what + ": " + f.status.message() +
+                                     " (not sent again: it may have been carried out)");
+        }
         if (attempt >= policy.max_attempts) {
           return Status::unavailable(what + ": " + f.status.message() + " (gave up after " +
                                      std::to_string(attempt) + " attempts)");
@@ -398,7 +404,9 @@ class ClientImpl final : public Client {
 
   // One attempt. A reused keep-alive connection that turns out to have been closed by the server
   // before anything came back is replaced by a fresh one within the same attempt.
-  Outcome attempt_once(const bhttp::request<bhttp::string_body>& req, bool head) {
+  // A request that must not be repeated (`idempotent` false) is not sent again on a fresh
+  // connection, as the server may have read it before closing.
+  Outcome attempt_once(const bhttp::request<bhttp::string_body>& req, bool head, bool idempotent) {
     bool fresh = false;
     for (int pass = 0;; ++pass) {
       attempts_.fetch_add(1);
@@ -413,10 +421,11 @@ class ClientImpl final : public Client {
       release(std::move(conn), !f && keep_alive);
       if (!f) return Outcome{std::move(response), {}};
       // Sent again at once only when the policy allows repeating requests at all.
-      if (reused && f->stale && pass == 0 && options_.retry.max_attempts > 1) {
+      if (reused && f->stale && pass == 0 && options_.retry.max_attempts > 1 && idempotent) {
         fresh = true;
         continue;
       }
+      f->sent = true;
       return Outcome{std::nullopt, *f};
     }
   }

@@ -2481,7 +2481,14 @@ struct OutRow {
   std::uint64_t fields = 0;  // bit per field
   bool all = false;
   std::int64_t deleted_id = 0;  // a deleted row shows {"id": …}
+  // A contact written with `email_primary.*` values: the primary email saved with it, and the
+  // Email fields named in those values (each shown as "email_primary.<field>").
+  std::uint32_t email_slot = kNoSlot;
+  std::uint32_t email_fields = 0;  // bit per Email field
 };
+
+// The prefix of a contact's primary-email values in writes (ContactSaveTrait::saveLocations).
+constexpr std::string_view kEmailPrimaryPrefix = "email_primary.";
 
 class Engine {
  public:
@@ -3498,6 +3505,66 @@ class Engine {
     }
   }
 
+  // ---- a contact's primary email in its writes (ContactSaveTrait)
+
+  // The `email_primary.*` values of a contact's record, without the prefix, as
+  // CRM_Utils_Array::filterByPrefix gives them. Empty for other entities.
+  static pjson primary_email_item(Ent ent, const pjson& rec) {
+    pjson item = pjson::object();
+    if (ent != kContact || !rec.is_object()) return item;
+    for (auto it = rec.begin(); it != rec.end(); ++it) {
+      const std::string& key = it.key();
+      if (key.compare(0, kEmailPrimaryPrefix.size(), kEmailPrimaryPrefix) == 0) {
+        item[key.substr(kEmailPrimaryPrefix.size())] = it.value();
+      }
+    }
+    return item;
+  }
+
+  // ContactSaveTrait::saveLocations for the primary email, after the contact row `out` is
+  // written: an internal Email.save (permissions unchecked) of the given values with contact_id
+  // and is_primary set, matched on (contact_id, is_primary): the contact's one primary email is
+  // updated, else an email is created. A NULL `email` deletes the primary email instead. `id`,
+  // `is_primary` and `is_billing` may not be set this way; when nothing else is given, nothing
+  // is written.
+  void save_primary_email(const pjson& given, OutRow* out) {
+    if (given.empty()) return;
+    for (auto it = given.begin(); it != given.end(); ++it) {
+      const std::string& key = it.key();
+      int f = find_field(kEmail, std::string_view(key).substr(0, key.find(':')));
+      if (f >= 0) out->email_fields |= std::uint32_t{1} << f;
+    }
+    pjson item = given;
+    for (const char* k : {"id", "is_primary", "is_billing"})
+      item.erase(k);
+    if (item.empty()) return;
+    std::int64_t contact = site_.contacts.rows[out->slot].id;
+    out->fields |= std::uint64_t{1} << C_EMAIL_PRIMARY;
+    std::vector<std::uint32_t> primaries;
+    site_.for_contact_emails(contact, [&](std::uint32_t s) {
+      if (site_.emails.rows[s].is_primary) primaries.push_back(s);
+    });
+    if (auto e = item.find("email"); e != item.end() && e->is_null()) {
+      // Email.delete where contact_id = the contact and is_primary.
+      for (std::uint32_t s : primaries)
+        remove(kEmail, s, false);
+      return;
+    }
+    item["contact_id"] = contact;
+    item["is_primary"] = true;
+    std::int64_t id = 0;
+    Values vals = parse_values(kEmail, item, &id);
+    std::uint64_t shown = 0;
+    if (primaries.size() == 1) {
+      out->email_slot = primaries[0];
+      update(kEmail, primaries[0], vals, &shown);
+    } else {
+      fill_defaults(kEmail, &vals);
+      check_required(kEmail, "save", {vals});
+      out->email_slot = insert(kEmail, vals, &shown);
+    }
+  }
+
   void do_create(Ent ent, const pjson& p, std::vector<OutRow>* rows) {
     read_method_params(ent, p);
     std::int64_t id = 0;
@@ -3510,6 +3577,7 @@ class Engine {
     r.ent = ent;
     r.fields = mask_of(vals);
     r.slot = insert(ent, vals, &r.fields);
+    save_primary_email(primary_email_item(ent, values), &r);
     rows->push_back(r);
   }
 
@@ -3536,6 +3604,7 @@ class Engine {
     if (q["where"].empty()) {
       fail("Parameter \"where\" is required unless an id is supplied in values.");
     }
+    const std::size_t first = rows->size();
     for (std::uint32_t slot : batch_slots(ent, q)) {
       OutRow r;
       r.ent = ent;
@@ -3545,6 +3614,10 @@ class Engine {
       update(ent, slot, vals, &r.fields);
       rows->push_back(r);
     }
+    // The contacts are all written first, then their emails.
+    pjson email = primary_email_item(ent, p.at("values"));
+    for (std::size_t i = first; i < rows->size(); ++i)
+      save_primary_email(email, &(*rows)[i]);
   }
 
   void do_save(Ent ent, const pjson& p, std::vector<OutRow>* rows,
@@ -3561,6 +3634,7 @@ class Engine {
     struct Rec {
       Values vals;
       std::int64_t id = 0;
+      pjson email;  // email_primary.* values
     };
     std::vector<Rec> recs;
     std::int64_t n_matched = 0;
@@ -3572,6 +3646,7 @@ class Engine {
       }
       Rec r;
       r.vals = parse_values(ent, rec, &r.id);
+      r.email = primary_email_item(ent, rec);
       // MatchParamTrait::matchExisting.
       if (r.id == 0 && !match.empty()) {
         pjson where = pjson::array();
@@ -3602,6 +3677,7 @@ class Engine {
       if (r.id == 0) creates.push_back(r.vals);
     }
     check_required(ent, "save", creates);
+    const std::size_t first = rows->size();
     for (const Rec& r : recs) {
       OutRow o;
       o.ent = ent;
@@ -3620,6 +3696,9 @@ class Engine {
       rows->push_back(o);
     }
     *matched = n_matched;
+    // The records are all written first, then their emails.
+    for (std::size_t i = 0; i < recs.size(); ++i)
+      save_primary_email(recs[i].email, &(*rows)[first + i]);
   }
 
   void do_delete(Ent ent, const pjson& p, std::vector<OutRow>* rows) {
@@ -3653,6 +3732,17 @@ class Engine {
       put_str(&out, fl.defs[f].name);
       out.push_back(':');
       put_v(&out, get_field(site_, r.ent, r.slot, f, &scratch));
+    }
+    if (r.email_slot != kNoSlot) {
+      const EmailRow& e = site_.emails.rows[r.email_slot];
+      for (int f = 0; f < E_COUNT; ++f) {
+        if (!(r.email_fields & (std::uint32_t{1} << f))) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        put_str(&out, std::string(kEmailPrimaryPrefix) + std::string(kEmailFields[f].name));
+        out.push_back(':');
+        put_v(&out, get_email(e, f));
+      }
     }
     out.push_back('}');
     return out;

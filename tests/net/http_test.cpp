@@ -860,6 +860,57 @@ TEST_CASE("a truncated body over TLS is retried", "[retry][tls]") {
   CHECK(client->attempts() == 3);
 }
 
+TEST_CASE("a request that must not be repeated is not sent twice once it may have arrived",
+          "[retry]") {
+  http::ClientOptions options;
+  options.retry = fast_retry();
+  auto create = [] {
+    http::Request r;
+    r.method = "POST";
+    r.target = "/create";
+    r.body = "x";
+    r.idempotent = false;
+    return r;
+  };
+  SECTION("a reset after the request was written: returned, not repeated") {
+    Script script{{reset(), reply(200, "created twice")}};
+    auto server = start(script.handler());
+    auto client = client_for(local(*server), options);
+    auto res = client->send(create());
+    REQUIRE_FALSE(res.is_ok());
+    CHECK(res.status().retryable());
+    CHECK(res.status().message().find("not sent again") != std::string::npos);
+    CHECK(client->attempts() == 1);
+  }
+  SECTION("a truncated answer: returned, not repeated") {
+    http::Reply cut = reply(200, "0123456789");
+    cut.truncate_body_at = 3;
+    Script script{{cut, reply(200, "0123456789")}};
+    auto server = start(script.handler());
+    auto client = client_for(local(*server), options);
+    REQUIRE_FALSE(client->send(create()).is_ok());
+    CHECK(client->attempts() == 1);
+  }
+  SECTION("a 503 is returned as it is") {
+    Script script{{reply(503, "busy"), reply(200, "done")}};
+    auto server = start(script.handler());
+    auto client = client_for(local(*server), options);
+    auto res = client->send(create());
+    REQUIRE(res.is_ok());
+    CHECK(res->status == 503);
+    CHECK(client->attempts() == 1);
+  }
+  SECTION("a 429 (refused unread) is sent again") {
+    Script script{{reply(429, "slow down", {{"Retry-After", "0"}}), reply(200, "done")}};
+    auto server = start(script.handler());
+    auto client = client_for(local(*server), options);
+    auto res = client->send(create());
+    REQUIRE(res.is_ok());
+    CHECK(res->body == "done");
+    CHECK(client->attempts() == 2);
+  }
+}
+
 TEST_CASE("retries exhausted", "[retry]") {
   SECTION("without a response: kUnavailable naming the last failure") {
     Script script{{reset()}};

@@ -770,6 +770,245 @@ TEST_CASE("Contact: create with a chained Email create, as concord adds a person
   CHECK(e["error_message"] == "Mandatory values missing from Api4 Email::create: email");
 }
 
+TEST_CASE("Contact: create with email_primary.* writes the contact and its primary email") {
+  Site s;
+  json row = s.values("Contact", "create",
+                      {{"values",
+                        {{"contact_type", "Individual"},
+                         {"first_name", "Wilma"},
+                         {"last_name", "Slaghoople"},
+                         {"source", "concord"},
+                         {"email_primary.email", "wilma@slaghoople.org"}}}})[0];
+  std::int64_t id = row["id"];
+  CHECK(id == 113);
+  CHECK(row["email_primary"] == 14);  // the new Email's id
+  CHECK(row["email_primary.email"] == "wilma@slaghoople.org");
+  CHECK(row["display_name"] == "Wilma Slaghoople");
+  CHECK(row["source"] == "concord");
+  // Read back through the implicit join and through Email.
+  json got = s.values("Contact", "get",
+                      {{"select",
+                        {"email_primary", "email_primary.email", "email_primary.location_type_id",
+                         "email_primary.is_primary"}},
+                       {"where", {{"id", "=", id}}}});
+  CHECK(got == json::array({{{"id", id},
+                             {"email_primary", 14},
+                             {"email_primary.email", "wilma@slaghoople.org"},
+                             {"email_primary.location_type_id", 1},
+                             {"email_primary.is_primary", true}}}));
+  json emails = s.values("Email", "get", {{"where", {{"contact_id", "=", id}}}});
+  REQUIRE(emails.size() == 1);
+  CHECK(emails[0]["id"] == 14);
+  CHECK(emails[0]["email"] == "wilma@slaghoople.org");
+  CHECK(emails[0]["is_primary"] == true);
+  CHECK(emails[0]["location_type_id"] == 1);  // Email.create's default location type
+  CHECK(ids(s.values("Contact", "get",
+                     {{"where", {{"email_primary.email", "=", "WILMA@slaghoople.org"}}}})) ==
+        Ids{id});
+
+  // A contact without email_primary values gets no email.
+  json plain = s.values("Contact", "create", {{"values", {{"first_name", "Pearl"}}}})[0];
+  CHECK_FALSE(plain.contains("email_primary"));
+  CHECK(s.values("Email", "get", {{"where", {{"contact_id", "=", plain["id"]}}}}).empty());
+  CHECK(s.values("Contact", "get",
+                 {{"select", {"email_primary"}},
+                  {"where", {{"id", "=", plain["id"]}}}})[0]["email_primary"]
+            .is_null());
+
+  // Other Email fields, suffixes and the Email write's side effects; a nameless contact is
+  // called by its primary email.
+  json held = s.values("Contact", "create",
+                       {{"values",
+                         {{"email_primary.email", "anon@bedrock.org"},
+                          {"email_primary.location_type_id:name", "Work"},
+                          {"email_primary.on_hold", 1},
+                          {"email_primary.foo", "ignored"}}}})[0];
+  CHECK(held["display_name"] == "anon@bedrock.org");
+  CHECK(held["email_primary.location_type_id"] == 2);
+  CHECK(held["email_primary.on_hold"] == 1);
+  CHECK_FALSE(held.contains("email_primary.foo"));  // an unknown field is ignored
+  json e = s.values("Email", "get", {{"where", {{"id", "=", held["email_primary"]}}}})[0];
+  CHECK(e["contact_id"] == held["id"]);
+  CHECK(e["location_type_id"] == 2);
+  CHECK(e["hold_date"] == "2026-03-01 12:00:00");
+
+  // The email is written after the contact, without a transaction: when it fails, the contact
+  // stays and the call fails.
+  CHECK(
+      s.error(
+          "Contact", "create",
+          {{"values",
+            {{"first_name", "Longmail"},
+             {"email_primary.email", std::string(250, 'x') + "@bedrock.org"}}}})["error_message"] ==
+      "DB Error: unknown error");
+  json longmail = s.values("Contact", "get", {{"where", {{"first_name", "=", "Longmail"}}}});
+  REQUIRE(longmail.size() == 1);
+  CHECK(s.values("Email", "get", {{"where", {{"contact_id", "=", longmail[0]["id"]}}}}).empty());
+  // Unknown fields alone still save an email, which then lacks its address.
+  CHECK(s.error("Contact", "create",
+                {{"values",
+                  {{"first_name", "Nomail"}, {"email_primary.foo", "x"}}}})["error_message"] ==
+        "Mandatory values missing from Api4 Email::save: email");
+  CHECK(s.values("Contact", "get", {{"where", {{"first_name", "=", "Nomail"}}}}).size() == 1);
+
+  // Other entities do not know email_primary.*.
+  json other = s.values("Email", "create",
+                        {{"values",
+                          {{"contact_id", 101},
+                           {"email", "wilma@quarry.org"},
+                           {"email_primary.email", "nope@bedrock.org"}}}})[0];
+  CHECK_FALSE(other.contains("email_primary.email"));
+  CHECK(s.values("Email", "get", {{"where", {{"email", "=", "nope@bedrock.org"}}}}).empty());
+  json member = s.values(
+      "GroupContact", "create",
+      {{"values",
+        {{"contact_id", id}, {"group_id", 42}, {"email_primary.email", "nope@bedrock.org"}}}})[0];
+  CHECK_FALSE(member.contains("email_primary.email"));
+  CHECK(s.values("Email", "get", {{"where", {{"email", "=", "nope@bedrock.org"}}}}).empty());
+}
+
+TEST_CASE("Contact: save of several records with email_primary.* in one call") {
+  Site s;
+  json j = s.ok("Contact", "save",
+                {{"records", A({{{"contact_type", "Individual"},
+                                 {"first_name", "Wilma"},
+                                 {"last_name", "Slaghoople"},
+                                 {"source", "concord"},
+                                 {"email_primary.email", "wilma@slaghoople.org"}},
+                                {{"first_name", "Pearl"},
+                                 {"last_name", "Slaghoople"},
+                                 {"email_primary.email", "pearl@slaghoople.org"},
+                                 {"email_primary.location_type_id", 3}},
+                                {{"first_name", "Tex"},
+                                 {"last_name", "Slaghoople"},
+                                 {"email_primary.email", "tex@slaghoople.org"}}})},
+                 {"defaults", {{"source", "concord"}, {"email_primary.location_type_id", 2}}}});
+  CHECK(j["count"] == 3);
+  CHECK(j["countMatched"] == 0);
+  json rows = j["values"];
+  REQUIRE(rows.size() == 3);
+  CHECK(ids(rows) == Ids{113, 114, 115});
+  CHECK(ids(rows, "email_primary") == Ids{14, 15, 16});
+  CHECK(rows[0]["email_primary.email"] == "wilma@slaghoople.org");
+  CHECK(rows[0]["email_primary.location_type_id"] == 2);  // from defaults
+  CHECK(rows[1]["email_primary.location_type_id"] == 3);  // the record wins
+  CHECK(rows[2]["source"] == "concord");
+  json emails = s.values("Email", "get",
+                         {{"select", {"contact_id", "email", "is_primary", "location_type_id"}},
+                          {"where", {{"contact_id", "IN", {113, 114, 115}}}},
+                          {"orderBy", {{"id", "ASC"}}}});
+  CHECK(emails == json::array({{{"id", 14},
+                                {"contact_id", 113},
+                                {"email", "wilma@slaghoople.org"},
+                                {"is_primary", true},
+                                {"location_type_id", 2}},
+                               {{"id", 15},
+                                {"contact_id", 114},
+                                {"email", "pearl@slaghoople.org"},
+                                {"is_primary", true},
+                                {"location_type_id", 3}},
+                               {{"id", 16},
+                                {"contact_id", 115},
+                                {"email", "tex@slaghoople.org"},
+                                {"is_primary", true},
+                                {"location_type_id", 2}}}));
+  json got = s.values("Contact", "get",
+                      {{"select", {"email_primary.email"}},
+                       {"where", {{"last_name", "=", "Slaghoople"}}},
+                       {"orderBy", {{"id", "ASC"}}}});
+  CHECK(got[1]["email_primary.email"] == "pearl@slaghoople.org");
+
+  // A save of an existing contact updates its primary email in place; so does one that finds it
+  // through match.
+  json upd =
+      s.ok("Contact", "save",
+           {{"records", A({{{"id", 101}, {"email_primary.email", "wilma@rockvegas.com"}}})}});
+  CHECK(upd["countMatched"] == 1);
+  CHECK(upd["values"][0]["email_primary"] == 1);
+  CHECK(s.values("Email", "get", {{"where", {{"contact_id", "=", 101}}}}).size() == 1);
+  CHECK(s.values("Email", "get", {{"where", {{"id", "=", 1}}}})[0]["email"] ==
+        "wilma@rockvegas.com");
+  s.values("Contact", "update",
+           {{"values", {{"external_identifier", "pearl-1"}}}, {"where", {{"id", "=", 114}}}});
+  json matched = s.ok(
+      "Contact", "save",
+      {{"records",
+        A({{{"external_identifier", "pearl-1"}, {"email_primary.email", "pearl@rockvegas.com"}}})},
+       {"match", {"external_identifier"}}});
+  CHECK(matched["countMatched"] == 1);
+  CHECK(matched["values"][0]["id"] == 114);
+  CHECK(matched["values"][0]["email_primary"] == 15);
+  CHECK(s.values("Email", "get", {{"where", {{"id", "=", 15}}}})[0]["email"] ==
+        "pearl@rockvegas.com");
+}
+
+TEST_CASE("Contact: update writes the primary email through email_primary.*") {
+  Site s;
+  json upd = s.values("Contact", "update",
+                      {{"values", {{"email_primary.email", "wilma@rockvegas.com"}}},
+                       {"where", {{"id", "=", 101}}}});
+  CHECK(upd ==
+        json::array(
+            {{{"id", 101}, {"email_primary", 1}, {"email_primary.email", "wilma@rockvegas.com"}}}));
+  json emails = s.values("Email", "get", {{"where", {{"contact_id", "=", 101}}}});
+  REQUIRE(emails.size() == 1);
+  CHECK(emails[0]["id"] == 1);
+  CHECK(emails[0]["email"] == "wilma@rockvegas.com");
+  CHECK(emails[0]["is_primary"] == true);
+  // The email index follows the change.
+  CHECK(s.values("Email", "get", {{"where", {{"email", "=", "wilma@bedrock.org"}}}}).empty());
+  CHECK(ids(s.values("Contact", "get",
+                     {{"where", {{"email_primary.email", "=", "wilma@rockvegas.com"}}}})) ==
+        Ids{101});
+
+  // Only the primary email changes; bulk mail moves to it.
+  s.values("Contact", "update", {{"values", {{"id", 110}, {"email_primary.is_bulkmail", true}}}});
+  json tex = s.values("Email", "get",
+                      {{"where", {{"contact_id", "=", 110}}}, {"orderBy", {{"id", "ASC"}}}});
+  REQUIRE(tex.size() == 2);
+  CHECK(tex[0]["is_bulkmail"] == true);
+  CHECK(tex[1]["is_bulkmail"] == false);
+  CHECK(tex[1]["is_primary"] == false);
+
+  // A batch update writes each contact's own primary email.
+  json rubbles = s.values("Contact", "update",
+                          {{"values", {{"email_primary.location_type_id", 3}}},
+                           {"where", {{"last_name", "=", "Rubble"}}}});
+  REQUIRE(rubbles.size() == 3);
+  for (const json& r : rubbles) {
+    CHECK(r["email_primary.location_type_id"] == 3);
+    json e = s.values("Email", "get", {{"where", {{"id", "=", r["email_primary"]}}}})[0];
+    CHECK(e["contact_id"] == r["id"]);
+    CHECK(e["location_type_id"] == 3);
+  }
+
+  // A contact without email gets a new primary one.
+  std::int64_t id = s.values("Contact", "create", {{"values", {{"first_name", "Pearl"}}}})[0]["id"];
+  json first = s.values("Contact", "update",
+                        {{"values", {{"id", id}, {"email_primary.email", "pearl@bedrock.org"}}}});
+  CHECK(first[0]["email_primary"] == 14);
+  json e = s.values("Email", "get", {{"where", {{"contact_id", "=", id}}}});
+  REQUIRE(e.size() == 1);
+  CHECK(e[0]["is_primary"] == true);
+  CHECK(e[0]["location_type_id"] == 1);
+
+  // id, is_primary and is_billing cannot be written this way: alone, they write nothing.
+  json none = s.values("Contact", "update",
+                       {{"values", {{"id", id}, {"email_primary.is_primary", false}}}});
+  CHECK_FALSE(none[0].contains("email_primary"));
+  CHECK(s.values("Email", "get", {{"where", {{"id", "=", 14}}}})[0]["is_primary"] == true);
+
+  // A NULL email deletes the primary email; the contact's other email becomes primary.
+  json del =
+      s.values("Contact", "update", {{"values", {{"id", 110}, {"email_primary.email", nullptr}}}});
+  CHECK(del[0]["email_primary"] == 11);
+  CHECK_FALSE(del[0].contains("email_primary.email"));
+  tex = s.values("Email", "get", {{"where", {{"contact_id", "=", 110}}}});
+  REQUIRE(tex.size() == 1);
+  CHECK(tex[0]["id"] == 11);
+  CHECK(tex[0]["is_primary"] == true);
+}
+
 TEST_CASE("Email: primary and bulk-mail rules, hold and reset dates") {
   Site s;
   // The first email of a contact becomes primary.

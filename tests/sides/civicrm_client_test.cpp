@@ -44,6 +44,8 @@ class FakeCivi final : public http::Client {
   int fail_status = 0;  // answer every call with this status
   std::int64_t next_id = 1000;
   Micros date_header = kNoTime;  // when set, every answer says this is the server's time
+  int lose_contact_saves = 0;    // carry out this many Contact.save calls, but lose the answer
+  std::string refuse_email;      // a Contact.save reaching this address fails there (400)
 
   Result<http::Response> send(const http::Request& req) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -118,9 +120,24 @@ class FakeCivi final : public http::Client {
         }
       }
     } else if (entity == "Contact" && action == "save") {
+      // As CiviCRM: record by record, no transaction; email_primary.email makes the email.
       for (auto& rec : params["records"]) {
-        contacts.push_back({next_id, rec["first_name"], rec["last_name"]});
-        values.push_back({{"id", next_id++}});
+        const std::string email = rec.value("email_primary.email", "");
+        if (email == refuse_email) {
+          r.status = 400;
+          r.body = R"({"error_code":0,"error_message":"DB Error: unknown error","status":400})";
+          return r;
+        }
+        contacts.push_back({next_id, rec.value("first_name", ""), rec.value("last_name", "")});
+        if (!email.empty()) emails.push_back({next_id + 1, next_id, email, true});
+        values.push_back({{"id", next_id}, {"email_primary", next_id + 1}});
+        next_id += 2;
+      }
+      if (lose_contact_saves > 0) {
+        --lose_contact_saves;
+        return Status::unavailable(
+            "response cut short (not sent again: it may have been "
+            "carried out)");
       }
     } else if (entity == "Email" && action == "save") {
       for (auto& rec : params["records"]) {
@@ -358,6 +375,57 @@ TEST_CASE("CiviCRM: writes are batched; a bad record does not fail its batch") {
   }
   CHECK(contact_saves == 1);
   CHECK(group_saves == 1 + 5);  // one batch, then record by record after it failed
+}
+
+TEST_CASE("CiviCRM: a contact creation whose answer was lost is not repeated") {
+  Fixture f;
+  seed(*f.fake);
+  const std::size_t contacts_before = f.fake->contacts.size();
+  f.fake->lose_contact_saves = 1;
+  std::vector<CrmWrite> w = {
+      {CrmWrite::Kind::kCreateContact, 0, "pebbles@bedrock.org", "Pebbles", "Flintstone"},
+      {CrmWrite::Kind::kCreateContact, 0, "bamm@bedrock.org", "Bamm-Bamm", "Rubble"},
+  };
+  auto out = f.client->apply(42, w);
+  REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
+  REQUIRE(out[1].code == CrmWriteOutcome::Code::kDone);
+  // The contacts made by the call whose answer was lost are found by their addresses and used.
+  CHECK(f.fake->contacts.size() == contacts_before + 2);
+  CHECK(f.fake->contact(out[0].contact_id).first == "Pebbles");
+  CHECK(f.fake->contact(out[1].contact_id).first == "Bamm-Bamm");
+  int contact_saves = 0, lookups = 0;
+  for (auto& c : f.fake->calls) {
+    contact_saves += c["entity"] == "Contact" && c["action"] == "save";
+    lookups += c["entity"] == "Email" && c["action"] == "get";
+  }
+  CHECK(contact_saves == 1);
+  CHECK(lookups == 2);
+}
+
+TEST_CASE("CiviCRM: a refused contact creation fails alone, and nothing is created twice") {
+  Fixture f;
+  seed(*f.fake);
+  const std::size_t contacts_before = f.fake->contacts.size();
+  f.fake->refuse_email = "bad@bedrock.org";
+  std::vector<CrmWrite> w = {
+      {CrmWrite::Kind::kCreateContact, 0, "pebbles@bedrock.org", "Pebbles", "Flintstone"},
+      {CrmWrite::Kind::kCreateContact, 0, "bad@bedrock.org", "Bad", "Record"},
+      {CrmWrite::Kind::kCreateContact, 0, "bamm@bedrock.org", "Bamm-Bamm", "Rubble"},
+  };
+  auto out = f.client->apply(42, w);
+  CHECK(out[0].code == CrmWriteOutcome::Code::kDone);
+  CHECK(out[1].code == CrmWriteOutcome::Code::kInvalid);
+  CHECK(out[1].message.find("DB Error") != std::string::npos);
+  CHECK(out[2].code == CrmWriteOutcome::Code::kDone);
+  // Pebbles was written by the refused batch before it failed; she is found, not made again.
+  CHECK(f.fake->contacts.size() == contacts_before + 2);
+  // Both new contacts joined the group.
+  int added = 0;
+  for (auto& h : f.fake->history) {
+    added += (h.contact_id == out[0].contact_id || h.contact_id == out[2].contact_id) &&
+             h.status == "Added";
+  }
+  CHECK(added == 2);
 }
 
 TEST_CASE("CiviCRM: groups by id, name or title") {

@@ -113,10 +113,12 @@ struct CiviCrmClient::Impl {
 
   // One APIv4 call. Errors never quote the keys (they are only in headers).
   // `server_time`, when given, receives the answer's Date header (kNoTime without one).
+  // `idempotent` false: a call that creates something, which the transport must not repeat.
   Result<json> call(std::string_view entity, std::string_view action, const json& params,
-                    Micros* server_time = nullptr) {
+                    Micros* server_time = nullptr, bool idempotent = true) {
     http::Request req;
     req.method = "POST";
+    req.idempotent = idempotent;
     req.target =
         base_path + "/civicrm/ajax/api4/" + std::string(entity) + "/" + std::string(action);
     req.headers.push_back({"X-Civi-Auth", "Bearer " + options.api_key});
@@ -150,6 +152,55 @@ struct CiviCrmClient::Impl {
     if (r->status == 200) return Status::unavailable(what + ": the answer is not an APIv4 result");
     if (r->status >= 500 || r->status == 429) return Status::unavailable(std::move(msg));
     return Status::invalid(std::move(msg));
+  }
+
+  // The untrashed contacts that have these writes' addresses: email → the lowest contact id.
+  Result<std::map<std::string, std::int64_t>> contacts_by_email(
+      const std::vector<CrmWrite>& writes, const std::vector<std::size_t>& which) {
+    json emails = json::array();
+    for (std::size_t i : which)
+      emails.push_back(writes[i].email);
+    Result<json> found =
+        call("Email", "get",
+             {{"select", {"contact_id", "email"}},
+              {"where", json::array({json::array({"email", "IN", emails}),
+                                     json::array({"contact_id.is_deleted", "=", false})})},
+              {"orderBy", {{"contact_id", "ASC"}}},
+              {"limit", 0}});
+    if (!found) return found.status();
+    std::map<std::string, std::int64_t> out;
+    for (const json& row : (*found)["values"]) {
+      out.emplace(normalise_email(str(row, "email")), as_id(row.value("contact_id", json())));
+    }
+    return out;
+  }
+
+  // Creates these writes' contacts, each with its address as primary email, in one call (never
+  // repeated by the transport: see apply()). Their ids, in order.
+  Result<std::vector<std::int64_t>> create_contacts(const std::vector<CrmWrite>& writes,
+                                                    const std::vector<std::size_t>& which) {
+    json records = json::array();
+    for (std::size_t i : which) {
+      json rec = {{"contact_type", "Individual"},
+                  {"source", options.contact_source},
+                  {"email_primary.email", writes[i].email}};
+      if (!writes[i].first_name.empty()) rec["first_name"] = writes[i].first_name;
+      if (!writes[i].last_name.empty()) rec["last_name"] = writes[i].last_name;
+      records.push_back(std::move(rec));
+    }
+    Result<json> made = call("Contact", "save", {{"records", records}}, nullptr, false);
+    if (!made) return made.status();
+    const json& rows = (*made)["values"];
+    std::vector<std::int64_t> ids;
+    if (rows.is_array()) {
+      for (const json& row : rows)
+        ids.push_back(as_id(row.value("id", json())));
+    }
+    if (ids.size() != which.size() || std::count(ids.begin(), ids.end(), 0) != 0) {
+      return Status::unavailable("CiviCRM Contact.save: the answer does not list the " +
+                                 std::to_string(which.size()) + " contacts created");
+    }
+    return ids;
   }
 
   Status put_watermark(Store& store, const PairHandle& pair, std::int64_t group, Micros w) {
@@ -503,80 +554,65 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
   std::vector<CrmWriteOutcome> out(writes.size());
   using Kind = CrmWrite::Kind;
 
-  // Contacts to create: an existing, untrashed contact with the email is used instead.
+  // Contacts to create. Contact.save with `email_primary.email` makes each contact and its email
+  // in one call. It is not idempotent, so it is never sent twice blindly: before each attempt the
+  // addresses are looked up (an untrashed contact that has one is used instead), and an attempt
+  // whose answer was lost is followed by another look-up rather than by the same call.
   std::vector<std::size_t> creates;
   for (std::size_t i = 0; i < writes.size(); ++i) {
     if (writes[i].kind == Kind::kCreateContact) creates.push_back(i);
   }
   std::vector<std::pair<std::size_t, std::int64_t>> group_ops;  // write index, contact id
+  auto created = [&](std::size_t i, std::int64_t id) {
+    out[i].contact_id = id;
+    group_ops.emplace_back(i, id);
+  };
   const std::size_t batch = static_cast<std::size_t>(std::max(1, im.options.write_batch));
   for (std::size_t start = 0; start < creates.size(); start += batch) {
-    std::size_t end = std::min(creates.size(), start + batch);
-    json emails = json::array();
-    for (std::size_t k = start; k < end; ++k)
-      emails.push_back(writes[creates[k]].email);
-    Result<json> found =
-        im.call("Email", "get",
-                {{"select", {"contact_id", "email"}},
-                 {"where", json::array({json::array({"email", "IN", emails}),
-                                        json::array({"contact_id.is_deleted", "=", false})})},
-                 {"orderBy", {{"contact_id", "ASC"}}},
-                 {"limit", 0}});
-    if (!found) {
-      for (std::size_t k = start; k < end; ++k) {
-        out[creates[k]] = {CrmWriteOutcome::Code::kFailed, found.status().message()};
+    std::vector<std::size_t> pending(
+        creates.begin() + static_cast<std::ptrdiff_t>(start),
+        creates.begin() + static_cast<std::ptrdiff_t>(std::min(creates.size(), start + batch)));
+    bool one_by_one = false;  // after a refusal, each contact alone so that one bad one fails alone
+    Status last;
+    for (int round = 0; round < 3 && !pending.empty(); ++round) {
+      Result<std::map<std::string, std::int64_t>> found = im.contacts_by_email(writes, pending);
+      if (!found) {
+        last = found.status();
+        break;
       }
-      continue;
-    }
-    std::map<std::string, std::int64_t> existing;  // lowest id first (ordered)
-    for (const json& row : (*found)["values"]) {
-      existing.emplace(normalise_email(str(row, "email")), as_id(row.value("contact_id", json())));
-    }
-    std::vector<std::size_t> to_create;
-    for (std::size_t k = start; k < end; ++k) {
-      auto it = existing.find(writes[creates[k]].email);
-      if (it != existing.end()) {
-        out[creates[k]].contact_id = it->second;
-        group_ops.emplace_back(creates[k], it->second);
-      } else {
-        to_create.push_back(creates[k]);
+      std::erase_if(pending, [&](std::size_t i) {
+        auto it = found->find(writes[i].email);
+        if (it == found->end()) return false;
+        created(i, it->second);
+        return true;
+      });
+      if (pending.empty()) break;
+      if (!one_by_one) {
+        Result<std::vector<std::int64_t>> ids = im.create_contacts(writes, pending);
+        if (ids) {
+          for (std::size_t k = 0; k < pending.size(); ++k)
+            created(pending[k], (*ids)[k]);
+          pending.clear();
+        } else {
+          last = ids.status();
+          one_by_one = !last.retryable();
+        }
+        continue;
       }
+      std::erase_if(pending, [&](std::size_t i) {
+        Result<std::vector<std::int64_t>> id = im.create_contacts(writes, {i});
+        if (id) {
+          created(i, id->front());
+          return true;
+        }
+        last = id.status();
+        if (last.retryable()) return false;
+        out[i] = {CrmWriteOutcome::Code::kInvalid, last.message()};
+        return true;
+      });
     }
-    if (to_create.empty()) continue;
-    json records = json::array();
-    for (std::size_t i : to_create) {
-      records.push_back({{"contact_type", "Individual"},
-                         {"first_name", writes[i].first_name},
-                         {"last_name", writes[i].last_name},
-                         {"source", im.options.contact_source}});
-    }
-    Result<json> made = im.call("Contact", "save", {{"records", records}});
-    if (!made || (*made)["values"].size() != to_create.size()) {
-      std::string msg =
-          made ? "Contact.save answered a different number of contacts" : made.status().message();
-      for (std::size_t i : to_create)
-        out[i] = {CrmWriteOutcome::Code::kFailed, msg};
-      continue;
-    }
-    json email_records = json::array();
-    for (std::size_t k = 0; k < to_create.size(); ++k) {
-      std::int64_t id = as_id((*made)["values"][k].value("id", json()));
-      out[to_create[k]].contact_id = id;
-      email_records.push_back({{"contact_id", id},
-                               {"email", writes[to_create[k]].email},
-                               {"is_primary", true},
-                               {"location_type_id", 1}});
-    }
-    Result<json> mails = im.call("Email", "save", {{"records", email_records}});
-    for (std::size_t k = 0; k < to_create.size(); ++k) {
-      if (!mails) {
-        out[to_create[k]] = {CrmWriteOutcome::Code::kFailed,
-                             "contact created, email not saved: " + mails.status().message(),
-                             out[to_create[k]].contact_id};
-      } else {
-        group_ops.emplace_back(to_create[k], out[to_create[k]].contact_id);
-      }
-    }
+    for (std::size_t i : pending)
+      out[i] = {CrmWriteOutcome::Code::kFailed, last.message()};
   }
   for (std::size_t i = 0; i < writes.size(); ++i) {
     if (writes[i].kind == Kind::kAdd || writes[i].kind == Kind::kRemove) {
@@ -586,7 +622,10 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
 
   // Adds and removes: GroupContact.save in batches; a failed batch is retried record by record,
   // so that one bad contact does not fail the others.
-  auto save = [&](const std::vector<std::pair<std::size_t, std::int64_t>>& ops) -> Status {
+  // `*at` receives the server's time of the answer (its Date header): the history rows the save
+  // wrote are dated no later than that.
+  auto save = [&](const std::vector<std::pair<std::size_t, std::int64_t>>& ops,
+                  Micros* at) -> Status {
     json records = json::array();
     for (const auto& [i, cid] : ops) {
       records.push_back({{"group_id", group_id},
@@ -596,25 +635,27 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
     Result<json> r = im.call("GroupContact", "save",
                              {{"records", records},
                               {"match", {"group_id", "contact_id"}},
-                              {"method", im.options.method}});
+                              {"method", im.options.method}},
+                             at);
     return r.status();
   };
   for (std::size_t start = 0; start < group_ops.size(); start += batch) {
     std::vector<std::pair<std::size_t, std::int64_t>> chunk(
         group_ops.begin() + static_cast<std::ptrdiff_t>(start),
         group_ops.begin() + static_cast<std::ptrdiff_t>(std::min(group_ops.size(), start + batch)));
-    Status s = save(chunk);
+    Micros at = kNoTime;
+    Status s = save(chunk, &at);
     if (s) {
       for (const auto& [i, cid] : chunk)
-        out[i] = {CrmWriteOutcome::Code::kDone, "", cid};
+        out[i] = {CrmWriteOutcome::Code::kDone, "", cid, at};
       continue;
     }
     for (const auto& op : chunk) {
-      Status one = chunk.size() == 1 ? s : save({op});
+      Status one = chunk.size() == 1 ? s : save({op}, &at);
       out[op.first] = {one               ? CrmWriteOutcome::Code::kDone
                        : one.retryable() ? CrmWriteOutcome::Code::kFailed
                                          : CrmWriteOutcome::Code::kInvalid,
-                       one ? "" : one.message(), op.second};
+                       one ? "" : one.message(), op.second, one ? at : kNoTime};
     }
   }
 
