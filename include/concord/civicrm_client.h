@@ -98,6 +98,32 @@ class CiviCrmClient {
   // full fetch without a watermark.
   Result<FetchStats> fetch_incremental(std::int64_t group_id, Store& store, const PairHandle& pair);
 
+  // Reads again, into `pair`'s CRM snapshot, the members that are these addresses (a daemon's
+  // answer to webhooks that name them), built as the group reads build them (representative email,
+  // duplicates, flags, names, the latest history row's status and site-local date in UTC). The
+  // contacts read are those with one of the addresses (Email.get where email IN …, which CiviCRM
+  // compares without regard to case; trashed contacts included, as the group read includes
+  // them) and those the stored members of these addresses name (so that an address a contact
+  // gave up, or one stored with surrounding spaces, is still accounted for); their history rows
+  // in the group (contact_id IN …, group_id =) decide, as in a full read. The members of these
+  // addresses are replaced; a member another address of these contacts represents is written as
+  // an incremental read writes it (merged with a stored duplicate). An address no contact with
+  // history in the group is represented by leaves the snapshot. The watermark is neither read
+  // nor moved; stats.watermark is kNoTime. Meant for small batches; like the fetches, not
+  // concurrently with another fetch of the same pair.
+  Result<FetchStats> fetch_members(std::int64_t group_id, const std::vector<std::string>& emails,
+                                   Store& store, const PairHandle& pair);
+
+  // Changes a contact's address (a Mailchimp `upemail`): the contact's email row that has
+  // old_email (compared as concord compares addresses: without regard to case or surrounding
+  // spaces) gets new_email (trimmed, its case kept) by an Email.update
+  // where contact_id = … AND email = …; its other fields (primary, bulk mail, hold) stay. When
+  // the contact already has new_email, nothing is changed (not even a row with old_email dropped:
+  // a contact may keep both) and the call succeeds, so a repeated webhook is harmless. kNotFound
+  // when the contact has neither address; kInvalid when new_email is not a usable address.
+  Status change_email(std::int64_t contact_id, std::string_view old_email,
+                      std::string_view new_email);
+
   // Applies writes; outcomes[i] belongs to writes[i]. Adds and removes go in GroupContact.save
   // batches; a contact to create is first looked up by email (an existing, untrashed contact is
   // added instead of a new one); holds are Email.update calls.

@@ -51,6 +51,24 @@ struct SyncConfig {
   std::string group;      // id, name or title
   SyncOptions options;    // tie, skew_margin, resubscribe, double_opt_in, removal, …
   std::vector<FieldMapping> fields;
+  // `concord serve`: "every 5m" … "every 1d" or a five-field cron expression (UTC); checked by
+  // Schedule::parse (schedule.h) when the daemon starts.
+  std::string schedule = "every 1h";
+};
+
+// The daemon's listener (`[serve]`).
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";  // address:port (IPv6 as [::1]:8080)
+  // The variable holding the token the status page and API require. Without one, a listener on
+  // loopback only needs none; any other gets a random token made at first start (printed once,
+  // kept in state_dir/serve.token).
+  std::string token_env;
+  // Optional: a header carrying the hex HMAC-SHA256 of each webhook body under the secret in
+  // signature_secret_env (for a relay or proxy that signs deliveries); when set, unsigned or
+  // wrongly signed deliveries are refused.
+  std::string signature_header;
+  std::string signature_secret_env;
+  std::string public_url;  // what `concord webhooks install` registers, when not given there
 };
 
 struct Config {
@@ -59,6 +77,7 @@ struct Config {
   std::map<std::string, MailchimpAccountConfig> mailchimp;
   std::map<std::string, CiviCrmConfig> civicrm;
   std::vector<SyncConfig> syncs;
+  ServeConfig serve;
 
   // The sync named `name`, or the only one when `name` is empty. kInvalid otherwise.
   Result<const SyncConfig*> sync(std::string_view name) const;

@@ -48,6 +48,9 @@ struct RunRequest {
   Trust trust = Trust::kNone;
   bool allow_mass_removal = false;
   bool full_fetch = false;  // fetch everything even when a watermark exists
+  // When not empty, only these members (normalised emails) are read again from both sides
+  // instead of a fetch (a run for webhook deliveries); the diff and the apply are as usual.
+  std::vector<std::string> refresh;
   // A full fetch is made when the last one is older than this (permanent deletions and CRM flag
   // changes without a history row are only seen by full fetches). Default: one day.
   Micros full_fetch_every = 24LL * 3600 * kMicrosPerSecond;

@@ -70,14 +70,26 @@ struct MergeField {
   bool required = false;
 };
 
+// A webhook of a list: Mailchimp POSTs (form-encoded) the events named here, for changes from the
+// sources set, to `url`.
+struct Webhook {
+  std::string id, url;
+  // The events that are on, in this order: subscribe, unsubscribe, profile, cleaned, upemail,
+  // campaign.
+  std::vector<std::string> events;
+  bool source_user = false;   // the contact (sign-up form, unsubscribe link, preference centre)
+  bool source_admin = false;  // an admin in Mailchimp's web app
+  bool source_api = false;    // API calls, concord's own writes among them
+};
+
 struct FetchStats {
   std::uint64_t pages = 0;
   std::uint64_t members = 0;  // member records received (written or rejected)
   std::uint64_t written = 0;
   std::uint64_t rejected = 0;
-  std::uint64_t removed = 0;    // full fetch: members no longer in the audience
+  std::uint64_t removed = 0;    // members no longer in the audience, deleted from the snapshot
   std::uint64_t rechecked = 0;  // full fetch: members missing from the pages but still there
-  Micros watermark = kNoTime;   // the watermark stored at the end
+  Micros watermark = kNoTime;   // the watermark stored at the end (kNoTime: none was stored)
 };
 
 // One membership write.
@@ -127,6 +139,36 @@ class MailchimpClient {
   // when there is no watermark. The watermark advances after each stored page.
   Result<FetchStats> fetch_incremental(std::string_view list_id, Store& store,
                                        const PairHandle& pair);
+
+  // Re-reads these members into `pair`'s Mailchimp snapshot (a daemon's answer to webhooks that
+  // name them): each address is normalised and asked for by itself (GET
+  // /lists/{id}/members/{subscriber_hash}, a few at once), and an answer is written as the
+  // fetches write members (status_changed_at against the stored record; a bad row is a reject).
+  // A 404 (never in the audience, or deleted permanently) removes the member's snapshot entry;
+  // archived members are still there, as archived. Any other answer fails the call; members
+  // written before the failure stay written. The watermark is neither read nor moved, so the next
+  // incremental fetch reads these members again (the webhook may have come before a change was
+  // recorded); stats.watermark is kNoTime. Meant for small batches (hundreds of addresses). Like
+  // the fetches, not concurrently with another fetch of the same pair.
+  Result<FetchStats> fetch_members(std::string_view list_id, const std::vector<std::string>& emails,
+                                   Store& store, const PairHandle& pair);
+
+  // The list's webhooks (GET /lists/{id}/webhooks).
+  Result<std::vector<Webhook>> webhooks(std::string_view list_id);
+  // Registers a webhook (POST /lists/{id}/webhooks) for `events` (names from Webhook::events; an
+  // unknown one is kInvalid, and nothing is sent) from the sources set. Mailchimp first checks
+  // that `url` answers a GET with 2xx; its refusals come back as other API errors do, with its
+  // title and detail (e.g. 400 Invalid Resource "We couldn't verify the URL is working. Please
+  // double check and try again. HTTP Code: 404"; a URL already registered for the list is
+  // refused too). The POST creates, so the transport never resends it once it may have arrived;
+  // when its answer is lost (or a 5xx comes back) the list's webhooks are read, and the one with
+  // this URL, events and sources is returned if the POST made it. The URL (which may hold a
+  // secret) is not quoted in errors of concord's.
+  Result<Webhook> create_webhook(std::string_view list_id, const std::string& url,
+                                 const std::vector<std::string>& events, bool user, bool admin,
+                                 bool api);
+  // Removes a webhook (DELETE /lists/{id}/webhooks/{webhook_id}); one already gone (404) is done.
+  Status delete_webhook(std::string_view list_id, std::string_view webhook_id);
 
   // Applies writes; outcomes[i] belongs to writes[i]. Subscribe/pending/unsubscribe go in
   // batch-subscribe calls of up to 500 members (update_existing); a subscribe refused for

@@ -73,4 +73,7 @@ std::string_view report_format_extension(ReportFormat f);  // "csv", "json", "md
 std::string render_report(const ReportSummary& summary, const std::vector<ReportEntry>& rows,
                           ReportFormat format);
 
+// Appends `text` escaped for HTML text and attribute values (& < > " ').
+void append_html_escaped(std::string& out, std::string_view text);
+
 }  // namespace concord

@@ -56,6 +56,10 @@ class SyncSide {
   // Fetches into the pair's snapshot of this side: every member (full) or the changes since
   // the stored watermark.
   virtual Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) = 0;
+  // Reads these members (normalised emails) again into the pair's snapshot of this side: each
+  // one's current record, or its removal when the side no longer has it. Watermarks stay.
+  virtual Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
+                                     const PairHandle& pair) = 0;
   // Applies writes (the engine hands at most batch_size() at a time); outcomes[i] belongs to
   // writes[i].
   virtual std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) = 0;

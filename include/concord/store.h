@@ -45,6 +45,10 @@ struct StoreOptions {
   std::size_t write_buffer_budget_bytes = 64u << 20;
   // Memtable size of one family before it is flushed. Default: 16 MiB.
   std::size_t write_buffer_bytes = 16u << 20;
+  // Open for reading only, beside a process that has it open for writing (`concord status` while
+  // `concord serve` runs): what was written up to the open is seen; writes fail; a pair with no
+  // state yet is kNotFound. The store must exist. Default: false.
+  bool read_only = false;
 };
 
 // The families of one sync pair. Owned by the Store; valid until the Store is destroyed.

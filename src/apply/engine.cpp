@@ -152,6 +152,18 @@ class Run {
     crm_requests_at_start_ = p_.crm.requests();
     if (Status s = p_.mailchimp.resolve(); !s) return s;
     if (Status s = p_.crm.resolve(); !s) return s;
+    if (!req_.refresh.empty()) {
+      for (SyncSide* side : {&p_.mailchimp, &p_.crm}) {
+        progress("fetch", side->side(), 0, req_.refresh.size());
+        Result<FetchStats> f = side->refresh(req_.refresh, p_.store, p_.pair);
+        if (!f) {
+          return f.status().with_context("reading members of " +
+                                         std::string(side_name(side->side())) + " again");
+        }
+        progress("fetch", side->side(), req_.refresh.size(), req_.refresh.size());
+      }
+      return resume();
+    }
     Result<bool> full = want_full_fetch();
     if (!full) return full.status();
     out_.record.full_fetch = *full;

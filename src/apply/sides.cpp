@@ -35,6 +35,12 @@ class ClientSide : public SyncSide {
                 : client_.fetch_incremental(*id_, store, pair);
   }
 
+  Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
+                             const PairHandle& pair) override {
+    if (Status s = resolve(); !s) return s;
+    return client_.fetch_members(*id_, emails, store, pair);
+  }
+
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) override {
     std::vector<SideOutcome> out(writes.size());
     if (Status s = resolve(); !s) {

@@ -40,7 +40,10 @@ int exit_for(const Status& s);
 // Everything a command needs, opened from the configuration.
 class Context {
  public:
-  static Result<std::unique_ptr<Context>> open(const Global& g, bool with_store = true);
+  // `read_only`: the store is opened for reading only (status, report, explain), so that these
+  // work while `concord serve` holds it; a pair with no state yet is then kNotFound.
+  static Result<std::unique_ptr<Context>> open(const Global& g, bool with_store = true,
+                                               bool read_only = false);
 
   const Config& config() const { return config_; }
   Store& store() { return *store_; }
@@ -110,5 +113,12 @@ int report(const Global& g, const ReportOptions& o);
 int status(const Global& g, bool json);
 int backup(const Global& g, const std::string& sync, const std::string& dir);
 int explain(const Global& g, const std::string& email, const std::string& sync, bool json);
+
+struct ServeOptions {
+  std::string listen;  // overrides [serve] listen
+};
+int serve(const Global& g, const ServeOptions& o);
+int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url);
+int webhooks_list(const Global& g, const std::string& sync);
 
 }  // namespace concord::cli

@@ -257,11 +257,14 @@ int sync(const Global& g, const RunOptions& o) {
 int report(const Global& g, const ReportOptions& o) {
   Result<ReportFormat> format = parse_report_format(o.format);
   if (!format) return fail(kExitUsage, format.status().message());
-  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/true, /*read_only=*/true);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   Result<const SyncConfig*> s = one_sync(**ctx, o.sync);
   if (!s) return fail(kExitUsage, s.status().message());
   Result<const PairHandle*> pair = (*ctx)->store().pair((*s)->name);
+  if (!pair && pair.status().code() == Status::Code::kNotFound) {
+    return fail(kExitUsage, "sync " + (*s)->name + " has not run yet");
+  }
   if (!pair) return fail(kExitError, pair.status().message());
   RunLog log((*ctx)->store(), **pair);
   Result<std::optional<RunRecord>> run = o.run ? log.get_run(o.run) : log.last_run();
@@ -287,11 +290,17 @@ int report(const Global& g, const ReportOptions& o) {
 }
 
 int status(const Global& g, bool as_json) {
-  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/true, /*read_only=*/true);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   json all = json::array();
   for (const SyncConfig& s : (*ctx)->config().syncs) {
     Result<const PairHandle*> pair = (*ctx)->store().pair(s.name);
+    if (!pair && pair.status().code() == Status::Code::kNotFound) {
+      // Never ran (the store is open for reading only).
+      if (!as_json) std::printf("%s: 0 pending journal entries\n  no runs yet\n", s.name.c_str());
+      all.push_back({{"sync", s.name}, {"pending_journal_entries", 0}, {"runs", json::array()}});
+      continue;
+    }
     if (!pair) return fail(kExitError, pair.status().message());
     RunLog log((*ctx)->store(), **pair);
     Result<std::vector<RunRecord>> runs = log.recent_runs(10);

@@ -1,4 +1,5 @@
 #include "concord/config.h"
+#include "concord/schedule.h"
 
 #include <toml++/toml.h>
 
@@ -96,7 +97,7 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   CONCORD_TRY(r.only(t,
                      {"name", "mailchimp", "civicrm", "audience", "group", "tie", "skew_margin",
                       "resubscribe", "double_opt_in", "removal", "hold_cleaned",
-                      "respect_crm_opt_out", "max_removal_fraction", "fields"},
+                      "respect_crm_opt_out", "max_removal_fraction", "fields", "schedule"},
                      "[[sync]]"));
   CONCORD_TRY(r.str(t, "name", &s->name));
   if (!valid_name(s->name)) {
@@ -107,6 +108,10 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   CONCORD_TRY(r.str(t, "civicrm", &s->civicrm));
   CONCORD_TRY(r.str(t, "audience", &s->audience));
   CONCORD_TRY(r.str(t, "group", &s->group));
+  CONCORD_TRY(r.str(t, "schedule", &s->schedule));
+  if (Result<Schedule> sch = Schedule::parse(s->schedule); !sch) {
+    return r.error(t.get("schedule"), where + sch.status().message());
+  }
   if (s->audience.empty()) return r.error(at, where + "audience is required (an id or a name)");
   if (s->group.empty()) return r.error(at, where + "group is required (an id, name or title)");
   SyncOptions& o = s->options;
@@ -220,7 +225,8 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   Config c;
   c.path = origin;
-  CONCORD_TRY(r.only(root, {"state_dir", "mailchimp", "civicrm", "sync"}, "the top level"));
+  CONCORD_TRY(
+      r.only(root, {"state_dir", "mailchimp", "civicrm", "sync", "serve"}, "the top level"));
   std::string state_dir = "state";
   CONCORD_TRY(r.str(root, "state_dir", &state_dir));
   c.state_dir = state_dir;
@@ -277,6 +283,21 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       beside_config(&cc.ca_file);
       if (cc.url.empty()) return r.error(&v, section + " url is required");
       c.civicrm[cc.name] = std::move(cc);
+    }
+  }
+  if (const toml::node* n = root.get("serve")) {
+    const toml::table* t = n->as_table();
+    if (t == nullptr) return r.error(n, "[serve] must be a section");
+    CONCORD_TRY(r.only(
+        *t, {"listen", "token_env", "signature_header", "signature_secret_env", "public_url"},
+        "[serve]"));
+    CONCORD_TRY(r.str(*t, "listen", &c.serve.listen));
+    CONCORD_TRY(r.str(*t, "token_env", &c.serve.token_env));
+    CONCORD_TRY(r.str(*t, "signature_header", &c.serve.signature_header));
+    CONCORD_TRY(r.str(*t, "signature_secret_env", &c.serve.signature_secret_env));
+    CONCORD_TRY(r.str(*t, "public_url", &c.serve.public_url));
+    if (c.serve.signature_header.empty() != c.serve.signature_secret_env.empty()) {
+      return r.error(n, "[serve] signature_header and signature_secret_env go together");
     }
   }
   if (const toml::node* n = root.get("sync")) {
@@ -362,6 +383,12 @@ hold_cleaned = true                       # a bounced address is put on hold in 
 respect_crm_opt_out = true                # never subscribe do-not-email / opted-out contacts
 max_removal_fraction = 0.10               # stop before removing more than this share of a side
 fields = { FNAME = "first_name", LNAME = "last_name" }   # Mailchimp tag = CRM field, both ways
+schedule = "every 1h"                     # concord serve: every 5m|30m|1h|2h|1d, or cron (UTC)
+
+# [serve]                                 # concord serve
+# listen = "127.0.0.1:8080"               # the status page, API, metrics and webhooks
+# token_env = "CONCORD_TOKEN"             # token for the page and API (needed off loopback)
+# public_url = "https://concord.example.org"   # where Mailchimp reaches the webhooks
 )";
 }
 

@@ -3,7 +3,7 @@
 
 namespace concord::cli {
 
-Result<std::unique_ptr<Context>> Context::open(const Global& g, bool with_store) {
+Result<std::unique_ptr<Context>> Context::open(const Global& g, bool with_store, bool read_only) {
   auto ctx = std::unique_ptr<Context>(new Context());
   Result<Config> c = load_config(g.config);
   if (!c) return c.status();
@@ -15,7 +15,11 @@ Result<std::unique_ptr<Context>> Context::open(const Global& g, bool with_store)
       return Status::io_error("cannot create the state directory " +
                               ctx->config_.state_dir.string() + ": " + ec.message());
     }
-    Result<std::unique_ptr<Store>> s = Store::open(ctx->config_.state_dir / "store");
+    const std::filesystem::path dir = ctx->config_.state_dir / "store";
+    StoreOptions so;
+    // Reading only needs a store to read; without one yet, it is made as usual.
+    so.read_only = read_only && std::filesystem::exists(dir / "CURRENT");
+    Result<std::unique_ptr<Store>> s = Store::open(dir, so);
     if (!s) return s.status().with_context("opening the store");
     ctx->store_ = std::move(*s);
   }

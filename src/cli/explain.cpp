@@ -125,11 +125,14 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
             bool as_json) {
   Result<std::string> email = parse_email(raw_email);
   if (!email) return fail(kExitUsage, "EMAIL: " + email.status().message());
-  Result<std::unique_ptr<Context>> ctx = Context::open(g);
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/true, /*read_only=*/true);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   Result<const SyncConfig*> sync = (*ctx)->config().sync(sync_name);
   if (!sync) return fail(kExitUsage, sync.status().message());
   Result<const PairHandle*> pair = (*ctx)->store().pair((*sync)->name);
+  if (!pair && pair.status().code() == Status::Code::kNotFound) {
+    return fail(kExitUsage, "sync " + (*sync)->name + " has not run yet");
+  }
   if (!pair) return fail(kExitError, pair.status().message());
   const MemberKey key = member_key(*email);
   Result<Stored> st = load((*ctx)->store(), **pair, key);

@@ -68,6 +68,24 @@ int main(int argc, char** argv) {
   explain_c->add_option("--sync", explain_sync, "the sync (default: the only one)");
   explain_c->add_flag("--json", explain_json, "print as JSON");
 
+  ServeOptions serve_o;
+  CLI::App* serve_c = app.add_subcommand(
+      "serve", "Run every sync on its schedule, take Mailchimp webhooks, serve the status page");
+  serve_c->add_option("--listen", serve_o.listen, "address:port (default: [serve] listen)");
+
+  std::string hook_sync, hook_url;
+  CLI::App* hooks_c = app.add_subcommand("webhooks", "Mailchimp list webhooks of the syncs");
+  hooks_c->require_subcommand(1);
+  CLI::App* hook_install = hooks_c->add_subcommand(
+      "install",
+      "Register the list webhook that tells `concord serve` of subscribes, unsubscribes, profile "
+      "and email changes and bounces (from people and admins, not from the API)");
+  hook_install->add_option("--sync", hook_sync, "the sync (default: every one)");
+  hook_install->add_option("--public-url", hook_url,
+                           "where Mailchimp reaches `concord serve` (default: [serve] public_url)");
+  CLI::App* hook_list = hooks_c->add_subcommand("list", "The audiences' webhooks");
+  hook_list->add_option("--sync", hook_sync, "the sync (default: every one)");
+
   RehearseOptions r;
   CLI::App* reh = app.add_subcommand("rehearse",
                                      "Run the decision rules on a table of members and show the "
@@ -98,5 +116,8 @@ int main(int argc, char** argv) {
   if (*backup_c) return backup(g, backup_sync, backup_dir);
   if (*explain_c) return explain(g, explain_email, explain_sync, explain_json);
   if (*reh) return rehearse(r);
+  if (*serve_c) return serve(g, serve_o);
+  if (*hook_install) return webhooks_install(g, hook_sync, hook_url);
+  if (*hook_list) return webhooks_list(g, hook_sync);
   return kExitUsage;
 }

@@ -132,27 +132,7 @@ constexpr std::string_view kScript = R"JS(
 std::string h(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
+  append_html_escaped(out, text);
   return out;
 }
 
@@ -238,7 +218,9 @@ void append_cell(const Column& c, const ReportEntry& e, std::string& out) {
     out += "><span class=\"badge b-" + css_ident(text) + "\">" + h(text) + "</span></td>";
     return;
   }
-  out += ">" + h(text) + "</td>";
+  out += '>';
+  out += h(text);
+  out += "</td>";
 }
 
 void append_table(const std::vector<ReportEntry>& rows, std::string& out) {
@@ -288,3 +270,31 @@ std::string render_html(const ReportSummary& summary, const std::vector<ReportEn
 }
 
 }  // namespace concord::report_internal
+
+namespace concord {
+
+void append_html_escaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+}  // namespace concord

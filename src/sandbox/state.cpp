@@ -406,7 +406,7 @@ std::string encode_merge_value(const MergeField& f, const json& v, std::string* 
       int a = std::stoi(s.substr(0, 2)), b = std::stoi(s.substr(3, 2));
       int m = day_first ? b : a, d = day_first ? a : b;
       if (!valid_ymd(2000, m, d)) return "Please enter the date";
-      char buf[8];
+      char buf[24];
       std::snprintf(buf, sizeof buf, "%02d/%02d", day_first ? d : m, day_first ? m : d);
       *out = buf;
       return "";

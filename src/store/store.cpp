@@ -176,6 +176,9 @@ class RocksStore final : public Store {
         p->cf[i] = found->second;
         continue;
       }
+      if (read_only_) {
+        return Status::not_found("sync \"" + std::string(name) + "\" has no state yet");
+      }
       rocksdb::ColumnFamilyHandle* h = nullptr;
       rocksdb::Status rs = db_->CreateColumnFamily(cf_options_, cf_name, &h);
       if (!rs.ok()) return from_rocks(rs, "creating column family " + cf_name);
@@ -319,7 +322,8 @@ class RocksStore final : public Store {
 
     std::error_code ec;
     const bool existed = std::filesystem::exists(dir / "CURRENT", ec);
-    if (!existed && !o.create_if_missing) {
+    read_only_ = o.read_only;
+    if (!existed && (!o.create_if_missing || o.read_only)) {
       return Status::not_found("no concord store in " + dir.string());
     }
     if (!existed) {
@@ -338,7 +342,15 @@ class RocksStore final : public Store {
     for (const auto& n : names)
       descriptors.emplace_back(n, cf_options_);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::Status rs = rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &db_);
+    rocksdb::Status rs =
+        o.read_only
+            ? rocksdb::DB::OpenForReadOnly(db_options, dir.string(), descriptors, &handles, &db_)
+            : rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &db_);
+    if (rs.IsIOError() && rs.ToString().find("lock") != std::string::npos) {
+      return Status::io_error("the store in " + dir.string() +
+                              " is in use by another concord process (`concord serve`?): "
+                              "stop it first; status, report and explain work beside it");
+    }
     if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir.string());
     for (std::size_t i = 0; i < handles.size(); ++i) {
       if (names[i] == rocksdb::kDefaultColumnFamilyName) {
@@ -355,6 +367,10 @@ class RocksStore final : public Store {
   Status check_format(const std::filesystem::path& dir, bool existed) {
     std::string value;
     rocksdb::Status rs = db_->Get(read_options_, rocksdb::Slice(kFormatVersionKey), &value);
+    if (rs.IsNotFound() && read_only_) {
+      return Status::failed_precondition("the database in " + dir.string() +
+                                         " is not a concord store (it has no format version)");
+    }
     if (rs.IsNotFound()) {
       // Adopt only an empty database (a creation cut short before the version was written);
       // anything holding data is some other program's.
@@ -382,6 +398,7 @@ class RocksStore final : public Store {
   }
 
   rocksdb::DB* db_ = nullptr;
+  bool read_only_ = false;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> wbm_;
   rocksdb::ColumnFamilyOptions cf_options_;

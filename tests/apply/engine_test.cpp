@@ -62,6 +62,24 @@ class FakeBase : public SyncSide {
     if (Status s = w.finish(); !s) return s;
     return FetchStats{};
   }
+  // Stores these members' entries (from `entry_of`, nullopt: absent) as a targeted re-read does.
+  template <typename EntryOf>
+  static Result<FetchStats> store_members(Store& store, const PairHandle& pair, Side side,
+                                          const std::vector<std::string>& emails,
+                                          EntryOf entry_of) {
+    Batch b;
+    const Family f = side == Side::kMailchimp ? Family::kMailchimp : Family::kCrm;
+    for (const std::string& email : emails) {
+      std::optional<std::string> v = entry_of(email);
+      if (v) {
+        b.put(pair, f, member_key(email).view(), *v);
+      } else {
+        b.del(pair, f, member_key(email).view());
+      }
+    }
+    if (Status s = store.write(b); !s) return s;
+    return FetchStats{};
+  }
   void maybe_die() {
     if (kill_after == 0) throw Killed();
     if (kill_after > 0) --kill_after;
@@ -78,17 +96,32 @@ class FakeMailchimp final : public FakeBase {
   std::map<std::string, MailchimpState> members;
   std::set<std::string> forgotten;  // subscribes refused as "Forgotten Email Not Subscribed"
 
+  std::string entry(const std::string& email, const MailchimpState& st) const {
+    std::string v;
+    encode_snapshot(mailchimp_header(st, 1), email, R"({"merge_fields":{"FNAME":"X"}})", &v);
+    return v;
+  }
+
   Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
     ++requests_;
     std::vector<SnapshotEntry> page;
-    for (const auto& [email, st] : members) {
-      SnapshotEntry e{member_key(email), {}};
-      encode_snapshot(mailchimp_header(st, 1), email, R"({"merge_fields":{"FNAME":"X"}})",
-                      &e.value);
-      page.push_back(std::move(e));
-    }
+    for (const auto& [email, st] : members)
+      page.push_back(SnapshotEntry{member_key(email), entry(email, st)});
     return store_page(store, pair, Side::kMailchimp, full, page);
   }
+
+  Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
+                             const PairHandle& pair) override {
+    requests_ += emails.size();
+    ++refreshes;
+    return store_members(store, pair, Side::kMailchimp, emails,
+                         [&](const std::string& email) -> std::optional<std::string> {
+                           auto it = members.find(email);
+                           if (it == members.end()) return std::nullopt;
+                           return entry(email, it->second);
+                         });
+  }
+  int refreshes = 0;
 
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& ws) override {
     std::vector<SideOutcome> out;
@@ -127,18 +160,36 @@ class FakeCrm final : public FakeBase {
 
   std::map<std::string, CrmState> contacts;
 
+  std::string entry(const std::string& email, const CrmState& st) const {
+    int id = 100;
+    for (const auto& [e, c] : contacts) {
+      ++id;
+      if (e == email) break;
+    }
+    std::string v;
+    const std::string body = R"({"contact_id":)" + std::to_string(id) +
+                             R"(,"first_name":"F","last_name":"L","duplicates":[]})";
+    encode_snapshot(crm_header(st, 2), email, body, &v);
+    return v;
+  }
+
   Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
     ++requests_;
     std::vector<SnapshotEntry> page;
-    int id = 100;
-    for (const auto& [email, st] : contacts) {
-      SnapshotEntry e{member_key(email), {}};
-      const std::string body = R"({"contact_id":)" + std::to_string(++id) +
-                               R"(,"first_name":"F","last_name":"L","duplicates":[]})";
-      encode_snapshot(crm_header(st, 2), email, body, &e.value);
-      page.push_back(std::move(e));
-    }
+    for (const auto& [email, st] : contacts)
+      page.push_back(SnapshotEntry{member_key(email), entry(email, st)});
     return store_page(store, pair, Side::kCrm, full, page);
+  }
+
+  Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
+                             const PairHandle& pair) override {
+    requests_ += emails.size();
+    return store_members(store, pair, Side::kCrm, emails,
+                         [&](const std::string& email) -> std::optional<std::string> {
+                           auto it = contacts.find(email);
+                           if (it == contacts.end()) return std::nullopt;
+                           return entry(email, it->second);
+                         });
   }
 
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& ws) override {
@@ -415,4 +466,39 @@ TEST_CASE("changes on both sides after the first sync are carried the right way"
   CHECK(w.crm_of("wilma@bedrock.org") == Membership::kOut);
   CHECK(w.mc_of("barney@bedrock.org") == Membership::kIn);
   CHECK(r->record.state == RunState::kDone);
+}
+
+TEST_CASE("a run for some members reads only them again, and carries their changes") {
+  World w;
+  REQUIRE(w.run().is_ok());
+  w.clock.t += 3600 * kMicrosPerSecond;
+  // Wilma unsubscribes in Mailchimp (a webhook names her); Barney is added back in the CRM,
+  // which no one names.
+  w.mailchimp.members["wilma@bedrock.org"] = mc(MailchimpStatus::kUnsubscribed, w.clock.t);
+  w.crm_side.contacts["barney@bedrock.org"] = crm(CrmStatus::kAdded, w.clock.t);
+  RunRequest rq;
+  rq.refresh = {"wilma@bedrock.org"};
+  const int full_reads = w.mailchimp.refreshes;
+  Result<RunOutcome> r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK(w.mailchimp.refreshes == full_reads + 1);
+  REQUIRE(r->plan.operations.size() == 1);
+  CHECK(r->plan.operations[0].email == "wilma@bedrock.org");
+  CHECK(w.crm_of("wilma@bedrock.org") == Membership::kOut);
+  CHECK(w.mc_of("barney@bedrock.org") == Membership::kOut);  // not read: left to the next run
+  CHECK_FALSE(r->record.full_fetch);
+  // The next scheduled run reads everything and carries Barney.
+  Result<RunOutcome> next = w.run();
+  REQUIRE(next.is_ok());
+  CHECK(w.mc_of("barney@bedrock.org") == Membership::kIn);
+
+  // A member who left a side entirely is removed from that side's snapshot by the re-read.
+  w.clock.t += 3600 * kMicrosPerSecond;
+  w.mailchimp.members.erase("betty@bedrock.org");
+  rq.refresh = {"betty@bedrock.org"};
+  Result<RunOutcome> gone = w.run(rq);
+  REQUIRE(gone.is_ok());
+  auto v = w.ts.store->get(*w.ts.pair, Family::kMailchimp, member_key("betty@bedrock.org").view());
+  REQUIRE(v.is_ok());
+  CHECK_FALSE(v->has_value());
 }

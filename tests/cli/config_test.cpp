@@ -56,6 +56,16 @@ TEST_CASE("configuration errors name the file, the line and the key") {
       {"[[sync]]\nname=\"a b\"\n", "needs a name"},
       {"[[sync]]\nname=\"a\"\ngroup=\"G\"\n", "audience is required"},
       {"state_dir = \n", "c.toml:1:"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nschedule=\"every 0m\"\n",
+       "c.toml:8: sync \"a\": schedule \"every 0m\": the interval must be at least 1 minute"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nschedule=\"61 * * * *\"\n",
+       "minute 61 is out of range 0-59"},
+      {"[serve]\nlisten = \"127.0.0.1:8080\"\nport = 1\n",
+       "c.toml:3: unknown key 'port' in [serve]"},
+      {"[serve]\nsignature_header = \"X-Sig\"\n",
+       "signature_header and signature_secret_env go together"},
   };
   for (const Row& r : rows) {
     DYNAMIC_SECTION(r.expect) {
@@ -99,4 +109,24 @@ TEST_CASE("field mappings may give a direction") {
   REQUIRE(c->syncs[0].fields.size() == 2);
   CHECK(c->syncs[0].fields[1].tag == "PHONE");
   CHECK(c->syncs[0].fields[1].direction == FieldMapping::Direction::kToMailchimp);
+}
+
+TEST_CASE("the daemon's settings: schedules and [serve]") {
+  auto c = parse_config(
+      "[mailchimp.m]\n[civicrm.c]\nurl=\"https://x\"\n"
+      "[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\n"
+      "[[sync]]\nname=\"b\"\naudience=\"B\"\ngroup=\"G\"\nschedule=\"30 2 * * mon-fri\"\n"
+      "[serve]\nlisten=\"0.0.0.0:9090\"\ntoken_env=\"CONCORD_TOKEN\"\n"
+      "public_url=\"https://concord.example.org\"\n",
+      "c.toml");
+  REQUIRE(c.is_ok());
+  CHECK(c->syncs[0].schedule == "every 1h");  // the default
+  CHECK(c->syncs[1].schedule == "30 2 * * mon-fri");
+  CHECK(c->serve.listen == "0.0.0.0:9090");
+  CHECK(c->serve.token_env == "CONCORD_TOKEN");
+  CHECK(c->serve.public_url == "https://concord.example.org");
+  auto d = parse_config(example_config(), "c.toml");
+  REQUIRE(d.is_ok());
+  CHECK(d->serve.listen == "127.0.0.1:8080");
+  CHECK(d->serve.token_env.empty());
 }

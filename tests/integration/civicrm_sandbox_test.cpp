@@ -2,7 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "concord/civicrm_client.h"
 #include "concord/email.h"
@@ -246,4 +248,111 @@ TEST_CASE("over TLS: a group name that matches two groups is a clear error namin
   CHECK(g.status().code() == Status::Code::kInvalid);
   CHECK(g.status().message().find("42, 43") != std::string::npos);
   CHECK(h.client->resolve_group("43").value().title == "Events");
+}
+
+namespace {
+
+std::map<std::string, std::string> crm_entries(TempStore& t) {
+  std::map<std::string, std::string> out;
+  Cursor c = t.store->scan(*t.pair, Family::kCrm);
+  for (c.seek_to_first(); c.valid(); c.next())
+    out.emplace(std::string(c.key()), std::string(c.value()));
+  return out;
+}
+
+bool has_member(TempStore& t, const std::string& e) {
+  return t.store->get(*t.pair, Family::kCrm, member_key(e).view()).value().has_value();
+}
+
+std::optional<std::string> watermark(TempStore& t) {
+  return t.store->get(*t.pair, Family::kMeta, civicrm_watermark_key(42)).value();
+}
+
+std::vector<std::string> addresses(const json& civi) {
+  std::vector<std::string> out;
+  for (const json& c : civi["contacts"]) {
+    for (const json& e : c["emails"])
+      out.push_back(e["email"]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("over TLS: fetch_members builds the members the group read builds") {
+  Harness h;
+  TempStore full, targeted;
+  REQUIRE(h.client->fetch_full(42, *full.store, *full.pair).is_ok());
+  auto stats =
+      h.client->fetch_members(42, addresses(h.civi_state()), *targeted.store, *targeted.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(crm_entries(targeted).size() == 7);  // the Bettys are one member; Pebbles is in no group
+  CHECK(crm_entries(targeted) == crm_entries(full));
+  CHECK_FALSE(watermark(targeted).has_value());
+}
+
+TEST_CASE("over TLS: after a change in the CRM, fetch_members updates exactly that member") {
+  Harness h;
+  TempStore t;
+  REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  const auto before = crm_entries(t);
+  const std::optional<std::string> w = watermark(t);
+  REQUIRE(w.has_value());
+  // An hour later (10:00 UTC, 11:00 in London), Wilma and Barney are removed from the group.
+  h.admin_call("POST", "/_sandbox/clock", {{"advance_seconds", 3600}});
+  auto out = h.client->apply(
+      42, {{CrmWrite::Kind::kRemove, 101, "", "", ""}, {CrmWrite::Kind::kRemove, 102, "", "", ""}});
+  REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
+  auto stats = h.client->fetch_members(42, {"Wilma@Bedrock.org"}, *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CrmState wilma = stored(t, "wilma@bedrock.org");
+  CHECK(wilma.status == CrmStatus::kRemoved);
+  CHECK(wilma.changed_at == utc("2026-08-01 10:00:00"));
+  CHECK(stored(t, "barney@bedrock.org").status == CrmStatus::kAdded);  // not asked for
+  const auto after = crm_entries(t);
+  std::size_t changed = 0;
+  for (const auto& [k, v] : before)
+    changed += after.at(k) != v;
+  CHECK(changed == 1);
+  CHECK(watermark(t) == w);
+}
+
+TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves the member") {
+  Harness h;
+  TempStore t;
+  REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(h.client->change_email(101, "WILMA@bedrock.org", "Wilma@Quarry.org").is_ok());
+  json civi = h.civi_state();
+  std::vector<std::string> wilmas;
+  for (const json& c : civi["contacts"]) {
+    if (c["id"] == 101) {
+      for (const json& e : c["emails"])
+        wilmas.push_back(e["email"]);
+    }
+  }
+  CHECK(wilmas == std::vector<std::string>{"Wilma@Quarry.org"});
+  // Delivered twice: the second is a no-op. Another contact's address is not found on 101.
+  CHECK(h.client->change_email(101, "wilma@bedrock.org", "wilma@quarry.org").is_ok());
+  CHECK(h.client->change_email(101, "fred@bedrock.org", "fred@quarry.org").code() ==
+        Status::Code::kNotFound);
+  CHECK(h.client->change_email(101, "wilma@quarry.org", "nope").code() == Status::Code::kInvalid);
+
+  auto stats =
+      h.client->fetch_members(42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(stats->removed == 1);
+  CHECK_FALSE(has_member(t, "wilma@bedrock.org"));
+  CrmRecord rec;
+  CrmState wilma = stored(t, "wilma@quarry.org", &rec);
+  CHECK(wilma.status == CrmStatus::kAdded);
+  CHECK(wilma.changed_at == utc("2026-01-05 12:00:00"));
+  CHECK(rec.contact_id == 101);
+
+  // Dino (trashed) and Betty's duplicate are read as the group read has them.
+  REQUIRE(h.client->fetch_members(42, {"dino@bedrock.org", "betty@bedrock.org"}, *t.store, *t.pair)
+              .is_ok());
+  CHECK(stored(t, "dino@bedrock.org").trashed);
+  CHECK(stored(t, "betty@bedrock.org", &rec).duplicate);
+  CHECK(rec.contact_id == 107);
+  CHECK(rec.duplicates == std::vector<std::int64_t>{106});
 }

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -62,6 +63,63 @@ struct Harness {
 
   json members_in_sandbox() {
     return admin_call("GET", "/_sandbox/state")["mailchimp"]["lists"][0]["members"];
+  }
+
+  // Deletes a member permanently, through the API (as another program would); the HTTP status.
+  int forget(const std::string& list_id, const std::string& email) {
+    http::Request r;
+    r.method = "POST";
+    r.target = "/3.0/lists/" + list_id + "/members/" + subscriber_hash(email) +
+               "/actions/delete-permanent";
+    r.headers.push_back(
+        {"Authorization", "Basic Y29uY29yZDowMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZi11czY="});
+    auto resp = admin->send(r);
+    return resp.is_ok() ? resp->status : 0;
+  }
+
+  // Requests the sandbox logged of this method under this path.
+  int logged(const std::string& method, const std::string& path_prefix) {
+    return admin_call("GET", "/_sandbox/requests?count_only=true&method=" + method +
+                                 "&path_prefix=" + http::url_encode(path_prefix))["count"];
+  }
+};
+
+// A webhook receiver: answers Mailchimp's validation GET with `get_status`, keeps the POSTs.
+struct Receiver {
+  std::atomic<int> get_status{200};
+  std::atomic<int> validations{0};
+  std::mutex mu;
+  std::vector<std::string> posts;
+  std::unique_ptr<http::Server> server;
+
+  Receiver() {
+    server = std::move(http::Server::start({}, [this](const http::Request& req, const http::Peer&) {
+                         http::Reply r;
+                         if (req.method == "GET") {
+                           ++validations;
+                           r.response.status = get_status;
+                         } else {
+                           std::lock_guard<std::mutex> lock(mu);
+                           posts.push_back(req.body);
+                           r.response.status = 200;
+                         }
+                         return r;
+                       }).value());
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(server->port()) + path;
+  }
+  // The deliveries received within a few seconds, once there are `n`.
+  std::vector<std::string> wait_for(std::size_t n) {
+    for (int i = 0; i < 100; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (posts.size() >= n) return posts;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    return posts;
   }
 };
 
@@ -196,15 +254,7 @@ TEST_CASE("over TLS: a member deleted while we page does not make another disapp
   TempStore t;
   std::thread deleter([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    http::Request r;
-    r.method = "POST";
-    r.target = "/3.0/lists/big0000001/members/" + subscriber_hash("person10@example.org") +
-               "/actions/delete-permanent";
-    r.headers.push_back(
-        {"Authorization", "Basic Y29uY29yZDowMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZi11czY="});
-    auto resp = h.admin->send(r);
-    CHECK(resp.is_ok());
-    if (resp.is_ok()) CHECK(resp->status == 204);
+    CHECK(h.forget("big0000001", "person10@example.org") == 204);
   });
   auto stats = h.client->fetch_full("big0000001", *t.store, *t.pair);
   deleter.join();
@@ -266,4 +316,118 @@ TEST_CASE("over TLS: more than 10 requests at once meet 429s, and the client sti
   REQUIRE(stats.is_ok());
   CHECK(snapshot_size(t) == 20000);
   CHECK(retries_429 > 0);
+}
+
+TEST_CASE(
+    "over TLS: fetch_members re-reads the members named, removes the gone, keeps the watermark") {
+  Harness h;
+  TempStore t;
+  REQUIRE(h.client->fetch_full("b3d1c0ffee", *t.store, *t.pair).is_ok());
+  auto w = t.store->get(*t.pair, Family::kMeta, mailchimp_watermark_key("b3d1c0ffee")).value();
+  REQUIRE(w.has_value());
+  const std::size_t members = snapshot_size(t);
+  h.admin_call("POST", "/_sandbox/clock", {{"now", "2026-06-01T12:00:00Z"}});
+  h.admin_call("POST", "/_sandbox/mailchimp/members",
+               {{"email_address", "wilma@bedrock.org"}, {"action", "unsubscribe"}});
+  h.admin_call("POST", "/_sandbox/mailchimp/members",
+               {{"email_address", "fred@bedrock.org"}, {"action", "clean"}});  // not asked for
+  REQUIRE(h.forget("b3d1c0ffee", "pebbles@bedrock.org") == 204);
+
+  const std::uint64_t before = h.client->requests();
+  auto stats = h.client->fetch_members(
+      "b3d1c0ffee", {"Wilma@Bedrock.org", "pebbles@bedrock.org", "nobody@bedrock.org"}, *t.store,
+      *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(h.client->requests() - before == 3);
+  CHECK(stats->written == 1);
+  CHECK(stats->removed == 1);
+  MailchimpState wilma = stored(t, "wilma@bedrock.org");
+  CHECK(wilma.status == MailchimpStatus::kUnsubscribed);
+  CHECK(wilma.unsubscribe_origin == UnsubscribeOrigin::kSelf);
+  CHECK(wilma.changed_at == parse_iso8601("2026-06-01T12:00:00+00:00").value());
+  CHECK(stored(t, "fred@bedrock.org").status == MailchimpStatus::kSubscribed);
+  CHECK_FALSE(t.store->get(*t.pair, Family::kMailchimp, member_key("pebbles@bedrock.org").view())
+                  .value()
+                  .has_value());
+  CHECK(snapshot_size(t) == members - 1);
+  CHECK(t.store->get(*t.pair, Family::kMeta, mailchimp_watermark_key("b3d1c0ffee")).value() == w);
+}
+
+TEST_CASE("over TLS: a webhook is registered once Mailchimp has checked its URL, then delivers") {
+  Harness h;
+  Receiver rx;
+  const std::string url = rx.url("/hooks/mailchimp?key=s3cret");
+  auto made = h.client->create_webhook(
+      "b3d1c0ffee", url, {"subscribe", "unsubscribe", "profile", "cleaned", "upemail"}, true, true,
+      false);
+  REQUIRE(made.is_ok());
+  CHECK(rx.validations == 1);
+  CHECK_FALSE(made->id.empty());
+  CHECK(made->url == url);
+  CHECK(made->events ==
+        std::vector<std::string>{"subscribe", "unsubscribe", "profile", "cleaned", "upemail"});
+  CHECK(made->source_user);
+  CHECK(made->source_admin);
+  CHECK_FALSE(made->source_api);
+  auto all = h.client->webhooks("b3d1c0ffee");
+  REQUIRE(all.is_ok());
+  REQUIRE(all->size() == 1);
+  CHECK((*all)[0].id == made->id);
+  CHECK((*all)[0].events == made->events);
+  CHECK_FALSE((*all)[0].source_api);
+
+  // A contact unsubscribes in Mailchimp: the delivery arrives. concord's own (API) write does not.
+  auto out =
+      h.client->apply("b3d1c0ffee", {{"fred@bedrock.org", MailchimpWrite::Kind::kUnsubscribe, {}}},
+                      Resubscribe::kPending);
+  REQUIRE(out[0].code == WriteOutcome::Code::kDone);
+  h.admin_call("POST", "/_sandbox/mailchimp/members",
+               {{"email_address", "wilma@bedrock.org"}, {"action", "unsubscribe"}});
+  std::vector<std::string> posts = rx.wait_for(1);
+  REQUIRE(posts.size() == 1);
+  CHECK(posts[0].find("type=unsubscribe") != std::string::npos);
+  CHECK(posts[0].find("wilma%40bedrock.org") != std::string::npos);
+
+  // The same URL again is refused, in Mailchimp's words.
+  auto twice = h.client->create_webhook("b3d1c0ffee", url, {"subscribe"}, true, true, false);
+  REQUIRE_FALSE(twice.is_ok());
+  CHECK(twice.status().code() == Status::Code::kInvalid);
+  CHECK(twice.status().message().find("already exists") != std::string::npos);
+
+  REQUIRE(h.client->delete_webhook("b3d1c0ffee", made->id).is_ok());
+  CHECK(h.client->webhooks("b3d1c0ffee")->empty());
+  CHECK(h.client->delete_webhook("b3d1c0ffee", made->id).is_ok());  // already gone
+}
+
+TEST_CASE("over TLS: a URL that fails Mailchimp's check is refused verbatim, without the key") {
+  Harness h;
+  Receiver rx;
+  rx.get_status = 404;
+  auto r = h.client->create_webhook("b3d1c0ffee", rx.url("/hooks/mailchimp?key=s3cret"),
+                                    {"subscribe", "unsubscribe"}, true, true, false);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(rx.validations == 1);
+  CHECK(r.status().code() == Status::Code::kInvalid);
+  INFO(r.status().message());
+  CHECK(r.status().message().find(
+            "Mailchimp answered 400 Invalid Resource: We couldn't verify the URL is working. "
+            "Please double check and try again. HTTP Code: 404") != std::string::npos);
+  CHECK(r.status().message().find(kKey) == std::string::npos);
+  CHECK(r.status().message().find("s3cret") == std::string::npos);
+  CHECK(h.client->webhooks("b3d1c0ffee")->empty());
+}
+
+TEST_CASE("over TLS: a registration whose answer is lost is not sent again, and is found") {
+  Harness h;
+  Receiver rx;
+  // The POST is carried out, then the connection is reset before the answer.
+  h.admin_call("POST", "/_sandbox/faults",
+               {{"next", {"reset_after"}}, {"path_prefix", "/3.0/lists/b3d1c0ffee/webhooks"}});
+  auto made =
+      h.client->create_webhook("b3d1c0ffee", rx.url("/hook"), {"unsubscribe"}, true, true, false);
+  REQUIRE(made.is_ok());
+  CHECK(made->url == rx.url("/hook"));
+  CHECK(h.logged("POST", "/3.0/lists/b3d1c0ffee/webhooks") == 1);
+  CHECK(rx.validations == 1);
+  CHECK(h.client->webhooks("b3d1c0ffee")->size() == 1);
 }

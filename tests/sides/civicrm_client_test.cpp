@@ -3,9 +3,12 @@
 // tests/integration/civicrm_sandbox_test.cpp.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "concord/civicrm_client.h"
 #include "concord/email.h"
@@ -78,13 +81,15 @@ class FakeCivi final : public http::Client {
     if (entity == "Group") {
       values.push_back({{"id", 42}, {"name", "newsletter"}, {"title", "Newsletter"}});
     } else if (entity == "SubscriptionHistory" && action == "get") {
-      std::string since;
-      for (auto& w : params["where"]) {
-        if (w[0] == "date") since = w[2];
-      }
       std::vector<History> rows;
       for (auto& h : history) {
-        if (h.date >= since) rows.push_back(h);
+        bool match = true;
+        for (auto& w : params["where"]) {
+          if (w[0] == "date") match &= h.date >= w[2].get<std::string>();
+          if (w[0] == "group_id") match &= h.group_id == w[2].get<std::int64_t>();
+          if (w[0] == "contact_id") match &= in(w[2], h.contact_id);
+        }
+        if (match) rows.push_back(h);
       }
       std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) {
         return a.contact_id != b.contact_id ? a.contact_id < b.contact_id : a.id < b.id;
@@ -103,14 +108,8 @@ class FakeCivi final : public http::Client {
                           {"contact_id.last_name", c.last}});
       }
     } else if (entity == "Email" && action == "get") {
-      const json& w = params["where"][0];
       for (auto& e : emails) {
-        bool match = false;
-        for (auto& v : w[2]) {
-          match |= w[0] == "contact_id" ? v.get<std::int64_t>() == e.contact_id
-                                        : v.get<std::string>() == e.email;
-        }
-        if (match && !(w[0] == "email" && contact(e.contact_id).deleted)) {
+        if (matches(params["where"], e)) {
           values.push_back({{"id", e.id},
                             {"contact_id", e.contact_id},
                             {"email", e.email},
@@ -156,8 +155,13 @@ class FakeCivi final : public http::Client {
       }
     } else if (entity == "Email" && action == "update") {
       for (auto& e : emails) {
-        if (e.contact_id == params["where"][0][2] && e.email == params["where"][1][2])
-          e.on_hold = 1;
+        if (!matches(params["where"], e)) continue;
+        const json& v = params["values"];
+        if (v.contains("on_hold")) e.on_hold = v["on_hold"];
+        if (v.contains("email")) e.email = v["email"];
+        json row = v;
+        row["id"] = e.id;
+        values.push_back(row);
       }
     }
     r.body = json{{"values", values}, {"entity", entity},       {"action", action},
@@ -167,6 +171,45 @@ class FakeCivi final : public http::Client {
   }
   std::uint64_t attempts() const override { return calls.size(); }
   std::uint64_t connections_opened() const override { return 1; }
+
+  // MySQL compares text without regard to case (and trailing spaces, not modelled here).
+  static bool same_text(const std::string& a, const std::string& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  }
+  static bool in(const json& list, std::int64_t id) {
+    for (auto& v : list) {
+      if (v.get<std::int64_t>() == id) return true;
+    }
+    return false;
+  }
+  // The where clauses the client sends for emails: contact_id = / IN, email = / IN,
+  // contact_id.is_deleted =. Trashed contacts' emails are returned unless that last is given.
+  bool matches(const json& where, const Email& e) {
+    for (auto& w : where) {
+      const std::string field = w[0], op = w[1];
+      const json& v = w[2];
+      bool ok = false;
+      if (field == "contact_id") {
+        ok = op == "IN" ? in(v, e.contact_id) : v.get<std::int64_t>() == e.contact_id;
+      } else if (field == "email") {
+        if (op == "IN") {
+          for (auto& x : v)
+            ok |= same_text(x, e.email);
+        } else {
+          ok = same_text(v, e.email);
+        }
+      } else if (field == "contact_id.is_deleted") {
+        ok = contact(e.contact_id).deleted == v.get<bool>();
+      } else {
+        throw std::runtime_error("the fake does not filter emails on " + field);
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
 
   const Contact& contact(std::int64_t id) {
     for (auto& c : contacts) {
@@ -432,4 +475,183 @@ TEST_CASE("CiviCRM: groups by id, name or title") {
   Fixture f;
   CHECK(f.client->resolve_group("42").value().title == "Newsletter");
   CHECK(f.client->resolve_group("Newsletter").value().id == 42);
+}
+
+namespace {
+
+std::map<std::string, std::string> crm_entries(TempStore& t) {
+  std::map<std::string, std::string> out;
+  Cursor c = t.store->scan(*t.pair, Family::kCrm);
+  for (c.seek_to_first(); c.valid(); c.next())
+    out.emplace(std::string(c.key()), std::string(c.value()));
+  return out;
+}
+
+bool has_member(TempStore& t, const std::string& email) {
+  return t.store->get(*t.pair, Family::kCrm, member_key(email).view()).value().has_value();
+}
+
+std::optional<std::string> watermark(TempStore& t) {
+  return t.store->get(*t.pair, Family::kMeta, civicrm_watermark_key(42)).value();
+}
+
+std::vector<std::string> all_addresses(const FakeCivi& f) {
+  std::vector<std::string> out;
+  for (const Email& e : f.emails)
+    out.push_back(e.email);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("CiviCRM: fetch_members builds members exactly as the group read does") {
+  for (int page_size : {1000, 3}) {  // 3: contacts' rows straddle pages
+    DYNAMIC_SECTION("page size " << page_size) {
+      TempStore full, targeted;
+      Fixture f(page_size);
+      seed(*f.fake);
+      REQUIRE(f.client->fetch_full(42, *full.store, *full.pair).is_ok());
+      // Every address, into an empty snapshot: the same members, byte for byte (representative
+      // emails, the Bettys' duplicate, trashed Dino, flags, names, times).
+      auto stats =
+          f.client->fetch_members(42, all_addresses(*f.fake), *targeted.store, *targeted.pair);
+      REQUIRE(stats.is_ok());
+      CHECK(crm_entries(targeted) == crm_entries(full));
+      CHECK(stats->removed == 0);
+      CHECK(stats->watermark == kNoTime);
+      CHECK_FALSE(watermark(targeted).has_value());
+      // Again over the full read's snapshot: nothing changes (a stored duplicate is replaced, not
+      // merged with itself).
+      const std::optional<std::string> w = watermark(full);
+      REQUIRE(f.client->fetch_members(42, all_addresses(*f.fake), *full.store, *full.pair).is_ok());
+      CHECK(crm_entries(full) == crm_entries(targeted));
+      CHECK(watermark(full) == w);
+    }
+  }
+}
+
+TEST_CASE("CiviCRM: fetch_members updates exactly the members named, and not the watermark") {
+  TempStore t;
+  Fixture f;
+  seed(*f.fake);
+  f.fake->date_header = utc("2026-07-05 08:00:00");
+  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  const auto before = crm_entries(t);
+  const std::optional<std::string> w = watermark(t);
+  REQUIRE(w.has_value());
+  // In August (BST) Wilma and Barney leave the group; only Wilma's address is asked about.
+  f.fake->history.push_back({11, 101, 42, "Removed", "2026-08-01 10:00:00"});
+  f.fake->history.push_back({12, 102, 42, "Removed", "2026-08-01 10:00:00"});
+  f.fake->history.push_back({13, 101, 43, "Added", "2026-08-02 10:00:00"});  // another group
+  f.fake->calls.clear();
+  auto stats = f.client->fetch_members(42, {" WILMA@Bedrock.org"}, *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(stats->members == 1);
+  CHECK(stats->written == 1);
+  CHECK(stats->removed == 0);
+  CrmState wilma = stored(t, "wilma@bedrock.org");
+  CHECK(wilma.status == CrmStatus::kRemoved);
+  CHECK(wilma.changed_at == utc("2026-08-01 09:00:00"));
+  CHECK(stored(t, "barney@bedrock.org").status == CrmStatus::kAdded);  // not asked: untouched
+  const auto after = crm_entries(t);
+  REQUIRE(after.size() == before.size());
+  std::size_t changed = 0;
+  for (const auto& [k, v] : before)
+    changed += after.at(k) != v;
+  CHECK(changed == 1);
+  CHECK(watermark(t) == w);
+  // The calls: the address's contacts, their history in the group, their emails.
+  REQUIRE(f.fake->calls.size() == 3);
+  CHECK(f.fake->calls[0]["entity"] == "Email");
+  CHECK(f.fake->calls[0]["params"]["where"] ==
+        json::parse(R"([["email","IN",["wilma@bedrock.org"]]])"));
+  CHECK(f.fake->calls[1]["entity"] == "SubscriptionHistory");
+  CHECK(f.fake->calls[1]["params"]["where"] ==
+        json::parse(R"([["group_id","=",42],["contact_id","IN",[101]]])"));
+  CHECK(f.fake->calls[2]["entity"] == "Email");
+}
+
+TEST_CASE("CiviCRM: fetch_members removes addresses that left, and re-decides duplicates") {
+  TempStore t;
+  Fixture f;
+  seed(*f.fake);
+  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  CrmRecord rec;
+  REQUIRE(stored(t, "betty@bedrock.org", &rec).duplicate);
+  REQUIRE(rec.contact_id == 107);
+  // Fred changes his address in the CRM; Gazoo's memberships are deleted with their history;
+  // Betty 107 leaves the group, so the lower id (106, out of the group too) represents the two.
+  f.fake->emails[3].email = "fred@quarry.org";
+  std::erase_if(f.fake->history, [](const History& h) { return h.contact_id == 105; });
+  f.fake->history.push_back({11, 107, 42, "Removed", "2026-08-01 10:00:00"});
+  auto stats = f.client->fetch_members(
+      42, {"fred@bedrock.org", "gazoo@bedrock.org", "pebbles@bedrock.org", "Betty@Bedrock.org"},
+      *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(stats->removed == 2);
+  CHECK_FALSE(has_member(t, "fred@bedrock.org"));
+  CHECK_FALSE(has_member(t, "gazoo@bedrock.org"));
+  CHECK_FALSE(has_member(t, "pebbles@bedrock.org"));  // never in the group
+  // Fred's contact, found through the stored member, is under his new address.
+  CrmRecord fred;
+  CHECK(stored(t, "fred@quarry.org", &fred).status == CrmStatus::kRemoved);
+  CHECK(fred.contact_id == 103);
+  CrmState betty = stored(t, "betty@bedrock.org", &rec);
+  CHECK(betty.duplicate);
+  CHECK(betty.status == CrmStatus::kRemoved);
+  CHECK(betty.changed_at == utc("2026-02-01 12:00:00"));  // 106's
+  CHECK(rec.contact_id == 106);
+  CHECK(rec.duplicates == std::vector<std::int64_t>{107});
+}
+
+TEST_CASE("CiviCRM: change_email changes the contact's address once, and reads see it") {
+  TempStore t;
+  Fixture f;
+  seed(*f.fake);
+  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  f.fake->calls.clear();
+  REQUIRE(f.client->change_email(101, "Wilma@Bedrock.org", " Wilma@Quarry.org ").is_ok());
+  CHECK(f.fake->emails[0].email == "Wilma@Quarry.org");
+  CHECK(f.fake->emails[0].primary);
+  REQUIRE(f.fake->calls.size() == 2);
+  const json& update = f.fake->calls[1];
+  CHECK(update["entity"] == "Email");
+  CHECK(update["action"] == "update");
+  CHECK(update["params"]["values"] == json{{"email", "Wilma@Quarry.org"}});
+  CHECK(update["params"]["where"] ==
+        json::parse(R"([["contact_id","=",101],["email","=","wilma@bedrock.org"]])"));
+
+  // The same webhook again: the contact has the new address; nothing is written.
+  f.fake->calls.clear();
+  REQUIRE(f.client->change_email(101, "wilma@bedrock.org", "wilma@quarry.org").is_ok());
+  REQUIRE(f.fake->calls.size() == 1);
+  CHECK(f.fake->calls[0]["action"] == "get");
+
+  // A contact that has both addresses keeps both.
+  REQUIRE(f.client->change_email(102, "barney@home.org", "barney@bedrock.org").is_ok());
+  CHECK(f.fake->emails[1].email == "barney@home.org");
+  CHECK(f.fake->emails[2].email == "barney@bedrock.org");
+
+  Status none = f.client->change_email(101, "nobody@bedrock.org", "someone@bedrock.org");
+  CHECK(none.code() == Status::Code::kNotFound);
+  CHECK(none.message().find("nobody@bedrock.org") != std::string::npos);
+  CHECK(f.client->change_email(999, "wilma@quarry.org", "w@bedrock.org").code() ==
+        Status::Code::kNotFound);
+  const std::size_t calls = f.fake->calls.size();
+  Status bad = f.client->change_email(101, "wilma@quarry.org", "not an address");
+  CHECK(bad.code() == Status::Code::kInvalid);
+  CHECK(f.fake->calls.size() == calls);  // nothing sent
+
+  // The targeted read of both addresses moves Wilma's member to her new address.
+  auto stats =
+      f.client->fetch_members(42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(stats->removed == 1);
+  CHECK_FALSE(has_member(t, "wilma@bedrock.org"));
+  CrmRecord rec;
+  CrmState wilma = stored(t, "wilma@quarry.org", &rec);
+  CHECK(wilma.status == CrmStatus::kAdded);
+  CHECK(wilma.changed_at == utc("2026-01-05 12:00:00"));
+  CHECK(rec.contact_id == 101);
+  CHECK(rec.first_name == "Wilma");
 }

@@ -39,6 +39,11 @@ class FakeMailchimp final : public http::Client {
   int fail_next_pages = 0;           // answer this many member GETs with 500
   std::vector<std::string> skipped;  // left out of pages, as offset paging can (still members)
   Micros now = kNoTime;              // when set, every answer has this `Date` header
+  int fail_member_gets = 0;          // answer this many single-member GETs with 500
+  std::vector<json> hooks;           // the list's webhooks, as Mailchimp shows them
+  int refuse_hook_url = 0;           // the validation GET of a new webhook got this status
+  int lose_hook_posts = 0;           // carry out this many webhook POSTs, but lose the answer
+  int drop_hook_posts = 0;           // lose this many webhook POSTs before they are carried out
 
   Result<http::Response> send(const http::Request& req) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -58,6 +63,10 @@ class FakeMailchimp final : public http::Client {
     if (path == "/3.0/lists/L1/members" && req.method == "GET") return members_page(q);
     if (path == "/3.0/lists/L1" && req.method == "POST") return batch(req.body);
     if (path.rfind("/3.0/lists/L1/members/", 0) == 0 && req.method == "GET") {
+      if (fail_member_gets > 0) {
+        --fail_member_gets;
+        return reply(500, problem(500, "Internal Server Error", "boom"));
+      }
       for (const FakeMember& m : members) {
         if (path.substr(22) == subscriber_hash(m.email)) {
           return reply(200, json{{"email_address", m.email},
@@ -78,6 +87,22 @@ class FakeMailchimp final : public http::Client {
       }
       return reply(
           404, problem(404, "Resource Not Found", "The requested resource could not be found."));
+    }
+    if (path == "/3.0/lists/L1/webhooks" && req.method == "GET") {
+      return reply(
+          200, json{{"webhooks", hooks}, {"list_id", "L1"}, {"total_items", hooks.size()}}.dump());
+    }
+    if (path == "/3.0/lists/L1/webhooks" && req.method == "POST") return add_hook(req);
+    if (path.rfind("/3.0/lists/L1/webhooks/", 0) == 0 && req.method == "DELETE") {
+      const std::string id = path.substr(23);
+      auto it =
+          std::find_if(hooks.begin(), hooks.end(), [&](const json& h) { return h["id"] == id; });
+      if (it == hooks.end()) {
+        return reply(
+            404, problem(404, "Resource Not Found", "The requested resource could not be found."));
+      }
+      hooks.erase(it);
+      return reply(204, "");
     }
     if (path == "/3.0/lists/L1")
       return reply(200, R"({"id":"L1","name":"Newsletter","stats":{"member_count":3}})");
@@ -141,6 +166,40 @@ class FakeMailchimp final : public http::Client {
                       {"merge_fields", {{"FNAME", ""}}}});
     }
     return reply(200, json{{"members", page}, {"total_items", view.size()}}.dump());
+  }
+
+  Result<http::Response> add_hook(const http::Request& req) {
+    if (drop_hook_posts > 0) {
+      --drop_hook_posts;
+      return Status::unavailable(
+          "POST: connection reset (not sent again: it may have been "
+          "carried out)");
+    }
+    json b = json::parse(req.body);
+    if (refuse_hook_url) {
+      return reply(400, problem(400, "Invalid Resource",
+                                "We couldn't verify the URL is working. Please double check and "
+                                "try again. HTTP Code: " +
+                                    std::to_string(refuse_hook_url)));
+    }
+    for (const json& h : hooks) {
+      if (h["url"] == b["url"]) {
+        return reply(400, problem(400, "Invalid Resource", "A webhook using this URL exists."));
+      }
+    }
+    json h = {{"id", "wh" + std::to_string(hooks.size() + 1)},
+              {"url", b["url"]},
+              {"events", b["events"]},
+              {"sources", b["sources"]},
+              {"list_id", "L1"}};
+    hooks.push_back(h);
+    if (lose_hook_posts > 0) {
+      --lose_hook_posts;
+      return Status::unavailable(
+          "POST: response cut short (not sent again: it may have been "
+          "carried out)");
+    }
+    return reply(200, h.dump());
   }
 
   Result<http::Response> batch(const std::string& body) {
@@ -441,4 +500,200 @@ TEST_CASE("writes: batches of 500, per-member results, compliance retried as pen
       "L1", {{"person1@example.org", MailchimpWrite::Kind::kSubscribe, {}}}, Resubscribe::kNever);
   CHECK(never[0].code == WriteOutcome::Code::kCompliance);
   CHECK(g.fake->count("POST", "/3.0/lists/L1") == 1);
+}
+
+namespace {
+
+std::map<std::string, std::string> snapshot_entries(TempStore& t) {
+  std::map<std::string, std::string> out;
+  Cursor c = t.store->scan(*t.pair, Family::kMailchimp);
+  for (c.seek_to_first(); c.valid(); c.next())
+    out.emplace(std::string(c.key()), std::string(c.value()));
+  return out;
+}
+
+MailchimpState stored_state(TempStore& t, const std::string& email) {
+  auto v = t.store->get(*t.pair, Family::kMailchimp, member_key(email).view());
+  REQUIRE(v.is_ok());
+  REQUIRE(v->has_value());
+  SnapshotHeader h;
+  REQUIRE(decode_snapshot_header(**v, &h).is_ok());
+  MailchimpState s;
+  REQUIRE(mailchimp_state_of(h, &s).is_ok());
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "fetch_members re-reads exactly the members named, removes the gone, keeps the watermark") {
+  TempStore t;
+  Fixture f(audience(200, t0(), kMicrosPerSecond));
+  const Micros noon = t0() + 86400 * kMicrosPerSecond;
+  f.fake->now = noon;
+  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  const auto before = snapshot_entries(t);
+  REQUIRE(before.size() == 200);
+
+  // An hour later: person3 unsubscribes, 120 others change, person4 changes but is not asked
+  // for, person5 is deleted permanently.
+  const Micros later = noon + 3600 * kMicrosPerSecond;
+  f.fake->now = later;
+  std::vector<std::string> asked = {" Person3@Example.ORG", "person5@example.org",
+                                    "stranger@example.org", "person3@example.org"};
+  f.fake->members[3].status = "unsubscribed";
+  f.fake->members[3].last_changed = later;
+  f.fake->members[4].status = "unsubscribed";
+  f.fake->members[4].last_changed = later;
+  for (int i = 50; i < 170; ++i) {
+    f.fake->members[i].status =
+        f.fake->members[i].status == "subscribed" ? "unsubscribed" : "subscribed";
+    f.fake->members[i].last_changed = later;
+    asked.push_back(f.fake->members[i].email);
+  }
+  f.fake->members.erase(f.fake->members.begin() + 5);
+  const std::size_t log_before = f.fake->log.size();
+
+  auto stats = f.client->fetch_members("L1", asked, *t.store, *t.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(stats->members == 121);  // person3 and the 120
+  CHECK(stats->written == 121);
+  CHECK(stats->removed == 1);  // person5; the stranger was never stored
+  CHECK(stats->watermark == kNoTime);
+  // One GET per distinct address, each for the one member's stored fields.
+  CHECK(f.fake->log.size() - log_before == 123);
+  for (std::size_t i = log_before; i < f.fake->log.size(); ++i) {
+    const http::Request& r = f.fake->log[i];
+    CHECK(r.method == "GET");
+    CHECK(r.target.rfind("/3.0/lists/L1/members/", 0) == 0);
+    CHECK(r.target.find("fields=" +
+                        http::url_encode("email_address,status,unsubscribe_reason,timestamp_opt,"
+                                         "last_changed,merge_fields")) != std::string::npos);
+  }
+
+  MailchimpState p3 = stored_state(t, "person3@example.org");
+  CHECK(p3.status == MailchimpStatus::kUnsubscribed);
+  CHECK(p3.changed_at == later);
+  MailchimpState p60 = stored_state(t, "person60@example.org");
+  CHECK(p60.changed_at == later);
+  // Not asked for: untouched, although it changed.
+  CHECK(stored_state(t, "person4@example.org").status == MailchimpStatus::kSubscribed);
+  CHECK_FALSE(t.store->get(*t.pair, Family::kMailchimp, member_key("person5@example.org").view())
+                  .value()
+                  .has_value());
+  CHECK_FALSE(t.store->get(*t.pair, Family::kMailchimp, member_key("stranger@example.org").view())
+                  .value()
+                  .has_value());
+  // Every other member's entry is byte for byte what it was.
+  const auto after = snapshot_entries(t);
+  CHECK(after.size() == 199);
+  std::size_t same = 0;
+  for (const auto& [k, v] : before) {
+    auto it = after.find(k);
+    if (it != after.end() && it->second == v) ++same;
+  }
+  CHECK(same == 200 - 1 - 1 - 120);
+  // The watermark did not move: the next incremental fetch still reads these changes.
+  CHECK(t.store->get(*t.pair, Family::kMeta, mailchimp_watermark_key("L1")).value() ==
+        std::to_string(noon));
+}
+
+TEST_CASE("fetch_members: an error answer fails the call; nothing or an empty list is no call") {
+  TempStore t;
+  Fixture f(audience(5, t0(), kMicrosPerSecond));
+  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  const std::size_t log_before = f.fake->log.size();
+  auto none = f.client->fetch_members("L1", {}, *t.store, *t.pair);
+  REQUIRE(none.is_ok());
+  CHECK(none->written == 0);
+  CHECK(f.client->fetch_members("L1", {" ", ""}, *t.store, *t.pair).is_ok());
+  CHECK(f.fake->log.size() == log_before);
+
+  f.fake->fail_member_gets = 1;
+  f.fake->members[1].status = "unsubscribed";
+  auto r = f.client->fetch_members("L1", {"person1@example.org"}, *t.store, *t.pair);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().retryable());
+  CHECK(r.status().message().find("Mailchimp answered 500 Internal Server Error: boom") !=
+        std::string::npos);
+  CHECK(r.status().message().find(kKey) == std::string::npos);
+  CHECK(stored_state(t, "person1@example.org").status == MailchimpStatus::kSubscribed);
+  CHECK(snapshot_size(t) == 5);
+}
+
+TEST_CASE("webhooks: listed, created with every event and source spelt out, deleted") {
+  Fixture f;
+  auto made = f.client->create_webhook("L1", "https://crm.example.org/hook?key=s3cret",
+                                       {"subscribe", "unsubscribe", "upemail"}, true, true, false);
+  REQUIRE(made.is_ok());
+  CHECK(made->id == "wh1");
+  CHECK(made->url == "https://crm.example.org/hook?key=s3cret");
+  CHECK(made->events == std::vector<std::string>{"subscribe", "unsubscribe", "upemail"});
+  CHECK(made->source_user);
+  CHECK(made->source_admin);
+  CHECK_FALSE(made->source_api);
+  const http::Request& post = f.fake->log.back();
+  CHECK(post.method == "POST");
+  CHECK(post.target == "/3.0/lists/L1/webhooks");
+  CHECK_FALSE(post.idempotent);  // the transport must not send it twice
+  json body = json::parse(post.body);
+  CHECK(body == json{{"url", "https://crm.example.org/hook?key=s3cret"},
+                     {"events",
+                      {{"subscribe", true},
+                       {"unsubscribe", true},
+                       {"profile", false},
+                       {"cleaned", false},
+                       {"upemail", true},
+                       {"campaign", false}}},
+                     {"sources", {{"user", true}, {"admin", true}, {"api", false}}}});
+
+  auto all = f.client->webhooks("L1");
+  REQUIRE(all.is_ok());
+  REQUIRE(all->size() == 1);
+  CHECK((*all)[0].id == "wh1");
+  CHECK((*all)[0].events.size() == 3);
+
+  REQUIRE(f.client->delete_webhook("L1", "wh1").is_ok());
+  CHECK(f.client->webhooks("L1")->empty());
+  CHECK(f.client->delete_webhook("L1", "wh1").is_ok());  // 404: already gone
+}
+
+TEST_CASE("webhooks: Mailchimp's refusal reaches the user verbatim; a bad event sends nothing") {
+  Fixture f;
+  f.fake->refuse_hook_url = 404;
+  auto r = f.client->create_webhook("L1", "https://crm.example.org/hook?key=s3cret", {"subscribe"},
+                                    true, true, false);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == Status::Code::kInvalid);
+  CHECK(r.status().message().find(
+            "Mailchimp answered 400 Invalid Resource: We couldn't verify the URL is working. "
+            "Please double check and try again. HTTP Code: 404") != std::string::npos);
+  CHECK(r.status().message().find("s3cret") == std::string::npos);
+  CHECK(r.status().message().find(kKey) == std::string::npos);
+
+  const std::size_t sent = f.fake->log.size();
+  auto bad = f.client->create_webhook("L1", "https://crm.example.org/hook", {"subscribe", "open"},
+                                      true, true, false);
+  REQUIRE_FALSE(bad.is_ok());
+  CHECK(bad.status().code() == Status::Code::kInvalid);
+  CHECK(bad.status().message().find("\"open\"") != std::string::npos);
+  CHECK(f.fake->log.size() == sent);
+}
+
+TEST_CASE("webhooks: a registration whose answer was lost is found, not sent again") {
+  Fixture f;
+  f.fake->lose_hook_posts = 1;
+  auto r = f.client->create_webhook("L1", "https://crm.example.org/hook", {"unsubscribe"}, true,
+                                    false, false);
+  REQUIRE(r.is_ok());
+  CHECK(r->id == "wh1");
+  CHECK(f.fake->count("POST", "/3.0/lists/L1/webhooks") == 1);
+  CHECK(f.fake->hooks.size() == 1);
+  // When the lost POST made nothing, the failure is reported.
+  f.fake->drop_hook_posts = 1;
+  auto lost = f.client->create_webhook("L1", "https://crm.example.org/other", {"unsubscribe"}, true,
+                                       false, false);
+  REQUIRE_FALSE(lost.is_ok());
+  CHECK(lost.status().retryable());
+  CHECK(f.fake->hooks.size() == 1);
 }

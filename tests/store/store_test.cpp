@@ -344,8 +344,31 @@ TEST_CASE("a store already open elsewhere is refused with kIoError") {
   REQUIRE_FALSE(second.is_ok());
   CHECK(second.status().code() == Status::Code::kIoError);
   CHECK_THAT(second.status().message(), Catch::Contains(dir.path().string()));
+  CHECK_THAT(second.status().message(), Catch::Contains("in use by another concord process"));
   first.reset();
   CHECK(Store::open(dir.path()).is_ok());
+}
+
+TEST_CASE("a store open elsewhere can be read beside it, and not written") {
+  TempDir dir;
+  auto writer = open_store(dir.path());
+  const PairHandle& p = *writer->pair("newsletter").value();
+  REQUIRE(writer->put(p, Family::kMeta, "k", "before").is_ok());
+  StoreOptions ro;
+  ro.read_only = true;
+  auto reader = Store::open(dir.path(), ro);
+  REQUIRE(reader.is_ok());
+  const PairHandle& rp = *(*reader)->pair("newsletter").value();
+  CHECK((*reader)->get(rp, Family::kMeta, "k").value() == std::optional<std::string>("before"));
+  CHECK_FALSE((*reader)->put(rp, Family::kMeta, "k", "x").is_ok());
+  // A pair the writer never made is not there to read.
+  auto none = (*reader)->pair("other");
+  REQUIRE_FALSE(none.is_ok());
+  CHECK(none.status().code() == Status::Code::kNotFound);
+  // Reading needs a store.
+  TempDir empty;
+  CHECK_FALSE(Store::open(empty.path() / "none", ro).is_ok());
+  CHECK_FALSE(std::filesystem::exists(empty.path() / "none"));
 }
 
 // ---- pairs --------------------------------------------------------------------------------------

@@ -85,6 +85,29 @@ std::string str(const json& row, const char* key) {
   return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+using KeySet = std::unordered_set<MemberKey, KeyHash>;
+
+// One read of the group into the snapshot: where it writes, and which stored members it replaces
+// rather than merges with.
+struct GroupRead {
+  GroupRead(Store& s, const PairHandle& p, SnapshotWriter& w, FetchStats& st)
+      : store(s), pair(p), writer(w), stats(st) {}
+
+  Store& store;
+  const PairHandle& pair;
+  SnapshotWriter& writer;
+  FetchStats& stats;
+  // The keys whose contacts this read sees all of: every key (a full read), the keys asked for (a
+  // targeted read), or none (an incremental read, which sees changed contacts only). A covered
+  // key's stored member is replaced; another key's is merged with what the read found.
+  bool all_keys = false;
+  KeySet asked;
+  KeySet written;  // covered keys written so far (their contacts may straddle pages)
+  Micros max_seen = kNoTime;
+
+  bool covers(const MemberKey& k) const { return all_keys || asked.count(k) != 0; }
+};
+
 }  // namespace
 
 Result<CrmRecord> parse_crm_record(std::string_view body) {
@@ -224,27 +247,23 @@ struct CiviCrmClient::Impl {
     return out;
   }
 
-  // Streams history rows of the group (ordered by contact, then id) and writes one member per
-  // contact through `writer`.
-  Status read_history(std::int64_t group_id, const std::string& since_local, Store& store,
-                      const PairHandle& pair, SnapshotWriter& writer, bool full, FetchStats& stats,
-                      Micros* max_seen, Micros* server_start = nullptr);
+  // Streams the group's history rows that also meet `filters` (more where clauses), ordered by
+  // contact, then id, and writes one member per contact through `read`.
+  Status read_history(std::int64_t group_id, const json& filters, GroupRead& read,
+                      Micros* server_start = nullptr);
   // The member keys among these emails that the pair's Mailchimp snapshot has.
   static Result<std::set<MemberKey>> mailchimp_keys(
       const std::map<std::int64_t, std::vector<json>>& emails, Store& store,
       const PairHandle& pair);
-  Status write_contacts(std::vector<Candidate>& contacts, Store& store, const PairHandle& pair,
-                        SnapshotWriter& writer, bool full, FetchStats& stats);
-
-  std::unordered_set<MemberKey, KeyHash> written;  // keys written by the current fetch
+  Status write_contacts(std::vector<Candidate>& contacts, GroupRead& read);
 };
 
-Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const std::string& since_local,
-                                         Store& store, const PairHandle& pair,
-                                         SnapshotWriter& writer, bool full, FetchStats& stats,
-                                         Micros* max_seen, Micros* server_start) {
+Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filters,
+                                         GroupRead& read, Micros* server_start) {
   json where = json::array({json::array({"group_id", "=", group_id})});
-  if (!since_local.empty()) where.push_back(json::array({"date", ">=", since_local}));
+  for (const json& clause : filters)
+    where.push_back(clause);
+  FetchStats& stats = read.stats;
   std::vector<Candidate> done;
   Candidate current;  // the contact whose rows are being read (may continue on the next page)
   bool have_current = false;
@@ -275,8 +294,8 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const std::strin
       c.state.status = st.value_or(CrmStatus::kNone);
       Result<Micros> local = parse_civil(str(row, "date"));
       c.state.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
-      if (c.state.changed_at != kNoTime && c.state.changed_at > *max_seen) {
-        *max_seen = c.state.changed_at;
+      if (c.state.changed_at != kNoTime && c.state.changed_at > read.max_seen) {
+        read.max_seen = c.state.changed_at;
       }
       c.state.contact_known = true;
       c.state.trashed = truthy(row.value("contact_id.is_deleted", json()));
@@ -292,7 +311,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const std::strin
       done.push_back(std::move(current));
       have_current = false;
     }
-    if (Status s = write_contacts(done, store, pair, writer, full, stats); !s) return s;
+    if (Status s = write_contacts(done, read); !s) return s;
     done.clear();
     if (last_page) return Status::ok();
   }
@@ -320,10 +339,12 @@ Result<std::set<MemberKey>> CiviCrmClient::Impl::mailchimp_keys(
   return known;
 }
 
-Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Store& store,
-                                           const PairHandle& pair, SnapshotWriter& writer,
-                                           bool full, FetchStats& stats) {
+Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, GroupRead& read) {
   if (contacts.empty()) return Status::ok();
+  Store& store = read.store;
+  const PairHandle& pair = read.pair;
+  SnapshotWriter& writer = read.writer;
+  FetchStats& stats = read.stats;
   std::vector<std::int64_t> ids;
   for (const Candidate& c : contacts)
     ids.push_back(c.contact_id);
@@ -396,8 +417,8 @@ Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Sto
     }
   }
 
-  // A contact sharing its email with one written earlier in this fetch (or, incrementally, with
-  // the stored member of another contact) is merged with it.
+  // A contact sharing its email with one written earlier in this read (or, for a key the read
+  // does not cover, with the stored member of another contact) is merged with it.
   std::vector<std::string_view> keys;
   for (auto& [key, m] : members)
     keys.push_back(key.view());
@@ -408,7 +429,7 @@ Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Sto
   for (auto& [key, m] : members) {
     Candidate& c = m.first;
     const std::optional<std::string>& old = stored[i++];
-    if (old && (!full || written.count(key))) {
+    if (old && (!read.covers(key) || read.written.count(key))) {
       SnapshotView v;
       CrmState prev_state;
       if (decode_snapshot(*old, &v) && crm_state_of(v.header, &prev_state)) {
@@ -424,7 +445,7 @@ Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Sto
         }
       }
     }
-    if (full) written.insert(key);
+    if (read.covers(key)) read.written.insert(key);
     std::string body = encode_body(c);
     SnapshotEntry e{key, {}};
     std::string content = c.first_name;
@@ -503,17 +524,15 @@ Result<FetchStats> CiviCrmClient::fetch_full(std::int64_t group_id, Store& store
   Impl& im = *impl_;
   FetchStats stats;
   SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kFull);
-  im.written.clear();
-  Micros max_seen = kNoTime, server_start = kNoTime;
-  Status s =
-      im.read_history(group_id, "", store, pair, writer, true, stats, &max_seen, &server_start);
-  im.written.clear();
-  if (!s) return s;
+  GroupRead read(store, pair, writer, stats);
+  read.all_keys = true;
+  Micros server_start = kNoTime;
+  if (Status s = im.read_history(group_id, json::array(), read, &server_start); !s) return s;
   if (Status f = writer.finish(); !f) return f;
   stats.removed = writer.stats().removed;
   // The watermark is the server's time when the read began (its Date header): rows dated before
   // it were read. Without a Date header, the latest row seen.
-  stats.watermark = server_start != kNoTime ? server_start : max_seen;
+  stats.watermark = server_start != kNoTime ? server_start : read.max_seen;
   if (stats.watermark != kNoTime) {
     if (Status w = im.put_watermark(store, pair, group_id, stats.watermark); !w) return w;
   }
@@ -534,18 +553,132 @@ Result<FetchStats> CiviCrmClient::fetch_incremental(std::int64_t group_id, Store
   }
   FetchStats stats;
   SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kIncremental);
-  Micros max_seen = watermark, server_start = kNoTime;
+  GroupRead read(store, pair, writer, stats);
+  read.max_seen = watermark;
+  Micros server_start = kNoTime;
   std::string since =
       format_civil(im.zone->utc_to_local(watermark - im.options.incremental_overlap));
-  if (Status s = im.read_history(group_id, since, store, pair, writer, false, stats, &max_seen,
+  if (Status s = im.read_history(group_id, json::array({json::array({"date", ">=", since})}), read,
                                  &server_start);
       !s) {
     return s;
   }
   if (Status f = writer.finish(); !f) return f;
-  stats.watermark = server_start != kNoTime ? std::max(watermark, server_start) : max_seen;
+  stats.watermark = server_start != kNoTime ? std::max(watermark, server_start) : read.max_seen;
   if (Status w = im.put_watermark(store, pair, group_id, stats.watermark); !w) return w;
   return stats;
+}
+
+Result<FetchStats> CiviCrmClient::fetch_members(std::int64_t group_id,
+                                                const std::vector<std::string>& emails,
+                                                Store& store, const PairHandle& pair) {
+  Impl& im = *impl_;
+  FetchStats stats;
+  SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kIncremental);
+  GroupRead read(store, pair, writer, stats);
+  std::vector<MemberKey> keys;  // each address once, in the order given
+  json addresses = json::array();
+  for (const std::string& e : emails) {
+    std::string n = normalise_email(e);
+    if (n.empty()) continue;
+    MemberKey k = member_key(n);
+    if (!read.asked.insert(k).second) continue;
+    keys.push_back(k);
+    addresses.push_back(std::move(n));
+  }
+  if (keys.empty()) return stats;
+
+  // The contacts to read: those that have one of the addresses (trashed ones too: the group read
+  // sees them) …
+  Result<json> found = im.call("Email", "get",
+                               {{"select", {"contact_id"}},
+                                {"where", json::array({json::array({"email", "IN", addresses})})},
+                                {"limit", 0}});
+  if (!found) return found.status();
+  std::set<std::int64_t> ids;
+  for (const json& row : (*found)["values"])
+    ids.insert(as_id(row.value("contact_id", json())));
+  // … and those the stored members of the addresses name, which may no longer have them.
+  std::vector<std::string_view> views;
+  for (const MemberKey& k : keys)
+    views.push_back(k.view());
+  std::vector<std::optional<std::string>> stored;
+  if (Status s = store.multi_get(pair, Family::kCrm, views, &stored); !s) return s;
+  for (const std::optional<std::string>& v : stored) {
+    SnapshotView view;
+    if (!v || !decode_snapshot(*v, &view)) continue;
+    Result<CrmRecord> rec = parse_crm_record(view.body);
+    if (!rec) continue;
+    ids.insert(rec->contact_id);
+    ids.insert(rec->duplicates.begin(), rec->duplicates.end());
+  }
+  ids.erase(0);
+
+  if (!ids.empty()) {
+    if (Status s = im.read_history(
+            group_id, json::array({json::array({"contact_id", "IN", json(ids)})}), read);
+        !s) {
+      return s;
+    }
+  }
+  if (Status f = writer.finish(); !f) return f;
+  // An address that no contact with history in the group is represented by is no member.
+  Batch batch;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (read.written.count(keys[i]) || !stored[i]) continue;
+    batch.del(pair, Family::kCrm, views[i]);
+    ++stats.removed;
+  }
+  if (batch.count() > 0) {
+    if (Status s = store.write(batch); !s) {
+      return s.with_context("removing addresses no longer in the group");
+    }
+  }
+  return stats;
+}
+
+Status CiviCrmClient::change_email(std::int64_t contact_id, std::string_view old_email,
+                                   std::string_view new_email) {
+  Impl& im = *impl_;
+  const std::string what = "changing an email of contact " + std::to_string(contact_id);
+  const std::string old_n = normalise_email(old_email), new_n = normalise_email(new_email);
+  if (EmailProblem p = check_email(new_n); p != EmailProblem::kOk) {
+    return Status::invalid(what + ": the new address is not usable (" + std::string(describe(p)) +
+                           ")");
+  }
+  // The contact's addresses, compared as concord compares them (case and surrounding spaces).
+  Result<json> have =
+      im.call("Email", "get",
+              {{"select", {"id", "email"}},
+               {"where", json::array({json::array({"contact_id", "=", contact_id})})},
+               {"limit", 0}});
+  if (!have) return have.status().with_context(what);
+  std::string old_stored;
+  bool has_old = false;
+  for (const json& row : (*have)["values"]) {
+    const std::string e = str(row, "email");
+    if (normalise_email(e) == new_n) return Status::ok();  // already there: nothing to do
+    if (!has_old && normalise_email(e) == old_n) {
+      has_old = true;
+      old_stored = e;
+    }
+  }
+  if (!has_old) return Status::not_found(what + ": the contact has no address " + old_n);
+  // The new address is written without surrounding spaces, otherwise as given.
+  constexpr std::string_view kSpace = " \t\n\v\f\r";  // as normalise_email() trims
+  const std::size_t first = new_email.find_first_not_of(kSpace);
+  const std::size_t last = new_email.find_last_not_of(kSpace);
+  Result<json> r =
+      im.call("Email", "update",
+              {{"values", {{"email", std::string(new_email.substr(first, last - first + 1))}}},
+               {"where", json::array({json::array({"contact_id", "=", contact_id}),
+                                      json::array({"email", "=", old_stored})})}});
+  if (!r) return r.status().with_context(what);
+  const json& rows = (*r)["values"];
+  if (!rows.is_array() || rows.empty()) {
+    return Status::not_found(what + ": the contact no longer has the address " + old_n);
+  }
+  return Status::ok();
 }
 
 std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,

@@ -3,12 +3,14 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "concord/email.h"
@@ -29,6 +31,12 @@ constexpr std::size_t kBatchSize = 500;  // batch-subscribe's limit
 // kMemberFields for GET of one member (no "members." prefix).
 constexpr std::string_view kSingleMemberFields =
     "email_address,status,unsubscribe_reason,timestamp_opt,last_changed,merge_fields";
+// Members asked for by themselves are read this many at a time before their answers are written
+// (one snapshot batch per group; bounds the bodies held).
+constexpr std::size_t kSingleMemberGroup = 64;
+// A webhook's events, in the API's order.
+constexpr std::array<std::string_view, 6> kWebhookEvents = {"subscribe", "unsubscribe", "profile",
+                                                            "cleaned",   "upemail",     "campaign"};
 
 std::string base64(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3), '\0');
@@ -88,6 +96,34 @@ WriteOutcome::Code classify_error(std::string_view text) {
     return WriteOutcome::Code::kInvalid;
   }
   return WriteOutcome::Code::kFailed;
+}
+
+// A boolean member of an object; anything else (absent, another type) is false.
+bool flag(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::string text(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Webhook parse_webhook(const json& j) {
+  Webhook w;
+  w.id = text(j, "id");
+  w.url = text(j, "url");
+  if (auto ev = j.find("events"); ev != j.end() && ev->is_object()) {
+    for (std::string_view name : kWebhookEvents) {
+      if (flag(*ev, std::string(name).c_str())) w.events.emplace_back(name);
+    }
+  }
+  if (auto src = j.find("sources"); src != j.end() && src->is_object()) {
+    w.source_user = flag(*src, "user");
+    w.source_admin = flag(*src, "admin");
+    w.source_api = flag(*src, "api");
+  }
+  return w;
 }
 
 const char* status_word(MailchimpWrite::Kind k) {
@@ -176,10 +212,13 @@ struct MailchimpClient::Impl {
   std::string base_path;  // e.g. "/3.0"
   std::string auth;       // "Basic …"; never logged
 
-  Result<http::Response> call(std::string method, const std::string& target,
-                              std::string body = {}) {
+  // `idempotent` false: a request that creates something, which the transport must not resend
+  // once it may have arrived.
+  Result<http::Response> call(std::string method, const std::string& target, std::string body = {},
+                              bool idempotent = true) {
     http::Request req;
     req.method = std::move(method);
+    req.idempotent = idempotent;
     req.target = base_path + target;
     req.headers.push_back({"Authorization", auth});
     req.headers.push_back({"Accept", "application/json"});
@@ -213,6 +252,67 @@ struct MailchimpClient::Impl {
       *server_time = t ? *t : kNoTime;
     }
     return std::move(r->body);
+  }
+
+  // What asking for members one by one found.
+  struct MembersRead {
+    std::uint64_t found = 0;  // members Mailchimp answered with (written or rejected)
+    std::uint64_t written = 0;
+    std::uint64_t rejected = 0;
+    Micros max_last_changed = kNoTime;
+    std::vector<MemberKey> gone;  // answered 404: not in the audience
+  };
+
+  // Asks for each of these members by itself (GET …/members/{hash}, a few at once) and writes
+  // the answers through `writer`, a group at a time, as pages are written. A 404 is noted in
+  // `gone`; any other failure stops the read (groups already written stay written).
+  Result<MembersRead> read_members(std::string_view list_id, const std::vector<MemberKey>& keys,
+                                   Store& store, const PairHandle& pair, SnapshotWriter& writer,
+                                   std::string_view what) {
+    MembersRead out;
+    const std::size_t parallel = static_cast<std::size_t>(
+        std::max(1, std::min(options.parallel_pages, options.http.max_connections)));
+    for (std::size_t start = 0; start < keys.size(); start += kSingleMemberGroup) {
+      const std::size_t n = std::min(kSingleMemberGroup, keys.size() - start);
+      std::vector<Result<http::Response>> answers(n, Status::internal("not asked"));
+      std::atomic<std::size_t> next{0};
+      auto work = [&] {
+        for (std::size_t i; (i = next++) < n;) {
+          answers[i] = call("GET", "/lists/" + http::url_encode(list_id) + "/members/" +
+                                       subscriber_hash(keys[start + i]) +
+                                       "?fields=" + http::url_encode(kSingleMemberFields));
+        }
+      };
+      std::vector<std::thread> threads;
+      for (std::size_t t = 1; t < std::min(parallel, n); ++t)
+        threads.emplace_back(work);
+      work();
+      for (std::thread& t : threads)
+        t.join();
+      // The group's members as one page, written in one batch.
+      std::string page = "{\"members\":[";
+      std::uint64_t in_page = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        Result<http::Response>& r = answers[i];
+        if (!r) return r.status().with_context(what);
+        if (r->status == 404) {
+          out.gone.push_back(keys[start + i]);
+          continue;
+        }
+        if (r->status != 200) return api_status(*r, what);
+        if (in_page++ > 0) page += ',';
+        page += r->body;
+      }
+      if (in_page == 0) continue;
+      page += "],\"total_items\":" + std::to_string(in_page) + "}";
+      Result<MembersPageResult> one = ingest_members_page(page, store, pair, writer);
+      if (!one) return one.status().with_context(what);
+      out.found += one->members;
+      out.written += one->written;
+      out.rejected += one->rejected;
+      out.max_last_changed = std::max(out.max_last_changed, one->max_last_changed);
+    }
+    return out;
   }
 
   Status store_watermark(Store& store, const PairHandle& pair, std::string_view list_id, Micros w) {
@@ -485,20 +585,16 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
   // is asked for by itself: only a 404 removes it.
   Result<std::vector<std::pair<MemberKey, std::string>>> unseen = writer.unseen_members();
   if (!unseen) return unseen.status();
-  for (const auto& [key, email] : *unseen) {
-    Result<http::Response> r =
-        im.call("GET", "/lists/" + http::url_encode(list_id) + "/members/" + subscriber_hash(key) +
-                           "?fields=" + http::url_encode(kSingleMemberFields));
-    if (!r) return r.status().with_context("checking a member missing from the pages");
-    if (r->status == 404) continue;  // gone: the sweep removes it
-    if (r->status != 200) return api_status(*r, "checking a member missing from the pages");
-    std::string page = "{\"members\":[" + r->body + "],\"total_items\":1}";
-    Result<MembersPageResult> one = ingest_members_page(page, store, pair, writer);
-    if (!one) return one.status().with_context("checking a member missing from the pages");
-    ++stats.rechecked;
-    stats.written += one->written;
-    max_seen = std::max(max_seen, one->max_last_changed);
-  }
+  std::vector<MemberKey> unseen_keys;
+  for (const auto& [key, email] : *unseen)
+    unseen_keys.push_back(key);
+  // Those answered 404 are gone: the sweep removes them.
+  Result<Impl::MembersRead> again = im.read_members(list_id, unseen_keys, store, pair, writer,
+                                                    "checking a member missing from the pages");
+  if (!again) return again.status();
+  stats.rechecked += again->found;
+  stats.written += again->written;
+  max_seen = std::max(max_seen, again->max_last_changed);
   if (Status s = writer.finish(); !s) return s;
   stats.removed = writer.stats().removed;
   // The watermark is the server's time when the fetch began: everything changed before it was
@@ -530,6 +626,126 @@ Result<FetchStats> MailchimpClient::fetch_incremental(std::string_view list_id, 
   stats.watermark = server_start != kNoTime ? std::max(*w, server_start) : max_seen;
   if (Status s = im.store_watermark(store, pair, list_id, stats.watermark); !s) return s;
   return stats;
+}
+
+Result<FetchStats> MailchimpClient::fetch_members(std::string_view list_id,
+                                                  const std::vector<std::string>& emails,
+                                                  Store& store, const PairHandle& pair) {
+  // Each address once, in the order given.
+  std::vector<MemberKey> keys;
+  std::set<MemberKey> asked;
+  for (const std::string& e : emails) {
+    std::string n = normalise_email(e);
+    if (n.empty()) continue;
+    MemberKey k = member_key(n);
+    if (asked.insert(k).second) keys.push_back(k);
+  }
+  FetchStats stats;
+  if (keys.empty()) return stats;
+  SnapshotWriter writer(store, pair, Side::kMailchimp, SnapshotWriter::Mode::kIncremental);
+  Result<Impl::MembersRead> read =
+      impl_->read_members(list_id, keys, store, pair, writer, "reading a member");
+  if (!read) return read.status();
+  stats.pages = keys.size();
+  stats.members = read->found;
+  stats.written = read->written;
+  stats.rejected = read->rejected;
+  if (Status s = writer.finish(); !s) return s;
+  // Members Mailchimp does not have (never there, or deleted permanently) leave the snapshot.
+  if (!read->gone.empty()) {
+    std::vector<std::string_view> views;
+    for (const MemberKey& k : read->gone)
+      views.push_back(k.view());
+    std::vector<std::optional<std::string>> stored;
+    if (Status s = store.multi_get(pair, Family::kMailchimp, views, &stored); !s) return s;
+    Batch batch;
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      if (!stored[i]) continue;
+      batch.del(pair, Family::kMailchimp, views[i]);
+      ++stats.removed;
+    }
+    if (batch.count() > 0) {
+      if (Status s = store.write(batch); !s) {
+        return s.with_context("removing members no longer in the audience");
+      }
+    }
+  }
+  return stats;
+}
+
+Result<std::vector<Webhook>> MailchimpClient::webhooks(std::string_view list_id) {
+  Result<json> j =
+      impl_->get_json("/lists/" + http::url_encode(list_id) + "/webhooks", "listing webhooks");
+  if (!j) return j.status();
+  auto list = j->find("webhooks");
+  if (list == j->end() || !list->is_array()) {
+    return Status::unavailable("listing webhooks: no \"webhooks\" array");
+  }
+  std::vector<Webhook> out;
+  for (const json& w : *list) {
+    if (w.is_object()) out.push_back(parse_webhook(w));
+  }
+  return out;
+}
+
+Result<Webhook> MailchimpClient::create_webhook(std::string_view list_id, const std::string& url,
+                                                const std::vector<std::string>& events, bool user,
+                                                bool admin, bool api) {
+  constexpr std::string_view what = "registering a webhook";
+  json ev = json::object();
+  for (std::string_view name : kWebhookEvents)
+    ev[std::string(name)] = false;
+  for (const std::string& e : events) {
+    if (!ev.contains(e)) {
+      return Status::invalid(std::string(what) + ": unknown event \"" + e +
+                             "\" (known: subscribe, unsubscribe, profile, cleaned, upemail, "
+                             "campaign)");
+    }
+    ev[e] = true;
+  }
+  Webhook asked;  // what Mailchimp will show for it
+  asked.url = url;
+  for (std::string_view name : kWebhookEvents) {
+    if (ev[std::string(name)].get<bool>()) asked.events.emplace_back(name);
+  }
+  asked.source_user = user;
+  asked.source_admin = admin;
+  asked.source_api = api;
+  json body = {{"url", url},
+               {"events", std::move(ev)},
+               {"sources", {{"user", user}, {"admin", admin}, {"api", api}}}};
+  Result<http::Response> r =
+      impl_->call("POST", "/lists/" + http::url_encode(list_id) + "/webhooks",
+                  body.dump(-1, ' ', false, json::error_handler_t::replace), /*idempotent=*/false);
+  if (!r || r->status >= 500) {
+    // The POST may have been carried out without our hearing of it; it is not sent again. The
+    // list's webhooks say whether it was (Mailchimp refuses a second webhook with one URL).
+    Result<std::vector<Webhook>> all = webhooks(list_id);
+    if (all) {
+      for (Webhook& w : *all) {
+        if (w.url == asked.url && w.events == asked.events && w.source_user == asked.source_user &&
+            w.source_admin == asked.source_admin && w.source_api == asked.source_api) {
+          return std::move(w);
+        }
+      }
+    }
+    if (!r) return r.status().with_context(what);
+  }
+  if (r->status != 200) return api_status(*r, what);
+  Result<json> j = parse_json(*r, what);
+  if (!j) return j.status();
+  if (!j->is_object()) return Status::unavailable(std::string(what) + ": the answer is no object");
+  Webhook w = parse_webhook(*j);
+  if (w.id.empty()) return Status::unavailable(std::string(what) + ": the answer has no id");
+  return w;
+}
+
+Status MailchimpClient::delete_webhook(std::string_view list_id, std::string_view webhook_id) {
+  Result<http::Response> r = impl_->call("DELETE", "/lists/" + http::url_encode(list_id) +
+                                                       "/webhooks/" + http::url_encode(webhook_id));
+  if (!r) return r.status().with_context("removing a webhook");
+  if (r->status == 204 || r->status == 200 || r->status == 404) return Status::ok();
+  return api_status(*r, "removing a webhook");
 }
 
 std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,

@@ -1,0 +1,246 @@
+// `concord serve` end to end: the real daemon against concord-sandbox, with the sandbox delivering
+// Mailchimp's webhooks to it over real sockets.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "e2e_harness.h"
+#include "serve_daemon.h"
+
+using namespace concord;
+using namespace concord::testing;
+using nlohmann::json;
+
+namespace {
+
+// Polls `done` every 50 ms for up to `seconds`.
+template <typename F>
+bool eventually(F done, int seconds = 30) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(seconds > 30 ? 500 : 50));
+  }
+  return done();
+}
+
+SideState state_of(Sandbox& s) {
+  return SideState(s.state());
+}
+
+std::vector<json> deliveries(Sandbox& s) {
+  json d = s.admin("GET", "/_sandbox/mailchimp/deliveries");
+  return d["deliveries"].get<std::vector<json>>();
+}
+
+// (The fixture's lists are small: one removal is more than the default guard's 10%.)
+const std::string kServe =
+    "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n[serve]\nlisten = \"127.0.0.1:0\"\n";
+
+}  // namespace
+
+TEST_CASE("serve: an unsubscribe in Mailchimp reaches the CRM through the webhook, with no echo",
+          "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox, kServe);
+  REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
+  Daemon d(w);
+
+  // Registering: Mailchimp (the sandbox) checks the URL with a GET first.
+  Command install = w.concord({"webhooks", "install", "--public-url", d.url()});
+  INFO(install.text());
+  REQUIRE(install.code == 0);
+  CHECK(install.out.find("installed webhook") != std::string::npos);
+  Command again = w.concord({"webhooks", "install", "--public-url", d.url()});
+  CHECK(again.code == 0);
+  CHECK(again.out.find("installed already") != std::string::npos);
+  Command list = w.concord({"webhooks", "list"});
+  CHECK(list.out.find("sources=user,admin,") != std::string::npos);
+  CHECK(list.out.find("events=subscribe,unsubscribe,profile") != std::string::npos);
+
+  // Wilma unsubscribes herself in Mailchimp.
+  REQUIRE(state_of(sandbox).group_status(101) == "Added");
+  const std::size_t before = deliveries(sandbox).size();
+  sandbox.member_hook({{"email_address", "wilma@bedrock.org"}, {"action", "unsubscribe"}});
+  INFO(d.log());
+  CHECK(eventually([&] { return state_of(sandbox).group_status(101) == "Removed"; }));
+  // One delivery, answered 200; concord's own CRM write sends nothing back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::vector<json> after = deliveries(sandbox);
+  REQUIRE(after.size() == before + 1);
+  CHECK(after.back()["type"] == "unsubscribe");
+  CHECK(after.back()["status"] == 200);
+
+  // An admin puts Fred back in the group in the CRM, and someone presses "run now": concord
+  // subscribes him in Mailchimp through the API, which does not come back as a delivery.
+  sandbox.set_group_status(103, "Added");
+  sandbox.advance_clock(60);
+  json queued = d.api("POST", "/api/syncs/newsletter/run");
+  CHECK(queued["queued"] == true);
+  CHECK(
+      eventually([&] { return state_of(sandbox).mc_status("fred@bedrock.org") == "subscribed"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  CHECK(deliveries(sandbox).size() == after.size());
+
+  // The API shows the runs.
+  json syncs = d.api("GET", "/api/syncs");
+  REQUIRE(syncs["syncs"].size() == 1);
+  const json& s = syncs["syncs"][0];
+  CHECK(s["name"] == "newsletter");
+  CHECK(s["schedule"] == "every 1d");
+  CHECK(s["enabled"] == true);
+  CHECK(s["last_run"]["result"] == "done");
+  json runs = d.api("GET", "/api/runs?sync=newsletter");
+  std::set<std::string> kinds;
+  for (const json& r : runs["runs"])
+    kinds.insert(r["command"].get<std::string>());
+  CHECK(kinds.count("webhook") == 1);
+  CHECK(kinds.count("serve") == 1);
+  CHECK(kinds.count("sync") == 1);
+  // Metrics in the Prometheus text format.
+  http::Response m = d.call("GET", "/metrics");
+  CHECK(m.status == 200);
+  CHECK(m.body.find("concord_runs_total{sync=\"newsletter\",kind=\"webhook\",result=\"done\"} 1") !=
+        std::string::npos);
+  CHECK(m.body.find("concord_webhook_events_total{sync=\"newsletter\",type=\"unsubscribe\"} 1") !=
+        std::string::npos);
+  CHECK(m.body.find("concord_last_success_timestamp_seconds{sync=\"newsletter\"}") !=
+        std::string::npos);
+
+  // The commands that only read work while the daemon holds the store; one that writes says why
+  // it cannot.
+  Command st = w.concord({"status", "--json"});
+  INFO(st.text());
+  CHECK(st.code == 0);
+  CHECK(st.out.find("\"webhook\"") != std::string::npos);
+  CHECK(w.concord({"report", "--format", "csv"}).code == 0);
+  CHECK(w.concord({"explain", "wilma@bedrock.org"}).code == 0);
+  Command busy = w.concord({"sync"});
+  CHECK(busy.code == 1);
+  CHECK(busy.err.find("in use by another concord process") != std::string::npos);
+
+  CHECK(d.terminate() == 0);
+  CHECK(d.log().find("stopped") != std::string::npos);
+}
+
+TEST_CASE("serve: a wrong secret is refused without detail", "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox, kServe);
+  Daemon d(w);
+  const std::string body =
+      "type=unsubscribe&data[list_id]=b3d1c0ffee&data[email]=wilma%40bedrock.org&data[action]="
+      "unsub";
+  http::Response bad =
+      d.call("POST", "/webhooks/mailchimp/newsletter/0123456789abcdef0123456789abcdef", body,
+             "application/x-www-form-urlencoded");
+  CHECK(bad.status == 403);
+  CHECK(bad.body == "forbidden\n");
+  CHECK(d.call("GET", "/webhooks/mailchimp/newsletter/nope").status == 403);
+  CHECK(d.call("POST", "/webhooks/mailchimp/other/x", body, "application/x-www-form-urlencoded")
+            .status == 403);
+  CHECK(d.log().find("0123456789abcdef0123456789abcdef") == std::string::npos);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("serve: a burst of 1000 webhook deliveries loses nothing", "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox, kServe);
+  REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
+  Daemon d(w);
+  REQUIRE(w.concord({"webhooks", "install", "--public-url", d.url()}).code == 0);
+  // A thousand people sign up through Mailchimp's form, one after another.
+  const int kPeople = 1000;
+  for (int i = 0; i < kPeople; ++i) {
+    sandbox.member_hook(
+        {{"email_address", "burst" + std::to_string(i) + "@bedrock.org"}, {"action", "subscribe"}});
+  }
+  INFO(d.log());
+  // Every one of them ends up a contact in the CRM group.
+  std::map<std::string, std::string> group;
+  CHECK(eventually(
+      [&] {
+        group = state_of(sandbox).by_email();
+        int n = 0;
+        for (int i = 0; i < kPeople; ++i)
+          n += group.count("crm burst" + std::to_string(i) + "@bedrock.org");
+        return n == kPeople;
+      },
+      120));
+  int added = 0;
+  for (int i = 0; i < kPeople; ++i)
+    added += group["crm burst" + std::to_string(i) + "@bedrock.org"] == "Added";
+  CHECK(added == kPeople);
+  // Every delivery was answered 200 on its first attempt.
+  int first_try = 0, total = 0;
+  for (const json& del : deliveries(sandbox)) {
+    ++total;
+    first_try += del["status"] == 200 && del["attempts"] == 1;
+  }
+  CHECK(total == kPeople);
+  CHECK(first_try == kPeople);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("serve: the toggle persists, and a disabled pair does not run by schedule", "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox,
+            "schedule = \"every 1m\"\n[serve]\nlisten = \"127.0.0.1:0\"\n"
+            "[[sync]]\nname = \"second\"\naudience = \"Newsletter\"\ngroup = \"Newsletter\"\n"
+            "schedule = \"*/5 * * * *\"\nmax_removal_fraction = 1.0\n");
+  {
+    Daemon d(w);
+    json off = d.api("POST", "/api/syncs/newsletter/enabled", {{"enabled", false}});
+    CHECK(off["enabled"] == false);
+    CHECK(d.terminate() == 0);
+  }
+  Daemon d(w);
+  json syncs = d.api("GET", "/api/syncs");
+  REQUIRE(syncs["syncs"].size() == 2);
+  for (const json& s : syncs["syncs"]) {
+    if (s["name"] == "newsletter") {
+      CHECK(s["enabled"] == false);
+      CHECK(s["next_run"].is_null());
+    } else {
+      CHECK(s["enabled"] == true);
+      CHECK(s["schedule"] == "*/5 * * * *");
+    }
+  }
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("serve: an email change in Mailchimp changes the CRM contact's email", "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox, kServe);
+  REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
+  Daemon d(w);
+  REQUIRE(w.concord({"webhooks", "install", "--public-url", d.url()}).code == 0);
+  const SideState before = state_of(sandbox);
+  REQUIRE(before.contacts_with("betty@bedrock.org") == std::vector<int>{104});
+  const std::size_t contacts = before.civicrm()["contacts"].size();
+  // An admin changes Betty's address in Mailchimp's pages.
+  sandbox.member_hook({{"email_address", "betty@bedrock.org"},
+                       {"action", "update"},
+                       {"source", "admin"},
+                       {"new_email_address", "betty.rubble@bedrock.org"}});
+  INFO(d.log());
+  CHECK(eventually([&] {
+    return state_of(sandbox).contacts_with("betty.rubble@bedrock.org") == std::vector<int>{104};
+  }));
+  // The same contact, still in the group; nobody was removed or created.
+  const SideState after = state_of(sandbox);
+  CHECK(after.contacts_with("betty@bedrock.org").empty());
+  CHECK(after.group_status(104) == "Added");
+  CHECK(after.civicrm()["contacts"].size() == contacts);
+  CHECK(after.mc_status("betty.rubble@bedrock.org") == "subscribed");
+  // And the next full run agrees with it: nothing to do.
+  CHECK(d.terminate() == 0);
+  Command sync = w.concord({"sync", "--full", "--json"});
+  INFO(sync.text());
+  CHECK(sync.code == 0);
+  CHECK(sync.json()["operations"].empty());
+}

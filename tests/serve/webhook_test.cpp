@@ -1,0 +1,120 @@
+// Mailchimp webhook deliveries as the daemon reads them.
+#include <catch2/catch.hpp>
+
+#include "concord/webhook.h"
+
+using namespace concord;
+
+TEST_CASE("webhook: each event type is read from Mailchimp's form body") {
+  struct Row {
+    const char* body;
+    const char* type;
+    const char* email;
+    const char* old_email;
+    const char* action;
+  };
+  const Row rows[] = {
+      {"type=subscribe&fired_at=2026-11-23+10%3A00%3A00&data%5Bid%5D=8a25ff1d98&data%5Blist_id%5D="
+       "a6b5da1054&data%5Bemail%5D=Wilma%40Bedrock.org&data%5Bemail_type%5D=html&data%5Bmerges%5D"
+       "%5BFNAME%5D=Wilma",
+       "subscribe", "wilma@bedrock.org", "", ""},
+      {"type=unsubscribe&fired_at=2026-11-23 10:00:00&data[action]=unsub&data[reason]=manual&"
+       "data[list_id]=a6b5da1054&data[email]=barney@bedrock.org",
+       "unsubscribe", "barney@bedrock.org", "", "unsub"},
+      {"type=unsubscribe&data[action]=delete&data[list_id]=L&data[email]=fred@bedrock.org",
+       "unsubscribe", "fred@bedrock.org", "", "delete"},
+      {"type=profile&data[list_id]=L&data[email]=betty@bedrock.org&data[merges][LNAME]=Rubble",
+       "profile", "betty@bedrock.org", "", ""},
+      {"type=upemail&data[list_id]=L&data[new_id]=51aa6d2ee9&data[new_email]=pebbles%2Bnew%40"
+       "bedrock.org&data[old_email]=pebbles@bedrock.org",
+       "upemail", "pebbles+new@bedrock.org", "pebbles@bedrock.org", ""},
+      {"type=cleaned&data[list_id]=L&data[campaign_id]=&data[reason]=hard&data[email]=dino@"
+       "bedrock.org",
+       "cleaned", "dino@bedrock.org", "", "hard"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.body);
+    Result<WebhookEvent> e = parse_mailchimp_webhook(r.body);
+    REQUIRE(e.is_ok());
+    CHECK(e->type == r.type);
+    CHECK(e->email == r.email);
+    CHECK(e->old_email == r.old_email);
+    CHECK(e->action == r.action);
+    CHECK_FALSE(e->list_id.empty());
+  }
+  Result<WebhookEvent> first = parse_mailchimp_webhook(rows[0].body);
+  CHECK(first->fired_at == parse_civil("2026-11-23 10:00:00").value());
+  CHECK(first->list_id == "a6b5da1054");
+}
+
+TEST_CASE("webhook: a malformed delivery is refused naming the field") {
+  struct Row {
+    const char* body;
+    const char* error;
+  };
+  const Row rows[] = {
+      {"", "webhook: type is missing"},
+      {"type=resubscribe&data[list_id]=L&data[email]=a@b.org",
+       "webhook: unknown type \"resubscribe\""},
+      {"type=subscribe&data[email]=a@b.org", "webhook: data[list_id] is missing"},
+      {"type=subscribe&data[list_id]=L", "webhook: data[email] is missing"},
+      {"type=subscribe&data[list_id]=L&data[email]=not-an-address",
+       "webhook: data[email] \"not-an-address\" is not an email address"},
+      {"type=upemail&data[list_id]=L&data[new_email]=a@b.org",
+       "webhook: data[old_email] is missing"},
+      {"type=upemail&data[list_id]=L&data[old_email]=a@b.org",
+       "webhook: data[new_email] is missing"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.body);
+    Result<WebhookEvent> e = parse_mailchimp_webhook(r.body);
+    REQUIRE_FALSE(e.is_ok());
+    CHECK(e.status().code() == Status::Code::kInvalid);
+    CHECK(e.status().message().rfind(r.error, 0) == 0);
+  }
+  // A campaign event is read and carries no member.
+  Result<WebhookEvent> c = parse_mailchimp_webhook("type=campaign&data[id]=1&data[list_id]=L");
+  REQUIRE(c.is_ok());
+  CHECK(c->email.empty());
+}
+
+TEST_CASE("webhook: events survive their stored form") {
+  WebhookEvent e = parse_mailchimp_webhook(
+                       "type=upemail&fired_at=2026-01-02 03:04:05&data[list_id]=L&data[new_email]"
+                       "=new@b.org&data[old_email]=old@b.org")
+                       .value();
+  e.received_at = 42;
+  Result<WebhookEvent> back = decode_webhook_event(encode_webhook_event(e));
+  REQUIRE(back.is_ok());
+  CHECK(back->type == "upemail");
+  CHECK(back->email == "new@b.org");
+  CHECK(back->old_email == "old@b.org");
+  CHECK(back->list_id == "L");
+  CHECK(back->fired_at == e.fired_at);
+  CHECK(back->received_at == 42);
+  CHECK(decode_webhook_event("{nope").status().code() == Status::Code::kCorruption);
+}
+
+TEST_CASE("webhook: signatures are HMAC-SHA256 of the body") {
+  // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+  const std::string expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  CHECK(webhook_signature("Jefe", "what do ya want for nothing?") == expected);
+  CHECK(webhook_signature_ok("Jefe", "what do ya want for nothing?", expected));
+  CHECK(webhook_signature_ok("Jefe", "what do ya want for nothing?", "sha256=" + expected));
+  std::string upper = expected;
+  for (char& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  CHECK(webhook_signature_ok("Jefe", "what do ya want for nothing?", upper));
+  CHECK_FALSE(webhook_signature_ok("Jefe", "what do ya want for nothing!", expected));
+  CHECK_FALSE(webhook_signature_ok("jefe", "what do ya want for nothing?", expected));
+  CHECK_FALSE(webhook_signature_ok("Jefe", "what do ya want for nothing?", ""));
+}
+
+TEST_CASE("webhook: secrets are random and compared exactly") {
+  const std::string a = random_secret(), b = random_secret();
+  CHECK(a.size() == 32);
+  CHECK(a != b);
+  CHECK(secrets_equal(a, a));
+  CHECK_FALSE(secrets_equal(a, b));
+  CHECK_FALSE(secrets_equal(a, a.substr(0, 31)));
+}
