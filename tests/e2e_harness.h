@@ -134,6 +134,23 @@ inline Command run_process(const std::vector<std::string>& argv,
 }
 
 // One concord-sandbox for a whole test binary (tests reset it to their seed).
+// A generated pair of populated lists (`concord-sandbox --generate-seed`) over the fixture's
+// base: about `members` members per side, overlapping, some disagreeing.
+inline nlohmann::json generated_seed(int members) {
+  static int n = 0;
+  const std::filesystem::path file =
+      std::filesystem::temp_directory_path() /
+      ("concord-seed-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".json");
+  Command gen = run_process({std::getenv("CONCORD_SANDBOX_BIN"), "--generate-seed", file.string(),
+                             "--members", std::to_string(members), "--base",
+                             source_root() + "/fixtures/sandbox-seed.json"},
+                            {}, std::filesystem::temp_directory_path());
+  if (gen.code != 0) throw std::runtime_error("concord-sandbox --generate-seed: " + gen.text());
+  nlohmann::json seed = nlohmann::json::parse(read_file(file));
+  std::filesystem::remove(file);
+  return seed;
+}
+
 class Sandbox {
  public:
   Sandbox() : process_() {

@@ -55,13 +55,14 @@ class Daemon {
         log_.append(buf, static_cast<std::size_t>(n));
       }
     });
-    // "concord serve: listening on http://127.0.0.1:PORT/ …"
+    // "concord serve: listening on http://HOST:PORT/ …"
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       const std::string l = log();
-      const std::size_t at = l.find("listening on http://127.0.0.1:");
-      if (at != std::string::npos) {
-        port_ = std::atoi(l.c_str() + at + std::strlen("listening on http://127.0.0.1:"));
+      const std::size_t at = l.find("listening on http://");
+      const std::size_t slash = at == std::string::npos ? at : l.find('/', at + 20);
+      if (slash != std::string::npos) {
+        port_ = std::atoi(l.c_str() + l.rfind(':', slash) + 1);
         break;
       }
       int st = 0;
@@ -106,6 +107,11 @@ class Daemon {
     INFO(r.body);
     REQUIRE(r.status < 300);
     return nlohmann::json::parse(r.body);
+  }
+  http::Response send(const http::Request& r) {
+    Result<http::Response> resp = client_->send(r);
+    if (!resp) throw std::runtime_error(r.target + ": " + resp.status().to_string());
+    return *resp;
   }
   nlohmann::json api_with_token(const std::string& method, const std::string& target,
                                 const std::string& token) {

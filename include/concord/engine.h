@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ struct RunOutcome {
   GuardVerdict guard;
   std::vector<ReportEntry> report;  // the stored conflict report
   std::filesystem::path backup;     // the backup written by this run, if any
+  // This run's operations by kind ("add_to_mailchimp", …) and journal state after the run
+  // ("done", "failed", "refused", "planned" when the run stopped before sending it): counts.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> operation_results;
 
   // DESIGN §4: 0 done, 1 error/interrupted, 3 stopped by a guard, 4 done but some members not
   // synced.

@@ -343,10 +343,16 @@ class Run {
     if (Status s = first_backup(); !s) return s;
     if (Status s = store_agreements(); !s) return s;
     if (Status s = journal_plan(); !s) return s;
+    Status s;
     for (Side side : {Side::kMailchimp, Side::kCrm}) {
-      if (Status s = apply_side(side); !s) return s;
+      s = apply_side(side);
+      if (!s) break;
     }
-    return Status::ok();
+    for (const JournalEntry& e : entries_) {
+      ++out_.operation_results[{std::string(op_kind_name(e.op.kind)),
+                                std::string(journal_state_name(e.state))}];
+    }
+    return s;
   }
 
   Status first_backup() {

@@ -404,23 +404,23 @@ class Daemon {
   }
 
   void count_operations(const std::string& name, const RunOutcome& r) {
-    std::map<std::string, std::pair<double, double>> by_kind;  // kind → applied-ish, failed
-    for (const Operation& op : r.plan.operations)
-      by_kind[std::string(op_kind_name(op.kind))].first += 1;
-    for (const auto& [kind, n] : by_kind)
+    for (const auto& [kind_state, n] : r.operation_results) {
       metrics_.add("concord_operations_total",
-                   {{"sync", name}, {"kind", kind}, {"result", "planned"}}, n.first);
-    metrics_.add("concord_operations_total", {{"sync", name}, {"kind", "all"}, {"result", "done"}},
-                 static_cast<double>(r.record.applied));
-    metrics_.add("concord_operations_total",
-                 {{"sync", name}, {"kind", "all"}, {"result", "failed"}},
-                 static_cast<double>(r.record.failed));
-    metrics_.add("concord_operations_total",
-                 {{"sync", name}, {"kind", "all"}, {"result", "refused"}},
-                 static_cast<double>(r.record.refused));
-    if (r.record.failed > 0) {
-      metrics_.add("concord_api_errors_total", {{"side", "writes"}},
-                   static_cast<double>(r.record.failed));
+                   {{"sync", name}, {"kind", kind_state.first}, {"result", kind_state.second}},
+                   static_cast<double>(n));
+    }
+    // A write that failed is an error of its side.
+    std::uint64_t mc_failed = 0, crm_failed = 0;
+    for (const auto& [kind_state, n] : r.operation_results) {
+      if (kind_state.second != "failed") continue;
+      (kind_state.first.find("mailchimp") != std::string::npos ? mc_failed : crm_failed) += n;
+    }
+    if (mc_failed > 0) {
+      metrics_.add("concord_api_errors_total", {{"side", "mailchimp"}},
+                   static_cast<double>(mc_failed));
+    }
+    if (crm_failed > 0) {
+      metrics_.add("concord_api_errors_total", {{"side", "crm"}}, static_cast<double>(crm_failed));
     }
   }
 

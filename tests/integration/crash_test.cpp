@@ -130,15 +130,7 @@ void prepare(Sandbox& sandbox, const json& seed) {
 TEST_CASE(
     "killed at random moments, concord sync ends in the planned state without repeating a "
     "write") {
-  const std::filesystem::path seed_file =
-      std::filesystem::temp_directory_path() / ("concord-crash-seed-" + std::to_string(getpid()));
-  Command gen =
-      run_process({std::getenv("CONCORD_SANDBOX_BIN"), "--generate-seed", seed_file.string(),
-                   "--members", "1500", "--base", source_root() + "/fixtures/sandbox-seed.json"},
-                  {}, std::filesystem::temp_directory_path());
-  REQUIRE(gen.code == 0);
-  const json seed = json::parse(read_file(seed_file));
-  std::filesystem::remove(seed_file);
+  const json seed = generated_seed(1500);
 
   // The end state the plan leads to: the same migration, not interrupted.
   Sandbox reference;

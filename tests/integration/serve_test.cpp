@@ -2,6 +2,9 @@
 // Mailchimp's webhooks to it over real sockets.
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <thread>
 
 #include "e2e_harness.h"
@@ -34,6 +37,20 @@ std::vector<json> deliveries(Sandbox& s) {
 }
 
 // (The fixture's lists are small: one removal is more than the default guard's 10%.)
+std::string hmac_hex(const std::string& key, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  std::string out;
+  char buf[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
+    out += buf;
+  }
+  return out;
+}
+
 const std::string kServe =
     "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n[serve]\nlisten = \"127.0.0.1:0\"\n";
 
@@ -107,6 +124,11 @@ TEST_CASE("serve: an unsubscribe in Mailchimp reaches the CRM through the webhoo
         std::string::npos);
   CHECK(m.body.find("concord_last_success_timestamp_seconds{sync=\"newsletter\"}") !=
         std::string::npos);
+  CHECK(m.body.find("concord_operations_total{sync=\"newsletter\",kind=\"remove_from_crm\","
+                    "result=\"done\"} 1") != std::string::npos);
+  CHECK(m.body.find("concord_operations_total{sync=\"newsletter\",kind=\"add_to_mailchimp\","
+                    "result=\"done\"} 1") != std::string::npos);
+  CHECK(m.body.find("concord_api_requests_total{side=\"crm\"}") != std::string::npos);
 
   // The commands that only read work while the daemon holds the store; one that writes says why
   // it cannot.
@@ -243,4 +265,108 @@ TEST_CASE("serve: an email change in Mailchimp changes the CRM contact's email",
   INFO(sync.text());
   CHECK(sync.code == 0);
   CHECK(sync.json()["operations"].empty());
+}
+
+TEST_CASE("serve: off loopback a token is made once, kept, and required", "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox, "schedule = \"every 1d\"\n[serve]\nlisten = \"0.0.0.0:0\"\n");
+  std::string token;
+  {
+    Daemon d(w);
+    const std::string log = d.log();
+    const std::size_t at = log.find("Token: ");
+    REQUIRE(at != std::string::npos);
+    token = log.substr(at + 7, 32);
+    CHECK(std::filesystem::exists(w.state_dir() / "serve.token"));
+    CHECK((std::filesystem::status(w.state_dir() / "serve.token").permissions() &
+           std::filesystem::perms::group_read) == std::filesystem::perms::none);
+    CHECK(d.call("GET", "/api/syncs").status == 401);
+    CHECK(d.call("GET", "/metrics").status == 401);
+    CHECK(d.call("GET", "/api/syncs?token=wrong").status == 401);
+    CHECK(d.api_with_token("GET", "/api/syncs", token)["syncs"].size() == 1);
+    CHECK(d.call("GET", "/api/syncs?token=" + token).status == 200);
+    CHECK(d.call("GET", "/healthz").status == 200);
+    CHECK(d.terminate() == 0);
+  }
+  // The second start uses the kept token and does not print it again.
+  Daemon again(w);
+  CHECK(again.log().find("Token: ") == std::string::npos);
+  CHECK(again.api_with_token("GET", "/api/syncs", token)["syncs"].size() == 1);
+  CHECK(again.terminate() == 0);
+}
+
+TEST_CASE("serve: with a signature header configured, unsigned deliveries are refused", "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox,
+            "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n[serve]\nlisten = "
+            "\"127.0.0.1:0\"\nsignature_header = \"X-Relay-Signature\"\n"
+            "signature_secret_env = \"RELAY_KEY\"\n");
+  REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
+  Daemon d(w, {}, {{"RELAY_KEY", "relay-signing-key"}});
+  // The URL with its secret, as `webhooks install` registers it (the sandbox cannot sign, so the
+  // deliveries are posted here as a signing relay would).
+  REQUIRE(w.concord({"webhooks", "install", "--public-url", d.url()}, {{"RELAY_KEY", "x"}}).code ==
+          0);
+  // The secret: HMAC-SHA256(state_dir/webhook.key, "webhook:<sync>"), 32 hex (store-format.md).
+  std::string key;
+  std::getline(std::ifstream(w.state_dir() / "webhook.key"), key);
+  REQUIRE(key.size() == 32);
+  const std::string path =
+      "/webhooks/mailchimp/newsletter/" + hmac_hex(key, "webhook:newsletter").substr(0, 32);
+  const std::string body =
+      "type=unsubscribe&data[list_id]=b3d1c0ffee&data[email]=wilma%40bedrock.org&data[action]="
+      "unsub";
+  CHECK(d.call("POST", path, body, "application/x-www-form-urlencoded").status == 403);
+  http::Request signed_req;
+  signed_req.method = "POST";
+  signed_req.target = path;
+  signed_req.body = body;
+  signed_req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                        {"X-Relay-Signature", "sha256=" + hmac_hex("relay-signing-key", body)}};
+  CHECK(d.send(signed_req).status == 200);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("serve: SIGTERM during a run stops it after its batch; the next run finishes the work",
+          "[serve]") {
+  // A generated pair of lists (about 1500 members each): the CRM side's writes take several
+  // batches of 200.
+  const json seed = generated_seed(1500);
+  Sandbox sandbox;
+  sandbox.reset(seed);
+  sandbox.faults("civicrm", {{"latency_ms", 100}});
+  Workdir w(sandbox,
+            "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n[serve]\nlisten = "
+            "\"127.0.0.1:0\"\n");
+  const std::uint64_t mark = sandbox.log_mark();
+  Daemon d(w);  // never ran: the first run starts at once
+  // Stop it as soon as the CRM has taken its first batch of memberships.
+  CHECK(eventually([&] {
+    for (const json& r : sandbox.requests_since(mark)) {
+      if (r.value("path", "").find("GroupContact/save") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  CHECK(d.terminate() == 0);
+  INFO(d.log());
+  CHECK(d.log().find("the run in progress ends after its current batch") != std::string::npos);
+  sandbox.clear_faults();
+  // The run was journaled as it stopped: interrupted, with work left.
+  Command st = w.concord({"status", "--json"});
+  INFO(st.text());
+  REQUIRE(st.code == 0);
+  const json first = st.json()[0]["runs"][0];
+  CHECK(first["command"] == "serve");
+  CHECK(first["result"] == "interrupted");
+  CHECK(first["counts"]["applied"].get<int>() > 0);
+  // The next run completes the migration, and the one after has nothing to do.
+  Command sync = w.concord({"sync", "--json"});
+  INFO(sync.text());
+  CHECK((sync.code == 0 || sync.code == 4));
+  CHECK_FALSE(sync.json()["operations"].empty());  // what the stopped run had not sent
+  Command again = w.concord({"sync", "--json"});
+  CHECK((again.code == 0 || again.code == 4));
+  CHECK(again.json()["operations"].empty());
 }
