@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -63,11 +64,20 @@ class Context {
   };
   Result<Pair> pair(const SyncConfig& sync);
 
+  // HTTP errors the clients met and retried (5xx, 429, resets, timeouts), per side.
+  std::uint64_t retried_errors(Side side) const {
+    return (side == Side::kMailchimp ? *mailchimp_retries_ : *crm_retries_).load();
+  }
+
  private:
   Config config_;
   std::unique_ptr<Store> store_;
   std::map<std::string, std::unique_ptr<MailchimpClient>> mailchimp_;
   std::map<std::string, std::unique_ptr<CiviCrmClient>> civicrm_;
+  std::shared_ptr<std::atomic<std::uint64_t>> mailchimp_retries_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::shared_ptr<std::atomic<std::uint64_t>> crm_retries_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 // Progress lines on stderr: on a terminal (rewritten in place), or always with --verbose.

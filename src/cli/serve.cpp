@@ -277,7 +277,8 @@ class Daemon {
     metrics_.declare("concord_api_requests_total", "counter",
                      "HTTP requests sent to each side (retries included).");
     metrics_.declare("concord_api_errors_total", "counter",
-                     "Runs that failed on a side's error, and writes that failed, by side.");
+                     "Errors met on each side: HTTP errors retried (5xx, 429, resets, timeouts), "
+                     "runs that failed on the side's error, writes that failed.");
     metrics_.declare("concord_last_success_timestamp_seconds", "gauge",
                      "When each sync pair's last fully successful run ended (Unix seconds).");
     metrics_.declare("concord_webhook_events_total", "counter",
@@ -363,6 +364,16 @@ class Daemon {
                  static_cast<double>(st.mailchimp->requests() - mc_before));
     metrics_.add("concord_api_requests_total", {{"side", "crm"}},
                  static_cast<double>(st.crm->requests() - crm_before));
+    for (Side side : {Side::kMailchimp, Side::kCrm}) {
+      const std::uint64_t seen = ctx_.retried_errors(side);
+      std::uint64_t& counted = side == Side::kMailchimp ? mc_errors_counted_ : crm_errors_counted_;
+      if (seen > counted) {
+        metrics_.add("concord_api_errors_total",
+                     {{"side", side == Side::kMailchimp ? "mailchimp" : "crm"}},
+                     static_cast<double>(seen - counted));
+        counted = seen;
+      }
+    }
     const double secs = static_cast<double>(system_clock().now() - started) / kMicrosPerSecond;
     if (!r) {
       metrics_.add("concord_runs_total",
@@ -753,6 +764,7 @@ class Daemon {
   bool stopping_ = false;
   std::atomic<bool> stop_flag_{false};
   std::uint64_t next_seq_ = 1;
+  std::uint64_t mc_errors_counted_ = 0, crm_errors_counted_ = 0;  // retried errors exported
   std::thread worker_;
   std::unique_ptr<http::Server> server_;
   std::string token_;
