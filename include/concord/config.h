@@ -51,8 +51,8 @@ struct SyncConfig {
   std::string group;      // id, name or title
   SyncOptions options;    // tie, skew_margin, resubscribe, double_opt_in, removal, …
   std::vector<FieldMapping> fields;
-  // `concord serve`: "every 5m" … "every 1d" or a five-field cron expression (UTC); checked by
-  // Schedule::parse (schedule.h) when the daemon starts.
+  // `concord serve`: "every 5m" … "every 1d" or a five-field cron expression (in [serve]
+  // timezone); checked by Schedule::parse (schedule.h) when the file is read.
   std::string schedule = "every 1h";
 };
 
@@ -68,7 +68,8 @@ struct ServeConfig {
   // wrongly signed deliveries are refused.
   std::string signature_header;
   std::string signature_secret_env;
-  std::string public_url;  // what `concord webhooks install` registers, when not given there
+  std::string public_url;        // what `concord webhooks install` registers, when not given there
+  std::string timezone = "UTC";  // the IANA zone cron schedules are read in
 };
 
 struct Config {
@@ -82,6 +83,10 @@ struct Config {
   // The sync named `name`, or the only one when `name` is empty. kInvalid otherwise.
   Result<const SyncConfig*> sync(std::string_view name) const;
 };
+
+class Schedule;
+// A pair's schedule, read in the [serve] time zone.
+Result<Schedule> schedule_of(const Config& config, const SyncConfig& sync);
 
 // Reads and validates a configuration file. Errors name the file, the line and the key.
 Result<Config> load_config(const std::filesystem::path& path);

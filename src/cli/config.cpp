@@ -109,9 +109,6 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   CONCORD_TRY(r.str(t, "audience", &s->audience));
   CONCORD_TRY(r.str(t, "group", &s->group));
   CONCORD_TRY(r.str(t, "schedule", &s->schedule));
-  if (Result<Schedule> sch = Schedule::parse(s->schedule); !sch) {
-    return r.error(t.get("schedule"), where + sch.status().message());
-  }
   if (s->audience.empty()) return r.error(at, where + "audience is required (an id or a name)");
   if (s->group.empty()) return r.error(at, where + "group is required (an id, name or title)");
   SyncOptions& o = s->options;
@@ -288,14 +285,19 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   if (const toml::node* n = root.get("serve")) {
     const toml::table* t = n->as_table();
     if (t == nullptr) return r.error(n, "[serve] must be a section");
-    CONCORD_TRY(r.only(
-        *t, {"listen", "token_env", "signature_header", "signature_secret_env", "public_url"},
-        "[serve]"));
+    CONCORD_TRY(r.only(*t,
+                       {"listen", "token_env", "signature_header", "signature_secret_env",
+                        "public_url", "timezone"},
+                       "[serve]"));
     CONCORD_TRY(r.str(*t, "listen", &c.serve.listen));
     CONCORD_TRY(r.str(*t, "token_env", &c.serve.token_env));
     CONCORD_TRY(r.str(*t, "signature_header", &c.serve.signature_header));
     CONCORD_TRY(r.str(*t, "signature_secret_env", &c.serve.signature_secret_env));
     CONCORD_TRY(r.str(*t, "public_url", &c.serve.public_url));
+    CONCORD_TRY(r.str(*t, "timezone", &c.serve.timezone));
+    if (Result<std::shared_ptr<const TimeZone>> z = TimeZone::load(c.serve.timezone); !z) {
+      return r.error(t->get("timezone"), "[serve] timezone: " + z.status().message());
+    }
     if (c.serve.signature_header.empty() != c.serve.signature_secret_env.empty()) {
       return r.error(n, "[serve] signature_header and signature_secret_env go together");
     }
@@ -309,6 +311,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       if (t == nullptr) return r.error(&e, "syncs are written [[sync]]");
       SyncConfig s;
       CONCORD_TRY(read_sync(r, *t, &e, &s));
+      if (Result<Schedule> sch = schedule_of(c, s); !sch) {
+        return r.error(t->get("schedule") != nullptr ? t->get("schedule") : &e,
+                       "sync \"" + s.name + "\": " + sch.status().message());
+      }
       if (!names.insert(s.name).second)
         return r.error(&e, "two syncs are named \"" + s.name + "\"");
       auto pick = [&](std::string& ref, const auto& all, const char* kind) -> Status {
@@ -339,6 +345,12 @@ Result<Config> load_config(const std::filesystem::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_config(ss.str(), path);
+}
+
+Result<Schedule> schedule_of(const Config& config, const SyncConfig& sync) {
+  Result<std::shared_ptr<const TimeZone>> zone = TimeZone::load(config.serve.timezone);
+  if (!zone) return zone.status();
+  return Schedule::parse(sync.schedule, *zone);
 }
 
 Result<std::string> read_secret(std::string_view env, std::string_view what) {
@@ -383,12 +395,13 @@ hold_cleaned = true                       # a bounced address is put on hold in 
 respect_crm_opt_out = true                # never subscribe do-not-email / opted-out contacts
 max_removal_fraction = 0.10               # stop before removing more than this share of a side
 fields = { FNAME = "first_name", LNAME = "last_name" }   # Mailchimp tag = CRM field, both ways
-schedule = "every 1h"                     # concord serve: every 5m|30m|1h|2h|1d, or cron (UTC)
+schedule = "every 1h"                     # concord serve: every 5m|30m|1h|2h|1d, or cron
 
 # [serve]                                 # concord serve
 # listen = "127.0.0.1:8080"               # the status page, API, metrics and webhooks
 # token_env = "CONCORD_TOKEN"             # token for the page and API (needed off loopback)
 # public_url = "https://concord.example.org"   # where Mailchimp reaches the webhooks
+# timezone = "UTC"                        # the zone cron schedules are read in
 )";
 }
 

@@ -149,7 +149,7 @@ class Daemon {
     declare_metrics();
     const Micros now = system_clock().now();
     for (const SyncConfig& s : ctx_.config().syncs) {
-      Result<Schedule> schedule = Schedule::parse(s.schedule);
+      Result<Schedule> schedule = schedule_of(ctx_.config(), s);
       if (!schedule) return schedule.status().with_context("sync \"" + s.name + "\"");
       Result<Context::Pair> p = ctx_.pair(s);
       if (!p) return p.status().with_context("sync \"" + s.name + "\"");

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "concord/config.h"
+#include "concord/schedule.h"
 
 using namespace concord;
 
@@ -66,6 +67,7 @@ TEST_CASE("configuration errors name the file, the line and the key") {
        "c.toml:3: unknown key 'port' in [serve]"},
       {"[serve]\nsignature_header = \"X-Sig\"\n",
        "signature_header and signature_secret_env go together"},
+      {"[serve]\ntimezone = \"Mars/Olympus\"\n", "c.toml:2: [serve] timezone:"},
   };
   for (const Row& r : rows) {
     DYNAMIC_SECTION(r.expect) {
@@ -125,6 +127,21 @@ TEST_CASE("the daemon's settings: schedules and [serve]") {
   CHECK(c->serve.listen == "0.0.0.0:9090");
   CHECK(c->serve.token_env == "CONCORD_TOKEN");
   CHECK(c->serve.public_url == "https://concord.example.org");
+  // Cron schedules are read in [serve] timezone (UTC by default).
+  CHECK(schedule_of(*c, c->syncs[1])
+            .value()
+            .next_after(parse_iso8601("2026-07-01T00:00:00Z").value()) ==
+        parse_iso8601("2026-07-01T02:30:00Z").value());
+  auto london = parse_config(
+      "[mailchimp.m]\n[civicrm.c]\nurl=\"https://x\"\n"
+      "[serve]\ntimezone=\"Europe/London\"\n"
+      "[[sync]]\nname=\"b\"\naudience=\"B\"\ngroup=\"G\"\nschedule=\"30 2 * * mon-fri\"\n",
+      "c.toml");
+  REQUIRE(london.is_ok());
+  CHECK(schedule_of(*london, london->syncs[0])
+            .value()
+            .next_after(parse_iso8601("2026-07-01T00:00:00Z").value()) ==
+        parse_iso8601("2026-07-01T01:30:00Z").value());  // 02:30 BST
   auto d = parse_config(example_config(), "c.toml");
   REQUIRE(d.is_ok());
   CHECK(d->serve.listen == "127.0.0.1:8080");
