@@ -356,3 +356,22 @@ TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves th
   CHECK(rec.contact_id == 107);
   CHECK(rec.duplicates == std::vector<std::int64_t>{106});
 }
+
+TEST_CASE("over TLS: an incremental read re-decides a duplicate as the full read does") {
+  Harness h;
+  TempStore t, fresh;
+  REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  // An hour later the Bettys swap: 107 (the member) leaves the group, 106 joins it.
+  h.admin_call("POST", "/_sandbox/clock", {{"advance_seconds", 3600}});
+  auto out = h.client->apply(
+      42, {{CrmWrite::Kind::kRemove, 107, "", "", ""}, {CrmWrite::Kind::kAdd, 106, "", "", ""}});
+  REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
+  REQUIRE(out[1].code == CrmWriteOutcome::Code::kDone);
+  REQUIRE(h.client->fetch_incremental(42, *t.store, *t.pair).is_ok());
+  REQUIRE(h.client->fetch_full(42, *fresh.store, *fresh.pair).is_ok());
+  CHECK(crm_entries(t) == crm_entries(fresh));
+  CrmRecord rec;
+  CHECK(stored(t, "betty@bedrock.org", &rec).status == CrmStatus::kAdded);
+  CHECK(rec.contact_id == 106);
+  CHECK(rec.duplicates == std::vector<std::int64_t>{107});
+}

@@ -343,6 +343,7 @@ TEST_CASE("CiviCRM: an incremental read asks for rows since the watermark, in si
   }
   CHECK(since == "2026-07-04 11:55:00");
   CHECK(stored(t, "wilma@bedrock.org").status == CrmStatus::kRemoved);
+  CHECK(f.fake->calls.size() == 2);  // no duplicates involved: the history and the emails only
   CHECK(stats->watermark == utc("2026-08-01 09:00:00"));
 }
 
@@ -502,6 +503,15 @@ std::vector<std::string> all_addresses(const FakeCivi& f) {
   return out;
 }
 
+// The seed read in full: the Bettys are one member, 107 (in the group), with 106 its duplicate.
+void read_bettys(Fixture& f, TempStore& t) {
+  seed(*f.fake);
+  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  CrmRecord rec;
+  REQUIRE(stored(t, "betty@bedrock.org", &rec).duplicate);
+  REQUIRE(rec.contact_id == 107);
+}
+
 }  // namespace
 
 TEST_CASE("CiviCRM: fetch_members builds members exactly as the group read does") {
@@ -574,11 +584,8 @@ TEST_CASE("CiviCRM: fetch_members updates exactly the members named, and not the
 TEST_CASE("CiviCRM: fetch_members removes addresses that left, and re-decides duplicates") {
   TempStore t;
   Fixture f;
-  seed(*f.fake);
-  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  read_bettys(f, t);
   CrmRecord rec;
-  REQUIRE(stored(t, "betty@bedrock.org", &rec).duplicate);
-  REQUIRE(rec.contact_id == 107);
   // Fred changes his address in the CRM; Gazoo's memberships are deleted with their history;
   // Betty 107 leaves the group, so the lower id (106, out of the group too) represents the two.
   f.fake->emails[3].email = "fred@quarry.org";
@@ -602,6 +609,31 @@ TEST_CASE("CiviCRM: fetch_members removes addresses that left, and re-decides du
   CHECK(betty.changed_at == utc("2026-02-01 12:00:00"));  // 106's
   CHECK(rec.contact_id == 106);
   CHECK(rec.duplicates == std::vector<std::int64_t>{107});
+}
+
+TEST_CASE("CiviCRM: an incremental read re-decides a duplicate as a full read does") {
+  TempStore t;
+  Fixture f;
+  read_bettys(f, t);
+  CrmRecord rec;
+  SECTION("both Bettys change: 107 is trashed and leaves, 106 joins") {
+    f.fake->contacts[6].deleted = true;
+    f.fake->history.push_back({11, 107, 42, "Removed", "2026-08-01 10:00:00"});
+    f.fake->history.push_back({12, 106, 42, "Added", "2026-08-01 10:00:00"});
+  }
+  SECTION("only the winner changes: 107 leaves") {
+    f.fake->history.push_back({11, 107, 42, "Removed", "2026-08-01 10:00:00"});
+  }
+  REQUIRE(f.client->fetch_incremental(42, *t.store, *t.pair).is_ok());
+  // The Bettys' member is what a full read stores, not the stored winner merged with itself.
+  TempStore fresh;
+  REQUIRE(f.client->fetch_full(42, *fresh.store, *fresh.pair).is_ok());
+  const std::string key(member_key("betty@bedrock.org").view());
+  CHECK(crm_entries(t).at(key) == crm_entries(fresh).at(key));
+  CHECK(stored(t, "betty@bedrock.org", &rec).duplicate);
+  CHECK(rec.contact_id == 106);
+  CHECK(rec.duplicates == std::vector<std::int64_t>{107});
+  CHECK(crm_entries(t) == crm_entries(fresh));
 }
 
 TEST_CASE("CiviCRM: change_email changes the contact's address once, and reads see it") {

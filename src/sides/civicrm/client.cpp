@@ -104,6 +104,11 @@ struct GroupRead {
   KeySet asked;
   KeySet written;  // covered keys written so far (their contacts may straddle pages)
   Micros max_seen = kNoTime;
+  // An incremental read: a key that is not covered and that several contacts share (in this read
+  // or per its stored member) is not merged but left, with its email here, for a targeted read,
+  // which decides its duplicates afresh (a merge could keep a stale stored winner).
+  bool defer_shared = false;
+  std::vector<std::string> deferred;
 
   bool covers(const MemberKey& k) const { return all_keys || asked.count(k) != 0; }
 };
@@ -434,6 +439,12 @@ Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, Gro
       CrmState prev_state;
       if (decode_snapshot(*old, &v) && crm_state_of(v.header, &prev_state)) {
         Result<CrmRecord> rec = parse_crm_record(v.body);
+        if (rec && read.defer_shared &&
+            (!c.duplicates.empty() || !rec->duplicates.empty() ||
+             (rec->contact_id != 0 && rec->contact_id != c.contact_id))) {
+          read.deferred.push_back(m.second);
+          continue;
+        }
         if (rec && rec->contact_id != 0 && rec->contact_id != c.contact_id) {
           Candidate prev;
           prev.contact_id = rec->contact_id;
@@ -555,6 +566,7 @@ Result<FetchStats> CiviCrmClient::fetch_incremental(std::int64_t group_id, Store
   SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kIncremental);
   GroupRead read(store, pair, writer, stats);
   read.max_seen = watermark;
+  read.defer_shared = true;
   Micros server_start = kNoTime;
   std::string since =
       format_civil(im.zone->utc_to_local(watermark - im.options.incremental_overlap));
@@ -564,6 +576,14 @@ Result<FetchStats> CiviCrmClient::fetch_incremental(std::int64_t group_id, Store
     return s;
   }
   if (Status f = writer.finish(); !f) return f;
+  if (!read.deferred.empty()) {  // shared addresses: all their contacts read again, as by a webhook
+    Result<FetchStats> shared = fetch_members(group_id, read.deferred, store, pair);
+    if (!shared) return shared.status();
+    stats.pages += shared->pages;
+    stats.written += shared->written;
+    stats.rejected += shared->rejected;
+    stats.removed += shared->removed;
+  }
   stats.watermark = server_start != kNoTime ? std::max(watermark, server_start) : read.max_seen;
   if (Status w = im.put_watermark(store, pair, group_id, stats.watermark); !w) return w;
   return stats;
