@@ -134,6 +134,37 @@ inline Command run_process(const std::vector<std::string>& argv,
 }
 
 // One concord-sandbox for a whole test binary (tests reset it to their seed).
+// Starts `concord ARGS` in `dir` with the sandbox's keys (and `extra_env` "K=V" entries), its
+// stderr and stdout to `stderr_fd` and `stdout_fd` (-1: /dev/null); returns its pid.
+inline pid_t spawn_concord(const std::filesystem::path& dir, const std::vector<std::string>& args,
+                           const std::vector<std::string>& extra_env = {}, int stderr_fd = -1,
+                           int stdout_fd = -1) {
+  std::vector<std::string> argv = {std::getenv("CONCORD_BIN")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> env = {std::string("MAILCHIMP_API_KEY=") + kMailchimpKey,
+                                  std::string("CIVICRM_API_KEY=") + kCivicrmKey,
+                                  std::string("CIVICRM_SITE_KEY=") + kSiteKey,
+                                  "PATH=/usr/bin:/bin"};
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
+    dup2(stderr_fd >= 0 ? stderr_fd : null, STDERR_FILENO);
+    std::vector<char*> a, e;
+    for (auto& s : argv)
+      a.push_back(s.data());
+    a.push_back(nullptr);
+    for (auto& s : env)
+      e.push_back(s.data());
+    e.push_back(nullptr);
+    execve(a[0], a.data(), e.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // A generated pair of populated lists (`concord-sandbox --generate-seed`) over the fixture's
 // base: about `members` members per side, overlapping, some disagreeing.
 inline nlohmann::json generated_seed(int members) {
@@ -141,10 +172,10 @@ inline nlohmann::json generated_seed(int members) {
   const std::filesystem::path file =
       std::filesystem::temp_directory_path() /
       ("concord-seed-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".json");
-  Command gen = run_process({std::getenv("CONCORD_SANDBOX_BIN"), "--generate-seed", file.string(),
-                             "--members", std::to_string(members), "--base",
-                             source_root() + "/fixtures/sandbox-seed.json"},
-                            {}, std::filesystem::temp_directory_path());
+  Command gen = run_process(
+      {std::getenv("CONCORD_SANDBOX_BIN"), "--generate-seed", file.string(), "--members",
+       std::to_string(members), "--base", source_root() + "/fixtures/sandbox-seed.json"},
+      {}, std::filesystem::temp_directory_path());
   if (gen.code != 0) throw std::runtime_error("concord-sandbox --generate-seed: " + gen.text());
   nlohmann::json seed = nlohmann::json::parse(read_file(file));
   std::filesystem::remove(file);

@@ -19,32 +19,13 @@ class Daemon {
          const std::map<std::string, std::string>& extra_env = {}) {
     int err[2];
     REQUIRE(pipe(err) == 0);
-    pid_ = fork();
+    std::vector<std::string> args = {"serve"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<std::string> env;
+    for (const auto& [k, v] : extra_env)
+      env.push_back(k + "=" + v);
+    pid_ = spawn_concord(w.dir(), args, env, err[1]);
     REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      if (chdir(w.dir().c_str()) != 0) _exit(126);
-      dup2(err[1], STDERR_FILENO);
-      int null = open("/dev/null", O_WRONLY);
-      dup2(null, STDOUT_FILENO);
-      close(err[0]);
-      std::vector<std::string> argv = {std::getenv("CONCORD_BIN"), "serve"};
-      argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-      std::vector<std::string> env = {std::string("MAILCHIMP_API_KEY=") + kMailchimpKey,
-                                      std::string("CIVICRM_API_KEY=") + kCivicrmKey,
-                                      std::string("CIVICRM_SITE_KEY=") + kSiteKey,
-                                      "PATH=/usr/bin:/bin"};
-      for (const auto& [k, v] : extra_env)
-        env.push_back(k + "=" + v);
-      std::vector<char*> a, e;
-      for (auto& s : argv)
-        a.push_back(s.data());
-      a.push_back(nullptr);
-      for (auto& s : env)
-        e.push_back(s.data());
-      e.push_back(nullptr);
-      execve(a[0], a.data(), e.data());
-      _exit(127);
-    }
     close(err[1]);
     fd_ = err[0];
     reader_ = std::thread([this] {

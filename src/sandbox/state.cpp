@@ -40,12 +40,19 @@ void put2(char* p, unsigned v) {
   p[1] = static_cast<char>('0' + v % 10);
 }
 
+// Days since 1970-01-01 and seconds into that day (UTC), rounding down.
+std::int64_t days_and_seconds(Micros t, unsigned* rem) {
+  const std::int64_t secs =
+      t >= 0 ? t / kMicrosPerSecond : -((-t + kMicrosPerSecond - 1) / kMicrosPerSecond);
+  const std::int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  *rem = static_cast<unsigned>(secs - days * 86400);
+  return days;
+}
+
 // Writes "YYYY-MM-DD?HH:MM:SS" (19 chars) into p.
 void format_civil_into(char* p, Micros t, char sep) {
-  std::int64_t secs =
-      t >= 0 ? t / kMicrosPerSecond : -((-t + kMicrosPerSecond - 1) / kMicrosPerSecond);
-  std::int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  auto rem = static_cast<unsigned>(secs - days * 86400);
+  unsigned rem;
+  const std::int64_t days = days_and_seconds(t, &rem);
   int y;
   unsigned m, d;
   civil_from_days(days, &y, &m, &d);
@@ -91,10 +98,8 @@ std::string http_date_text(Micros t) {
   static constexpr const char* kDays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::int64_t secs =
-      t >= 0 ? t / kMicrosPerSecond : -((-t + kMicrosPerSecond - 1) / kMicrosPerSecond);
-  std::int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  auto rem = static_cast<unsigned>(secs - days * 86400);
+  unsigned rem;
+  const std::int64_t days = days_and_seconds(t, &rem);
   int y;
   unsigned m, d;
   civil_from_days(days, &y, &m, &d);

@@ -32,28 +32,10 @@ struct Run {
 // Runs `concord ARGS` in the work directory, watching its peak RSS (VmHWM) in /proc.
 Run run_concord(const Workdir& work, const std::vector<std::string>& args) {
   const std::filesystem::path out_file = work.dir() / "bench-out.json";
-  std::vector<std::string> argv = {std::getenv("CONCORD_BIN")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<std::string> env = {std::string("MAILCHIMP_API_KEY=") + kMailchimpKey,
-                                  std::string("CIVICRM_API_KEY=") + kCivicrmKey,
-                                  std::string("CIVICRM_SITE_KEY=") + kSiteKey,
-                                  "PATH=/usr/bin:/bin"};
+  const int fd = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   bench::Timer t;
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(work.dir().c_str()) != 0) _exit(126);
-    int fd = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, STDOUT_FILENO);
-    std::vector<char*> a, e;
-    for (auto& x : argv)
-      a.push_back(x.data());
-    a.push_back(nullptr);
-    for (auto& x : env)
-      e.push_back(x.data());
-    e.push_back(nullptr);
-    execve(a[0], a.data(), e.data());
-    _exit(127);
-  }
+  const pid_t pid = spawn_concord(work.dir(), args, {}, -1, fd);
+  close(fd);
   Run r;
   const std::string status = "/proc/" + std::to_string(pid) + "/status";
   while (true) {

@@ -15,33 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-// Starts `concord ARGS` in `dir` with the sandbox keys; returns its pid.
-pid_t spawn_concord(const std::filesystem::path& dir, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {std::getenv("CONCORD_BIN")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<std::string> env = {std::string("MAILCHIMP_API_KEY=") + kMailchimpKey,
-                                  std::string("CIVICRM_API_KEY=") + kCivicrmKey,
-                                  std::string("CIVICRM_SITE_KEY=") + kSiteKey,
-                                  "PATH=/usr/bin:/bin"};
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(dir.c_str()) != 0) _exit(126);
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, STDOUT_FILENO);
-    dup2(null, STDERR_FILENO);
-    std::vector<char*> a, e;
-    for (auto& s : argv)
-      a.push_back(s.data());
-    a.push_back(nullptr);
-    for (auto& s : env)
-      e.push_back(s.data());
-    e.push_back(nullptr);
-    execve(a[0], a.data(), e.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // Waits for the process; kills it with SIGKILL after `ms` milliseconds, or as soon as the
 // sandbox has answered `writes` write requests after log position `mark` (when writes > 0).
 // Returns its exit status, or -1 when it was killed.
