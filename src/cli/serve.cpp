@@ -183,6 +183,10 @@ class Daemon {
       Result<std::size_t> pending = pending_events(st);
       if (!pending) return pending.status();
       st.webhook_pending = *pending > 0;
+      // New deliveries are numbered after the ones kept (the HTTP threads are not started yet).
+      Result<std::uint64_t> last_seq = last_event_seq(st);
+      if (!last_seq) return last_seq.status();
+      next_seq_ = std::max(next_seq_, *last_seq + 1);
       sched_.add(s.name, *schedule, on, last_start, now);
       if (last->has_value() && (**last).state == RunState::kDone) {
         metrics_.set("concord_last_success_timestamp_seconds", {{"sync", s.name}},
@@ -300,7 +304,11 @@ class Daemon {
         queue_.push_back(std::move(name));
       std::string name;
       bool webhook = false;
+      // Deliveries go first, but never twice in a row while scheduled runs wait (a steady
+      // stream of deliveries must not starve the schedule).
+      const bool deliveries_first = !last_was_webhook_ || queue_.empty();
       for (auto& [n, st] : pairs_) {
+        if (!deliveries_first) break;
         if (st.webhook_pending && sched_.enabled(n) && !sched_.running(n) &&
             std::find(queue_.begin(), queue_.end(), n) == queue_.end()) {
           name = n;
@@ -325,6 +333,7 @@ class Daemon {
         continue;
       }
       current_ = name;
+      last_was_webhook_ = webhook;
       lock.unlock();
       const Micros start = system_clock().now();
       run(pairs_.at(name), webhook);
@@ -444,10 +453,6 @@ class Daemon {
     for (c.seek(kEventPrefix); c.valid() && c.key().rfind(kEventPrefix, 0) == 0; c.next())
       ++n;
     if (Status s = c.status(); !s) return s;
-    if (n > 0) {
-      if (Result<std::uint64_t> last = last_event_seq(st))
-        next_seq_ = std::max(next_seq_, *last + 1);
-    }
     metrics_.set("concord_webhook_pending", {{"sync", st.cfg->name}}, static_cast<double>(n));
     return n;
   }
@@ -764,6 +769,7 @@ class Daemon {
   bool stopping_ = false;
   std::atomic<bool> stop_flag_{false};
   std::uint64_t next_seq_ = 1;
+  bool last_was_webhook_ = false;
   std::uint64_t mc_errors_counted_ = 0, crm_errors_counted_ = 0;  // retried errors exported
   std::thread worker_;
   std::unique_ptr<http::Server> server_;
