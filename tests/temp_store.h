@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "concord/email.h"
 #include "concord/store.h"
 
 namespace concord::testing {
@@ -28,6 +30,19 @@ struct TempStore {
     store.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
+  }
+
+  // Every entry of a family of the pair, key → value.
+  std::map<std::string, std::string> entries(Family f) const {
+    std::map<std::string, std::string> out;
+    Cursor c = store->scan(*pair, f);
+    for (c.seek_to_first(); c.valid(); c.next())
+      out.emplace(std::string(c.key()), std::string(c.value()));
+    return out;
+  }
+  // Whether a family holds the member with this (normalised) address.
+  bool has(Family f, const std::string& email) const {
+    return store->get(*pair, f, member_key(email).view()).value().has_value();
   }
 };
 

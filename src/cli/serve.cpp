@@ -418,8 +418,7 @@ class Daemon {
     } else if (!webhook && finished) {
       // A scheduled run read every change since its watermark: the deliveries stored before it
       // began are covered.
-      std::vector<std::string> older;
-      if (take_events(st, &older, rec.started_at)) delete_events(st, older);
+      delete_events(st, events_before(st, rec.started_at));
     }
   }
 
@@ -467,38 +466,56 @@ class Daemon {
     return last;
   }
 
-  // The addresses named by the stored deliveries (up to kEventsPerRun of them, those received
-  // before `before` when given); their keys go to `keys`. An email change is carried out in the
-  // CRM here (the contact keeps its history under its new address).
-  Result<std::vector<std::string>> take_events(PairState& st, std::vector<std::string>* keys,
-                                               Micros before = kNoTime) {
-    std::set<std::string> emails;
-    std::vector<WebhookEvent> changes;
-    {
-      Cursor c = ctx_.store().scan(*st.handle, Family::kMeta);
-      for (c.seek(kEventPrefix);
-           c.valid() && c.key().rfind(kEventPrefix, 0) == 0 && keys->size() < kEventsPerRun;
-           c.next()) {
-        Result<WebhookEvent> e = decode_webhook_event(c.value());
-        if (e && before != kNoTime && e->received_at >= before) continue;
-        keys->emplace_back(c.key());
-        if (!e) continue;  // unreadable: dropped with the others
-        if (e->type == "campaign") continue;
-        emails.insert(e->email);
-        if (e->type == "upemail") {
-          emails.insert(e->old_email);
-          changes.push_back(*e);
-        }
-      }
-      if (Status s = c.status(); !s) return s;
+  // A delivery as stored: its key, and the event (nullopt when unreadable: it is dropped).
+  struct StoredEvent {
+    std::string key;
+    std::optional<WebhookEvent> event;
+  };
+
+  // The stored deliveries, oldest first, at most `limit`.
+  Result<std::vector<StoredEvent>> stored_events(const PairState& st, std::size_t limit) {
+    std::vector<StoredEvent> out;
+    Cursor c = ctx_.store().scan(*st.handle, Family::kMeta);
+    for (c.seek(kEventPrefix);
+         c.valid() && c.key().rfind(kEventPrefix, 0) == 0 && out.size() < limit; c.next()) {
+      Result<WebhookEvent> e = decode_webhook_event(c.value());
+      out.push_back(
+          {std::string(c.key()), e ? std::optional<WebhookEvent>(std::move(*e)) : std::nullopt});
     }
-    if (before != kNoTime) return std::vector<std::string>();
-    for (const WebhookEvent& e : changes) {
+    if (Status s = c.status(); !s) return s;
+    return out;
+  }
+
+  // The addresses the stored deliveries name (up to kEventsPerRun of them); their keys go to
+  // `keys`. An email change is carried out in the CRM here (the contact keeps its history under
+  // its new address).
+  Result<std::vector<std::string>> take_events(PairState& st, std::vector<std::string>* keys) {
+    Result<std::vector<StoredEvent>> events = stored_events(st, kEventsPerRun);
+    if (!events) return events.status();
+    std::set<std::string> emails;
+    for (const StoredEvent& se : *events) {
+      keys->push_back(se.key);
+      if (!se.event || se.event->type == "campaign") continue;
+      const WebhookEvent& e = *se.event;
+      emails.insert(e.email);
+      if (e.type != "upemail") continue;
+      emails.insert(e.old_email);
       if (Status s = change_crm_email(st, e.old_email, e.email); !s) {
         log_line(st.cfg->name + ": changing a CRM email for an upemail delivery: " + s.message());
       }
     }
     return std::vector<std::string>(emails.begin(), emails.end());
+  }
+
+  // The keys of the deliveries received before `before` (and of unreadable ones).
+  std::vector<std::string> events_before(const PairState& st, Micros before) {
+    std::vector<std::string> keys;
+    Result<std::vector<StoredEvent>> events = stored_events(st, SIZE_MAX);
+    if (!events) return keys;
+    for (const StoredEvent& se : *events) {
+      if (!se.event || se.event->received_at < before) keys.push_back(se.key);
+    }
+    return keys;
   }
 
   // Mailchimp says a member's address changed: the CRM contact stored under the old address gets

@@ -252,18 +252,6 @@ TEST_CASE("over TLS: a group name that matches two groups is a clear error namin
 
 namespace {
 
-std::map<std::string, std::string> crm_entries(TempStore& t) {
-  std::map<std::string, std::string> out;
-  Cursor c = t.store->scan(*t.pair, Family::kCrm);
-  for (c.seek_to_first(); c.valid(); c.next())
-    out.emplace(std::string(c.key()), std::string(c.value()));
-  return out;
-}
-
-bool has_member(TempStore& t, const std::string& e) {
-  return t.store->get(*t.pair, Family::kCrm, member_key(e).view()).value().has_value();
-}
-
 std::optional<std::string> watermark(TempStore& t) {
   return t.store->get(*t.pair, Family::kMeta, civicrm_watermark_key(42)).value();
 }
@@ -286,8 +274,9 @@ TEST_CASE("over TLS: fetch_members builds the members the group read builds") {
   auto stats =
       h.client->fetch_members(42, addresses(h.civi_state()), *targeted.store, *targeted.pair);
   REQUIRE(stats.is_ok());
-  CHECK(crm_entries(targeted).size() == 7);  // the Bettys are one member; Pebbles is in no group
-  CHECK(crm_entries(targeted) == crm_entries(full));
+  CHECK(targeted.entries(Family::kCrm).size() ==
+        7);  // the Bettys are one member; Pebbles is in no group
+  CHECK(targeted.entries(Family::kCrm) == full.entries(Family::kCrm));
   CHECK_FALSE(watermark(targeted).has_value());
 }
 
@@ -295,7 +284,7 @@ TEST_CASE("over TLS: after a change in the CRM, fetch_members updates exactly th
   Harness h;
   TempStore t;
   REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
-  const auto before = crm_entries(t);
+  const auto before = t.entries(Family::kCrm);
   const std::optional<std::string> w = watermark(t);
   REQUIRE(w.has_value());
   // An hour later (10:00 UTC, 11:00 in London), Wilma and Barney are removed from the group.
@@ -309,7 +298,7 @@ TEST_CASE("over TLS: after a change in the CRM, fetch_members updates exactly th
   CHECK(wilma.status == CrmStatus::kRemoved);
   CHECK(wilma.changed_at == utc("2026-08-01 10:00:00"));
   CHECK(stored(t, "barney@bedrock.org").status == CrmStatus::kAdded);  // not asked for
-  const auto after = crm_entries(t);
+  const auto after = t.entries(Family::kCrm);
   std::size_t changed = 0;
   for (const auto& [k, v] : before)
     changed += after.at(k) != v;
@@ -341,7 +330,7 @@ TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves th
       h.client->fetch_members(42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 1);
-  CHECK_FALSE(has_member(t, "wilma@bedrock.org"));
+  CHECK_FALSE(t.has(Family::kCrm, "wilma@bedrock.org"));
   CrmRecord rec;
   CrmState wilma = stored(t, "wilma@quarry.org", &rec);
   CHECK(wilma.status == CrmStatus::kAdded);
@@ -369,7 +358,7 @@ TEST_CASE("over TLS: an incremental read re-decides a duplicate as the full read
   REQUIRE(out[1].code == CrmWriteOutcome::Code::kDone);
   REQUIRE(h.client->fetch_incremental(42, *t.store, *t.pair).is_ok());
   REQUIRE(h.client->fetch_full(42, *fresh.store, *fresh.pair).is_ok());
-  CHECK(crm_entries(t) == crm_entries(fresh));
+  CHECK(t.entries(Family::kCrm) == fresh.entries(Family::kCrm));
   CrmRecord rec;
   CHECK(stored(t, "betty@bedrock.org", &rec).status == CrmStatus::kAdded);
   CHECK(rec.contact_id == 106);

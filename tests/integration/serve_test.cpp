@@ -54,6 +54,23 @@ std::string hmac_hex(const std::string& key, const std::string& body) {
 const std::string kServe =
     "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n[serve]\nlisten = \"127.0.0.1:0\"\n";
 
+// The fixture's lists migrated by `concord sync`, then `concord serve` with its webhook installed.
+struct Migrated {
+  static Sandbox& seeded(Sandbox& s) {
+    s.reset(fixture_seed());
+    return s;
+  }
+  Sandbox sandbox;
+  Workdir w{seeded(sandbox), kServe};
+  bool synced = w.concord({"sync", "--allow-mass-removal"}).code == 0;
+  Daemon d{w};
+  bool installed = w.concord({"webhooks", "install", "--public-url", d.url()}).code == 0;
+  Migrated() {
+    REQUIRE(synced);
+    REQUIRE(installed);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("serve: an unsubscribe in Mailchimp reaches the CRM through the webhook, with no echo",
@@ -170,12 +187,9 @@ TEST_CASE("serve: a wrong secret is refused without detail", "[serve]") {
 }
 
 TEST_CASE("serve: a burst of 1000 webhook deliveries loses nothing", "[serve]") {
-  Sandbox sandbox;
-  sandbox.reset(fixture_seed());
-  Workdir w(sandbox, kServe);
-  REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
-  Daemon d(w);
-  REQUIRE(w.concord({"webhooks", "install", "--public-url", d.url()}).code == 0);
+  Migrated m;
+  Sandbox& sandbox = m.sandbox;
+  Daemon& d = m.d;
   // A thousand people sign up through Mailchimp's form, one after another.
   const int kPeople = 1000;
   const auto t0 = std::chrono::steady_clock::now();
@@ -241,12 +255,10 @@ TEST_CASE("serve: the toggle persists, and a disabled pair does not run by sched
 }
 
 TEST_CASE("serve: an email change in Mailchimp changes the CRM contact's email", "[serve]") {
-  Sandbox sandbox;
-  sandbox.reset(fixture_seed());
-  Workdir w(sandbox, kServe);
-  REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
-  Daemon d(w);
-  REQUIRE(w.concord({"webhooks", "install", "--public-url", d.url()}).code == 0);
+  Migrated m;
+  Sandbox& sandbox = m.sandbox;
+  Workdir& w = m.w;
+  Daemon& d = m.d;
   const SideState before = state_of(sandbox);
   REQUIRE(before.contacts_with("betty@bedrock.org") == std::vector<int>{104});
   const std::size_t contacts = before.civicrm()["contacts"].size();

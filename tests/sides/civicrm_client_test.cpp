@@ -480,18 +480,6 @@ TEST_CASE("CiviCRM: groups by id, name or title") {
 
 namespace {
 
-std::map<std::string, std::string> crm_entries(TempStore& t) {
-  std::map<std::string, std::string> out;
-  Cursor c = t.store->scan(*t.pair, Family::kCrm);
-  for (c.seek_to_first(); c.valid(); c.next())
-    out.emplace(std::string(c.key()), std::string(c.value()));
-  return out;
-}
-
-bool has_member(TempStore& t, const std::string& email) {
-  return t.store->get(*t.pair, Family::kCrm, member_key(email).view()).value().has_value();
-}
-
 std::optional<std::string> watermark(TempStore& t) {
   return t.store->get(*t.pair, Family::kMeta, civicrm_watermark_key(42)).value();
 }
@@ -526,7 +514,7 @@ TEST_CASE("CiviCRM: fetch_members builds members exactly as the group read does"
       auto stats =
           f.client->fetch_members(42, all_addresses(*f.fake), *targeted.store, *targeted.pair);
       REQUIRE(stats.is_ok());
-      CHECK(crm_entries(targeted) == crm_entries(full));
+      CHECK(targeted.entries(Family::kCrm) == full.entries(Family::kCrm));
       CHECK(stats->removed == 0);
       CHECK(stats->watermark == kNoTime);
       CHECK_FALSE(watermark(targeted).has_value());
@@ -534,7 +522,7 @@ TEST_CASE("CiviCRM: fetch_members builds members exactly as the group read does"
       // merged with itself).
       const std::optional<std::string> w = watermark(full);
       REQUIRE(f.client->fetch_members(42, all_addresses(*f.fake), *full.store, *full.pair).is_ok());
-      CHECK(crm_entries(full) == crm_entries(targeted));
+      CHECK(full.entries(Family::kCrm) == targeted.entries(Family::kCrm));
       CHECK(watermark(full) == w);
     }
   }
@@ -546,7 +534,7 @@ TEST_CASE("CiviCRM: fetch_members updates exactly the members named, and not the
   seed(*f.fake);
   f.fake->date_header = utc("2026-07-05 08:00:00");
   REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
-  const auto before = crm_entries(t);
+  const auto before = t.entries(Family::kCrm);
   const std::optional<std::string> w = watermark(t);
   REQUIRE(w.has_value());
   // In August (BST) Wilma and Barney leave the group; only Wilma's address is asked about.
@@ -563,7 +551,7 @@ TEST_CASE("CiviCRM: fetch_members updates exactly the members named, and not the
   CHECK(wilma.status == CrmStatus::kRemoved);
   CHECK(wilma.changed_at == utc("2026-08-01 09:00:00"));
   CHECK(stored(t, "barney@bedrock.org").status == CrmStatus::kAdded);  // not asked: untouched
-  const auto after = crm_entries(t);
+  const auto after = t.entries(Family::kCrm);
   REQUIRE(after.size() == before.size());
   std::size_t changed = 0;
   for (const auto& [k, v] : before)
@@ -596,9 +584,9 @@ TEST_CASE("CiviCRM: fetch_members removes addresses that left, and re-decides du
       *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 2);
-  CHECK_FALSE(has_member(t, "fred@bedrock.org"));
-  CHECK_FALSE(has_member(t, "gazoo@bedrock.org"));
-  CHECK_FALSE(has_member(t, "pebbles@bedrock.org"));  // never in the group
+  CHECK_FALSE(t.has(Family::kCrm, "fred@bedrock.org"));
+  CHECK_FALSE(t.has(Family::kCrm, "gazoo@bedrock.org"));
+  CHECK_FALSE(t.has(Family::kCrm, "pebbles@bedrock.org"));  // never in the group
   // Fred's contact, found through the stored member, is under his new address.
   CrmRecord fred;
   CHECK(stored(t, "fred@quarry.org", &fred).status == CrmStatus::kRemoved);
@@ -629,11 +617,11 @@ TEST_CASE("CiviCRM: an incremental read re-decides a duplicate as a full read do
   TempStore fresh;
   REQUIRE(f.client->fetch_full(42, *fresh.store, *fresh.pair).is_ok());
   const std::string key(member_key("betty@bedrock.org").view());
-  CHECK(crm_entries(t).at(key) == crm_entries(fresh).at(key));
+  CHECK(t.entries(Family::kCrm).at(key) == fresh.entries(Family::kCrm).at(key));
   CHECK(stored(t, "betty@bedrock.org", &rec).duplicate);
   CHECK(rec.contact_id == 106);
   CHECK(rec.duplicates == std::vector<std::int64_t>{107});
-  CHECK(crm_entries(t) == crm_entries(fresh));
+  CHECK(t.entries(Family::kCrm) == fresh.entries(Family::kCrm));
 }
 
 TEST_CASE("CiviCRM: change_email changes the contact's address once, and reads see it") {
@@ -679,7 +667,7 @@ TEST_CASE("CiviCRM: change_email changes the contact's address once, and reads s
       f.client->fetch_members(42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 1);
-  CHECK_FALSE(has_member(t, "wilma@bedrock.org"));
+  CHECK_FALSE(t.has(Family::kCrm, "wilma@bedrock.org"));
   CrmRecord rec;
   CrmState wilma = stored(t, "wilma@quarry.org", &rec);
   CHECK(wilma.status == CrmStatus::kAdded);
