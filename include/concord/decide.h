@@ -106,6 +106,7 @@ enum class Note : std::uint8_t {
   kPendingNotArchived = 6,         // Mailchimp cannot archive a pending member: unsubscribed
   kTrashedContactReplaced = 7,     // the only contact with the email is in the trash
   kCleanedRemoved = 8,             // a cleaned member removed from the group (and held)
+  kRefusedAsInvalid = 9,           // Mailchimp refused the address as invalid before
 };
 
 struct Decision {

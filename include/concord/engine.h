@@ -8,11 +8,15 @@
 //      that took effect is marked kVerified and its base stored; one that did not is marked
 //      kSuperseded, and the diff plans that member again (its base was never updated). Nothing
 //      that succeeded is sent again, nothing planned is dropped.
-//   3. The diff plans; the guards may stop the run (nothing is changed, exit 3).
+//   3. The diff plans (counts and the conflict report, streamed to the store); the guards may
+//      stop the run (nothing is changed, exit 3).
 //   4. Before the first apply of the pair, both sides are backed up (backup.h).
-//   5. Agreements update the base; every operation is journaled kPlanned (synced to disk), then
+//   5. The diff runs again over the same snapshots, streaming agreements into the base and every
+//      operation into the journal as kPlanned (synced to disk); the journal is then read back and
 //      sent in batches; each batch's results, and the base of each member whose write succeeded,
 //      are stored in one atomic write.
+// Memory does not grow with the pair: the plan lives in the journal and the report in the runs
+// family, never whole in memory (a caller that wants to see the plan passes an observer).
 //
 // Thread-safety: one run per pair at a time (the caller ensures it); different pairs may run at
 // once on one Store.
@@ -58,14 +62,16 @@ struct RunRequest {
   std::filesystem::path backup_dir;               // state_dir/backups
   std::function<void(const Progress&)> progress;  // may be empty
   const std::atomic<bool>* stop = nullptr;        // set: stop between batches (journaled)
+  // When set, sees the plan as the diff makes it: every operation and every report row of the
+  // plan, in key order (rejected rows last), once per run. Its base_update() is not called. Not
+  // owned; used from the calling thread.
+  PlanSink* observer = nullptr;
 };
 
 struct RunOutcome {
-  RunRecord record;
-  Plan plan;  // this run's plan (operations, report rows)
+  RunRecord record;  // counts of the plan, results; the report rows are stored beside it
   GuardVerdict guard;
-  std::vector<ReportEntry> report;  // the stored conflict report
-  std::filesystem::path backup;     // the backup written by this run, if any
+  std::filesystem::path backup;  // the backup written by this run, if any
   // This run's operations by kind ("add_to_mailchimp", …) and journal state after the run
   // ("done", "failed", "refused", "planned" when the run stopped before sending it): counts.
   std::map<std::pair<std::string, std::string>, std::uint64_t> operation_results;
@@ -88,9 +94,5 @@ struct SyncPair {
 // returned as a Status after the run was recorded as failed; errors while applying are
 // per-operation outcomes (failed writes) and end the run as done-with-failures.
 Result<RunOutcome> run_sync(SyncPair& p, const RunRequest& request);
-
-// Meta keys of a pair.
-inline constexpr std::string_view kMetaLastFullFetch = "fetch.last_full";  // decimal µs
-inline constexpr std::string_view kMetaFirstBackup = "backup.first";       // path of the backup
 
 }  // namespace concord

@@ -64,10 +64,21 @@ Micros mailchimp_status_changed_at(const std::optional<StoredMailchimpStatus>& s
                                    MailchimpStatus fetched, Micros last_changed,
                                    Micros timestamp_opt);
 
+// Mailchimp refused an address for good in an earlier run. Kept apart from the snapshot (a full
+// fetch rewrites the snapshot, and Mailchimp does not list a permanently deleted member at all),
+// and read by decide(): the address is never sent again.
+enum class Refusal : std::uint8_t {
+  kNone = 0,
+  kInvalidAddress = 1,  // Mailchimp rejects the address as invalid or fake
+  kForgotten = 2,       // the address was permanently deleted: it cannot be re-added
+};
+inline constexpr std::uint8_t kRefusalMax = 2;
+
 struct MailchimpState {
   MailchimpStatus status = MailchimpStatus::kAbsent;
   UnsubscribeOrigin unsubscribe_origin = UnsubscribeOrigin::kUnknown;
-  Micros changed_at = kNoTime;  // status_changed_at
+  Micros changed_at = kNoTime;       // status_changed_at
+  Refusal refusal = Refusal::kNone;  // not part of the snapshot header: see Refusal
 
   bool present() const { return status != MailchimpStatus::kAbsent; }
   Membership membership() const { return membership_of(status); }

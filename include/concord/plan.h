@@ -7,6 +7,7 @@
 // Thread-safety: a Plan or PlanSink is used by one thread at a time.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,11 +30,49 @@ enum class OpKind : std::uint8_t {
   kCrmRemove = 6,
   kCrmHoldEmail = 7,
 };
-Side side_of(OpKind k);
-// The plan's name of an operation kind, as `concord plan --json` counts it:
+inline constexpr std::size_t kOpKindCount = 8;
+
+// What an operation means, in one place: every reader (the diff, the engine, the adapters, the
+// renderers) asks this table instead of switching over OpKind.
+struct OpKindInfo {
+  OpKind kind;
+  Side side;                  // where it is written
+  bool membership;            // it changes the member's membership on its side (not a hold)
+  Membership target;          // the membership it leaves on its side (membership ops)
+  MailchimpStatus mc_status;  // Mailchimp ops: the status it leaves (kAbsent for CRM ops)
+  CrmStatus crm_status;       // CRM membership ops: the history status it leaves
+  std::string_view name;      // the plan's name, as `concord plan --json` counts it
+};
+inline constexpr OpKindInfo kOpKinds[kOpKindCount] = {
+    {OpKind::kMailchimpSubscribe, Side::kMailchimp, true, Membership::kIn,
+     MailchimpStatus::kSubscribed, CrmStatus::kNone, "add_to_mailchimp"},
+    {OpKind::kMailchimpPending, Side::kMailchimp, true, Membership::kIn, MailchimpStatus::kPending,
+     CrmStatus::kNone, "pending_in_mailchimp"},
+    {OpKind::kMailchimpUnsubscribe, Side::kMailchimp, true, Membership::kOut,
+     MailchimpStatus::kUnsubscribed, CrmStatus::kNone, "unsubscribe_in_mailchimp"},
+    {OpKind::kMailchimpArchive, Side::kMailchimp, true, Membership::kOut,
+     MailchimpStatus::kArchived, CrmStatus::kNone, "archive_in_mailchimp"},
+    {OpKind::kCrmAdd, Side::kCrm, true, Membership::kIn, MailchimpStatus::kAbsent,
+     CrmStatus::kAdded, "add_to_crm"},
+    {OpKind::kCrmCreateContact, Side::kCrm, true, Membership::kIn, MailchimpStatus::kAbsent,
+     CrmStatus::kAdded, "create_crm_contact"},
+    {OpKind::kCrmRemove, Side::kCrm, true, Membership::kOut, MailchimpStatus::kAbsent,
+     CrmStatus::kRemoved, "remove_from_crm"},
+    {OpKind::kCrmHoldEmail, Side::kCrm, false, Membership::kOut, MailchimpStatus::kAbsent,
+     CrmStatus::kNone, "hold_crm_email"},
+};
+// REQUIRES: k is a declared OpKind (values read from the store are checked when decoded).
+constexpr const OpKindInfo& op_info(OpKind k) {
+  return kOpKinds[static_cast<std::size_t>(k)];
+}
+constexpr Side side_of(OpKind k) {
+  return op_info(k).side;
+}
 // add_to_mailchimp, pending_in_mailchimp, unsubscribe_in_mailchimp, archive_in_mailchimp,
 // add_to_crm, create_crm_contact, remove_from_crm, hold_crm_email.
-std::string_view op_kind_name(OpKind k);
+constexpr std::string_view op_kind_name(OpKind k) {
+  return op_info(k).name;
+}
 
 struct Operation {
   MemberKey key;
@@ -80,7 +119,9 @@ struct PlanCounts {
   std::uint64_t base_members = 0;
   std::uint64_t base_in = 0;
 
+  // The counter of an operation kind, in OpKind order.
   std::uint64_t& of(OpKind k);
+  std::uint64_t of(OpKind k) const;
   std::uint64_t removals_in_mailchimp() const {
     return unsubscribe_in_mailchimp + archive_in_mailchimp;
   }

@@ -17,6 +17,17 @@
 
 namespace concord {
 
+// The system an error came from, so that a caller (the daemon's metrics, a report) can tell
+// without reading the message. Set where the error leaves the module that talks to that system.
+enum class Origin : std::uint8_t {
+  kNone = 0,   // not said (local work, or not yet attributed)
+  kMailchimp,  // the Mailchimp Marketing API
+  kCivicrm,    // a CiviCRM site's APIv4
+  kStore,      // the local RocksDB store
+  kConfig,     // the configuration file or the environment it names
+};
+std::string_view origin_name(Origin origin);  // "mailchimp", "civicrm", "store", "config", ""
+
 class [[nodiscard]] Status {
  public:
   enum class Code : std::uint8_t {
@@ -47,6 +58,7 @@ class [[nodiscard]] Status {
   explicit operator bool() const { return is_ok(); }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  Origin origin() const { return origin_; }
 
   // True when the same request may succeed later (only kUnavailable).
   bool retryable() const { return code_ == Code::kUnavailable; }
@@ -54,13 +66,17 @@ class [[nodiscard]] Status {
   // "invalid: <message>" style text for logs and errors; never contains more than the message.
   std::string to_string() const;
 
-  // Returns a copy whose message is "<context>: <message>".
+  // Returns a copy whose message is "<context>: <message>" (the origin is kept).
   Status with_context(std::string_view context) const;
+  // Returns a copy that says it came from `origin`; an OK status stays OK (and says nothing),
+  // and an origin already set is kept (the innermost module knows best).
+  Status with_origin(Origin origin) const;
 
  private:
   Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}
 
   Code code_ = Code::kOk;
+  Origin origin_ = Origin::kNone;
   std::string message_;
 };
 

@@ -3,13 +3,19 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
+#include <optional>
 #include <set>
 
+#include "apply/report_writer.h"
 #include "concord/backup.h"
 #include "concord/civicrm_client.h"
 #include "concord/diff.h"
+#include "concord/meta_keys.h"
+#include "concord/parse.h"
 #include "concord/record.h"
+#include "concord/refusal.h"
 #include "concord/report.h"
 
 namespace concord {
@@ -29,28 +35,6 @@ std::string trust_name(Trust t) {
       break;
   }
   return "";
-}
-
-// The membership a membership operation leaves on its side.
-Membership target_of(OpKind k) {
-  switch (k) {
-    case OpKind::kMailchimpSubscribe:
-    case OpKind::kMailchimpPending:
-    case OpKind::kCrmAdd:
-    case OpKind::kCrmCreateContact:
-      return Membership::kIn;
-    default:
-      return Membership::kOut;
-  }
-}
-
-// The meta key remembering that Mailchimp refused a member's address as invalid.
-std::string refusal_key(const MemberKey& key) {
-  return "refused/" + subscriber_hash(key);
-}
-
-bool is_membership_op(OpKind k) {
-  return k != OpKind::kCrmHoldEmail;
 }
 
 Family family_of(Side s) {
@@ -77,6 +61,93 @@ bool row_unsynced(const ReportRow& r) {
   return m != c;
 }
 
+// Counts a plan's operations and report rows as the diff makes them, keeps the report in the
+// store, and shows both to the caller's observer. Base updates wait for the second pass.
+class PlanPass final : public PlanSink {
+ public:
+  PlanPass(ReportWriter& report, std::set<MemberKey>& unsynced, PlanSink* observer)
+      : report_(report), unsynced_(unsynced), observer_(observer) {}
+
+  void operation(Operation&& op) override {
+    if (observer_ != nullptr) observer_->operation(std::move(op));
+  }
+  void report(ReportRow&& row) override {
+    if (!status_) return;
+    const bool keyed = row.conflict != Conflict::kInvalidEmail;
+    if (row_unsynced(row)) unsynced_.insert(row.key);
+    status_ = report_.add(keyed ? &row.key : nullptr, report_entry(row));
+    if (observer_ != nullptr) observer_->report(std::move(row));
+  }
+  void base_update(const MemberKey&, const std::optional<BaseRecord>&) override {}
+
+  const Status& status() const { return status_; }
+
+ private:
+  ReportWriter& report_;
+  std::set<MemberKey>& unsynced_;
+  PlanSink* observer_;
+  Status status_;
+};
+
+// The second pass over the same snapshots: agreements into the base, operations into the
+// journal (kPlanned), a batch at a time.
+class JournalPass final : public PlanSink {
+ public:
+  JournalPass(Store& store, const PairHandle& pair, std::uint64_t run_id, Micros now)
+      : store_(store), pair_(pair), run_id_(run_id), now_(now) {}
+
+  void operation(Operation&& op) override {
+    if (!status_) return;
+    JournalEntry e;
+    e.run_id = run_id_;
+    e.seq = seq_++;
+    e.op = std::move(op);
+    e.at = now_;
+    batch_.put(pair_, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
+    ++planned_[static_cast<std::size_t>(e.op.kind)];
+    flush_if_full();
+  }
+  void report(ReportRow&&) override {}
+  void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) override {
+    if (!status_) return;
+    if (base) {
+      encode_base(*base, &value_);
+      batch_.put(pair_, Family::kBase, key.view(), value_);
+    } else {
+      batch_.del(pair_, Family::kBase, key.view());
+    }
+    flush_if_full();
+  }
+
+  // The last write syncs the log: every entry is on disk before anything is sent.
+  Status finish() {
+    if (!status_) return status_;
+    status_ = store_.write(batch_, /*sync=*/true);
+    batch_.clear();
+    return status_;
+  }
+  std::uint32_t entries() const { return seq_; }
+  // Operations journaled, by kind.
+  const std::array<std::uint64_t, kOpKindCount>& planned() const { return planned_; }
+
+ private:
+  void flush_if_full() {
+    if (batch_.count() < kJournalBatch) return;
+    status_ = store_.write(batch_);
+    batch_.clear();
+  }
+
+  Store& store_;
+  const PairHandle& pair_;
+  std::uint64_t run_id_;
+  Micros now_;
+  Batch batch_;
+  std::string value_;
+  std::uint32_t seq_ = 0;
+  std::array<std::uint64_t, kOpKindCount> planned_{};
+  Status status_;
+};
+
 class Run {
  public:
   Run(SyncPair& p, const RunRequest& req) : p_(p), req_(req), log_(p.store, p.pair) {}
@@ -86,6 +157,7 @@ class Run {
     if (!id) return id.status();
     RunRecord& r = out_.record;
     r.id = *id;
+    report_.emplace(p_.store, p_.pair, r.id);
     r.sync = p_.config.name;
     r.command = req_.command;
     r.started_at = p_.clock.now();
@@ -124,7 +196,9 @@ class Run {
     out_.record.state = RunState::kFailed;
     out_.record.notes.push_back(s.to_string());
     out_.record.ended_at = p_.clock.now();
+    out_.record.counts.report_rows = report_->rows();
     count_requests();
+    (void)report_->flush();
     (void)log_.put_run(out_.record, true);
     return s;
   }
@@ -132,10 +206,10 @@ class Run {
   Result<RunOutcome> finish() {
     RunRecord& r = out_.record;
     r.unsynced = unsynced_.size();
-    r.counts.report_rows = out_.report.size();
+    r.counts.report_rows = report_->rows();
     r.ended_at = p_.clock.now();
     count_requests();
-    if (Status s = log_.put_report_rows(r.id, out_.report); !s) return s;
+    if (Status s = report_->flush(); !s) return s;
     if (Status s = log_.put_run(r, /*sync=*/true); !s) return s;
     return std::move(out_);
   }
@@ -175,7 +249,8 @@ class Run {
     }
     if (*full) {
       const Micros now = p_.clock.now();
-      if (Status s = p_.store.put(p_.pair, Family::kMeta, kMetaLastFullFetch, std::to_string(now));
+      if (Status s =
+              p_.store.put(p_.pair, Family::kMeta, meta::kLastFullFetch, std::to_string(now));
           !s) {
         return s;
       }
@@ -186,11 +261,12 @@ class Run {
   Result<bool> want_full_fetch() {
     if (req_.full_fetch) return true;
     Result<std::optional<std::string>> last =
-        p_.store.get(p_.pair, Family::kMeta, kMetaLastFullFetch);
+        p_.store.get(p_.pair, Family::kMeta, meta::kLastFullFetch);
     if (!last) return last.status();
     if (!last->has_value()) return true;
-    const Micros at = std::strtoll((*last)->c_str(), nullptr, 10);
-    return p_.clock.now() - at >= req_.full_fetch_every;
+    Result<std::int64_t> at = parse_int64(**last);
+    if (!at) return true;  // unreadable: a full fetch writes it afresh
+    return p_.clock.now() - *at >= req_.full_fetch_every;
   }
 
   // Resolves what a dead run left in the journal against the fresh snapshots.
@@ -213,7 +289,7 @@ class Run {
         e.at = p_.clock.now();
         e.resolved_by = out_.record.id;
         b.put(p_.pair, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
-        if (took_effect && is_membership_op(e.op.kind)) {
+        if (took_effect && op_info(e.op.kind).membership) {
           std::string v;
           encode_base(base_after_write(e.op, side_of(e.op.kind), (*h)->changed_at), &v);
           b.put(p_.pair, Family::kBase, e.op.key.view(), v);
@@ -239,8 +315,8 @@ class Run {
   }
 
   static bool effect_visible(OpKind k, const SnapshotHeader& h) {
-    if (k == OpKind::kCrmHoldEmail) return (h.flags & kCrmEmailOnHold) != 0;
-    return h.membership == target_of(k);
+    if (!op_info(k).membership) return (h.flags & kCrmEmailOnHold) != 0;  // a hold
+    return h.membership == op_info(k).target;
   }
 
   Result<std::optional<SnapshotHeader>> header_of(Side side, const MemberKey& key) {
@@ -254,110 +330,62 @@ class Run {
 
   // ---- 3: plan, guards -------------------------------------------------------------------------
 
-  Status plan() {
+  // The first pass: counts, guards and the report. Nothing is written to either side or to the
+  // base, so a plan or a guard stop changes nothing.
+  SyncOptions options() const {
     SyncOptions o = p_.config.options;
     o.trust = req_.trust;
     o.allow_mass_removal = req_.allow_mass_removal;
-    Result<Plan> plan = make_plan(p_.store, p_.pair, o);
-    if (!plan) return plan.status();
-    out_.plan = std::move(*plan);
-    out_.record.first_run = out_.plan.first_run;
-    out_.record.counts = out_.plan.counts;
-    if (Status s = drop_refused(); !s) return s;
-    out_.guard = check_guards(out_.plan.counts, o);
-    for (const ReportRow& row : out_.plan.reports) {
-      if (row.conflict != Conflict::kInvalidEmail) row_of_[row.key] = out_.report.size();
-      out_.report.push_back(report_entry(row));
-      if (row_unsynced(row)) unsynced_.insert(row.key);
-    }
+    return o;
+  }
+
+  Status plan() {
+    const SyncOptions o = options();
+    PlanPass pass(*report_, unsynced_, req_.observer);
+    progress("plan", Side::kMailchimp, 0, 0);
+    Result<DiffResult> d = diff(p_.store, p_.pair, o, pass);
+    if (!d) return d.status();
+    if (Status s = pass.status(); !s) return s;
+    out_.record.first_run = d->first_run;
+    out_.record.counts = d->counts;
+    out_.guard = check_guards(d->counts, o);
     if (out_.guard.stop) {
       for (const std::string& reason : out_.guard.reasons) {
         ReportEntry e;
         e.conflict = "guard";
         e.decision = "run stopped before applying anything";
         e.reason = reason;
-        out_.report.push_back(std::move(e));
+        if (Status s = report_->add(nullptr, std::move(e)); !s) return s;
       }
     }
     return Status::ok();
-  }
-
-  // Mailchimp refused some addresses for good in an earlier run (invalid or fake, or permanently
-  // deleted): sending them again would be refused again, so they stay out of the plan and in
-  // the report.
-  Status drop_refused() {
-    std::vector<std::string> keys;
-    std::vector<std::size_t> at;
-    auto& ops = out_.plan.operations;
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      if (ops[i].kind == OpKind::kMailchimpSubscribe || ops[i].kind == OpKind::kMailchimpPending) {
-        keys.push_back(refusal_key(ops[i].key));
-        at.push_back(i);
-      }
-    }
-    if (keys.empty()) return Status::ok();
-    std::vector<std::string_view> views(keys.begin(), keys.end());
-    std::vector<std::optional<std::string>> found;
-    if (Status s = p_.store.multi_get(p_.pair, Family::kMeta, views, &found); !s) return s;
-    std::vector<bool> drop(ops.size(), false);
-    for (std::size_t n = 0; n < at.size(); ++n) {
-      if (!found[n]) continue;
-      const Operation& op = ops[at[n]];
-      drop[at[n]] = true;
-      --out_.plan.counts.of(op.kind);
-      ReportEntry e;
-      e.email = op.email;
-      const std::string& why = *found[n];  // "<class>: run N: <Mailchimp's words>"
-      const std::size_t colon = why.find(": ");
-      e.conflict = colon == std::string::npos ? "invalid-email" : why.substr(0, colon);
-      e.side = "mailchimp";
-      e.decision = std::string(op_kind_name(op.kind)) + " not sent";
-      e.reason = "Mailchimp refused this address before (" +
-                 (colon == std::string::npos ? why : why.substr(colon + 2)) +
-                 "); it is not sent again";
-      add_row(op.key, std::move(e));
-      unsynced_.insert(op.key);
-    }
-    std::vector<Operation> kept;
-    kept.reserve(ops.size());
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      if (!drop[i]) kept.push_back(std::move(ops[i]));
-    }
-    ops = std::move(kept);
-    return Status::ok();
-  }
-
-  // Replaces the member's row in the report, or adds one.
-  void add_row(const MemberKey& key, ReportEntry e) {
-    if (auto it = row_of_.find(key); it != row_of_.end()) {
-      out_.report[it->second] = std::move(e);
-      return;
-    }
-    row_of_[key] = out_.report.size();
-    out_.report.push_back(std::move(e));
   }
 
   // ---- 4-5: backup, journal, apply -------------------------------------------------------------
 
   Status apply() {
     if (Status s = first_backup(); !s) return s;
-    if (Status s = store_agreements(); !s) return s;
     if (Status s = journal_plan(); !s) return s;
     Status s;
     for (Side side : {Side::kMailchimp, Side::kCrm}) {
       s = apply_side(side);
       if (!s) break;
     }
-    for (const JournalEntry& e : entries_) {
-      ++out_.operation_results[{std::string(op_kind_name(e.op.kind)),
-                                std::string(journal_state_name(e.state))}];
+    for (const OpKindInfo& k : kOpKinds) {
+      const std::size_t i = static_cast<std::size_t>(k.kind);
+      for (std::size_t st = 0; st < results_[i].size(); ++st) {
+        if (results_[i][st] == 0) continue;
+        out_.operation_results[{std::string(k.name),
+                                std::string(journal_state_name(static_cast<JournalState>(st)))}] =
+            results_[i][st];
+      }
     }
     return s;
   }
 
   Status first_backup() {
     Result<std::optional<std::string>> done =
-        p_.store.get(p_.pair, Family::kMeta, kMetaFirstBackup);
+        p_.store.get(p_.pair, Family::kMeta, meta::kFirstBackup);
     if (!done) return done.status();
     if (done->has_value()) return Status::ok();
     progress("backup", Side::kMailchimp, 0, 0);
@@ -365,82 +393,83 @@ class Run {
         write_backup(p_.store, p_.pair, req_.backup_dir, p_.config.name, p_.clock.now());
     if (!b) return b.status().with_context("backing up both sides before the first apply");
     out_.backup = b->dir;
-    return p_.store.put(p_.pair, Family::kMeta, kMetaFirstBackup, b->dir.string());
+    return p_.store.put(p_.pair, Family::kMeta, meta::kFirstBackup, b->dir.string());
   }
 
-  Status store_agreements() {
-    Batch b;
-    std::string v;
-    for (const auto& [key, base] : out_.plan.base_updates) {
-      if (base) {
-        encode_base(*base, &v);
-        b.put(p_.pair, Family::kBase, key.view(), v);
-      } else {
-        b.del(p_.pair, Family::kBase, key.view());
-      }
-      if (b.count() >= kJournalBatch) {
-        if (Status s = p_.store.write(b); !s) return s;
-        b.clear();
-      }
-    }
-    return p_.store.write(b);
-  }
-
+  // The second pass: the same diff over the same snapshots (nothing has written them since the
+  // first), now streaming agreements into the base and operations into the journal.
   Status journal_plan() {
-    const auto& ops = out_.plan.operations;
-    entries_.reserve(ops.size());
-    Batch b;
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      JournalEntry e;
-      e.run_id = out_.record.id;
-      e.seq = static_cast<std::uint32_t>(i);
-      e.op = ops[i];
-      e.at = p_.clock.now();
-      b.put(p_.pair, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
-      entries_.push_back(std::move(e));
-      if (b.count() >= kJournalBatch) {
-        if (Status s = p_.store.write(b); !s) return s;
-        b.clear();
-      }
+    JournalPass pass(p_.store, p_.pair, out_.record.id, p_.clock.now());
+    Result<DiffResult> d = diff(p_.store, p_.pair, options(), pass);
+    if (!d) return d.status();
+    if (Status s = pass.finish(); !s) return s;
+    for (const OpKindInfo& k : kOpKinds) {
+      const std::size_t i = static_cast<std::size_t>(k.kind);
+      results_[i][static_cast<std::size_t>(JournalState::kPlanned)] = pass.planned()[i];
     }
-    // The last write syncs the log: every entry is on disk before anything is sent.
-    return p_.store.write(b, /*sync=*/true);
+    return Status::ok();
   }
 
+  // Reads this run's journal back, one side's entries a batch at a time, and sends them.
   Status apply_side(Side side) {
     SyncSide& s = side == Side::kMailchimp ? p_.mailchimp : p_.crm;
-    std::vector<std::size_t> todo;
-    for (std::size_t i = 0; i < entries_.size(); ++i) {
-      if (side_of(entries_[i].op.kind) == side) todo.push_back(i);
+    std::uint64_t total = 0;
+    for (const OpKindInfo& k : kOpKinds) {
+      if (k.side == side) {
+        total += results_[static_cast<std::size_t>(k.kind)]
+                         [static_cast<std::size_t>(JournalState::kPlanned)];
+      }
     }
+    if (total == 0) return Status::ok();
     const std::size_t step = std::max<std::size_t>(1, s.batch_size());
-    for (std::size_t i = 0; i < todo.size(); i += step) {
-      if (stopped()) return Status::ok();
-      const std::size_t end = std::min(todo.size(), i + step);
-      std::vector<std::size_t> chunk(todo.begin() + i, todo.begin() + end);
+    std::uint64_t done = 0;
+    std::vector<JournalEntry> chunk;
+    Cursor c = p_.store.scan(p_.pair, Family::kJournal);
+    const std::string first = journal_key(out_.record.id, 0);
+    c.seek(first);
+    auto send = [&]() -> Status {
+      if (chunk.empty()) return Status::ok();
       Result<std::vector<SideWrite>> writes = writes_for(side, chunk);
       if (!writes) return writes.status();
       std::vector<SideOutcome> outcomes = s.apply(*writes);
       outcomes.resize(chunk.size());
       if (Status st = record_outcomes(side, chunk, outcomes); !st) return st;
-      progress("apply", side, end, todo.size());
+      done += chunk.size();
+      chunk.clear();
+      progress("apply", side, done, total);
+      return Status::ok();
+    };
+    for (; c.valid(); c.next()) {
+      std::uint64_t run = 0;
+      std::uint32_t seq = 0;
+      if (!decode_journal_key(c.key(), &run, &seq) || run != out_.record.id) break;
+      Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
+      if (!e) return e.status();
+      if (side_of(e->op.kind) != side) continue;
+      if (stopped()) return Status::ok();
+      chunk.push_back(std::move(*e));
+      if (chunk.size() >= step) {
+        if (Status st = send(); !st) return st;
+      }
     }
-    return Status::ok();
+    if (Status st = c.status(); !st) return st;
+    if (stopped()) return Status::ok();
+    return send();
   }
 
   // The writes of a chunk, with what each needs from the snapshots (contact ids, names).
-  Result<std::vector<SideWrite>> writes_for(Side side, const std::vector<std::size_t>& chunk) {
+  Result<std::vector<SideWrite>> writes_for(Side side, const std::vector<JournalEntry>& chunk) {
     std::vector<std::string_view> keys;
     keys.reserve(chunk.size());
-    for (std::size_t i : chunk)
-      keys.push_back(entries_[i].op.key.view());
+    for (const JournalEntry& e : chunk)
+      keys.push_back(e.op.key.view());
     std::vector<std::optional<std::string>> crm, mc;
     if (Status s = p_.store.multi_get(p_.pair, Family::kCrm, keys, &crm); !s) return s;
     if (Status s = p_.store.multi_get(p_.pair, Family::kMailchimp, keys, &mc); !s) return s;
     std::vector<SideWrite> writes;
     writes.reserve(chunk.size());
     for (std::size_t n = 0; n < chunk.size(); ++n) {
-      const Operation& op = entries_[chunk[n]].op;
+      const Operation& op = chunk[n].op;
       SideWrite w{op.kind, op.email, 0, {}};
       CrmRecord rec;
       if (crm[n]) {
@@ -494,14 +523,14 @@ class Run {
 
   // Marks a chunk's journal entries with their outcomes and stores the base of each member
   // whose membership write succeeded, in one synced write.
-  Status record_outcomes(Side side, const std::vector<std::size_t>& chunk,
+  Status record_outcomes(Side side, std::vector<JournalEntry>& chunk,
                          const std::vector<SideOutcome>& outcomes) {
     Batch b;
     const Micros now = p_.clock.now();
     std::string v;
     std::map<MemberKey, std::string> snapshots;  // the written side's entries, as written
     for (std::size_t n = 0; n < chunk.size(); ++n) {
-      JournalEntry& e = entries_[chunk[n]];
+      JournalEntry& e = chunk[n];
       const SideOutcome& o = outcomes[n];
       e.at = now;
       e.message = o.message;
@@ -509,7 +538,7 @@ class Run {
         case SideOutcome::Code::kDone:
           e.state = JournalState::kDone;
           ++out_.record.applied;
-          if (is_membership_op(e.op.kind)) {
+          if (op_info(e.op.kind).membership) {
             // Mailchimp says when; for a CRM write, the server's time of its answer, which is
             // no earlier than the history row's date the next fetch reads, so that concord's own
             // write does not count as a change made in the CRM (kNoTime when the answer had no
@@ -519,20 +548,25 @@ class Run {
             b.put(p_.pair, Family::kBase, e.op.key.view(), v);
           }
           if (Status s = remember_write(e, side, o, snapshots); !s) return s;
-          if (o.conflict != Conflict::kNone) note_outcome(e, o, /*unsynced=*/false);
+          if (o.conflict != Conflict::kNone) {
+            if (Status s = note_outcome(e, o, /*unsynced=*/false); !s) return s;
+          }
           break;
         case SideOutcome::Code::kRefused:
           e.state = JournalState::kRefused;
           ++out_.record.refused;
           if (Status s = remember_refusal(e, o, b); !s) return s;
-          note_outcome(e, o, /*unsynced=*/true);
+          if (Status s = note_outcome(e, o, /*unsynced=*/true); !s) return s;
           break;
         case SideOutcome::Code::kFailed:
           e.state = JournalState::kFailed;
           ++out_.record.failed;
-          note_outcome(e, o, /*unsynced=*/true);
+          if (Status s = note_outcome(e, o, /*unsynced=*/true); !s) return s;
           break;
       }
+      auto& tally = results_[static_cast<std::size_t>(e.op.kind)];
+      --tally[static_cast<std::size_t>(JournalState::kPlanned)];
+      ++tally[static_cast<std::size_t>(e.state)];
       b.put(p_.pair, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
     }
     for (const auto& [key, value] : snapshots)
@@ -577,22 +611,7 @@ class Run {
       MailchimpState st;
       if (stored && !mailchimp_state_of(h, &st)) st = MailchimpState{};
       st.status = o.status;
-      if (st.status == MailchimpStatus::kAbsent) {
-        switch (e.op.kind) {
-          case OpKind::kMailchimpPending:
-            st.status = MailchimpStatus::kPending;
-            break;
-          case OpKind::kMailchimpUnsubscribe:
-            st.status = MailchimpStatus::kUnsubscribed;
-            break;
-          case OpKind::kMailchimpArchive:
-            st.status = MailchimpStatus::kArchived;
-            break;
-          default:
-            st.status = MailchimpStatus::kSubscribed;
-            break;
-        }
-      }
+      if (st.status == MailchimpStatus::kAbsent) st.status = op_info(e.op.kind).mc_status;
       // An unsubscribe through the API is an admin's: Mailchimp accepts a later resubscribe.
       st.unsubscribe_origin = st.status == MailchimpStatus::kUnsubscribed
                                   ? UnsubscribeOrigin::kAdmin
@@ -602,12 +621,12 @@ class Run {
     } else {
       CrmState st;
       if (stored && !crm_state_of(h, &st)) st = CrmState{};
-      if (e.op.kind == OpKind::kCrmHoldEmail) {
+      if (!op_info(e.op.kind).membership) {
         st.email_on_hold = true;
       } else {
         // As in the base: the server's time of the answer (the next fetch reads the history
         // row's own date).
-        st.status = e.op.kind == OpKind::kCrmRemove ? CrmStatus::kRemoved : CrmStatus::kAdded;
+        st.status = op_info(e.op.kind).crm_status;
         st.changed_at = o.changed_at;
         if (st.status == CrmStatus::kAdded) {
           st.contact_known = true;
@@ -628,9 +647,12 @@ class Run {
     // Refusals that never change (the address is invalid, or was permanently deleted) are
     // remembered apart from the snapshot, which a full fetch rewrites.
     if (o.conflict == Conflict::kInvalidEmail || o.conflict == Conflict::kForgotten) {
-      b.put(p_.pair, Family::kMeta, refusal_key(e.op.key),
-            std::string(conflict_name(o.conflict)) + ": run " + std::to_string(e.run_id) + ": " +
-                o.message);
+      StoredRefusal r;
+      r.kind =
+          o.conflict == Conflict::kInvalidEmail ? Refusal::kInvalidAddress : Refusal::kForgotten;
+      r.run_id = e.run_id;
+      r.message = o.message;
+      b.put(p_.pair, Family::kMeta, meta::refusal_key(e.op.key), encode_refusal(r));
       if (o.conflict == Conflict::kInvalidEmail) return Status::ok();
     }
     if (o.conflict != Conflict::kCleaned && o.conflict != Conflict::kForgotten &&
@@ -687,7 +709,7 @@ class Run {
   }
 
   // Adds a write's outcome to the member's report row (or a new row).
-  void note_outcome(const JournalEntry& e, const SideOutcome& o, bool unsynced) {
+  Status note_outcome(const JournalEntry& e, const SideOutcome& o, bool unsynced) {
     const Side side = side_of(e.op.kind);
     const std::string what = std::string(side_name(side)) + " " +
                              (o.code == SideOutcome::Code::kDone      ? "answered"
@@ -696,30 +718,32 @@ class Run {
                              " " + std::string(op_kind_name(e.op.kind));
     std::string reason = what + (o.message.empty() ? "" : ": " + o.message);
     if (o.code == SideOutcome::Code::kFailed) reason += " (retried by the next run)";
-    auto it = row_of_.find(e.op.key);
-    if (it == row_of_.end()) {
+    if (unsynced) unsynced_.insert(e.op.key);
+    const std::string conflict(
+        conflict_name(o.conflict == Conflict::kNone ? Conflict::kFailedWrite : o.conflict));
+    if (!report_->has(e.op.key)) {
       ReportEntry r = report_entry(stored_row(e.op));
       r.side = std::string(side_name(side));
       r.decision =
           std::string(op_kind_name(e.op.kind)) + " (" + std::string(reason_name(e.op.reason)) + ")";
-      row_of_[e.op.key] = out_.report.size();
-      out_.report.push_back(std::move(r));
-      it = row_of_.find(e.op.key);
+      r.conflict = conflict;
+      r.reason = reason;
+      return report_->add(&e.op.key, std::move(r));
     }
-    ReportEntry& r = out_.report[it->second];
-    r.conflict = std::string(
-        conflict_name(o.conflict == Conflict::kNone ? Conflict::kFailedWrite : o.conflict));
-    r.reason = r.reason.empty() ? reason : r.reason + "; " + reason;
-    if (unsynced) unsynced_.insert(e.op.key);
+    return report_->amend(e.op.key, [&](ReportEntry& r) {
+      r.conflict = conflict;
+      r.reason = r.reason.empty() ? reason : r.reason + "; " + reason;
+    });
   }
 
   SyncPair& p_;
   const RunRequest& req_;
   RunLog log_;
   RunOutcome out_;
-  std::vector<JournalEntry> entries_;
-  std::map<MemberKey, std::size_t> row_of_;  // member → its row in out_.report
+  std::optional<ReportWriter> report_;  // made once the run has its id
   std::set<MemberKey> unsynced_;
+  // Operations of this run by kind and journal state.
+  std::array<std::array<std::uint64_t, 6>, kOpKindCount> results_{};
   std::uint64_t mc_requests_at_start_ = 0;
   std::uint64_t crm_requests_at_start_ = 0;
 };

@@ -4,12 +4,23 @@
 
 #include <algorithm>
 
+#include "concord/meta_keys.h"
+#include "concord/parse.h"
+
 namespace concord {
 namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kLastRunKey = "runs.last_id";
+// The last run id given out, as the meta family holds it (decimal).
+Result<std::uint64_t> stored_last_run_id(Store& store, const PairHandle& pair) {
+  Result<std::optional<std::string>> v = store.get(pair, Family::kMeta, meta::kLastRunId);
+  if (!v) return v.status();
+  if (!v->has_value()) return std::uint64_t{0};
+  Result<std::uint64_t> id = parse_uint64(**v);
+  if (!id) return Status::corruption("the stored last run id: " + id.status().message());
+  return *id;
+}
 constexpr char kReportRowTag = '\x01';
 
 // Reads a field of a stored JSON object; errors name the record and the field.
@@ -179,7 +190,7 @@ Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view
   if (s) s = r.get("resolved_by", &e.resolved_by, false);
   if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmHoldEmail), &e.op.kind, what + " kind");
   if (s) s = enum_of(reason, static_cast<int>(Reason::kTrustMailchimp), &e.op.reason, what);
-  if (s) s = enum_of(note, static_cast<int>(Note::kCleanedRemoved), &e.op.note, what + " note");
+  if (s) s = enum_of(note, static_cast<int>(Note::kRefusedAsInvalid), &e.op.note, what + " note");
   if (s) s = enum_of(state, static_cast<int>(JournalState::kSuperseded), &e.state, what);
   if (!s) return s;
   if (base.size() != 5) return Status::corruption(what + ": field \"base\" is not 5 numbers");
@@ -281,12 +292,12 @@ std::string report_row_key(std::uint64_t run_id, std::uint32_t seq) {
 }
 
 Result<std::uint64_t> RunLog::next_run_id() {
-  Result<std::optional<std::string>> v = store_.get(pair_, Family::kMeta, kLastRunKey);
-  if (!v) return v.status();
-  std::uint64_t last = 0;
-  if (v->has_value()) last = std::strtoull((*v)->c_str(), nullptr, 10);
-  const std::uint64_t id = last + 1;
-  if (Status s = store_.put(pair_, Family::kMeta, kLastRunKey, std::to_string(id)); !s) return s;
+  Result<std::uint64_t> last = stored_last_run_id(store_, pair_);
+  if (!last) return last.status();
+  const std::uint64_t id = *last + 1;
+  if (Status s = store_.put(pair_, Family::kMeta, meta::kLastRunId, std::to_string(id)); !s) {
+    return s;
+  }
   return id;
 }
 
@@ -306,10 +317,10 @@ Result<std::optional<RunRecord>> RunLog::get_run(std::uint64_t id) {
 }
 
 Result<std::vector<RunRecord>> RunLog::recent_runs(std::size_t limit) {
-  Result<std::optional<std::string>> v = store_.get(pair_, Family::kMeta, kLastRunKey);
-  if (!v) return v.status();
+  Result<std::uint64_t> last = stored_last_run_id(store_, pair_);
+  if (!last) return last.status();
   std::vector<RunRecord> runs;
-  std::uint64_t id = v->has_value() ? std::strtoull((*v)->c_str(), nullptr, 10) : 0;
+  std::uint64_t id = *last;
   for (; id > 0 && runs.size() < limit; --id) {
     Result<std::optional<RunRecord>> r = get_run(id);
     if (!r) return r.status();

@@ -83,11 +83,12 @@ class Context {
 // Progress lines on stderr: on a terminal (rewritten in place), or always with --verbose.
 std::function<void(const Progress&)> progress_printer(bool verbose);
 
-nlohmann::json plan_json(const Plan& plan, const std::string& sync);
-// The counts by outcome, as the five-people table names them.
-void print_counts(const Plan& plan, std::FILE* out);
-void print_operations(const Plan& plan, std::FILE* out, std::size_t limit);
-void print_report_rows(const Plan& plan, std::FILE* out, std::size_t limit);
+class PlanListing;
+// What --json says of a plan apart from its lists: {"sync", "first_run", "counts"}.
+nlohmann::json plan_json(const PlanCounts& counts, bool first_run, const std::string& sync);
+// Writes `header` (an object) with the listing's "operations" and "report" lists added, as
+// indented JSON without a final newline.
+Status print_plan_json(const nlohmann::json& header, PlanListing& listing, std::FILE* out);
 
 std::string time_text(Micros t);  // ISO 8601, or "-" when unknown
 

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/plan_listing.h"
 #include "concord/backup.h"
 #include "concord/journal.h"
 #include "concord/report.h"
@@ -39,8 +40,16 @@ int worse(int a, int b) {
   return rank(b) > rank(a) ? b : a;
 }
 
-json run_json(const RunOutcome& r) {
-  json j = plan_json(r.plan, r.record.sync);
+// The plan's counts as the diff made them (the run's record counts the whole report, guard and
+// write outcomes included, once the run is over).
+PlanCounts plan_counts_of(const RunOutcome& r, const PlanListing& listing) {
+  PlanCounts c = r.record.counts;
+  c.report_rows = listing.report_rows();
+  return c;
+}
+
+json run_json(const RunOutcome& r, const PlanListing& listing) {
+  json j = plan_json(plan_counts_of(r, listing), r.record.first_run, r.record.sync);
   j["run"] = r.record.id;
   j["result"] = run_state_name(r.record.state);
   j["applied"] = r.record.applied;
@@ -56,7 +65,7 @@ json run_json(const RunOutcome& r) {
   return j;
 }
 
-void print_run(const RunOutcome& r, bool applied) {
+void print_run(const RunOutcome& r, const PlanListing& listing, bool applied) {
   const RunRecord& rec = r.record;
   std::printf("%s %s (run %llu%s%s)\n\n", applied ? "Sync of" : "Plan for", rec.sync.c_str(),
               static_cast<unsigned long long>(rec.id),
@@ -66,14 +75,14 @@ void print_run(const RunOutcome& r, bool applied) {
     std::printf("Resumed the journal of run %llu first.\n\n",
                 static_cast<unsigned long long>(rec.resumed_from));
   }
-  print_counts(r.plan, stdout);
-  if (!r.plan.operations.empty()) {
+  print_counts(plan_counts_of(r, listing), stdout);
+  if (listing.operations() > 0) {
     std::printf("\nOperations\n");
-    print_operations(r.plan, stdout, kListed);
+    listing.print_operations(stdout);
   }
-  if (!r.plan.reports.empty()) {
+  if (listing.report_rows() > 0) {
     std::printf("\nFor a person to look at\n");
-    print_report_rows(r.plan, stdout, kListed);
+    listing.print_report_rows(stdout);
   }
   if (r.guard.stop) {
     std::printf("\nStopped by a guard (exit status 3); nothing was changed:\n");
@@ -84,19 +93,19 @@ void print_run(const RunOutcome& r, bool applied) {
   std::printf("\n");
   if (!r.backup.empty()) std::printf("Backed up both sides to %s\n", r.backup.string().c_str());
   if (!applied) {
-    std::printf("Nothing was changed%s.\n", r.plan.operations.empty()
+    std::printf("Nothing was changed%s.\n", listing.operations() == 0
                                                 ? ": nothing to do"
                                                 : "; `concord sync` applies this plan");
     return;
   }
-  if (r.plan.operations.empty() && rec.applied == 0) std::printf("Nothing to do.\n");
+  if (listing.operations() == 0 && rec.applied == 0) std::printf("Nothing to do.\n");
   std::printf(
       "Result: %s: %llu applied, %llu failed (retried next run), %llu refused; %llu "
       "members not in agreement.\n",
       std::string(run_state_name(rec.state)).c_str(), static_cast<unsigned long long>(rec.applied),
       static_cast<unsigned long long>(rec.failed), static_cast<unsigned long long>(rec.refused),
       static_cast<unsigned long long>(rec.unsynced));
-  if (!r.report.empty()) {
+  if (rec.counts.report_rows > 0) {
     std::printf("Conflict report: concord report --sync %s --run %llu --format html -o FILE\n",
                 rec.sync.c_str(), static_cast<unsigned long long>(rec.id));
   }
@@ -110,7 +119,11 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
   Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(o.sync);
   if (!syncs) return fail(kExitUsage, syncs.status().message());
   int code = kExitOk;
-  json all = json::array();
+  // --json: one object, or an array of them when several syncs run; each is written as soon as
+  // its run ends, its lists streamed from the listing's spool.
+  const bool array = syncs->size() != 1;
+  std::size_t printed = 0;
+  if (o.json && array) std::fputs("[", stdout);
   for (const SyncConfig* s : *syncs) {
     Result<Context::Pair> p = (*ctx)->pair(*s);
     if (!p) {
@@ -118,6 +131,7 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
       continue;
     }
     SyncPair sp{(*ctx)->store(), *p->handle, *s, *p->mailchimp, *p->crm, system_clock()};
+    PlanListing listing(o.json ? 0 : kListed, /*spool=*/o.json);
     RunRequest rq;
     rq.command = apply ? "sync" : "plan";
     rq.apply = apply;
@@ -126,6 +140,7 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
     rq.full_fetch = o.full;
     rq.backup_dir = (*ctx)->backup_dir();
     rq.progress = progress_printer(g.verbose);
+    rq.observer = &listing;
     Result<RunOutcome> r = run_sync(sp, rq);
     if (!r) {
       code = worse(code, fail(kExitError, s->name + ": " + r.status().to_string()));
@@ -133,12 +148,21 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
     }
     code = worse(code, r->exit_code());
     if (o.json) {
-      all.push_back(run_json(*r));
+      if (array) std::fputs(printed == 0 ? "\n" : ",\n", stdout);
+      if (Status st = print_plan_json(run_json(*r, listing), listing, stdout); !st) {
+        code = worse(code, fail(kExitError, s->name + ": " + st.message()));
+      }
+      ++printed;
     } else {
-      print_run(*r, apply);
+      print_run(*r, listing, apply);
     }
   }
-  if (o.json) std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+  if (o.json) {
+    if (array) std::fputs(printed == 0 ? "]" : "\n]", stdout);
+    if (!array && printed == 0) std::fputs("[]", stdout);
+    std::fputs("\n", stdout);
+    std::fflush(stdout);
+  }
   return code;
 }
 

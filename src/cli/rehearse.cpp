@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/plan_listing.h"
 #include "concord/diff.h"
 #include "concord/email.h"
 #include "concord/record.h"
@@ -86,14 +87,15 @@ Status load_member(const json& m, std::size_t row, const TimeZone& zone, Snapsho
   return Status::ok();
 }
 
-void print_plan(const Plan& plan, const GuardVerdict& guard, const std::string& table) {
+void print_plan(const DiffResult& plan, const PlanListing& listing, const GuardVerdict& guard,
+                const std::string& table) {
   std::printf("Rehearsal of %s%s\n\n", table.c_str(),
               plan.first_run ? " (first run: no base yet)" : "");
-  print_counts(plan, stdout);
+  print_counts(plan.counts, stdout);
   std::printf("\nOperations\n");
-  print_operations(plan, stdout, SIZE_MAX);
+  listing.print_operations(stdout);
   std::printf("\nFor a person to look at\n");
-  print_report_rows(plan, stdout, SIZE_MAX);
+  listing.print_report_rows(stdout);
   if (guard.stop) {
     std::printf("\nA sync would stop here (exit status 3), changing nothing:\n");
     for (const auto& why : guard.reasons)
@@ -157,18 +159,25 @@ int rehearse(const RehearseOptions& o) {
       return kExitError;
     }
   }
-  Result<Plan> plan = make_plan(**store, *pair, options);
+  // A rehearsal prints every operation: the text listing keeps them all.
+  PlanListing listing(o.json ? 0 : SIZE_MAX, /*spool=*/o.json);
+  Result<DiffResult> plan = diff(**store, *pair, options, listing);
   if (!plan) {
     std::fprintf(stderr, "concord: %s\n", plan.status().to_string().c_str());
     return kExitError;
   }
   GuardVerdict guard = check_guards(plan->counts, options);
   if (o.json) {
-    json j = plan_json(*plan, "rehearsal");
+    json j = plan_json(plan->counts, plan->first_run, "rehearsal");
     j["guard"] = {{"stop", guard.stop}, {"reasons", guard.reasons}};
-    std::cout << j.dump(2) << "\n";
+    Status s = print_plan_json(j, listing, stdout);
+    std::fputs("\n", stdout);
+    if (!s) {
+      std::fprintf(stderr, "concord: %s\n", s.to_string().c_str());
+      return kExitError;
+    }
   } else {
-    print_plan(*plan, guard, o.table);
+    print_plan(*plan, listing, guard, o.table);
   }
   return 0;
 }

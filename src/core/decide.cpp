@@ -65,6 +65,19 @@ void decide_for_crm_winner(const MailchimpState& mc, const CrmState& crm,
     d.note = Note::kCrmOptOut;
     return;
   }
+  // Mailchimp refused this address for good in an earlier run: it would refuse it again.
+  switch (mc.refusal) {
+    case Refusal::kInvalidAddress:
+      d.conflict = Conflict::kInvalidEmail;
+      d.note = Note::kRefusedAsInvalid;
+      return;
+    case Refusal::kForgotten:
+      d.conflict = Conflict::kForgotten;
+      d.note = Note::kForgottenNotResubscribed;
+      return;
+    case Refusal::kNone:
+      break;
+  }
   const MailchimpAction subscribe =
       options.double_opt_in ? MailchimpAction::kPending : MailchimpAction::kSubscribe;
   switch (mc.status) {
@@ -294,6 +307,8 @@ std::string_view note_name(Note n) {
       return "trashed-contact-replaced";
     case Note::kCleanedRemoved:
       return "cleaned-removed";
+    case Note::kRefusedAsInvalid:
+      return "refused-as-invalid";
   }
   return "?";
 }
@@ -359,6 +374,9 @@ std::string explain(const Decision& d) {
       break;
     case Note::kTrashedContactReplaced:
       s += "; the only CRM contact with this email is in the trash, so a new contact is created";
+      break;
+    case Note::kRefusedAsInvalid:
+      s += "; Mailchimp refused the address as invalid before, so it is not sent again";
       break;
     case Note::kCleanedRemoved:
       s += d.hold_email ? "; the address is cleaned (bounced) in Mailchimp: removed from the "

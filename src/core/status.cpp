@@ -32,12 +32,37 @@ std::string Status::to_string() const {
   return out;
 }
 
+std::string_view origin_name(Origin origin) {
+  switch (origin) {
+    case Origin::kMailchimp:
+      return "mailchimp";
+    case Origin::kCivicrm:
+      return "civicrm";
+    case Origin::kStore:
+      return "store";
+    case Origin::kConfig:
+      return "config";
+    case Origin::kNone:
+      break;
+  }
+  return "";
+}
+
 Status Status::with_context(std::string_view context) const {
   if (is_ok()) return *this;
   std::string msg(context);
   msg += ": ";
   msg += message_;
-  return Status(code_, std::move(msg));
+  Status s(code_, std::move(msg));
+  s.origin_ = origin_;
+  return s;
+}
+
+Status Status::with_origin(Origin origin) const {
+  if (is_ok() || origin_ != Origin::kNone) return *this;
+  Status s = *this;
+  s.origin_ = origin;
+  return s;
 }
 
 }  // namespace concord

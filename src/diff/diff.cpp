@@ -4,7 +4,9 @@
 
 #include <cstring>
 
+#include "concord/meta_keys.h"
 #include "concord/record.h"
+#include "concord/refusal.h"
 #include "concord/snapshot.h"
 
 namespace concord {
@@ -72,6 +74,7 @@ class Differ {
     mc.cursor.seek_to_first();
     crm.cursor.seek_to_first();
     base.cursor.seek_to_first();
+    refusals_.seek(meta::kRefusalPrefix);
     result_.first_run = !base.cursor.valid();
     PlanCounts& c = result_.counts;
 
@@ -126,6 +129,7 @@ class Differ {
     for (Input* in : {&mc, &crm, &base}) {
       if (Status s = in->cursor.status(); !s) return s;
     }
+    if (Status s = refusals_.status(); !s) return s;
     if (Status s = report_rejects(); !s) return s;
     return result_;
   }
@@ -151,10 +155,13 @@ class Differ {
     }
     BaseState bs;
     if (b != nullptr) bs = b->state();
-    const Decision d = decide(ms, cs, b ? &bs : nullptr, options_);
-    PlanCounts& c = result_.counts;
     MemberKey mk;
     member_key_from_bytes(key, &mk);
+    Result<const StoredRefusal*> refused = refusal_of(mk);
+    if (!refused) return refused.status();
+    if (*refused != nullptr) ms.refusal = (*refused)->kind;
+    const Decision d = decide(ms, cs, b ? &bs : nullptr, options_);
+    PlanCounts& c = result_.counts;
 
     if (!d.has_action()) {
       ++c.unchanged;
@@ -202,9 +209,36 @@ class Differ {
       if (b != nullptr) row.base = bs;
       row.decision = d;
       row.reason = explain(d);
+      if (*refused != nullptr && d.mailchimp == MailchimpAction::kNone) {
+        const StoredRefusal& r = **refused;
+        row.reason += " (Mailchimp's answer";
+        if (r.run_id != 0) row.reason += " in run " + std::to_string(r.run_id);
+        row.reason += r.message.empty() ? ")" : ": " + r.message + ")";
+      }
       sink_.report(std::move(row));
     }
     return Status::ok();
+  }
+
+  // The refusal stored for `key`, or nullptr. Members are asked for in key order, so the cursor
+  // only moves forward (refusal keys are hex digests, which sort as the member keys do).
+  Result<const StoredRefusal*> refusal_of(const MemberKey& key) {
+    MemberKey at;
+    while (refusals_.valid() && refusals_.key().starts_with(meta::kRefusalPrefix)) {
+      if (!meta::member_of_refusal_key(refusals_.key(), &at)) {
+        refusals_.next();  // not a refusal of a member: not ours to read
+        continue;
+      }
+      if (at >= key) break;
+      refusals_.next();
+    }
+    if (!refusals_.valid() || !refusals_.key().starts_with(meta::kRefusalPrefix) || at != key) {
+      return static_cast<const StoredRefusal*>(nullptr);
+    }
+    Result<StoredRefusal> r = decode_refusal(refusals_.value());
+    if (!r) return r.status().with_context("meta " + std::string(refusals_.key()));
+    refusal_ = std::move(*r);
+    return static_cast<const StoredRefusal*>(&refusal_);
   }
 
   static Status read_email(std::string_view value, Family f, std::string_view key,
@@ -245,6 +279,8 @@ class Differ {
   const SyncOptions& options_;
   PlanSink& sink_;
   DiffResult result_;
+  Cursor refusals_ = store_.scan(pair_, Family::kMeta);
+  StoredRefusal refusal_;  // the last one refusal_of() read
 };
 
 }  // namespace

@@ -4,69 +4,45 @@
 
 namespace concord {
 
-Side side_of(OpKind k) {
-  switch (k) {
-    case OpKind::kMailchimpSubscribe:
-    case OpKind::kMailchimpPending:
-    case OpKind::kMailchimpUnsubscribe:
-    case OpKind::kMailchimpArchive:
-      return Side::kMailchimp;
-    case OpKind::kCrmAdd:
-    case OpKind::kCrmCreateContact:
-    case OpKind::kCrmRemove:
-    case OpKind::kCrmHoldEmail:
-      return Side::kCrm;
-  }
-  return Side::kCrm;
-}
+namespace {
 
-std::string_view op_kind_name(OpKind k) {
-  switch (k) {
-    case OpKind::kMailchimpSubscribe:
-      return "add_to_mailchimp";
-    case OpKind::kMailchimpPending:
-      return "pending_in_mailchimp";
-    case OpKind::kMailchimpUnsubscribe:
-      return "unsubscribe_in_mailchimp";
-    case OpKind::kMailchimpArchive:
-      return "archive_in_mailchimp";
-    case OpKind::kCrmAdd:
-      return "add_to_crm";
-    case OpKind::kCrmCreateContact:
-      return "create_crm_contact";
-    case OpKind::kCrmRemove:
-      return "remove_from_crm";
-    case OpKind::kCrmHoldEmail:
-      return "hold_crm_email";
+// PlanCounts' counter of each OpKind, in OpKind order.
+constexpr std::uint64_t PlanCounts::*kCounterOf[kOpKindCount] = {
+    &PlanCounts::add_to_mailchimp,
+    &PlanCounts::pending_in_mailchimp,
+    &PlanCounts::unsubscribe_in_mailchimp,
+    &PlanCounts::archive_in_mailchimp,
+    &PlanCounts::add_to_crm,
+    &PlanCounts::create_crm_contact,
+    &PlanCounts::remove_from_crm,
+    &PlanCounts::hold_crm_email,
+};
+
+// The table is indexed by the enum's value: a row out of place would give a kind another's
+// meaning.
+constexpr bool table_in_order() {
+  for (std::size_t i = 0; i < kOpKindCount; ++i) {
+    if (static_cast<std::size_t>(kOpKinds[i].kind) != i) return false;
   }
-  return "?";
+  return true;
 }
+static_assert(table_in_order(), "kOpKinds must be in OpKind order");
+
+}  // namespace
 
 std::uint64_t& PlanCounts::of(OpKind k) {
-  switch (k) {
-    case OpKind::kMailchimpSubscribe:
-      return add_to_mailchimp;
-    case OpKind::kMailchimpPending:
-      return pending_in_mailchimp;
-    case OpKind::kMailchimpUnsubscribe:
-      return unsubscribe_in_mailchimp;
-    case OpKind::kMailchimpArchive:
-      return archive_in_mailchimp;
-    case OpKind::kCrmAdd:
-      return add_to_crm;
-    case OpKind::kCrmCreateContact:
-      return create_crm_contact;
-    case OpKind::kCrmRemove:
-      return remove_from_crm;
-    case OpKind::kCrmHoldEmail:
-      return hold_crm_email;
-  }
-  return hold_crm_email;
+  return this->*kCounterOf[static_cast<std::size_t>(k)];
+}
+
+std::uint64_t PlanCounts::of(OpKind k) const {
+  return this->*kCounterOf[static_cast<std::size_t>(k)];
 }
 
 std::uint64_t PlanCounts::operations() const {
-  return add_to_mailchimp + pending_in_mailchimp + unsubscribe_in_mailchimp + archive_in_mailchimp +
-         add_to_crm + create_crm_contact + remove_from_crm + hold_crm_email;
+  std::uint64_t n = 0;
+  for (const OpKindInfo& k : kOpKinds)
+    n += of(k.kind);
+  return n;
 }
 
 GuardVerdict check_guards(const PlanCounts& c, const SyncOptions& options) {

@@ -31,11 +31,19 @@ Status from_rocks(const rocksdb::Status& s, std::string_view what) {
   std::string msg(what);
   msg += ": ";
   msg += s.ToString();
-  if (s.IsCorruption()) return Status::corruption(std::move(msg));
-  if (s.IsNotFound()) return Status::not_found(std::move(msg));
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::unavailable(std::move(msg));
-  if (s.IsInvalidArgument()) return Status::invalid(std::move(msg));
-  return Status::io_error(std::move(msg));
+  Status out;
+  if (s.IsCorruption()) {
+    out = Status::corruption(std::move(msg));
+  } else if (s.IsNotFound()) {
+    out = Status::not_found(std::move(msg));
+  } else if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    out = Status::unavailable(std::move(msg));
+  } else if (s.IsInvalidArgument()) {
+    out = Status::invalid(std::move(msg));
+  } else {
+    out = Status::io_error(std::move(msg));
+  }
+  return out.with_origin(Origin::kStore);
 }
 
 bool valid_pair_name(std::string_view name) {

@@ -6,7 +6,9 @@
 
 #include "concord/diff.h"
 #include "concord/email.h"
+#include "concord/meta_keys.h"
 #include "concord/record.h"
+#include "concord/refusal.h"
 #include "concord/snapshot.h"
 #include "concord/store.h"
 #include "temp_store.h"
@@ -285,6 +287,39 @@ TEST_CASE("rejected rows are invalid-email report rows") {
   CHECK(r.reason.find("no '@'") != std::string::npos);
   CHECK(r.reason.find("101") != std::string::npos);
   CHECK(plan->operations.empty());
+}
+
+TEST_CASE("refusals stored in meta reach decide(): refused addresses are not sent again") {
+  TempStore t;
+  Store& s = *t.store;
+  const PairHandle& p = *t.pair;
+  // Three CRM members Mailchimp does not have; two were refused before, in any key order.
+  for (const char* e : {"fake@example.com", "gone@example.org", "new@example.org"})
+    put_crm(s, p, e, {CrmStatus::kAdded, day(1, 4), true});
+  REQUIRE(s.put(p, Family::kMeta, meta::refusal_key(member_key("fake@example.com")),
+                encode_refusal({Refusal::kInvalidAddress, 3, "looks fake or invalid"}))
+              .is_ok());
+  // A refusal stored as text by an earlier release.
+  REQUIRE(s.put(p, Family::kMeta, meta::refusal_key(member_key("gone@example.org")),
+                "forgotten: run 4: Forgotten Email Not Subscribed")
+              .is_ok());
+  // Meta keys around the refusals are not refusals.
+  REQUIRE(s.put(p, Family::kMeta, "refused/not-a-hash", "x").is_ok());
+  REQUIRE(s.put(p, Family::kMeta, "runs.last_id", "4").is_ok());
+
+  Result<Plan> plan = make_plan(s, p, SyncOptions{});
+  REQUIRE(plan.is_ok());
+  REQUIRE(plan->operations.size() == 1);
+  CHECK(plan->operations[0].email == "new@example.org");
+  std::map<std::string, const ReportRow*> rows;
+  for (const ReportRow& r : plan->reports)
+    rows[r.email] = &r;
+  REQUIRE(rows.count("fake@example.com"));
+  CHECK(rows["fake@example.com"]->conflict == Conflict::kInvalidEmail);
+  CHECK(rows["fake@example.com"]->reason.find("run 3: looks fake or invalid") != std::string::npos);
+  REQUIRE(rows.count("gone@example.org"));
+  CHECK(rows["gone@example.org"]->conflict == Conflict::kForgotten);
+  CHECK(rows["gone@example.org"]->reason.find("run 4") != std::string::npos);
 }
 
 TEST_CASE("guards stop plans that remove too many, or follow an empty snapshot") {

@@ -1,0 +1,28 @@
+// The keys of a pair's meta family, named in one place (docs/store-format.md lists them).
+//
+// Thread-safety: constants and pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "concord/email.h"
+
+namespace concord::meta {
+
+// When the last full fetch of both sides ended: decimal µs since the epoch.
+inline constexpr std::string_view kLastFullFetch = "fetch.last_full";
+// The directory of the backup made before the pair's first apply.
+inline constexpr std::string_view kFirstBackup = "backup.first";
+// The last run id given out: decimal.
+inline constexpr std::string_view kLastRunId = "runs.last_id";
+
+// Addresses Mailchimp refused for good: "refused/" + the subscriber hash (32 hex digits). Hex
+// keeps the members' key order, so the diff reads them with a forward cursor beside the
+// snapshots. The value is encode_refusal()'s (refusal.h).
+inline constexpr std::string_view kRefusalPrefix = "refused/";
+std::string refusal_key(const MemberKey& key);
+// The member a refusal key names; false for a key of another shape.
+bool member_of_refusal_key(std::string_view key, MemberKey* out);
+
+}  // namespace concord::meta
