@@ -1,4 +1,4 @@
-// concord's configuration: a TOML file (DESIGN §4).
+// concord's configuration: a TOML file (docs/configuration.md).
 //
 // Secrets never appear in it: it names the environment variables that hold them. Unknown keys
 // are errors naming the key and its line, so that a misspelt option is never silently ignored.

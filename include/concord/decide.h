@@ -1,4 +1,4 @@
-// decide(): the decision rules of DESIGN §2 for one member, as a pure function.
+// decide(): the decision rules (docs/decision-rules.md) for one member, as a pure function.
 //
 // Given what each side says now and what they last agreed on (the base), decide() says which side
 // wins, what to do on each side, and whether a person should see it in the conflict report.
@@ -34,7 +34,7 @@ enum class Trust : std::uint8_t {
   kMailchimp = 2,
 };
 
-// The options of one sync pair, plus the per-run overrides. Defaults are DESIGN's.
+// The options of one sync pair, plus the per-run overrides. Defaults are the documented ones (docs/configuration.md).
 struct SyncOptions {
   TieRule tie = TieRule::kCrm;
   Micros skew_margin = 0;  // times within this many µs of each other are equal
@@ -134,7 +134,7 @@ struct Decision {
 Decision decide(const MailchimpState& mailchimp, const CrmState& crm, const BaseState* base,
                 const SyncOptions& options);
 
-// Whether a side has changed since the base (DESIGN §2). Exposed for the diff and for tests.
+// Whether a side has changed since the base (docs/decision-rules.md). Exposed for the diff and for tests.
 bool mailchimp_changed(const MailchimpState& mailchimp, const BaseState* base);
 bool crm_changed(const CrmState& crm, const BaseState* base);
 

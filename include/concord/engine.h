@@ -76,7 +76,7 @@ struct RunOutcome {
   // ("done", "failed", "refused", "planned" when the run stopped before sending it): counts.
   std::map<std::pair<std::string, std::string>, std::uint64_t> operation_results;
 
-  // DESIGN §4: 0 done, 1 error/interrupted, 3 stopped by a guard, 4 done but some members not
+  // Exit statuses: 0 done, 1 error/interrupted, 3 stopped by a guard, 4 done but some members not
   // synced.
   int exit_code() const;
 };

@@ -1,4 +1,5 @@
-// What each side says about one member, reduced to what the decision rules need (DESIGN §2).
+// What each side says about one member, reduced to what the decision rules need
+// (docs/decision-rules.md).
 //
 // Thread-safety: plain values and pure functions.
 #pragma once
@@ -16,8 +17,7 @@ enum class Membership : std::uint8_t { kOut = 0, kIn = 1 };
 enum class Side : std::uint8_t { kMailchimp = 0, kCrm = 1 };
 std::string_view side_name(Side side);  // "mailchimp" | "crm"
 
-// ---- Mailchimp
-// -----------------------------------------------------------------------------------
+// ---- Mailchimp ----
 
 // A member's status in the audience. kAbsent: not in the audience at all. kForgotten is not a
 // Mailchimp status: concord records it when Mailchimp refused a write with "Forgotten Email Not
@@ -50,8 +50,8 @@ Membership membership_of(MailchimpStatus s);
 // non-empty reason was given by the person. Empty → kUnknown.
 UnsubscribeOrigin unsubscribe_origin(std::string_view unsubscribe_reason);
 
-// The time of a Mailchimp member's last *membership* change (DESIGN §2). Mailchimp's `last_changed`
-// moves on any edit, so concord keeps its own status_changed_at:
+// The time of a Mailchimp member's last *membership* change (docs/decision-rules.md). Mailchimp's
+// `last_changed` moves on any edit, so concord keeps its own status_changed_at:
 //   - first sight (no stored record): `timestamp_opt` for subscribed/pending members where set,
 //     else `last_changed`;
 //   - status differs from the stored one: `last_changed`;
@@ -84,8 +84,7 @@ struct MailchimpState {
   Membership membership() const { return membership_of(status); }
 };
 
-// ---- CRM (CiviCRM)
-// ---------------------------------------------------------------------------------
+// ---- CRM (CiviCRM) ----
 
 // The status of the contact's latest SubscriptionHistory row for the group; kNone: no row (never in
 // the group).
@@ -121,8 +120,7 @@ struct CrmState {
   bool opted_out() const { return do_not_email || is_opt_out || email_on_hold; }
 };
 
-// ---- the base
-// ------------------------------------------------------------------------------------
+// ---- the base ----
 
 // The state both sides last agreed on, with each side's change time then.
 struct BaseState {

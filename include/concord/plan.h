@@ -138,7 +138,7 @@ class PlanSink {
   virtual void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) = 0;
 };
 
-// What the guards say about a plan (DESIGN §2 "Guards").
+// What the guards say about a plan (docs/decision-rules.md, "Guards").
 struct GuardVerdict {
   bool stop = false;
   std::vector<std::string> reasons;  // one sentence per tripped guard

@@ -2,7 +2,7 @@
 //
 // Every change time in concord is a `Micros`. The sides report times to the second; the store keeps
 // microseconds so that a later side may be finer. A missing time is kNoTime, which compares older
-// than every real time (DESIGN §2: "a missing time is older than any time").
+// than every real time ("a missing time is older than any time", docs/decision-rules.md).
 //
 // Thread-safety: the parsing and formatting functions are pure. A TimeZone may be shared between
 // threads once constructed.

@@ -21,7 +21,7 @@
 
 namespace concord::cli {
 
-// DESIGN §4.
+// Exit statuses (README.md, "Exit status").
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;

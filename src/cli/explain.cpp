@@ -7,7 +7,9 @@
 #include "concord/civicrm_client.h"
 #include "concord/email.h"
 #include "concord/journal.h"
+#include "concord/meta_keys.h"
 #include "concord/record.h"
+#include "concord/refusal.h"
 
 namespace concord::cli {
 namespace {
@@ -23,6 +25,7 @@ struct Stored {
   std::optional<CrmState> crm;
   json mc_body, crm_body;
   std::optional<BaseRecord> base;
+  std::optional<StoredRefusal> refusal;  // Mailchimp refused the address for good before
 };
 
 Status read_side(Store& store, const PairHandle& pair, Family f, const MemberKey& key,
@@ -62,6 +65,13 @@ Result<Stored> load(Store& store, const PairHandle& pair, const MemberKey& key) 
     BaseRecord base;
     if (Status s = decode_base(**b, &base); !s) return s;
     st.base = base;
+  }
+  Result<std::optional<std::string>> r = store.get(pair, Family::kMeta, meta::refusal_key(key));
+  if (!r) return r.status();
+  if (r->has_value()) {
+    Result<StoredRefusal> refusal = decode_refusal(**r);
+    if (!refusal) return refusal.status();
+    st.refusal = std::move(*refusal);
   }
   return st;
 }
@@ -141,7 +151,8 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
   Result<std::vector<JournalEntry>> ops = log.entries_of(key);
   if (!ops) return fail(kExitError, ops.status().to_string());
 
-  const MailchimpState mc = st->mc.value_or(MailchimpState{});
+  MailchimpState mc = st->mc.value_or(MailchimpState{});
+  if (st->refusal) mc.refusal = st->refusal->kind;  // as the diff reads it
   const CrmState crm = st->crm.value_or(CrmState{});
   BaseState bs;
   if (st->base) bs = st->base->state();
@@ -170,6 +181,12 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                                           {"status_changed_at", time_text(mc.changed_at)},
                                           {"record", st->mc_body}}
                                    : json(nullptr)},
+              {"refused", st->refusal ? json{{"as", st->refusal->kind == Refusal::kForgotten
+                                                        ? "forgotten"
+                                                        : "invalid-email"},
+                                             {"run", st->refusal->run_id},
+                                             {"message", st->refusal->message}}
+                                      : json(nullptr)},
               {"crm", st->crm ? json{{"status", crm_status_name(crm.status)},
                                      {"changed_at", time_text(crm.changed_at)},
                                      {"contact_known", crm.contact_known},
@@ -202,6 +219,12 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                 time_text(mc.changed_at).c_str());
   } else {
     std::printf("Mailchimp: not in the audience\n");
+  }
+  if (st->refusal) {
+    std::printf("           refused for good in run %llu (%s): %s\n",
+                static_cast<unsigned long long>(st->refusal->run_id),
+                st->refusal->kind == Refusal::kForgotten ? "forgotten" : "invalid address",
+                st->refusal->message.c_str());
   }
   if (st->crm) {
     std::printf("CRM:       %s %s, %s\n",

@@ -1,4 +1,4 @@
-// The `concord` command (DESIGN §4): concord [--config FILE] COMMAND, each with --help.
+// The `concord` command (README.md): concord [--config FILE] COMMAND, each with --help.
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.h"

@@ -76,8 +76,7 @@ std::string_view family_name(Family f) {
   return kFamilyNames[static_cast<int>(f)];
 }
 
-// ---- Cursor
-// ----------------------------------------------------------------------------------------
+// ---- Cursor ----
 
 struct Cursor::Impl {
   std::unique_ptr<rocksdb::Iterator> it;
@@ -115,8 +114,7 @@ Status Cursor::status() const {
   return from_rocks(impl_->it->status(), "reading the store");
 }
 
-// ---- Batch
-// -----------------------------------------------------------------------------------------
+// ---- Batch ----
 
 struct Batch::Impl {
   rocksdb::WriteBatch wb;
@@ -142,8 +140,7 @@ void Batch::clear() {
   impl_->wb.Clear();
 }
 
-// ---- Store
-// -----------------------------------------------------------------------------------------
+// ---- Store ----
 
 namespace {
 

@@ -233,7 +233,7 @@ CrmState crm(CrmStatus s, Micros t) {
   return c;
 }
 
-// The five people of DESIGN §2, and the world a test runs in.
+// The five people of docs/decision-rules.md, and the world a test runs in.
 struct World {
   TempStore ts{"engine"};
   FakeClock clock;
@@ -276,7 +276,7 @@ struct World {
   Membership mc_of(const std::string& e) { return mailchimp.members[e].membership(); }
   Membership crm_of(const std::string& e) { return crm_side.contacts[e].membership(); }
 
-  // The outcomes DESIGN §2 documents for the five people.
+  // The outcomes docs/decision-rules.md documents for the five people.
   void check_five_people() {
     for (const char* e : {"wilma@bedrock.org", "betty@bedrock.org", "pebbles@bedrock.org"}) {
       INFO(e);

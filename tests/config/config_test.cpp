@@ -3,11 +3,11 @@
 #include <cstdlib>
 
 #include "concord/config.h"
-#include "concord/schedule.h"
+#include "serve/schedule.h"
 
 using namespace concord;
 
-TEST_CASE("the example configuration reads back with DESIGN's defaults") {
+TEST_CASE("the example configuration reads back with the documented defaults") {
   auto c = parse_config(example_config(), "/etc/concord/concord.toml");
   REQUIRE(c.is_ok());
   CHECK(c->state_dir == "/etc/concord/state");

@@ -1,4 +1,4 @@
-// decide(): the decision rules of DESIGN §2, as a table. One row per person or rule; each row runs
+// decide(): the decision rules (docs/decision-rules.md), as a table. One row per person or rule; each row runs
 // in its own DYNAMIC_SECTION named after it, so a failure names the rule that broke.
 #include "concord/decide.h"
 
@@ -66,7 +66,7 @@ Micros utc(int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0) {
       sys_days{year{y} / month{m} / day{d}} + hours{hh} + minutes{mm} + seconds{ss};
   return duration_cast<microseconds>(t.time_since_epoch()).count();
 }
-// DESIGN's table is in one year.
+// The documented table is in one year.
 Micros jan(unsigned d) {
   return utc(2026, 1, d);
 }
@@ -109,7 +109,7 @@ struct Row {
   MailchimpState mailchimp = {};
   CrmState crm = {};
   std::optional<BaseState> base = std::nullopt;  // nullopt: first run / new member
-  SyncOptions options = {};                      // DESIGN's defaults unless the row says otherwise
+  SyncOptions options = {};                      // the documented defaults unless the row says otherwise
 
   // Expected; fields left out expect Decision's defaults (nothing to do, nothing to report).
   Winner winner = Winner::kNone;
@@ -125,7 +125,7 @@ struct Row {
 
 const std::vector<Row>& rows() {
   static const std::vector<Row> table = {
-      // ---- DESIGN §2, rule 4: the five people of the first run (no base)
+      // ---- rule 4 (docs/decision-rules.md): the five people of the first run (no base)
       {.name = "Wilma: subscribed 1 Jan, added 5 Jan -> stays subscribed",
        .mailchimp = mc(MS::kSubscribed, jan(1)),
        .crm = crm(CS::kAdded, jan(5)),
@@ -694,7 +694,7 @@ TEST_CASE("decide: the table's row names are unique", "[decide]") {
   }
 }
 
-TEST_CASE("decide: DESIGN §2 decision table", "[decide]") {
+TEST_CASE("decide: the decision table of docs/decision-rules.md", "[decide]") {
   for (const Row& row : rows()) {
     DYNAMIC_SECTION(row.name) {
       const BaseState* base = row.base ? &*row.base : nullptr;

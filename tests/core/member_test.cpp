@@ -5,7 +5,7 @@
 
 using namespace concord;
 
-TEST_CASE("Mailchimp statuses map to membership as DESIGN §2 says") {
+TEST_CASE("Mailchimp statuses map to membership as the decision rules say") {
   struct Row {
     const char* status;
     Membership expected;

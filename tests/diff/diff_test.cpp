@@ -170,7 +170,7 @@ std::map<std::string, Member> random_members(std::mt19937& rng, int n, TempStore
 
 }  // namespace
 
-TEST_CASE("the five people of DESIGN §2, through the store and the diff") {
+TEST_CASE("the five people of the decision rules, through the store and the diff") {
   TempStore t;
   Store& s = *t.store;
   const PairHandle& p = *t.pair;

@@ -164,7 +164,7 @@ std::map<std::string, std::string> migrated_fixture() {
 
 }  // namespace
 
-// ---- 1. the initial migration of the five people (DESIGN §2) ------------------------------------
+// ---- 1. the initial migration of the five people ------------------------------------
 
 TEST_CASE("e2e: initial migration of the five people", "[e2e]") {
   const SideState before = fresh(fixture_seed());
@@ -359,8 +359,7 @@ TEST_CASE("e2e: concord's own CRM writes do not count as changes made in the CRM
   CHECK(now_state().group_status(105) == "Removed");
 }
 
-// ---- 3. compliance, cleaned, invalid, duplicates, opt-outs, forgotten
-// ----------------------------
+// ---- 3. compliance, cleaned, invalid, duplicates, opt-outs, forgotten ----
 
 namespace {
 
@@ -537,7 +536,7 @@ TEST_CASE("e2e: resubscribe = never reports a self-unsubscribed member and leave
 }
 
 // An address Mailchimp refuses as invalid (concord cannot tell it is fake) is a report row, not
-// a write retried on every run (DESIGN §3: invalid → report, don't retry).
+// a write retried on every run (invalid → report, do not retry).
 TEST_CASE("e2e: an address Mailchimp refuses as invalid is not sent again", "[e2e]") {
   json seed = compliance_seed();
   seed["civicrm"]["contacts"].push_back(contact(130, "Fake", "fake@example.com"));
@@ -568,8 +567,7 @@ TEST_CASE("e2e: a forgotten address is not sent again after a full fetch", "[e2e
   CHECK(has_row(report_of(w), "gone@bedrock.org", "forgotten"));
 }
 
-// ---- 4. trust overrides
-// --------------------------------------------------------------------------
+// ---- 4. trust overrides ----
 
 TEST_CASE("e2e: --trust makes one side win every disagreement of the first run", "[e2e]") {
   const SideState before = fresh(fixture_seed());
@@ -635,8 +633,7 @@ TEST_CASE("e2e: --trust makes one side win every disagreement of the first run",
   }
 }
 
-// ---- 5. guards and removal modes
-// -----------------------------------------------------------------
+// ---- 5. guards and removal modes ----
 
 TEST_CASE("e2e: the removal guard stops a run before anything changes", "[e2e]") {
   const SideState before = fresh(fixture_seed());
@@ -718,8 +715,7 @@ TEST_CASE("e2e: removal = \"archive\" archives instead of unsubscribing", "[e2e]
   CHECK(again.json()["operations"].empty());
 }
 
-// ---- 6. faults
-// -----------------------------------------------------------------------------------
+// ---- 6. faults ----
 
 TEST_CASE("e2e: with 429s, 5xx, resets and truncated bodies on both sides, runs converge",
           "[e2e]") {
@@ -838,8 +834,7 @@ TEST_CASE("e2e: a contact creation whose answer was lost creates one contact", "
   CHECK(hoppies == 1);
 }
 
-// ---- 7. no secret in any output
-// ------------------------------------------------------------------
+// ---- 7. no secret in any output ----
 
 TEST_CASE("e2e: no secret appears in any output, report, backup or state file", "[e2e]") {
   fresh(fixture_seed());
@@ -929,8 +924,7 @@ TEST_CASE("e2e: no secret appears in any output, report, backup or state file", 
   CHECK(std::filesystem::exists(w.state_dir() / "manual-backup"));
 }
 
-// ---- 8. explain
-// ----------------------------------------------------------------------------------
+// ---- 8. explain ----
 
 TEST_CASE("e2e: explain names the rule that decided and lists both runs' operations", "[e2e]") {
   fresh(fixture_seed());
@@ -1000,8 +994,7 @@ TEST_CASE("e2e: explain names the rule that decided and lists both runs' operati
   CHECK(text.out.find("only-crm-changed") != std::string::npos);
 }
 
-// ---- 9. reports
-// ----------------------------------------------------------------------------------
+// ---- 9. reports ----
 
 TEST_CASE("e2e: the first sync's report in every format", "[e2e]") {
   fresh(fixture_seed());
