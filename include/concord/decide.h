@@ -28,14 +28,24 @@ enum class RemovalMode : std::uint8_t {
   kUnsubscribe = 0,  // CRM wins OUT → Mailchimp `unsubscribed`
   kArchive = 1,      // CRM wins OUT → Mailchimp archive (DELETE); never a permanent delete
 };
+// Which way a pair's decisions may go. Two-way pairs follow the rules below; a one-way pair
+// mirrors its people side into Mailchimp: that side wins every disagreement and nothing is ever
+// written back to it (the one-way sources of the next integrations).
+enum class Direction : std::uint8_t {
+  kTwoWay = 0,       // CiviCRM ↔ Mailchimp
+  kToMailchimp = 1,  // people side → Mailchimp only
+};
+
 enum class Trust : std::uint8_t {
   kNone = 0,  // the rules decide
   kCrm = 1,   // the CRM wins every disagreement (this run only)
   kMailchimp = 2,
 };
 
-// The options of one sync pair, plus the per-run overrides. Defaults are the documented ones (docs/configuration.md).
+// The options of one sync pair, plus the per-run overrides. Defaults are the documented ones
+// (docs/configuration.md).
 struct SyncOptions {
+  Direction direction = Direction::kTwoWay;
   TieRule tie = TieRule::kCrm;
   Micros skew_margin = 0;  // times within this many µs of each other are equal
   Resubscribe resubscribe = Resubscribe::kPending;
@@ -93,6 +103,7 @@ enum class Reason : std::uint8_t {
   kTieOut = 7,
   kTrustCrm = 8,  // --trust
   kTrustMailchimp = 9,
+  kOneWay = 10,  // a one-way pair: the people side is the source
 };
 
 // What happened to the winner's wish, where it was not a plain write.
@@ -127,14 +138,15 @@ struct Decision {
   bool needs_report() const { return conflict != Conflict::kNone || duplicate; }
 };
 
-// Decides one member.
+// Decides one member. `options.direction` says which way it may go.
 //   base: what the sides last agreed on; nullptr when they never have (first run, or a new
 //         member). With no base, a side where the member is present has changed and a side where
 //         it is absent has not (so one-sided members are copied across).
 Decision decide(const MailchimpState& mailchimp, const CrmState& crm, const BaseState* base,
                 const SyncOptions& options);
 
-// Whether a side has changed since the base (docs/decision-rules.md). Exposed for the diff and for tests.
+// Whether a side has changed since the base (docs/decision-rules.md). Exposed for the diff and for
+// tests.
 bool mailchimp_changed(const MailchimpState& mailchimp, const BaseState* base);
 bool crm_changed(const CrmState& crm, const BaseState* base);
 

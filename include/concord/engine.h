@@ -81,12 +81,17 @@ struct RunOutcome {
   int exit_code() const;
 };
 
+// One pair as the engine sees it: a people side and a Mailchimp target, each a SyncSide (an
+// adapter over its system's client and the snapshot stage), and the pair's store and options.
+// The people side is CiviCRM today (two-way); a one-way source (Auth0 users, a Mixpanel or
+// Amplitude cohort, a Mautic segment) plugs in as another SyncSide, and a tag or an interest group
+// as another target, with `config.options.direction` saying which way decisions may go.
 struct SyncPair {
   Store& store;
   const PairHandle& pair;
   const SyncConfig& config;
-  SyncSide& mailchimp;
-  SyncSide& crm;
+  SyncSide& target;  // the Mailchimp side: the audience's membership
+  SyncSide& people;  // the people side: the CiviCRM group
   const Clock& clock;
 };
 

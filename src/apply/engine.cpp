@@ -215,19 +215,19 @@ class Run {
   }
 
   void count_requests() {
-    out_.record.mailchimp_requests = p_.mailchimp.requests() - mc_requests_at_start_;
-    out_.record.crm_requests = p_.crm.requests() - crm_requests_at_start_;
+    out_.record.mailchimp_requests = p_.target.requests() - mc_requests_at_start_;
+    out_.record.crm_requests = p_.people.requests() - crm_requests_at_start_;
   }
 
   // ---- 1-2: fetch, resume ----------------------------------------------------------------------
 
   Status prepare() {
-    mc_requests_at_start_ = p_.mailchimp.requests();
-    crm_requests_at_start_ = p_.crm.requests();
-    if (Status s = p_.mailchimp.resolve(); !s) return s;
-    if (Status s = p_.crm.resolve(); !s) return s;
+    mc_requests_at_start_ = p_.target.requests();
+    crm_requests_at_start_ = p_.people.requests();
+    if (Status s = p_.target.resolve(); !s) return s;
+    if (Status s = p_.people.resolve(); !s) return s;
     if (!req_.refresh.empty()) {
-      for (SyncSide* side : {&p_.mailchimp, &p_.crm}) {
+      for (SyncSide* side : {&p_.target, &p_.people}) {
         progress("fetch", side->side(), 0, req_.refresh.size());
         Result<FetchStats> f = side->refresh(req_.refresh, p_.store, p_.pair);
         if (!f) {
@@ -241,7 +241,7 @@ class Run {
     Result<bool> full = want_full_fetch();
     if (!full) return full.status();
     out_.record.full_fetch = *full;
-    for (SyncSide* side : {&p_.mailchimp, &p_.crm}) {
+    for (SyncSide* side : {&p_.target, &p_.people}) {
       progress("fetch", side->side(), 0, 0);
       Result<FetchStats> f = side->fetch(*full, p_.store, p_.pair);
       if (!f) return f.status().with_context("fetching " + std::string(side_name(side->side())));
@@ -412,7 +412,7 @@ class Run {
 
   // Reads this run's journal back, one side's entries a batch at a time, and sends them.
   Status apply_side(Side side) {
-    SyncSide& s = side == Side::kMailchimp ? p_.mailchimp : p_.crm;
+    SyncSide& s = side == Side::kMailchimp ? p_.target : p_.people;
     std::uint64_t total = 0;
     for (const OpKindInfo& k : kOpKinds) {
       if (k.side == side) {

@@ -139,6 +139,10 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
     // Rule 1: equal state is never a conflict, whatever the times say.
     d.target = mc_m;
     d.reason = Reason::kAgree;
+  } else if (options.direction == Direction::kToMailchimp) {
+    // A one-way pair: the people side is the source, whatever either side's times say.
+    d.winner = Winner::kCrm;
+    d.reason = Reason::kOneWay;
   } else if (options.trust != Trust::kNone) {
     // Rule 5: --trust.
     d.winner = options.trust == Trust::kCrm ? Winner::kCrm : Winner::kMailchimp;
@@ -283,6 +287,8 @@ std::string_view reason_name(Reason r) {
       return "trust-crm";
     case Reason::kTrustMailchimp:
       return "trust-mailchimp";
+    case Reason::kOneWay:
+      return "one-way";
   }
   return "?";
 }
@@ -346,6 +352,9 @@ std::string explain(const Decision& d) {
       break;
     case Reason::kTrustMailchimp:
       s = "this run trusts Mailchimp";
+      break;
+    case Reason::kOneWay:
+      s = "the pair is one-way: the people side is the source";
       break;
   }
   switch (d.note) {

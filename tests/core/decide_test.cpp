@@ -1,5 +1,5 @@
-// decide(): the decision rules (docs/decision-rules.md), as a table. One row per person or rule; each row runs
-// in its own DYNAMIC_SECTION named after it, so a failure names the rule that broke.
+// decide(): the decision rules (docs/decision-rules.md), as a table. One row per person or rule;
+// each row runs in its own DYNAMIC_SECTION named after it, so a failure names the rule that broke.
 #include "concord/decide.h"
 
 #include <catch2/catch.hpp>
@@ -109,7 +109,7 @@ struct Row {
   MailchimpState mailchimp = {};
   CrmState crm = {};
   std::optional<BaseState> base = std::nullopt;  // nullopt: first run / new member
-  SyncOptions options = {};                      // the documented defaults unless the row says otherwise
+  SyncOptions options = {};  // the documented defaults unless the row says otherwise
 
   // Expected; fields left out expect Decision's defaults (nothing to do, nothing to report).
   Winner winner = Winner::kNone;
@@ -502,6 +502,36 @@ const std::vector<Row>& rows() {
        .conflict = Conflict::kForgotten,
        .note = Note::kForgottenNotResubscribed,
        .explain_has = "permanently deleted"},
+      // ---- a one-way pair (direction = to Mailchimp): the people side is the source
+      {.name = "one-way: Mailchimp subscribed later, source says OUT -> unsubscribed in Mailchimp",
+       .mailchimp = mc(MS::kSubscribed, jan(10)),
+       .crm = crm(CS::kRemoved, jan(1)),
+       .base = agreed(kOut, jan(1), jan(1)),
+       .options = {.direction = Direction::kToMailchimp},
+       .winner = Winner::kCrm,
+       .reason = Reason::kOneWay,
+       .mc_action = MA::kUnsubscribe,
+       .explain_has = "one-way"},
+      {.name = "one-way: Mailchimp-only member -> unsubscribed, never added to the source",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = crm_no_contact(),
+       .options = {.direction = Direction::kToMailchimp},
+       .winner = Winner::kCrm,
+       .reason = Reason::kOneWay,
+       .mc_action = MA::kUnsubscribe},
+      {.name = "one-way: source IN, self-unsubscribed in Mailchimp -> pending, never forced",
+       .mailchimp = mc(MS::kUnsubscribed, jan(10), Origin::kSelf),
+       .crm = crm(CS::kAdded, jan(1)),
+       .options = {.direction = Direction::kToMailchimp},
+       .winner = Winner::kCrm,
+       .reason = Reason::kOneWay,
+       .mc_action = MA::kPending,
+       .conflict = Conflict::kCompliance,
+       .note = Note::kResubscribePending},
+      {.name = "one-way: both IN -> nothing to do",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = crm(CS::kAdded, jan(2)),
+       .options = {.direction = Direction::kToMailchimp}},
       // ---- refusals Mailchimp gave before (kept apart from the snapshot, read by decide())
       {.name = "refused as invalid before, CRM wants IN -> not sent again, reported",
        .mailchimp = MailchimpState{.refusal = Refusal::kInvalidAddress},
