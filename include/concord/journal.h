@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,6 +106,11 @@ class RunLog {
 
   // Journal entries still kPlanned, of any run, in order.
   Result<std::vector<JournalEntry>> open_entries();
+  // The same, handed to `fn` at most `batch` at a time, so that a dead migration's journal is
+  // never held whole. `fn` may write to the store (the scan reads the journal as it was when it
+  // began); an error from it, or from the store, ends the scan and is returned.
+  Status for_each_open(std::size_t batch,
+                       const std::function<Status(std::vector<JournalEntry>&)>& fn);
   // Every journal entry of one member, oldest first.
   Result<std::vector<JournalEntry>> entries_of(const MemberKey& key);
   // Number of journal entries still kPlanned.

@@ -269,18 +269,17 @@ class Run {
     return p_.clock.now() - *at >= req_.full_fetch_every;
   }
 
-  // Resolves what a dead run left in the journal against the fresh snapshots.
+  // Resolves what a dead run left in the journal against the fresh snapshots, a batch at a time.
   Status resume() {
-    Result<std::vector<JournalEntry>> open = log_.open_entries();
+    Result<std::uint64_t> open = log_.open_count();
     if (!open) return open.status();
-    if (open->empty()) return Status::ok();
-    progress("resume", Side::kMailchimp, 0, open->size());
+    if (*open == 0) return Status::ok();
+    progress("resume", Side::kMailchimp, 0, *open);
     std::set<std::uint64_t> runs;
-    for (std::size_t i = 0; i < open->size(); i += kJournalBatch) {
-      const std::size_t end = std::min(open->size(), i + kJournalBatch);
+    std::uint64_t done = 0;
+    Status scanned = log_.for_each_open(kJournalBatch, [&](std::vector<JournalEntry>& batch) {
       Batch b;
-      for (std::size_t j = i; j < end; ++j) {
-        JournalEntry& e = (*open)[j];
+      for (JournalEntry& e : batch) {
         runs.insert(e.run_id);
         Result<std::optional<SnapshotHeader>> h = header_of(side_of(e.op.kind), e.op.key);
         if (!h) return h.status();
@@ -296,8 +295,11 @@ class Run {
         }
         if (took_effect) ++out_.record.applied;
       }
-      if (Status s = p_.store.write(b, /*sync=*/true); !s) return s;
-    }
+      done += batch.size();
+      progress("resume", Side::kMailchimp, done, *open);
+      return p_.store.write(b, /*sync=*/true);
+    });
+    if (!scanned) return scanned;
     for (std::uint64_t id : runs) {
       Result<std::optional<RunRecord>> dead = log_.get_run(id);
       if (!dead) return dead.status();
@@ -310,7 +312,6 @@ class Run {
       if (Status s = log_.put_run(d); !s) return s;
       out_.record.resumed_from = id;
     }
-    progress("resume", Side::kMailchimp, open->size(), open->size());
     return Status::ok();
   }
 

@@ -364,14 +364,31 @@ Result<std::vector<ReportEntry>> RunLog::report_rows(std::uint64_t run_id) {
 
 Result<std::vector<JournalEntry>> RunLog::open_entries() {
   std::vector<JournalEntry> open;
+  Status s = for_each_open(1024, [&](std::vector<JournalEntry>& batch) {
+    for (JournalEntry& e : batch)
+      open.push_back(std::move(e));
+    return Status::ok();
+  });
+  if (!s) return s;
+  return open;
+}
+
+Status RunLog::for_each_open(std::size_t batch,
+                             const std::function<Status(std::vector<JournalEntry>&)>& fn) {
+  std::vector<JournalEntry> open;
   Cursor c = store_.scan(pair_, Family::kJournal);
   for (c.seek_to_first(); c.valid(); c.next()) {
     Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
     if (!e) return e.status();
-    if (e->state == JournalState::kPlanned) open.push_back(std::move(*e));
+    if (e->state != JournalState::kPlanned) continue;
+    open.push_back(std::move(*e));
+    if (open.size() >= batch) {
+      if (Status s = fn(open); !s) return s;
+      open.clear();
+    }
   }
   if (Status s = c.status(); !s) return s;
-  return open;
+  return open.empty() ? Status::ok() : fn(open);
 }
 
 Result<std::vector<JournalEntry>> RunLog::entries_of(const MemberKey& key) {
@@ -387,9 +404,13 @@ Result<std::vector<JournalEntry>> RunLog::entries_of(const MemberKey& key) {
 }
 
 Result<std::uint64_t> RunLog::open_count() {
-  Result<std::vector<JournalEntry>> open = open_entries();
-  if (!open) return open.status();
-  return static_cast<std::uint64_t>(open->size());
+  std::uint64_t n = 0;
+  Status s = for_each_open(1024, [&](std::vector<JournalEntry>& batch) {
+    n += batch.size();
+    return Status::ok();
+  });
+  if (!s) return s;
+  return n;
 }
 
 }  // namespace concord
