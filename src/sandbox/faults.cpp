@@ -1,6 +1,7 @@
 #include "sandbox/faults.h"
 
-#include "sandbox/state.h"
+#include <chrono>
+#include <thread>
 
 namespace concord::sandbox {
 
@@ -11,9 +12,19 @@ bool valid_fault_action(std::string_view a) {
   return n && *n >= 400 && *n <= 599;
 }
 
+void InjectedFault::wait() const {
+  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+}
+
 int InjectedFault::status() const {
   auto code = parse_int64(action);
   return code && *code >= 400 ? static_cast<int>(*code) : 0;
+}
+
+http::Reply InjectedFault::reset_reply() {
+  http::Reply r;
+  r.reset_without_response = true;
+  return r;
 }
 
 void InjectedFault::finish(http::Reply* reply) const {
@@ -52,6 +63,20 @@ InjectedFault FaultConfig::pick(std::string_view path, std::mt19937_64& rng) {
     f.action.clear();
   }
   return f;
+}
+
+void FaultConfig::write(ojson& j) const {
+  j["latency_ms"] = latency_ms;
+  j["latency_jitter_ms"] = latency_jitter_ms;
+  ojson rates = ojson::object();
+  for (const auto& [s, r] : error_rates)
+    rates[std::to_string(s)] = r;
+  j["error_rates"] = rates;
+  j["reset_rate"] = reset_rate;
+  j["reset_after_rate"] = reset_after_rate;
+  j["truncate_rate"] = truncate_rate;
+  j["next"] = ojson(std::vector<std::string>(next.begin(), next.end()));
+  j["path_prefix"] = path_prefix;
 }
 
 }  // namespace concord::sandbox

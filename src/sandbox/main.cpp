@@ -24,10 +24,14 @@
 #include <thread>
 
 #include "concord/http.h"
-#include "sandbox/civicrm.h"
-#include "sandbox/mailchimp.h"
+#include "sandbox/civicrm/sandbox.h"
+#include "sandbox/clock.h"
+#include "sandbox/json_writer.h"
+#include "sandbox/mailchimp/sandbox.h"
+#include "sandbox/mailchimp/seed.h"
+#include "sandbox/persister.h"
+#include "sandbox/router.h"
 #include "sandbox/seed_generator.h"
-#include "sandbox/state.h"
 
 namespace {
 
@@ -38,12 +42,6 @@ using namespace concord::sandbox;
 int fail(const std::string& msg) {
   std::fprintf(stderr, "concord-sandbox: %s\n", msg.c_str());
   return 1;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out;
-  append_json_string(&out, s);
-  return out;
 }
 
 }  // namespace
@@ -188,9 +186,9 @@ int main(int argc, char** argv) {
   const std::string scheme = no_tls ? "http" : "https";
   std::string url = scheme + "://127.0.0.1:" + std::to_string((*server)->port()) + "/3.0";
   std::string civicrm_url = scheme + "://127.0.0.1:" + std::to_string((*civicrm_server)->port());
-  std::string line = "{\"mailchimp_url\":" + json_string(url);
-  line += ",\"civicrm_url\":" + json_string(civicrm_url);
-  if (!no_tls) line += ",\"ca_file\":" + json_string(ca);
+  std::string line = "{\"mailchimp_url\":" + json_quoted(url);
+  line += ",\"civicrm_url\":" + json_quoted(civicrm_url);
+  if (!no_tls) line += ",\"ca_file\":" + json_quoted(ca);
   line += "}";
   std::cout << line << std::endl;  // flushed
 

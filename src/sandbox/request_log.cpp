@@ -5,8 +5,9 @@
 #include <optional>
 #include <vector>
 
-#include "sandbox/faults.h"
-#include "sandbox/state.h"
+#include "sandbox/json_writer.h"
+#include "sandbox/text.h"
+#include "sandbox/times.h"
 
 namespace concord::sandbox {
 

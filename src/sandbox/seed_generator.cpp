@@ -11,8 +11,9 @@
 
 #include "concord/email.h"
 #include "concord/time.h"
-#include "sandbox/civicrm.h"
-#include "sandbox/state.h"
+#include "sandbox/civicrm/seed.h"
+#include "sandbox/json_writer.h"
+#include "sandbox/mailchimp/seed.h"
 
 namespace concord::sandbox {
 

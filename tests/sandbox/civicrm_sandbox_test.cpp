@@ -1,7 +1,8 @@
 // The sandbox's CiviCRM emulator: driven through its handler (table-driven for auth, operators
 // and error shapes), then through the router that serves it beside the Mailchimp part, then over
-// real sockets with TLS. The expected answers are those of ../shared/reference/civicrm-apiv4.md
-// and CiviCRM's source (CRM/Api4/Page/AJAX.php, ext/authx, Civi/Api4/Generic).
+// real sockets with TLS. The expected answers are those of CiviCRM's APIv4 documentation and of
+// CiviCRM's source (CRM/Api4/Page/AJAX.php, ext/authx, Civi/Api4/Generic); docs/sandbox.md
+// describes what is emulated.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -17,9 +18,12 @@
 
 #include "concord/http.h"
 #include "concord/time.h"
-#include "sandbox/civicrm.h"
-#include "sandbox/mailchimp.h"
-#include "sandbox/state.h"
+#include "sandbox/civicrm/sandbox.h"
+#include "sandbox/clock.h"
+#include "sandbox/mailchimp/sandbox.h"
+#include "sandbox/mailchimp/seed.h"
+#include "sandbox/request_log.h"
+#include "sandbox/router.h"
 #include "sandbox_fixture.h"
 
 namespace http = concord::http;
@@ -447,8 +451,7 @@ TEST_CASE("errors: CiviCRM's shapes and messages") {
   }
 }
 
-// ---- get: where, select, orderBy, limit/offset
-// ---------------------------------------------------
+// ---- get: where, select, orderBy, limit/offset --------------------------------------------------
 
 TEST_CASE("where: every operator, on fields and through joins") {
   Site s;
@@ -1218,8 +1221,7 @@ TEST_CASE("multi-call: POST /civicrm/ajax/api4 with calls, keyed answers") {
   CHECK(s.raw("GET", "/civicrm/ajax/api4").status == 405);
 }
 
-// ---- seed and state
-// ------------------------------------------------------------------------------
+// ---- seed and state -----------------------------------------------------------------------------
 
 TEST_CASE("seed: memberships follow each contact's latest history row") {
   Site s;
@@ -1343,8 +1345,7 @@ TEST_CASE("admin: faults, state and reset of the part, loopback only") {
   CHECK(json::parse(st.body)["civicrm"]["api_key"] == "k2");
 }
 
-// ---- the router: both parts, one state document
-// ---------------------------------------------------
+// ---- the router: both parts, one state document -------------------------------------------------
 
 namespace {
 struct Both {

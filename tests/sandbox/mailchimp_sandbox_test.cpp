@@ -1,6 +1,7 @@
 // The sandbox's Mailchimp emulator: driven through its handler (fast, table-driven for the member
 // state machine), then over real sockets with TLS. The expected statuses, titles and details are
-// those of ../shared/reference/mailchimp-api.md (§5.8 is the table the state machine follows).
+// those of the live Marketing API; docs/sandbox.md "The member state machine" has the table
+// the state machine follows.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -19,8 +20,11 @@
 #include "concord/email.h"
 #include "concord/http.h"
 #include "concord/time.h"
-#include "sandbox/mailchimp.h"
-#include "sandbox/state.h"
+#include "sandbox/clock.h"
+#include "sandbox/mailchimp/sandbox.h"
+#include "sandbox/mailchimp/seed.h"
+#include "sandbox/mailchimp/state.h"
+#include "sandbox/persister.h"
 #include "sandbox_fixture.h"
 
 namespace http = concord::http;
@@ -259,8 +263,7 @@ TEST_CASE("lists: the seeded audience with counts by status") {
   CHECK(box.get("/3.0/lists?email=betty%40bedrock.org")["total_items"] == 0);
 }
 
-// ---- reading members
-// -------------------------------------------------------------------------------
+// ---- reading members ----------------------------------------------------------------------------
 
 TEST_CASE("members: default count 10, cap 1000, offset, total_items") {
   Box box;

@@ -16,10 +16,12 @@
 #include "concord/email.h"
 #include "concord/http.h"
 #include "concord/time.h"
-#include "sandbox/civicrm.h"
-#include "sandbox/mailchimp.h"
+#include "sandbox/civicrm/sandbox.h"
+#include "sandbox/clock.h"
+#include "sandbox/mailchimp/sandbox.h"
+#include "sandbox/mailchimp/seed.h"
+#include "sandbox/router.h"
 #include "sandbox/seed_generator.h"
-#include "sandbox/state.h"
 #include "sandbox_fixture.h"
 #include "sandbox_process.h"
 
@@ -118,7 +120,8 @@ struct Facts {
       if (date.rfind("2025-10-26 01:", 0) == 0) ++repeated_hour;
     }
   }
-  // CRM membership per DESIGN §2: the latest row Added, and the contact not trashed.
+  // CRM membership as docs/decision-rules.md defines it: the latest row Added, and the contact
+  // not trashed.
   bool crm_in(std::int64_t id) const {
     auto h = history.find(id);
     return h != history.end() && h->second.back() == "Added" &&

@@ -8,33 +8,22 @@
 //     member hooks that the API cannot do (self-unsubscribe, bounce, ...), webhook deliveries.
 // docs/sandbox.md describes every route, the behaviour emulated, and the known gaps.
 //
-// The state (an Account, state.h) lives in memory behind one shared mutex: reads share it, writes
-// take it alone. Webhook deliveries leave from a background thread in the order of the changes.
-//
 // Thread-safety: handle() may be called from many threads at once (http::Server does).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "concord/http.h"
 #include "concord/status.h"
-#include "sandbox/state.h"
+#include "sandbox/clock.h"
+#include "sandbox/mailchimp/account.h"
+#include "sandbox/mailchimp/transport.h"
 
 namespace concord::sandbox {
-
-// Sends one request to an absolute URL and returns the response: the webhook validation GET and
-// the deliveries. A failure to connect is a non-OK Status.
-using UrlTransport =
-    std::function<Result<http::Response>(const std::string& url, const http::Request& request)>;
-
-// The transport over http::Client: verifies https certificates against `ca_file` (empty: the
-// system's store), 5 s to connect, 10 s for the answer (Mailchimp waits 10 s), no retries.
-UrlTransport default_url_transport(std::string ca_file);
 
 struct MailchimpOptions {
   // Empty: default_url_transport(webhook_ca_file).

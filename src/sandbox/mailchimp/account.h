@@ -1,150 +1,31 @@
-// The sandbox's Mailchimp account model, its seed/state format, and its persistence.
+// The Mailchimp part's account model: one Account holds the API key and the lists (audiences).
 //
-// One Account holds the API key and the lists (audiences). Each List keeps its members in
-// creation order in a deque (stable addresses, no per-member allocation), with two compact
-// open-addressing indexes: by subscriber hash and by contact_id. The handler (mailchimp.h) guards
-// an Account with a shared mutex; nothing here locks.
+// Each List keeps its members in creation order in a deque (stable addresses, no per-member
+// allocation), with two compact open-addressing indexes: by subscriber hash and by contact_id.
+// The handler (routing.h) guards an Account with a shared mutex; nothing here locks.
 //
-// The seed and the persisted state share one JSON format (docs/sandbox.md "Seed format"):
-//   {"mailchimp": {"api_key": "...-us6", "lists": [ {..., "merge_fields": [...],
-//                  "members": [...]} ]},
-//    "clock": "2026-03-01T00:00:00+00:00"}
-// The "civicrm" part is skipped here without being built (sandbox/civicrm.h reads it); other
-// unknown top-level keys are ignored. parse_seed() reads the document with a SAX parser
-// that converts each member as soon as it is complete, so seeding a million members takes
-// seconds and does not build a DOM of the whole document.
-//
-// Thread-safety: the model types are plain data. SandboxClock and Persister are thread-safe.
+// Thread-safety: plain data.
 #pragma once
 
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "concord/email.h"
-#include "concord/status.h"
 #include "concord/time.h"
+#include "sandbox/json_writer.h"
 
 namespace concord::sandbox {
-
-using json = nlohmann::json;
-using ojson = nlohmann::ordered_json;
-
-// ---- small shared helpers ---------------------------------------------------------------------
-
-// "2021-11-23T22:51:56+00:00"; kNoTime gives "". Faster than concord::format_iso8601.
-void append_time(std::string* out, Micros t);
-std::string time_text(Micros t);
-// "YYYY-MM-DD HH:MM:SS" (UTC), as webhook deliveries write fired_at.
-std::string civil_text(Micros t);
-// "Sun, 22 Nov 2026 10:00:00 GMT": an HTTP Date header (RFC 9110 IMF-fixdate).
-std::string http_date_text(Micros t);
-// Whole seconds: the API keeps times to the second.
-inline Micros to_seconds(Micros t) {
-  return t == kNoTime ? t : t - ((t % kMicrosPerSecond) + kMicrosPerSecond) % kMicrosPerSecond;
-}
-
-// "42", "-7", "+3" as a number; nullopt for anything else (spaces, fractions, more than 19
-// characters).
-std::optional<std::int64_t> parse_int64(std::string_view v);
-
-// Appends `s` as a JSON string literal (quotes included).
-void append_json_string(std::string* out, std::string_view s);
-
-// Lower-case hex of bytes.
-void append_hex(std::string* out, const std::uint8_t* bytes, std::size_t n);
-// Parses 32 hex digits (either case) into 16 bytes. Returns false otherwise.
-bool parse_hex16(std::string_view hex, std::array<std::uint8_t, 16>* out);
-
-// A minimal streaming JSON writer: keys and commas are placed by a small stack.
-class JsonOut {
- public:
-  std::string buf;
-
-  void begin_object() {
-    pre_value();
-    buf += '{';
-    stack_.push_back(0);
-  }
-  void end_object() {
-    buf += '}';
-    stack_.pop_back();
-  }
-  void begin_array() {
-    pre_value();
-    buf += '[';
-    stack_.push_back(0);
-  }
-  void end_array() {
-    buf += ']';
-    stack_.pop_back();
-  }
-  // Writes `"k":`; the next call writes its value.
-  void key(std::string_view k) {
-    if (!stack_.empty() && stack_.back()++ > 0) buf += ',';
-    append_json_string(&buf, k);
-    buf += ':';
-    after_key_ = true;
-  }
-  void str(std::string_view v) {
-    pre_value();
-    append_json_string(&buf, v);
-  }
-  void time(Micros t) {
-    pre_value();
-    buf += '"';
-    append_time(&buf, t);
-    buf += '"';
-  }
-  void integer(std::int64_t v) {
-    pre_value();
-    buf += std::to_string(v);
-  }
-  void boolean(bool v) {
-    pre_value();
-    buf += v ? "true" : "false";
-  }
-  void null() {
-    pre_value();
-    buf += "null";
-  }
-  // A value that is already JSON text.
-  void raw(std::string_view v) {
-    pre_value();
-    buf += v;
-  }
-  void value(const ojson& v) { raw(v.dump()); }
-  void value(const json& v) { raw(v.dump()); }
-
- private:
-  void pre_value() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!stack_.empty() && stack_.back()++ > 0) buf += ',';
-  }
-  std::vector<int> stack_;
-  bool after_key_ = false;
-};
-
-// ---- the model ----------------------------------------------------------------------------------
 
 enum class MemberStatus : std::uint8_t {
   kSubscribed = 0,
@@ -471,91 +352,14 @@ struct Account {
   std::string random_hex(std::size_t digits);
 };
 
+// The subscriber hash (md5 of the lower-cased email) as the API writes it: 32 hex digits.
+std::string hash_hex(const MemberKey& k);
+// 16 key bytes (a contact_id, a forgotten subscriber hash) as 32 hex digits.
+std::string key_hex(const Key16& k);
+// A unique_email_id as the API writes it: 10 hex digits.
+std::string ueid_hex(std::uint64_t v);
+
 // The default merge fields of a new audience: FNAME, LNAME, ADDRESS, PHONE (Mailchimp's own).
 std::vector<MergeField> default_merge_fields();
-
-// The API key of an account started without a seed or state.
-inline constexpr std::string_view kDefaultApiKey = "0123456789abcdef0123456789abcdef-us6";
-
-// Validates and normalises one merge value for a field. `v` is the JSON value given. On success
-// stores the canonical text in *out and returns ""; else returns the API's message for the
-// field ("Please enter a number", ...).
-std::string encode_merge_value(const MergeField& f, const json& v, std::string* out);
-// A merge field's definition as the API and the state file show it (without list_id/_links).
-ojson merge_field_definition(const MergeField& f);
-// Writes a stored merge value as the API shows it (string, number, or address object).
-void write_merge_value(JsonOut& out, const MergeField& f, std::string_view stored);
-
-// ---- seed / state -------------------------------------------------------------------------------
-
-struct LoadedState {
-  std::unique_ptr<Account> account;
-  Micros clock = kNoTime;  // the fixed clock, when the document has "clock"
-};
-
-// Parses a seed or state document. `now` stands in for missing member times. Returns kInvalid
-// naming the path of the first problem (e.g. "mailchimp.lists[0].members[3].status: ...").
-Result<LoadedState> parse_seed(std::string_view text, Micros now);
-// An account with the default key and no lists.
-std::unique_ptr<Account> empty_account();
-
-// The "mailchimp" part of the state document (an object), complete enough to reload exactly.
-void write_mailchimp_state(JsonOut& out, const Account& account);
-// The whole document: {"mailchimp": {...}, "clock": "..."} ("clock" only when fixed).
-std::string state_document(const Account& account, Micros fixed_clock);
-
-// Writes `contents` to `path` through a temporary file in the same directory, fsync and rename,
-// so that a reader sees either the old or the new file. Returns kIoError on failure.
-Status write_file_atomically(const std::string& path, std::string_view contents);
-// Reads a whole file. kNotFound when it does not exist, kIoError when it cannot be read.
-Result<std::string> read_file(const std::string& path);
-
-// ---- clock ------------------------------------------------------------------------------------
-
-// The sandbox's clock: real time, or a fixed time set through /_sandbox/clock.
-class SandboxClock final : public Clock {
- public:
-  Micros now() const override;
-  void fix(Micros t) { fixed_.store(t); }
-  void unfix() { fixed_.store(kNoTime); }
-  // kNoTime when the clock follows real time.
-  Micros fixed() const { return fixed_.load(); }
-
- private:
-  std::atomic<Micros> fixed_{kNoTime};
-};
-
-// ---- persistence -------------------------------------------------------------------------------
-
-// Saves the state document at most about once a second from a background thread, when it changed,
-// and once more at stop().
-class Persister {
- public:
-  // `generation` returns a counter that moves on every change; `snapshot` returns the document.
-  // Both are called from the persister's thread and must be thread-safe.
-  Persister(std::string path, std::function<std::uint64_t()> generation,
-            std::function<std::string()> snapshot,
-            std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
-  ~Persister();  // stop()
-  // Marks the current generation as saved (after loading the file it came from).
-  void mark_saved(std::uint64_t generation) { saved_ = generation; }
-  // Saves now if changed. Returns the write status.
-  Status flush();
-  // Stops the thread after a final flush. Idempotent.
-  void stop();
-
- private:
-  void run();
-  std::string path_;
-  std::function<std::uint64_t()> generation_;
-  std::function<std::string()> snapshot_;
-  std::chrono::milliseconds interval_;
-  std::atomic<std::uint64_t> saved_{~std::uint64_t{0}};
-  std::mutex mu_;
-  std::mutex flush_mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 }  // namespace concord::sandbox

@@ -1,0 +1,58 @@
+// Persistence of the sandbox's state document (docs/sandbox.md "The state and its persistence"):
+// the file helpers, and the Persister that saves the document after changes.
+//
+// Thread-safety: the functions may be called from any thread; Persister's methods too.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "concord/status.h"
+
+namespace concord::sandbox {
+
+// Writes `contents` to `path` through a temporary file in the same directory, fsync and rename,
+// so that a reader sees either the old or the new file. Returns kIoError on failure.
+Status write_file_atomically(const std::string& path, std::string_view contents);
+// Reads a whole file. kNotFound when it does not exist, kIoError when it cannot be read.
+Result<std::string> read_file(const std::string& path);
+
+// Saves the state document at most about once a second from a background thread, when it changed,
+// and once more at stop().
+class Persister {
+ public:
+  // `generation` returns a counter that moves on every change; `snapshot` returns the document.
+  // Both are called from the persister's thread and must be thread-safe.
+  Persister(std::string path, std::function<std::uint64_t()> generation,
+            std::function<std::string()> snapshot,
+            std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+  ~Persister();  // stop()
+  // Marks the current generation as saved (after loading the file it came from).
+  void mark_saved(std::uint64_t generation) { saved_ = generation; }
+  // Saves now if changed. Returns the write status.
+  Status flush();
+  // Stops the thread after a final flush. Idempotent.
+  void stop();
+
+ private:
+  void run();
+  std::string path_;
+  std::function<std::uint64_t()> generation_;
+  std::function<std::string()> snapshot_;
+  std::chrono::milliseconds interval_;
+  std::atomic<std::uint64_t> saved_{~std::uint64_t{0}};
+  std::mutex mu_;
+  std::mutex flush_mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace concord::sandbox

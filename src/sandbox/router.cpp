@@ -1,0 +1,117 @@
+#include "sandbox/router.h"
+
+#include <chrono>
+
+#include "sandbox/http_helpers.h"
+#include "sandbox/times.h"
+
+namespace concord::sandbox {
+
+http::Reply SandboxRouter::mailchimp_port(const http::Request& request, const http::Peer& peer) {
+  return route(Port::kMailchimp, request, peer);
+}
+
+http::Reply SandboxRouter::civicrm_port(const http::Request& request, const http::Peer& peer) {
+  return route(Port::kCivicrm, request, peer);
+}
+
+std::string SandboxRouter::state_document() const {
+  std::string doc = mailchimp_->state_document();
+  auto end = doc.rfind('}');
+  if (end == std::string::npos) return doc;
+  bool empty = doc.find_first_not_of(" \n\r\t{", 0) == end;
+  // The CiviCRM part is written straight after the Mailchimp part: a million-row state is
+  // hundreds of MB, and is not copied again.
+  std::string out = doc.substr(0, end);
+  out += empty ? "\"civicrm\":" : ",\"civicrm\":";
+  civicrm_->append_state_part(&out);
+  out.append(doc, end, std::string::npos);
+  return out;
+}
+
+http::Reply SandboxRouter::route(Port port, const http::Request& request, const http::Peer& peer) {
+  auto [target, qs] = split_target(request.target);
+  if (!is_admin_path(target)) return api(port, request, peer);
+  if (!peer.loopback) return admin_forbidden();
+  if (target == "/_sandbox/state") {
+    if (request.method != "GET") return admin_problem(405, "Method Not Allowed", "Use GET.");
+    return plain_reply(200, state_document(), "application/json; charset=utf-8");
+  }
+  if (target == "/_sandbox/reset") {
+    if (request.method != "POST") return admin_problem(405, "Method Not Allowed", "Use POST.");
+    return reset(request, peer);
+  }
+  if (target == "/_sandbox/requests") return requests(request, qs);
+  if (target == "/_sandbox/faults") {
+    std::string part = std::string(pair_value(http::parse_query(qs), "part"));
+    if (part.empty() && request.method == "POST") {
+      ojson body = ojson::parse(request.body, nullptr, false);
+      if (body.is_object() && body.contains("part") && body["part"].is_string()) {
+        part = body["part"].get<std::string>();
+      }
+    }
+    if (part.empty()) part = port == Port::kMailchimp ? "mailchimp" : "civicrm";
+    if (part == "mailchimp") return mailchimp_->handle(request, peer);
+    if (part == "civicrm") return civicrm_->handle(request, peer);
+    return admin_problem(400, "Invalid Resource", "part: expected \"mailchimp\" or \"civicrm\"");
+  }
+  if (target == "/_sandbox/clock" || target.rfind("/_sandbox/mailchimp/", 0) == 0) {
+    return mailchimp_->handle(request, peer);
+  }
+  if (target.rfind("/_sandbox/civicrm/", 0) == 0) return civicrm_->handle(request, peer);
+  return port == Port::kMailchimp ? mailchimp_->handle(request, peer)
+                                  : civicrm_->handle(request, peer);
+}
+
+http::Reply SandboxRouter::api(Port port, const http::Request& request, const http::Peer& peer) {
+  Micros at = clock_->now();
+  auto start = std::chrono::steady_clock::now();
+  std::string fault;
+  http::Reply r = port == Port::kMailchimp ? mailchimp_->handle(request, peer, &fault)
+                                           : civicrm_->handle(request, peer, &fault);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  // Like any HTTP server, both APIs say what time it is (by the sandbox clock); clients may use it
+  // as the server's "now".
+  if (r.response.header("Date").empty()) r.response.headers.push_back({"Date", http_date_text(at)});
+  log_.record(port == Port::kMailchimp ? ApiPart::kMailchimp : ApiPart::kCivicrm, request, r,
+              std::move(fault), at, took.count());
+  return r;
+}
+
+http::Reply SandboxRouter::requests(const http::Request& request, std::string_view query) {
+  if (request.method == "DELETE") {
+    log_.clear();
+    http::Reply r;
+    r.response.status = 204;
+    r.response.headers.push_back({"Content-Type", "application/json; charset=utf-8"});
+    return r;
+  }
+  if (request.method != "GET")
+    return admin_problem(405, "Method Not Allowed", "Use GET or DELETE.");
+  auto answer = log_.answer(query);
+  if (!answer.is_ok()) return admin_problem(400, "Invalid Resource", answer.status().message());
+  return plain_reply(200, std::move(answer).value(), "application/json; charset=utf-8");
+}
+
+http::Reply SandboxRouter::reset(const http::Request& request, const http::Peer& peer) {
+  std::string_view body = request.body;
+  auto parsed =
+      parse_civicrm_seed(is_blank(body) ? std::string_view("{}") : body, system_clock().now());
+  if (!parsed.is_ok()) return admin_problem(400, "Invalid Seed", parsed.status().message());
+  // The Mailchimp part validates and installs its own part; a bad one changes nothing.
+  http::Reply mc = mailchimp_->handle(request, peer);
+  if (mc.response.status != 200) return mc;
+  CiviCounts c = civicrm_->install(std::move(parsed).value());
+  log_.clear();
+  ojson answer = ojson::parse(mc.response.body, nullptr, false);
+  if (!answer.is_object()) answer = ojson::object();
+  answer["civicrm"] = {{"contacts", c.contacts},
+                       {"emails", c.emails},
+                       {"groups", c.groups},
+                       {"group_contacts", c.group_contacts},
+                       {"subscription_history", c.subscription_history}};
+  mc.response.body = answer.dump();
+  return mc;
+}
+
+}  // namespace concord::sandbox
