@@ -121,6 +121,21 @@ class RunLog {
   const PairHandle& pair_;
 };
 
+// A run's stored report rows as a source for write_report(): read from the store at each pass,
+// never held whole. REQUIRES: store and pair outlive it.
+class StoredReportRows final : public ReportRows {
+ public:
+  StoredReportRows(Store& store, const PairHandle& pair, std::uint64_t run_id)
+      : store_(store), pair_(pair), run_id_(run_id) {}
+  // kCorruption naming the run when a row cannot be read.
+  Status for_each(const std::function<Status(const ReportEntry&)>& row) const override;
+
+ private:
+  Store& store_;
+  const PairHandle& pair_;
+  std::uint64_t run_id_;
+};
+
 // The key of a run's report row `seq` in the runs family: the run key, 0x01, seq (4 bytes BE).
 std::string report_row_key(std::uint64_t run_id, std::uint32_t seq);
 

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +67,32 @@ enum class ReportFormat : std::uint8_t { kCsv, kJson, kMarkdown, kHtml };
 // "csv" | "json" | "md" | "html"; kInvalid naming the accepted values otherwise.
 Result<ReportFormat> parse_report_format(std::string_view name);
 std::string_view report_format_extension(ReportFormat f);  // "csv", "json", "md", "html"
+
+// The rows of a report, in order. A report can hold a row per member of a migration, so renderers
+// read them from their source (the store) instead of holding them; a source may be read more than
+// once (formats that count rows by class first read it twice).
+class ReportRows {
+ public:
+  virtual ~ReportRows() = default;
+  // Calls `row` for each row in order; stops at, and returns, the first error (the source's, or
+  // the one `row` returned).
+  virtual Status for_each(const std::function<Status(const ReportEntry&)>& row) const = 0;
+};
+
+// Rows held in memory.
+class ReportRowsInMemory final : public ReportRows {
+ public:
+  explicit ReportRowsInMemory(const std::vector<ReportEntry>& rows) : rows_(rows) {}
+  Status for_each(const std::function<Status(const ReportEntry&)>& row) const override;
+
+ private:
+  const std::vector<ReportEntry>& rows_;
+};
+
+// Writes the report in the format to `out`, row by row (see render_report for the formats). An
+// error of the source stops the output where it was; kIoError when `out` failed.
+Status write_report(const ReportSummary& summary, const ReportRows& rows, ReportFormat format,
+                    std::ostream& out);
 
 // The whole report as text in the format. CSV: a header row then one row per entry (RFC 4180
 // quoting; times ISO 8601 UTC, empty when unknown). JSON: {"summary":{…},"rows":[…]}. Markdown: a

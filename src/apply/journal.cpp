@@ -351,15 +351,23 @@ Status RunLog::put_report_rows(std::uint64_t run_id, const std::vector<ReportEnt
 
 Result<std::vector<ReportEntry>> RunLog::report_rows(std::uint64_t run_id) {
   std::vector<ReportEntry> rows;
-  const std::string prefix = run_key(run_id) + kReportRowTag;
+  Status s = StoredReportRows(store_, pair_, run_id).for_each([&](const ReportEntry& e) {
+    rows.push_back(e);
+    return Status::ok();
+  });
+  if (!s) return s;
+  return rows;
+}
+
+Status StoredReportRows::for_each(const std::function<Status(const ReportEntry&)>& row) const {
+  const std::string prefix = run_key(run_id_) + kReportRowTag;
   Cursor c = store_.scan(pair_, Family::kRuns);
   for (c.seek(prefix); c.valid() && c.key().starts_with(prefix); c.next()) {
     Result<ReportEntry> e = decode_entry(c.value());
-    if (!e) return e.status().with_context("report row of run " + std::to_string(run_id));
-    rows.push_back(std::move(*e));
+    if (!e) return e.status().with_context("report row of run " + std::to_string(run_id_));
+    if (Status s = row(*e); !s) return s;
   }
-  if (Status s = c.status(); !s) return s;
-  return rows;
+  return c.status();
 }
 
 Result<std::vector<JournalEntry>> RunLog::open_entries() {

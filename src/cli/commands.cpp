@@ -1,4 +1,7 @@
 // `concord init | check | plan | sync | report | status | backup`.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -297,19 +300,28 @@ int report(const Global& g, const ReportOptions& o) {
     return fail(kExitUsage, o.run ? "sync " + (*s)->name + " has no run " + std::to_string(o.run)
                                   : "sync " + (*s)->name + " has not run yet");
   }
-  Result<std::vector<ReportEntry>> rows = log.report_rows((**run).id);
-  if (!rows) return fail(kExitError, rows.status().to_string());
-  const std::string text = render_report(report_summary(**run), *rows, *format);
+  // Rows go from the store to the output one at a time: a migration's report is never whole in
+  // memory.
+  const StoredReportRows rows((*ctx)->store(), **pair, (**run).id);
+  const ReportSummary summary = report_summary(**run);
   if (o.output.empty() || o.output == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (Status st = write_report(summary, rows, *format, std::cout); !st) {
+      return fail(kExitError, st.to_string());
+    }
     return kExitOk;
   }
-  std::ofstream out(o.output, std::ios::binary);
-  out << text;
+  // The report names people: readable by this user only.
+  const int fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return fail(kExitError, "cannot write " + o.output);
+  ::close(fd);
+  std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
+  Status written = write_report(summary, rows, *format, out);
   out.close();
+  if (!written) return fail(kExitError, o.output + ": " + written.message());
   if (!out) return fail(kExitError, "cannot write " + o.output);
-  std::fprintf(stderr, "Wrote the report of run %llu (%zu rows) to %s\n",
-               static_cast<unsigned long long>((**run).id), rows->size(), o.output.c_str());
+  std::fprintf(stderr, "Wrote the report of run %llu (%llu rows) to %s\n",
+               static_cast<unsigned long long>((**run).id),
+               static_cast<unsigned long long>((**run).counts.report_rows), o.output.c_str());
   return kExitOk;
 }
 

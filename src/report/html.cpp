@@ -191,9 +191,10 @@ void append_summary(const ReportSummary& s, std::string& out) {
   out += "</ul>\n</section>\n";
 }
 
-void append_chips(const std::vector<ReportEntry>& rows, std::string& out) {
+void append_chips(const std::vector<std::pair<std::string, std::uint64_t>>& counts,
+                  std::string& out) {
   out += "<h2>By class</h2>\n<p>\n";
-  for (const auto& [name, n] : class_counts(rows)) {
+  for (const auto& [name, n] : counts) {
     out += "<button type=\"button\" class=\"chip badge b-" + css_ident(name) + "\" data-class=\"" +
            h(name) + "\" aria-pressed=\"false\">" + h(name) + " <b>" + std::to_string(n) +
            "</b></button>\n";
@@ -223,9 +224,9 @@ void append_cell(const Column& c, const ReportEntry& e, std::string& out) {
   out += "</td>";
 }
 
-void append_table(const std::vector<ReportEntry>& rows, std::string& out) {
-  const std::string total = std::to_string(rows.size());
-  out +=
+std::string table_head(std::uint64_t rows) {
+  const std::string total = std::to_string(rows);
+  std::string out =
       "<p class=\"tools\"><label for=\"filter\">Filter</label> <input id=\"filter\" "
       "type=\"search\" placeholder=\"email, class, reason…\" autocomplete=\"off\"> "
       "<span id=\"shown\" aria-live=\"polite\">" +
@@ -235,38 +236,50 @@ void append_table(const std::vector<ReportEntry>& rows, std::string& out) {
     out += "<th scope=\"col\"><button type=\"button\">" + h(c.title) + "</button></th>";
   }
   out += "</tr></thead>\n<tbody>\n";
-  for (const ReportEntry& e : rows) {
-    out += "<tr data-class=\"" + h(e.conflict) + "\">";
-    for (const Column& c : report_columns())
-      append_cell(c, e, out);
-    out += "</tr>\n";
-  }
-  out += "</tbody>\n</table></div>\n";
+  return out;
+}
+
+std::string table_row(const ReportEntry& e) {
+  std::string out = "<tr data-class=\"" + h(e.conflict) + "\">";
+  for (const Column& c : report_columns())
+    append_cell(c, e, out);
+  out += "</tr>\n";
+  return out;
 }
 
 }  // namespace
 
-std::string render_html(const ReportSummary& summary, const std::vector<ReportEntry>& rows) {
+Status write_html(const ReportSummary& summary, const ReportRows& rows, std::ostream& out) {
   const std::string title = report_title(summary);
-  std::string out;
-  append_head(title, out);
-  out += "<body>\n<header>\n<h1>" + h(title) + "</h1>\n<p><span class=\"badge r-" +
-         css_ident(summary.result) + "\">" + h(summary.result) + "</span></p>\n</header>\n<main>\n";
-  append_summary(summary, out);
-  out += "<section aria-label=\"Members\">\n";
-  if (rows.empty()) {
-    out += "<p class=\"empty\">" + std::string(kNothingToReport) + "</p>\n";
+  Result<std::vector<std::pair<std::string, std::uint64_t>>> counts = class_counts(rows);
+  if (!counts) return counts.status();
+  const std::uint64_t total = total_rows(*counts);
+  std::string head;
+  append_head(title, head);
+  head += "<body>\n<header>\n<h1>" + h(title) + "</h1>\n<p><span class=\"badge r-" +
+          css_ident(summary.result) + "\">" + h(summary.result) +
+          "</span></p>\n</header>\n<main>\n";
+  append_summary(summary, head);
+  head += "<section aria-label=\"Members\">\n";
+  if (total == 0) {
+    head += "<p class=\"empty\">" + std::string(kNothingToReport) + "</p>\n";
+    out << head;
   } else {
-    append_chips(rows, out);
-    out += "<h2>Members (" + std::to_string(rows.size()) + ")</h2>\n";
-    append_table(rows, out);
+    append_chips(*counts, head);
+    head += "<h2>Members (" + std::to_string(total) + ")</h2>\n";
+    head += table_head(total);
+    out << head;
+    Status s = rows.for_each([&](const ReportEntry& e) {
+      out << table_row(e);
+      return Status::ok();
+    });
+    if (!s) return s;
+    out << "</tbody>\n</table></div>\n";
   }
-  out +=
-      "</section>\n</main>\n<footer>Made by concord. Click a column header to sort by it; "
-      "click a class to show only its rows.</footer>\n<script>";
-  out += kScript;
-  out += "</script>\n</body>\n</html>\n";
-  return out;
+  out << "</section>\n</main>\n<footer>Made by concord. Click a column header to sort by it; "
+         "click a class to show only its rows.</footer>\n<script>"
+      << kScript << "</script>\n</body>\n</html>\n";
+  return Status::ok();
 }
 
 }  // namespace concord::report_internal

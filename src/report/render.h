@@ -35,18 +35,20 @@ std::string cell_text(const Column& c, const ReportEntry& e);
 std::vector<std::pair<std::string, std::string>> summary_facts(const ReportSummary& summary);
 
 // The rows per class: the classes of decide.h in their order, then any others in order of
-// appearance. Classes with no rows are left out.
-std::vector<std::pair<std::string, std::uint64_t>> class_counts(
-    const std::vector<ReportEntry>& rows);
+// appearance. Classes with no rows are left out. One pass over the rows.
+Result<std::vector<std::pair<std::string, std::uint64_t>>> class_counts(const ReportRows& rows);
+// The number of rows in `counts`.
+std::uint64_t total_rows(const std::vector<std::pair<std::string, std::uint64_t>>& counts);
 
 // "concord — conflict report: <sync> run <id>" (not escaped).
 std::string report_title(const ReportSummary& summary);
 
 inline constexpr std::string_view kNothingToReport = "Nothing needs a person's eye in this run.";
 
-std::string render_csv(const std::vector<ReportEntry>& rows);
-std::string render_json(const ReportSummary& summary, const std::vector<ReportEntry>& rows);
-std::string render_markdown(const ReportSummary& summary, const std::vector<ReportEntry>& rows);
-std::string render_html(const ReportSummary& summary, const std::vector<ReportEntry>& rows);
+// Each writes its format to `out` as it reads the rows; an error of the source stops it.
+Status write_csv(const ReportRows& rows, std::ostream& out);
+Status write_json(const ReportSummary& summary, const ReportRows& rows, std::ostream& out);
+Status write_markdown(const ReportSummary& summary, const ReportRows& rows, std::ostream& out);
+Status write_html(const ReportSummary& summary, const ReportRows& rows, std::ostream& out);
 
 }  // namespace concord::report_internal

@@ -6,6 +6,7 @@
 #include <array>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "report/render.h"
 
@@ -50,13 +51,12 @@ std::vector<std::pair<std::string, std::string>> summary_facts(const ReportSumma
           {"Trust", summary.trust.empty() ? "none (the rules decide)" : summary.trust}};
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> class_counts(
-    const std::vector<ReportEntry>& rows) {
+Result<std::vector<std::pair<std::string, std::uint64_t>>> class_counts(const ReportRows& rows) {
   std::vector<std::pair<std::string, std::uint64_t>> counts;
   for (std::uint8_t c = 1; c <= kConflictMax; ++c) {
     counts.emplace_back(conflict_name(static_cast<Conflict>(c)), 0);
   }
-  for (const ReportEntry& e : rows) {
+  Status s = rows.for_each([&](const ReportEntry& e) {
     auto it = std::find_if(counts.begin(), counts.end(),
                            [&](const auto& kv) { return kv.first == e.conflict; });
     if (it == counts.end()) {
@@ -64,9 +64,18 @@ std::vector<std::pair<std::string, std::uint64_t>> class_counts(
     } else {
       ++it->second;
     }
-  }
+    return Status::ok();
+  });
+  if (!s) return s;
   std::erase_if(counts, [](const auto& kv) { return kv.second == 0; });
   return counts;
+}
+
+std::uint64_t total_rows(const std::vector<std::pair<std::string, std::uint64_t>>& counts) {
+  std::uint64_t n = 0;
+  for (const auto& [name, k] : counts)
+    n += k;
+  return n;
 }
 
 std::string report_title(const ReportSummary& summary) {
@@ -205,19 +214,42 @@ std::string_view report_format_extension(ReportFormat f) {
   return "txt";
 }
 
-std::string render_report(const ReportSummary& summary, const std::vector<ReportEntry>& rows,
-                          ReportFormat format) {
+Status ReportRowsInMemory::for_each(const std::function<Status(const ReportEntry&)>& row) const {
+  for (const ReportEntry& e : rows_) {
+    if (Status s = row(e); !s) return s;
+  }
+  return Status::ok();
+}
+
+Status write_report(const ReportSummary& summary, const ReportRows& rows, ReportFormat format,
+                    std::ostream& out) {
+  Status s;
   switch (format) {
     case ReportFormat::kCsv:
-      return report_internal::render_csv(rows);
+      s = report_internal::write_csv(rows, out);
+      break;
     case ReportFormat::kJson:
-      return report_internal::render_json(summary, rows);
+      s = report_internal::write_json(summary, rows, out);
+      break;
     case ReportFormat::kMarkdown:
-      return report_internal::render_markdown(summary, rows);
+      s = report_internal::write_markdown(summary, rows, out);
+      break;
     case ReportFormat::kHtml:
-      return report_internal::render_html(summary, rows);
+      s = report_internal::write_html(summary, rows, out);
+      break;
   }
-  return {};
+  if (!s) return s;
+  out.flush();
+  if (!out) return Status::io_error("writing the report failed");
+  return Status::ok();
+}
+
+std::string render_report(const ReportSummary& summary, const std::vector<ReportEntry>& rows,
+                          ReportFormat format) {
+  std::ostringstream out;
+  // Rows in memory cannot fail to be read, and a string stream does not fail to be written.
+  (void)write_report(summary, ReportRowsInMemory(rows), format, out);
+  return std::move(out).str();
 }
 
 }  // namespace concord

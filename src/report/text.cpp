@@ -1,6 +1,8 @@
 // The text formats of a report: CSV, JSON and Markdown.
 #include <nlohmann/json.hpp>
 
+#include <ostream>
+
 #include "report/render.h"
 
 namespace concord::report_internal {
@@ -104,7 +106,7 @@ void append_md_summary(const ReportSummary& s, std::string& out) {
     out += "\n> **Note:** " + md(note) + "\n";
 }
 
-void append_md_table(const std::vector<ReportEntry>& rows, std::string& out) {
+std::string md_table_header() {
   std::string header = "|";
   std::string rule = "|";
   for (const Column& c : report_columns()) {
@@ -114,52 +116,81 @@ void append_md_table(const std::vector<ReportEntry>& rows, std::string& out) {
     header += " |";
     rule += "---|";
   }
-  out += header + "\n" + rule + "\n";
-  for (const ReportEntry& e : rows) {
-    out += "|";
-    for (const Column& c : report_columns()) {
-      out += ' ';
-      out += md(cell_text(c, e));
-      out += " |";
-    }
-    out += "\n";
+  return header + "\n" + rule + "\n";
+}
+
+std::string md_table_row(const ReportEntry& e) {
+  std::string out = "|";
+  for (const Column& c : report_columns()) {
+    out += ' ';
+    out += md(cell_text(c, e));
+    out += " |";
   }
+  out += "\n";
+  return out;
 }
 
 }  // namespace
 
-std::string render_csv(const std::vector<ReportEntry>& rows) {
-  std::string out;
-  append_csv_line([](const Column& c) { return std::string(c.name); }, out);
-  for (const ReportEntry& e : rows) {
-    append_csv_line([&](const Column& c) { return cell_text(c, e); }, out);
-  }
-  return out;
+Status write_csv(const ReportRows& rows, std::ostream& out) {
+  std::string line;
+  append_csv_line([](const Column& c) { return std::string(c.name); }, line);
+  out << line;
+  return rows.for_each([&](const ReportEntry& e) {
+    line.clear();
+    append_csv_line([&](const Column& c) { return cell_text(c, e); }, line);
+    out << line;
+    return Status::ok();
+  });
 }
 
-std::string render_json(const ReportSummary& summary, const std::vector<ReportEntry>& rows) {
-  ojson list = ojson::array();
-  for (const ReportEntry& e : rows)
-    list.push_back(row_json(e));
-  ojson doc = {{"summary", summary_json(summary)}, {"rows", std::move(list)}};
-  // Text from the sides may not be UTF-8: replace what is not, rather than throw.
-  return doc.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
+Status write_json(const ReportSummary& summary, const ReportRows& rows, std::ostream& out) {
+  // The document is {"summary": …, "rows": [ … ]}, written a row at a time. Text from the sides
+  // may not be UTF-8: replace what is not, rather than throw.
+  const std::string head =
+      ojson(summary_json(summary)).dump(2, ' ', false, ojson::error_handler_t::replace);
+  std::string indented;
+  for (char c : head) {
+    indented += c;
+    if (c == '\n') indented += "  ";
+  }
+  out << "{\n  \"summary\": " << indented << ",\n  \"rows\": [";
+  bool first = true;
+  Status s = rows.for_each([&](const ReportEntry& e) {
+    std::string row = row_json(e).dump(2, ' ', false, ojson::error_handler_t::replace);
+    std::string shifted;
+    for (char c : row) {
+      shifted += c;
+      if (c == '\n') shifted += "    ";
+    }
+    out << (first ? "\n    " : ",\n    ") << shifted;
+    first = false;
+    return Status::ok();
+  });
+  if (!s) return s;
+  out << (first ? "]\n}\n" : "\n  ]\n}\n");
+  return Status::ok();
 }
 
-std::string render_markdown(const ReportSummary& summary, const std::vector<ReportEntry>& rows) {
-  std::string out = "# " + md(report_title(summary)) + "\n\n";
-  append_md_summary(summary, out);
-  if (rows.empty()) {
-    out += "\n" + std::string(kNothingToReport) + "\n";
-    return out;
+Status write_markdown(const ReportSummary& summary, const ReportRows& rows, std::ostream& out) {
+  std::string head = "# " + md(report_title(summary)) + "\n\n";
+  append_md_summary(summary, head);
+  out << head;
+  Result<std::vector<std::pair<std::string, std::uint64_t>>> counts = class_counts(rows);
+  if (!counts) return counts.status();
+  if (total_rows(*counts) == 0) {
+    out << "\n" << kNothingToReport << "\n";
+    return Status::ok();
   }
-  out += "\n## By class\n\n";
-  for (const auto& [name, n] : class_counts(rows)) {
-    out += "- " + md(name) + ": " + std::to_string(n) + "\n";
+  out << "\n## By class\n\n";
+  for (const auto& [name, n] : *counts) {
+    out << "- " << md(name) << ": " << n << "\n";
   }
-  out += "\n## Members\n\n";
-  append_md_table(rows, out);
-  return out;
+  out << "\n## Members\n\n" << md_table_header();
+  return rows.for_each([&](const ReportEntry& e) {
+    out << md_table_row(e);
+    return Status::ok();
+  });
 }
 
 }  // namespace concord::report_internal

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
 #include <array>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -496,6 +498,39 @@ TEST_CASE("Markdown: an empty report says so") {
   const std::string md = render({}, ReportFormat::kMarkdown);
   CHECK(md.find("Nothing needs a person's eye in this run.") != std::string::npos);
   CHECK(md.find("| Email") == std::string::npos);
+}
+
+// A source that fails after its first row, as a store read can.
+class FailingRows final : public ReportRows {
+ public:
+  Status for_each(const std::function<Status(const ReportEntry&)>& row) const override {
+    if (Status s = row(entry("a@example.org", "cleaned", "first")); !s) return s;
+    return Status::corruption("report row of run 42: cannot read");
+  }
+};
+
+TEST_CASE("a report is written row by row, and a source that fails stops it with its error") {
+  for (ReportFormat f :
+       {ReportFormat::kCsv, ReportFormat::kJson, ReportFormat::kMarkdown, ReportFormat::kHtml}) {
+    DYNAMIC_SECTION("format " << report_format_extension(f)) {
+      std::ostringstream out;
+      Status s = write_report(summary(), FailingRows(), f, out);
+      CHECK(s.code() == Status::Code::kCorruption);
+      CHECK(s.message().find("run 42") != std::string::npos);
+    }
+  }
+  // The JSON document, written a row at a time, is one valid document.
+  const std::vector<ReportEntry> rows = {entry("a@example.org", "cleaned", "x"),
+                                         entry("b@example.org", "opt-out", "y")};
+  std::ostringstream out;
+  REQUIRE(write_report(summary(), ReportRowsInMemory(rows), ReportFormat::kJson, out).is_ok());
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  CHECK(j["rows"].size() == 2);
+  CHECK(j["rows"][1]["email"] == "b@example.org");
+  CHECK(j["summary"]["run"] == 42);
+  std::ostringstream none;
+  REQUIRE(write_report(summary(), ReportRowsInMemory({}), ReportFormat::kJson, none).is_ok());
+  CHECK(nlohmann::json::parse(none.str())["rows"].empty());
 }
 
 }  // namespace
