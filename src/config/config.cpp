@@ -1,5 +1,5 @@
 #include "concord/config.h"
-#include "concord/schedule.h"
+#include "config/schedule.h"
 
 #include <toml++/toml.h>
 

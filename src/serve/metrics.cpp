@@ -1,8 +1,12 @@
-// Prometheus text exposition of the daemon's counters.
-#include "concord/metrics.h"
+// Prometheus text exposition of the daemon's counters, and the families `concord serve` exports.
+#include "serve/metrics.h"
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
+
+#include "concord/journal.h"
+#include "concord/plan.h"
 
 namespace concord {
 namespace {
@@ -99,6 +103,108 @@ std::string Metrics::render() const {
     }
   }
   return out;
+}
+
+std::string_view rejection_name(Rejection r) {
+  static constexpr std::string_view kNames[] = {"secret", "signature", "malformed"};
+  return kNames[static_cast<std::size_t>(r)];
+}
+
+namespace {
+
+constexpr const char* kRuns = "concord_runs_total";
+constexpr const char* kOperations = "concord_operations_total";
+constexpr const char* kApiRequests = "concord_api_requests_total";
+constexpr const char* kApiErrors = "concord_api_errors_total";
+constexpr const char* kLastSuccess = "concord_last_success_timestamp_seconds";
+constexpr const char* kWebhookEvents = "concord_webhook_events_total";
+constexpr const char* kWebhookRejected = "concord_webhook_rejected_total";
+constexpr const char* kWebhookPending = "concord_webhook_pending";
+
+// The side an error came from, when it came from one.
+std::optional<Side> side_of(Origin origin) {
+  if (origin == Origin::kMailchimp) return Side::kMailchimp;
+  if (origin == Origin::kCivicrm) return Side::kCrm;
+  return std::nullopt;
+}
+
+// The side an operation kind writes to, by its name as RunOutcome::operation_results keys it.
+std::optional<Side> side_of_kind(std::string_view name) {
+  for (const OpKindInfo& k : kOpKinds) {
+    if (k.name == name) return k.side;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ServeMetrics::ServeMetrics() {
+  m_.declare(kRuns, "counter", "Runs by sync pair, kind and result.");
+  m_.declare(kOperations, "counter",
+             "Operations by sync pair, kind (add_to_mailchimp, …) and result.");
+  m_.declare(kApiRequests, "counter", "HTTP requests sent to each side (retries included).");
+  m_.declare(kApiErrors, "counter",
+             "Errors met on each side: HTTP errors retried (5xx, 429, resets, timeouts), "
+             "runs that failed on the side's error, writes that failed.");
+  m_.declare(kLastSuccess, "gauge",
+             "When each sync pair's last fully successful run ended (Unix seconds).");
+  m_.declare(kWebhookEvents, "counter", "Webhook deliveries stored, by sync pair and type.");
+  m_.declare(kWebhookRejected, "counter",
+             "Webhook deliveries refused (wrong secret or signature, malformed).");
+  m_.declare(kWebhookPending, "gauge", "Webhook deliveries stored but not reconciled yet.");
+}
+
+void ServeMetrics::run_ended(const std::string& sync, std::string_view kind,
+                             const RunOutcome& outcome) {
+  const RunRecord& rec = outcome.record;
+  m_.add(kRuns, {{"sync", sync},
+                 {"kind", std::string(kind)},
+                 {"result", std::string(run_state_name(rec.state))}});
+  std::uint64_t failed[2] = {0, 0};  // by Side
+  for (const auto& [kind_state, n] : outcome.operation_results) {
+    m_.add(kOperations, {{"sync", sync}, {"kind", kind_state.first}, {"result", kind_state.second}},
+           static_cast<double>(n));
+    if (kind_state.second != "failed") continue;
+    if (std::optional<Side> side = side_of_kind(kind_state.first)) {
+      failed[static_cast<std::size_t>(*side)] += n;
+    }
+  }
+  // A write that failed is an error of its side.
+  for (Side side : {Side::kMailchimp, Side::kCrm}) {
+    api_errors(side, failed[static_cast<std::size_t>(side)]);
+  }
+  if (rec.state == RunState::kDone) last_success(sync, rec.ended_at);
+}
+
+void ServeMetrics::run_failed(const std::string& sync, std::string_view kind, const Status& error) {
+  m_.add(kRuns, {{"sync", sync}, {"kind", std::string(kind)}, {"result", "failed"}});
+  if (std::optional<Side> side = side_of(error.origin())) api_errors(*side, 1);
+}
+
+void ServeMetrics::api_requests(Side side, std::uint64_t n) {
+  m_.add(kApiRequests, {{"side", std::string(side_name(side))}}, static_cast<double>(n));
+}
+
+void ServeMetrics::api_errors(Side side, std::uint64_t n) {
+  if (n == 0) return;
+  m_.add(kApiErrors, {{"side", std::string(side_name(side))}}, static_cast<double>(n));
+}
+
+void ServeMetrics::last_success(const std::string& sync, Micros ended_at) {
+  m_.set(kLastSuccess, {{"sync", sync}}, static_cast<double>(ended_at) / kMicrosPerSecond);
+}
+
+void ServeMetrics::webhook_stored(const std::string& sync, WebhookType type) {
+  m_.add(kWebhookEvents, {{"sync", sync}, {"type", std::string(webhook_type_name(type))}});
+  m_.add(kWebhookPending, {{"sync", sync}}, 1);
+}
+
+void ServeMetrics::webhook_rejected(Rejection reason) {
+  m_.add(kWebhookRejected, {{"reason", std::string(rejection_name(reason))}});
+}
+
+void ServeMetrics::webhook_pending(const std::string& sync, std::size_t pending) {
+  m_.set(kWebhookPending, {{"sync", sync}}, static_cast<double>(pending));
 }
 
 }  // namespace concord

@@ -1,4 +1,4 @@
-#include "concord/scheduler.h"
+#include "serve/scheduler.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,11 +1,14 @@
-// Mailchimp webhook deliveries: parsing, storage form, signatures.
-#include "concord/webhook.h"
+// Mailchimp webhook deliveries: parsing, storage form, signatures, URL secrets.
+#include "serve/webhook.h"
+
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -16,9 +19,6 @@ namespace concord {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::string_view kTypes[] = {"subscribe", "unsubscribe", "profile",
-                                       "upemail",   "cleaned",     "campaign"};
 
 std::string hex(const unsigned char* p, std::size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -53,24 +53,30 @@ std::string value(const std::map<std::string, std::string>& form, const std::str
 
 }  // namespace
 
+std::optional<WebhookType> parse_webhook_type(std::string_view name) {
+  for (std::size_t i = 0; i < kWebhookTypeCount; ++i) {
+    if (kWebhookTypeNames[i] == name) return static_cast<WebhookType>(i);
+  }
+  return std::nullopt;
+}
+
 Result<WebhookEvent> parse_mailchimp_webhook(std::string_view form_body) {
   std::map<std::string, std::string> form;
   for (auto& [k, v] : http::parse_query(form_body))
     form.emplace(std::move(k), std::move(v));
+  const std::string type = value(form, "type");
+  if (type.empty()) return Status::invalid("webhook: type is missing");
+  const std::optional<WebhookType> known = parse_webhook_type(type);
+  if (!known) return Status::invalid("webhook: unknown type \"" + type + "\"");
   WebhookEvent e;
-  e.type = value(form, "type");
-  if (e.type.empty()) return Status::invalid("webhook: type is missing");
-  bool known = false;
-  for (std::string_view t : kTypes)
-    known = known || t == e.type;
-  if (!known) return Status::invalid("webhook: unknown type \"" + e.type + "\"");
+  e.type = *known;
   e.list_id = value(form, "data[list_id]");
   if (const std::string fired = value(form, "fired_at"); !fired.empty()) {
     if (Result<Micros> t = parse_civil(fired)) e.fired_at = *t;
   }
-  if (e.type == "campaign") return e;
+  if (e.type == WebhookType::kCampaign) return e;
   if (e.list_id.empty()) return Status::invalid("webhook: data[list_id] is missing");
-  if (e.type == "upemail") {
+  if (e.type == WebhookType::kUpemail) {
     Result<std::string> old_email = address(form, "data[old_email]");
     if (!old_email) return old_email.status();
     Result<std::string> new_email = address(form, "data[new_email]");
@@ -82,12 +88,13 @@ Result<WebhookEvent> parse_mailchimp_webhook(std::string_view form_body) {
   Result<std::string> email = address(form, "data[email]");
   if (!email) return email.status();
   e.email = std::move(*email);
-  e.action = e.type == "cleaned" ? value(form, "data[reason]") : value(form, "data[action]");
+  e.action =
+      e.type == WebhookType::kCleaned ? value(form, "data[reason]") : value(form, "data[action]");
   return e;
 }
 
 std::string encode_webhook_event(const WebhookEvent& e) {
-  json j = {{"type", e.type},
+  json j = {{"type", webhook_type_name(e.type)},
             {"list_id", e.list_id},
             {"email", e.email},
             {"fired_at", e.fired_at},
@@ -102,8 +109,10 @@ Result<WebhookEvent> decode_webhook_event(std::string_view stored) {
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
     return Status::corruption("a stored webhook event is not readable");
   }
+  const std::optional<WebhookType> type = parse_webhook_type(j["type"].get<std::string>());
+  if (!type) return Status::corruption("a stored webhook event has an unknown type");
   WebhookEvent e;
-  e.type = j.value("type", "");
+  e.type = *type;
   e.list_id = j.value("list_id", "");
   e.email = j.value("email", "");
   e.old_email = j.value("old_email", "");
@@ -143,6 +152,46 @@ std::string random_secret() {
     std::abort();
   }
   return hex(bytes, sizeof bytes);
+}
+
+std::string webhook_url(std::string_view public_url, const std::string& sync,
+                        std::string_view secret) {
+  std::string url(public_url);
+  url += kWebhookPath;
+  url += http::url_encode(sync);
+  url += '/';
+  url += secret;
+  return url;
+}
+
+Result<std::string> webhook_url_secret(const std::filesystem::path& state_dir,
+                                       const std::string& sync) {
+  const std::filesystem::path file = state_dir / "webhook.key";
+  std::string key;
+  {
+    std::ifstream in(file);
+    if (in) std::getline(in, key);
+  }
+  if (key.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir, ec);
+    key = random_secret();
+    const std::filesystem::path tmp = file.string() + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << key << "\n";
+      if (!out) return Status::io_error("cannot write " + tmp.string());
+    }
+    ::chmod(tmp.c_str(), 0600);
+    // Two processes making it at once: the first rename wins, and both read the winner.
+    if (!std::filesystem::exists(file)) std::filesystem::rename(tmp, file, ec);
+    std::filesystem::remove(tmp, ec);
+    std::ifstream in(file);
+    key.clear();
+    if (in) std::getline(in, key);
+    if (key.empty()) return Status::io_error("cannot read " + file.string());
+  }
+  return webhook_signature(key, "webhook:" + sync).substr(0, 32);
 }
 
 }  // namespace concord

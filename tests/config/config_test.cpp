@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "concord/config.h"
-#include "serve/schedule.h"
+#include "config/schedule.h"
 
 using namespace concord;
 

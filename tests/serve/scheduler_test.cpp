@@ -3,7 +3,7 @@
 //
 // Times are UTC on Monday 4 May 2026 unless written in full; every expected time is worked out by
 // hand from the rule the scenario is about.
-#include "concord/scheduler.h"
+#include "serve/scheduler.h"
 
 #include <catch2/catch.hpp>
 
@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "concord/schedule.h"
 #include "concord/time.h"
+#include "config/schedule.h"
 
 namespace concord {
 namespace {

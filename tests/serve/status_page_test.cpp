@@ -289,8 +289,7 @@ std::filesystem::path write_screenshot(WebDriver& browser, const std::string& fi
 
 }  // namespace
 
-// ---- without a browser
-// ---------------------------------------------------------------------------
+// ---- without a browser --------------------------------------------------------------------------
 
 TEST_CASE("runs_page_html escapes everything that comes from data") {
   json data = {
@@ -360,8 +359,7 @@ TEST_CASE("status_page_html is self-contained") {
   CHECK(html.find("connect-src 'self'") != std::string::npos);
 }
 
-// ---- in the browser
-// ------------------------------------------------------------------------------
+// ---- in the browser -----------------------------------------------------------------------------
 
 TEST_CASE("the status page in headless Chromium") {
   // CHROMIUM_BIN and CHROMEDRIVER_BIN override where the browser and the driver are.

@@ -1,4 +1,4 @@
-#include "concord/schedule.h"
+#include "config/schedule.h"
 
 #include <date/date.h>
 
@@ -59,8 +59,7 @@ bool equals_lower(std::string_view s, std::string_view lower_name) {
   return true;
 }
 
-// --- every <N><unit>
-// ------------------------------------------------------------------------------
+// --- every <N><unit> -----------------------------------------------------------------------------
 
 // The text starts with the word "every" in any case: it is meant as an interval.
 bool looks_like_every(std::string_view text) {

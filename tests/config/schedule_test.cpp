@@ -4,7 +4,7 @@
 // Every expected time below was worked out by hand from the calendar (1 May 2026 is a Friday;
 // Europe/London goes to BST at 01:00 UTC on 29 March 2026 and back to GMT at 01:00 UTC on
 // 25 October 2026), not by the code under test.
-#include "concord/schedule.h"
+#include "config/schedule.h"
 
 #include <catch2/catch.hpp>
 

@@ -35,8 +35,8 @@
 #include <string>
 #include <vector>
 
-#include "concord/schedule.h"
 #include "concord/time.h"
+#include "config/schedule.h"
 
 namespace concord {
 

@@ -1,0 +1,102 @@
+// `concord webhooks install` and `concord webhooks list`: the Mailchimp list webhooks that tell
+// `concord serve` of changes. They read the webhook key (not the store), so they run beside the
+// daemon.
+#include <cstdio>
+#include <cstring>
+
+#include "cli/cli.h"
+#include "concord/http.h"
+#include "serve/webhook.h"
+
+namespace concord::cli {
+namespace {
+
+// A webhook URL as it may be shown: the secret segment of concord's own URLs replaced by "…".
+std::string shown_url(const std::string& url) {
+  const std::size_t at = url.find(kWebhookPath);
+  if (at == std::string::npos) return url;
+  const std::size_t slash = url.find('/', at + kWebhookPath.size());
+  return slash == std::string::npos ? url : url.substr(0, slash + 1) + "…";
+}
+
+std::string trim_slash(std::string url) {
+  while (!url.empty() && url.back() == '/')
+    url.pop_back();
+  return url;
+}
+
+}  // namespace
+
+int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url) {
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  const std::string base =
+      trim_slash(public_url.empty() ? (*ctx)->config().serve.public_url : public_url);
+  if (base.rfind("https://", 0) != 0 && base.rfind("http://", 0) != 0) {
+    return fail(kExitUsage,
+                "give --public-url (or [serve] public_url): the http(s) address where Mailchimp "
+                "reaches `concord serve`");
+  }
+  Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(sync);
+  if (!syncs) return fail(kExitUsage, syncs.status().message());
+  int code = kExitOk;
+  for (const SyncConfig* s : *syncs) {
+    Result<MailchimpClient*> mc = (*ctx)->mailchimp(s->mailchimp);
+    if (!mc) return fail(exit_for(mc.status()), mc.status().message());
+    Result<Audience> audience = (*mc)->resolve_audience(s->audience);
+    if (!audience) return fail(exit_for(audience.status()), audience.status().message());
+    Result<std::string> secret = webhook_url_secret((*ctx)->config().state_dir, s->name);
+    if (!secret) return fail(kExitError, secret.status().message());
+    const std::string url = webhook_url(base, s->name, *secret);
+    Result<std::vector<Webhook>> existing = (*mc)->webhooks(audience->id);
+    if (!existing) return fail(exit_for(existing.status()), existing.status().message());
+    bool found = false;
+    for (const Webhook& w : *existing)
+      found = found || w.url == url;
+    if (found) {
+      std::printf("%s: the webhook is installed already (%s)\n", s->name.c_str(),
+                  shown_url(url).c_str());
+      continue;
+    }
+    // Never `api`: concord's own writes must not come back as deliveries.
+    Result<Webhook> made = (*mc)->create_webhook(
+        audience->id, url, {"subscribe", "unsubscribe", "profile", "upemail", "cleaned"},
+        /*user=*/true, /*admin=*/true, /*api=*/false);
+    if (!made) {
+      std::fprintf(stderr, "concord: %s: %s\n", s->name.c_str(), made.status().message().c_str());
+      code = exit_for(made.status());
+      continue;
+    }
+    std::printf("%s: installed webhook %s on audience %s: %s\n", s->name.c_str(), made->id.c_str(),
+                audience->id.c_str(), shown_url(url).c_str());
+  }
+  return code;
+}
+
+int webhooks_list(const Global& g, const std::string& sync) {
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(sync);
+  if (!syncs) return fail(kExitUsage, syncs.status().message());
+  for (const SyncConfig* s : *syncs) {
+    Result<MailchimpClient*> mc = (*ctx)->mailchimp(s->mailchimp);
+    if (!mc) return fail(exit_for(mc.status()), mc.status().message());
+    Result<Audience> audience = (*mc)->resolve_audience(s->audience);
+    if (!audience) return fail(exit_for(audience.status()), audience.status().message());
+    Result<std::vector<Webhook>> hooks = (*mc)->webhooks(audience->id);
+    if (!hooks) return fail(exit_for(hooks.status()), hooks.status().message());
+    std::printf("%s (audience %s): %zu webhook%s\n", s->name.c_str(), audience->id.c_str(),
+                hooks->size(), hooks->size() == 1 ? "" : "s");
+    for (const Webhook& w : *hooks) {
+      std::string events;
+      for (const std::string& e : w.events)
+        events += (events.empty() ? "" : ",") + e;
+      std::printf("  %s %s events=%s sources=%s%s%s\n", w.id.c_str(), shown_url(w.url).c_str(),
+                  events.c_str(), w.source_user ? "user," : "", w.source_admin ? "admin," : "",
+                  w.source_api ? "api" : "");
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace concord::cli

@@ -1,0 +1,252 @@
+// The daemon's HTTP routes over DaemonView: webhook deliveries, the pages, the JSON API, metrics.
+#include "serve/api.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "concord/report.h"
+#include "serve/pages.h"
+
+namespace concord::serve {
+namespace {
+
+using nlohmann::json;
+
+// The pages load nothing from elsewhere and may not be framed.
+constexpr const char* kPageCsp =
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
+
+json iso_or_null(Micros t) {
+  return t == kNoTime ? json(nullptr) : json(format_iso8601(t));
+}
+
+http::Reply reply(int status, std::string body, std::string type = "application/json") {
+  http::Reply r;
+  r.response.status = status;
+  r.response.headers.push_back({"Content-Type", std::move(type)});
+  r.response.headers.push_back({"Cache-Control", "no-store"});
+  r.response.body = std::move(body);
+  return r;
+}
+http::Reply text_reply(int status, std::string body) {
+  return reply(status, std::move(body), "text/plain");
+}
+http::Reply html_reply(std::string body) {
+  http::Reply r = reply(200, std::move(body), "text/html; charset=utf-8");
+  r.response.headers.push_back({"Content-Security-Policy", kPageCsp});
+  return r;
+}
+http::Reply json_reply(int status, const json& j) {
+  return reply(status, j.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+http::Reply error_reply(int status, const std::string& message) {
+  return json_reply(status, {{"error", message}});
+}
+
+// "/a/b%20c/" → "a", "b c", "" (a segment that does not decode is kept as sent).
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = 1;
+  while (i <= path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string seg;
+    if (!http::url_decode(path.substr(i, j - i), &seg)) seg = std::string(path.substr(i, j - i));
+    out.push_back(std::move(seg));
+    i = j + 1;
+  }
+  return out;
+}
+
+// <run> of serve/pages.h.
+json run_json(const std::string& sync, const RunRecord& r) {
+  json counts = {{"planned", r.counts.operations()},
+                 {"applied", r.applied},
+                 {"failed", r.failed},
+                 {"refused", r.refused},
+                 {"report_rows", r.counts.report_rows}};
+  return {
+      {"id", r.id},
+      {"command", r.command},
+      {"started", iso_or_null(r.started_at)},
+      {"ended", iso_or_null(r.ended_at)},
+      {"duration_s", r.ended_at == kNoTime || r.started_at == kNoTime
+                         ? json(nullptr)
+                         : json(static_cast<double>(r.ended_at - r.started_at) / kMicrosPerSecond)},
+      {"result", run_state_name(r.state)},
+      {"counts", counts},
+      {"notes", r.notes},
+      {"report_url",
+       "/syncs/" + http::url_encode(sync) + "/runs/" + std::to_string(r.id) + "/report.html"}};
+}
+
+// <sync> of serve/pages.h.
+json sync_json(const SyncView& s) {
+  return {{"name", s.name},
+          {"created", iso_or_null(s.created)},
+          {"enabled", s.enabled},
+          {"schedule", s.schedule},
+          {"state", sync_state_name(s.state)},
+          {"next_run", iso_or_null(s.next_run)},
+          {"last_run", s.last_run ? run_json(s.name, *s.last_run) : json(nullptr)},
+          {"history_url", "/syncs/" + http::url_encode(s.name) + "/runs"}};
+}
+
+}  // namespace
+
+std::string_view sync_state_name(SyncView::State s) {
+  static constexpr std::string_view kNames[] = {"idle", "running", "queued", "disabled"};
+  return kNames[static_cast<std::size_t>(s)];
+}
+
+http::Reply Api::handle(const http::Request& req) {
+  const std::string& target = req.target;
+  const std::size_t q = target.find('?');
+  const std::string path = target.substr(0, q);
+  Query query;
+  if (q != std::string::npos) {
+    for (auto& [k, v] : http::parse_query(std::string_view(target).substr(q + 1)))
+      query.emplace(std::move(k), std::move(v));
+  }
+  if (path.rfind(kWebhookPath, 0) == 0) return webhook(req, split_path(path));
+  if (path == "/healthz") return text_reply(200, "ok\n");
+  // The page itself holds no data (it asks the API, with the token from its own URL), so it is
+  // served to anyone; without a token it shows what is missing.
+  if (path == "/" && (req.method == "GET" || req.method == "HEAD")) {
+    return html_reply(status_page_html());
+  }
+  if (!authorised(req, query)) {
+    http::Reply r = error_reply(401, "a token is required (Authorization: Bearer … or ?token=…)");
+    r.response.headers.push_back({"WWW-Authenticate", "Bearer"});
+    return r;
+  }
+  if (path == "/metrics") {
+    return reply(200, view_.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+  const std::vector<std::string> parts = split_path(path);
+  if (!parts.empty() && parts[0] == "api") return api(req, parts, query);
+  if (!parts.empty() && parts[0] == "syncs" && req.method == "GET") return pages(parts);
+  return text_reply(404, "not found\n");
+}
+
+bool Api::authorised(const http::Request& req, const Query& query) const {
+  const std::string& token = options_.token;
+  if (token.empty()) return true;
+  std::string_view auth = req.header("Authorization");
+  if (auth.rfind("Bearer ", 0) == 0 && secrets_equal(auth.substr(7), token)) return true;
+  auto q = query.find("token");
+  return q != query.end() && secrets_equal(q->second, token);
+}
+
+// A delivery: checked, stored durably, then answered.
+http::Reply Api::webhook(const http::Request& req, const std::vector<std::string>& parts) {
+  // parts: "webhooks", "mailchimp", <sync>, <secret>
+  if (parts.size() != 4 || !view_.webhook_secret_ok(parts[2], parts[3])) {
+    view_.webhook_rejected(Rejection::kSecret);
+    return text_reply(403, "forbidden\n");
+  }
+  const std::string& sync = parts[2];
+  // Mailchimp checks the URL with a GET when the webhook is registered.
+  if (req.method == "GET" || req.method == "HEAD") return text_reply(200, "ok\n");
+  if (req.method != "POST") return text_reply(405, "method not allowed\n");
+  const std::string& header = options_.signature_header;
+  if (!header.empty() &&
+      !webhook_signature_ok(options_.signature_secret, req.body, req.header(header))) {
+    view_.webhook_rejected(Rejection::kSignature);
+    return text_reply(403, "forbidden\n");
+  }
+  Result<WebhookEvent> e = parse_mailchimp_webhook(req.body);
+  if (!e) {
+    view_.webhook_rejected(Rejection::kMalformed);
+    log(sync + ": a webhook delivery was refused: " + e.status().message());
+    return text_reply(400, e.status().message() + "\n");
+  }
+  if (e->type == WebhookType::kCampaign) return text_reply(200, "ignored\n");
+  if (Status s = view_.deliver(sync, std::move(*e)); !s) {
+    log(sync + ": storing a webhook delivery: " + s.message());
+    return text_reply(503, "not stored\n");
+  }
+  return text_reply(200, "ok\n");
+}
+
+http::Reply Api::api(const http::Request& req, const std::vector<std::string>& parts,
+                     const Query& query) {
+  if (parts.size() == 2 && parts[1] == "syncs" && req.method == "GET") {
+    json all = json::array();
+    for (const SyncView& s : view_.syncs())
+      all.push_back(sync_json(s));
+    return json_reply(200, {{"syncs", all}});
+  }
+  if (parts.size() == 2 && parts[1] == "runs" && req.method == "GET") {
+    std::size_t limit = 50;
+    if (auto l = query.find("limit"); l != query.end()) {
+      limit = std::clamp<std::size_t>(std::strtoull(l->second.c_str(), nullptr, 10), 1, 1000);
+    }
+    const auto only = query.find("sync");
+    json runs = json::array();
+    for (const SyncView& s : view_.syncs()) {
+      if (only != query.end() && only->second != s.name) continue;
+      Result<std::vector<RunRecord>> rs = view_.runs(s.name, limit);
+      if (!rs) return error_reply(500, rs.status().message());
+      for (const RunRecord& r : *rs) {
+        json j = run_json(s.name, r);
+        j["sync"] = s.name;
+        runs.push_back(std::move(j));
+      }
+    }
+    return json_reply(200, {{"runs", runs}});
+  }
+  if (parts.size() == 4 && parts[1] == "syncs") {
+    const std::string& name = parts[2];
+    if (Result<SyncView> s = view_.sync(name); !s) {
+      return error_reply(404, "no sync pair \"" + name + "\"");
+    }
+    if (req.method != "POST") return error_reply(405, "use POST");
+    if (parts[3] == "enabled") {
+      json body = json::parse(req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean()) {
+        return error_reply(400, "the body must be {\"enabled\": true|false}");
+      }
+      const bool on = body["enabled"].get<bool>();
+      Result<SyncView> updated = view_.set_enabled(name, on);
+      if (!updated) return error_reply(500, updated.status().message());
+      log(name + (on ? ": enabled" : ": disabled") + " from the status page");
+      return json_reply(200, sync_json(*updated));
+    }
+    if (parts[3] == "run") {
+      if (Status s = view_.run_now(name); !s) return error_reply(500, s.message());
+      return json_reply(202, {{"queued", true}});
+    }
+  }
+  return error_reply(404, "no such API route");
+}
+
+// /syncs/<name>/runs and /syncs/<name>/runs/<id>/report.html
+http::Reply Api::pages(const std::vector<std::string>& parts) {
+  if (parts.size() < 3 || parts[2] != "runs" || !view_.sync(parts[1])) {
+    return text_reply(404, "not found\n");
+  }
+  const std::string& name = parts[1];
+  if (parts.size() == 3) {
+    Result<std::vector<RunRecord>> rs = view_.runs(name, 200);
+    if (!rs) return text_reply(500, rs.status().message() + "\n");
+    json runs = json::array();
+    for (const RunRecord& r : *rs)
+      runs.push_back(run_json(name, r));
+    return html_reply(runs_page_html({{"name", name}, {"runs", runs}}));
+  }
+  if (parts.size() == 5 && parts[4] == "report.html") {
+    const std::uint64_t id = std::strtoull(parts[3].c_str(), nullptr, 10);
+    Result<std::optional<RunRecord>> r = view_.run(name, id);
+    if (!r || !r->has_value()) return text_reply(404, "no such run\n");
+    Result<std::vector<ReportEntry>> rows = view_.report_rows(name, id);
+    if (!rows) return text_reply(500, rows.status().message() + "\n");
+    return reply(200, render_report(report_summary(**r), *rows, ReportFormat::kHtml),
+                 "text/html; charset=utf-8");
+  }
+  return text_reply(404, "not found\n");
+}
+
+}  // namespace concord::serve

@@ -1,0 +1,118 @@
+// The HTTP side of `concord serve`: every request the daemon answers, as a function from request
+// to reply over a narrow view of the daemon (DaemonView), so that routes, the token and the JSON
+// shapes are tested against a fake daemon without sockets.
+//
+// Routes (docs/operations.md; the JSON shapes are written down in serve/pages.h):
+//   /webhooks/mailchimp/<sync>/<secret>   deliveries (GET: Mailchimp's check of the URL)
+//   /healthz                              "ok", no token
+//   /                                     the status page, no token (it holds no data)
+//   /metrics                              Prometheus text
+//   GET  /api/syncs, GET /api/runs?sync=NAME&limit=N
+//   POST /api/syncs/<sync>/enabled {"enabled":bool}, POST /api/syncs/<sync>/run
+//   GET  /syncs/<sync>/runs, GET /syncs/<sync>/runs/<id>/report.html
+// Every route but the first three needs the token when one is set: `Authorization: Bearer …` or
+// `?token=…`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "concord/http.h"
+#include "concord/journal.h"
+#include "concord/status.h"
+#include "concord/time.h"
+#include "serve/metrics.h"
+#include "serve/webhook.h"
+
+namespace concord::serve {
+
+// Where the daemon's parts write their log lines (one line each, no newline).
+using Log = std::function<void(const std::string& line)>;
+
+// A sync pair as the status page shows it.
+struct SyncView {
+  enum class State : std::uint8_t { kIdle = 0, kRunning, kQueued, kDisabled };
+  std::string name;
+  Micros created = kNoTime;  // when the daemon first saw the pair
+  bool enabled = true;       // the status page's toggle
+  std::string schedule;      // as configured
+  State state = State::kIdle;
+  Micros next_run = kNoTime;  // kNoTime: not planned (disabled)
+  std::optional<RunRecord> last_run;
+};
+std::string_view sync_state_name(SyncView::State s);  // "idle", "running", "queued", "disabled"
+
+// What the API asks of the daemon. Unknown pair names are kNotFound.
+//
+// Thread-safety: called from the HTTP server's threads, several at once.
+class DaemonView {
+ public:
+  virtual ~DaemonView() = default;
+
+  // Every pair, in name order.
+  virtual std::vector<SyncView> syncs() = 0;
+  virtual Result<SyncView> sync(const std::string& name) = 0;
+  // The pair's last `limit` runs, newest first; one run; a run's report rows.
+  virtual Result<std::vector<RunRecord>> runs(const std::string& sync, std::size_t limit) = 0;
+  virtual Result<std::optional<RunRecord>> run(const std::string& sync, std::uint64_t id) = 0;
+  virtual Result<std::vector<ReportEntry>> report_rows(const std::string& sync,
+                                                       std::uint64_t id) = 0;
+
+  // The toggle (kept across restarts); returns the pair as updated.
+  virtual Result<SyncView> set_enabled(const std::string& sync, bool enabled) = 0;
+  // Asks for one run of the pair as soon as the worker is free.
+  virtual Status run_now(const std::string& sync) = 0;
+
+  virtual std::string metrics_text() = 0;
+
+  // Whether `secret` is the secret of the pair's webhook URL (false for an unknown pair).
+  virtual bool webhook_secret_ok(const std::string& sync, std::string_view secret) = 0;
+  // Stores a delivery durably for the pair's next webhook run; OK only once it is stored.
+  virtual Status deliver(const std::string& sync, WebhookEvent event) = 0;
+  // Counts a refused delivery.
+  virtual void webhook_rejected(Rejection reason) = 0;
+};
+
+struct ApiOptions {
+  // The token the data routes require; empty: none (a listener on loopback only).
+  std::string token;
+  // When not empty, deliveries must carry this header with the HMAC-SHA256 of their body under
+  // signature_secret (webhook_signature_ok); others are refused 403.
+  std::string signature_header;
+  std::string signature_secret;
+  // Toggles from the status page and refused deliveries are logged here. Empty: not logged.
+  Log log;
+};
+
+// Thread-safety: handle() may be called from several threads at once.
+class Api {
+ public:
+  // REQUIRES: `view` outlives the Api.
+  Api(DaemonView& view, ApiOptions options) : view_(view), options_(std::move(options)) {}
+
+  http::Reply handle(const http::Request& request);
+
+ private:
+  http::Reply webhook(const http::Request& req, const std::vector<std::string>& parts);
+  // The query's parameters; the first of a name repeated counts.
+  using Query = std::map<std::string, std::string>;
+
+  http::Reply api(const http::Request& req, const std::vector<std::string>& parts,
+                  const Query& query);
+  http::Reply pages(const std::vector<std::string>& parts);
+  bool authorised(const http::Request& req, const Query& query) const;
+  void log(const std::string& line) const {
+    if (options_.log) options_.log(line);
+  }
+
+  DaemonView& view_;
+  const ApiOptions options_;
+};
+
+}  // namespace concord::serve

@@ -1,0 +1,401 @@
+// The daemon: its pairs, the worker that runs them, and the view the HTTP API reads and changes.
+#include "serve/daemon.h"
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "concord/civicrm_client.h"
+#include "concord/email.h"
+#include "concord/journal.h"
+#include "concord/parse.h"
+#include "concord/record.h"
+#include "config/schedule.h"
+
+namespace concord::serve {
+namespace {
+
+constexpr std::string_view kMetaCreated = "serve.created";
+constexpr std::string_view kMetaEnabled = "serve.enabled";
+// The longest the worker sleeps without looking at the schedule again.
+constexpr Micros kMaxSleep = 60 * kMicrosPerSecond;
+
+constexpr std::size_t index_of(Side side) {
+  return static_cast<std::size_t>(side);
+}
+
+}  // namespace
+
+// ---- set-up -------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, Store& store,
+                                             std::vector<DaemonPair> pairs, DaemonOptions options) {
+  if (pairs.empty()) return Status::invalid("no [[sync]] is configured");
+  assert(options.clock != nullptr);
+  std::unique_ptr<Daemon> d(new Daemon(config, store, std::move(options)));
+  std::vector<const PairHandle*> handles;
+  for (const DaemonPair& p : pairs)
+    handles.push_back(p.handle);
+  Result<std::unique_ptr<Inbox>> inbox = Inbox::open(store, handles);
+  if (!inbox) return inbox.status();
+  d->inbox_ = std::move(*inbox);
+  const Micros now = d->options_.clock->now();
+  for (DaemonPair& p : pairs) {
+    if (Status s = d->add(std::move(p), now); !s) return s;
+  }
+  return d;
+}
+
+Status Daemon::add(DaemonPair spec, Micros now) {
+  assert(spec.config != nullptr && spec.handle != nullptr && spec.mailchimp && spec.crm);
+  const std::string& name = spec.config->name;
+  const PairHandle& handle = *spec.handle;
+  Result<Schedule> schedule = schedule_of(config_, *spec.config);
+  if (!schedule) return schedule.status().with_context("sync \"" + name + "\"");
+  Pair p;
+  Result<std::optional<std::string>> created = store_.get(handle, Family::kMeta, kMetaCreated);
+  if (!created) return created.status();
+  std::optional<Micros> created_at;
+  if (created->has_value()) {
+    if (Result<std::int64_t> t = parse_int64(**created)) created_at = *t;
+  }
+  if (created_at) {
+    p.created = *created_at;
+  } else {
+    // First seen now (an unreadable value is written again rather than shown as 1970).
+    p.created = now;
+    if (Status w = store_.put(handle, Family::kMeta, kMetaCreated, std::to_string(now)); !w) {
+      return w;
+    }
+  }
+  Result<std::optional<std::string>> enabled = store_.get(handle, Family::kMeta, kMetaEnabled);
+  if (!enabled) return enabled.status();
+  const bool on = !enabled->has_value() || **enabled != "0";
+  Result<std::string> secret = webhook_url_secret(config_.state_dir, name);
+  if (!secret) return secret.status();
+  p.webhook_secret = std::move(*secret);
+  Result<std::optional<RunRecord>> last = RunLog(store_, handle).last_run();
+  if (!last) return last.status();
+  const Micros last_start = last->has_value() ? (**last).started_at : kNoTime;
+  Result<std::size_t> pending = inbox_->count(handle);
+  if (!pending) return pending.status();
+  p.webhook_pending = *pending > 0;
+  metrics_.webhook_pending(name, *pending);
+  if (last->has_value() && (**last).state == RunState::kDone) {
+    metrics_.last_success(name, (**last).ended_at);
+  }
+  sched_.add(name, std::move(*schedule), on, last_start, now);
+  p.spec = std::move(spec);
+  pairs_.emplace(name, std::move(p));
+  return Status::ok();
+}
+
+Daemon::~Daemon() {
+  stop();
+}
+
+// ---- the worker ---------------------------------------------------------------------------------
+
+void Daemon::start() {
+  assert(!worker_.joinable());
+  worker_ = std::thread([this] { work(); });
+}
+
+void Daemon::stop() {
+  stop_flag_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void Daemon::work() {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    if (step()) continue;
+    // Sleep until the next scheduled run, or until a delivery, a toggle or "run now" (woken_,
+    // which also catches one that came after step() looked).
+    std::unique_lock<std::mutex> lock(mu_);
+    const Micros wakeup = sched_.next_wakeup();
+    const Micros wait = wakeup == kNoTime
+                            ? kMaxSleep
+                            : std::clamp<Micros>(wakeup - options_.clock->now(), 0, kMaxSleep);
+    cv_.wait_for(lock, std::chrono::microseconds(wait), [this] { return stopping_ || woken_; });
+  }
+}
+
+bool Daemon::step() {
+  std::unique_lock<std::mutex> lock(mu_);
+  woken_ = false;
+  for (std::string& name : sched_.take_due(options_.clock->now()))
+    queue_.push_back(std::move(name));
+  std::string name;
+  bool webhook = false;
+  // Deliveries go first, but never twice in a row while scheduled runs wait.
+  if (!last_was_webhook_ || queue_.empty()) {
+    for (auto& [n, p] : pairs_) {
+      if (p.webhook_pending && sched_.enabled(n) && !sched_.running(n) &&
+          std::find(queue_.begin(), queue_.end(), n) == queue_.end()) {
+        name = n;
+        webhook = true;
+        p.webhook_pending = false;
+        break;
+      }
+    }
+  }
+  if (name.empty() && !queue_.empty()) {
+    name = queue_.front();
+    queue_.pop_front();
+  }
+  if (name.empty()) return false;
+  current_ = name;
+  last_was_webhook_ = webhook;
+  lock.unlock();
+  const Micros start = options_.clock->now();
+  run_pair(pairs_.at(name), webhook);
+  const Micros end = options_.clock->now();
+  lock.lock();
+  current_.clear();
+  if (!webhook) sched_.finished(name, start, end);
+  return true;
+}
+
+Micros Daemon::next_wakeup() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sched_.next_wakeup();
+}
+
+void Daemon::run_pair(Pair& p, bool webhook) {
+  const std::string& name = p.spec.config->name;
+  const PairHandle& handle = *p.spec.handle;
+  RunRequest rq;
+  rq.command = webhook ? "webhook" : "serve";
+  rq.backup_dir = options_.backup_dir;
+  rq.stop = &stop_flag_;
+  std::vector<std::uint64_t> deliveries;
+  if (webhook) {
+    Result<std::vector<std::string>> emails = take_deliveries(p, &deliveries);
+    if (!emails) {
+      log(name + ": reading the stored webhook deliveries: " + emails.status().message());
+      return;
+    }
+    if (emails->empty()) {
+      if (Status s = inbox_->remove(handle, deliveries); !s) log(name + ": " + s.message());
+      count_pending(p);
+      return;
+    }
+    rq.refresh = std::move(*emails);
+  }
+  SyncSide& mailchimp = *p.spec.mailchimp;
+  SyncSide& crm = *p.spec.crm;
+  const std::uint64_t mc_before = mailchimp.requests(), crm_before = crm.requests();
+  SyncPair sp{store_, handle, *p.spec.config, mailchimp, crm, *options_.clock};
+  const Micros started = options_.clock->now();
+  Result<RunOutcome> r = run_sync(sp, rq);
+  metrics_.api_requests(Side::kMailchimp, mailchimp.requests() - mc_before);
+  metrics_.api_requests(Side::kCrm, crm.requests() - crm_before);
+  if (options_.retried_errors) {
+    for (Side side : {Side::kMailchimp, Side::kCrm}) {
+      const std::uint64_t seen = options_.retried_errors(side);
+      std::uint64_t& counted = retried_counted_[index_of(side)];
+      if (seen > counted) metrics_.api_errors(side, seen - counted);
+      counted = std::max(counted, seen);
+    }
+  }
+  const double secs =
+      static_cast<double>(options_.clock->now() - started) / static_cast<double>(kMicrosPerSecond);
+  if (!r) {
+    metrics_.run_failed(name, rq.command, r.status());
+    log(name + ": " + rq.command + " run failed: " + r.status().message());
+    return;
+  }
+  const RunRecord& rec = r->record;
+  metrics_.run_ended(name, rq.command, *r);
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "%s: %s run %llu %s: %llu applied, %llu failed, %llu refused, "
+      "%llu report rows (%.1f s)",
+      name.c_str(), rq.command.c_str(), static_cast<unsigned long long>(rec.id),
+      std::string(run_state_name(rec.state)).c_str(), static_cast<unsigned long long>(rec.applied),
+      static_cast<unsigned long long>(rec.failed), static_cast<unsigned long long>(rec.refused),
+      static_cast<unsigned long long>(rec.counts.report_rows), secs);
+  log(line);
+  if (rec.state != RunState::kDone && rec.state != RunState::kDoneWithFailures) return;
+  // A webhook run reconciled its deliveries; a scheduled run read every change since its
+  // watermark, so the deliveries stored before it began are covered too.
+  Status removed = webhook ? inbox_->remove(handle, deliveries)
+                           : inbox_->remove_received_before(handle, rec.started_at);
+  if (!removed) log(name + ": " + removed.message());
+  count_pending(p);
+}
+
+// ---- webhook deliveries -------------------------------------------------------------------------
+
+Result<std::vector<std::string>> Daemon::take_deliveries(Pair& p,
+                                                         std::vector<std::uint64_t>* numbers) {
+  Result<std::vector<Inbox::Delivery>> taken =
+      inbox_->take(*p.spec.handle, options_.deliveries_per_run);
+  if (!taken) return taken.status();
+  std::set<std::string> emails;
+  for (const Inbox::Delivery& d : *taken) {
+    numbers->push_back(d.number);
+    if (!d.event || d.event->type == WebhookType::kCampaign) continue;
+    const WebhookEvent& e = *d.event;
+    emails.insert(e.email);
+    if (e.type != WebhookType::kUpemail) continue;
+    emails.insert(e.old_email);
+    if (Status s = change_crm_email(p, e.old_email, e.email); !s) {
+      log(p.spec.config->name + ": changing a CRM email for an upemail delivery: " + s.message());
+    }
+  }
+  return std::vector<std::string>(emails.begin(), emails.end());
+}
+
+// Mailchimp says a member's address changed: the CRM contact stored under the old address gets
+// the new one, so the person stays the same contact rather than being removed and re-added.
+Status Daemon::change_crm_email(Pair& p, const std::string& old_email,
+                                const std::string& new_email) {
+  if (!p.spec.change_crm_email) return Status::ok();
+  Result<std::optional<std::string>> v =
+      store_.get(*p.spec.handle, Family::kCrm, member_key(old_email).view());
+  if (!v) return v.status();
+  if (!v->has_value()) return Status::ok();  // not in the group: nothing to carry over
+  SnapshotView view;
+  if (Status s = decode_snapshot(**v, &view); !s) return s;
+  Result<CrmRecord> rec = parse_crm_record(view.body);
+  if (!rec) return rec.status();
+  if (rec->contact_id == 0) return Status::ok();
+  Status s = p.spec.change_crm_email(rec->contact_id, old_email, new_email);
+  if (s.code() == Status::Code::kNotFound) return Status::ok();  // changed already
+  return s;
+}
+
+void Daemon::count_pending(const Pair& p) {
+  if (Result<std::size_t> n = inbox_->count(*p.spec.handle)) {
+    metrics_.webhook_pending(p.spec.config->name, *n);
+  }
+}
+
+bool Daemon::webhook_secret_ok(const std::string& sync, std::string_view secret) {
+  const Pair* p = find(sync);
+  return p != nullptr && !p->webhook_secret.empty() && secrets_equal(secret, p->webhook_secret);
+}
+
+Status Daemon::deliver(const std::string& sync, WebhookEvent event) {
+  Pair* p = find(sync);
+  if (p == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
+  event.received_at = options_.clock->now();
+  // Stored before the pair is marked pending: a webhook run that clears the mark reads the inbox
+  // afterwards, so it sees this delivery, or the mark stays for the next run.
+  Result<std::uint64_t> stored = inbox_->add(*p->spec.handle, event);
+  if (!stored) return stored.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    p->webhook_pending = true;
+    woken_ = true;
+  }
+  metrics_.webhook_stored(sync, event.type);
+  cv_.notify_all();
+  return Status::ok();
+}
+
+// ---- the view -----------------------------------------------------------------------------------
+
+Daemon::Pair* Daemon::find(const std::string& name) {
+  auto it = pairs_.find(name);
+  return it == pairs_.end() ? nullptr : &it->second;
+}
+
+SyncView Daemon::view_of(const Pair& p) {
+  const std::string& name = p.spec.config->name;
+  SyncView v;
+  v.name = name;
+  v.created = p.created;
+  v.enabled = sched_.enabled(name);
+  v.schedule = p.spec.config->schedule;
+  if (current_ == name) {
+    v.state = SyncView::State::kRunning;
+  } else if (std::find(queue_.begin(), queue_.end(), name) != queue_.end() ||
+             sched_.run_requested(name) || p.webhook_pending) {
+    v.state = SyncView::State::kQueued;
+  } else if (!v.enabled) {
+    v.state = SyncView::State::kDisabled;
+  }
+  v.next_run = sched_.next_run(name);
+  if (Result<std::optional<RunRecord>> r = RunLog(store_, *p.spec.handle).last_run(); r) {
+    v.last_run = std::move(*r);
+  }
+  return v;
+}
+
+std::vector<SyncView> Daemon::syncs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SyncView> out;
+  for (const auto& [name, p] : pairs_)
+    out.push_back(view_of(p));
+  return out;
+}
+
+Result<SyncView> Daemon::sync(const std::string& name) {
+  const Pair* p = find(name);
+  if (p == nullptr) return Status::not_found("no sync pair \"" + name + "\"");
+  std::lock_guard<std::mutex> lock(mu_);
+  return view_of(*p);
+}
+
+Result<std::vector<RunRecord>> Daemon::runs(const std::string& sync, std::size_t limit) {
+  const Pair* p = find(sync);
+  if (p == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
+  return RunLog(store_, *p->spec.handle).recent_runs(limit);
+}
+
+Result<std::optional<RunRecord>> Daemon::run(const std::string& sync, std::uint64_t id) {
+  const Pair* p = find(sync);
+  if (p == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
+  return RunLog(store_, *p->spec.handle).get_run(id);
+}
+
+Result<std::vector<ReportEntry>> Daemon::report_rows(const std::string& sync, std::uint64_t id) {
+  const Pair* p = find(sync);
+  if (p == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
+  return RunLog(store_, *p->spec.handle).report_rows(id);
+}
+
+Result<SyncView> Daemon::set_enabled(const std::string& sync, bool enabled) {
+  Pair* p = find(sync);
+  if (p == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
+  if (Status s = store_.put(*p->spec.handle, Family::kMeta, kMetaEnabled, enabled ? "1" : "0");
+      !s) {
+    return s;
+  }
+  SyncView v;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sched_.set_enabled(sync, enabled, options_.clock->now());
+    woken_ = true;
+    v = view_of(*p);
+  }
+  cv_.notify_all();
+  return v;
+}
+
+Status Daemon::run_now(const std::string& sync) {
+  if (find(sync) == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sched_.run_now(sync);
+    woken_ = true;
+  }
+  cv_.notify_all();
+  return Status::ok();
+}
+
+}  // namespace concord::serve

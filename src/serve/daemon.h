@@ -1,0 +1,163 @@
+// The daemon of `concord serve`: every sync pair run on its schedule, the pairs Mailchimp's
+// webhooks name reconciled, and what the HTTP API shows and changes (DaemonView).
+//
+// One worker runs every run, one at a time: the clients of an account are shared, and one run
+// per pair at a time is the rule. Deliveries go first, but never twice in a row while scheduled
+// runs wait, so a steady stream of deliveries cannot starve the schedule.
+//
+// The daemon reads time only from the Clock it is given, and step() runs what is due without a
+// thread or a wait, so that the worker's rules are tested with a fake clock; start() runs step()
+// on a thread that sleeps until the next run is due or something happens.
+//
+// State kept in each pair's meta family (besides the engine's and the inbox's):
+//   serve.created       decimal µs: when the daemon first saw the pair
+//   serve.enabled       "1" / "0": the status page's toggle
+//
+// Thread-safety: the DaemonView methods may be called from any thread while the worker runs.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "concord/config.h"
+#include "concord/engine.h"
+#include "concord/side.h"
+#include "concord/store.h"
+#include "concord/time.h"
+#include "serve/api.h"
+#include "serve/inbox.h"
+#include "serve/metrics.h"
+#include "serve/scheduler.h"
+
+namespace concord::serve {
+
+// One sync pair as the daemon runs it.
+struct DaemonPair {
+  const SyncConfig* config = nullptr;  // REQUIRES: outlives the daemon
+  const PairHandle* handle = nullptr;  // of the daemon's store
+  std::unique_ptr<SyncSide> mailchimp;
+  std::unique_ptr<SyncSide> crm;
+  // Carries Mailchimp's address change (an `upemail` delivery) over to the CRM contact, so the
+  // person stays one contact (CiviCrmClient::change_email). kNotFound when the contact has no
+  // such address. Empty: such deliveries only read both addresses again.
+  std::function<Status(std::int64_t contact_id, const std::string& old_email,
+                       const std::string& new_email)>
+      change_crm_email;
+};
+
+struct DaemonOptions {
+  // Where the engine writes the backup before a pair's first apply (state_dir/backups).
+  std::filesystem::path backup_dir;
+  // The source of every time the daemon reads or records. REQUIRES: outlives the daemon.
+  const Clock* clock = &system_clock();
+  // One line per run, and what goes wrong between runs. Empty: not logged.
+  Log log;
+  // The HTTP errors the sides' clients met and retried so far (5xx, 429, resets, timeouts), for
+  // concord_api_errors_total. Empty: none are counted.
+  std::function<std::uint64_t(Side side)> retried_errors;
+  // The most deliveries one webhook run reconciles (more wait for the next run).
+  std::size_t deliveries_per_run = 1000;
+};
+
+class Daemon : public DaemonView {
+ public:
+  // Reads each pair's state (created, toggle, last run, stored deliveries) from `store` and
+  // derives its webhook secret from config.state_dir; creates nothing but the pairs' meta entries
+  // and the webhook key. Errors name the pair. kInvalid when `pairs` is empty or a schedule does
+  // not parse. REQUIRES: `config` and `store` outlive the daemon; each pair's handle is of
+  // `store` and its sides are not used by anyone else while the daemon lives.
+  static Result<std::unique_ptr<Daemon>> open(const Config& config, Store& store,
+                                              std::vector<DaemonPair> pairs, DaemonOptions options);
+  ~Daemon() override;  // stop()s
+
+  // Runs step() on a worker thread until stop().
+  void start();
+  // The run in progress stops after its current batch (journaled; the next run resumes); the
+  // worker ends. Idempotent.
+  void stop();
+
+  // Starts at most one run — the one due first by the rules above, as of the clock's now — and
+  // returns when it ends. False when nothing was due. Not while the worker thread runs.
+  bool step();
+  // When the next scheduled run is due (kNoTime: none is planned). Deliveries are not counted:
+  // they wake the worker when they arrive.
+  Micros next_wakeup();
+
+  std::size_t pair_count() const { return pairs_.size(); }
+  // The metrics of the runs and deliveries.
+  const ServeMetrics& metrics() const { return metrics_; }
+
+  // DaemonView.
+  std::vector<SyncView> syncs() override;
+  Result<SyncView> sync(const std::string& name) override;
+  Result<std::vector<RunRecord>> runs(const std::string& sync, std::size_t limit) override;
+  Result<std::optional<RunRecord>> run(const std::string& sync, std::uint64_t id) override;
+  Result<std::vector<ReportEntry>> report_rows(const std::string& sync, std::uint64_t id) override;
+  Result<SyncView> set_enabled(const std::string& sync, bool enabled) override;
+  Status run_now(const std::string& sync) override;
+  std::string metrics_text() override { return metrics_.render(); }
+  bool webhook_secret_ok(const std::string& sync, std::string_view secret) override;
+  Status deliver(const std::string& sync, WebhookEvent event) override;
+  void webhook_rejected(Rejection reason) override { metrics_.webhook_rejected(reason); }
+
+ private:
+  struct Pair {
+    DaemonPair spec;
+    std::string webhook_secret;
+    Micros created = kNoTime;
+    bool webhook_pending = false;  // deliveries stored since the last webhook run began
+  };
+
+  Daemon(const Config& config, Store& store, DaemonOptions options)
+      : config_(config), store_(store), options_(std::move(options)) {}
+
+  Status add(DaemonPair spec, Micros now);
+  Pair* find(const std::string& name);
+  // REQUIRES: mu_ held.
+  SyncView view_of(const Pair& p);
+  // One run of a pair: scheduled (or "run now"), or for its stored deliveries.
+  void run_pair(Pair& p, bool webhook);
+  // The addresses the pair's stored deliveries name (their numbers go to `numbers`); an address
+  // change is carried out in the CRM here.
+  Result<std::vector<std::string>> take_deliveries(Pair& p, std::vector<std::uint64_t>* numbers);
+  Status change_crm_email(Pair& p, const std::string& old_email, const std::string& new_email);
+  void count_pending(const Pair& p);
+  void work();
+  void log(const std::string& line) const {
+    if (options_.log) options_.log(line);
+  }
+
+  const Config& config_;
+  Store& store_;
+  const DaemonOptions options_;
+  std::unique_ptr<Inbox> inbox_;
+  ServeMetrics metrics_;
+  std::map<std::string, Pair> pairs_;  // fixed after open()
+
+  std::mutex mu_;  // guards what follows, and the webhook_pending flags
+  std::condition_variable cv_;
+  Scheduler sched_;
+  std::deque<std::string> queue_;  // taken from the scheduler, not started yet
+  std::string current_;            // the pair running now
+  bool last_was_webhook_ = false;
+  bool woken_ = false;  // something happened since the worker last looked
+  bool stopping_ = false;
+
+  std::atomic<bool> stop_flag_{false};         // the engine's RunRequest::stop
+  std::uint64_t retried_counted_[2] = {0, 0};  // by Side: retried errors already exported
+  std::thread worker_;
+};
+
+}  // namespace concord::serve
