@@ -1,7 +1,9 @@
 // The CiviCRM side: the APIv4 REST client.
 //
-// Reads a group's members into the CRM snapshot (full or incremental) and writes membership
-// changes (GroupContact save, Contact/Email creation, email holds). Every call is
+// Reads a group's contacts as typed records (all, changed since a watermark, or those with named
+// addresses or ids: the CrmReader of side.h) and writes membership changes (GroupContact save,
+// Contact/Email creation, email holds). It never sees the store: the snapshot stage (snapshot.h)
+// drives its reads and decides which address represents a contact. Every call is
 // POST {url}/civicrm/ajax/api4/{Entity}/{action} with a form-encoded `params` JSON, authenticated
 // with X-Civi-Auth (the API key) and X-Civi-Key (the site key, when configured). Neither key ever
 // appears in a Status message.
@@ -19,9 +21,9 @@
 #include <vector>
 
 #include "concord/http.h"
-#include "concord/mailchimp_client.h"  // FetchStats
+#include "concord/record.h"
+#include "concord/side.h"
 #include "concord/status.h"
-#include "concord/store.h"
 #include "concord/time.h"
 
 namespace concord {
@@ -32,6 +34,8 @@ struct CiviCrmOptions {
   std::string site_key;          // secret; empty when the API user may authenticate without it
   std::string timezone = "UTC";  // the site's IANA zone
   http::ClientOptions http;
+  // An incremental read asks for rows dated this long before the watermark it is handed, to catch
+  // rows recorded late. Default: 5 minutes.
   Micros incremental_overlap = 300 * kMicrosPerSecond;
   // The `method` recorded on the SubscriptionHistory rows concord's writes make.
   std::string method = "API";
@@ -68,17 +72,15 @@ struct CrmWriteOutcome {
   Micros written_at = kNoTime;
 };
 
-// The body concord stores for a CRM member (JSON): {"contact_id":…, "first_name":…,
-// "last_name":…, "duplicates":[other contact ids]}.
-struct CrmRecord {
-  std::int64_t contact_id = 0;
-  std::string first_name;
-  std::string last_name;
-  std::vector<std::int64_t> duplicates;
-};
-Result<CrmRecord> parse_crm_record(std::string_view body);
+// The stored CRM body under its former names, for readers not yet on decode_crm_body (record.h).
+using CrmRecord = CrmBody;
+inline Result<CrmRecord> parse_crm_record(std::string_view body) {
+  CrmBody b;
+  if (Status s = decode_crm_body(body, &b); !s) return s;
+  return b;
+}
 
-class CiviCrmClient {
+class CiviCrmClient final : public CrmReader {
  public:
   static Result<std::unique_ptr<CiviCrmClient>> create(
       CiviCrmOptions options, std::unique_ptr<http::Client> transport = nullptr);
@@ -87,32 +89,18 @@ class CiviCrmClient {
   // A group by id, or by name or title; several matches is kInvalid naming their ids.
   Result<CrmGroup> resolve_group(std::string_view id_or_name);
 
-  // Every contact with a history row for the group into `pair`'s CRM snapshot: the latest row
-  // decides status and date; the contact's flags and the email that represents it: one the
-  // pair's Mailchimp snapshot already has (so fetch Mailchimp first), else bulk-mail, else
-  // primary, else any, an address on hold only when there is no other. Contacts sharing an
-  // email become one member (not trashed and in the group first, else the lowest id), flagged as
-  // a duplicate. Stores the watermark (meta "civicrm.watermark/<group>").
-  Result<FetchStats> fetch_full(std::int64_t group_id, Store& store, const PairHandle& pair);
-  // Contacts with history rows dated at or after the watermark less the overlap. Falls back to a
-  // full fetch without a watermark.
-  Result<FetchStats> fetch_incremental(std::int64_t group_id, Store& store, const PairHandle& pair);
-
-  // Reads again, into `pair`'s CRM snapshot, the members that are these addresses (a daemon's
-  // answer to webhooks that name them), built as the group reads build them (representative email,
-  // duplicates, flags, names, the latest history row's status and site-local date in UTC). The
-  // contacts read are those with one of the addresses (Email.get where email IN …, which CiviCRM
-  // compares without regard to case; trashed contacts included, as the group read includes
-  // them) and those the stored members of these addresses name (so that an address a contact
-  // gave up, or one stored with surrounding spaces, is still accounted for); their history rows
-  // in the group (contact_id IN …, group_id =) decide, as in a full read. The members of these
-  // addresses are replaced; a member another address of these contacts represents is written as
-  // an incremental read writes it (merged with a stored duplicate). An address no contact with
-  // history in the group is represented by leaves the snapshot. The watermark is neither read
-  // nor moved; stats.watermark is kNoTime. Meant for small batches; like the fetches, not
-  // concurrently with another fetch of the same pair.
-  Result<FetchStats> fetch_members(std::int64_t group_id, const std::vector<std::string>& emails,
-                                   Store& store, const PairHandle& pair);
+  // Reads (side.h). SubscriptionHistory rows of the group, ordered by contact then id, with the
+  // contact's flags and names through implicit joins, `page_size` rows a call (a contact's rows
+  // may straddle pages: the last one counts); the emails of each page's contacts in one Email.get.
+  // History dates are site-local: the connection's zone converts them to UTC (and the watermark
+  // back to local time for read_since's `date >=`). read_contacts first asks Email.get for the
+  // contacts having one of the addresses (CiviCRM compares them without regard to case), then
+  // reads their history rows and those of `contact_ids` (contact_id IN …, group_id =).
+  Result<SideRead> read_all(std::int64_t group_id, CrmSink& sink) override;
+  Result<SideRead> read_since(std::int64_t group_id, Micros watermark, CrmSink& sink) override;
+  Result<SideRead> read_contacts(std::int64_t group_id, const std::vector<std::string>& emails,
+                                 const std::vector<std::int64_t>& contact_ids,
+                                 CrmSink& sink) override;
 
   // Changes a contact's address (a Mailchimp `upemail`): the contact's email row that has
   // old_email (compared as concord compares addresses: without regard to case or surrounding
@@ -136,7 +124,5 @@ class CiviCrmClient {
   explicit CiviCrmClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-std::string civicrm_watermark_key(std::int64_t group_id);
 
 }  // namespace concord

@@ -1,12 +1,13 @@
 // The Mailchimp side: the Marketing API v3 client.
 //
-// Reads an audience into the Mailchimp snapshot (full or incremental fetch) and writes membership
-// changes (batch-subscribe, archive). All HTTP goes through an http::Client (HTTPS with
-// verification; keep-alive; retries with backoff), injected so that tests can substitute a fake.
-// The API key is used only in the Authorization header; it never appears in a Status message.
+// Reads an audience's members as typed records (all, changed since a watermark, or named
+// addresses: the MailchimpReader of side.h) and writes membership changes (batch-subscribe,
+// archive). It never sees the store: the snapshot stage (snapshot.h) drives its reads. All HTTP
+// goes through an http::Client (HTTPS with verification; keep-alive; retries with backoff),
+// injected so that tests can substitute a fake. The API key is used only in the Authorization
+// header; it never appears in a Status message.
 //
-// Thread-safety: a MailchimpClient may be used from several threads; fetches of one pair must not
-// run concurrently (they share the pair's watermark).
+// Thread-safety: a MailchimpClient may be used from several threads.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,8 @@
 #include "concord/decide.h"
 #include "concord/http.h"
 #include "concord/member.h"
+#include "concord/side.h"
 #include "concord/status.h"
-#include "concord/store.h"
 #include "concord/time.h"
 
 namespace concord {
@@ -31,7 +32,7 @@ struct MailchimpOptions {
   // ("https://<dc>.api.mailchimp.com/3.0").
   std::string base_url;
   http::ClientOptions http;  // ca_file, max_connections (default 8), timeouts, retries
-  // An incremental fetch starts this long before the stored watermark, to catch members whose
+  // An incremental read starts this long before the watermark it is handed, to catch members whose
   // change was recorded late. Default: 5 minutes.
   Micros incremental_overlap = 300 * kMicrosPerSecond;
   // Pages of a full fetch requested at once (bounded by http.max_connections). Default 4.
@@ -82,16 +83,6 @@ struct Webhook {
   bool source_api = false;    // API calls, concord's own writes among them
 };
 
-struct FetchStats {
-  std::uint64_t pages = 0;
-  std::uint64_t members = 0;  // member records received (written or rejected)
-  std::uint64_t written = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t removed = 0;    // members no longer in the audience, deleted from the snapshot
-  std::uint64_t rechecked = 0;  // full fetch: members missing from the pages but still there
-  Micros watermark = kNoTime;   // the watermark stored at the end (kNoTime: none was stored)
-};
-
 // One membership write.
 struct MailchimpWrite {
   enum class Kind : std::uint8_t { kSubscribe, kPending, kUnsubscribe, kArchive };
@@ -116,7 +107,7 @@ struct WriteOutcome {
   Micros last_changed = kNoTime;                      // as Mailchimp reported it, when it did
 };
 
-class MailchimpClient {
+class MailchimpClient final : public MailchimpReader {
  public:
   // `transport` may be given (tests); otherwise an http::Client for the base URL is created.
   static Result<std::unique_ptr<MailchimpClient>> create(
@@ -130,28 +121,20 @@ class MailchimpClient {
   Result<Audience> resolve_audience(std::string_view id_or_name);
   Result<std::vector<MergeField>> merge_fields(std::string_view list_id);
 
-  // Every member of the audience into `pair`'s Mailchimp snapshot, then a short incremental pass
-  // to catch changes made while paging; a stored member the pages did not return is asked for by
-  // itself and removed only when Mailchimp answers 404. Stores the watermark (meta
-  // "mailchimp.watermark/<list>") at the end.
-  Result<FetchStats> fetch_full(std::string_view list_id, Store& store, const PairHandle& pair);
-  // Members changed since the stored watermark (minus the overlap); falls back to a full fetch
-  // when there is no watermark. The watermark advances after each stored page.
-  Result<FetchStats> fetch_incremental(std::string_view list_id, Store& store,
-                                       const PairHandle& pair);
-
-  // Re-reads these members into `pair`'s Mailchimp snapshot (a daemon's answer to webhooks that
-  // name them): each address is normalised and asked for by itself (GET
-  // /lists/{id}/members/{subscriber_hash}, a few at once), and an answer is written as the
-  // fetches write members (status_changed_at against the stored record; a bad row is a reject).
-  // A 404 (never in the audience, or deleted permanently) removes the member's snapshot entry;
-  // archived members are still there, as archived. Any other answer fails the call; members
-  // written before the failure stay written. The watermark is neither read nor moved, so the next
-  // incremental fetch reads these members again (the webhook may have come before a change was
-  // recorded); stats.watermark is kNoTime. Meant for small batches (hundreds of addresses). Like
-  // the fetches, not concurrently with another fetch of the same pair.
-  Result<FetchStats> fetch_members(std::string_view list_id, const std::vector<std::string>& emails,
-                                   Store& store, const PairHandle& pair);
+  // Reads (side.h). read_all pages the audience with `count=1000` and `fields=` kMemberFields:
+  // the first page gives total_items, the others are fetched a few at a time (parallel_pages) at
+  // offsets 990 apart, so that consecutive pages overlap and a member leaving while we page cannot
+  // push another into a page already read; a pass from the read's start less the overlap then
+  // catches members changed while we paged. read_since pages with since_last_changed, ascending
+  // by last_changed, by key set (each page starts one second before the last last_changed seen; a
+  // second holding a whole page is paged by offset). read_members asks GET
+  // /lists/{id}/members/{subscriber_hash} for each address, a few at once, and hands the answers
+  // over in groups of 64.
+  Result<SideRead> read_all(std::string_view list_id, MailchimpSink& sink) override;
+  Result<SideRead> read_since(std::string_view list_id, Micros watermark,
+                              MailchimpSink& sink) override;
+  Result<SideRead> read_members(std::string_view list_id, const std::vector<std::string>& emails,
+                                MailchimpSink& sink) override;
 
   // The list's webhooks (GET /lists/{id}/webhooks).
   Result<std::vector<Webhook>> webhooks(std::string_view list_id);
@@ -185,8 +168,5 @@ class MailchimpClient {
   explicit MailchimpClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// The meta key of a list's watermark in a pair.
-std::string mailchimp_watermark_key(std::string_view list_id);
 
 }  // namespace concord

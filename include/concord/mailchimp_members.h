@@ -1,18 +1,18 @@
-// Reading pages of Mailchimp audience members into the Mailchimp snapshot.
+// Reading pages of Mailchimp audience members into typed records.
 //
 // The client (src/sides/mailchimp) fetches GET /lists/{list_id}/members with `fields=` set to
-// kMemberFields and `count=1000`; each page's body goes through ingest_members_page(), which keys,
-// validates and stores the members without holding the audience in memory.
+// kMemberFields and `count=1000`; each page's body goes through parse_members_page(), which hands
+// its members to a sink (side.h) as MailchimpRecords without holding the audience in memory. This
+// is the ingest hot path: simdjson, one pass, no copy of a member beyond its record.
 //
-// Thread-safety: ingest_members_page() may run for different writers on different threads.
+// Thread-safety: parse_members_page() may run for different sinks on different threads.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
-#include "concord/snapshot.h"
+#include "concord/side.h"
 #include "concord/status.h"
-#include "concord/store.h"
 #include "concord/time.h"
 
 namespace concord {
@@ -30,19 +30,18 @@ inline constexpr std::string_view kMemberFields =
     "members.last_changed,members.merge_fields,total_items";
 
 struct MembersPageResult {
-  std::uint64_t members = 0;          // members in the page (written or rejected)
-  std::uint64_t written = 0;          // written to the snapshot
-  std::uint64_t rejected = 0;         // kept as rejected rows (invalid email, unknown status, …)
+  std::uint64_t members = 0;          // members in the page (handed over or rejected)
+  std::uint64_t rejected = 0;         // handed to sink.reject() (unknown status, bad time, …)
   std::int64_t total_items = -1;      // the page's total_items, -1 when absent
-  Micros max_last_changed = kNoTime;  // for the incremental watermark
+  Micros max_last_changed = kNoTime;  // the latest last_changed in the page, for paging
 };
 
-// Parses one page body and writes its members through `writer` (which must write the Mailchimp
-// family of `pair`). A member's status_changed_at follows DESIGN §2 against the stored record.
-// A member with a bad email, status or time becomes a RejectedRow naming the field; the page
-// goes on. A body that is not a members page (malformed or truncated JSON, no "members" array)
-// returns kInvalid naming what is wrong, and nothing of the page is written.
-Result<MembersPageResult> ingest_members_page(std::string_view body, Store& store,
-                                              const PairHandle& pair, SnapshotWriter& writer);
+// Parses one page body and hands its members to `sink`: first the rows that cannot be members
+// (not an object, no email_address, a missing or unknown status, an unreadable time), each as a
+// RejectedRow naming the field (source id: the address as sent, or "member #<n>", its 1-based place
+// in the page); then the others as one records() call. A body that is not a members page
+// (malformed or truncated JSON, no "members" array) returns kInvalid naming what is wrong, and
+// nothing is handed over. A failure of sink.records() is returned as it is.
+Result<MembersPageResult> parse_members_page(std::string_view body, MailchimpSink& sink);
 
 }  // namespace concord

@@ -1,8 +1,9 @@
-// The binary encodings of stored members (docs/store-format.md writes them as a grammar).
+// The encodings of stored members and rejected rows (docs/store-format.md writes them as a
+// grammar), each with its encoder and decoder in one place, used by every reader.
 //
 // A snapshot value is a fixed 20-byte header, the member's normalised email, and the side's record
-// as JSON. The diff reads only the header for members that did not change, so it never parses JSON
-// for them. The base value is a fixed 36-byte record.
+// (its *body*) as JSON. The diff reads only the header for members that did not change, so it never
+// parses JSON for them. The base value is a fixed 36-byte record.
 //
 // Thread-safety: pure functions over values.
 #pragma once
@@ -11,6 +12,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "concord/member.h"
 #include "concord/status.h"
@@ -85,5 +88,89 @@ Status decode_base(std::string_view value, BaseRecord* base);
 
 // 64-bit FNV-1a: a stable hash (the same on every platform and release) for stored content hashes.
 std::uint64_t content_hash(std::string_view data, std::uint64_t seed = 0xcbf29ce484222325ull);
+
+// ---- Mailchimp bodies ---------------------------------------------------------------------------
+
+// What a Mailchimp snapshot body holds besides the header: the member's merge fields and the times
+// as Mailchimp sent them.
+struct MailchimpBody {
+  // Merge tag → value, for the fields whose value is a string (concord maps string fields only;
+  // an address object or a number is left out here, though the body keeps it).
+  std::vector<std::pair<std::string, std::string>> merge_fields;
+  std::string last_changed;   // ISO 8601 as sent, or empty
+  std::string timestamp_opt;  // ISO 8601 as sent, or empty
+  std::string unsubscribe_reason;
+};
+
+// Appends the body of a member to *out (not cleared: the ingest path builds the value in place).
+// `merge_fields_json` is the member's merge_fields object as Mailchimp sent it, minified ("{}"
+// when absent); the times are as sent, already checked to be ISO 8601 or empty, so they hold
+// nothing that needs escaping. An empty reason is left out.
+void append_mailchimp_body(std::string_view merge_fields_json, std::string_view last_changed,
+                           std::string_view timestamp_opt, std::string_view unsubscribe_reason,
+                           std::string* out);
+// Decodes a body. kCorruption when it is not a JSON object; absent members are left empty.
+Status decode_mailchimp_body(std::string_view body, MailchimpBody* out);
+// The content hash of a Mailchimp member: FNV-1a over email ‖ merge_fields_json.
+std::uint64_t mailchimp_content_hash(std::string_view email, std::string_view merge_fields_json);
+
+// ---- CRM bodies ---------------------------------------------------------------------------------
+
+// One address of a CRM contact, as the snapshot keeps it.
+struct CrmBodyAddress {
+  std::string email;  // normalised
+  bool is_primary = false;
+  bool is_bulkmail = false;
+  int on_hold = 0;  // CiviCRM's on_hold: 0 no, 1 bounces, 2 opted out
+
+  bool operator==(const CrmBodyAddress&) const = default;
+};
+
+// What a CRM snapshot body holds: the contact that represents the address, the other contacts that
+// have it (duplicates), and, for a contact with more than one address, all of its addresses (so
+// that the member can be moved to another of them without reading the CRM again).
+struct CrmBody {
+  std::int64_t contact_id = 0;
+  std::string first_name;
+  std::string last_name;
+  std::vector<std::int64_t> duplicates;   // other contacts with this address, ascending
+  std::vector<CrmBodyAddress> addresses;  // empty, or every address of the contact (two or more)
+
+  bool operator==(const CrmBody&) const = default;
+};
+
+// The body as compact JSON: {"contact_id","first_name","last_name"} then "duplicates" and
+// "addresses" only when not empty. Invalid UTF-8 in names is replaced by U+FFFD.
+std::string encode_crm_body(const CrmBody& body);
+// kCorruption when the body is not a JSON object; absent or mistyped members are left at their
+// defaults (a contact id given as a decimal string is read as a number).
+Status decode_crm_body(std::string_view body, CrmBody* out);
+// True when the body may list addresses (a cheap test before decode_crm_body: a name cannot fake
+// it, since quotes inside JSON strings are escaped).
+bool crm_body_has_addresses(std::string_view body);
+// The content hash of a CRM member: FNV-1a over email ‖ first_name ‖ 0x1f ‖ last_name.
+std::uint64_t crm_content_hash(std::string_view email, std::string_view first_name,
+                               std::string_view last_name);
+
+// ---- rejected rows ------------------------------------------------------------------------------
+
+// A row a side returned that cannot be a member (an invalid email, a missing or unknown status, an
+// unreadable time). Kept in the rejects family and listed in the report; never sent anywhere.
+struct RejectedRow {
+  std::string source_id;  // the side's id for the row (CRM contact id; Mailchimp: the raw email)
+  std::string email;      // as the side gave it
+  std::string field;      // the offending field, e.g. "email_address"
+  std::string message;    // why, e.g. "the address has no '@'"
+
+  bool operator==(const RejectedRow&) const = default;
+};
+
+// The rejects family's key for a row: side byte, then the first 255 bytes of the source id.
+std::string reject_key(Side side, std::string_view source_id);
+// The value: compact JSON {"email","field","message","side","source_id"}; bytes that are not
+// valid UTF-8 become U+FFFD.
+std::string encode_reject(Side side, const RejectedRow& row);
+// kCorruption when the value is not a JSON object; *side is kMailchimp unless it says "crm".
+Status decode_reject(std::string_view value, Side* side, RejectedRow* row);
 
 }  // namespace concord

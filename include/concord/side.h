@@ -1,26 +1,164 @@
-// A side of a sync pair, as the engine sees it (DESIGN §3): fetch the members of one audience or
-// group into the pair's snapshot, and apply a batch of membership writes with one outcome each.
+// A side of a sync pair: an adapter that speaks one system's protocol and nothing else
+// (docs/architecture.md, "Modules and their boundaries").
 //
-// The Mailchimp and CiviCRM clients are adapted to it in src/apply/sides.cpp; tests substitute
-// fakes (to inject failures, or a kill between a write and its journal mark).
+// A side reads members — all of them, those changed since a watermark it is handed, or those with
+// given addresses — and emits typed records to a sink, returning the watermark it reached; it
+// applies a batch of typed writes and returns one outcome per write. It never sees the store or
+// another side. What every side needs (snapshots, watermarks, change-time rules, duplicates,
+// rejected rows) is the snapshot stage's (snapshot.h), which drives a side through the reader
+// interfaces below. The Mailchimp and CiviCRM clients implement them; tests substitute fakes.
 //
-// Thread-safety: one run uses a side at a time.
+// SyncSide, at the end, is the engine's view of a side: the snapshot stage over the side's reader,
+// plus its writes (src/apply/sides.cpp).
+//
+// Thread-safety: a reader calls its sink from the thread that called the reader, one call at a
+// time. One run uses a SyncSide at a time.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "concord/decide.h"
-#include "concord/mailchimp_client.h"  // FetchStats
 #include "concord/member.h"
 #include "concord/plan.h"
+#include "concord/record.h"  // RejectedRow
 #include "concord/status.h"
-#include "concord/store.h"
+#include "concord/time.h"
 
 namespace concord {
+
+class Store;
+class PairHandle;
+
+// What a read returns besides its records.
+struct SideRead {
+  std::uint64_t pages = 0;     // answers read (pages, or members asked for one by one)
+  Micros watermark = kNoTime;  // read_all / read_since: where the next read_since may start;
+                               // kNoTime when the read saw nothing to set it by
+};
+
+// ---- Mailchimp ----------------------------------------------------------------------------------
+
+// One audience member as the Marketing API returned it (the fields of kMemberFields).
+struct MailchimpRecord {
+  std::string email;  // email_address as sent; the snapshot stage normalises and checks it
+  MailchimpStatus status = MailchimpStatus::kAbsent;  // never kAbsent or kForgotten
+  UnsubscribeOrigin unsubscribe_origin = UnsubscribeOrigin::kUnknown;  // unsubscribed members only
+  Micros last_changed = kNoTime;   // kNoTime when Mailchimp sent none
+  Micros timestamp_opt = kNoTime;  // the opt-in time; kNoTime when none
+  // As Mailchimp sent them, for the stored body: the merge_fields object minified ("{}" when
+  // absent), the two times (ISO 8601, or empty), and the unsubscribe reason (or empty).
+  std::string merge_fields = "{}";
+  std::string last_changed_text;
+  std::string timestamp_opt_text;
+  std::string unsubscribe_reason;
+};
+
+// Where a Mailchimp read puts what it reads. The sink is called from the reader's calling thread,
+// one call at a time.
+class MailchimpSink {
+ public:
+  virtual ~MailchimpSink() = default;
+  // A page of members, in the order read. The sink may move the records out. A non-OK status
+  // stops the read, which returns it.
+  virtual Status records(std::vector<MailchimpRecord>& page) = 0;
+  // A row that cannot be a member (no address, an unknown status, an unreadable time), naming the
+  // field. A page's rejected rows are handed over before its records.
+  virtual void reject(RejectedRow row) = 0;
+  // read_members: the audience has no member with this (normalised) address: Mailchimp answered
+  // 404 (never in the audience, or deleted permanently; archived members are still there).
+  virtual void gone(const std::string& email) = 0;
+};
+
+// What the snapshot stage asks of the Mailchimp side. On failure a read returns the error; what it
+// handed the sink before that stays handed.
+class MailchimpReader {
+ public:
+  virtual ~MailchimpReader() = default;
+  // Every member of the list. The watermark is the server's time when the read began (its Date
+  // header), else the latest last_changed seen, else the local time it began.
+  virtual Result<SideRead> read_all(std::string_view list_id, MailchimpSink& sink) = 0;
+  // The members changed since `watermark` (less a small overlap, to catch changes recorded
+  // late). The watermark is the server's time when the read began, never before `watermark`;
+  // without one, the latest last_changed seen (at least `watermark`).
+  virtual Result<SideRead> read_since(std::string_view list_id, Micros watermark,
+                                      MailchimpSink& sink) = 0;
+  // These addresses' members, each asked for by itself (normalised, each once; blank ones
+  // skipped: no address at all asks nothing). A 404 is sink.gone(); any other failure fails the
+  // read. The watermark is kNoTime: targeted reads never move it.
+  virtual Result<SideRead> read_members(std::string_view list_id,
+                                        const std::vector<std::string>& emails,
+                                        MailchimpSink& sink) = 0;
+};
+
+// ---- CRM (CiviCRM) ------------------------------------------------------------------------------
+
+// One address of a contact, as CiviCRM has it.
+struct CrmAddress {
+  std::string email;  // as stored in the CRM (not normalised; may be blank or not an address)
+  bool is_primary = false;
+  bool is_bulkmail = false;
+  int on_hold = 0;  // 0 no, 1 bounces, 2 opted out
+};
+
+// One contact with history in the group: its latest SubscriptionHistory row, its flags, its names
+// and every address it has.
+struct CrmContact {
+  std::int64_t contact_id = 0;
+  CrmStatus status = CrmStatus::kNone;  // the latest row's status
+  Micros changed_at = kNoTime;          // the latest row's date, in UTC (kNoTime: unreadable)
+  bool trashed = false;                 // is_deleted
+  bool do_not_email = false;
+  bool is_opt_out = false;
+  std::string first_name, last_name;
+  std::vector<CrmAddress> addresses;  // in the CRM's order (by id)
+};
+
+// Where a CRM read puts the contacts it reads. Called from the reader's calling thread, one call at
+// a time; each contact is handed over once, whole (its rows may have straddled pages).
+class CrmSink {
+ public:
+  virtual ~CrmSink() = default;
+  // A page of contacts. The sink may move them out. A non-OK status stops the read.
+  virtual Status records(std::vector<CrmContact>& page) = 0;
+};
+
+// What the snapshot stage asks of the CRM side. On failure a read returns the error; what it
+// handed the sink before that stays handed.
+class CrmReader {
+ public:
+  virtual ~CrmReader() = default;
+  // Every contact with a history row for the group (trashed ones included). The watermark is the
+  // server's time when the read began, else the latest row date seen (kNoTime: none).
+  virtual Result<SideRead> read_all(std::int64_t group_id, CrmSink& sink) = 0;
+  // The contacts with history rows dated at or after `watermark` less a small overlap. The
+  // watermark is the server's time when the read began (never before `watermark`), else the
+  // latest row date seen (at least `watermark`).
+  virtual Result<SideRead> read_since(std::int64_t group_id, Micros watermark, CrmSink& sink) = 0;
+  // The contacts with history in the group that have one of these addresses (compared without
+  // regard to case; trashed contacts included) or whose id is listed. The watermark is kNoTime.
+  virtual Result<SideRead> read_contacts(std::int64_t group_id,
+                                         const std::vector<std::string>& emails,
+                                         const std::vector<std::int64_t>& contact_ids,
+                                         CrmSink& sink) = 0;
+};
+
+// ---- the engine's view --------------------------------------------------------------------------
+
+// What one fetch of a side did to its snapshot.
+struct FetchStats {
+  std::uint64_t pages = 0;
+  std::uint64_t members = 0;  // records received (written or rejected)
+  std::uint64_t written = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t removed = 0;    // members no longer on the side, deleted from the snapshot
+  std::uint64_t rechecked = 0;  // full fetch: members missing from the pages but still there
+  Micros watermark = kNoTime;   // the watermark stored at the end (kNoTime: none was stored)
+};
 
 // One write, as the engine hands it to a side.
 struct SideWrite {
@@ -71,8 +209,9 @@ class SyncSide {
 class MailchimpClient;
 class CiviCrmClient;
 
-// Adapters over the real clients. The clients are shared (one per account) and must outlive the
-// adapters. `audience`/`group` are what the config names (id or name).
+// The snapshot stage over the real clients. The clients are shared (one per account) and must
+// outlive the adapters. `audience`/`group` are what the config names (id or name). Errors leaving
+// them say which system they came from (Status::origin()).
 std::unique_ptr<SyncSide> mailchimp_side(MailchimpClient& client, std::string audience,
                                          Resubscribe resubscribe);
 std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group);

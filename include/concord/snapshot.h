@@ -1,32 +1,104 @@
-// Writing fetched records into a side's snapshot family.
+// The snapshot stage: a side's typed records → the pair's snapshot of that side.
 //
-// A fetch hands over pages of records in whatever order the side returns them. The writer sorts
-// each page by key and writes it as one atomic batch (so the store receives key-ordered batches),
-// and keeps what a full fetch saw so that members who left the side can be removed at the end.
+// A side (side.h) reads and emits records; this stage owns everything that touches the store on the
+// way: keying and checking addresses, Mailchimp's status_changed_at, the CRM's choice of the
+// address that represents a contact and of the contact that represents a shared address, rejected
+// rows, the watermarks in the meta family, and the full fetch's sweep of members that left.
+// docs/architecture.md tells the rules; docs/store-format.md gives the bytes.
 //
-// Thread-safety: one writer per fetch, used from one thread.
+// A fetch of one side never reads the other side's snapshot, so the two fetches of a run may go in
+// either order. What needs both — which of a CRM contact's addresses is the member Mailchimp
+// already has — is settle_representatives(), called once after both fetches.
+//
+// Thread-safety: one fetch of a pair's side at a time (they share the watermark); the functions
+// here run on the calling thread. SnapshotWriter and MailchimpIngest: one per fetch,
+// used from one thread.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "concord/email.h"
 #include "concord/member.h"
+#include "concord/record.h"
+#include "concord/side.h"
 #include "concord/status.h"
 #include "concord/store.h"
 
 namespace concord {
 
-// A row a side returned that cannot be a member (today: an invalid email). Kept in the rejects
-// family and listed in the report; never sent anywhere.
-struct RejectedRow {
-  std::string source_id;  // the side's id for the row (CRM contact id; Mailchimp: the raw email)
-  std::string email;      // as the side gave it
-  std::string field;      // the offending field, e.g. "email_address"
-  std::string message;    // why, e.g. "the address has no '@'"
+// ---- fetches ------------------------------------------------------------------------------------
+
+// Fetches the Mailchimp audience `list_id` into the pair's Mailchimp snapshot through `reader`.
+// Full: every member; then each stored member the pages did not return is asked for by itself and
+// removed only when Mailchimp answers 404 (offset paging can skip a member while another leaves);
+// nothing is removed when a read fails. Incremental: the members changed since the stored
+// watermark, which advances after each stored page; without a stored watermark, a full fetch.
+// Either way the watermark the reader reached is stored at the end (meta
+// mailchimp_watermark_key(list_id)). Errors are the reader's or the store's; a stored watermark
+// that is not a number is kCorruption.
+Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view list_id, bool full,
+                                   Store& store, const PairHandle& pair);
+// Reads these members again (a daemon's answer to webhooks that name them): each answer is written
+// as a fetch writes it; a member Mailchimp no longer has leaves the snapshot. The watermark is
+// neither read nor moved (stats.watermark is kNoTime), so the next incremental fetch reads these
+// members again. Members written before a failure stay written.
+Result<FetchStats> refresh_mailchimp(MailchimpReader& reader, std::string_view list_id,
+                                     const std::vector<std::string>& emails, Store& store,
+                                     const PairHandle& pair);
+
+// Fetches the CRM group into the pair's CRM snapshot through `reader`: one member per address that
+// represents a contact (contacts sharing it become one member), flagged and dated by the contact's
+// latest history row. Full: every member no read returned is removed at the end. Incremental: the
+// contacts changed since the stored watermark (full without one); an address several contacts share
+// is read again by itself afterwards (refresh_crm), so its duplicates are decided afresh. The
+// watermark reached is stored (meta civicrm_watermark_key(group_id)). A contact without a usable
+// address is a rejected row naming it.
+Result<FetchStats> fetch_crm(CrmReader& reader, std::int64_t group_id, bool full, Store& store,
+                             const PairHandle& pair);
+// Reads again the members that are these addresses: the contacts that have one of them and those
+// their stored members name (a contact that gave the address up is still accounted for). Their
+// members are replaced; another address of these contacts is merged with its stored member; an
+// asked address that represents no contact with history in the group leaves the snapshot. The
+// watermark is neither read nor moved.
+Result<FetchStats> refresh_crm(CrmReader& reader, std::int64_t group_id,
+                               const std::vector<std::string>& emails, Store& store,
+                               const PairHandle& pair);
+
+// Call once after both sides were fetched (or refreshed), before the diff. Moves each CRM member
+// whose contact has several addresses to the address among them that the Mailchimp snapshot has
+// (the bulk-mail one, else the primary, else the first of those), so that a contact is matched to
+// the Mailchimp member it already is; where another contact holds that address, the two become one
+// member by the duplicate rule. Members several contacts share are left where they are. Depends
+// only on the two snapshots, so the two fetches may run in either order. Returns how many members
+// moved; on a store error, what it wrote so far stays (calling it again finishes the job).
+Result<std::uint64_t> settle_representatives(Store& store, const PairHandle& pair);
+
+// The meta keys of the watermarks (docs/store-format.md, "Meta").
+std::string mailchimp_watermark_key(std::string_view list_id);
+std::string civicrm_watermark_key(std::int64_t group_id);
+
+// ---- reading a member's records -----------------------------------------------------------------
+
+// What the store holds for one member: both snapshot entries, decoded, and the base.
+struct MemberRecords {
+  std::string email;  // from whichever entry has it (empty when neither)
+  std::optional<MailchimpState> mailchimp;
+  std::optional<MailchimpBody> mailchimp_body;
+  std::uint64_t mailchimp_hash = 0;
+  std::optional<CrmState> crm;
+  std::optional<CrmBody> crm_body;
+  std::uint64_t crm_hash = 0;
+  std::optional<BaseRecord> base;
 };
+// Reads and decodes a member's entries in one call. An absent entry is nullopt; an entry that does
+// not decode is kCorruption naming the family and the member's subscriber hash.
+Result<MemberRecords> read_member(Store& store, const PairHandle& pair, const MemberKey& key);
+
+// ---- the writers under the stage ----------------------------------------------------------------
 
 struct SnapshotEntry {
   MemberKey key;
@@ -39,6 +111,10 @@ struct SnapshotStats {
   std::uint64_t rejected = 0;  // rows kept as rejects
 };
 
+// Writes encoded entries into a side's snapshot family. A fetch hands over pages in whatever
+// order the side returns them; the writer sorts each page by key and writes it as one atomic batch
+// (so the store receives key-ordered batches), and keeps what a full fetch saw so that members who
+// left the side can be removed at the end.
 class SnapshotWriter {
  public:
   enum class Mode : std::uint8_t {
@@ -66,6 +142,7 @@ class SnapshotWriter {
   Status finish();
 
   const SnapshotStats& stats() const { return stats_; }
+  Mode mode() const { return mode_; }
 
   // Full mode: the stored members (key and email) that no page of this writer has written so far,
   // i.e. those finish() would delete. A fetch over offset paging can miss members that shifted
@@ -94,7 +171,43 @@ class SnapshotWriter {
   bool finished_ = false;
 };
 
-// The rejects family's key for a row: side byte, then the source id.
-std::string reject_key(Side side, std::string_view source_id);
+// Counts of what a sink received and wrote.
+struct IngestCounts {
+  std::uint64_t members = 0;   // records received (written, merged or rejected)
+  std::uint64_t written = 0;   // entries written (a member read twice counts twice)
+  std::uint64_t rejected = 0;  // rejected rows kept
+};
+
+// Mailchimp records → snapshot entries: each address normalised and checked (a bad one is a
+// rejected row named by the address as sent), keyed, given its status_changed_at against the stored
+// entry (Mailchimp's last_changed moves on any edit: the stored time stays while the status does;
+// on first sight, timestamp_opt for subscribed and pending members where set, else last_changed),
+// and written a page at a time through a SnapshotWriter.
+class MailchimpIngest final : public MailchimpSink {
+ public:
+  // REQUIRES: store and pair outlive this.
+  MailchimpIngest(Store& store, const PairHandle& pair, SnapshotWriter::Mode mode);
+
+  Status records(std::vector<MailchimpRecord>& page) override;
+  void reject(RejectedRow row) override;
+  void gone(const std::string& email) override;
+
+  // After each written page the latest last_changed seen so far is stored under this meta key
+  // when it passed `from`: an incremental fetch that fails half-way resumes after what it stored.
+  void advance_watermark(std::string key, Micros from);
+
+  SnapshotWriter& writer() { return writer_; }
+  const IngestCounts& counts() const { return counts_; }
+  const std::vector<std::string>& gone_emails() const { return gone_; }
+
+ private:
+  Store& store_;
+  const PairHandle& pair_;
+  SnapshotWriter writer_;
+  IngestCounts counts_;
+  std::vector<std::string> gone_;
+  std::string watermark_key_;  // empty: the watermark is not advanced by pages
+  Micros watermark_ = kNoTime;
+};
 
 }  // namespace concord

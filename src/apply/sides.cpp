@@ -1,9 +1,11 @@
-// The Mailchimp and CiviCRM clients as SyncSides.
+// The Mailchimp and CiviCRM clients as SyncSides: the snapshot stage (snapshot.h) over each
+// client's reads, and the client's writes.
 #include <optional>
 
 #include "concord/civicrm_client.h"
 #include "concord/mailchimp_client.h"
 #include "concord/side.h"
+#include "concord/snapshot.h"
 
 namespace concord {
 namespace {
@@ -24,21 +26,24 @@ class ClientSide : public SyncSide {
   Status resolve() override {
     if (id_) return Status::ok();
     Result<Id> id = lookup();
-    if (!id) return id.status().with_context(std::string(noun()) + " \"" + name_ + "\"");
+    if (!id) {
+      return id.status()
+          .with_context(std::string(noun()) + " \"" + name_ + "\"")
+          .with_origin(origin());
+    }
     id_ = *id;
     return Status::ok();
   }
 
   Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
     if (Status s = resolve(); !s) return s;
-    return full ? client_.fetch_full(*id_, store, pair)
-                : client_.fetch_incremental(*id_, store, pair);
+    return settled(attributed(stage_fetch(*id_, full, store, pair)), store, pair);
   }
 
   Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
                              const PairHandle& pair) override {
     if (Status s = resolve(); !s) return s;
-    return client_.fetch_members(*id_, emails, store, pair);
+    return settled(attributed(stage_refresh(*id_, emails, store, pair)), store, pair);
   }
 
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) override {
@@ -57,10 +62,34 @@ class ClientSide : public SyncSide {
   std::uint64_t requests() const override { return client_.requests(); }
 
  protected:
+  // Errors of the client say they came from its system (a store error the client met keeps
+  // kStore, set where the store failed).
+  Result<FetchStats> attributed(Result<FetchStats> r) const {
+    if (r) return r;
+    return r.status().with_origin(origin());
+  }
+  Origin origin() const {
+    return side() == Side::kMailchimp ? Origin::kMailchimp : Origin::kCivicrm;
+  }
+
+  // Matches CRM contacts to the addresses Mailchimp has, after this side's fetch, whichever side
+  // was fetched last. Once the engine calls settle_representatives() itself after both fetches,
+  // this goes.
+  static Result<FetchStats> settled(Result<FetchStats> r, Store& store, const PairHandle& pair) {
+    if (!r) return r;
+    Result<std::uint64_t> moved = settle_representatives(store, pair);
+    if (!moved) return moved.status();
+    return r;
+  }
+
   virtual Result<Id> lookup() = 0;
   virtual const char* noun() const = 0;
   virtual std::vector<SideOutcome> apply_resolved(const Id& id,
                                                   const std::vector<SideWrite>& writes) = 0;
+  virtual Result<FetchStats> stage_fetch(const Id& id, bool full, Store& store,
+                                         const PairHandle& pair) = 0;
+  virtual Result<FetchStats> stage_refresh(const Id& id, const std::vector<std::string>& emails,
+                                           Store& store, const PairHandle& pair) = 0;
 
   Client& client_;
   std::string name_;
@@ -84,6 +113,16 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
     return a->id;
   }
   const char* noun() const override { return "audience"; }
+
+  Result<FetchStats> stage_fetch(const std::string& list_id, bool full, Store& store,
+                                 const PairHandle& pair) override {
+    return fetch_mailchimp(client_, list_id, full, store, pair);
+  }
+  Result<FetchStats> stage_refresh(const std::string& list_id,
+                                   const std::vector<std::string>& emails, Store& store,
+                                   const PairHandle& pair) override {
+    return refresh_mailchimp(client_, list_id, emails, store, pair);
+  }
 
   std::vector<SideOutcome> apply_resolved(const std::string& list_id,
                                           const std::vector<SideWrite>& writes) override {
@@ -174,6 +213,16 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
     return g->id;
   }
   const char* noun() const override { return "group"; }
+
+  Result<FetchStats> stage_fetch(const std::int64_t& group_id, bool full, Store& store,
+                                 const PairHandle& pair) override {
+    return fetch_crm(client_, group_id, full, store, pair);
+  }
+  Result<FetchStats> stage_refresh(const std::int64_t& group_id,
+                                   const std::vector<std::string>& emails, Store& store,
+                                   const PairHandle& pair) override {
+    return refresh_crm(client_, group_id, emails, store, pair);
+  }
 
   std::vector<SideOutcome> apply_resolved(const std::int64_t& group_id,
                                           const std::vector<SideWrite>& writes) override {

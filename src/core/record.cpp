@@ -1,6 +1,9 @@
 #include "concord/record.h"
 
 #include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "concord/parse.h"
 
 namespace concord {
 namespace {
@@ -14,6 +17,35 @@ std::uint64_t get_u64(const char* p) {
   for (int i = 7; i >= 0; --i)
     v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
+}
+
+// ordered_json: the CRM body's keys are written in the documented order.
+using ojson = nlohmann::ordered_json;
+
+// dump() with 'replace' never throws on invalid UTF-8 in what a side sent.
+template <typename Json>
+std::string compact(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// A contact id as CiviCRM may send it: a number, or a decimal string. 0 when neither.
+std::int64_t id_of(const ojson& v) {
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_string()) {
+    Result<std::int64_t> n = parse_int64(v.get_ref<const std::string&>());
+    if (n) return *n;
+  }
+  return 0;
+}
+
+std::string text_of(const ojson& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool flag_of(const ojson& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
 }
 
 Status version_mismatch(std::uint8_t found) {
@@ -158,6 +190,131 @@ std::uint64_t content_hash(std::string_view data, std::uint64_t seed) {
     h *= 0x100000001b3ull;
   }
   return h;
+}
+
+// ---- Mailchimp bodies ---------------------------------------------------------------------------
+
+void append_mailchimp_body(std::string_view merge_fields_json, std::string_view last_changed,
+                           std::string_view timestamp_opt, std::string_view unsubscribe_reason,
+                           std::string* out) {
+  out->reserve(out->size() + merge_fields_json.size() + last_changed.size() + timestamp_opt.size() +
+               60);
+  out->append("{\"merge_fields\":");
+  out->append(merge_fields_json);
+  out->append(",\"last_changed\":\"");
+  out->append(last_changed);
+  out->append("\",\"timestamp_opt\":\"");
+  out->append(timestamp_opt);
+  out->push_back('"');
+  if (!unsubscribe_reason.empty()) {
+    out->append(",\"unsubscribe_reason\":");
+    out->append(compact(nlohmann::json(std::string(unsubscribe_reason))));
+  }
+  out->push_back('}');
+}
+
+Status decode_mailchimp_body(std::string_view body, MailchimpBody* out) {
+  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Status::corruption("a stored Mailchimp body is not a JSON object");
+  *out = MailchimpBody{};
+  if (auto mf = j.find("merge_fields"); mf != j.end() && mf->is_object()) {
+    for (auto it = mf->begin(); it != mf->end(); ++it) {
+      if (it->is_string()) out->merge_fields.emplace_back(it.key(), it->get<std::string>());
+    }
+  }
+  out->last_changed = text_of(j, "last_changed");
+  out->timestamp_opt = text_of(j, "timestamp_opt");
+  out->unsubscribe_reason = text_of(j, "unsubscribe_reason");
+  return Status::ok();
+}
+
+std::uint64_t mailchimp_content_hash(std::string_view email, std::string_view merge_fields_json) {
+  return content_hash(merge_fields_json, content_hash(email));
+}
+
+// ---- CRM bodies ---------------------------------------------------------------------------------
+
+std::string encode_crm_body(const CrmBody& b) {
+  ojson j = {
+      {"contact_id", b.contact_id}, {"first_name", b.first_name}, {"last_name", b.last_name}};
+  if (!b.duplicates.empty()) j["duplicates"] = b.duplicates;
+  if (!b.addresses.empty()) {
+    ojson list = ojson::array();
+    for (const CrmBodyAddress& a : b.addresses) {
+      list.push_back({{"email", a.email},
+                      {"is_primary", a.is_primary},
+                      {"is_bulkmail", a.is_bulkmail},
+                      {"on_hold", a.on_hold}});
+    }
+    j["addresses"] = std::move(list);
+  }
+  return compact(j);
+}
+
+Status decode_crm_body(std::string_view body, CrmBody* out) {
+  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Status::corruption("a stored CRM body is not a JSON object");
+  *out = CrmBody{};
+  if (auto id = j.find("contact_id"); id != j.end()) out->contact_id = id_of(*id);
+  out->first_name = text_of(j, "first_name");
+  out->last_name = text_of(j, "last_name");
+  if (auto d = j.find("duplicates"); d != j.end() && d->is_array()) {
+    for (const ojson& id : *d)
+      out->duplicates.push_back(id_of(id));
+  }
+  if (auto list = j.find("addresses"); list != j.end() && list->is_array()) {
+    for (const ojson& a : *list) {
+      if (!a.is_object()) continue;
+      CrmBodyAddress address;
+      address.email = text_of(a, "email");
+      address.is_primary = flag_of(a, "is_primary");
+      address.is_bulkmail = flag_of(a, "is_bulkmail");
+      if (auto h = a.find("on_hold"); h != a.end() && h->is_number_integer()) {
+        address.on_hold = h->get<int>();
+      }
+      out->addresses.push_back(std::move(address));
+    }
+  }
+  return Status::ok();
+}
+
+bool crm_body_has_addresses(std::string_view body) {
+  return body.find("\"addresses\":") != std::string_view::npos;
+}
+
+std::uint64_t crm_content_hash(std::string_view email, std::string_view first_name,
+                               std::string_view last_name) {
+  std::uint64_t h = content_hash(first_name, content_hash(email));
+  return content_hash(last_name, content_hash("\x1f", h));
+}
+
+// ---- rejected rows ------------------------------------------------------------------------------
+
+std::string reject_key(Side side, std::string_view source_id) {
+  std::string k(1, static_cast<char>(side));
+  k.append(source_id.substr(0, 255));
+  return k;
+}
+
+std::string encode_reject(Side side, const RejectedRow& r) {
+  // nlohmann::json sorts keys: email, field, message, side, source_id.
+  nlohmann::json j = {{"side", side_name(side)},
+                      {"source_id", r.source_id},
+                      {"email", r.email},
+                      {"field", r.field},
+                      {"message", r.message}};
+  return compact(j);
+}
+
+Status decode_reject(std::string_view value, Side* side, RejectedRow* row) {
+  ojson j = ojson::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Status::corruption("a rejected-row record in the store is not JSON");
+  *side = text_of(j, "side") == "crm" ? Side::kCrm : Side::kMailchimp;
+  row->source_id = text_of(j, "source_id");
+  row->email = text_of(j, "email");
+  row->field = text_of(j, "field");
+  row->message = text_of(j, "message");
+  return Status::ok();
 }
 
 }  // namespace concord

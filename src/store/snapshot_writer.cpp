@@ -1,17 +1,9 @@
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 
 #include "concord/record.h"
 #include "concord/snapshot.h"
 
 namespace concord {
-
-std::string reject_key(Side side, std::string_view source_id) {
-  std::string k(1, static_cast<char>(side));
-  k.append(source_id.substr(0, 255));
-  return k;
-}
 
 SnapshotWriter::SnapshotWriter(Store& store, const PairHandle& pair, Side side, Mode mode)
     : store_(store),
@@ -30,15 +22,8 @@ void SnapshotWriter::reject(RejectedRow row) {
 
 void SnapshotWriter::add_rejects(Batch& batch, std::vector<std::string>* keys) const {
   for (const RejectedRow& r : pending_rejects_) {
-    nlohmann::json j = {{"side", side_name(side_)},
-                        {"source_id", r.source_id},
-                        {"email", r.email},
-                        {"field", r.field},
-                        {"message", r.message}};
     std::string key = reject_key(side_, r.source_id);
-    // dump() with 'replace' never throws on invalid UTF-8 in what a side sent.
-    batch.put(pair_, Family::kRejects, key,
-              j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    batch.put(pair_, Family::kRejects, key, encode_reject(side_, r));
     keys->push_back(std::move(key));
   }
 }

@@ -6,6 +6,7 @@
 
 #include "bench_util.h"
 #include "concord/civicrm_client.h"
+#include "concord/snapshot.h"
 #include "sandbox_process.h"
 
 using namespace concord;
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
   if (!client) die(client.status().to_string());
 
   Timer t;
-  auto stats = (*client)->fetch_full(42, *store, pair);
+  auto stats = fetch_crm(**client, 42, true, *store, pair);
   double s = t.seconds();
   if (!stats) die(stats.status().to_string());
   print("members", stats->written);

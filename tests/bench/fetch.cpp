@@ -9,6 +9,7 @@
 
 #include "bench_util.h"
 #include "concord/mailchimp_client.h"
+#include "concord/snapshot.h"
 #include "sandbox_process.h"
 
 using namespace concord;
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   if (!client) die(client.status().to_string());
 
   Timer t;
-  auto stats = (*client)->fetch_full("bench00001", *store, pair);
+  auto stats = fetch_mailchimp(**client, "bench00001", true, *store, pair);
   double s = t.seconds();
   if (!stats) die(stats.status().to_string());
   print("members", stats->written);
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
   }
   std::uint64_t before = (*client)->requests();
   Timer ti;
-  auto inc = (*client)->fetch_incremental("bench00001", *store, pair);
+  auto inc = fetch_mailchimp(**client, "bench00001", false, *store, pair);
   double si = ti.seconds();
   if (!inc) die(inc.status().to_string());
   print("incremental_members", inc->members);

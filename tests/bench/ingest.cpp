@@ -1,6 +1,7 @@
 // ingest: Mailchimp member pages of 1000 members, as the Marketing API returns them for
-// kMemberFields, parsed and written into the Mailchimp snapshot family (random key order, as
-// subscriber hashes are). The page bodies are generated outside the timed part.
+// kMemberFields, parsed into records (the Mailchimp side) and written into the Mailchimp snapshot
+// family by the snapshot stage (random key order, as subscriber hashes are). The page bodies are
+// generated outside the timed part.
 //
 // Prints ingest_members_per_s (goal ≥ 150000; a first fetch into an empty snapshot),
 // refetch_members_per_s (the next full fetch, reading each stored record), page_bytes and
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
   // audience, where every member's stored record is read for its status_changed_at.
   std::uint64_t written = 0;
   for (int pass = 1; pass <= 2; ++pass) {
-    SnapshotWriter writer(*store, pair, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+    MailchimpIngest ingest(*store, pair, SnapshotWriter::Mode::kFull);
     const std::uint64_t page_size = 1000;
     double timed = 0;
     std::uint64_t bytes = 0, pages = 0;
@@ -89,13 +90,13 @@ int main(int argc, char** argv) {
       bytes += body.size();
       ++pages;
       Timer t;
-      auto r = ingest_members_page(body, *store, pair, writer);
+      auto r = parse_members_page(body, ingest);
       timed += t.seconds();
       if (!r) die(r.status().to_string());
-      written += r->written;
     }
+    written = ingest.counts().written;
     Timer t;
-    if (Status s = writer.finish(); !s) die(s.to_string());
+    if (Status s = ingest.writer().finish(); !s) die(s.to_string());
     timed += t.seconds();
     if (pass == 1) {
       print("members", written);

@@ -9,6 +9,7 @@
 #include "concord/civicrm_client.h"
 #include "concord/email.h"
 #include "concord/record.h"
+#include "concord/snapshot.h"
 #include "sandbox_process.h"
 #include "temp_store.h"
 
@@ -157,7 +158,7 @@ TEST_CASE("over TLS: the group is read into the snapshot with site-local times c
   CHECK(h.client->resolve_group("42").value().title == "Newsletter");
   CHECK(h.client->resolve_group("nope").status().code() == Status::Code::kNotFound);
   TempStore t;
-  auto stats = h.client->fetch_full(42, *t.store, *t.pair);
+  auto stats = fetch_crm(*h.client, 42, true, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stored(t, "wilma@bedrock.org").changed_at == utc("2026-01-05 12:00:00"));  // GMT
   CrmState fred = stored(t, "fred@bedrock.org");
@@ -178,7 +179,7 @@ TEST_CASE("over TLS: the group is read into the snapshot with site-local times c
 TEST_CASE("over TLS: writes record history rows in site-local time, and reads see them") {
   Harness h;
   TempStore t;
-  REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*h.client, 42, true, *t.store, *t.pair).is_ok());
   std::vector<CrmWrite> w = {
       {CrmWrite::Kind::kRemove, 101, "", "", ""},
       {CrmWrite::Kind::kAdd, 103, "", "", ""},
@@ -201,7 +202,7 @@ TEST_CASE("over TLS: writes record history rows in site-local time, and reads se
   CHECK(latest_row(civi, 103)["status"] == "Added");
   CHECK(latest_row(civi, 109)["status"] == "Added");
 
-  auto inc = h.client->fetch_incremental(42, *t.store, *t.pair);
+  auto inc = fetch_crm(*h.client, 42, false, *t.store, *t.pair);
   REQUIRE(inc.is_ok());
   CrmState w2 = stored(t, "wilma@bedrock.org");
   CHECK(w2.status == CrmStatus::kRemoved);
@@ -214,7 +215,7 @@ TEST_CASE("over TLS: writes record history rows in site-local time, and reads se
 TEST_CASE("over TLS: wrong credentials are refused without showing the key") {
   Harness h(seed(), "wrong-key-123");
   TempStore t;
-  auto r = h.client->fetch_full(42, *t.store, *t.pair);
+  auto r = fetch_crm(*h.client, 42, true, *t.store, *t.pair);
   REQUIRE_FALSE(r.is_ok());
   CHECK(r.status().code() == Status::Code::kInvalid);
   CHECK(r.status().message().find("refused") != std::string::npos);
@@ -230,7 +231,7 @@ TEST_CASE("over TLS: 503s, resets and truncated bodies on CiviCRM calls, and the
                 {"truncate_rate", 0.05},
                 {"seed", 3}});
   TempStore t;
-  auto stats = h.client->fetch_full(42, *t.store, *t.pair);
+  auto stats = fetch_crm(*h.client, 42, true, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   std::size_t n = 0;
   Cursor c = t.store->scan(*t.pair, Family::kCrm);
@@ -267,12 +268,12 @@ std::vector<std::string> addresses(const json& civi) {
 
 }  // namespace
 
-TEST_CASE("over TLS: fetch_members builds the members the group read builds") {
+TEST_CASE("over TLS: a targeted read builds the members the group read builds") {
   Harness h;
   TempStore full, targeted;
-  REQUIRE(h.client->fetch_full(42, *full.store, *full.pair).is_ok());
+  REQUIRE(fetch_crm(*h.client, 42, true, *full.store, *full.pair).is_ok());
   auto stats =
-      h.client->fetch_members(42, addresses(h.civi_state()), *targeted.store, *targeted.pair);
+      refresh_crm(*h.client, 42, addresses(h.civi_state()), *targeted.store, *targeted.pair);
   REQUIRE(stats.is_ok());
   CHECK(targeted.entries(Family::kCrm).size() ==
         7);  // the Bettys are one member; Pebbles is in no group
@@ -280,10 +281,10 @@ TEST_CASE("over TLS: fetch_members builds the members the group read builds") {
   CHECK_FALSE(watermark(targeted).has_value());
 }
 
-TEST_CASE("over TLS: after a change in the CRM, fetch_members updates exactly that member") {
+TEST_CASE("over TLS: after a change in the CRM, a targeted read updates exactly that member") {
   Harness h;
   TempStore t;
-  REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*h.client, 42, true, *t.store, *t.pair).is_ok());
   const auto before = t.entries(Family::kCrm);
   const std::optional<std::string> w = watermark(t);
   REQUIRE(w.has_value());
@@ -292,7 +293,7 @@ TEST_CASE("over TLS: after a change in the CRM, fetch_members updates exactly th
   auto out = h.client->apply(
       42, {{CrmWrite::Kind::kRemove, 101, "", "", ""}, {CrmWrite::Kind::kRemove, 102, "", "", ""}});
   REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
-  auto stats = h.client->fetch_members(42, {"Wilma@Bedrock.org"}, *t.store, *t.pair);
+  auto stats = refresh_crm(*h.client, 42, {"Wilma@Bedrock.org"}, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CrmState wilma = stored(t, "wilma@bedrock.org");
   CHECK(wilma.status == CrmStatus::kRemoved);
@@ -309,7 +310,7 @@ TEST_CASE("over TLS: after a change in the CRM, fetch_members updates exactly th
 TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves the member") {
   Harness h;
   TempStore t;
-  REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*h.client, 42, true, *t.store, *t.pair).is_ok());
   REQUIRE(h.client->change_email(101, "WILMA@bedrock.org", "Wilma@Quarry.org").is_ok());
   json civi = h.civi_state();
   std::vector<std::string> wilmas;
@@ -327,7 +328,7 @@ TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves th
   CHECK(h.client->change_email(101, "wilma@quarry.org", "nope").code() == Status::Code::kInvalid);
 
   auto stats =
-      h.client->fetch_members(42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
+      refresh_crm(*h.client, 42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 1);
   CHECK_FALSE(t.has(Family::kCrm, "wilma@bedrock.org"));
@@ -338,7 +339,7 @@ TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves th
   CHECK(rec.contact_id == 101);
 
   // Dino (trashed) and Betty's duplicate are read as the group read has them.
-  REQUIRE(h.client->fetch_members(42, {"dino@bedrock.org", "betty@bedrock.org"}, *t.store, *t.pair)
+  REQUIRE(refresh_crm(*h.client, 42, {"dino@bedrock.org", "betty@bedrock.org"}, *t.store, *t.pair)
               .is_ok());
   CHECK(stored(t, "dino@bedrock.org").trashed);
   CHECK(stored(t, "betty@bedrock.org", &rec).duplicate);
@@ -349,15 +350,15 @@ TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves th
 TEST_CASE("over TLS: an incremental read re-decides a duplicate as the full read does") {
   Harness h;
   TempStore t, fresh;
-  REQUIRE(h.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*h.client, 42, true, *t.store, *t.pair).is_ok());
   // An hour later the Bettys swap: 107 (the member) leaves the group, 106 joins it.
   h.admin_call("POST", "/_sandbox/clock", {{"advance_seconds", 3600}});
   auto out = h.client->apply(
       42, {{CrmWrite::Kind::kRemove, 107, "", "", ""}, {CrmWrite::Kind::kAdd, 106, "", "", ""}});
   REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
   REQUIRE(out[1].code == CrmWriteOutcome::Code::kDone);
-  REQUIRE(h.client->fetch_incremental(42, *t.store, *t.pair).is_ok());
-  REQUIRE(h.client->fetch_full(42, *fresh.store, *fresh.pair).is_ok());
+  REQUIRE(fetch_crm(*h.client, 42, false, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*h.client, 42, true, *fresh.store, *fresh.pair).is_ok());
   CHECK(t.entries(Family::kCrm) == fresh.entries(Family::kCrm));
   CrmRecord rec;
   CHECK(stored(t, "betty@bedrock.org", &rec).status == CrmStatus::kAdded);

@@ -10,6 +10,7 @@
 #include "concord/email.h"
 #include "concord/mailchimp_client.h"
 #include "concord/record.h"
+#include "concord/snapshot.h"
 #include "sandbox_process.h"
 #include "temp_store.h"
 
@@ -166,7 +167,7 @@ TEST_CASE("over TLS: the audience is found by name and fetched whole into the sn
   Audience a = h.client->resolve_audience("Newsletter").value();
   CHECK(a.id == "b3d1c0ffee");
   TempStore t;
-  auto stats = h.client->fetch_full(a.id, *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*h.client, a.id, true, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(snapshot_size(t) == h.members_in_sandbox().size());
   CHECK(stored(t, "wilma@bedrock.org").status == MailchimpStatus::kSubscribed);
@@ -195,14 +196,14 @@ TEST_CASE("over TLS: a wrong key is refused, and the error does not show it") {
 TEST_CASE("over TLS: an incremental fetch sees a self-unsubscribe and a bounce in one page") {
   Harness h;
   TempStore t;
-  REQUIRE(h.client->fetch_full("b3d1c0ffee", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*h.client, "b3d1c0ffee", true, *t.store, *t.pair).is_ok());
   h.admin_call("POST", "/_sandbox/clock", {{"advance_seconds", 3600}});
   h.admin_call("POST", "/_sandbox/mailchimp/members",
                {{"email_address", "wilma@bedrock.org"}, {"action", "unsubscribe"}});
   h.admin_call("POST", "/_sandbox/mailchimp/members",
                {{"email_address", "fred@bedrock.org"}, {"action", "clean"}});
   std::uint64_t before = h.client->requests();
-  auto stats = h.client->fetch_incremental("b3d1c0ffee", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*h.client, "b3d1c0ffee", false, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(h.client->requests() - before == 1);
   MailchimpState wilma = stored(t, "wilma@bedrock.org");
@@ -256,7 +257,7 @@ TEST_CASE("over TLS: a member deleted while we page does not make another disapp
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     CHECK(h.forget("big0000001", "person10@example.org") == 204);
   });
-  auto stats = h.client->fetch_full("big0000001", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*h.client, "big0000001", true, *t.store, *t.pair);
   deleter.join();
   REQUIRE(stats.is_ok());
   INFO("rechecked " << stats->rechecked << ", removed " << stats->removed);
@@ -275,7 +276,7 @@ TEST_CASE("over TLS: with 429s, 5xx, resets and truncated bodies, fetches and wr
                 {"truncate_rate", 0.05},
                 {"seed", 7}});
   TempStore t;
-  auto stats = h.client->fetch_full("big0000001", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*h.client, "big0000001", true, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(snapshot_size(t) == 2500);
 
@@ -312,17 +313,17 @@ TEST_CASE("over TLS: more than 10 requests at once meet 429s, and the client sti
   };
   auto greedy = MailchimpClient::create(o).value();
   TempStore t;
-  auto stats = greedy->fetch_full("big0000001", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*greedy, "big0000001", true, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(snapshot_size(t) == 20000);
   CHECK(retries_429 > 0);
 }
 
 TEST_CASE(
-    "over TLS: fetch_members re-reads the members named, removes the gone, keeps the watermark") {
+    "over TLS: a targeted read re-reads the members named, removes the gone, keeps the watermark") {
   Harness h;
   TempStore t;
-  REQUIRE(h.client->fetch_full("b3d1c0ffee", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*h.client, "b3d1c0ffee", true, *t.store, *t.pair).is_ok());
   auto w = t.store->get(*t.pair, Family::kMeta, mailchimp_watermark_key("b3d1c0ffee")).value();
   REQUIRE(w.has_value());
   const std::size_t members = snapshot_size(t);
@@ -334,9 +335,9 @@ TEST_CASE(
   REQUIRE(h.forget("b3d1c0ffee", "pebbles@bedrock.org") == 204);
 
   const std::uint64_t before = h.client->requests();
-  auto stats = h.client->fetch_members(
-      "b3d1c0ffee", {"Wilma@Bedrock.org", "pebbles@bedrock.org", "nobody@bedrock.org"}, *t.store,
-      *t.pair);
+  auto stats = refresh_mailchimp(*h.client, "b3d1c0ffee",
+                                 {"Wilma@Bedrock.org", "pebbles@bedrock.org", "nobody@bedrock.org"},
+                                 *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(h.client->requests() - before == 3);
   CHECK(stats->written == 1);

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "concord/mailchimp_client.h"
+#include "concord/snapshot.h"
 #include "sandbox_process.h"
 #include "temp_store.h"
 
@@ -138,8 +139,8 @@ TEST_CASE("prism: fetches and writes validate against the Marketing API spec") {
   Audience a = client->resolve_audience("Newsletter").value();
   REQUIRE(client->merge_fields(a.id).is_ok());
   TempStore t;
-  REQUIRE(client->fetch_full(a.id, *t.store, *t.pair).is_ok());
-  REQUIRE(client->fetch_incremental(a.id, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*client, a.id, true, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*client, a.id, false, *t.store, *t.pair).is_ok());
   auto out =
       client->apply(a.id,
                     {{"betty@bedrock.org", MailchimpWrite::Kind::kSubscribe, {{"FNAME", "Betty"}}},

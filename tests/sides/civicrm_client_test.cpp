@@ -13,6 +13,7 @@
 #include "concord/civicrm_client.h"
 #include "concord/email.h"
 #include "concord/record.h"
+#include "concord/snapshot.h"
 #include "temp_store.h"
 
 using namespace concord;
@@ -293,7 +294,7 @@ TEST_CASE("CiviCRM: a full read keys each contact by its representative email") 
       TempStore t;
       Fixture f(page_size);
       seed(*f.fake);
-      auto stats = f.client->fetch_full(42, *t.store, *t.pair);
+      auto stats = fetch_crm(*f.client, 42, true, *t.store, *t.pair);
       REQUIRE(stats.is_ok());
       // Wilma: Added 5 Jan 12:00 London (GMT) = 12:00 UTC.
       CrmState wilma = stored(t, "wilma@bedrock.org");
@@ -331,10 +332,10 @@ TEST_CASE("CiviCRM: an incremental read asks for rows since the watermark, in si
   TempStore t;
   Fixture f;
   seed(*f.fake);
-  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
   f.fake->history.push_back({11, 101, 42, "Removed", "2026-08-01 10:00:00"});
   f.fake->calls.clear();
-  auto stats = f.client->fetch_incremental(42, *t.store, *t.pair);
+  auto stats = fetch_crm(*f.client, 42, false, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   // Watermark 11:00 UTC less 5 minutes = 11:55 BST.
   std::string since;
@@ -352,14 +353,14 @@ TEST_CASE("CiviCRM: the watermark is the server's time when the read began (its 
   Fixture f;
   seed(*f.fake);
   f.fake->date_header = utc("2026-07-05 08:00:00");
-  auto full = f.client->fetch_full(42, *t.store, *t.pair);
+  auto full = fetch_crm(*f.client, 42, true, *t.store, *t.pair);
   REQUIRE(full.is_ok());
   CHECK(full->watermark == utc("2026-07-05 08:00:00"));
   // The next read asks from that time (less five minutes), in site-local time, so the rows of
   // the day before are not read again.
   f.fake->calls.clear();
   f.fake->date_header = utc("2026-07-05 09:00:00");
-  auto inc = f.client->fetch_incremental(42, *t.store, *t.pair);
+  auto inc = fetch_crm(*f.client, 42, false, *t.store, *t.pair);
   REQUIRE(inc.is_ok());
   std::string since;
   for (auto& w : f.fake->calls.at(0)["params"]["where"]) {
@@ -369,7 +370,7 @@ TEST_CASE("CiviCRM: the watermark is the server's time when the read began (its 
   CHECK(inc->watermark == utc("2026-07-05 09:00:00"));
   // A server clock behind the watermark does not move it back.
   f.fake->date_header = utc("2026-07-01 00:00:00");
-  auto again = f.client->fetch_incremental(42, *t.store, *t.pair);
+  auto again = fetch_crm(*f.client, 42, false, *t.store, *t.pair);
   REQUIRE(again.is_ok());
   CHECK(again->watermark == utc("2026-07-05 09:00:00"));
 }
@@ -377,7 +378,7 @@ TEST_CASE("CiviCRM: the watermark is the server's time when the read began (its 
 TEST_CASE("CiviCRM: wrong credentials and server errors are clear, and never show the keys") {
   TempStore t;
   Fixture f(1000, "WRONGKEY");
-  auto r = f.client->fetch_full(42, *t.store, *t.pair);
+  auto r = fetch_crm(*f.client, 42, true, *t.store, *t.pair);
   REQUIRE_FALSE(r.is_ok());
   CHECK(r.status().message().find("refused the API key") != std::string::npos);
   CHECK(r.status().message().find("WRONGKEY") == std::string::npos);
@@ -494,7 +495,7 @@ std::vector<std::string> all_addresses(const FakeCivi& f) {
 // The seed read in full: the Bettys are one member, 107 (in the group), with 106 its duplicate.
 void read_bettys(Fixture& f, TempStore& t) {
   seed(*f.fake);
-  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
   CrmRecord rec;
   REQUIRE(stored(t, "betty@bedrock.org", &rec).duplicate);
   REQUIRE(rec.contact_id == 107);
@@ -502,17 +503,17 @@ void read_bettys(Fixture& f, TempStore& t) {
 
 }  // namespace
 
-TEST_CASE("CiviCRM: fetch_members builds members exactly as the group read does") {
+TEST_CASE("CiviCRM: a targeted read (refresh_crm) builds members exactly as the group read does") {
   for (int page_size : {1000, 3}) {  // 3: contacts' rows straddle pages
     DYNAMIC_SECTION("page size " << page_size) {
       TempStore full, targeted;
       Fixture f(page_size);
       seed(*f.fake);
-      REQUIRE(f.client->fetch_full(42, *full.store, *full.pair).is_ok());
+      REQUIRE(fetch_crm(*f.client, 42, true, *full.store, *full.pair).is_ok());
       // Every address, into an empty snapshot: the same members, byte for byte (representative
       // emails, the Bettys' duplicate, trashed Dino, flags, names, times).
       auto stats =
-          f.client->fetch_members(42, all_addresses(*f.fake), *targeted.store, *targeted.pair);
+          refresh_crm(*f.client, 42, all_addresses(*f.fake), *targeted.store, *targeted.pair);
       REQUIRE(stats.is_ok());
       CHECK(targeted.entries(Family::kCrm) == full.entries(Family::kCrm));
       CHECK(stats->removed == 0);
@@ -521,19 +522,19 @@ TEST_CASE("CiviCRM: fetch_members builds members exactly as the group read does"
       // Again over the full read's snapshot: nothing changes (a stored duplicate is replaced, not
       // merged with itself).
       const std::optional<std::string> w = watermark(full);
-      REQUIRE(f.client->fetch_members(42, all_addresses(*f.fake), *full.store, *full.pair).is_ok());
+      REQUIRE(refresh_crm(*f.client, 42, all_addresses(*f.fake), *full.store, *full.pair).is_ok());
       CHECK(full.entries(Family::kCrm) == targeted.entries(Family::kCrm));
       CHECK(watermark(full) == w);
     }
   }
 }
 
-TEST_CASE("CiviCRM: fetch_members updates exactly the members named, and not the watermark") {
+TEST_CASE("CiviCRM: a targeted read updates exactly the members named, and not the watermark") {
   TempStore t;
   Fixture f;
   seed(*f.fake);
   f.fake->date_header = utc("2026-07-05 08:00:00");
-  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
   const auto before = t.entries(Family::kCrm);
   const std::optional<std::string> w = watermark(t);
   REQUIRE(w.has_value());
@@ -542,7 +543,7 @@ TEST_CASE("CiviCRM: fetch_members updates exactly the members named, and not the
   f.fake->history.push_back({12, 102, 42, "Removed", "2026-08-01 10:00:00"});
   f.fake->history.push_back({13, 101, 43, "Added", "2026-08-02 10:00:00"});  // another group
   f.fake->calls.clear();
-  auto stats = f.client->fetch_members(42, {" WILMA@Bedrock.org"}, *t.store, *t.pair);
+  auto stats = refresh_crm(*f.client, 42, {" WILMA@Bedrock.org"}, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->members == 1);
   CHECK(stats->written == 1);
@@ -569,7 +570,7 @@ TEST_CASE("CiviCRM: fetch_members updates exactly the members named, and not the
   CHECK(f.fake->calls[2]["entity"] == "Email");
 }
 
-TEST_CASE("CiviCRM: fetch_members removes addresses that left, and re-decides duplicates") {
+TEST_CASE("CiviCRM: a targeted read removes addresses that left, and re-decides duplicates") {
   TempStore t;
   Fixture f;
   read_bettys(f, t);
@@ -579,8 +580,9 @@ TEST_CASE("CiviCRM: fetch_members removes addresses that left, and re-decides du
   f.fake->emails[3].email = "fred@quarry.org";
   std::erase_if(f.fake->history, [](const History& h) { return h.contact_id == 105; });
   f.fake->history.push_back({11, 107, 42, "Removed", "2026-08-01 10:00:00"});
-  auto stats = f.client->fetch_members(
-      42, {"fred@bedrock.org", "gazoo@bedrock.org", "pebbles@bedrock.org", "Betty@Bedrock.org"},
+  auto stats = refresh_crm(
+      *f.client, 42,
+      {"fred@bedrock.org", "gazoo@bedrock.org", "pebbles@bedrock.org", "Betty@Bedrock.org"},
       *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 2);
@@ -612,10 +614,10 @@ TEST_CASE("CiviCRM: an incremental read re-decides a duplicate as a full read do
   SECTION("only the winner changes: 107 leaves") {
     f.fake->history.push_back({11, 107, 42, "Removed", "2026-08-01 10:00:00"});
   }
-  REQUIRE(f.client->fetch_incremental(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*f.client, 42, false, *t.store, *t.pair).is_ok());
   // The Bettys' member is what a full read stores, not the stored winner merged with itself.
   TempStore fresh;
-  REQUIRE(f.client->fetch_full(42, *fresh.store, *fresh.pair).is_ok());
+  REQUIRE(fetch_crm(*f.client, 42, true, *fresh.store, *fresh.pair).is_ok());
   const std::string key(member_key("betty@bedrock.org").view());
   CHECK(t.entries(Family::kCrm).at(key) == fresh.entries(Family::kCrm).at(key));
   CHECK(stored(t, "betty@bedrock.org", &rec).duplicate);
@@ -628,7 +630,7 @@ TEST_CASE("CiviCRM: change_email changes the contact's address once, and reads s
   TempStore t;
   Fixture f;
   seed(*f.fake);
-  REQUIRE(f.client->fetch_full(42, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
   f.fake->calls.clear();
   REQUIRE(f.client->change_email(101, "Wilma@Bedrock.org", " Wilma@Quarry.org ").is_ok());
   CHECK(f.fake->emails[0].email == "Wilma@Quarry.org");
@@ -664,7 +666,7 @@ TEST_CASE("CiviCRM: change_email changes the contact's address once, and reads s
 
   // The targeted read of both addresses moves Wilma's member to her new address.
   auto stats =
-      f.client->fetch_members(42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
+      refresh_crm(*f.client, 42, {"wilma@bedrock.org", "wilma@quarry.org"}, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 1);
   CHECK_FALSE(t.has(Family::kCrm, "wilma@bedrock.org"));

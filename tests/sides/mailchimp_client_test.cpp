@@ -11,6 +11,7 @@
 #include "concord/mailchimp_client.h"
 #include "concord/mailchimp_members.h"
 #include "concord/record.h"
+#include "concord/snapshot.h"
 #include "temp_store.h"
 
 using namespace concord;
@@ -342,7 +343,7 @@ TEST_CASE("an audience is found by id or by name; ambiguous and unknown names ar
 TEST_CASE("a full fetch pages the audience into the snapshot and stores the watermark") {
   TempStore t;
   Fixture f(audience(2500, t0(), kMicrosPerSecond));
-  auto stats = f.client->fetch_full("L1", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->written >= 2500);
   CHECK(snapshot_size(t) == 2500);
@@ -354,17 +355,17 @@ TEST_CASE("a full fetch pages the audience into the snapshot and stores the wate
   }
   // A member who left the audience is removed by the next full fetch.
   f.fake->members.erase(f.fake->members.begin());
-  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair).is_ok());
   CHECK(snapshot_size(t) == 2499);
 }
 
 TEST_CASE("regression: a member the pages skipped is checked by itself, not deleted") {
   TempStore t;
   Fixture f(audience(1500, t0(), kMicrosPerSecond));
-  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair).is_ok());
   f.fake->skipped = {"person5@example.org"};           // still a member, missed by paging
   f.fake->members.erase(f.fake->members.begin() + 9);  // really gone
-  auto stats = f.client->fetch_full("L1", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->rechecked == 1);
   CHECK(stats->removed == 1);
@@ -377,10 +378,10 @@ TEST_CASE("regression: a member the pages skipped is checked by itself, not dele
 TEST_CASE("a failed page stops a full fetch without deleting anything") {
   TempStore t;
   Fixture f(audience(1500, t0(), kMicrosPerSecond));
-  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair).is_ok());
   f.fake->members.resize(10);
   f.fake->fail_next_pages = 1;
-  auto r = f.client->fetch_full("L1", *t.store, *t.pair);
+  auto r = fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair);
   REQUIRE_FALSE(r.is_ok());
   CHECK(snapshot_size(t) == 1500);  // nothing swept after a failure
 }
@@ -388,14 +389,14 @@ TEST_CASE("a failed page stops a full fetch without deleting anything") {
 TEST_CASE("an incremental fetch reads only what changed, in few pages") {
   TempStore t;
   Fixture f(audience(3000, t0(), kMicrosPerSecond));
-  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair).is_ok());
   // 100 changes an hour later.
   for (int i = 0; i < 100; ++i) {
     f.fake->members[i * 3].status = "unsubscribed";
     f.fake->members[i * 3].last_changed = t0() + 3600 * kMicrosPerSecond + i * kMicrosPerSecond;
   }
   std::size_t before = f.fake->log.size();
-  auto stats = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*f.client, "L1", false, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(f.fake->log.size() - before <= 3);
   CHECK(stats->watermark == t0() + 3699 * kMicrosPerSecond);
@@ -414,28 +415,28 @@ TEST_CASE("the watermark is the server's time when a fetch began, so old writes 
   Fixture f(audience(3000, t0(), kMicrosPerSecond));
   const Micros noon = t0() + 86400 * kMicrosPerSecond;
   f.fake->now = noon;
-  auto full = f.client->fetch_full("L1", *t.store, *t.pair);
+  auto full = fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair);
   REQUIRE(full.is_ok());
   CHECK(full->watermark == noon);
   // 2000 members written just after that fetch (as an apply would), then an hour passes.
   for (int i = 0; i < 2000; ++i)
     f.fake->members[i].last_changed = noon + 60 * kMicrosPerSecond;
   f.fake->now = noon + 3600 * kMicrosPerSecond;
-  auto first = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  auto first = fetch_mailchimp(*f.client, "L1", false, *t.store, *t.pair);
   REQUIRE(first.is_ok());
   CHECK(first->watermark == noon + 3600 * kMicrosPerSecond);
   // The next incremental fetch, with nothing changed since, reads a single (empty) page instead
   // of the 2000 members again.
   f.fake->now = noon + 7200 * kMicrosPerSecond;
   std::size_t before = f.fake->log.size();
-  auto second = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  auto second = fetch_mailchimp(*f.client, "L1", false, *t.store, *t.pair);
   REQUIRE(second.is_ok());
   CHECK(f.fake->log.size() - before == 1);
   CHECK(second->written == 0);
   CHECK(second->watermark == noon + 7200 * kMicrosPerSecond);
   // A server clock behind the watermark never moves it back.
   f.fake->now = noon;
-  auto third = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  auto third = fetch_mailchimp(*f.client, "L1", false, *t.store, *t.pair);
   REQUIRE(third.is_ok());
   CHECK(third->watermark == noon + 7200 * kMicrosPerSecond);
 }
@@ -443,12 +444,12 @@ TEST_CASE("the watermark is the server's time when a fetch began, so old writes 
 TEST_CASE("incremental paging survives 2500 changes in one second (offset within the second)") {
   TempStore t;
   Fixture f(audience(10, t0(), kMicrosPerSecond));
-  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair).is_ok());
   auto burst = audience(2500, t0() + 7200 * kMicrosPerSecond, 0);
   for (auto& m : burst)
     m.email = "burst-" + m.email;
   f.fake->members.insert(f.fake->members.end(), burst.begin(), burst.end());
-  auto stats = f.client->fetch_incremental("L1", *t.store, *t.pair);
+  auto stats = fetch_mailchimp(*f.client, "L1", false, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(snapshot_size(t) == 2510);
 }
@@ -526,12 +527,13 @@ MailchimpState stored_state(TempStore& t, const std::string& email) {
 }  // namespace
 
 TEST_CASE(
-    "fetch_members re-reads exactly the members named, removes the gone, keeps the watermark") {
+    "a targeted read (refresh_mailchimp) re-reads exactly the members named, removes the gone, "
+    "keeps the watermark") {
   TempStore t;
   Fixture f(audience(200, t0(), kMicrosPerSecond));
   const Micros noon = t0() + 86400 * kMicrosPerSecond;
   f.fake->now = noon;
-  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair).is_ok());
   const auto before = snapshot_entries(t);
   REQUIRE(before.size() == 200);
 
@@ -554,7 +556,7 @@ TEST_CASE(
   f.fake->members.erase(f.fake->members.begin() + 5);
   const std::size_t log_before = f.fake->log.size();
 
-  auto stats = f.client->fetch_members("L1", asked, *t.store, *t.pair);
+  auto stats = refresh_mailchimp(*f.client, "L1", asked, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
   CHECK(stats->members == 121);  // person3 and the 120
   CHECK(stats->written == 121);
@@ -598,20 +600,20 @@ TEST_CASE(
         std::to_string(noon));
 }
 
-TEST_CASE("fetch_members: an error answer fails the call; nothing or an empty list is no call") {
+TEST_CASE("a targeted read: an error answer fails the call; nothing or an empty list is no call") {
   TempStore t;
   Fixture f(audience(5, t0(), kMicrosPerSecond));
-  REQUIRE(f.client->fetch_full("L1", *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(*f.client, "L1", true, *t.store, *t.pair).is_ok());
   const std::size_t log_before = f.fake->log.size();
-  auto none = f.client->fetch_members("L1", {}, *t.store, *t.pair);
+  auto none = refresh_mailchimp(*f.client, "L1", {}, *t.store, *t.pair);
   REQUIRE(none.is_ok());
   CHECK(none->written == 0);
-  CHECK(f.client->fetch_members("L1", {" ", ""}, *t.store, *t.pair).is_ok());
+  CHECK(refresh_mailchimp(*f.client, "L1", {" ", ""}, *t.store, *t.pair).is_ok());
   CHECK(f.fake->log.size() == log_before);
 
   f.fake->fail_member_gets = 1;
   f.fake->members[1].status = "unsubscribed";
-  auto r = f.client->fetch_members("L1", {"person1@example.org"}, *t.store, *t.pair);
+  auto r = refresh_mailchimp(*f.client, "L1", {"person1@example.org"}, *t.store, *t.pair);
   REQUIRE_FALSE(r.is_ok());
   CHECK(r.status().retryable());
   CHECK(r.status().message().find("Mailchimp answered 500 Internal Server Error: boom") !=

@@ -6,6 +6,7 @@
 #include "concord/email.h"
 #include "concord/mailchimp_members.h"
 #include "concord/record.h"
+#include "concord/snapshot.h"
 #include "temp_store.h"
 
 using namespace concord;
@@ -31,12 +32,23 @@ std::string page(const json& members, int total) {
   return json{{"members", members}, {"total_items", total}}.dump();
 }
 
-Result<MembersPageResult> ingest(TempStore& t, const std::string& body,
-                                 SnapshotWriter::Mode mode = SnapshotWriter::Mode::kIncremental) {
-  SnapshotWriter w(*t.store, *t.pair, Side::kMailchimp, mode);
-  auto r = ingest_members_page(body, *t.store, *t.pair, w);
-  if (r.is_ok()) REQUIRE(w.finish().is_ok());
-  return r;
+// What a page did: the parse's counts and what the snapshot stage wrote of it.
+struct Ingested {
+  std::uint64_t members = 0, written = 0, rejected = 0;
+  std::int64_t total_items = -1;
+  Micros max_last_changed = kNoTime;
+};
+
+// One page, parsed into records and written by the snapshot stage.
+Result<Ingested> ingest(TempStore& t, const std::string& body,
+                        SnapshotWriter::Mode mode = SnapshotWriter::Mode::kIncremental) {
+  MailchimpIngest in(*t.store, *t.pair, mode);
+  auto r = parse_members_page(body, in);
+  if (!r) return r.status();
+  REQUIRE(in.writer().finish().is_ok());
+  REQUIRE(in.counts().members == r->members);
+  return Ingested{r->members, in.counts().written, in.counts().rejected, r->total_items,
+                  r->max_last_changed};
 }
 
 MailchimpState stored(TempStore& t, const std::string& email, std::string* body = nullptr) {

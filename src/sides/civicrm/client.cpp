@@ -1,16 +1,13 @@
 #include "concord/civicrm_client.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <unordered_set>
 
 #include "concord/email.h"
 #include "concord/member.h"
-#include "concord/record.h"
-#include "concord/snapshot.h"
+#include "concord/parse.h"
 
 namespace concord {
 namespace {
@@ -18,49 +15,6 @@ namespace {
 // ordered_json: APIv4 reads orderBy in the order keys are sent (PHP keeps it); a sorted object
 // would reorder multi-key orderBy.
 using json = nlohmann::ordered_json;
-
-struct KeyHash {
-  std::size_t operator()(const MemberKey& k) const {
-    std::size_t h;
-    std::memcpy(&h, k.bytes.data(), sizeof h);  // an MD5 digest: any 8 bytes are a good hash
-    return h;
-  }
-};
-
-// One contact of the group as the history and email reads describe it.
-struct Candidate {
-  std::int64_t contact_id = 0;
-  CrmState state;
-  std::string first_name, last_name;
-  std::vector<std::int64_t> duplicates;
-
-  bool in_group() const { return !state.trashed && state.status == CrmStatus::kAdded; }
-};
-
-// DESIGN §2: the contact not trashed and already in the group, else the lowest id.
-bool preferred(const Candidate& a, const Candidate& b) {
-  if (a.in_group() != b.in_group()) return a.in_group();
-  if (a.state.trashed != b.state.trashed) return !a.state.trashed;
-  return a.contact_id < b.contact_id;
-}
-
-Candidate merge(Candidate a, Candidate b) {
-  Candidate& win = preferred(a, b) ? a : b;
-  Candidate& lose = preferred(a, b) ? b : a;
-  win.duplicates.push_back(lose.contact_id);
-  win.duplicates.insert(win.duplicates.end(), lose.duplicates.begin(), lose.duplicates.end());
-  std::sort(win.duplicates.begin(), win.duplicates.end());
-  win.duplicates.erase(std::unique(win.duplicates.begin(), win.duplicates.end()),
-                       win.duplicates.end());
-  win.state.duplicate = true;
-  return std::move(win);
-}
-
-std::string encode_body(const Candidate& c) {
-  json j = {{"contact_id", c.contact_id}, {"first_name", c.first_name}, {"last_name", c.last_name}};
-  if (!c.duplicates.empty()) j["duplicates"] = c.duplicates;
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 bool truthy(const json& v) {
   if (v.is_boolean()) return v.get<bool>();
@@ -72,12 +26,16 @@ bool truthy(const json& v) {
 std::int64_t as_id(const json& v) {
   if (v.is_number_integer()) return v.get<std::int64_t>();
   if (v.is_string()) {
-    try {
-      return std::stoll(v.get<std::string>());
-    } catch (const std::exception&) {
-    }
+    Result<std::int64_t> n = parse_int64(v.get_ref<const std::string&>());
+    if (n) return *n;
   }
   return 0;
+}
+
+// CiviCRM's on_hold: 0, 1 (bounces) or 2 (opted out); as a number, a string, or a boolean.
+int hold_of(const json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
+  return static_cast<int>(as_id(v));
 }
 
 std::string str(const json& row, const char* key) {
@@ -85,53 +43,7 @@ std::string str(const json& row, const char* key) {
   return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-using KeySet = std::unordered_set<MemberKey, KeyHash>;
-
-// One read of the group into the snapshot: where it writes, and which stored members it replaces
-// rather than merges with.
-struct GroupRead {
-  GroupRead(Store& s, const PairHandle& p, SnapshotWriter& w, FetchStats& st)
-      : store(s), pair(p), writer(w), stats(st) {}
-
-  Store& store;
-  const PairHandle& pair;
-  SnapshotWriter& writer;
-  FetchStats& stats;
-  // The keys whose contacts this read sees all of: every key (a full read), the keys asked for (a
-  // targeted read), or none (an incremental read, which sees changed contacts only). A covered
-  // key's stored member is replaced; another key's is merged with what the read found.
-  bool all_keys = false;
-  KeySet asked;
-  KeySet written;  // covered keys written so far (their contacts may straddle pages)
-  Micros max_seen = kNoTime;
-  // An incremental read: a key that is not covered and that several contacts share (in this read
-  // or per its stored member) is not merged but left, with its email here, for a targeted read,
-  // which decides its duplicates afresh (a merge could keep a stale stored winner).
-  bool defer_shared = false;
-  std::vector<std::string> deferred;
-
-  bool covers(const MemberKey& k) const { return all_keys || asked.count(k) != 0; }
-};
-
 }  // namespace
-
-Result<CrmRecord> parse_crm_record(std::string_view body) {
-  json j = json::parse(body, nullptr, false);
-  if (!j.is_object()) return Status::corruption("a stored CRM record is not a JSON object");
-  CrmRecord r;
-  r.contact_id = as_id(j.value("contact_id", json()));
-  r.first_name = str(j, "first_name");
-  r.last_name = str(j, "last_name");
-  if (auto d = j.find("duplicates"); d != j.end() && d->is_array()) {
-    for (const json& id : *d)
-      r.duplicates.push_back(as_id(id));
-  }
-  return r;
-}
-
-std::string civicrm_watermark_key(std::int64_t group_id) {
-  return "civicrm.watermark/" + std::to_string(group_id);
-}
 
 struct CiviCrmClient::Impl {
   CiviCrmOptions options;
@@ -231,10 +143,6 @@ struct CiviCrmClient::Impl {
     return ids;
   }
 
-  Status put_watermark(Store& store, const PairHandle& pair, std::int64_t group, Micros w) {
-    return store.put(pair, Family::kMeta, civicrm_watermark_key(group), std::to_string(w));
-  }
-
   // Emails of some contacts: contact id → its rows.
   Result<std::map<std::int64_t, std::vector<json>>> emails_of(
       const std::vector<std::int64_t>& ids) {
@@ -253,24 +161,21 @@ struct CiviCrmClient::Impl {
   }
 
   // Streams the group's history rows that also meet `filters` (more where clauses), ordered by
-  // contact, then id, and writes one member per contact through `read`.
-  Status read_history(std::int64_t group_id, const json& filters, GroupRead& read,
-                      Micros* server_start = nullptr);
-  // The member keys among these emails that the pair's Mailchimp snapshot has.
-  static Result<std::set<MemberKey>> mailchimp_keys(
-      const std::map<std::int64_t, std::vector<json>>& emails, Store& store,
-      const PairHandle& pair);
-  Status write_contacts(std::vector<Candidate>& contacts, GroupRead& read);
+  // contact, then id, and hands `sink` one contact per contact id, page by page. *max_seen grows
+  // to the latest row date read.
+  Status read_history(std::int64_t group_id, const json& filters, CrmSink& sink, SideRead& read,
+                      Micros* max_seen, Micros* server_start = nullptr);
+  // Hands a page of contacts over with their addresses.
+  Status hand_over(std::vector<CrmContact>& contacts, CrmSink& sink);
 };
 
-Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filters,
-                                         GroupRead& read, Micros* server_start) {
+Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filters, CrmSink& sink,
+                                         SideRead& read, Micros* max_seen, Micros* server_start) {
   json where = json::array({json::array({"group_id", "=", group_id})});
   for (const json& clause : filters)
     where.push_back(clause);
-  FetchStats& stats = read.stats;
-  std::vector<Candidate> done;
-  Candidate current;  // the contact whose rows are being read (may continue on the next page)
+  std::vector<CrmContact> done;
+  CrmContact current;  // the contact whose rows are being read (may continue on the next page)
   bool have_current = false;
   for (std::int64_t offset = 0;; offset += options.page_size) {
     json params = {
@@ -286,26 +191,23 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
     if (!page) return page.status();
     const json& rows = (*page)["values"];
     if (!rows.is_array()) return Status::unavailable("SubscriptionHistory.get: no values array");
-    ++stats.pages;
+    ++read.pages;
     for (const json& row : rows) {
       std::int64_t cid = as_id(row.value("contact_id", json()));
       if (have_current && cid != current.contact_id) {
         done.push_back(std::move(current));
         have_current = false;
       }
-      Candidate c;
+      CrmContact c;
       c.contact_id = cid;
       std::optional<CrmStatus> st = parse_crm_status(str(row, "status"));
-      c.state.status = st.value_or(CrmStatus::kNone);
+      c.status = st.value_or(CrmStatus::kNone);
       Result<Micros> local = parse_civil(str(row, "date"));
-      c.state.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
-      if (c.state.changed_at != kNoTime && c.state.changed_at > read.max_seen) {
-        read.max_seen = c.state.changed_at;
-      }
-      c.state.contact_known = true;
-      c.state.trashed = truthy(row.value("contact_id.is_deleted", json()));
-      c.state.do_not_email = truthy(row.value("contact_id.do_not_email", json()));
-      c.state.is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
+      c.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
+      if (c.changed_at != kNoTime && c.changed_at > *max_seen) *max_seen = c.changed_at;
+      c.trashed = truthy(row.value("contact_id.is_deleted", json()));
+      c.do_not_email = truthy(row.value("contact_id.do_not_email", json()));
+      c.is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
       c.first_name = str(row, "contact_id.first_name");
       c.last_name = str(row, "contact_id.last_name");
       current = std::move(c);  // rows come in id order: the last one is the latest
@@ -316,158 +218,27 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
       done.push_back(std::move(current));
       have_current = false;
     }
-    if (Status s = write_contacts(done, read); !s) return s;
+    if (Status s = hand_over(done, sink); !s) return s;
     done.clear();
     if (last_page) return Status::ok();
   }
 }
 
-Result<std::set<MemberKey>> CiviCrmClient::Impl::mailchimp_keys(
-    const std::map<std::int64_t, std::vector<json>>& emails, Store& store, const PairHandle& pair) {
-  std::vector<MemberKey> keys;
-  for (const auto& [id, rows] : emails) {
-    for (const json& e : rows) {
-      std::string email = normalise_email(str(e, "email"));
-      if (!email.empty()) keys.push_back(member_key(email));
-    }
-  }
-  std::vector<std::string_view> views;
-  views.reserve(keys.size());
-  for (const MemberKey& k : keys)
-    views.push_back(k.view());
-  std::vector<std::optional<std::string>> found;
-  if (Status s = store.multi_get(pair, Family::kMailchimp, views, &found); !s) return s;
-  std::set<MemberKey> known;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (found[i]) known.insert(keys[i]);
-  }
-  return known;
-}
-
-Status CiviCrmClient::Impl::write_contacts(std::vector<Candidate>& contacts, GroupRead& read) {
+Status CiviCrmClient::Impl::hand_over(std::vector<CrmContact>& contacts, CrmSink& sink) {
   if (contacts.empty()) return Status::ok();
-  Store& store = read.store;
-  const PairHandle& pair = read.pair;
-  SnapshotWriter& writer = read.writer;
-  FetchStats& stats = read.stats;
   std::vector<std::int64_t> ids;
-  for (const Candidate& c : contacts)
+  for (const CrmContact& c : contacts)
     ids.push_back(c.contact_id);
   Result<std::map<std::int64_t, std::vector<json>>> emails = emails_of(ids);
   if (!emails) return emails.status();
-
-  // An address the pair's Mailchimp snapshot already has is the one that represents its contact:
-  // a contact with several addresses is matched to the Mailchimp member it already is, rather
-  // than appearing under another of its addresses (which would read as the member leaving the
-  // group on one key and joining on another).
-  Result<std::set<MemberKey>> in_mailchimp = mailchimp_keys(*emails, store, pair);
-  if (!in_mailchimp) return in_mailchimp.status();
-
-  // Key each contact by its representative email; merge contacts that share one.
-  std::map<MemberKey, std::pair<Candidate, std::string>> members;  // key → contact, email
-  for (Candidate& c : contacts) {
-    ++stats.members;
-    std::vector<json>& rows = (*emails)[c.contact_id];
-    std::vector<const json*> usable, known;
-    for (const json& e : rows) {
-      if (str(e, "email").empty()) continue;
-      usable.push_back(&e);
-      if (in_mailchimp->count(member_key(normalise_email(str(e, "email"))))) known.push_back(&e);
-    }
-    if (!known.empty()) {
-      usable = known;
-    } else if (usable.size() > 1) {  // an address on hold only when there is no other
-      std::vector<const json*> live;
-      for (const json* e : usable) {
-        if (!truthy(e->value("on_hold", json()))) live.push_back(e);
-      }
-      if (!live.empty()) usable = live;
-    }
-    const json* chosen = nullptr;
-    for (const json* e : usable) {
-      if (truthy(e->value("is_bulkmail", json()))) {
-        chosen = e;
-        break;
-      }
-    }
-    if (!chosen) {
-      for (const json* e : usable) {
-        if (truthy(e->value("is_primary", json()))) {
-          chosen = e;
-          break;
-        }
-      }
-    }
-    if (!chosen && !usable.empty()) chosen = usable.front();
-    const std::string source = "contact " + std::to_string(c.contact_id);
-    if (!chosen) {
-      writer.reject({source, "", "email", "the contact has no email address"});
-      ++stats.rejected;
-      continue;
-    }
-    const std::string raw = str(*chosen, "email");
-    std::string email = normalise_email(raw);
-    if (EmailProblem p = check_email(email); p != EmailProblem::kOk) {
-      writer.reject({source, raw, "email", std::string(describe(p))});
-      ++stats.rejected;
-      continue;
-    }
-    c.state.email_on_hold = truthy(chosen->value("on_hold", json()));
-    MemberKey key = member_key(email);
-    auto it = members.find(key);
-    if (it != members.end()) {
-      it->second.first = merge(std::move(it->second.first), std::move(c));
-    } else {
-      members.emplace(key, std::make_pair(std::move(c), std::move(email)));
+  for (CrmContact& c : contacts) {
+    for (const json& e : (*emails)[c.contact_id]) {
+      c.addresses.push_back({str(e, "email"), truthy(e.value("is_primary", json())),
+                             truthy(e.value("is_bulkmail", json())),
+                             hold_of(e.value("on_hold", json()))});
     }
   }
-
-  // A contact sharing its email with one written earlier in this read (or, for a key the read
-  // does not cover, with the stored member of another contact) is merged with it.
-  std::vector<std::string_view> keys;
-  for (auto& [key, m] : members)
-    keys.push_back(key.view());
-  std::vector<std::optional<std::string>> stored;
-  if (Status s = store.multi_get(pair, Family::kCrm, keys, &stored); !s) return s;
-  std::vector<SnapshotEntry> entries;
-  std::size_t i = 0;
-  for (auto& [key, m] : members) {
-    Candidate& c = m.first;
-    const std::optional<std::string>& old = stored[i++];
-    if (old && (!read.covers(key) || read.written.count(key))) {
-      SnapshotView v;
-      CrmState prev_state;
-      if (decode_snapshot(*old, &v) && crm_state_of(v.header, &prev_state)) {
-        Result<CrmRecord> rec = parse_crm_record(v.body);
-        if (rec && read.defer_shared &&
-            (!c.duplicates.empty() || !rec->duplicates.empty() ||
-             (rec->contact_id != 0 && rec->contact_id != c.contact_id))) {
-          read.deferred.push_back(m.second);
-          continue;
-        }
-        if (rec && rec->contact_id != 0 && rec->contact_id != c.contact_id) {
-          Candidate prev;
-          prev.contact_id = rec->contact_id;
-          prev.state = prev_state;
-          prev.first_name = rec->first_name;
-          prev.last_name = rec->last_name;
-          prev.duplicates = rec->duplicates;
-          c = merge(std::move(prev), std::move(c));
-        }
-      }
-    }
-    if (read.covers(key)) read.written.insert(key);
-    std::string body = encode_body(c);
-    SnapshotEntry e{key, {}};
-    std::string content = c.first_name;
-    content += '\x1f';
-    content += c.last_name;
-    encode_snapshot(crm_header(c.state, content_hash(content, content_hash(m.second))), m.second,
-                    body, &e.value);
-    entries.push_back(std::move(e));
-  }
-  stats.written += entries.size();
-  return writer.write_page(entries);
+  return sink.records(contacts);
 }
 
 CiviCrmClient::CiviCrmClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -530,131 +301,65 @@ Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
   return CrmGroup{as_id(v[0]["id"]), str(v[0], "name"), str(v[0], "title")};
 }
 
-Result<FetchStats> CiviCrmClient::fetch_full(std::int64_t group_id, Store& store,
-                                             const PairHandle& pair) {
-  Impl& im = *impl_;
-  FetchStats stats;
-  SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kFull);
-  GroupRead read(store, pair, writer, stats);
-  read.all_keys = true;
-  Micros server_start = kNoTime;
-  if (Status s = im.read_history(group_id, json::array(), read, &server_start); !s) return s;
-  if (Status f = writer.finish(); !f) return f;
-  stats.removed = writer.stats().removed;
-  // The watermark is the server's time when the read began (its Date header): rows dated before
-  // it were read. Without a Date header, the latest row seen.
-  stats.watermark = server_start != kNoTime ? server_start : read.max_seen;
-  if (stats.watermark != kNoTime) {
-    if (Status w = im.put_watermark(store, pair, group_id, stats.watermark); !w) return w;
-  }
-  return stats;
-}
-
-Result<FetchStats> CiviCrmClient::fetch_incremental(std::int64_t group_id, Store& store,
-                                                    const PairHandle& pair) {
-  Impl& im = *impl_;
-  auto v = store.get(pair, Family::kMeta, civicrm_watermark_key(group_id));
-  if (!v) return v.status();
-  if (!v->has_value()) return fetch_full(group_id, store, pair);
-  Micros watermark;
-  try {
-    watermark = std::stoll(**v);
-  } catch (const std::exception&) {
-    return Status::corruption("the stored CiviCRM watermark is not a number");
-  }
-  FetchStats stats;
-  SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kIncremental);
-  GroupRead read(store, pair, writer, stats);
-  read.max_seen = watermark;
-  read.defer_shared = true;
-  Micros server_start = kNoTime;
-  std::string since =
-      format_civil(im.zone->utc_to_local(watermark - im.options.incremental_overlap));
-  if (Status s = im.read_history(group_id, json::array({json::array({"date", ">=", since})}), read,
-                                 &server_start);
+Result<SideRead> CiviCrmClient::read_all(std::int64_t group_id, CrmSink& sink) {
+  SideRead read;
+  Micros max_seen = kNoTime, server_start = kNoTime;
+  if (Status s = impl_->read_history(group_id, json::array(), sink, read, &max_seen, &server_start);
       !s) {
     return s;
   }
-  if (Status f = writer.finish(); !f) return f;
-  if (!read.deferred.empty()) {  // shared addresses: all their contacts read again, as by a webhook
-    Result<FetchStats> shared = fetch_members(group_id, read.deferred, store, pair);
-    if (!shared) return shared.status();
-    stats.pages += shared->pages;
-    stats.written += shared->written;
-    stats.rejected += shared->rejected;
-    stats.removed += shared->removed;
-  }
-  stats.watermark = server_start != kNoTime ? std::max(watermark, server_start) : read.max_seen;
-  if (Status w = im.put_watermark(store, pair, group_id, stats.watermark); !w) return w;
-  return stats;
+  // The watermark is the server's time when the read began (its Date header): rows dated before
+  // it were read. Without a Date header, the latest row seen.
+  read.watermark = server_start != kNoTime ? server_start : max_seen;
+  return read;
 }
 
-Result<FetchStats> CiviCrmClient::fetch_members(std::int64_t group_id,
-                                                const std::vector<std::string>& emails,
-                                                Store& store, const PairHandle& pair) {
+Result<SideRead> CiviCrmClient::read_since(std::int64_t group_id, Micros watermark, CrmSink& sink) {
   Impl& im = *impl_;
-  FetchStats stats;
-  SnapshotWriter writer(store, pair, Side::kCrm, SnapshotWriter::Mode::kIncremental);
-  GroupRead read(store, pair, writer, stats);
-  std::vector<MemberKey> keys;  // each address once, in the order given
+  SideRead read;
+  Micros max_seen = watermark, server_start = kNoTime;
+  const std::string since =
+      format_civil(im.zone->utc_to_local(watermark - im.options.incremental_overlap));
+  if (Status s = im.read_history(group_id, json::array({json::array({"date", ">=", since})}), sink,
+                                 read, &max_seen, &server_start);
+      !s) {
+    return s;
+  }
+  read.watermark = server_start != kNoTime ? std::max(watermark, server_start) : max_seen;
+  return read;
+}
+
+Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
+                                              const std::vector<std::string>& emails,
+                                              const std::vector<std::int64_t>& contact_ids,
+                                              CrmSink& sink) {
+  Impl& im = *impl_;
+  SideRead read;
+  std::set<std::int64_t> ids(contact_ids.begin(), contact_ids.end());
+  // The contacts that have one of the addresses (trashed ones too: the group read sees them).
   json addresses = json::array();
   for (const std::string& e : emails) {
-    std::string n = normalise_email(e);
-    if (n.empty()) continue;
-    MemberKey k = member_key(n);
-    if (!read.asked.insert(k).second) continue;
-    keys.push_back(k);
-    addresses.push_back(std::move(n));
+    if (!e.empty()) addresses.push_back(e);
   }
-  if (keys.empty()) return stats;
-
-  // The contacts to read: those that have one of the addresses (trashed ones too: the group read
-  // sees them) …
-  Result<json> found = im.call("Email", "get",
-                               {{"select", {"contact_id"}},
-                                {"where", json::array({json::array({"email", "IN", addresses})})},
-                                {"limit", 0}});
-  if (!found) return found.status();
-  std::set<std::int64_t> ids;
-  for (const json& row : (*found)["values"])
-    ids.insert(as_id(row.value("contact_id", json())));
-  // … and those the stored members of the addresses name, which may no longer have them.
-  std::vector<std::string_view> views;
-  for (const MemberKey& k : keys)
-    views.push_back(k.view());
-  std::vector<std::optional<std::string>> stored;
-  if (Status s = store.multi_get(pair, Family::kCrm, views, &stored); !s) return s;
-  for (const std::optional<std::string>& v : stored) {
-    SnapshotView view;
-    if (!v || !decode_snapshot(*v, &view)) continue;
-    Result<CrmRecord> rec = parse_crm_record(view.body);
-    if (!rec) continue;
-    ids.insert(rec->contact_id);
-    ids.insert(rec->duplicates.begin(), rec->duplicates.end());
+  if (!addresses.empty()) {
+    Result<json> found = im.call("Email", "get",
+                                 {{"select", {"contact_id"}},
+                                  {"where", json::array({json::array({"email", "IN", addresses})})},
+                                  {"limit", 0}});
+    if (!found) return found.status();
+    for (const json& row : (*found)["values"])
+      ids.insert(as_id(row.value("contact_id", json())));
   }
   ids.erase(0);
-
-  if (!ids.empty()) {
-    if (Status s = im.read_history(
-            group_id, json::array({json::array({"contact_id", "IN", json(ids)})}), read);
-        !s) {
-      return s;
-    }
+  if (ids.empty()) return read;
+  Micros max_seen = kNoTime;
+  if (Status s =
+          im.read_history(group_id, json::array({json::array({"contact_id", "IN", json(ids)})}),
+                          sink, read, &max_seen);
+      !s) {
+    return s;
   }
-  if (Status f = writer.finish(); !f) return f;
-  // An address that no contact with history in the group is represented by is no member.
-  Batch batch;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (read.written.count(keys[i]) || !stored[i]) continue;
-    batch.del(pair, Family::kCrm, views[i]);
-    ++stats.removed;
-  }
-  if (batch.count() > 0) {
-    if (Status s = store.write(batch); !s) {
-      return s.with_context("removing addresses no longer in the group");
-    }
-  }
-  return stats;
+  return read;
 }
 
 Status CiviCrmClient::change_email(std::int64_t contact_id, std::string_view old_email,

@@ -15,7 +15,6 @@
 
 #include "concord/email.h"
 #include "concord/mailchimp_members.h"
-#include "concord/snapshot.h"
 
 namespace concord {
 namespace {
@@ -199,12 +198,7 @@ ApiError parse_api_error(const http::Response& r) {
   return e;
 }
 
-std::string mailchimp_watermark_key(std::string_view list_id) {
-  return "mailchimp.watermark/" + std::string(list_id);
-}
-
-// ---- the client
-// ------------------------------------------------------------------------------------
+// ---- the client ---------------------------------------------------------------------------------
 
 struct MailchimpClient::Impl {
   MailchimpOptions options;
@@ -254,32 +248,30 @@ struct MailchimpClient::Impl {
     return std::move(r->body);
   }
 
-  // What asking for members one by one found.
-  struct MembersRead {
-    std::uint64_t found = 0;  // members Mailchimp answered with (written or rejected)
-    std::uint64_t written = 0;
-    std::uint64_t rejected = 0;
-    Micros max_last_changed = kNoTime;
-    std::vector<MemberKey> gone;  // answered 404: not in the audience
-  };
-
-  // Asks for each of these members by itself (GET …/members/{hash}, a few at once) and writes
-  // the answers through `writer`, a group at a time, as pages are written. A 404 is noted in
-  // `gone`; any other failure stops the read (groups already written stay written).
-  Result<MembersRead> read_members(std::string_view list_id, const std::vector<MemberKey>& keys,
-                                   Store& store, const PairHandle& pair, SnapshotWriter& writer,
-                                   std::string_view what) {
-    MembersRead out;
+  // Asks for each of these members by itself (GET …/members/{hash}, a few at once) and hands the
+  // answers to `sink` a group at a time, as a page. A 404 is sink.gone(); any other failure stops
+  // the read (groups already handed over stay so).
+  Result<SideRead> read_members(std::string_view list_id, const std::vector<std::string>& emails,
+                                MailchimpSink& sink, std::string_view what) {
+    // Each address once, in the order given.
+    std::vector<std::string> asked;
+    std::set<std::string> seen;
+    for (const std::string& e : emails) {
+      std::string n = normalise_email(e);
+      if (!n.empty() && seen.insert(n).second) asked.push_back(std::move(n));
+    }
+    SideRead out;
+    out.pages = asked.size();
     const std::size_t parallel = static_cast<std::size_t>(
         std::max(1, std::min(options.parallel_pages, options.http.max_connections)));
-    for (std::size_t start = 0; start < keys.size(); start += kSingleMemberGroup) {
-      const std::size_t n = std::min(kSingleMemberGroup, keys.size() - start);
+    for (std::size_t start = 0; start < asked.size(); start += kSingleMemberGroup) {
+      const std::size_t n = std::min(kSingleMemberGroup, asked.size() - start);
       std::vector<Result<http::Response>> answers(n, Status::internal("not asked"));
       std::atomic<std::size_t> next{0};
       auto work = [&] {
         for (std::size_t i; (i = next++) < n;) {
           answers[i] = call("GET", "/lists/" + http::url_encode(list_id) + "/members/" +
-                                       subscriber_hash(keys[start + i]) +
+                                       subscriber_hash(asked[start + i]) +
                                        "?fields=" + http::url_encode(kSingleMemberFields));
         }
       };
@@ -289,54 +281,38 @@ struct MailchimpClient::Impl {
       work();
       for (std::thread& t : threads)
         t.join();
-      // The group's members as one page, written in one batch.
+      // The group's members as one page, handed over in one call.
       std::string page = "{\"members\":[";
       std::uint64_t in_page = 0;
+      std::vector<std::string> gone;
       for (std::size_t i = 0; i < n; ++i) {
         Result<http::Response>& r = answers[i];
         if (!r) return r.status().with_context(what);
         if (r->status == 404) {
-          out.gone.push_back(keys[start + i]);
+          gone.push_back(asked[start + i]);
           continue;
         }
         if (r->status != 200) return api_status(*r, what);
         if (in_page++ > 0) page += ',';
         page += r->body;
       }
+      for (const std::string& g : gone)
+        sink.gone(g);
       if (in_page == 0) continue;
       page += "],\"total_items\":" + std::to_string(in_page) + "}";
-      Result<MembersPageResult> one = ingest_members_page(page, store, pair, writer);
+      Result<MembersPageResult> one = parse_members_page(page, sink);
       if (!one) return one.status().with_context(what);
-      out.found += one->members;
-      out.written += one->written;
-      out.rejected += one->rejected;
-      out.max_last_changed = std::max(out.max_last_changed, one->max_last_changed);
     }
     return out;
   }
 
-  Status store_watermark(Store& store, const PairHandle& pair, std::string_view list_id, Micros w) {
-    return store.put(pair, Family::kMeta, mailchimp_watermark_key(list_id), std::to_string(w));
-  }
-
-  Result<Micros> load_watermark(Store& store, const PairHandle& pair, std::string_view list_id) {
-    auto v = store.get(pair, Family::kMeta, mailchimp_watermark_key(list_id));
-    if (!v) return v.status();
-    if (!v->has_value()) return kNoTime;
-    try {
-      return static_cast<Micros>(std::stoll(**v));
-    } catch (const std::exception&) {
-      return Status::corruption("the stored Mailchimp watermark is not a number");
-    }
-  }
-
-  // Incremental paging from `since`, through `writer`: keyset paging on last_changed (a member
-  // that changes while we page moves past the cursor, where we meet it again), re-reading one
-  // second at each step so that the API's inclusive-or-exclusive `since` does not matter.
-  // Pages where every member has the same second fall back to offset paging.
-  Status page_since(std::string_view list_id, Micros since, Store& store, const PairHandle& pair,
-                    SnapshotWriter& writer, FetchStats& stats, Micros* max_seen,
-                    bool store_watermarks, Micros* server_start = nullptr) {
+  // Incremental paging from `since` into `sink`: keyset paging on last_changed (a member that
+  // changes while we page moves past the cursor, where we meet it again), re-reading one second at
+  // each step so that the API's inclusive-or-exclusive `since` does not matter. Pages where every
+  // member has the same second fall back to offset paging. *max_seen grows to the latest
+  // last_changed read.
+  Status page_since(std::string_view list_id, Micros since, MailchimpSink& sink, SideRead& read,
+                    Micros* max_seen, Micros* server_start = nullptr) {
     std::size_t offset = 0;
     for (bool first = true;; first = false) {
       std::string extra = "&since_last_changed=" + http::url_encode(format_iso8601(since)) +
@@ -344,17 +320,11 @@ struct MailchimpClient::Impl {
       Result<std::string> body =
           get_page(members_target(list_id, offset, extra), first ? server_start : nullptr);
       if (!body) return body.status();
-      Result<MembersPageResult> r = ingest_members_page(*body, store, pair, writer);
+      Result<MembersPageResult> r = parse_members_page(*body, sink);
       if (!r) return r.status().with_context("page at offset " + std::to_string(offset));
-      ++stats.pages;
-      stats.members += r->members;
-      stats.written += r->written;
-      stats.rejected += r->rejected;
+      ++read.pages;
       if (r->max_last_changed != kNoTime && r->max_last_changed > *max_seen) {
         *max_seen = r->max_last_changed;
-        if (store_watermarks) {
-          if (Status s = store_watermark(store, pair, list_id, *max_seen); !s) return s;
-        }
       }
       if (r->members < kPageSize) return Status::ok();
       Micros next = r->max_last_changed == kNoTime ? since : r->max_last_changed - kMicrosPerSecond;
@@ -477,27 +447,22 @@ Result<std::vector<MergeField>> MailchimpClient::merge_fields(std::string_view l
   return out;
 }
 
-Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& store,
-                                               const PairHandle& pair) {
+Result<SideRead> MailchimpClient::read_all(std::string_view list_id, MailchimpSink& sink) {
   Impl& im = *impl_;
-  FetchStats stats;
-  SnapshotWriter writer(store, pair, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+  SideRead read;
   const Micros started = system_clock().now();
   Micros max_seen = kNoTime;
 
   // The first page says how many pages there are; the rest are fetched a few at a time and
-  // written as they arrive (a full fetch does not depend on page order).
+  // handed over as they arrive (a full read does not depend on page order).
   Micros server_start = kNoTime;
   Result<std::string> first = im.get_page(im.members_target(list_id, 0, ""), &server_start);
   if (!first) return first.status();
   std::int64_t total = 0;
   {
-    Result<MembersPageResult> r = ingest_members_page(*first, store, pair, writer);
+    Result<MembersPageResult> r = parse_members_page(*first, sink);
     if (!r) return r.status().with_context("page at offset 0");
-    ++stats.pages;
-    stats.members += r->members;
-    stats.written += r->written;
-    stats.rejected += r->rejected;
+    ++read.pages;
     max_seen = std::max(max_seen, r->max_last_changed);
     total = r->total_items;
     if (r->members < kPageSize) total = static_cast<std::int64_t>(r->members);
@@ -553,8 +518,8 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
       cv.notify_all();
     }
     if (!failure) continue;  // after a failure, only drain
-    Result<MembersPageResult> r = f.body ? ingest_members_page(*f.body, store, pair, writer)
-                                         : Result<MembersPageResult>(f.body.status());
+    Result<MembersPageResult> r =
+        f.body ? parse_members_page(*f.body, sink) : Result<MembersPageResult>(f.body.status());
     if (!r) {
       failure = r.status().with_context("page at offset " + std::to_string(f.offset));
       std::lock_guard<std::mutex> lock(mu);
@@ -562,10 +527,7 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
       cv.notify_all();
       continue;
     }
-    ++stats.pages;
-    stats.members += r->members;
-    stats.written += r->written;
-    stats.rejected += r->rejected;
+    ++read.pages;
     max_seen = std::max(max_seen, r->max_last_changed);
   }
   for (std::thread& t : threads)
@@ -574,103 +536,40 @@ Result<FetchStats> MailchimpClient::fetch_full(std::string_view list_id, Store& 
 
   // Members that changed while we paged may have shifted between pages; they all changed after
   // we started, so one incremental pass from the start (less the overlap) finds them. It also
-  // finds members added beyond the total we were first told.
+  // finds members added beyond the total we were first told. (A member skipped because another
+  // left while we paged is the snapshot stage's to find: it asks for each stored member this read
+  // did not return.)
   Micros since = started - im.options.incremental_overlap;
   if (max_seen != kNoTime) since = std::min(since, max_seen);
-  if (Status s = im.page_since(list_id, since, store, pair, writer, stats, &max_seen, false); !s) {
-    return s;
-  }
-  // Offset paging can also skip a member when another one before it leaves the audience while we
-  // page. Before anything is deleted from the snapshot, each stored member this fetch did not see
-  // is asked for by itself: only a 404 removes it.
-  Result<std::vector<std::pair<MemberKey, std::string>>> unseen = writer.unseen_members();
-  if (!unseen) return unseen.status();
-  std::vector<MemberKey> unseen_keys;
-  for (const auto& [key, email] : *unseen)
-    unseen_keys.push_back(key);
-  // Those answered 404 are gone: the sweep removes them.
-  Result<Impl::MembersRead> again = im.read_members(list_id, unseen_keys, store, pair, writer,
-                                                    "checking a member missing from the pages");
-  if (!again) return again.status();
-  stats.rechecked += again->found;
-  stats.written += again->written;
-  max_seen = std::max(max_seen, again->max_last_changed);
-  if (Status s = writer.finish(); !s) return s;
-  stats.removed = writer.stats().removed;
-  // The watermark is the server's time when the fetch began: everything changed before it was
-  // read (a change recorded late is caught by the next fetch's overlap). Without a Date header,
+  if (Status s = im.page_since(list_id, since, sink, read, &max_seen); !s) return s;
+  // The watermark is the server's time when the read began: everything changed before it was
+  // read (a change recorded late is caught by the next read's overlap). Without a Date header,
   // the latest change seen.
-  stats.watermark =
+  read.watermark =
       server_start != kNoTime ? server_start : (max_seen == kNoTime ? started : max_seen);
-  if (Status s = im.store_watermark(store, pair, list_id, stats.watermark); !s) return s;
-  return stats;
+  return read;
 }
 
-Result<FetchStats> MailchimpClient::fetch_incremental(std::string_view list_id, Store& store,
-                                                      const PairHandle& pair) {
+Result<SideRead> MailchimpClient::read_since(std::string_view list_id, Micros watermark,
+                                             MailchimpSink& sink) {
   Impl& im = *impl_;
-  Result<Micros> w = im.load_watermark(store, pair, list_id);
-  if (!w) return w.status();
-  if (*w == kNoTime) return fetch_full(list_id, store, pair);
-  FetchStats stats;
-  SnapshotWriter writer(store, pair, Side::kMailchimp, SnapshotWriter::Mode::kIncremental);
-  Micros max_seen = *w, server_start = kNoTime;
-  if (Status s = im.page_since(list_id, *w - im.options.incremental_overlap, store, pair, writer,
-                               stats, &max_seen, true, &server_start);
+  SideRead read;
+  Micros max_seen = watermark, server_start = kNoTime;
+  if (Status s = im.page_since(list_id, watermark - im.options.incremental_overlap, sink, read,
+                               &max_seen, &server_start);
       !s) {
     return s;
   }
-  if (Status s = writer.finish(); !s) return s;
-  // As for a full fetch: the server's time when this fetch began (never moving backwards), so
-  // that the members changed long before it, concord's own writes included, are not read again.
-  stats.watermark = server_start != kNoTime ? std::max(*w, server_start) : max_seen;
-  if (Status s = im.store_watermark(store, pair, list_id, stats.watermark); !s) return s;
-  return stats;
+  // As for a full read: the server's time when this read began (never moving backwards), so that
+  // the members changed long before it, concord's own writes included, are not read again.
+  read.watermark = server_start != kNoTime ? std::max(watermark, server_start) : max_seen;
+  return read;
 }
 
-Result<FetchStats> MailchimpClient::fetch_members(std::string_view list_id,
-                                                  const std::vector<std::string>& emails,
-                                                  Store& store, const PairHandle& pair) {
-  // Each address once, in the order given.
-  std::vector<MemberKey> keys;
-  std::set<MemberKey> asked;
-  for (const std::string& e : emails) {
-    std::string n = normalise_email(e);
-    if (n.empty()) continue;
-    MemberKey k = member_key(n);
-    if (asked.insert(k).second) keys.push_back(k);
-  }
-  FetchStats stats;
-  if (keys.empty()) return stats;
-  SnapshotWriter writer(store, pair, Side::kMailchimp, SnapshotWriter::Mode::kIncremental);
-  Result<Impl::MembersRead> read =
-      impl_->read_members(list_id, keys, store, pair, writer, "reading a member");
-  if (!read) return read.status();
-  stats.pages = keys.size();
-  stats.members = read->found;
-  stats.written = read->written;
-  stats.rejected = read->rejected;
-  if (Status s = writer.finish(); !s) return s;
-  // Members Mailchimp does not have (never there, or deleted permanently) leave the snapshot.
-  if (!read->gone.empty()) {
-    std::vector<std::string_view> views;
-    for (const MemberKey& k : read->gone)
-      views.push_back(k.view());
-    std::vector<std::optional<std::string>> stored;
-    if (Status s = store.multi_get(pair, Family::kMailchimp, views, &stored); !s) return s;
-    Batch batch;
-    for (std::size_t i = 0; i < views.size(); ++i) {
-      if (!stored[i]) continue;
-      batch.del(pair, Family::kMailchimp, views[i]);
-      ++stats.removed;
-    }
-    if (batch.count() > 0) {
-      if (Status s = store.write(batch); !s) {
-        return s.with_context("removing members no longer in the audience");
-      }
-    }
-  }
-  return stats;
+Result<SideRead> MailchimpClient::read_members(std::string_view list_id,
+                                               const std::vector<std::string>& emails,
+                                               MailchimpSink& sink) {
+  return impl_->read_members(list_id, emails, sink, "reading a member");
 }
 
 Result<std::vector<Webhook>> MailchimpClient::webhooks(std::string_view list_id) {

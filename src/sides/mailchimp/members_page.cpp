@@ -3,31 +3,15 @@
 // member, a third of the budget.
 #include <simdjson.h>
 
-#include <nlohmann/json.hpp>
-
 #include <vector>
 
-#include "concord/email.h"
 #include "concord/mailchimp_members.h"
 #include "concord/member.h"
-#include "concord/record.h"
 
 namespace concord {
 namespace {
 
 namespace dom = simdjson::dom;
-
-// A parsed member before its status_changed_at is known.
-struct Pending {
-  MemberKey key;
-  std::string email;
-  MailchimpStatus status;
-  UnsubscribeOrigin origin;
-  Micros last_changed;
-  Micros timestamp_opt;
-  std::string body;
-  std::uint64_t hash;
-};
 
 // The fields of one member as they appear in the page; the views point into the parser.
 struct RawMember {
@@ -64,8 +48,7 @@ void read_member(dom::object o, RawMember* m) {
 
 }  // namespace
 
-Result<MembersPageResult> ingest_members_page(std::string_view body, Store& store,
-                                              const PairHandle& pair, SnapshotWriter& writer) {
+Result<MembersPageResult> parse_members_page(std::string_view body, MailchimpSink& sink) {
   thread_local dom::parser parser;
   dom::element doc;
   if (auto e = parser.parse(body.data(), body.size()).get(doc); e) {
@@ -85,8 +68,8 @@ Result<MembersPageResult> ingest_members_page(std::string_view body, Store& stor
     result.total_items = total;
   }
 
-  std::vector<Pending> parsed;
-  parsed.reserve(members.size());
+  std::vector<MailchimpRecord> records;
+  records.reserve(members.size());
   std::vector<RejectedRow> rejects;
   std::size_t index = 0;
   for (dom::element element : members) {
@@ -109,12 +92,6 @@ Result<MembersPageResult> ingest_members_page(std::string_view body, Store& stor
       reject("", "email_address", "missing or not a string");
       continue;
     }
-    Pending p;
-    p.email = normalise_email(m.email);
-    if (EmailProblem problem = check_email(p.email); problem != EmailProblem::kOk) {
-      reject(m.email, "email_address", std::string(describe(problem)));
-      continue;
-    }
     std::optional<MailchimpStatus> st =
         m.has_status ? parse_mailchimp_status(m.status) : std::nullopt;
     if (!st) {
@@ -123,89 +100,37 @@ Result<MembersPageResult> ingest_members_page(std::string_view body, Store& stor
                           : "missing");
       continue;
     }
-    p.status = *st;
-    p.origin = p.status == MailchimpStatus::kUnsubscribed && m.has_reason
-                   ? unsubscribe_origin(m.reason)
-                   : UnsubscribeOrigin::kUnknown;
     Result<Micros> lc = parse_iso8601(m.last_changed);
     if (!lc) {
       reject(m.email, "last_changed", lc.status().message());
       continue;
     }
-    p.last_changed = *lc;
     Result<Micros> to = parse_iso8601(m.timestamp_opt);
     if (!to) {
       reject(m.email, "timestamp_opt", to.status().message());
       continue;
     }
-    p.timestamp_opt = *to;
-
-    // The stored record: what concord syncs of the member, compact. The times passed
-    // parse_iso8601, so they hold no character that needs escaping.
-    std::string_view fields = m.has_merge_fields ? std::string_view(m.merge_fields) : "{}";
-    p.body.reserve(fields.size() + 100);
-    p.body = "{\"merge_fields\":";
-    p.body += fields;
-    p.body += ",\"last_changed\":\"";
-    p.body += m.last_changed;
-    p.body += "\",\"timestamp_opt\":\"";
-    p.body += m.timestamp_opt;
-    p.body += "\"";
-    if (m.has_reason && !m.reason.empty()) {
-      p.body += ",\"unsubscribe_reason\":";
-      p.body += nlohmann::json(std::string(m.reason))
-                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    MailchimpRecord& r = records.emplace_back();
+    r.email.assign(m.email);
+    r.status = *st;
+    r.unsubscribe_origin = r.status == MailchimpStatus::kUnsubscribed && m.has_reason
+                               ? unsubscribe_origin(m.reason)
+                               : UnsubscribeOrigin::kUnknown;
+    r.last_changed = *lc;
+    r.timestamp_opt = *to;
+    if (m.has_merge_fields) r.merge_fields = std::move(m.merge_fields);
+    r.last_changed_text.assign(m.last_changed);
+    r.timestamp_opt_text.assign(m.timestamp_opt);
+    if (m.has_reason) r.unsubscribe_reason.assign(m.reason);
+    if (r.last_changed != kNoTime &&
+        (result.max_last_changed == kNoTime || r.last_changed > result.max_last_changed)) {
+      result.max_last_changed = r.last_changed;
     }
-    p.body += "}";
-    p.hash = content_hash(fields, content_hash(p.email));
-    p.key = member_key(p.email);
-    if (p.last_changed != kNoTime &&
-        (result.max_last_changed == kNoTime || p.last_changed > result.max_last_changed)) {
-      result.max_last_changed = p.last_changed;
-    }
-    parsed.push_back(std::move(p));
   }
-  // Only a page that parsed completely hands its rejects over.
+  // Only a page that parsed completely hands anything over.
   for (RejectedRow& r : rejects)
-    writer.reject(std::move(r));
-
-  // What is stored for these members decides their status_changed_at.
-  std::vector<std::string_view> keys;
-  keys.reserve(parsed.size());
-  for (const Pending& p : parsed)
-    keys.push_back(p.key.view());
-  std::vector<std::optional<std::string>> stored;
-  if (writer.started_empty()) {
-    stored.resize(keys.size());  // a first fetch: nothing is stored yet
-  } else {
-    Status s = store.multi_get(pair, Family::kMailchimp, keys, &stored);
-    if (!s) return s;
-  }
-
-  std::vector<SnapshotEntry> entries;
-  entries.reserve(parsed.size());
-  for (std::size_t i = 0; i < parsed.size(); ++i) {
-    Pending& p = parsed[i];
-    std::optional<StoredMailchimpStatus> prev;
-    if (stored[i]) {
-      SnapshotHeader h;
-      MailchimpState old;
-      // An unreadable stored record is treated as first sight (and overwritten).
-      if (decode_snapshot_header(*stored[i], &h) && mailchimp_state_of(h, &old)) {
-        prev = StoredMailchimpStatus{old.status, old.changed_at};
-      }
-    }
-    MailchimpState state;
-    state.status = p.status;
-    state.unsubscribe_origin = p.origin;
-    state.changed_at = mailchimp_status_changed_at(prev, p.status, p.last_changed, p.timestamp_opt);
-    SnapshotEntry e;
-    e.key = p.key;
-    encode_snapshot(mailchimp_header(state, p.hash), p.email, p.body, &e.value);
-    entries.push_back(std::move(e));
-  }
-  result.written = entries.size();
-  if (Status s = writer.write_page(entries); !s) return s;
+    sink.reject(std::move(r));
+  if (Status s = sink.records(records); !s) return s;
   return result;
 }
 

@@ -1,0 +1,179 @@
+// The Mailchimp half of the snapshot stage: records → entries, the full fetch's sweep, watermarks.
+#include <algorithm>
+
+#include "concord/email.h"
+#include "concord/snapshot.h"
+#include "snapshot/fetch_common.h"
+
+namespace concord {
+
+MailchimpIngest::MailchimpIngest(Store& store, const PairHandle& pair, SnapshotWriter::Mode mode)
+    : store_(store), pair_(pair), writer_(store, pair, Side::kMailchimp, mode) {}
+
+void MailchimpIngest::reject(RejectedRow row) {
+  ++counts_.members;
+  ++counts_.rejected;
+  writer_.reject(std::move(row));
+}
+
+void MailchimpIngest::gone(const std::string& email) {
+  gone_.push_back(email);
+}
+
+void MailchimpIngest::advance_watermark(std::string key, Micros from) {
+  watermark_key_ = std::move(key);
+  watermark_ = from;
+}
+
+Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
+  // Key each record by its normalised address; a bad address is a rejected row, named by the
+  // address as Mailchimp sent it.
+  struct Keyed {
+    MemberKey key;
+    std::string email;
+    const MailchimpRecord* record;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(page.size());
+  for (const MailchimpRecord& r : page) {
+    ++counts_.members;
+    std::string email = normalise_email(r.email);
+    if (EmailProblem problem = check_email(email); problem != EmailProblem::kOk) {
+      ++counts_.rejected;
+      writer_.reject({r.email, r.email, "email_address", std::string(describe(problem))});
+      continue;
+    }
+    MemberKey key = member_key(email);
+    keyed.push_back({key, std::move(email), &r});
+  }
+
+  // What is stored for these members decides their status_changed_at.
+  std::vector<std::optional<std::string>> stored;
+  if (writer_.started_empty()) {
+    stored.resize(keyed.size());  // a first fetch: nothing is stored yet
+  } else {
+    std::vector<std::string_view> keys;
+    keys.reserve(keyed.size());
+    for (const Keyed& k : keyed)
+      keys.push_back(k.key.view());
+    if (Status s = store_.multi_get(pair_, Family::kMailchimp, keys, &stored); !s) return s;
+  }
+
+  std::vector<SnapshotEntry> entries;
+  entries.reserve(keyed.size());
+  std::string body;
+  Micros page_max = kNoTime;
+  for (std::size_t i = 0; i < keyed.size(); ++i) {
+    const MailchimpRecord& r = *keyed[i].record;
+    std::optional<StoredMailchimpStatus> prev;
+    if (stored[i]) {
+      SnapshotHeader h;
+      MailchimpState old;
+      // An unreadable stored entry is taken as first sight (and overwritten).
+      if (decode_snapshot_header(*stored[i], &h) && mailchimp_state_of(h, &old)) {
+        prev = StoredMailchimpStatus{old.status, old.changed_at};
+      }
+    }
+    MailchimpState state;
+    state.status = r.status;
+    state.unsubscribe_origin = r.unsubscribe_origin;
+    state.changed_at = mailchimp_status_changed_at(prev, r.status, r.last_changed, r.timestamp_opt);
+    body.clear();
+    append_mailchimp_body(r.merge_fields, r.last_changed_text, r.timestamp_opt_text,
+                          r.unsubscribe_reason, &body);
+    SnapshotEntry& e = entries.emplace_back();
+    e.key = keyed[i].key;
+    encode_snapshot(mailchimp_header(state, mailchimp_content_hash(keyed[i].email, r.merge_fields)),
+                    keyed[i].email, body, &e.value);
+    if (r.last_changed != kNoTime && (page_max == kNoTime || r.last_changed > page_max)) {
+      page_max = r.last_changed;
+    }
+  }
+  counts_.written += entries.size();
+  if (Status s = writer_.write_page(entries); !s) return s;
+  // An incremental fetch that fails later resumes after what it has stored.
+  if (!watermark_key_.empty() && page_max != kNoTime && page_max > watermark_) {
+    watermark_ = page_max;
+    if (Status s = store_watermark(store_, pair_, watermark_key_, watermark_); !s) return s;
+  }
+  return Status::ok();
+}
+
+Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view list_id, bool full,
+                                   Store& store, const PairHandle& pair) {
+  const std::string key = mailchimp_watermark_key(list_id);
+  Result<Micros> start = fetch_start(store, pair, key, "Mailchimp", &full);
+  if (!start) return start.status();
+  const Micros watermark = *start;
+  MailchimpIngest ingest(store, pair,
+                         full ? SnapshotWriter::Mode::kFull : SnapshotWriter::Mode::kIncremental);
+  if (!full) ingest.advance_watermark(key, watermark);
+  Result<SideRead> read =
+      full ? reader.read_all(list_id, ingest) : reader.read_since(list_id, watermark, ingest);
+  if (!read) return read.status();
+  FetchStats stats = fetch_stats(*read, ingest.counts());
+
+  if (full) {
+    // Offset paging can skip a member when another one before it leaves the audience while we
+    // page. Before anything is deleted from the snapshot, each stored member this fetch did not
+    // see is asked for by itself: those Mailchimp still has are written again, and only those it
+    // answers 404 for are left to the sweep.
+    Result<std::vector<std::pair<MemberKey, std::string>>> unseen =
+        ingest.writer().unseen_members();
+    if (!unseen) return unseen.status();
+    std::vector<std::string> emails;
+    for (auto& [k, email] : *unseen) {
+      if (!email.empty()) emails.push_back(std::move(email));
+    }
+    if (!emails.empty()) {
+      const IngestCounts before = ingest.counts();
+      Result<SideRead> again = reader.read_members(list_id, emails, ingest);
+      if (!again) return again.status().with_context("checking a member missing from the pages");
+      stats.rechecked = ingest.counts().members - before.members;
+      stats.written = ingest.counts().written;
+    }
+  }
+  if (Status s = ingest.writer().finish(); !s) return s;
+  stats.removed = ingest.writer().stats().removed;
+  stats.watermark = read->watermark;
+  if (stats.watermark != kNoTime) {
+    if (Status s = store_watermark(store, pair, key, stats.watermark); !s) return s;
+  }
+  return stats;
+}
+
+Result<FetchStats> refresh_mailchimp(MailchimpReader& reader, std::string_view list_id,
+                                     const std::vector<std::string>& emails, Store& store,
+                                     const PairHandle& pair) {
+  MailchimpIngest ingest(store, pair, SnapshotWriter::Mode::kIncremental);
+  Result<SideRead> read = reader.read_members(list_id, emails, ingest);
+  if (!read) return read.status();
+  FetchStats stats = fetch_stats(*read, ingest.counts());
+  if (Status s = ingest.writer().finish(); !s) return s;
+  // Members Mailchimp does not have (never there, or deleted permanently) leave the snapshot.
+  const std::vector<std::string>& gone = ingest.gone_emails();
+  if (gone.empty()) return stats;
+  std::vector<MemberKey> keys;
+  std::vector<std::string_view> views;
+  keys.reserve(gone.size());
+  for (const std::string& email : gone)
+    keys.push_back(member_key(email));
+  for (const MemberKey& k : keys)
+    views.push_back(k.view());
+  std::vector<std::optional<std::string>> stored;
+  if (Status s = store.multi_get(pair, Family::kMailchimp, views, &stored); !s) return s;
+  Batch batch;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    if (!stored[i]) continue;
+    batch.del(pair, Family::kMailchimp, views[i]);
+    ++stats.removed;
+  }
+  if (batch.count() > 0) {
+    if (Status s = store.write(batch); !s) {
+      return s.with_context("removing members no longer in the audience");
+    }
+  }
+  return stats;
+}
+
+}  // namespace concord
