@@ -72,14 +72,6 @@ struct CrmWriteOutcome {
   Micros written_at = kNoTime;
 };
 
-// The stored CRM body under its former names, for readers not yet on decode_crm_body (record.h).
-using CrmRecord = CrmBody;
-inline Result<CrmRecord> parse_crm_record(std::string_view body) {
-  CrmBody b;
-  if (Status s = decode_crm_body(body, &b); !s) return s;
-  return b;
-}
-
 class CiviCrmClient final : public CrmReader {
  public:
   static Result<std::unique_ptr<CiviCrmClient>> create(

@@ -82,8 +82,12 @@ Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {
     if (Status s = decode_snapshot(c.value(), &v); !s) return s;
     MailchimpState st;
     if (Status s = mailchimp_state_of(v.header, &st); !s) return s;
+    MailchimpBody member;
+    if (Status s = decode_mailchimp_body(v.body, &member); !s) {
+      return s.with_context("Mailchimp member " + std::string(v.email));
+    }
+    // The stored body goes into the JSON backup as it is (merge fields of every type included).
     json body = json::parse(v.body, nullptr, false);
-    if (!body.is_object()) body = json::object();
     const char* origin = st.unsubscribe_origin == UnsubscribeOrigin::kSelf    ? "self"
                          : st.unsubscribe_origin == UnsubscribeOrigin::kAdmin ? "admin"
                                                                               : "";
@@ -92,8 +96,8 @@ Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {
                    {"status_changed_at", time_cell(st.changed_at)},
                    {"record", body}};
     w.row({std::string(v.email), std::string(mailchimp_status_name(st.status)),
-           time_cell(st.changed_at), origin, body.value("last_changed", ""),
-           body.value("timestamp_opt", ""), body.value("unsubscribe_reason", ""),
+           time_cell(st.changed_at), origin, member.last_changed, member.timestamp_opt,
+           member.unsubscribe_reason,
            body.contains("merge_fields") ? body["merge_fields"].dump() : "{}"},
           record);
   }
@@ -125,17 +129,18 @@ Status backup_crm(Store& store, const PairHandle& pair, SideWriter& w) {
     if (Status s = decode_snapshot(c.value(), &v); !s) return s;
     CrmState st;
     if (Status s = crm_state_of(v.header, &st); !s) return s;
-    Result<CrmRecord> rec = parse_crm_record(v.body);
-    CrmRecord r = rec ? *rec : CrmRecord{};
+    CrmBody r;
+    if (Status s = decode_crm_body(v.body, &r); !s) {
+      return s.with_context("CRM member " + std::string(v.email));
+    }
     std::string dups;
     for (std::int64_t id : r.duplicates)
       dups += (dups.empty() ? "" : " ") + std::to_string(id);
-    json body = json::parse(v.body, nullptr, false);
     json record = {{"email", v.email},
                    {"group_status", crm_status_name(st.status)},
                    {"group_changed_at", time_cell(st.changed_at)},
                    {"flags", crm_flags(st)},
-                   {"record", body.is_object() ? body : json::object()}};
+                   {"record", json::parse(v.body, nullptr, false)}};
     w.row({std::string(v.email), std::to_string(r.contact_id), r.first_name, r.last_name,
            std::string(crm_status_name(st.status)), time_cell(st.changed_at), crm_flags(st), dups},
           record);

@@ -1,7 +1,5 @@
 #include "concord/engine.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
 #include <map>
@@ -10,18 +8,16 @@
 
 #include "apply/report_writer.h"
 #include "concord/backup.h"
-#include "concord/civicrm_client.h"
 #include "concord/diff.h"
 #include "concord/meta_keys.h"
 #include "concord/parse.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
 #include "concord/report.h"
+#include "concord/snapshot.h"
 
 namespace concord {
 namespace {
-
-using nlohmann::json;
 
 constexpr std::size_t kJournalBatch = 1000;
 
@@ -236,6 +232,7 @@ class Run {
         }
         progress("fetch", side->side(), req_.refresh.size(), req_.refresh.size());
       }
+      if (Status s = settle(); !s) return s;
       return resume();
     }
     Result<bool> full = want_full_fetch();
@@ -247,6 +244,7 @@ class Run {
       if (!f) return f.status().with_context("fetching " + std::string(side_name(side->side())));
       progress("fetch", side->side(), f->members, f->members);
     }
+    if (Status s = settle(); !s) return s;
     if (*full) {
       const Micros now = p_.clock.now();
       if (Status s =
@@ -257,6 +255,10 @@ class Run {
     }
     return resume();
   }
+
+  // Once both sides are read, before resume() and the diff read the snapshots: a CRM contact is
+  // keyed by the address Mailchimp has, whichever side was read first.
+  Status settle() { return settle_representatives(p_.store, p_.pair).status(); }
 
   Result<bool> want_full_fetch() {
     if (req_.full_fetch) return true;
@@ -458,7 +460,9 @@ class Run {
     return send();
   }
 
-  // The writes of a chunk, with what each needs from the snapshots (contact ids, names).
+  // The writes of a chunk, with what each needs from the snapshots (the contact's id, the fields
+  // to send along), read for the whole chunk at once and decoded by the record codecs. A body
+  // that does not decode sends no fields (the write itself still goes).
   Result<std::vector<SideWrite>> writes_for(Side side, const std::vector<JournalEntry>& chunk) {
     std::vector<std::string_view> keys;
     keys.reserve(chunk.size());
@@ -472,33 +476,33 @@ class Run {
     for (std::size_t n = 0; n < chunk.size(); ++n) {
       const Operation& op = chunk[n].op;
       SideWrite w{op.kind, op.email, 0, {}};
-      CrmRecord rec;
-      if (crm[n]) {
-        SnapshotView v;
-        if (decode_snapshot(*crm[n], &v)) {
-          if (Result<CrmRecord> r = parse_crm_record(v.body); r) rec = std::move(*r);
-        }
+      CrmBody person;
+      SnapshotView v;
+      if (crm[n] && decode_snapshot(*crm[n], &v) && decode_crm_body(v.body, &person)) {
+        w.contact_id = person.contact_id;
       }
-      w.contact_id = rec.contact_id;
       if (side == Side::kMailchimp) {
-        if (op.kind == OpKind::kMailchimpSubscribe || op.kind == OpKind::kMailchimpPending) {
-          add_fields_to_mailchimp(rec, w);
+        if (op_info(op.kind).membership && op_info(op.kind).target == Membership::kIn) {
+          add_fields_to_mailchimp(person, w);
         }
       } else if (op.kind == OpKind::kCrmCreateContact) {
-        add_fields_to_crm(mc[n], w);
+        MailchimpBody member;
+        if (mc[n] && decode_snapshot(*mc[n], &v) && decode_mailchimp_body(v.body, &member)) {
+          add_fields_to_crm(member, w);
+        }
       }
       writes.push_back(std::move(w));
     }
     return writes;
   }
 
-  static std::string crm_field(const CrmRecord& rec, std::string_view field) {
+  static std::string crm_field(const CrmBody& rec, std::string_view field) {
     if (field == "first_name") return rec.first_name;
     if (field == "last_name") return rec.last_name;
     return {};
   }
 
-  void add_fields_to_mailchimp(const CrmRecord& rec, SideWrite& w) const {
+  void add_fields_to_mailchimp(const CrmBody& rec, SideWrite& w) const {
     for (const FieldMapping& f : p_.config.fields) {
       if (f.direction == FieldMapping::Direction::kToCrm) continue;
       std::string v = crm_field(rec, f.crm_field);
@@ -506,19 +510,12 @@ class Run {
     }
   }
 
-  void add_fields_to_crm(const std::optional<std::string>& mc_value, SideWrite& w) const {
-    if (!mc_value) return;
-    SnapshotView v;
-    if (!decode_snapshot(*mc_value, &v)) return;
-    json body = json::parse(v.body, nullptr, false);
-    if (!body.is_object() || !body.contains("merge_fields")) return;
-    const json& mf = body["merge_fields"];
+  void add_fields_to_crm(const MailchimpBody& body, SideWrite& w) const {
     for (const FieldMapping& f : p_.config.fields) {
       if (f.direction == FieldMapping::Direction::kToMailchimp) continue;
-      auto it = mf.find(f.tag);
-      if (it == mf.end() || !it->is_string()) continue;
-      std::string value = it->get<std::string>();
-      if (!value.empty()) w.fields.emplace_back(f.crm_field, std::move(value));
+      for (const auto& [tag, value] : body.merge_fields) {
+        if (tag == f.tag && !value.empty()) w.fields.emplace_back(f.crm_field, value);
+      }
     }
   }
 

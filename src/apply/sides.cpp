@@ -37,13 +37,13 @@ class ClientSide : public SyncSide {
 
   Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
     if (Status s = resolve(); !s) return s;
-    return settled(attributed(stage_fetch(*id_, full, store, pair)), store, pair);
+    return attributed(stage_fetch(*id_, full, store, pair));
   }
 
   Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
                              const PairHandle& pair) override {
     if (Status s = resolve(); !s) return s;
-    return settled(attributed(stage_refresh(*id_, emails, store, pair)), store, pair);
+    return attributed(stage_refresh(*id_, emails, store, pair));
   }
 
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) override {
@@ -70,16 +70,6 @@ class ClientSide : public SyncSide {
   }
   Origin origin() const {
     return side() == Side::kMailchimp ? Origin::kMailchimp : Origin::kCivicrm;
-  }
-
-  // Matches CRM contacts to the addresses Mailchimp has, after this side's fetch, whichever side
-  // was fetched last. Once the engine calls settle_representatives() itself after both fetches,
-  // this goes.
-  static Result<FetchStats> settled(Result<FetchStats> r, Store& store, const PairHandle& pair) {
-    if (!r) return r;
-    Result<std::uint64_t> moved = settle_representatives(store, pair);
-    if (!moved) return moved.status();
-    return r;
   }
 
   virtual Result<Id> lookup() = 0;

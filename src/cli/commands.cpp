@@ -11,6 +11,7 @@
 #include "concord/backup.h"
 #include "concord/journal.h"
 #include "concord/report.h"
+#include "concord/snapshot.h"
 
 namespace concord::cli {
 namespace {
@@ -396,6 +397,11 @@ int backup(const Global& g, const std::string& sync, const std::string& dir) {
         return fail(kExitError, s->name + ": fetching " + std::string(side_name(side->side())) +
                                     ": " + f.status().message());
       }
+    }
+    // As a run does once both sides are read: CRM contacts keyed by the address Mailchimp has.
+    if (Result<std::uint64_t> settled = settle_representatives((*ctx)->store(), *p->handle);
+        !settled) {
+      return fail(kExitError, s->name + ": " + settled.status().message());
     }
     Result<BackupResult> b =
         write_backup((*ctx)->store(), *p->handle, parent, s->name, system_clock().now());

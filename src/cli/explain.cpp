@@ -4,12 +4,12 @@
 #include <iostream>
 
 #include "cli/cli.h"
-#include "concord/civicrm_client.h"
 #include "concord/email.h"
 #include "concord/journal.h"
 #include "concord/meta_keys.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
+#include "concord/snapshot.h"
 
 namespace concord::cli {
 namespace {
@@ -23,48 +23,51 @@ std::string membership_text(Membership m) {
 struct Stored {
   std::optional<MailchimpState> mc;
   std::optional<CrmState> crm;
-  json mc_body, crm_body;
+  json mc_body, crm_body;  // the stored records, as explain shows them
+  std::optional<CrmBody> person;
   std::optional<BaseRecord> base;
   std::optional<StoredRefusal> refusal;  // Mailchimp refused the address for good before
 };
 
-Status read_side(Store& store, const PairHandle& pair, Family f, const MemberKey& key,
-                 SnapshotHeader* h, json* body, bool* found) {
-  Result<std::optional<std::string>> v = store.get(pair, f, key.view());
-  if (!v) return v.status();
-  *found = v->has_value();
-  if (!*found) return Status::ok();
-  SnapshotView view;
-  if (Status s = decode_snapshot(**v, &view); !s) return s;
-  *h = view.header;
-  *body = json::parse(view.body, nullptr, false);
-  return Status::ok();
+json mailchimp_record(const MailchimpBody& b) {
+  json fields = json::object();
+  for (const auto& [tag, value] : b.merge_fields)
+    fields[tag] = value;
+  json j = {{"merge_fields", fields},
+            {"last_changed", b.last_changed},
+            {"timestamp_opt", b.timestamp_opt}};
+  if (!b.unsubscribe_reason.empty()) j["unsubscribe_reason"] = b.unsubscribe_reason;
+  return j;
 }
 
+json crm_record(const CrmBody& b) {
+  json j = {{"contact_id", b.contact_id}, {"first_name", b.first_name}, {"last_name", b.last_name}};
+  if (!b.duplicates.empty()) j["duplicates"] = b.duplicates;
+  if (!b.addresses.empty()) {
+    json list = json::array();
+    for (const CrmBodyAddress& a : b.addresses) {
+      list.push_back({{"email", a.email},
+                      {"is_primary", a.is_primary},
+                      {"is_bulkmail", a.is_bulkmail},
+                      {"on_hold", a.on_hold}});
+    }
+    j["addresses"] = list;
+  }
+  return j;
+}
+
+// A member's stored records (both sides, the base) through the record codecs, and any refusal.
 Result<Stored> load(Store& store, const PairHandle& pair, const MemberKey& key) {
+  Result<MemberRecords> m = read_member(store, pair, key);
+  if (!m) return m.status();
   Stored st;
-  SnapshotHeader h;
-  bool found = false;
-  if (Status s = read_side(store, pair, Family::kMailchimp, key, &h, &st.mc_body, &found); !s) {
-    return s;
-  }
-  if (found) {
-    MailchimpState m;
-    if (Status s = mailchimp_state_of(h, &m); !s) return s;
-    st.mc = m;
-  }
-  if (Status s = read_side(store, pair, Family::kCrm, key, &h, &st.crm_body, &found); !s) return s;
-  if (found) {
-    CrmState c;
-    if (Status s = crm_state_of(h, &c); !s) return s;
-    st.crm = c;
-  }
-  Result<std::optional<std::string>> b = store.get(pair, Family::kBase, key.view());
-  if (!b) return b.status();
-  if (b->has_value()) {
-    BaseRecord base;
-    if (Status s = decode_base(**b, &base); !s) return s;
-    st.base = base;
+  st.mc = m->mailchimp;
+  st.crm = m->crm;
+  st.base = m->base;
+  if (m->mailchimp_body) st.mc_body = mailchimp_record(*m->mailchimp_body);
+  if (m->crm_body) {
+    st.crm_body = crm_record(*m->crm_body);
+    st.person = m->crm_body;
   }
   Result<std::optional<std::string>> r = store.get(pair, Family::kMeta, meta::refusal_key(key));
   if (!r) return r.status();
@@ -117,13 +120,13 @@ std::vector<std::string> trace(const MailchimpState& mc, const CrmState& crm, co
   return steps;
 }
 
-std::string crm_contacts(const json& body) {
-  if (!body.is_object()) return "-";
-  std::string s = "contact " + std::to_string(body.value("contact_id", 0LL));
-  if (body.contains("duplicates") && body["duplicates"].is_array() && !body["duplicates"].empty()) {
+std::string crm_contacts(const std::optional<CrmBody>& person) {
+  if (!person) return "-";
+  std::string s = "contact " + std::to_string(person->contact_id);
+  if (!person->duplicates.empty()) {
     s += " (also contacts";
-    for (const json& id : body["duplicates"])
-      s += " " + id.dump();
+    for (std::int64_t id : person->duplicates)
+      s += " " + std::to_string(id);
     s += " share the address)";
   }
   return s;
@@ -229,7 +232,7 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
   if (st->crm) {
     std::printf("CRM:       %s %s, %s\n",
                 crm.present() ? std::string(crm_status_name(crm.status)).c_str() : "no row",
-                time_text(crm.changed_at).c_str(), crm_contacts(st->crm_body).c_str());
+                time_text(crm.changed_at).c_str(), crm_contacts(st->person).c_str());
   } else {
     std::printf("CRM:       no contact with this address in the group's history\n");
   }

@@ -1,7 +1,5 @@
 #include "concord/diff.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstring>
 
 #include "concord/meta_keys.h"
@@ -254,19 +252,19 @@ class Differ {
   Status report_rejects() {
     Cursor r = store_.scan(pair_, Family::kRejects);
     for (r.seek_to_first(); r.valid(); r.next()) {
-      nlohmann::json j = nlohmann::json::parse(r.value(), nullptr, /*allow_exceptions=*/false);
-      if (!j.is_object()) {
-        return Status::corruption("a rejected-row record in the store is not JSON");
-      }
+      Side side = Side::kMailchimp;
+      RejectedRow rejected;
+      if (Status s = decode_reject(r.value(), &side, &rejected); !s) return s;
       ReportRow row;
       row.conflict = Conflict::kInvalidEmail;
       row.decision.conflict = Conflict::kInvalidEmail;
-      row.email = j.value("email", "");
-      row.side = j.value("side", "");
-      row.reason = "not synced: " + j.value("field", std::string("email")) + " " +
-                   j.value("message", std::string("is invalid"));
-      if (auto id = j.value("source_id", std::string()); !id.empty() && id != row.email) {
-        row.reason += " (" + row.side + " record " + id + ")";
+      row.email = rejected.email;
+      row.side = std::string(side_name(side));
+      row.reason =
+          "not synced: " + (rejected.field.empty() ? std::string("email") : rejected.field) + " " +
+          (rejected.message.empty() ? std::string("is invalid") : rejected.message);
+      if (!rejected.source_id.empty() && rejected.source_id != row.email) {
+        row.reason += " (" + row.side + " record " + rejected.source_id + ")";
       }
       ++result_.counts.report_rows;
       sink_.report(std::move(row));

@@ -270,10 +270,10 @@ Status Daemon::change_crm_email(Pair& p, const std::string& old_email,
   if (!v->has_value()) return Status::ok();  // not in the group: nothing to carry over
   SnapshotView view;
   if (Status s = decode_snapshot(**v, &view); !s) return s;
-  Result<CrmRecord> rec = parse_crm_record(view.body);
-  if (!rec) return rec.status();
-  if (rec->contact_id == 0) return Status::ok();
-  Status s = p.spec.change_crm_email(rec->contact_id, old_email, new_email);
+  CrmBody person;
+  if (Status s = decode_crm_body(view.body, &person); !s) return s;
+  if (person.contact_id == 0) return Status::ok();
+  Status s = p.spec.change_crm_email(person.contact_id, old_email, new_email);
   if (s.code() == Status::Code::kNotFound) return Status::ok();  // changed already
   return s;
 }

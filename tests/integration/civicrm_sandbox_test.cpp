@@ -124,7 +124,7 @@ struct Harness {
   json civi_state() { return admin_call("GET", "/_sandbox/state")["civicrm"]; }
 };
 
-CrmState stored(TempStore& t, const std::string& e, CrmRecord* rec = nullptr) {
+CrmState stored(TempStore& t, const std::string& e, CrmBody* rec = nullptr) {
   auto v = t.store->get(*t.pair, Family::kCrm, member_key(e).view());
   REQUIRE(v.is_ok());
   REQUIRE(v->has_value());
@@ -132,7 +132,7 @@ CrmState stored(TempStore& t, const std::string& e, CrmRecord* rec = nullptr) {
   REQUIRE(decode_snapshot(**v, &view).is_ok());
   CrmState s;
   REQUIRE(crm_state_of(view.header, &s).is_ok());
-  if (rec) *rec = parse_crm_record(view.body).value();
+  if (rec) REQUIRE(decode_crm_body(view.body, rec).is_ok());
   return s;
 }
 
@@ -168,7 +168,7 @@ TEST_CASE("over TLS: the group is read into the snapshot with site-local times c
   CHECK(stored(t, "dino@bedrock.org").trashed);
   CHECK(stored(t, "gazoo@bedrock.org").do_not_email);
   CHECK_FALSE(stored(t, "slate@bedrock.org").email_on_hold);
-  CrmRecord rec;
+  CrmBody rec;
   CHECK(stored(t, "betty@bedrock.org", &rec).duplicate);
   CHECK(rec.contact_id == 107);  // in the group, unlike 106
   CHECK_FALSE(t.store->get(*t.pair, Family::kCrm, member_key("pebbles@bedrock.org").view())
@@ -332,7 +332,7 @@ TEST_CASE("over TLS: an email change in the CRM, then the targeted read moves th
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 1);
   CHECK_FALSE(t.has(Family::kCrm, "wilma@bedrock.org"));
-  CrmRecord rec;
+  CrmBody rec;
   CrmState wilma = stored(t, "wilma@quarry.org", &rec);
   CHECK(wilma.status == CrmStatus::kAdded);
   CHECK(wilma.changed_at == utc("2026-01-05 12:00:00"));
@@ -360,7 +360,7 @@ TEST_CASE("over TLS: an incremental read re-decides a duplicate as the full read
   REQUIRE(fetch_crm(*h.client, 42, false, *t.store, *t.pair).is_ok());
   REQUIRE(fetch_crm(*h.client, 42, true, *fresh.store, *fresh.pair).is_ok());
   CHECK(t.entries(Family::kCrm) == fresh.entries(Family::kCrm));
-  CrmRecord rec;
+  CrmBody rec;
   CHECK(stored(t, "betty@bedrock.org", &rec).status == CrmStatus::kAdded);
   CHECK(rec.contact_id == 106);
   CHECK(rec.duplicates == std::vector<std::int64_t>{107});

@@ -241,7 +241,7 @@ struct Fixture {
   }
 };
 
-CrmState stored(TempStore& t, const std::string& email, CrmRecord* rec = nullptr) {
+CrmState stored(TempStore& t, const std::string& email, CrmBody* rec = nullptr) {
   auto v = t.store->get(*t.pair, Family::kCrm, member_key(email).view());
   REQUIRE(v.is_ok());
   REQUIRE(v->has_value());
@@ -249,7 +249,7 @@ CrmState stored(TempStore& t, const std::string& email, CrmRecord* rec = nullptr
   REQUIRE(decode_snapshot(**v, &view).is_ok());
   CrmState s;
   REQUIRE(crm_state_of(view.header, &s).is_ok());
-  if (rec) *rec = parse_crm_record(view.body).value();
+  if (rec) REQUIRE(decode_crm_body(view.body, rec).is_ok());
   return s;
 }
 
@@ -311,7 +311,7 @@ TEST_CASE("CiviCRM: a full read keys each contact by its representative email") 
       CrmState slate = stored(t, "slate@bedrock.org");  // the on-hold address is skipped
       CHECK_FALSE(slate.email_on_hold);
       // Two Bettys share an address: one member, the one in the group (107), flagged.
-      CrmRecord rec;
+      CrmBody rec;
       CrmState betty = stored(t, "betty@bedrock.org", &rec);
       CHECK(betty.duplicate);
       CHECK(rec.contact_id == 107);
@@ -496,7 +496,7 @@ std::vector<std::string> all_addresses(const FakeCivi& f) {
 void read_bettys(Fixture& f, TempStore& t) {
   seed(*f.fake);
   REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
-  CrmRecord rec;
+  CrmBody rec;
   REQUIRE(stored(t, "betty@bedrock.org", &rec).duplicate);
   REQUIRE(rec.contact_id == 107);
 }
@@ -574,7 +574,7 @@ TEST_CASE("CiviCRM: a targeted read removes addresses that left, and re-decides 
   TempStore t;
   Fixture f;
   read_bettys(f, t);
-  CrmRecord rec;
+  CrmBody rec;
   // Fred changes his address in the CRM; Gazoo's memberships are deleted with their history;
   // Betty 107 leaves the group, so the lower id (106, out of the group too) represents the two.
   f.fake->emails[3].email = "fred@quarry.org";
@@ -590,7 +590,7 @@ TEST_CASE("CiviCRM: a targeted read removes addresses that left, and re-decides 
   CHECK_FALSE(t.has(Family::kCrm, "gazoo@bedrock.org"));
   CHECK_FALSE(t.has(Family::kCrm, "pebbles@bedrock.org"));  // never in the group
   // Fred's contact, found through the stored member, is under his new address.
-  CrmRecord fred;
+  CrmBody fred;
   CHECK(stored(t, "fred@quarry.org", &fred).status == CrmStatus::kRemoved);
   CHECK(fred.contact_id == 103);
   CrmState betty = stored(t, "betty@bedrock.org", &rec);
@@ -605,7 +605,7 @@ TEST_CASE("CiviCRM: an incremental read re-decides a duplicate as a full read do
   TempStore t;
   Fixture f;
   read_bettys(f, t);
-  CrmRecord rec;
+  CrmBody rec;
   SECTION("both Bettys change: 107 is trashed and leaves, 106 joins") {
     f.fake->contacts[6].deleted = true;
     f.fake->history.push_back({11, 107, 42, "Removed", "2026-08-01 10:00:00"});
@@ -670,7 +670,7 @@ TEST_CASE("CiviCRM: change_email changes the contact's address once, and reads s
   REQUIRE(stats.is_ok());
   CHECK(stats->removed == 1);
   CHECK_FALSE(t.has(Family::kCrm, "wilma@bedrock.org"));
-  CrmRecord rec;
+  CrmBody rec;
   CrmState wilma = stored(t, "wilma@quarry.org", &rec);
   CHECK(wilma.status == CrmStatus::kAdded);
   CHECK(wilma.changed_at == utc("2026-01-05 12:00:00"));
