@@ -3,6 +3,7 @@
 // Thread-safety: constants and pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,20 @@ inline constexpr std::string_view kLastFullFetch = "fetch.last_full";
 inline constexpr std::string_view kFirstBackup = "backup.first";
 // The last run id given out: decimal.
 inline constexpr std::string_view kLastRunId = "runs.last_id";
+
+// The watermark of an incremental read: decimal µs. Per audience and per group, so that a pair
+// pointed at another audience or group starts afresh.
+inline constexpr std::string_view kMailchimpWatermarkPrefix = "mailchimp.watermark/";
+inline constexpr std::string_view kCivicrmWatermarkPrefix = "civicrm.watermark/";
+std::string mailchimp_watermark(std::string_view list_id);
+std::string civicrm_watermark(std::int64_t group_id);
+
+// The daemon's: when it first served the pair (decimal µs), whether the pair's schedule is on
+// ("1"/"0", absent = on), and the webhook deliveries stored and not yet reconciled
+// ("webhook.event/" + a 20-digit number, so they sort in arrival order).
+inline constexpr std::string_view kServeCreated = "serve.created";
+inline constexpr std::string_view kServeEnabled = "serve.enabled";
+inline constexpr std::string_view kWebhookEventPrefix = "webhook.event/";
 
 // Addresses Mailchimp refused for good: "refused/" + the subscriber hash (32 hex digits). Hex
 // keeps the members' key order, so the diff reads them with a forward cursor beside the

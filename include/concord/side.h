@@ -9,7 +9,7 @@
 // interfaces below. The Mailchimp and CiviCRM clients implement them; tests substitute fakes.
 //
 // SyncSide, at the end, is the engine's view of a side: the snapshot stage over the side's reader,
-// plus its writes (src/apply/sides.cpp).
+// plus its writes (src/apply/side.cpp).
 //
 // Thread-safety: a reader calls its sink from the thread that called the reader, one call at a
 // time. One run uses a SyncSide at a time.

@@ -1,6 +1,8 @@
 // The daemon: its pairs, the worker that runs them, and the view the HTTP API reads and changes.
 #include "serve/daemon.h"
 
+#include "concord/meta_keys.h"
+
 #include <algorithm>
 #include <cassert>
 #include <chrono>
@@ -17,8 +19,8 @@
 namespace concord::serve {
 namespace {
 
-constexpr std::string_view kMetaCreated = "serve.created";
-constexpr std::string_view kMetaEnabled = "serve.enabled";
+constexpr std::string_view kMetaCreated = meta::kServeCreated;
+constexpr std::string_view kMetaEnabled = meta::kServeEnabled;
 // The longest the worker sleeps without looking at the schedule again.
 constexpr Micros kMaxSleep = 60 * kMicrosPerSecond;
 

@@ -1,6 +1,8 @@
 // The webhook inbox: deliveries in each pair's meta family, numbered, oldest first.
 #include "serve/inbox.h"
 
+#include "concord/meta_keys.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -10,7 +12,7 @@
 namespace concord::serve {
 namespace {
 
-constexpr std::string_view kPrefix = "webhook.event/";
+constexpr std::string_view kPrefix = meta::kWebhookEventPrefix;
 
 // "webhook.event/" + the number in 20 digits, so that keys sort by number.
 std::string key_of(std::uint64_t number) {

@@ -2,17 +2,18 @@
 
 #include <string>
 
+#include "concord/meta_keys.h"
 #include "concord/parse.h"
 #include "concord/snapshot.h"
 
 namespace concord {
 
 std::string mailchimp_watermark_key(std::string_view list_id) {
-  return "mailchimp.watermark/" + std::string(list_id);
+  return meta::mailchimp_watermark(list_id);
 }
 
 std::string civicrm_watermark_key(std::int64_t group_id) {
-  return "civicrm.watermark/" + std::to_string(group_id);
+  return meta::civicrm_watermark(group_id);
 }
 
 Result<Micros> load_watermark(Store& store, const PairHandle& pair, std::string_view key,
