@@ -258,7 +258,7 @@ class Sandbox {
     std::uint64_t since = mark;
     while (true) {
       nlohmann::json page =
-          admin("GET", "/_sandbox/requests?limit=10000&since=" + std::to_string(since));
+          admin("GET", "/_sandbox/requests?limit=1000&since=" + std::to_string(since));
       for (const nlohmann::json& r : page["requests"])
         out.push_back(r);
       if (!page.value("more", false) || page["requests"].empty()) break;

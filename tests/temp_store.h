@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "concord/email.h"
+#include "concord/record.h"
 #include "concord/store.h"
 
 namespace concord::testing {
@@ -39,6 +41,17 @@ struct TempStore {
     for (c.seek_to_first(); c.valid(); c.next())
       out.emplace(std::string(c.key()), std::string(c.value()));
     return out;
+  }
+  // The Mailchimp snapshot's state of a member; nullopt when absent or not decodable.
+  std::optional<MailchimpState> mailchimp_state(const std::string& email) const {
+    Result<std::optional<std::string>> v =
+        store->get(*pair, Family::kMailchimp, member_key(email).view());
+    SnapshotHeader h;
+    MailchimpState s;
+    if (!v || !v->has_value() || !decode_snapshot_header(**v, &h) || !mailchimp_state_of(h, &s)) {
+      return std::nullopt;
+    }
+    return s;
   }
   // Whether a family holds the member with this (normalised) address.
   bool has(Family f, const std::string& email) const {

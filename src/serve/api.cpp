@@ -1,6 +1,8 @@
 // The daemon's HTTP routes over DaemonView: webhook deliveries, the pages, the JSON API, metrics.
 #include "serve/api.h"
 
+#include "concord/parse.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -182,7 +184,9 @@ http::Reply Api::api(const http::Request& req, const std::vector<std::string>& p
   if (parts.size() == 2 && parts[1] == "runs" && req.method == "GET") {
     std::size_t limit = 50;
     if (auto l = query.find("limit"); l != query.end()) {
-      limit = std::clamp<std::size_t>(std::strtoull(l->second.c_str(), nullptr, 10), 1, 1000);
+      Result<std::uint64_t> asked = parse_uint64(l->second);
+      if (!asked) return error_reply(400, "limit: " + asked.status().message());
+      limit = static_cast<std::size_t>(std::clamp<std::uint64_t>(*asked, 1, 1000));
     }
     const auto only = query.find("sync");
     json runs = json::array();
@@ -238,7 +242,9 @@ http::Reply Api::pages(const std::vector<std::string>& parts) {
     return html_reply(runs_page_html({{"name", name}, {"runs", runs}}));
   }
   if (parts.size() == 5 && parts[4] == "report.html") {
-    const std::uint64_t id = std::strtoull(parts[3].c_str(), nullptr, 10);
+    Result<std::uint64_t> parsed = parse_uint64(parts[3]);
+    if (!parsed) return text_reply(404, "no such run\n");
+    const std::uint64_t id = *parsed;
     Result<std::optional<RunRecord>> r = view_.run(name, id);
     if (!r || !r->has_value()) return text_reply(404, "no such run\n");
     Result<std::vector<ReportEntry>> rows = view_.report_rows(name, id);

@@ -241,6 +241,12 @@ TEST_CASE("api: GET /api/runs lists each pair's runs, filtered and limited") {
   (void)api.handle(request("GET", "/api/runs?sync=volunteers&limit=100000"));
   (void)api.handle(request("GET", "/api/runs?sync=volunteers&limit=0"));
   CHECK(view.limits == std::vector<std::size_t>{1000, 1});
+  // A limit that is not a number is refused, not read as 0 (it used to give one run).
+  view.limits.clear();
+  http::Reply junk = api.handle(request("GET", "/api/runs?limit=12abc"));
+  CHECK(junk.response.status == 400);
+  CHECK(body_of(junk)["error"].get<std::string>().find("12abc") != std::string::npos);
+  CHECK(view.limits.empty());
   CHECK(body_of(api.handle(request("GET", "/api/runs?sync=nobody")))["runs"].empty());
 
   view.runs_fail = true;

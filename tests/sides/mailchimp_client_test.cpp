@@ -514,14 +514,9 @@ std::map<std::string, std::string> snapshot_entries(TempStore& t) {
 }
 
 MailchimpState stored_state(TempStore& t, const std::string& email) {
-  auto v = t.store->get(*t.pair, Family::kMailchimp, member_key(email).view());
-  REQUIRE(v.is_ok());
-  REQUIRE(v->has_value());
-  SnapshotHeader h;
-  REQUIRE(decode_snapshot_header(**v, &h).is_ok());
-  MailchimpState s;
-  REQUIRE(mailchimp_state_of(h, &s).is_ok());
-  return s;
+  std::optional<MailchimpState> s = t.mailchimp_state(email);
+  REQUIRE(s.has_value());
+  return *s;
 }
 
 }  // namespace
