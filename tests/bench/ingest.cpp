@@ -10,9 +10,9 @@
 #include <string>
 
 #include "bench_util.h"
-#include "concord/mailchimp_members.h"
 #include "concord/snapshot.h"
 #include "concord/store.h"
+#include "sides/mailchimp/members_page.h"
 
 using namespace concord;
 using namespace concord::bench;

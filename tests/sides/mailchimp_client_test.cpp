@@ -9,9 +9,9 @@
 
 #include "concord/email.h"
 #include "concord/mailchimp_client.h"
-#include "concord/mailchimp_members.h"
 #include "concord/record.h"
 #include "concord/snapshot.h"
+#include "sides/mailchimp/members_page.h"
 #include "temp_store.h"
 
 using namespace concord;

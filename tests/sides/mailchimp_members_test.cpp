@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "concord/email.h"
-#include "concord/mailchimp_members.h"
 #include "concord/record.h"
 #include "concord/snapshot.h"
+#include "sides/mailchimp/members_page.h"
 #include "temp_store.h"
 
 using namespace concord;

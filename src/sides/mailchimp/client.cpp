@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "concord/email.h"
-#include "concord/mailchimp_members.h"
+#include "sides/mailchimp/members_page.h"
 
 namespace concord {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "concord/mailchimp_members.h"
 #include "concord/member.h"
+#include "sides/mailchimp/members_page.h"
 
 namespace concord {
 namespace {
