@@ -37,9 +37,13 @@ struct Run {
 Run run_concord(const Workdir& work, const std::vector<std::string>& args) {
   const std::filesystem::path out_file = work.dir() / "bench-out.json";
   const int fd = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  // concord's stderr is kept beside its output: a failed run says why there.
+  const std::filesystem::path err_file = work.dir() / "bench-err.txt";
+  const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   bench::Timer t;
-  const pid_t pid = spawn_concord(work.dir(), args, {}, -1, fd);
+  const pid_t pid = spawn_concord(work.dir(), args, {}, err, fd);
   close(fd);
+  close(err);
   Run r;
   const std::string status = "/proc/" + std::to_string(pid) + "/status";
   while (true) {
@@ -164,7 +168,11 @@ int main(int argc, char** argv) {
   sandbox.advance_clock(600);
   mark = sandbox.log_mark();
   Run settle = run_concord(work, {"sync", "--json"});
-  if (settle.code != 0 && settle.code != 4) bench::die("settling sync failed");
+  if (settle.code != 0 && settle.code != 4) {
+    bench::die("settling sync failed: exit " + std::to_string(settle.code) + ": " +
+               read_file(work.dir() / "bench-err.txt") +
+               read_file(work.dir() / "bench-out.json").substr(0, 2000));
+  }
   log = sandbox.requests_since(mark);
   bench::print("settle_wall_s", settle.wall_s);
   bench::print("settle_mailchimp_get_pages", count(log, "mailchimp", false, "/members"));
