@@ -78,7 +78,8 @@ Result<std::uint64_t> settle_representatives(Store& store, const PairHandle& pai
       // Nothing in Mailchimp to match: the member stays where the CRM fetch put it.
       if (!any_preferred || touched.count(cand.key)) continue;
       const std::size_t chosen = representative_address(facts);
-      const CrmBodyAddress& target = cand.member.addresses[chosen];
+      // A copy: the member (and its addresses) is moved, and may be merged into another, below.
+      const CrmBodyAddress target = cand.member.addresses[chosen];
       const MemberKey target_key = member_key(target.email);
       if (target_key == cand.key) continue;
 

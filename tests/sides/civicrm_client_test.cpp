@@ -529,6 +529,33 @@ TEST_CASE("CiviCRM: a targeted read (refresh_crm) builds members exactly as the 
   }
 }
 
+// Regression: an incremental read of a large group defers thousands of shared addresses to one
+// targeted read, which sent them all in one IN list and failed on a million-member migration's
+// next run. The addresses and contacts now go a few hundred per call, with the same result.
+TEST_CASE("CiviCRM: a targeted read of many addresses asks a few hundred per call") {
+  TempStore full, targeted;
+  Fixture f(1000);
+  for (int i = 0; i < 1200; ++i) {
+    const std::int64_t id = 1000 + i;
+    f.fake->contacts.push_back({id, "P" + std::to_string(i), "Many"});
+    f.fake->emails.push_back({id, id, "p" + std::to_string(i) + "@many.org", true});
+    f.fake->history.push_back({id, id, 42, "Added", "2026-01-01 12:00:00"});
+  }
+  REQUIRE(fetch_crm(*f.client, 42, true, *full.store, *full.pair).is_ok());
+  f.fake->calls.clear();
+  auto stats = refresh_crm(*f.client, 42, all_addresses(*f.fake), *targeted.store, *targeted.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(targeted.entries(Family::kCrm) == full.entries(Family::kCrm));
+  int email_gets = 0;
+  for (const json& c : f.fake->calls) {
+    for (const json& w : c["params"].value("where", json::array())) {
+      if (w.is_array() && w.size() == 3 && w[1] == "IN") CHECK(w[2].size() <= 500);
+    }
+    if (c["entity"] == "Email" && c["action"] == "get") ++email_gets;
+  }
+  CHECK(email_gets >= 3);  // 1200 addresses: at least three lookups
+}
+
 TEST_CASE("CiviCRM: a targeted read updates exactly the members named, and not the watermark") {
   TempStore t;
   Fixture f;

@@ -431,6 +431,39 @@ TEST_CASE("stage: a contact settled on another contact's address becomes its dup
   CHECK(b->state.duplicate);
 }
 
+// Regression: settling read the chosen address through a reference into the moved member, so
+// when the contact already at that address won the merge the address was read from freed
+// memory (a segfault in the million-member benchmark's second run; valgrind shows it here).
+TEST_CASE("stage: a contact settled onto the address of a contact that wins keeps the address") {
+  TempStore t;
+  FakeCrmReader crm;
+  FakeMailchimpReader mc;
+  crm.add(7, CrmStatus::kRemoved,
+          {{"a-long-enough-address-to-live-on-the-heap@x.org", false, true, 0},
+           {"b-long-enough-address-to-live-on-the-heap@x.org", true, false, 0}});
+  crm.add(3, CrmStatus::kAdded,
+          {{"b-long-enough-address-to-live-on-the-heap@x.org", true, false, 0}});
+  mc.members["b-long-enough-address-to-live-on-the-heap@x.org"] =
+      fake(MailchimpStatus::kSubscribed, at(1));
+  REQUIRE(fetch_crm(crm, 42, true, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  CHECK(settle_representatives(*t.store, *t.pair).value() == 1);
+  std::optional<CrmMember> b = crm_member(t, "b-long-enough-address-to-live-on-the-heap@x.org");
+  REQUIRE(b.has_value());
+  CHECK(b->contact_id == 3);  // in the group: it wins
+  CHECK(b->duplicates == std::vector<std::int64_t>{7});
+  const auto stored = t.entries(Family::kCrm);
+  REQUIRE(stored.count(std::string(
+              member_key("b-long-enough-address-to-live-on-the-heap@x.org").view())) == 1);
+  SnapshotView v;
+  REQUIRE(
+      decode_snapshot(stored.at(std::string(
+                          member_key("b-long-enough-address-to-live-on-the-heap@x.org").view())),
+                      &v)
+          .is_ok());
+  CHECK(v.email == "b-long-enough-address-to-live-on-the-heap@x.org");
+}
+
 TEST_CASE("stage: the two fetches in either order give the same snapshots") {
   auto seed = [](FakeCrmReader& crm, FakeMailchimpReader& mc) {
     crm.add(1, CrmStatus::kAdded, {{"home@x.org", true, false, 0}, {"bulk@x.org", false, true, 0}});

@@ -45,6 +45,9 @@ std::string str(const json& row, const char* key) {
 
 }  // namespace
 
+// Addresses or contacts per call of a targeted read.
+constexpr std::size_t kTargetedChunk = 500;
+
 struct CiviCrmClient::Impl {
   CiviCrmOptions options;
   std::unique_ptr<http::Client> http;
@@ -336,12 +339,17 @@ Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
   Impl& im = *impl_;
   SideRead read;
   std::set<std::int64_t> ids(contact_ids.begin(), contact_ids.end());
-  // The contacts that have one of the addresses (trashed ones too: the group read sees them).
-  json addresses = json::array();
+  // The contacts that have one of the addresses (trashed ones too: the group read sees them), a
+  // few hundred addresses per call: an incremental read of a large group can defer thousands,
+  // and one IN list of them all would outgrow a request.
+  std::vector<std::string> asked;
   for (const std::string& e : emails) {
-    if (!e.empty()) addresses.push_back(e);
+    if (!e.empty()) asked.push_back(e);
   }
-  if (!addresses.empty()) {
+  for (std::size_t at = 0; at < asked.size(); at += kTargetedChunk) {
+    json addresses = json::array();
+    for (std::size_t i = at; i < std::min(asked.size(), at + kTargetedChunk); ++i)
+      addresses.push_back(asked[i]);
     Result<json> found = im.call("Email", "get",
                                  {{"select", {"contact_id"}},
                                   {"where", json::array({json::array({"email", "IN", addresses})})},
@@ -351,13 +359,19 @@ Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
       ids.insert(as_id(row.value("contact_id", json())));
   }
   ids.erase(0);
-  if (ids.empty()) return read;
-  Micros max_seen = kNoTime;
-  if (Status s =
-          im.read_history(group_id, json::array({json::array({"contact_id", "IN", json(ids)})}),
-                          sink, read, &max_seen);
-      !s) {
-    return s;
+  // Their history rows, likewise a chunk of contacts at a time (a contact's rows all come in its
+  // chunk, so each chunk is assembled as a whole read is).
+  const std::vector<std::int64_t> all(ids.begin(), ids.end());
+  for (std::size_t at = 0; at < all.size(); at += kTargetedChunk) {
+    const std::vector<std::int64_t> chunk(all.begin() + at,
+                                          all.begin() + std::min(all.size(), at + kTargetedChunk));
+    Micros max_seen = kNoTime;
+    if (Status s =
+            im.read_history(group_id, json::array({json::array({"contact_id", "IN", json(chunk)})}),
+                            sink, read, &max_seen);
+        !s) {
+      return s;
+    }
   }
   return read;
 }
