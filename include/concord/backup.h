@@ -1,4 +1,5 @@
-// Backups: both sides of a pair, in full, as CSV and JSON files (docs/operations.md, "nothing is lost").
+// Backups: both sides of a pair, in full, as CSV and JSON files (docs/operations.md, "nothing is
+// lost").
 //
 // A backup is written from the pair's snapshots right after a full fetch, so it holds every
 // member each side returned with everything concord reads of it (Mailchimp: email, status, change
