@@ -45,10 +45,18 @@ Run run_concord(const Workdir& work, const std::vector<std::string>& args) {
   close(fd);
   close(err);
   Run r;
-  const std::string status = "/proc/" + std::to_string(pid) + "/status";
+  const std::string proc = "/proc/" + std::to_string(pid);
+  // Until the child has exec'd concord, its memory is a copy of this process's (fork), and its
+  // VmHWM is this process's: only readings taken after the exec are concord's.
+  const std::filesystem::path binary = std::filesystem::canonical(std::getenv("CONCORD_BIN"));
+  bool execed = false;
   while (true) {
-    std::ifstream in(status);
-    for (std::string line; std::getline(in, line);) {
+    if (!execed) {
+      std::error_code ec;
+      execed = std::filesystem::read_symlink(proc + "/exe", ec) == binary;
+    }
+    std::ifstream in(proc + "/status");
+    for (std::string line; execed && std::getline(in, line);) {
       if (line.rfind("VmHWM:", 0) == 0) {
         r.peak_rss_mb = std::max(r.peak_rss_mb, std::strtod(line.c_str() + 6, nullptr) / 1024.0);
       }
@@ -176,6 +184,7 @@ int main(int argc, char** argv) {
   log = sandbox.requests_since(mark);
   bench::print("settle_wall_s", settle.wall_s);
   bench::print("settle_mailchimp_get_pages", count(log, "mailchimp", false, "/members"));
+  bench::print("settle_peak_rss_mb", settle.peak_rss_mb, 1);
 
   // 100 changes on each side, made as people would, an hour later.
   sandbox.clear_faults();
