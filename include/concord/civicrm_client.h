@@ -93,6 +93,8 @@ class CiviCrmClient final : public CrmReader {
   Result<SideRead> read_contacts(std::int64_t group_id, const std::vector<std::string>& emails,
                                  const std::vector<std::int64_t>& contact_ids,
                                  CrmSink& sink) override;
+  // One Email.get per chunk of addresses, with the contact's fields joined (contact_id.*).
+  Result<SideRead> read_by_address(const std::vector<std::string>& emails, CrmSink& sink) override;
 
   // Changes a contact's address (a Mailchimp `upemail`): the contact's email row that has
   // old_email (compared as concord compares addresses: without regard to case or surrounding

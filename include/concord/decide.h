@@ -118,7 +118,10 @@ enum class Note : std::uint8_t {
   kTrashedContactReplaced = 7,     // the only contact with the email is in the trash
   kCleanedRemoved = 8,             // a cleaned member removed from the group (and held)
   kRefusedAsInvalid = 9,           // Mailchimp refused the address as invalid before
+  kConsentWithdrawn = 10,          // in the group, but the contact must not be mailed: unsubscribed
+  kConsentFlagKept = 11,  // subscribed in Mailchimp after the CRM flag was set: a person decides
 };
+inline constexpr std::uint8_t kNoteMax = 11;  // decoders refuse a stored note above it
 
 struct Decision {
   Winner winner = Winner::kNone;
@@ -147,8 +150,10 @@ Decision decide(const MailchimpState& mailchimp, const CrmState& crm, const Base
 
 // Whether a side has changed since the base (docs/decision-rules.md). Exposed for the diff and for
 // tests.
+// The CRM side is seen as CrmState::mailchimp_membership / mailchimp_changed_at say, with
+// `respect_consent` (SyncOptions::respect_crm_opt_out).
 bool mailchimp_changed(const MailchimpState& mailchimp, const BaseState* base);
-bool crm_changed(const CrmState& crm, const BaseState* base);
+bool crm_changed(const CrmState& crm, const BaseState* base, bool respect_consent);
 
 std::string_view winner_name(Winner w);           // "none" | "mailchimp" | "crm"
 std::string_view action_name(MailchimpAction a);  // "subscribe", "pending", …

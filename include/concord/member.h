@@ -107,18 +107,54 @@ struct CrmState {
   bool trashed = false;         // the chosen contact is in the trash (is_deleted)
   bool do_not_email = false;
   bool is_opt_out = false;
-  bool email_on_hold = false;
-  bool duplicate = false;  // several contacts have this email (the choice is reported)
+  bool deceased = false;       // is_deceased
+  bool email_on_hold = false;  // the address is on hold, for bounces (1) or as an opt-out (2)
+  bool hold_opt_out = false;   // … as an opt-out (on_hold = 2)
+  bool duplicate = false;      // several contacts have this email (the choice is reported)
+  // When concord first saw consent_withheld() change (crm_consent_changed_at); kNoTime when it
+  // never saw it withheld. Kept in the snapshot body, not the header.
+  Micros consent_changed_at = kNoTime;
 
   // Has a history row for the group: "present" for the first-run rule.
   bool present() const { return status != CrmStatus::kNone; }
-  // Added → IN; Removed, Pending, Deleted, no row, or a trashed contact → OUT.
+  // The group's membership: Added → IN; Removed, Pending, Deleted, no row, or a trashed contact
+  // → OUT.
   Membership membership() const {
     return status == CrmStatus::kAdded && !trashed ? Membership::kIn : Membership::kOut;
   }
-  // The contact must never be subscribed in Mailchimp by concord.
-  bool opted_out() const { return do_not_email || is_opt_out || email_on_hold; }
+  // A flag of the contact's that says "do not mail": concord never clears one.
+  bool consent_flag() const { return do_not_email || is_opt_out || deceased || hold_opt_out; }
+  // Consent outranks the group (docs/decision-rules.md): OUT for Mailchimp even in the group.
+  bool consent_withheld() const { return consent_flag() || trashed; }
+  // Never subscribed in Mailchimp by concord: consent withheld, or the address on hold for
+  // bounces (which is not a reason to unsubscribe).
+  bool never_subscribe() const { return consent_withheld() || email_on_hold; }
+
+  // What the CRM says for Mailchimp: the group's membership, and with `respect_consent`, OUT while
+  // consent is withheld. Its time: the group's change, or the consent change when that is later
+  // and the contact is in the group (while out of the group, consent changes nothing).
+  Membership mailchimp_membership(bool respect_consent) const {
+    if (respect_consent && consent_withheld()) return Membership::kOut;
+    return membership();
+  }
+  Micros mailchimp_changed_at(bool respect_consent) const {
+    if (!respect_consent || status != CrmStatus::kAdded) return changed_at;
+    return consent_changed_at > changed_at ? consent_changed_at : changed_at;
+  }
 };
+
+// The time of a contact's last consent change (consent_withheld() turning on or off), kept like
+// Mailchimp's status_changed_at: CiviCRM has no time for the flags themselves, only the contact's
+// modified_date, which any edit moves.
+//   - first sight: `modified_at` when consent is withheld, else kNoTime;
+//   - withheld differs from the stored state: `modified_at`;
+//   - same as stored: the stored time (a later edit of the name does not move it).
+struct StoredConsent {
+  bool withheld;
+  Micros changed_at;
+};
+Micros crm_consent_changed_at(const std::optional<StoredConsent>& stored, bool withheld,
+                              Micros modified_at);
 
 // ---- the base ----
 

@@ -34,6 +34,12 @@ inline constexpr std::uint8_t kCrmDoNotEmail = 1u << 2;
 inline constexpr std::uint8_t kCrmIsOptOut = 1u << 3;
 inline constexpr std::uint8_t kCrmEmailOnHold = 1u << 4;
 inline constexpr std::uint8_t kCrmDuplicate = 1u << 5;
+inline constexpr std::uint8_t kCrmDeceased = 1u << 6;
+inline constexpr std::uint8_t kCrmHoldOptOut = 1u << 7;  // the address is on hold as an opt-out
+// The bits that withhold consent (CrmState::consent_withheld): a member with one of them set is
+// never on the diff's fast path.
+inline constexpr std::uint8_t kCrmConsentFlags =
+    kCrmTrashed | kCrmDoNotEmail | kCrmIsOptOut | kCrmDeceased | kCrmHoldOptOut;
 // Flag bits of a Mailchimp snapshot header: bits 0-1 hold the UnsubscribeOrigin.
 inline constexpr std::uint8_t kMailchimpOriginMask = 0x3;
 
@@ -135,12 +141,14 @@ struct CrmBody {
   std::string last_name;
   std::vector<std::int64_t> duplicates;   // other contacts with this address, ascending
   std::vector<CrmBodyAddress> addresses;  // empty, or every address of the contact (two or more)
+  Micros consent_changed_at = kNoTime;    // CrmState::consent_changed_at
 
   bool operator==(const CrmBody&) const = default;
 };
 
-// The body as compact JSON: {"contact_id","first_name","last_name"} then "duplicates" and
-// "addresses" only when not empty. Invalid UTF-8 in names is replaced by U+FFFD.
+// The body as compact JSON: {"contact_id","first_name","last_name"} then "duplicates",
+// "addresses" and "consent_changed_at" (µs since the epoch, UTC) only when not empty. Invalid UTF-8
+// in names is replaced by U+FFFD.
 std::string encode_crm_body(const CrmBody& body);
 // kCorruption when the body is not a JSON object; absent or mistyped members are left at their
 // defaults (a contact id given as a decimal string is read as a number).
@@ -148,6 +156,8 @@ Status decode_crm_body(std::string_view body, CrmBody* out);
 // True when the body may list addresses (a cheap test before decode_crm_body: a name cannot fake
 // it, since quotes inside JSON strings are escaped).
 bool crm_body_has_addresses(std::string_view body);
+// True when the body may hold a consent time (a cheap test before decode_crm_body, as above).
+bool crm_body_has_consent_time(std::string_view body);
 // The content hash of a CRM member: FNV-1a over email ‖ first_name ‖ 0x1f ‖ last_name.
 std::uint64_t crm_content_hash(std::string_view email, std::string_view first_name,
                                std::string_view last_name);

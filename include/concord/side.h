@@ -114,6 +114,8 @@ struct CrmContact {
   bool trashed = false;                 // is_deleted
   bool do_not_email = false;
   bool is_opt_out = false;
+  bool deceased = false;         // is_deceased
+  Micros modified_at = kNoTime;  // the contact's modified_date, in UTC (kNoTime: none, unreadable)
   std::string first_name, last_name;
   std::vector<CrmAddress> addresses;  // in the CRM's order (by id)
 };
@@ -135,7 +137,8 @@ class CrmReader {
   // Every contact with a history row for the group (trashed ones included). The watermark is the
   // server's time when the read began, else the latest row date seen (kNoTime: none).
   virtual Result<SideRead> read_all(std::int64_t group_id, CrmSink& sink) = 0;
-  // The contacts with history rows dated at or after `watermark` less a small overlap. The
+  // The contacts with history rows dated at or after `watermark` less a small overlap, and those
+  // whose contact (flags, trash, addresses, names) was modified since then. The
   // watermark is the server's time when the read began (never before `watermark`), else the
   // latest row date seen (at least `watermark`).
   virtual Result<SideRead> read_since(std::int64_t group_id, Micros watermark, CrmSink& sink) = 0;
@@ -145,6 +148,13 @@ class CrmReader {
                                          const std::vector<std::string>& emails,
                                          const std::vector<std::int64_t>& contact_ids,
                                          CrmSink& sink) = 0;
+  // The contacts that have one of these addresses (compared without regard to case; trashed ones
+  // too, flagged), whatever groups they are in: each with that address as its only one, its flags,
+  // names and modified_date, and status kNone (no history is read). For Mailchimp members the group
+  // does not have yet: they are added to the group as these contacts, not created anew. A few
+  // hundred addresses per call. The watermark is kNoTime.
+  virtual Result<SideRead> read_by_address(const std::vector<std::string>& emails,
+                                           CrmSink& sink) = 0;
 };
 
 // ---- the engine's view --------------------------------------------------------------------------
@@ -198,6 +208,11 @@ class SyncSide {
   // one's current record, or its removal when the side no longer has it. Watermarks stay.
   virtual Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
                                      const PairHandle& pair) = 0;
+  // Once both sides are read: the people this side knows outside the synced set whom the other
+  // side has (a CRM contact outside the group with the address of a Mailchimp subscriber), into
+  // the snapshot as members with no history, so that the plan adds them rather than creating
+  // them. Sides without such people do nothing.
+  virtual Result<FetchStats> look_up_outside(Store&, const PairHandle&) { return FetchStats{}; }
   // Applies writes (the engine hands at most batch_size() at a time); outcomes[i] belongs to
   // writes[i].
   virtual std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) = 0;

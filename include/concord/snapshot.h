@@ -77,6 +77,16 @@ Result<FetchStats> refresh_crm(CrmReader& reader, std::int64_t group_id,
 // moved; on a store error, what it wrote so far stays (calling it again finishes the job).
 Result<std::uint64_t> settle_representatives(Store& store, const PairHandle& pair);
 
+// Call after settle_representatives. For every Mailchimp member that is IN and has no CRM member,
+// only one looked up before, or only a contact in the trash: the contacts outside the group with
+// its address (read_by_address), as CRM members with no history (status kNone, contact known,
+// flags and duplicates as a fetch keeps them; beside a trashed contact, merged with it by the
+// duplicate rule), so that the plan adds such a contact to the group instead of creating one.
+// Looked-up members that Mailchimp no longer has IN, or whose address no longer has a contact,
+// are removed.
+Result<FetchStats> look_up_outside_contacts(CrmReader& reader, Store& store,
+                                            const PairHandle& pair);
+
 // The meta keys of the watermarks (docs/store-format.md, "Meta").
 std::string mailchimp_watermark_key(std::string_view list_id);
 std::string civicrm_watermark_key(std::int64_t group_id);

@@ -115,7 +115,9 @@ std::string crm_flags(const CrmState& s) {
   add(s.trashed, "trashed");
   add(s.do_not_email, "do-not-email");
   add(s.is_opt_out, "opted-out");
-  add(s.email_on_hold, "email-on-hold");
+  add(s.deceased, "deceased");
+  add(s.email_on_hold && !s.hold_opt_out, "email-on-hold");
+  add(s.hold_opt_out, "email-on-hold-opt-out");
   add(s.duplicate, "duplicate");
   return f;
 }

@@ -48,21 +48,11 @@ BaseRecord base_after_write(const Operation& op, Side side, Micros written_at) {
   return b;
 }
 
-// A member's class in the report, and whether it is left unsynced, from a plan's row.
-bool row_unsynced(const ReportRow& r) {
-  if (r.conflict == Conflict::kInvalidEmail) return true;
-  if (r.decision.has_action()) return false;
-  const Membership m = r.mailchimp ? r.mailchimp->membership() : Membership::kOut;
-  const Membership c = r.crm ? r.crm->membership() : Membership::kOut;
-  return m != c;
-}
-
 // Counts a plan's operations and report rows as the diff makes them, keeps the report in the
 // store, and shows both to the caller's observer. Base updates wait for the second pass.
 class PlanPass final : public PlanSink {
  public:
-  PlanPass(ReportWriter& report, std::set<MemberKey>& unsynced, PlanSink* observer)
-      : report_(report), unsynced_(unsynced), observer_(observer) {}
+  PlanPass(ReportWriter& report, PlanSink* observer) : report_(report), observer_(observer) {}
 
   void operation(Operation&& op) override {
     if (observer_ != nullptr) observer_->operation(std::move(op));
@@ -70,7 +60,6 @@ class PlanPass final : public PlanSink {
   void report(ReportRow&& row) override {
     if (!status_) return;
     const bool keyed = row.conflict != Conflict::kInvalidEmail;
-    if (row_unsynced(row)) unsynced_.insert(row.key);
     status_ = report_.add(keyed ? &row.key : nullptr, report_entry(row));
     if (observer_ != nullptr) observer_->report(std::move(row));
   }
@@ -80,7 +69,6 @@ class PlanPass final : public PlanSink {
 
  private:
   ReportWriter& report_;
-  std::set<MemberKey>& unsynced_;
   PlanSink* observer_;
   Status status_;
 };
@@ -257,8 +245,15 @@ class Run {
   }
 
   // Once both sides are read, before resume() and the diff read the snapshots: a CRM contact is
-  // keyed by the address Mailchimp has, whichever side was read first.
-  Status settle() { return settle_representatives(p_.store, p_.pair).status(); }
+  // keyed by the address Mailchimp has, whichever side was read first; and contacts outside the
+  // group that Mailchimp subscribers are, are known (the plan adds them rather than creating
+  // them).
+  Status settle() {
+    if (Status s = settle_representatives(p_.store, p_.pair).status(); !s) return s;
+    Result<FetchStats> outside = p_.people.look_up_outside(p_.store, p_.pair);
+    if (!outside) return outside.status().with_context("looking up contacts outside the group");
+    return Status::ok();
+  }
 
   Result<bool> want_full_fetch() {
     if (req_.full_fetch) return true;
@@ -344,7 +339,7 @@ class Run {
 
   Status plan() {
     const SyncOptions o = options();
-    PlanPass pass(*report_, unsynced_, req_.observer);
+    PlanPass pass(*report_, req_.observer);
     progress("plan", Side::kMailchimp, 0, 0);
     Result<DiffResult> d = diff(p_.store, p_.pair, o, pass);
     if (!d) return d.status();

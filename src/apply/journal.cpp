@@ -190,7 +190,7 @@ Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view
   if (s) s = r.get("resolved_by", &e.resolved_by, false);
   if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmHoldEmail), &e.op.kind, what + " kind");
   if (s) s = enum_of(reason, static_cast<int>(Reason::kOneWay), &e.op.reason, what);
-  if (s) s = enum_of(note, static_cast<int>(Note::kRefusedAsInvalid), &e.op.note, what + " note");
+  if (s) s = enum_of(note, kNoteMax, &e.op.note, what + " note");
   if (s) s = enum_of(state, static_cast<int>(JournalState::kSuperseded), &e.state, what);
   if (!s) return s;
   if (base.size() != 5) return Status::corruption(what + ": field \"base\" is not 5 numbers");

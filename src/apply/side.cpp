@@ -214,6 +214,13 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
     return refresh_crm(client_, group_id, emails, store, pair);
   }
 
+ public:
+  Result<FetchStats> look_up_outside(Store& store, const PairHandle& pair) override {
+    if (Status s = resolve(); !s) return s;
+    return attributed(look_up_outside_contacts(client_, store, pair));
+  }
+
+ private:
   std::vector<SideOutcome> apply_resolved(const std::int64_t& group_id,
                                           const std::vector<SideWrite>& writes) override {
     std::vector<CrmWrite> cw;

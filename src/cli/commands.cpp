@@ -55,6 +55,7 @@ PlanCounts plan_counts_of(const RunOutcome& r, const PlanListing& listing) {
 json run_json(const RunOutcome& r, const PlanListing& listing) {
   json j = plan_json(plan_counts_of(r, listing), r.record.first_run, r.record.sync);
   j["run"] = r.record.id;
+  j["full_fetch"] = r.record.full_fetch;
   j["result"] = run_state_name(r.record.state);
   j["applied"] = r.record.applied;
   j["failed"] = r.record.failed;

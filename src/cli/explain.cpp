@@ -79,19 +79,41 @@ Result<Stored> load(Store& store, const PairHandle& pair, const MemberKey& key) 
   return st;
 }
 
+// Which consent flags a contact has, as words.
+std::string consent_text(const CrmState& crm) {
+  std::string s;
+  auto add = [&](bool on, const char* what) {
+    if (on) s += (s.empty() ? "" : ", ") + std::string(what);
+  };
+  add(crm.is_opt_out, "opted out");
+  add(crm.do_not_email, "do-not-email");
+  add(crm.deceased, "deceased");
+  add(crm.hold_opt_out, "address on hold as an opt-out");
+  return s;
+}
+
 // The rules decide() went through, in order, as sentences.
 std::vector<std::string> trace(const MailchimpState& mc, const CrmState& crm, const BaseState* base,
                                const SyncOptions& o, const Decision& d) {
   std::vector<std::string> steps;
   const bool mc_changed = mailchimp_changed(mc, base);
-  const bool crm_changed_ = crm_changed(crm, base);
+  const bool respect = o.respect_crm_opt_out;
+  const bool crm_changed_ = crm_changed(crm, base, respect);
+  const Membership crm_m = crm.mailchimp_membership(respect);
   steps.push_back("Mailchimp says " + membership_text(mc.membership()) + " (" +
                   std::string(mailchimp_status_name(mc.status)) + ", changed " +
                   time_text(mc.changed_at) + ")");
-  steps.push_back("the CRM says " + membership_text(crm.membership()) + " (" +
+  steps.push_back("the CRM says " + membership_text(crm_m) + " (" +
                   std::string(crm.present() ? crm_status_name(crm.status) : "no history row") +
                   (crm.trashed ? ", contact in the trash" : "") + ", changed " +
-                  time_text(crm.changed_at) + ")");
+                  time_text(crm.mailchimp_changed_at(respect)) + ")");
+  if (respect && crm.consent_flag() && crm.membership() == Membership::kIn) {
+    steps.push_back(
+        "consent outranks the group: the contact is in the group but must not be "
+        "mailed (" +
+        consent_text(crm) + ", seen " + time_text(crm.consent_changed_at) +
+        "), so it is OUT for Mailchimp");
+  }
   if (base == nullptr) {
     steps.push_back(
         "no base: the sides never agreed on this member (rule 4: a side where the "
@@ -103,7 +125,7 @@ std::vector<std::string> trace(const MailchimpState& mc, const CrmState& crm, co
   }
   steps.push_back(std::string("Mailchimp ") + (mc_changed ? "changed" : "did not change") +
                   " since the base; the CRM " + (crm_changed_ ? "changed" : "did not change"));
-  if (mc.membership() == crm.membership()) {
+  if (mc.membership() == crm_m) {
     steps.push_back("rule 1: both sides say " + membership_text(mc.membership()) +
                     ": no membership action");
   } else if (o.trust != Trust::kNone) {
@@ -196,7 +218,10 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                                      {"trashed", crm.trashed},
                                      {"do_not_email", crm.do_not_email},
                                      {"is_opt_out", crm.is_opt_out},
+                                     {"is_deceased", crm.deceased},
                                      {"email_on_hold", crm.email_on_hold},
+                                     {"hold_opt_out", crm.hold_opt_out},
+                                     {"consent_changed_at", time_text(crm.consent_changed_at)},
                                      {"record", st->crm_body}}
                               : json(nullptr)},
               {"base", st->base ? json{{"membership", membership_text(bs.membership)},

@@ -7,14 +7,13 @@ using namespace concord::cli;
 
 namespace {
 
-void add_run_options(CLI::App* c, RunOptions& o, bool apply) {
+// plan and sync take the same flags: a plan shows (and exits as) the sync with those flags.
+void add_run_options(CLI::App* c, RunOptions& o) {
   c->add_option("--sync", o.sync, "the [[sync]] to run (default: every one)");
   c->add_option("--trust", o.trust, "the side that wins every disagreement, for this run only")
       ->check(CLI::IsMember({"crm", "mailchimp"}));
-  if (apply) {
-    c->add_flag("--allow-mass-removal", o.allow_mass_removal,
-                "lift the max_removal_fraction guard for this run");
-  }
+  c->add_flag("--allow-mass-removal", o.allow_mass_removal,
+              "lift the max_removal_fraction guard for this run");
   c->add_flag("--full", o.full, "fetch both sides in full even when a watermark exists");
   c->add_flag("--json", o.json, "print the plan and the result as JSON");
 }
@@ -38,10 +37,10 @@ int main(int argc, char** argv) {
   RunOptions plan_o, sync_o;
   CLI::App* plan_c = app.add_subcommand(
       "plan", "Fetch both sides and show what a sync would do, changing neither side");
-  add_run_options(plan_c, plan_o, false);
+  add_run_options(plan_c, plan_o);
   CLI::App* sync_c =
       app.add_subcommand("sync", "Plan, then apply (backing both sides up before the first apply)");
-  add_run_options(sync_c, sync_o, true);
+  add_run_options(sync_c, sync_o);
 
   ReportOptions rep;
   CLI::App* report_c = app.add_subcommand("report", "The conflict report of a run");

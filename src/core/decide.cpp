@@ -24,6 +24,14 @@ int compare_times(Micros a, Micros b, Micros margin) {
 void decide_for_mailchimp_winner(const MailchimpState& mc, const CrmState& crm,
                                  const SyncOptions& options, Decision& d) {
   if (d.target == Membership::kIn) {
+    if (options.respect_crm_opt_out && crm.contact_known && !crm.trashed && crm.consent_flag()) {
+      // The person subscribed in Mailchimp after the flag was set. concord never clears a consent
+      // flag: nothing is written and the base stays, and the report shows it until a person
+      // settles it. It is an opt-out respected, not a failure (the person chose Mailchimp).
+      d.conflict = Conflict::kOptOut;
+      d.note = Note::kConsentFlagKept;
+      return;
+    }
     if (!crm.contact_known) {
       d.crm = CrmAction::kCreateContact;
     } else if (crm.trashed) {
@@ -46,6 +54,12 @@ void decide_for_crm_winner(const MailchimpState& mc, const CrmState& crm,
                            const SyncOptions& options, Decision& d) {
   if (d.target == Membership::kOut) {
     // Mailchimp says IN: subscribed or pending.
+    if (options.respect_crm_opt_out && crm.membership() == Membership::kIn &&
+        crm.consent_withheld()) {
+      // Still in the group, but no longer to be mailed: the contact stays in the group.
+      d.conflict = Conflict::kOptOut;
+      d.note = Note::kConsentWithdrawn;
+    }
     if (options.removal == RemovalMode::kArchive) {
       if (mc.status == MailchimpStatus::kPending) {
         d.mailchimp = MailchimpAction::kUnsubscribe;
@@ -60,7 +74,9 @@ void decide_for_crm_winner(const MailchimpState& mc, const CrmState& crm,
   }
   // The CRM says IN; Mailchimp is absent, unsubscribed, cleaned, archived, transactional or
   // forgotten.
-  if (options.respect_crm_opt_out && crm.opted_out()) {
+  if (options.respect_crm_opt_out && crm.never_subscribe()) {
+    // An address on hold for bounces (consent withheld never gets here: it is OUT): respected,
+    // and only reported.
     d.conflict = Conflict::kOptOut;
     d.note = Note::kCrmOptOut;
     return;
@@ -123,8 +139,9 @@ bool mailchimp_changed(const MailchimpState& mc, const BaseState* base) {
                        base ? base->mailchimp_changed_at : kNoTime);
 }
 
-bool crm_changed(const CrmState& crm, const BaseState* base) {
-  return changed_since(crm.present(), crm.membership(), crm.changed_at, base,
+bool crm_changed(const CrmState& crm, const BaseState* base, bool respect_consent) {
+  return changed_since(crm.present(), crm.mailchimp_membership(respect_consent),
+                       crm.mailchimp_changed_at(respect_consent), base,
                        base ? base->membership : Membership::kOut,
                        base ? base->crm_changed_at : kNoTime);
 }
@@ -133,12 +150,18 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
                 const SyncOptions& options) {
   Decision d;
   const Membership mc_m = mc.membership();
-  const Membership crm_m = crm.membership();
+  const bool respect = options.respect_crm_opt_out;
+  const Membership crm_m = crm.mailchimp_membership(respect);
 
   if (mc_m == crm_m) {
     // Rule 1: equal state is never a conflict, whatever the times say.
     d.target = mc_m;
     d.reason = Reason::kAgree;
+    if (respect && crm_m != crm.membership()) {
+      // In the group but not to be mailed, and not in Mailchimp: respected; the report says so.
+      d.conflict = Conflict::kOptOut;
+      d.note = Note::kCrmOptOut;
+    }
   } else if (options.direction == Direction::kToMailchimp) {
     // A one-way pair: the people side is the source, whatever either side's times say.
     d.winner = Winner::kCrm;
@@ -149,7 +172,7 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
     d.reason = options.trust == Trust::kCrm ? Reason::kTrustCrm : Reason::kTrustMailchimp;
   } else {
     const bool mc_ch = mailchimp_changed(mc, base);
-    const bool crm_ch = crm_changed(crm, base);
+    const bool crm_ch = crm_changed(crm, base, respect);
     if (mc_ch && !crm_ch) {
       d.winner = Winner::kMailchimp;  // Rule 2
       d.reason = Reason::kOnlyMailchimpChanged;
@@ -160,7 +183,7 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
       // Rule 3 (both changed). Neither changed cannot happen while they disagree (the base holds
       // one membership); it is settled the same way, by time then tie rule.
       d.conflict = Conflict::kBothChanged;
-      int c = compare_times(mc.changed_at, crm.changed_at, options.skew_margin);
+      int c = compare_times(mc.changed_at, crm.mailchimp_changed_at(respect), options.skew_margin);
       if (c > 0) {
         d.winner = Winner::kMailchimp;
         d.reason = Reason::kMailchimpLater;
@@ -315,6 +338,10 @@ std::string_view note_name(Note n) {
       return "cleaned-removed";
     case Note::kRefusedAsInvalid:
       return "refused-as-invalid";
+    case Note::kConsentWithdrawn:
+      return "consent-withdrawn";
+    case Note::kConsentFlagKept:
+      return "consent-flag-kept";
   }
   return "?";
 }
@@ -386,6 +413,15 @@ std::string explain(const Decision& d) {
       break;
     case Note::kRefusedAsInvalid:
       s += "; Mailchimp refused the address as invalid before, so it is not sent again";
+      break;
+    case Note::kConsentWithdrawn:
+      s += "; the CRM contact is opted out, do-not-email, deceased or its address is on hold as "
+           "an opt-out: unsubscribed in Mailchimp, and kept in the group";
+      break;
+    case Note::kConsentFlagKept:
+      s += "; the person subscribed in Mailchimp after the CRM contact was marked not to be "
+           "mailed: concord never clears that flag, so nothing is written until a person "
+           "settles it";
       break;
     case Note::kCleanedRemoved:
       s += d.hold_email ? "; the address is cleaned (bounced) in Mailchimp: removed from the "

@@ -63,6 +63,13 @@ Micros mailchimp_status_changed_at(const std::optional<StoredMailchimpStatus>& s
   return stored->changed_at;
 }
 
+Micros crm_consent_changed_at(const std::optional<StoredConsent>& stored, bool withheld,
+                              Micros modified_at) {
+  if (!stored) return withheld ? modified_at : kNoTime;
+  if (stored->withheld != withheld) return modified_at;
+  return stored->changed_at;
+}
+
 std::optional<CrmStatus> parse_crm_status(std::string_view s) {
   if (s == "Added") return CrmStatus::kAdded;
   if (s == "Removed") return CrmStatus::kRemoved;

@@ -120,7 +120,8 @@ SnapshotHeader crm_header(const CrmState& s, std::uint64_t hash) {
   h.flags = static_cast<std::uint8_t>(
       (s.contact_known ? kCrmContactKnown : 0) | (s.trashed ? kCrmTrashed : 0) |
       (s.do_not_email ? kCrmDoNotEmail : 0) | (s.is_opt_out ? kCrmIsOptOut : 0) |
-      (s.email_on_hold ? kCrmEmailOnHold : 0) | (s.duplicate ? kCrmDuplicate : 0));
+      (s.email_on_hold ? kCrmEmailOnHold : 0) | (s.duplicate ? kCrmDuplicate : 0) |
+      (s.deceased ? kCrmDeceased : 0) | (s.hold_opt_out ? kCrmHoldOptOut : 0));
   h.changed_at = s.changed_at;
   h.content_hash = hash;
   return h;
@@ -149,6 +150,8 @@ Status crm_state_of(const SnapshotHeader& h, CrmState* out) {
   out->is_opt_out = (h.flags & kCrmIsOptOut) != 0;
   out->email_on_hold = (h.flags & kCrmEmailOnHold) != 0;
   out->duplicate = (h.flags & kCrmDuplicate) != 0;
+  out->deceased = (h.flags & kCrmDeceased) != 0;
+  out->hold_opt_out = (h.flags & kCrmHoldOptOut) != 0;
   return Status::ok();
 }
 
@@ -248,6 +251,7 @@ std::string encode_crm_body(const CrmBody& b) {
     }
     j["addresses"] = std::move(list);
   }
+  if (b.consent_changed_at != kNoTime) j["consent_changed_at"] = b.consent_changed_at;
   return compact(j);
 }
 
@@ -275,11 +279,18 @@ Status decode_crm_body(std::string_view body, CrmBody* out) {
       out->addresses.push_back(std::move(address));
     }
   }
+  if (auto t = j.find("consent_changed_at"); t != j.end() && t->is_number_integer()) {
+    out->consent_changed_at = t->get<Micros>();
+  }
   return Status::ok();
 }
 
 bool crm_body_has_addresses(std::string_view body) {
   return body.find("\"addresses\":") != std::string_view::npos;
+}
+
+bool crm_body_has_consent_time(std::string_view body) {
+  return body.find("\"consent_changed_at\":") != std::string_view::npos;
 }
 
 std::uint64_t crm_content_hash(std::string_view email, std::string_view first_name,

@@ -138,7 +138,7 @@ class Differ {
     return mh.membership == b.membership && ch.membership == b.membership &&
            mh.changed_at <= b.mailchimp_changed_at && ch.changed_at <= b.crm_changed_at &&
            mh.content_hash == b.mailchimp_hash && ch.content_hash == b.crm_hash &&
-           (ch.flags & kCrmDuplicate) == 0;
+           (ch.flags & (kCrmDuplicate | kCrmConsentFlags)) == 0;
   }
 
   Status decide_member(std::string_view key, const Input& mc, const SnapshotHeader& mh,
@@ -150,6 +150,7 @@ class Differ {
     }
     if (crm.at) {
       if (Status s = crm_state_of(ch, &cs); !s) return bad_value(s, Family::kCrm, key);
+      if (Status s = read_consent_time(crm.cursor.value(), key, &cs); !s) return s;
     }
     BaseState bs;
     if (b != nullptr) bs = b->state();
@@ -159,6 +160,7 @@ class Differ {
     if (!refused) return refused.status();
     if (*refused != nullptr) ms.refusal = (*refused)->kind;
     const Decision d = decide(ms, cs, b ? &bs : nullptr, options_);
+    const Micros crm_time = cs.mailchimp_changed_at(options_.respect_crm_opt_out);
     PlanCounts& c = result_.counts;
 
     if (!d.has_action()) {
@@ -169,7 +171,7 @@ class Differ {
         if (!mc.at && !crm.at) {
           sink_.base_update(mk, std::nullopt);  // neither side has the member any more
         } else {
-          BaseRecord nb{d.target, ms.changed_at, cs.changed_at, mc.at ? mh.content_hash : 0,
+          BaseRecord nb{d.target, ms.changed_at, crm_time, mc.at ? mh.content_hash : 0,
                         crm.at ? ch.content_hash : 0};
           if (b == nullptr || !(*b == nb)) sink_.base_update(mk, nb);
         }
@@ -187,7 +189,7 @@ class Differ {
       BaseRecord after{d.target, kNoTime, kNoTime, mc.at ? mh.content_hash : 0,
                        crm.at ? ch.content_hash : 0};
       if (d.winner == Winner::kMailchimp) after.mailchimp_changed_at = ms.changed_at;
-      if (d.winner == Winner::kCrm) after.crm_changed_at = cs.changed_at;
+      if (d.winner == Winner::kCrm) after.crm_changed_at = crm_time;
       auto emit = [&](OpKind kind) {
         ++c.of(kind);
         sink_.operation(Operation{mk, email, kind, d.reason, d.note, after});
@@ -237,6 +239,18 @@ class Differ {
     if (!r) return r.status().with_context("meta " + std::string(refusals_.key()));
     refusal_ = std::move(*r);
     return static_cast<const StoredRefusal*>(&refusal_);
+  }
+
+  // The consent time lives in the body (the header has no room for a second time); most bodies
+  // have none, and are not parsed.
+  static Status read_consent_time(std::string_view value, std::string_view key, CrmState* cs) {
+    SnapshotView v;
+    if (Status s = decode_snapshot(value, &v); !s) return bad_value(s, Family::kCrm, key);
+    if (!crm_body_has_consent_time(v.body)) return Status::ok();
+    CrmBody body;
+    if (Status s = decode_crm_body(v.body, &body); !s) return bad_value(s, Family::kCrm, key);
+    cs->consent_changed_at = body.consent_changed_at;
+    return Status::ok();
   }
 
   static Status read_email(std::string_view value, Family f, std::string_view key,

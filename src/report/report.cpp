@@ -95,7 +95,9 @@ std::string crm_flags(const CrmState* crm, bool duplicate) {
     if (crm->trashed) flags.push_back("trashed");
     if (crm->do_not_email) flags.push_back("do-not-email");
     if (crm->is_opt_out) flags.push_back("opted-out");
-    if (crm->email_on_hold) flags.push_back("email-on-hold");
+    if (crm->deceased) flags.push_back("deceased");
+    if (crm->email_on_hold)
+      flags.push_back(crm->hold_opt_out ? "email-on-hold-opt-out" : "email-on-hold");
   }
   if (duplicate) flags.push_back("duplicate");
   if (crm != nullptr && !crm->contact_known) flags.push_back("no-contact");

@@ -20,13 +20,15 @@ Status crm_member_of(std::string_view value, CrmMember* member, std::string* ema
   m.last_name = std::move(body.last_name);
   m.duplicates = std::move(body.duplicates);
   m.addresses = std::move(body.addresses);
+  m.state.consent_changed_at = body.consent_changed_at;
   *member = std::move(m);
   email->assign(view.email);
   return Status::ok();
 }
 
 std::string crm_entry_of(const CrmMember& m, std::string_view email) {
-  CrmBody body{m.contact_id, m.first_name, m.last_name, m.duplicates, m.addresses};
+  CrmBody body{m.contact_id, m.first_name, m.last_name,
+               m.duplicates, m.addresses,  m.state.consent_changed_at};
   std::string value;
   encode_snapshot(crm_header(m.state, crm_content_hash(email, m.first_name, m.last_name)), email,
                   encode_crm_body(body), &value);
@@ -37,6 +39,20 @@ CrmIngest::CrmIngest(Store& store, const PairHandle& pair, SnapshotWriter::Mode 
     : store_(store), pair_(pair), writer_(store, pair, Side::kCrm, mode) {}
 
 namespace {
+
+// A stored member's consent, for crm_consent_changed_at. The body is parsed only when it has a
+// consent time; an unreadable value counts as first sight.
+std::optional<StoredConsent> stored_consent(const std::optional<std::string>& value) {
+  if (!value) return std::nullopt;
+  SnapshotView view;
+  if (!decode_snapshot(*value, &view)) return std::nullopt;
+  StoredConsent c{(view.header.flags & kCrmConsentFlags) != 0, kNoTime};
+  if (crm_body_has_consent_time(view.body)) {
+    CrmBody body;
+    if (decode_crm_body(view.body, &body)) c.changed_at = body.consent_changed_at;
+  }
+  return c;
+}
 
 std::size_t usable_addresses(const CrmContact& c) {
   return static_cast<std::size_t>(
@@ -122,6 +138,9 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
     m.state.do_not_email = c.do_not_email;
     m.state.is_opt_out = c.is_opt_out;
     m.state.email_on_hold = c.addresses[chosen].on_hold != 0;
+    m.state.hold_opt_out = c.addresses[chosen].on_hold == 2;
+    m.state.deceased = c.deceased;
+    m.modified_at = c.modified_at;
     m.first_name = std::move(c.first_name);
     m.last_name = std::move(c.last_name);
     if (several) {
@@ -166,6 +185,9 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
         }
       }
     }
+    // The consent time, kept as Mailchimp's status_changed_at is.
+    m.state.consent_changed_at =
+        crm_consent_changed_at(stored_consent(old), m.state.consent_withheld(), m.modified_at);
     if (covers(key)) written.insert(key);
     entries.push_back({key, crm_entry_of(m, entry.second)});
   }

@@ -37,6 +37,7 @@ Result<MemberRecords> read_member(Store& store, const PairHandle& pair, const Me
     if (Status s = crm_state_of(v.header, &state); !s) return corrupt(s, "crm", key);
     if (Status s = decode_crm_body(v.body, &body); !s) return corrupt(s, "crm", key);
     if (out.email.empty()) out.email.assign(v.email);
+    state.consent_changed_at = body.consent_changed_at;
     out.crm = state;
     out.crm_body = std::move(body);
     out.crm_hash = v.header.content_hash;

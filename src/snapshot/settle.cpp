@@ -85,6 +85,7 @@ Result<std::uint64_t> settle_representatives(Store& store, const PairHandle& pai
 
       CrmMember m = std::move(cand.member);
       m.state.email_on_hold = target.on_hold != 0;
+      m.state.hold_opt_out = target.on_hold == 2;
       // The member already at the target: the same contact (a stale entry, or one concord wrote
       // after adding the contact) is replaced; another contact makes the two duplicates.
       std::optional<std::string> there;

@@ -560,28 +560,25 @@ const std::vector<Row>& rows() {
       {.name = "refused before, CRM says OUT too -> agree, nothing reported",
        .mailchimp = MailchimpState{.refusal = Refusal::kInvalidAddress},
        .crm = crm(CS::kRemoved, jan(10))},
-      {.name = "CRM opt-out: do_not_email -> not subscribed, reported",
+      // ---- consent outranks the group (docs/decision-rules.md)
+      {.name = "CRM opt-out: do_not_email, absent from Mailchimp -> agree OUT, reported",
        .mailchimp = mc_absent(),
        .crm = CrmState{.status = CS::kAdded,
                        .changed_at = jan(4),
                        .contact_known = true,
                        .do_not_email = true},
-       .winner = Winner::kCrm,
-       .reason = Reason::kOnlyCrmChanged,
        .conflict = Conflict::kOptOut,
        .note = Note::kCrmOptOut,
        .explain_has = "do-not-email"},
-      {.name = "CRM opt-out: is_opt_out -> not subscribed, reported",
+      {.name = "CRM opt-out: is_opt_out, absent from Mailchimp -> agree OUT, reported",
        .mailchimp = mc_absent(),
        .crm = CrmState{.status = CS::kAdded,
                        .changed_at = jan(4),
                        .contact_known = true,
                        .is_opt_out = true},
-       .winner = Winner::kCrm,
-       .reason = Reason::kOnlyCrmChanged,
        .conflict = Conflict::kOptOut,
        .note = Note::kCrmOptOut},
-      {.name = "CRM opt-out: email_on_hold -> not subscribed, reported",
+      {.name = "CRM bounce hold: email_on_hold -> not subscribed, reported",
        .mailchimp = mc_absent(),
        .crm = CrmState{.status = CS::kAdded,
                        .changed_at = jan(4),
@@ -591,6 +588,13 @@ const std::vector<Row>& rows() {
        .reason = Reason::kOnlyCrmChanged,
        .conflict = Conflict::kOptOut,
        .note = Note::kCrmOptOut},
+      {.name = "CRM bounce hold on a subscribed member -> not unsubscribed",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .email_on_hold = true},
+       .base = agreed(kIn, jan(1), jan(1))},
       {.name = "CRM opt-out outranks resubscribe = pending (no confirmation sent either)",
        .mailchimp = mc(MS::kUnsubscribed, jan(2), Origin::kSelf),
        .crm = CrmState{.status = CS::kAdded,
@@ -598,10 +602,149 @@ const std::vector<Row>& rows() {
                        .contact_known = true,
                        .is_opt_out = true},
        .base = agreed(kOut, jan(2), jan(1)),
-       .winner = Winner::kCrm,
-       .reason = Reason::kOnlyCrmChanged,
        .conflict = Conflict::kOptOut,
        .note = Note::kCrmOptOut},
+      {.name =
+           "consent withdrawn: is_opt_out seen 1 Mar, subscribed -> unsubscribed, stays in group",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .is_opt_out = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .base = agreed(kIn, jan(1), jan(1)),
+       .winner = Winner::kCrm,
+       .reason = Reason::kOnlyCrmChanged,
+       .mc_action = MA::kUnsubscribe,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentWithdrawn,
+       .explain_has = "kept in the group"},
+      {.name = "consent withdrawn: do_not_email -> unsubscribed",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .do_not_email = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .base = agreed(kIn, jan(1), jan(1)),
+       .winner = Winner::kCrm,
+       .reason = Reason::kOnlyCrmChanged,
+       .mc_action = MA::kUnsubscribe,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentWithdrawn},
+      {.name = "consent withdrawn: deceased -> unsubscribed",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .deceased = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .base = agreed(kIn, jan(1), jan(1)),
+       .winner = Winner::kCrm,
+       .reason = Reason::kOnlyCrmChanged,
+       .mc_action = MA::kUnsubscribe,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentWithdrawn},
+      {.name = "consent withdrawn: the address on hold as an opt-out (on_hold = 2) -> unsubscribed",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .email_on_hold = true,
+                       .hold_opt_out = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .base = agreed(kIn, jan(1), jan(1)),
+       .winner = Winner::kCrm,
+       .reason = Reason::kOnlyCrmChanged,
+       .mc_action = MA::kUnsubscribe,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentWithdrawn},
+      {.name = "consent withdrawn, removal = archive -> archived",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .is_opt_out = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .base = agreed(kIn, jan(1), jan(1)),
+       .options = {.removal = RemovalMode::kArchive},
+       .winner = Winner::kCrm,
+       .reason = Reason::kOnlyCrmChanged,
+       .mc_action = MA::kArchive,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentWithdrawn},
+      {.name = "consent withdrawn, first run: the flag seen 1 Mar is later than the opt-in -> "
+               "unsubscribed",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .is_opt_out = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .winner = Winner::kCrm,
+       .reason = Reason::kCrmLater,
+       .mc_action = MA::kUnsubscribe,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentWithdrawn},
+      {.name = "subscribed in Mailchimp after the flag was set -> nothing written, person decides",
+       .mailchimp = mc(MS::kSubscribed, utc(2026, 3, 5)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .is_opt_out = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .base = agreed(kOut, utc(2026, 3, 2), utc(2026, 3, 1)),
+       .winner = Winner::kMailchimp,
+       .reason = Reason::kOnlyMailchimpChanged,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentFlagKept,
+       .explain_has = "never clears that flag"},
+      {.name = "subscribed in Mailchimp, opted out contact outside the group -> not added",
+       .mailchimp = mc(MS::kSubscribed, utc(2026, 3, 5)),
+       .crm = CrmState{.contact_known = true, .do_not_email = true},
+       .winner = Winner::kMailchimp,
+       .reason = Reason::kOnlyMailchimpChanged,
+       .conflict = Conflict::kOptOut,
+       .note = Note::kConsentFlagKept},
+      {.name = "flag lifted 1 Apr, unsubscribed by an admin -> subscribed again",
+       .mailchimp = mc(MS::kUnsubscribed, utc(2026, 3, 2), Origin::kAdmin),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .consent_changed_at = utc(2026, 4, 1)},
+       .base = agreed(kOut, utc(2026, 3, 2), utc(2026, 3, 1)),
+       .winner = Winner::kCrm,
+       .reason = Reason::kOnlyCrmChanged,
+       .mc_action = MA::kSubscribe},
+      {.name = "flag lifted, the person had unsubscribed themself -> pending (resubscribe)",
+       .mailchimp = mc(MS::kUnsubscribed, utc(2026, 3, 2), Origin::kSelf),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .consent_changed_at = utc(2026, 4, 1)},
+       .base = agreed(kOut, utc(2026, 3, 2), utc(2026, 3, 1)),
+       .winner = Winner::kCrm,
+       .reason = Reason::kOnlyCrmChanged,
+       .mc_action = MA::kPending,
+       .conflict = Conflict::kCompliance,
+       .note = Note::kResubscribePending},
+      {.name = "opted out and removed from the group, unsubscribed -> agree, nothing reported",
+       .mailchimp = mc(MS::kUnsubscribed, jan(2)),
+       .crm = CrmState{.status = CS::kRemoved,
+                       .changed_at = jan(2),
+                       .contact_known = true,
+                       .is_opt_out = true,
+                       .consent_changed_at = jan(2)},
+       .base = agreed(kOut, jan(2), jan(2))},
+      {.name = "respect_crm_opt_out = false: an opted-out subscribed member stays subscribed",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = CrmState{.status = CS::kAdded,
+                       .changed_at = jan(1),
+                       .contact_known = true,
+                       .is_opt_out = true,
+                       .consent_changed_at = utc(2026, 3, 1)},
+       .base = agreed(kIn, jan(1), jan(1)),
+       .options = {.respect_crm_opt_out = false}},
       {.name = "respect_crm_opt_out = false: do_not_email contact is subscribed",
        .mailchimp = mc_absent(),
        .crm = CrmState{.status = CS::kAdded,
@@ -747,10 +890,11 @@ TEST_CASE("decide: the decision table of docs/decision-rules.md", "[decide]") {
           CHECK(d.target == row.mailchimp.membership());
           break;
         case Winner::kCrm:
-          CHECK(d.target == row.crm.membership());
+          CHECK(d.target == row.crm.mailchimp_membership(row.options.respect_crm_opt_out));
           break;
         case Winner::kNone:
-          CHECK(row.mailchimp.membership() == row.crm.membership());
+          CHECK(row.mailchimp.membership() ==
+                row.crm.mailchimp_membership(row.options.respect_crm_opt_out));
           CHECK(d.target == row.mailchimp.membership());
           break;
       }
@@ -759,6 +903,29 @@ TEST_CASE("decide: the decision table of docs/decision-rules.md", "[decide]") {
       CHECK_FALSE(why.empty());
       if (!row.explain_has.empty()) CHECK_THAT(why, Catch::Contains(row.explain_has));
     }
+  }
+}
+
+TEST_CASE("crm_consent_changed_at", "[decide][consent]") {
+  struct Case {
+    const char* name;
+    std::optional<StoredConsent> stored;
+    bool withheld;
+    Micros expected;
+  };
+  const Micros modified = utc(2026, 3, 1);
+  const std::vector<Case> cases = {
+      {"first sight, withheld: the contact's modified_date", std::nullopt, true, modified},
+      {"first sight, not withheld: no time", std::nullopt, false, kNoTime},
+      {"withheld now, not before: modified_date", StoredConsent{false, kNoTime}, true, modified},
+      {"lifted now: modified_date", StoredConsent{true, jan(5)}, false, modified},
+      {"still withheld (a name edit moved modified_date): the stored time",
+       StoredConsent{true, jan(5)}, true, jan(5)},
+      {"still not withheld: the stored time", StoredConsent{false, jan(7)}, false, jan(7)},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    CHECK(crm_consent_changed_at(c.stored, c.withheld, modified) == c.expected);
   }
 }
 
@@ -825,22 +992,23 @@ TEST_CASE("mailchimp_changed", "[decide][changed]") {
 
 TEST_CASE("crm_changed", "[decide][changed]") {
   SECTION("no base: a history row has changed, no row has not") {
-    CHECK(crm_changed(crm(CS::kAdded, jan(1)), nullptr));
-    CHECK(crm_changed(crm(CS::kRemoved, jan(1)), nullptr));
-    CHECK_FALSE(crm_changed(crm(CS::kNone, kNoTime), nullptr));  // contact, never in the group
-    CHECK_FALSE(crm_changed(crm_no_contact(), nullptr));
+    CHECK(crm_changed(crm(CS::kAdded, jan(1)), nullptr, true));
+    CHECK(crm_changed(crm(CS::kRemoved, jan(1)), nullptr, true));
+    CHECK_FALSE(
+        crm_changed(crm(CS::kNone, kNoTime), nullptr, true));  // contact, never in the group
+    CHECK_FALSE(crm_changed(crm_no_contact(), nullptr, true));
   }
   SECTION("with a base") {
     const BaseState base = agreed(kIn, jan(3), jan(5));
-    CHECK_FALSE(crm_changed(crm(CS::kAdded, jan(5)), &base));
-    CHECK_FALSE(crm_changed(crm(CS::kAdded, jan(4)), &base));
-    CHECK(crm_changed(crm(CS::kAdded, jan(6)), &base));  // re-added later
-    CHECK(crm_changed(crm(CS::kRemoved, jan(5)), &base));
-    CHECK(crm_changed(crm(CS::kPending, jan(5)), &base));
-    CHECK(crm_changed(crm_no_contact(), &base));
+    CHECK_FALSE(crm_changed(crm(CS::kAdded, jan(5)), &base, true));
+    CHECK_FALSE(crm_changed(crm(CS::kAdded, jan(4)), &base, true));
+    CHECK(crm_changed(crm(CS::kAdded, jan(6)), &base, true));  // re-added later
+    CHECK(crm_changed(crm(CS::kRemoved, jan(5)), &base, true));
+    CHECK(crm_changed(crm(CS::kPending, jan(5)), &base, true));
+    CHECK(crm_changed(crm_no_contact(), &base, true));
     CrmState trashed = crm(CS::kAdded, jan(5));
     trashed.trashed = true;  // Added but trashed: OUT, so it differs from the base
-    CHECK(crm_changed(trashed, &base));
+    CHECK(crm_changed(trashed, &base, true));
   }
 }
 

@@ -114,6 +114,7 @@ TEST_CASE(
   const int run_ms = static_cast<int>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count());
+  INFO(ref.text());
   REQUIRE((ref.code == 0 || ref.code == 4));
   REQUIRE(ref.json()["operations"].size() > 100);
   const auto expected = memberships(reference);

@@ -176,12 +176,12 @@ TEST_CASE("report_entry: a duplicate on which the sides agree") {
   MailchimpState mc = in_mailchimp(MailchimpStatus::kSubscribed, "2024-01-01T00:00:00Z");
   CrmState crm = crm_contact(CrmStatus::kAdded, kNoTime);
   crm.duplicate = true;
-  crm.do_not_email = true;
+  crm.email_on_hold = true;  // for bounces: no reason to unsubscribe, so the sides agree
   ReportRow row = plan_row(mc, crm, std::nullopt);
   ReportEntry e = report_entry(row);
   CHECK(e.conflict == "duplicate");
   CHECK(e.decision == "no change");
-  CHECK(e.crm_flags == "do-not-email, duplicate");
+  CHECK(e.crm_flags == "email-on-hold, duplicate");
 
   SECTION("a row whose class was left unset is still a duplicate") {
     row.conflict = Conflict::kNone;

@@ -26,6 +26,8 @@ struct Contact {
   std::int64_t id;
   std::string first, last;
   bool deleted = false, dne = false, optout = false;
+  bool deceased = false;
+  std::string modified = "2026-01-01 00:00:00";  // modified_date, site-local
 };
 struct Email {
   std::int64_t id, contact_id;
@@ -89,6 +91,9 @@ class FakeCivi final : public http::Client {
           if (w[0] == "date") match &= h.date >= w[2].get<std::string>();
           if (w[0] == "group_id") match &= h.group_id == w[2].get<std::int64_t>();
           if (w[0] == "contact_id") match &= in(w[2], h.contact_id);
+          if (w[0] == "contact_id.modified_date") {
+            match &= contact(h.contact_id).modified >= w[2].get<std::string>();
+          }
         }
         if (match) rows.push_back(h);
       }
@@ -105,6 +110,8 @@ class FakeCivi final : public http::Client {
                           {"contact_id.is_deleted", c.deleted},
                           {"contact_id.do_not_email", c.dne},
                           {"contact_id.is_opt_out", c.optout},
+                          {"contact_id.is_deceased", c.deceased},
+                          {"contact_id.modified_date", c.modified},
                           {"contact_id.first_name", c.first},
                           {"contact_id.last_name", c.last}});
       }
@@ -249,7 +256,10 @@ CrmState stored(TempStore& t, const std::string& email, CrmBody* rec = nullptr) 
   REQUIRE(decode_snapshot(**v, &view).is_ok());
   CrmState s;
   REQUIRE(crm_state_of(view.header, &s).is_ok());
-  if (rec) REQUIRE(decode_crm_body(view.body, rec).is_ok());
+  CrmBody body;
+  REQUIRE(decode_crm_body(view.body, &body).is_ok());
+  s.consent_changed_at = body.consent_changed_at;
+  if (rec) *rec = std::move(body);
   return s;
 }
 
@@ -344,8 +354,74 @@ TEST_CASE("CiviCRM: an incremental read asks for rows since the watermark, in si
   }
   CHECK(since == "2026-07-04 11:55:00");
   CHECK(stored(t, "wilma@bedrock.org").status == CrmStatus::kRemoved);
-  CHECK(f.fake->calls.size() == 2);  // no duplicates involved: the history and the emails only
+  // No duplicates involved: the history since, its emails, and the contacts modified since (none).
+  CHECK(f.fake->calls.size() == 3);
+  CHECK(f.fake->calls.at(2)["params"]["where"][1] ==
+        json::array({"contact_id.modified_date", ">=", "2026-07-04 11:55:00"}));
   CHECK(stats->watermark == utc("2026-08-01 09:00:00"));
+}
+
+TEST_CASE(
+    "CiviCRM: an incremental read sees consent flags by modified_date, and keeps their time") {
+  TempStore t;
+  Fixture f;
+  seed(*f.fake);
+  REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
+  CrmBody body;
+  CHECK_FALSE(stored(t, "wilma@bedrock.org", &body).consent_withheld());
+  CHECK(body.consent_changed_at == kNoTime);
+
+  // Wilma opts out on 1 August (no history row: the group does not change); CiviCRM moves
+  // modified_date. 10:00 BST = 09:00 UTC.
+  f.fake->contacts[0].optout = true;
+  f.fake->contacts[0].modified = "2026-08-01 10:00:00";
+  REQUIRE(fetch_crm(*f.client, 42, false, *t.store, *t.pair).is_ok());
+  CrmState wilma = stored(t, "wilma@bedrock.org", &body);
+  CHECK(wilma.is_opt_out);
+  CHECK(wilma.status == CrmStatus::kAdded);  // still in the group
+  CHECK(wilma.consent_changed_at == utc("2026-08-01 09:00:00"));
+
+  // A later edit of her name moves modified_date, not the consent time.
+  f.fake->contacts[0].first = "Wilhelmina";
+  f.fake->contacts[0].modified = "2026-08-03 10:00:00";
+  REQUIRE(fetch_crm(*f.client, 42, false, *t.store, *t.pair).is_ok());
+  CHECK(stored(t, "wilma@bedrock.org", &body).consent_changed_at == utc("2026-08-01 09:00:00"));
+  CHECK(body.first_name == "Wilhelmina");
+
+  // Deceased counts as well; lifting every flag is a change of its own.
+  f.fake->contacts[0].optout = false;
+  f.fake->contacts[0].modified = "2026-08-05 10:00:00";
+  REQUIRE(fetch_crm(*f.client, 42, false, *t.store, *t.pair).is_ok());
+  wilma = stored(t, "wilma@bedrock.org");
+  CHECK_FALSE(wilma.consent_withheld());
+  CHECK(wilma.consent_changed_at == utc("2026-08-05 09:00:00"));
+  f.fake->contacts[0].deceased = true;
+  f.fake->contacts[0].modified = "2026-08-07 10:00:00";
+  REQUIRE(fetch_crm(*f.client, 42, false, *t.store, *t.pair).is_ok());
+  wilma = stored(t, "wilma@bedrock.org");
+  CHECK(wilma.deceased);
+  CHECK(wilma.consent_changed_at == utc("2026-08-07 09:00:00"));
+}
+
+TEST_CASE("CiviCRM: a first read takes an opted-out contact's modified_date as its consent time") {
+  TempStore t;
+  Fixture f;
+  seed(*f.fake);
+  f.fake->contacts[0].dne = true;
+  f.fake->contacts[0].modified = "2026-03-01 12:00:00";
+  // Fred's only address is on hold as an opt-out (on_hold = 2): consent withheld too.
+  f.fake->emails[3].on_hold = 2;
+  f.fake->contacts[2].modified = "2026-03-02 12:00:00";
+  REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
+  CrmState wilma = stored(t, "wilma@bedrock.org");
+  CHECK(wilma.do_not_email);
+  CHECK(wilma.consent_changed_at == utc("2026-03-01 12:00:00"));
+  CrmState fred = stored(t, "fred@bedrock.org");
+  CHECK(fred.hold_opt_out);
+  CHECK(fred.consent_withheld());
+  CHECK(fred.consent_changed_at == utc("2026-03-02 12:00:00"));
+  // Contacts without a flag have no consent time.
+  CHECK(stored(t, "barney@bedrock.org").consent_changed_at == kNoTime);
 }
 
 TEST_CASE("CiviCRM: the watermark is the server's time when the read began (its Date header)") {

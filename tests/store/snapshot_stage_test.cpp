@@ -154,6 +154,29 @@ class FakeCrmReader final : public CrmReader {
     return SideRead{1, kNoTime};
   }
 
+  // Contacts outside the group: only read_by_address sees them (besides those above).
+  std::vector<CrmContact> outside;
+  std::vector<std::vector<std::string>> looked_up;  // the addresses of each read_by_address
+
+  Result<SideRead> read_by_address(const std::vector<std::string>& emails, CrmSink& sink) override {
+    looked_up.push_back(emails);
+    std::vector<CrmContact> page;
+    for (const std::vector<CrmContact>* list : {&contacts, &outside}) {
+      for (const CrmContact& c : *list) {
+        for (const CrmAddress& a : c.addresses) {
+          if (std::count(emails.begin(), emails.end(), normalise_email(a.email)) == 0) continue;
+          CrmContact one = c;
+          one.status = CrmStatus::kNone;
+          one.changed_at = kNoTime;
+          one.addresses = {a};
+          page.push_back(std::move(one));
+        }
+      }
+    }
+    if (Status s = sink.records(page); !s) return s;
+    return SideRead{1, kNoTime};
+  }
+
   CrmContact& add(std::int64_t id, CrmStatus status, std::vector<CrmAddress> addresses,
                   Micros changed_at = at(1)) {
     CrmContact c;
@@ -380,6 +403,104 @@ TEST_CASE("stage: CRM contacts are keyed by their representative address, duplic
   CHECK(shared->addresses.empty());
   CHECK(entries(t, Family::kRejects) == 2);
   CHECK(t.entries(Family::kRejects).count(reject_key(Side::kCrm, "contact 5")) == 1);
+}
+
+TEST_CASE("stage: contacts outside the group that Mailchimp subscribers are become known") {
+  TempStore t;
+  FakeCrmReader crm;
+  FakeMailchimpReader mc;
+  crm.add(1, CrmStatus::kAdded, {{"in@x.org", true, false, 0}});
+  mc.members["in@x.org"] = fake(MailchimpStatus::kSubscribed, at(1));
+  // Pebbles is in no group; two contacts outside the group share twin@; Gone has no contact;
+  // Left unsubscribed in Mailchimp, so nobody looks her up.
+  CrmContact pebbles;
+  pebbles.contact_id = 7;
+  pebbles.do_not_email = true;
+  pebbles.modified_at = at(2);
+  pebbles.addresses = {{"Pebbles@x.org", true, false, 0}};
+  crm.outside.push_back(pebbles);
+  for (std::int64_t id : {9, 8}) {
+    CrmContact twin;
+    twin.contact_id = id;
+    twin.addresses = {{"twin@x.org", true, false, 0}};
+    crm.outside.push_back(twin);
+  }
+  CrmContact left;
+  left.contact_id = 11;
+  left.addresses = {{"left@x.org", true, false, 0}};
+  crm.outside.push_back(left);
+  mc.members["pebbles@x.org"] = fake(MailchimpStatus::kSubscribed, at(3));
+  mc.members["twin@x.org"] = fake(MailchimpStatus::kPending, at(3));
+  mc.members["gone@x.org"] = fake(MailchimpStatus::kSubscribed, at(3));
+  mc.members["left@x.org"] = fake(MailchimpStatus::kUnsubscribed, at(3));
+  REQUIRE(fetch_crm(crm, 42, true, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+
+  auto found = look_up_outside_contacts(crm, *t.store, *t.pair);
+  REQUIRE(found.is_ok());
+  REQUIRE(crm.looked_up.size() == 1);
+  std::vector<std::string> asked = crm.looked_up[0];
+  std::sort(asked.begin(), asked.end());
+  CHECK(asked == std::vector<std::string>{"gone@x.org", "pebbles@x.org", "twin@x.org"});
+  std::optional<CrmMember> p = crm_member(t, "pebbles@x.org");
+  REQUIRE(p.has_value());
+  CHECK(p->contact_id == 7);
+  CHECK(p->state.status == CrmStatus::kNone);
+  CHECK(p->state.contact_known);
+  CHECK(p->state.do_not_email);
+  CHECK(p->state.consent_changed_at == at(2));
+  std::optional<CrmMember> twin = crm_member(t, "twin@x.org");
+  REQUIRE(twin.has_value());
+  CHECK(twin->contact_id == 8);  // the lowest id, as inside the group
+  CHECK(twin->duplicates == std::vector<std::int64_t>{9});
+  CHECK(twin->state.duplicate);
+  CHECK_FALSE(crm_member(t, "gone@x.org").has_value());
+  CHECK_FALSE(crm_member(t, "left@x.org").has_value());
+  CHECK(crm_member(t, "in@x.org")->state.status == CrmStatus::kAdded);  // untouched
+
+  SECTION("a trashed contact in the group gives way to one outside it, the same on every run") {
+    crm.add(20, CrmStatus::kAdded, {{"trash@x.org", true, false, 0}}).trashed = true;
+    CrmContact live;
+    live.contact_id = 21;
+    live.addresses = {{"trash@x.org", true, false, 0}};
+    crm.outside.push_back(live);
+    crm.add(22, CrmStatus::kAdded, {{"alone@x.org", true, false, 0}}).trashed = true;
+    mc.members["trash@x.org"] = fake(MailchimpStatus::kSubscribed, at(3));
+    mc.members["alone@x.org"] = fake(MailchimpStatus::kSubscribed, at(3));
+    REQUIRE(fetch_crm(crm, 42, true, *t.store, *t.pair).is_ok());
+    REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+    for (int run = 0; run < 2; ++run) {
+      INFO("look-up " << run);
+      REQUIRE(look_up_outside_contacts(crm, *t.store, *t.pair).is_ok());
+      std::optional<CrmMember> m = crm_member(t, "trash@x.org");
+      REQUIRE(m.has_value());
+      CHECK(m->contact_id == 21);
+      CHECK(m->duplicates == std::vector<std::int64_t>{20});
+      CHECK_FALSE(m->state.trashed);
+      // Only a trashed contact has the address: the group's record stays.
+      std::optional<CrmMember> alone = crm_member(t, "alone@x.org");
+      REQUIRE(alone.has_value());
+      CHECK(alone->contact_id == 22);
+      CHECK(alone->state.status == CrmStatus::kAdded);
+    }
+  }
+
+  SECTION("asked again while outside; dropped when Mailchimp no longer has them IN") {
+    crm.outside[0].do_not_email = false;
+    mc.members["twin@x.org"] = fake(MailchimpStatus::kUnsubscribed, at(5));
+    REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+    auto again = look_up_outside_contacts(crm, *t.store, *t.pair);
+    REQUIRE(again.is_ok());
+    CHECK(again->removed == 1);
+    CHECK_FALSE(crm_member(t, "pebbles@x.org")->state.do_not_email);
+    CHECK_FALSE(crm_member(t, "twin@x.org").has_value());
+  }
+  SECTION("a contact that gave the address up is forgotten") {
+    crm.outside.erase(crm.outside.begin());
+    auto again = look_up_outside_contacts(crm, *t.store, *t.pair);
+    REQUIRE(again.is_ok());
+    CHECK_FALSE(crm_member(t, "pebbles@x.org").has_value());
+  }
 }
 
 TEST_CASE("stage: settling moves a contact to the address Mailchimp has") {

@@ -87,6 +87,7 @@ class CiviLoader {
                                       "timezone",
                                       "api_key_permission",
                                       "view_debug_output",
+                                      "trash_bumps_modified_date",
                                       "deny",
                                       "next_ids",
                                       "groups",
@@ -117,6 +118,7 @@ class CiviLoader {
     str("timezone", &s.timezone);
     flag("api_key_permission", &s.api_key_permission);
     flag("view_debug_output", &s.view_debug_output);
+    flag("trash_bumps_modified_date", &s.trash_bumps_modified_date);
     auto tz = TimeZone::load(s.timezone);
     if (!tz.is_ok()) seed_fail("civicrm.timezone", "unknown time zone \"" + s.timezone + "\"");
     s.tz = *tz;

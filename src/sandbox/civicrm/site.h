@@ -314,7 +314,10 @@ struct CiviSite {
   std::shared_ptr<const TimeZone> tz;
   bool api_key_permission = false;  // the key's contact holds "authenticate with api key"
   bool view_debug_output = true;    // ... and "view debug output" (detailed error messages)
-  std::vector<std::string> deny;    // "Entity.action" patterns answered 403
+  // Whether trashing or restoring a contact moves its modified_date: CiviCRM with civicrm-core
+  // PR #33439 (2025-08) does; before it, the trash code wrote the old modified_date back.
+  bool trash_bumps_modified_date = true;
+  std::vector<std::string> deny;  // "Entity.action" patterns answered 403
 
   Table<ContactRow> contacts;
   Table<EmailRow> emails;

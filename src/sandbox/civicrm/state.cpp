@@ -19,6 +19,8 @@ void write_site(JsonOut& o, const CiviSite& s) {
   o.boolean(s.api_key_permission);
   o.key("view_debug_output");
   o.boolean(s.view_debug_output);
+  o.key("trash_bumps_modified_date");
+  o.boolean(s.trash_bumps_modified_date);
   o.key("deny");
   o.begin_array();
   for (const std::string& d : s.deny)

@@ -6,6 +6,25 @@
 #include "sandbox/civicrm/api_error.h"
 
 namespace concord::sandbox {
+namespace {
+
+// The stored value of a contact's field, owned, to tell whether a write changed it.
+XVal contact_column(const CiviSite& site, std::uint32_t slot, int f) {
+  std::string scratch;
+  V v = get_field(site, kContact, slot, f, &scratch);
+  XVal x;
+  x.k = v.k;
+  x.i = v.i;
+  x.s = std::string(v.s);
+  return x;
+}
+
+// MySQL compares the row images byte for byte: a change of case is a change.
+bool same_value(const XVal& a, const XVal& b) {
+  return a.k == b.k && a.i == b.i && a.s == b.s;
+}
+
+}  // namespace
 
 std::string_view RowWriter::varchar(const XVal& v, std::size_t max) {
   if (v.k != XVal::kStr) return {};
@@ -96,16 +115,30 @@ std::uint32_t RowWriter::insert_contact(const Values& vals, std::uint64_t* shown
 
 void RowWriter::update_contact(std::uint32_t slot, const Values& vals, std::uint64_t*) {
   ContactRow& c = site_.contacts.rows[slot];
-  for (const FieldVal& fv : vals)
+  // modified_date is ON UPDATE CURRENT_TIMESTAMP: MySQL moves it only when the UPDATE changes
+  // another column, so writing the values a row already has leaves it where it was.
+  bool changed = false, trash_changed = false;
+  for (const FieldVal& fv : vals) {
+    XVal before = contact_column(site_, slot, fv.field);
     set_contact(c, fv.field, fv.val);
-  c.modified = now_local_;
+    if (same_value(before, contact_column(site_, slot, fv.field))) continue;
+    (fv.field == C_IS_DELETED ? trash_changed : changed) = true;
+  }
+  if (changed || (trash_changed && site_.trash_bumps_modified_date)) c.modified = now_local_;
+}
+
+void RowWriter::touch_contact(std::int64_t contact) {
+  if (contact == kNull) return;
+  std::uint32_t slot = site_.contacts.find(contact);
+  if (slot != kNoSlot) site_.contacts.rows[slot].modified = now_local_;
 }
 
 void RowWriter::delete_contact(std::uint32_t slot, bool use_trash) {
   ContactRow& c = site_.contacts.rows[slot];
   if (use_trash) {
+    // Before civicrm-core PR #33439 the trash code wrote the old modified_date back.
+    if (!c.flag(kIsDeleted) && site_.trash_bumps_modified_date) c.modified = now_local_;
     c.set_flag(kIsDeleted, true);
-    c.modified = now_local_;
     return;
   }
   std::int64_t id = c.id;
@@ -228,6 +261,8 @@ std::uint32_t RowWriter::insert_email(const Values& vals, std::uint64_t* shown) 
   if (row.contact_id != kNull) site_.email_by_contact.add(row.contact_id, slot);
   if (!row.email_null) site_.email_by_address.add(email_key(row.email), slot);
   email_rules(slot, vals, true, shown);
+  // civicrm_email's AFTER INSERT trigger.
+  touch_contact(site_.emails.rows[slot].contact_id);
   return slot;
 }
 
@@ -256,12 +291,18 @@ void RowWriter::update_email(std::uint32_t slot, const Values& vals, std::uint64
   }
   email_rules(slot, vals, false, shown);
   if (before.contact_id != e.contact_id) ensure_primary(before.contact_id);
+  // civicrm_email's AFTER UPDATE trigger runs for every row written, changed or not, and
+  // touches OLD.contact_id and NEW.contact_id.
+  touch_contact(before.contact_id);
+  touch_contact(site_.emails.rows[slot].contact_id);
 }
 
 void RowWriter::delete_email(std::uint32_t slot, bool) {
   std::int64_t contact = site_.emails.rows[slot].contact_id;
   site_.emails.kill(slot);
   ensure_primary(contact);
+  // civicrm_email's AFTER DELETE trigger.
+  touch_contact(contact);
 }
 
 void RowWriter::set_group(GroupRow& g, int f, const XVal& v) {

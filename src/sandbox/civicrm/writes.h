@@ -1,7 +1,8 @@
 // The CiviCRM part's row writes: what a create, update or delete does to the rows of each
 // entity and to the site's indexes, with the rules CiviCRM's BAOs and MySQL's constraints apply
 // (a contact's primary email, bulk mail, on-hold dates, unique groups and memberships, the
-// subscription history a membership change writes, ON DELETE CASCADE).
+// subscription history a membership change writes, ON DELETE CASCADE, and what moves a contact's
+// modified_date: docs/sandbox.md, "Writes").
 //
 // kEntities (entities.h) reaches these by entity. A write that MySQL or CiviCRM would refuse
 // throws ApiError (api_error.h), with the rows written so far left as they are, as the live
@@ -35,10 +36,13 @@ class RowWriter {
   // (returns its slot), a change of the row at `slot`, its deletion. `shown` gains the fields a
   // write set beyond those given.
   std::uint32_t insert_contact(const Values& vals, std::uint64_t* shown);
+  // Moves modified_date only when a value of the row changes (trash and restore: only if the
+  // site's trash_bumps_modified_date says so).
   void update_contact(std::uint32_t slot, const Values& vals, std::uint64_t* shown);
   // With `use_trash`, the contact goes to the trash (is_deleted) instead.
   void delete_contact(std::uint32_t slot, bool use_trash);
 
+  // Each Email write moves the modified_date of the contacts it names (before and after).
   std::uint32_t insert_email(const Values& vals, std::uint64_t* shown);
   void update_email(std::uint32_t slot, const Values& vals, std::uint64_t* shown);
   void delete_email(std::uint32_t slot, bool use_trash);
@@ -66,6 +70,9 @@ class RowWriter {
                    std::string_view method, std::string_view tracking);
 
   void set_contact(ContactRow& c, int f, const XVal& v);
+  // The modified_date of a live contact becomes now, as civicrm_email's triggers set it
+  // (nothing for NULL or a contact that does not exist).
+  void touch_contact(std::int64_t contact);
   // Makes the lowest-id email of a contact primary when none is.
   void ensure_primary(std::int64_t contact);
   // Sets the fields of an email; the caller handles indexes and the primary/bulk rules.

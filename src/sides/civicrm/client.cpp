@@ -48,6 +48,27 @@ std::string str(const json& row, const char* key) {
 // Addresses or contacts per call of a targeted read.
 constexpr std::size_t kTargetedChunk = 500;
 
+namespace {
+
+// Calls `f` with the addresses that are not blank, kTargetedChunk at a time as a JSON array, until
+// one call fails: an incremental read of a large group can defer thousands of addresses, and one
+// IN list of them all would outgrow a request.
+template <typename F>
+Status in_chunks(const std::vector<std::string>& emails, F f) {
+  json chunk = json::array();
+  for (const std::string& e : emails) {
+    if (e.empty()) continue;
+    chunk.push_back(e);
+    if (chunk.size() == kTargetedChunk) {
+      if (Status s = f(chunk); !s) return s;
+      chunk = json::array();
+    }
+  }
+  return chunk.empty() ? Status::ok() : f(chunk);
+}
+
+}  // namespace
+
 struct CiviCrmClient::Impl {
   CiviCrmOptions options;
   std::unique_ptr<http::Client> http;
@@ -181,14 +202,14 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
   CrmContact current;  // the contact whose rows are being read (may continue on the next page)
   bool have_current = false;
   for (std::int64_t offset = 0;; offset += options.page_size) {
-    json params = {
-        {"select",
-         {"id", "contact_id", "status", "date", "contact_id.is_deleted", "contact_id.do_not_email",
-          "contact_id.is_opt_out", "contact_id.first_name", "contact_id.last_name"}},
-        {"where", where},
-        {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
-        {"limit", options.page_size},
-        {"offset", offset}};
+    json params = {{"select",
+                    {"id", "contact_id", "status", "date", "contact_id.is_deleted",
+                     "contact_id.do_not_email", "contact_id.is_opt_out", "contact_id.is_deceased",
+                     "contact_id.modified_date", "contact_id.first_name", "contact_id.last_name"}},
+                   {"where", where},
+                   {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
+                   {"limit", options.page_size},
+                   {"offset", offset}};
     Result<json> page =
         call("SubscriptionHistory", "get", params, offset == 0 ? server_start : nullptr);
     if (!page) return page.status();
@@ -211,6 +232,9 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
       c.trashed = truthy(row.value("contact_id.is_deleted", json()));
       c.do_not_email = truthy(row.value("contact_id.do_not_email", json()));
       c.is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
+      c.deceased = truthy(row.value("contact_id.is_deceased", json()));
+      Result<Micros> modified = parse_civil(str(row, "contact_id.modified_date"));
+      c.modified_at = modified ? zone->local_to_utc(*modified) : kNoTime;
       c.first_name = str(row, "contact_id.first_name");
       c.last_name = str(row, "contact_id.last_name");
       current = std::move(c);  // rows come in id order: the last one is the latest
@@ -328,6 +352,16 @@ Result<SideRead> CiviCrmClient::read_since(std::int64_t group_id, Micros waterma
       !s) {
     return s;
   }
+  // Contacts whose own row or addresses changed (consent flags, trash, holds, names): CiviCRM
+  // moves modified_date for those, never for group changes (civicrm-apiv4.md §9.9). A contact
+  // with a new history row as well is read twice; the snapshot takes the same record twice.
+  Micros ignored = kNoTime;
+  if (Status s = im.read_history(
+          group_id, json::array({json::array({"contact_id.modified_date", ">=", since})}), sink,
+          read, &ignored);
+      !s) {
+    return s;
+  }
   read.watermark = server_start != kNoTime ? std::max(watermark, server_start) : max_seen;
   return read;
 }
@@ -339,17 +373,8 @@ Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
   Impl& im = *impl_;
   SideRead read;
   std::set<std::int64_t> ids(contact_ids.begin(), contact_ids.end());
-  // The contacts that have one of the addresses (trashed ones too: the group read sees them), a
-  // few hundred addresses per call: an incremental read of a large group can defer thousands,
-  // and one IN list of them all would outgrow a request.
-  std::vector<std::string> asked;
-  for (const std::string& e : emails) {
-    if (!e.empty()) asked.push_back(e);
-  }
-  for (std::size_t at = 0; at < asked.size(); at += kTargetedChunk) {
-    json addresses = json::array();
-    for (std::size_t i = at; i < std::min(asked.size(), at + kTargetedChunk); ++i)
-      addresses.push_back(asked[i]);
+  // The contacts that have one of the addresses (trashed ones too: the group read sees them).
+  Status looked = in_chunks(emails, [&](const json& addresses) {
     Result<json> found = im.call("Email", "get",
                                  {{"select", {"contact_id"}},
                                   {"where", json::array({json::array({"email", "IN", addresses})})},
@@ -357,7 +382,9 @@ Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
     if (!found) return found.status();
     for (const json& row : (*found)["values"])
       ids.insert(as_id(row.value("contact_id", json())));
-  }
+    return Status::ok();
+  });
+  if (!looked) return looked;
   ids.erase(0);
   // Their history rows, likewise a chunk of contacts at a time (a contact's rows all come in its
   // chunk, so each chunk is assembled as a whole read is).
@@ -373,6 +400,49 @@ Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
       return s;
     }
   }
+  return read;
+}
+
+Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& emails,
+                                                CrmSink& sink) {
+  Impl& im = *impl_;
+  SideRead read;
+  Status looked = in_chunks(emails, [&](const json& addresses) {
+    Result<json> found = im.call(
+        "Email", "get",
+        {{"select",
+          {"contact_id", "email", "is_primary", "is_bulkmail", "on_hold", "contact_id.is_deleted",
+           "contact_id.do_not_email", "contact_id.is_opt_out", "contact_id.is_deceased",
+           "contact_id.modified_date", "contact_id.first_name", "contact_id.last_name"}},
+         {"where", json::array({json::array({"email", "IN", addresses})})},
+         {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
+         {"limit", 0}});
+    if (!found) return found.status();
+    const json& rows = (*found)["values"];
+    if (!rows.is_array()) return Status::unavailable("CiviCRM Email.get: no values array");
+    ++read.pages;
+    std::vector<CrmContact> page;
+    for (const json& row : rows) {
+      if (!row.is_object()) continue;
+      CrmContact c;
+      c.contact_id = as_id(row.value("contact_id", json()));
+      if (c.contact_id == 0) continue;
+      c.trashed = truthy(row.value("contact_id.is_deleted", json()));
+      c.do_not_email = truthy(row.value("contact_id.do_not_email", json()));
+      c.is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
+      c.deceased = truthy(row.value("contact_id.is_deceased", json()));
+      Result<Micros> modified = parse_civil(str(row, "contact_id.modified_date"));
+      c.modified_at = modified ? im.zone->local_to_utc(*modified) : kNoTime;
+      c.first_name = str(row, "contact_id.first_name");
+      c.last_name = str(row, "contact_id.last_name");
+      c.addresses.push_back({str(row, "email"), truthy(row.value("is_primary", json())),
+                             truthy(row.value("is_bulkmail", json())),
+                             hold_of(row.value("on_hold", json()))});
+      page.push_back(std::move(c));
+    }
+    return sink.records(page);
+  });
+  if (!looked) return looked;
   return read;
 }
 

@@ -1,0 +1,153 @@
+// Consent reaches Mailchimp (docs/decision-rules.md, "Consent outranks the group"): the real
+// `concord` binary against concord-sandbox, the flags set through CiviCRM's APIv4 as a CRM user's
+// script sets them, the outcome read back through the sandbox.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "e2e_harness.h"
+
+using namespace concord::testing;
+using nlohmann::json;
+
+namespace {
+
+Sandbox& sandbox() {
+  static Sandbox s;
+  return s;
+}
+
+SideState now_state() {
+  return SideState(sandbox().state());
+}
+
+// The fixture's five people migrated; the clock an hour later.
+void migrated(Workdir& w) {
+  Command first = w.concord({"sync", "--allow-mass-removal"});
+  INFO(first.text());
+  REQUIRE(first.code == 0);
+  REQUIRE(now_state().mc_status("wilma@bedrock.org") == "subscribed");
+  REQUIRE(now_state().mc_status("betty@bedrock.org") == "subscribed");
+  sandbox().advance_clock(3600);
+}
+
+void update_contact(int id, const json& values) {
+  sandbox().civicrm("Contact", "update",
+                    {{"where", json::array({json::array({"id", "=", id})})}, {"values", values}});
+}
+
+std::vector<json> ops_for(const json& run, const std::string& email) {
+  std::vector<json> out;
+  for (const json& op : run["operations"]) {
+    if (op["email"] == email) out.push_back(op);
+  }
+  return out;
+}
+
+json report_row(const json& run, const std::string& email) {
+  for (const json& r : run["report"]) {
+    if (r["email"] == email) return r;
+  }
+  return json();
+}
+
+// A scheduled run, a minute after the change.
+Command next_run(Workdir& w) {
+  sandbox().advance_clock(60);
+  return w.concord({"sync", "--json"});
+}
+
+}  // namespace
+
+TEST_CASE("consent: a CRM opt-out unsubscribes the member in Mailchimp, and lifting it returns",
+          "[consent]") {
+  json seed = fixture_seed();
+  seed["clock"] = kStartClock;
+  sandbox().reset(seed);
+  Workdir w(sandbox(), "max_removal_fraction = 1.0");  // five people: one is 20%
+  migrated(w);
+
+  // Wilma opts out in the CRM; her group membership does not change.
+  update_contact(101, {{"is_opt_out", true}});
+  Command run = next_run(w);
+  INFO(run.text());
+  REQUIRE(run.code == 0);
+  CHECK(run.json()["full_fetch"] == false);  // seen by the incremental fetch (modified_date)
+  REQUIRE(ops_for(run.json(), "wilma@bedrock.org").size() == 1);
+  CHECK(ops_for(run.json(), "wilma@bedrock.org")[0]["action"] == "unsubscribe_in_mailchimp");
+  CHECK(report_row(run.json(), "wilma@bedrock.org")["class"] == "opt-out");
+  CHECK(now_state().mc_status("wilma@bedrock.org") == "unsubscribed");
+  CHECK(now_state().group_status(101) == "Added");  // she stays in the group
+
+  // explain shows the flag and when concord first saw it.
+  Command why = w.concord({"explain", "wilma@bedrock.org", "--json"});
+  INFO(why.text());
+  REQUIRE(why.code == 0);
+  CHECK(why.json()["crm"]["is_opt_out"] == true);
+  const std::string seen = why.json()["crm"]["consent_changed_at"];
+  CHECK(seen == "2026-03-01T10:00:00+00:00");  // her contact's modified_date: the opt-out
+
+  // A later edit of her name moves modified_date, not the consent time; nothing to do.
+  update_contact(101, {{"first_name", "Wilhelmina"}});
+  run = next_run(w);
+  INFO(run.text());
+  CHECK(run.code == 0);
+  CHECK(ops_for(run.json(), "wilma@bedrock.org").empty());
+  CHECK(w.concord({"explain", "wilma@bedrock.org", "--json"}).json()["crm"]["consent_changed_at"] ==
+        seen);
+
+  // The flag is lifted: she is IN again, and concord (which unsubscribed her) subscribes her.
+  update_contact(101, {{"is_opt_out", false}});
+  run = next_run(w);
+  INFO(run.text());
+  CHECK(run.code == 0);
+  REQUIRE(ops_for(run.json(), "wilma@bedrock.org").size() == 1);
+  CHECK(ops_for(run.json(), "wilma@bedrock.org")[0]["action"] == "add_to_mailchimp");
+  CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
+
+  // Nothing flips back and forth: the run after has nothing to do.
+  run = next_run(w);
+  INFO(run.text());
+  CHECK(run.code == 0);
+  CHECK(run.json()["operations"].empty());
+}
+
+TEST_CASE("consent: deceased, do-not-email and an opt-out hold each unsubscribe", "[consent]") {
+  json seed = fixture_seed();
+  seed["clock"] = kStartClock;
+  sandbox().reset(seed);
+  Workdir w(sandbox(), "max_removal_fraction = 1.0");  // five people: one is 20%
+  migrated(w);
+
+  update_contact(101, {{"is_deceased", true}});
+  update_contact(104, {{"do_not_email", true}});
+  // Wilma's … and Betty's address on hold as an opt-out: through the Email entity.
+  sandbox().civicrm("Email", "update",
+                    {{"where", json::array({json::array({"contact_id", "=", 101})})},
+                     {"values", {{"on_hold", 2}}}});
+  Command run = next_run(w);
+  INFO(run.text());
+  REQUIRE(run.code == 0);
+  for (const char* e : {"wilma@bedrock.org", "betty@bedrock.org"}) {
+    INFO(e);
+    CHECK(now_state().mc_status(e) == "unsubscribed");
+    CHECK(report_row(run.json(), e)["class"] == "opt-out");
+  }
+  CHECK(now_state().group_status(101) == "Added");
+  CHECK(now_state().group_status(104) == "Added");
+  CHECK(next_run(w).json()["operations"].empty());
+}
+
+TEST_CASE("consent: respect_crm_opt_out = false leaves opted-out members subscribed", "[consent]") {
+  json seed = fixture_seed();
+  seed["clock"] = kStartClock;
+  sandbox().reset(seed);
+  Workdir w(sandbox(), "max_removal_fraction = 1.0\nrespect_crm_opt_out = false");
+  migrated(w);
+  update_contact(101, {{"is_opt_out", true}});
+  Command run = next_run(w);
+  INFO(run.text());
+  CHECK(run.code == 0);
+  CHECK(ops_for(run.json(), "wilma@bedrock.org").empty());
+  CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
+}

@@ -1,0 +1,334 @@
+// The sandbox's CiviCRM emulator: what moves Contact.modified_date, as the reference's §9.9 says
+// of a real site (MySQL's ON UPDATE CURRENT_TIMESTAMP on the contact row, the triggers on
+// civicrm_email, nothing from memberships, history or tags, trash per CiviCRM version), and the
+// incremental Contact.get that reads it as a watermark. docs/sandbox.md ("Writes") describes it.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "concord/http.h"
+#include "concord/time.h"
+#include "sandbox/civicrm/sandbox.h"
+#include "sandbox/clock.h"
+#include "sandbox_fixture.h"
+
+namespace http = concord::http;
+namespace sb = concord::sandbox;
+using concord::Micros;
+using concord::testing::fixture;
+// Requests keep their objects' key order (orderBy), as PHP's arrays do.
+using json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kKey = "bedrock-api-key-0123456789abcdef";
+constexpr const char* kSiteKey = "bedrock-site-key-0123456789abcdef";
+
+Micros T(const char* iso) {
+  auto t = concord::parse_iso8601(iso);
+  REQUIRE(t.is_ok());
+  return *t;
+}
+
+// The fixture's site (zone Europe/London, every contact last modified 2025), or `seed`, with the
+// clock fixed at noon UTC on 1 March 2026, which is noon on the site too.
+struct Site {
+  sb::SandboxClock clock;
+  std::unique_ptr<sb::CivicrmSandbox> civi;
+
+  explicit Site(const std::string& seed = fixture()) {
+    clock.fix(T("2026-03-01T12:00:00+00:00"));
+    auto site = sb::parse_civicrm_seed(seed, clock.now());
+    INFO(site.status().to_string());
+    REQUIRE(site.is_ok());
+    civi = std::make_unique<sb::CivicrmSandbox>(std::move(site).value(), &clock);
+  }
+
+  http::Response raw(const std::string& method, const std::string& target,
+                     const std::string& body = "") {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    r.headers = {{"X-Civi-Auth", std::string("Bearer ") + kKey}, {"X-Civi-Key", kSiteKey}};
+    if (!body.empty()) r.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+    r.body = body;
+    return civi->handle(r, http::Peer{"127.0.0.1", true}).response;
+  }
+  // A call that must succeed: its values.
+  json values(const std::string& entity, const std::string& action, const json& params) {
+    auto r = raw("POST", "/civicrm/ajax/api4/" + entity + "/" + action,
+                 "params=" + http::url_encode(params.dump()));
+    INFO(entity << "." << action << " " << params.dump() << " -> " << r.status << " " << r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body)["values"];
+  }
+  // The modified_date of a contact, trashed or not.
+  std::string modified(std::int64_t id) {
+    json v =
+        values("Contact", "get", {{"select", {"modified_date"}}, {"where", {{"id", "=", id}}}});
+    REQUIRE(v.size() == 1);
+    return v[0]["modified_date"];
+  }
+  void advance(int seconds) { clock.fix(clock.now() + seconds * concord::kMicrosPerSecond); }
+  // The site-local "now" as CiviCRM shows it (the fixture's zone is UTC in March).
+  std::string now_local() {
+    return concord::format_iso8601(clock.now()).substr(0, 19).replace(10, 1, " ");
+  }
+};
+
+// The fixture's contacts were all last modified before the clock starts.
+constexpr const char* kSeeded = "2025-06-01 09:00:00";
+
+}  // namespace
+
+TEST_CASE("modified_date: a contact update moves it only when a value of the row changes") {
+  Site s;
+  // Applied in order to contact 101 (Wilma Flintstone, no flags), a minute apart.
+  struct Case {
+    json values;
+    bool moves;
+  };
+  const std::vector<Case> cases = {
+      {{{"is_opt_out", true}}, true},
+      {{{"is_opt_out", true}}, false},  // the same value: MySQL leaves the row as it is
+      {{{"do_not_email", true}}, true},
+      {{{"do_not_email", true}, {"is_opt_out", true}}, false},
+      {{{"is_deceased", true}}, true},
+      {{{"deceased_date", "2026-02-28"}}, true},
+      {{{"deceased_date", "2026-02-28"}}, false},
+      {{{"first_name", "Wilma"}, {"last_name", "Flintstone"}}, false},
+      {{{"last_name", "Slaghoople"}}, true},
+      {{{"last_name", "slaghoople"}}, true},  // a change of case is a change of the row
+      {{{"source", "mailchimp-sync"}}, true},
+      {{{"source", "mailchimp-sync"}}, false},
+      {{{"source", ""}}, true},  // stored as NULL
+      {{{"source", nullptr}}, false},
+      {{{"display_name", "Someone Else"}}, false},  // derived: not written at all
+  };
+  std::string last = kSeeded;
+  for (const Case& c : cases) {
+    s.advance(60);
+    s.values("Contact", "update", {{"values", c.values}, {"where", {{"id", "=", 101}}}});
+    INFO(c.values.dump());
+    if (c.moves) last = s.now_local();
+    CHECK(s.modified(101) == last);
+  }
+  // save with identical values does not move it either; with a change it does.
+  s.advance(60);
+  s.values("Contact", "save", {{"records", {{{"id", 101}, {"is_opt_out", true}}}}});
+  CHECK(s.modified(101) == last);
+  s.values("Contact", "save", {{"records", {{{"id", 101}, {"is_opt_out", false}}}}});
+  CHECK(s.modified(101) == s.now_local());
+  // Another contact is left alone.
+  CHECK(s.modified(102) == kSeeded);
+}
+
+TEST_CASE("modified_date: every Email write moves its contact's, as civicrm_email's triggers do") {
+  Site s;
+  // A new email.
+  s.advance(60);
+  s.values("Email", "create", {{"values", {{"contact_id", 102}, {"email", "b2@bedrock.org"}}}});
+  CHECK(s.modified(102) == "2026-03-01 12:01:00");
+  // A bounce puts Fred's email on hold; opting out through the email too.
+  s.advance(60);
+  s.values("Email", "update",
+           {{"values", {{"on_hold", 2}}}, {"where", {{"contact_id", "=", 103}}}});
+  CHECK(s.modified(103) == "2026-03-01 12:02:00");
+  // The trigger runs for every row the UPDATE statement writes, changed or not.
+  s.advance(60);
+  s.values("Email", "update",
+           {{"values", {{"on_hold", 2}}}, {"where", {{"contact_id", "=", 103}}}});
+  CHECK(s.modified(103) == "2026-03-01 12:03:00");
+  // Deleting an email.
+  s.advance(60);
+  s.values("Email", "delete", {{"where", {{"email", "=", "betty@bedrock.org"}}}});
+  CHECK(s.modified(104) == "2026-03-01 12:04:00");
+  // An email moved to another contact: the trigger names both OLD and NEW contact_id.
+  s.advance(60);
+  s.values("Email", "update",
+           {{"values", {{"contact_id", 108}}}, {"where", {{"email", "=", "pebbles@bedrock.org"}}}});
+  CHECK(s.modified(105) == "2026-03-01 12:05:00");
+  CHECK(s.modified(108) == "2026-03-01 12:05:00");
+  // The contact's own row is unchanged by email_primary.*, but the email write moves it.
+  s.advance(60);
+  s.values("Contact", "update",
+           {{"values", {{"email_primary.on_hold", 1}}}, {"where", {{"id", "=", 112}}}});
+  CHECK(s.modified(112) == "2026-03-01 12:06:00");
+  // Emails of other contacts, and the other contacts, are untouched.
+  CHECK(s.modified(101) == kSeeded);
+  CHECK(s.modified(110) == kSeeded);
+}
+
+TEST_CASE("modified_date: the reference's incremental Contact.get returns exactly what moved") {
+  Site s;
+  // Summer: Europe/London is UTC+1, so 11:30 UTC is 12:30 on the site.
+  s.clock.fix(T("2026-07-01T11:30:00+00:00"));
+  // Neither memberships nor their history are in the trigger list (nor are tags, which the
+  // sandbox does not have).
+  s.values("GroupContact", "create", {{"values", {{"group_id", 43}, {"contact_id", 102}}}});
+  s.values("GroupContact", "update",
+           {{"values", {{"status", "Removed"}}}, {"where", {{"contact_id", "=", 101}}}});
+  s.values("GroupContact", "save",
+           {{"records", {{{"group_id", 42}, {"contact_id", 105}, {"status", "Added"}}}},
+            {"match", {"group_id", "contact_id"}}});
+  s.values("GroupContact", "delete", {{"where", {{"contact_id", "=", 104}}}});
+  s.values("SubscriptionHistory", "create",
+           {{"values", {{"contact_id", 110}, {"group_id", 42}, {"status", "Added"}}}});
+  s.values("Group", "create", {{"values", {{"title", "Quarry workers"}}}});
+  // Writes of values a contact already has.
+  s.values("Contact", "update",
+           {{"values", {{"do_not_email", true}}}, {"where", {{"id", "=", 107}}}});
+  s.values("Contact", "update",
+           {{"values", {{"is_opt_out", true}}}, {"where", {{"id", "=", 112}}}});
+  // What does move it, in an order that differs from id order.
+  s.values("Email", "update",
+           {{"values", {{"on_hold", 1}}}, {"where", {{"email", "=", "slate@bedrock.org"}}}});
+  s.advance(1);
+  s.values("Contact", "update",
+           {{"values", {{"is_deceased", true}}}, {"where", {{"id", "=", 103}}}});
+  s.values("Contact", "delete", {{"where", {{"id", "=", 108}}}});  // to the trash
+  s.values("Contact", "update",
+           {{"values", {{"is_opt_out", true}}}, {"where", {{"id", "=", 101}}}});
+
+  json got = s.values("Contact", "get",
+                      {{"select",
+                        {"id", "modified_date", "do_not_email", "is_opt_out", "is_deceased",
+                         "is_deleted", "email_primary.email", "email_primary.on_hold"}},
+                       {"where", {{"modified_date", ">=", "2026-07-01 12:29:59"}}},
+                       {"orderBy", {{"modified_date", "ASC"}, {"id", "ASC"}}},
+                       {"limit", 1000}});
+  const json expected = json::parse(R"([
+    {"id":112,"modified_date":"2026-07-01 12:30:00","do_not_email":false,"is_opt_out":true,
+     "is_deceased":false,"is_deleted":false,"email_primary.email":"slate@bedrock.org",
+     "email_primary.on_hold":1},
+    {"id":101,"modified_date":"2026-07-01 12:30:01","do_not_email":false,"is_opt_out":true,
+     "is_deceased":false,"is_deleted":false,"email_primary.email":"wilma@bedrock.org",
+     "email_primary.on_hold":0},
+    {"id":103,"modified_date":"2026-07-01 12:30:01","do_not_email":false,"is_opt_out":false,
+     "is_deceased":true,"is_deleted":false,"email_primary.email":"fred@bedrock.org",
+     "email_primary.on_hold":0}
+  ])");
+  CHECK(got == expected);
+  // Like APIv4, Contact.get leaves out the trash unless the where names is_deleted: to see
+  // trashing as a change, a client has to ask for both.
+  CHECK(s.values("Contact", "get",
+                 {{"select", {"id", "is_deleted"}},
+                  {"where",
+                   {{"modified_date", ">=", "2026-07-01 12:29:59"}, {"is_deleted", "IN", {0, 1}}}},
+                  {"orderBy", {{"modified_date", "ASC"}, {"id", "ASC"}}}}) ==
+        json::parse(R"([{"id":112,"is_deleted":false},{"id":101,"is_deleted":false},
+                        {"id":103,"is_deleted":false},{"id":108,"is_deleted":true}])"));
+  // concord reads a group's changed members through the join, where the trash is not left out.
+  std::vector<std::int64_t> members, changed;
+  for (const json& r : s.values("GroupContact", "get",
+                                {{"select", {"contact_id"}},
+                                 {"where", {{"group_id", "=", 42}}},
+                                 {"orderBy", {{"contact_id", "ASC"}}}})) {
+    std::int64_t id = r["contact_id"];
+    if (id == 101 || id == 103 || id == 108 || id == 112) members.push_back(id);
+  }
+  for (const json& r : s.values(
+           "GroupContact", "get",
+           {{"select", {"contact_id"}},
+            {"where",
+             {{"group_id", "=", 42}, {"contact_id.modified_date", ">=", "2026-07-01 12:29:59"}}},
+            {"orderBy", {{"contact_id", "ASC"}}}}))
+    changed.push_back(r["contact_id"]);
+  CHECK_FALSE(members.empty());
+  CHECK(changed == members);
+  // The watermark one second later leaves out the first change; the flags filter too.
+  CHECK(s.values("Contact", "get",
+                 {{"select", {"id"}},
+                  {"where",
+                   {{"modified_date", ">", "2026-07-01 12:30:00"},
+                    {"is_deceased", "=", false},
+                    {"is_deleted", "=", false}}}}) == json::parse(R"([{"id":101}])"));
+  CHECK(s.values("Contact", "get",
+                 {{"select", {"id"}},
+                  {"where",
+                   {{"email_primary.on_hold", "=", 1}, {"modified_date", ">=", "2026-07-01"}}}}) ==
+        json::parse(R"([{"id":112}])"));
+}
+
+TEST_CASE("modified_date: trash moves it only on CiviCRM with PR #33439, per the site setting") {
+  struct Case {
+    const char* setting;  // civicrm.trash_bumps_modified_date in the seed; null: left out
+    bool moves;
+  };
+  for (const Case c : {Case{nullptr, true}, Case{"true", true}, Case{"false", false}}) {
+    json seed = json::parse(fixture());
+    if (c.setting != nullptr) seed["civicrm"]["trash_bumps_modified_date"] = json::parse(c.setting);
+    Site s(seed.dump());
+    INFO("trash_bumps_modified_date: " << (c.setting ? c.setting : "(default)"));
+    s.advance(60);
+    s.values("Contact", "delete", {{"where", {{"id", "=", 105}}}});
+    CHECK(s.values("Contact", "get",
+                   {{"select", {"is_deleted"}}, {"where", {{"id", "=", 105}}}})[0]["is_deleted"] ==
+          true);
+    CHECK(s.modified(105) == (c.moves ? "2026-03-01 12:01:00" : kSeeded));
+    // Restoring is the same path.
+    s.advance(60);
+    s.values("Contact", "update",
+             {{"values", {{"is_deleted", false}}}, {"where", {{"id", "=", 105}}}});
+    CHECK(s.modified(105) == (c.moves ? "2026-03-01 12:02:00" : kSeeded));
+    // Trash through an update of is_deleted too.
+    s.advance(60);
+    s.values("Contact", "update",
+             {{"values", {{"is_deleted", true}}}, {"where", {{"id", "=", 105}}}});
+    CHECK(s.modified(105) == (c.moves ? "2026-03-01 12:03:00" : kSeeded));
+    // Another change in the same write still moves it.
+    s.advance(60);
+    s.values("Contact", "update",
+             {{"values", {{"is_deleted", false}, {"do_not_email", true}}},
+              {"where", {{"id", "=", 105}}}});
+    CHECK(s.modified(105) == "2026-03-01 12:04:00");
+    // Trashing a contact already in the trash changes nothing.
+    s.values("Contact", "update",
+             {{"values", {{"is_deleted", true}}}, {"where", {{"id", "=", 106}}}});
+    s.values("Contact", "delete", {{"where", {{"id", "=", 106}}}});
+    CHECK(s.modified(106) == kSeeded);
+  }
+}
+
+TEST_CASE("modified_date: the setting and the moved dates survive the state file") {
+  json seed = json::parse(fixture());
+  seed["civicrm"]["trash_bumps_modified_date"] = false;
+  Site s(seed.dump());
+  s.advance(90);
+  s.values("Contact", "update",
+           {{"values", {{"is_opt_out", true}}}, {"where", {{"id", "=", 101}}}});
+  s.values("Email", "update",
+           {{"values", {{"on_hold", 1}}}, {"where", {{"email", "=", "barney@bedrock.org"}}}});
+
+  json state = json::parse(s.raw("GET", "/_sandbox/state").body)["civicrm"];
+  CHECK(state["trash_bumps_modified_date"] == false);
+  std::string part = s.civi->state_part();
+  auto reparsed = sb::parse_civicrm_seed("{\"civicrm\":" + part + "}", 0);
+  INFO(reparsed.status().to_string());
+  REQUIRE(reparsed.is_ok());
+  Site t;
+  t.civi->install(std::move(reparsed).value());
+  CHECK(t.civi->state_part() == part);
+  CHECK(t.modified(101) == "2026-03-01 12:01:30");
+  CHECK(t.modified(102) == "2026-03-01 12:01:30");
+  CHECK(t.modified(103) == kSeeded);
+  // The reloaded site keeps the old trash behaviour.
+  t.advance(60);
+  t.values("Contact", "delete", {{"where", {{"id", "=", 103}}}});
+  CHECK(t.modified(103) == kSeeded);
+
+  // A reset through the admin route reads it too, and refuses a value that is not a boolean.
+  seed["civicrm"]["trash_bumps_modified_date"] = "no";
+  auto bad = s.raw("POST", "/_sandbox/reset", seed.dump());
+  CHECK(bad.status == 400);
+  CHECK(json::parse(bad.body)["detail"] ==
+        "seed: civicrm.trash_bumps_modified_date: expected true or false");
+  seed["civicrm"]["trash_bumps_modified_date"] = true;
+  REQUIRE(s.raw("POST", "/_sandbox/reset", seed.dump()).status == 200);
+  CHECK(json::parse(s.raw("GET", "/_sandbox/state").body)["civicrm"]["trash_bumps_modified_date"] ==
+        true);
+}
