@@ -316,6 +316,21 @@ class Sandbox {
     return r["values"][0]["id"].get<int>();
   }
 
+  // Deletes a member permanently, as a person can in Mailchimp (it then lists no trace of it).
+  void delete_permanently(const std::string& list_id, const std::string& email) {
+    http::Request r;
+    r.method = "POST";
+    r.target = "/3.0/lists/" + list_id + "/members/" + subscriber_hash(normalise_email(email)) +
+               "/actions/delete-permanent";
+    r.headers.push_back({"Authorization", std::string("apikey ") + kMailchimpKey});
+    Result<http::Response> resp = mailchimp_->send(r);
+    if (!resp) throw std::runtime_error("delete-permanent: " + resp.status().to_string());
+    if (resp->status != 204) {
+      throw std::runtime_error("delete-permanent: " + std::to_string(resp->status) + " " +
+                               resp->body);
+    }
+  }
+
   // A Mailchimp member through the Marketing API (nullopt: 404).
   std::optional<nlohmann::json> mailchimp_member(const std::string& list_id,
                                                  const std::string& email) {

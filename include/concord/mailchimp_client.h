@@ -119,6 +119,8 @@ class MailchimpClient final : public MailchimpReader {
   // An audience by id, or by name (paging through /lists). Unknown or ambiguous names are kInvalid
   // / kNotFound naming the candidates' ids.
   Result<Audience> resolve_audience(std::string_view id_or_name);
+  // GET /lists/{id}?fields=stats.member_count,stats.unsubscribe_count,stats.cleaned_count.
+  Result<AudienceCounts> audience_counts(std::string_view list_id) override;
   Result<std::vector<MergeField>> merge_fields(std::string_view list_id);
 
   // Reads (side.h). read_all pages the audience with `count=1000` and `fields=` kMemberFields:

@@ -74,6 +74,16 @@ class MailchimpSink {
   virtual void gone(const std::string& email) = 0;
 };
 
+// How many members of each of these statuses an audience has, as Mailchimp counts them (its list
+// stats). Permanent deletions leave no trace in an incremental read; they show here.
+struct AudienceCounts {
+  std::int64_t subscribed = 0;
+  std::int64_t unsubscribed = 0;
+  std::int64_t cleaned = 0;
+
+  bool operator==(const AudienceCounts&) const = default;
+};
+
 // What the snapshot stage asks of the Mailchimp side. On failure a read returns the error; what it
 // handed the sink before that stays handed.
 class MailchimpReader {
@@ -93,6 +103,8 @@ class MailchimpReader {
   virtual Result<SideRead> read_members(std::string_view list_id,
                                         const std::vector<std::string>& emails,
                                         MailchimpSink& sink) = 0;
+  // The audience's counts of subscribed, unsubscribed and cleaned members.
+  virtual Result<AudienceCounts> audience_counts(std::string_view list_id) = 0;
 };
 
 // ---- CRM (CiviCRM) ------------------------------------------------------------------------------
@@ -168,6 +180,10 @@ struct FetchStats {
   std::uint64_t removed = 0;    // members no longer on the side, deleted from the snapshot
   std::uint64_t rechecked = 0;  // full fetch: members missing from the pages but still there
   Micros watermark = kNoTime;   // the watermark stored at the end (kNoTime: none was stored)
+  bool full = false;            // every member was read (asked for, or for want of a watermark)
+  // An incremental fetch found the side's counts differing from the snapshot's (members deleted
+  // permanently) and read everything: the fetch was a full one after all.
+  bool counts_differed = false;
 };
 
 // One write, as the engine hands it to a side.

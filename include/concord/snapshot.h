@@ -37,6 +37,9 @@ namespace concord {
 // removed only when Mailchimp answers 404 (offset paging can skip a member while another leaves);
 // nothing is removed when a read fails. Incremental: the members changed since the stored
 // watermark, which advances after each stored page; without a stored watermark, a full fetch.
+// After an incremental read, Mailchimp's counts of subscribed, unsubscribed and cleaned members
+// are compared with the snapshot's; when they differ (members deleted permanently, which no
+// incremental read shows), the audience is read in full (stats.counts_differed).
 // Either way the watermark the reader reached is stored at the end (meta
 // mailchimp_watermark_key(list_id)). Errors are the reader's or the store's; a stored watermark
 // that is not a number is kCorruption.

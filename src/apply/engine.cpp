@@ -230,6 +230,11 @@ class Run {
       progress("fetch", side->side(), 0, 0);
       Result<FetchStats> f = side->fetch(*full, p_.store, p_.pair);
       if (!f) return f.status().with_context("fetching " + std::string(side_name(side->side())));
+      if (f->counts_differed) {
+        out_.record.notes.push_back(std::string(side_name(side->side())) +
+                                    "'s member counts differed from the snapshot (members deleted "
+                                    "permanently): read in full");
+      }
       progress("fetch", side->side(), f->members, f->members);
     }
     if (Status s = settle(); !s) return s;

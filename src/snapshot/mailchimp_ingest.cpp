@@ -99,8 +99,64 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
   return Status::ok();
 }
 
+namespace {
+
+// The snapshot's members of the statuses Mailchimp counts.
+Result<AudienceCounts> snapshot_counts(Store& store, const PairHandle& pair) {
+  AudienceCounts c;
+  Cursor cur = store.scan(pair, Family::kMailchimp);
+  for (cur.seek_to_first(); cur.valid(); cur.next()) {
+    SnapshotHeader h;
+    if (Status s = decode_snapshot_header(cur.value(), &h); !s) return s;
+    switch (static_cast<MailchimpStatus>(h.status)) {
+      case MailchimpStatus::kSubscribed:
+        ++c.subscribed;
+        break;
+      case MailchimpStatus::kUnsubscribed:
+        ++c.unsubscribed;
+        break;
+      case MailchimpStatus::kCleaned:
+        ++c.cleaned;
+        break;
+      default:
+        break;
+    }
+  }
+  if (Status s = cur.status(); !s) return s;
+  return c;
+}
+
+// One read: full, or since the stored watermark (full without one).
+Result<FetchStats> fetch_mailchimp_once(MailchimpReader& reader, std::string_view list_id,
+                                        bool full, Store& store, const PairHandle& pair);
+
+}  // namespace
+
 Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view list_id, bool full,
                                    Store& store, const PairHandle& pair) {
+  const bool asked_full = full;
+  Result<FetchStats> f = fetch_mailchimp_once(reader, list_id, full, store, pair);
+  if (!f || asked_full || f->full) return f;
+  // Members deleted permanently do not show in an incremental read: when Mailchimp's counts
+  // differ from the snapshot's, everything is read, and the sweep removes what is gone.
+  Result<AudienceCounts> theirs = reader.audience_counts(list_id);
+  if (!theirs) return theirs.status();
+  Result<AudienceCounts> ours = snapshot_counts(store, pair);
+  if (!ours) return ours.status();
+  if (*theirs == *ours) return f;
+  Result<FetchStats> again = fetch_mailchimp_once(reader, list_id, true, store, pair);
+  if (!again) {
+    return again.status().with_context("reading the audience in full (its counts differ)");
+  }
+  again->pages += f->pages;
+  again->counts_differed = true;
+  return again;
+}
+
+namespace {
+
+Result<FetchStats> fetch_mailchimp_once(MailchimpReader& reader, std::string_view list_id,
+                                        bool full, Store& store, const PairHandle& pair) {
   const std::string key = mailchimp_watermark_key(list_id);
   Result<Micros> start = fetch_start(store, pair, key, "Mailchimp", &full);
   if (!start) return start.status();
@@ -112,6 +168,7 @@ Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view lis
       full ? reader.read_all(list_id, ingest) : reader.read_since(list_id, watermark, ingest);
   if (!read) return read.status();
   FetchStats stats = fetch_stats(*read, ingest.counts());
+  stats.full = full;
 
   if (full) {
     // Offset paging can skip a member when another one before it leaves the audience while we
@@ -141,6 +198,8 @@ Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view lis
   }
   return stats;
 }
+
+}  // namespace
 
 Result<FetchStats> refresh_mailchimp(MailchimpReader& reader, std::string_view list_id,
                                      const std::vector<std::string>& emails, Store& store,

@@ -105,6 +105,19 @@ class FakeMailchimp final : public http::Client {
       hooks.erase(it);
       return reply(204, "");
     }
+    if (path == "/3.0/lists/L1" && q.count("fields") &&
+        q.at("fields").find("stats.unsubscribe_count") != std::string::npos) {
+      // The audience's counts, from the members (as Mailchimp's list stats).
+      int subscribed = 0, unsubscribed = 0, cleaned = 0;
+      for (const FakeMember& m : members) {
+        subscribed += m.status == "subscribed";
+        unsubscribed += m.status == "unsubscribed";
+        cleaned += m.status == "cleaned";
+      }
+      return reply(200, "{\"stats\":{\"member_count\":" + std::to_string(subscribed) +
+                            ",\"unsubscribe_count\":" + std::to_string(unsubscribed) +
+                            ",\"cleaned_count\":" + std::to_string(cleaned) + "}}");
+    }
     if (path == "/3.0/lists/L1")
       return reply(200, R"({"id":"L1","name":"Newsletter","stats":{"member_count":3}})");
     if (path.rfind("/3.0/lists/", 0) == 0 && path.size() > 11) {
@@ -426,12 +439,13 @@ TEST_CASE("the watermark is the server's time when a fetch began, so old writes 
   REQUIRE(first.is_ok());
   CHECK(first->watermark == noon + 3600 * kMicrosPerSecond);
   // The next incremental fetch, with nothing changed since, reads a single (empty) page instead
-  // of the 2000 members again.
+  // of the 2000 members again, and the audience's counts (which agree with the snapshot).
   f.fake->now = noon + 7200 * kMicrosPerSecond;
   std::size_t before = f.fake->log.size();
   auto second = fetch_mailchimp(*f.client, "L1", false, *t.store, *t.pair);
   REQUIRE(second.is_ok());
-  CHECK(f.fake->log.size() - before == 1);
+  CHECK(f.fake->log.size() - before == 2);
+  CHECK_FALSE(second->counts_differed);
   CHECK(second->written == 0);
   CHECK(second->watermark == noon + 7200 * kMicrosPerSecond);
   // A server clock behind the watermark never moves it back.

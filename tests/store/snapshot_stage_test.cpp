@@ -76,6 +76,18 @@ class FakeMailchimpReader final : public MailchimpReader {
     return read;
   }
 
+  Result<AudienceCounts> audience_counts(std::string_view) override {
+    ++counted;
+    AudienceCounts c;
+    for (const auto& [email, m] : members) {
+      c.subscribed += m.status == MailchimpStatus::kSubscribed;
+      c.unsubscribed += m.status == MailchimpStatus::kUnsubscribed;
+      c.cleaned += m.status == MailchimpStatus::kCleaned;
+    }
+    return c;
+  }
+  int counted = 0;
+
   Result<SideRead> read_members(std::string_view, const std::vector<std::string>& emails,
                                 MailchimpSink& sink) override {
     std::vector<MailchimpRecord> page;
@@ -367,6 +379,37 @@ TEST_CASE("stage: a refresh writes what it reads, removes the gone, and keeps th
   CHECK(mailchimp_state(t, "a@x.org").changed_at == at(4));
   CHECK_FALSE(t.has(Family::kMailchimp, "b@x.org"));
   CHECK(meta(t, mailchimp_watermark_key("L1")) == std::to_string(at(3)));
+}
+
+TEST_CASE("stage: a member deleted permanently shows in the counts, and a full read removes it") {
+  TempStore t;
+  FakeMailchimpReader mc;
+  mc.members["a@x.org"] = fake(MailchimpStatus::kSubscribed, at(1));
+  mc.members["b@x.org"] = fake(MailchimpStatus::kSubscribed, at(1));
+  mc.members["c@x.org"] = fake(MailchimpStatus::kUnsubscribed, at(1));
+  mc.watermark = at(2);
+  auto first = fetch_mailchimp(mc, "L1", false, *t.store, *t.pair);  // no watermark: full
+  REQUIRE(first.is_ok());
+  CHECK(first->full);
+  CHECK(mc.counted == 0);
+
+  SECTION("counts agree: the incremental read is all") {
+    auto next = fetch_mailchimp(mc, "L1", false, *t.store, *t.pair);
+    REQUIRE(next.is_ok());
+    CHECK(mc.counted == 1);
+    CHECK_FALSE(next->full);
+    CHECK_FALSE(next->counts_differed);
+  }
+  SECTION("b deleted permanently: no incremental read sees it; the counts do") {
+    mc.members.erase("b@x.org");
+    auto next = fetch_mailchimp(mc, "L1", false, *t.store, *t.pair);
+    REQUIRE(next.is_ok());
+    CHECK(next->counts_differed);
+    CHECK(next->full);
+    CHECK(next->removed == 1);
+    CHECK_FALSE(t.has(Family::kMailchimp, "b@x.org"));
+    CHECK(t.has(Family::kMailchimp, "a@x.org"));
+  }
 }
 
 // ---- CRM ----------------------------------------------------------------------------------------

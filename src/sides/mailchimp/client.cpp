@@ -371,6 +371,30 @@ Status MailchimpClient::ping() {
   return j.status();
 }
 
+Result<AudienceCounts> MailchimpClient::audience_counts(std::string_view list_id) {
+  const std::string what = "counting the audience's members";
+  Result<json> j =
+      impl_->get_json("/lists/" + http::url_encode(list_id) +
+                          "?fields=stats.member_count,stats.unsubscribe_count,stats.cleaned_count",
+                      what);
+  if (!j) return j.status();
+  const auto st = j->find("stats");
+  if (st == j->end() || !st->is_object()) {
+    return Status::unavailable(what + ": the answer has no stats object");
+  }
+  AudienceCounts c;
+  for (auto [name, out] :
+       {std::pair{"member_count", &c.subscribed}, std::pair{"unsubscribe_count", &c.unsubscribed},
+        std::pair{"cleaned_count", &c.cleaned}}) {
+    const auto v = st->find(name);
+    if (v == st->end() || !v->is_number_integer()) {
+      return Status::unavailable(what + ": stats." + name + " is not a number");
+    }
+    *out = v->get<std::int64_t>();
+  }
+  return c;
+}
+
 Result<Audience> MailchimpClient::resolve_audience(std::string_view id_or_name) {
   // An id first: GET /lists/{id}.
   Result<http::Response> r = impl_->call(

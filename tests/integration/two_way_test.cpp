@@ -1,6 +1,7 @@
-// Consent reaches Mailchimp (docs/decision-rules.md, "Consent outranks the group"): the real
-// `concord` binary against concord-sandbox, the flags set through CiviCRM's APIv4 as a CRM user's
-// script sets them, the outcome read back through the sandbox.
+// The two-way rules end to end (docs/decision-rules.md): consent reaching Mailchimp ("Consent
+// outranks the group"), and members deleted permanently in Mailchimp noticed. The real `concord`
+// binary against concord-sandbox; changes made through each API as a person's script makes them,
+// the outcome read back through the sandbox.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -11,6 +12,8 @@ using namespace concord::testing;
 using nlohmann::json;
 
 namespace {
+
+constexpr const char* kList = "b3d1c0ffee";  // the fixture's audience "Newsletter"
 
 Sandbox& sandbox() {
   static Sandbox s;
@@ -150,4 +153,51 @@ TEST_CASE("consent: respect_crm_opt_out = false leaves opted-out members subscri
   CHECK(run.code == 0);
   CHECK(ops_for(run.json(), "wilma@bedrock.org").empty());
   CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
+}
+
+TEST_CASE("deletions: a member deleted permanently in Mailchimp is noticed", "[deletions]") {
+  json seed = fixture_seed();
+  seed["clock"] = kStartClock;
+  sandbox().reset(seed);
+  Workdir w(sandbox(), "max_removal_fraction = 1.0");
+  migrated(w);
+
+  // Wilma is deleted permanently: Mailchimp lists no trace of her, so no incremental read shows
+  // it. The audience's counts do.
+  sandbox().delete_permanently(kList, "wilma@bedrock.org");
+  Command run = next_run(w);
+  INFO(run.text());
+  REQUIRE(run.code == 0);
+  REQUIRE(ops_for(run.json(), "wilma@bedrock.org").size() == 1);
+  CHECK(ops_for(run.json(), "wilma@bedrock.org")[0]["action"] == "remove_from_crm");
+  CHECK(now_state().group_status(101) == "Removed");
+  Command why = w.concord({"explain", "wilma@bedrock.org", "--json"});
+  INFO(why.text());
+  CHECK(why.json()["mailchimp"].is_null());  // the snapshot no longer keeps her
+  CHECK(next_run(w).json()["operations"].empty());
+}
+
+TEST_CASE("deletions: an audience emptied between runs stops the run (exit 3)", "[deletions]") {
+  json seed = fixture_seed();
+  seed["clock"] = kStartClock;
+  sandbox().reset(seed);
+  Workdir w(sandbox(), "max_removal_fraction = 1.0");
+  migrated(w);
+  const SideState migrated_state = now_state();
+  for (const json& m : migrated_state.list()["members"]) {
+    sandbox().delete_permanently(kList, m["email_address"]);
+  }
+  const SideState before = now_state();
+  REQUIRE(before.list()["members"].empty());
+  for (const char* flag : {"", "--allow-mass-removal"}) {
+    INFO(flag);
+    sandbox().advance_clock(60);
+    std::vector<std::string> args = {"sync", "--json"};
+    if (*flag) args.push_back(flag);
+    Command run = w.concord(args);
+    INFO(run.text());
+    CHECK(run.code == 3);
+    CHECK(run.json()["guard"]["stop"] == true);
+    CHECK(now_state().by_email() == before.by_email());  // nothing changed on either side
+  }
 }
