@@ -24,6 +24,13 @@ SideState now_state() {
   return SideState(sandbox().state());
 }
 
+// The sandbox back to the fixture's lists, its clock at kStartClock.
+void reset_to_fixture() {
+  json seed = fixture_seed();
+  seed["clock"] = kStartClock;
+  sandbox().reset(seed);
+}
+
 // The fixture's five people migrated; the clock an hour later.
 void migrated(Workdir& w) {
   Command first = w.concord({"sync", "--allow-mass-removal"});
@@ -64,9 +71,7 @@ Command next_run(Workdir& w) {
 
 TEST_CASE("consent: a CRM opt-out unsubscribes the member in Mailchimp, and lifting it returns",
           "[consent]") {
-  json seed = fixture_seed();
-  seed["clock"] = kStartClock;
-  sandbox().reset(seed);
+  reset_to_fixture();
   Workdir w(sandbox(), "max_removal_fraction = 1.0");  // five people: one is 20%
   migrated(w);
 
@@ -116,9 +121,7 @@ TEST_CASE("consent: a CRM opt-out unsubscribes the member in Mailchimp, and lift
 }
 
 TEST_CASE("consent: deceased, do-not-email and an opt-out hold each unsubscribe", "[consent]") {
-  json seed = fixture_seed();
-  seed["clock"] = kStartClock;
-  sandbox().reset(seed);
+  reset_to_fixture();
   Workdir w(sandbox(), "max_removal_fraction = 1.0");  // five people: one is 20%
   migrated(w);
 
@@ -142,9 +145,7 @@ TEST_CASE("consent: deceased, do-not-email and an opt-out hold each unsubscribe"
 }
 
 TEST_CASE("consent: respect_crm_opt_out = false leaves opted-out members subscribed", "[consent]") {
-  json seed = fixture_seed();
-  seed["clock"] = kStartClock;
-  sandbox().reset(seed);
+  reset_to_fixture();
   Workdir w(sandbox(), "max_removal_fraction = 1.0\nrespect_crm_opt_out = false");
   migrated(w);
   update_contact(101, {{"is_opt_out", true}});
@@ -156,9 +157,7 @@ TEST_CASE("consent: respect_crm_opt_out = false leaves opted-out members subscri
 }
 
 TEST_CASE("deletions: a member deleted permanently in Mailchimp is noticed", "[deletions]") {
-  json seed = fixture_seed();
-  seed["clock"] = kStartClock;
-  sandbox().reset(seed);
+  reset_to_fixture();
   Workdir w(sandbox(), "max_removal_fraction = 1.0");
   migrated(w);
 
@@ -178,9 +177,7 @@ TEST_CASE("deletions: a member deleted permanently in Mailchimp is noticed", "[d
 }
 
 TEST_CASE("deletions: an audience emptied between runs stops the run (exit 3)", "[deletions]") {
-  json seed = fixture_seed();
-  seed["clock"] = kStartClock;
-  sandbox().reset(seed);
+  reset_to_fixture();
   Workdir w(sandbox(), "max_removal_fraction = 1.0");
   migrated(w);
   const SideState migrated_state = now_state();
