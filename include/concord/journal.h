@@ -104,7 +104,8 @@ class RunLog {
   Status put_report_rows(std::uint64_t run_id, const std::vector<ReportEntry>& rows);
   Result<std::vector<ReportEntry>> report_rows(std::uint64_t run_id);
 
-  // Journal entries still kPlanned, of any run, in order.
+  // Journal entries still kPlanned, of any run, in order. Runs before the mark of
+  // mark_resolved_before() are not read.
   Result<std::vector<JournalEntry>> open_entries();
   // The same, handed to `fn` at most `batch` at a time, so that a dead migration's journal is
   // never held whole. `fn` may write to the store (the scan reads the journal as it was when it
@@ -115,6 +116,9 @@ class RunLog {
   Result<std::vector<JournalEntry>> entries_of(const MemberKey& key);
   // Number of journal entries still kPlanned.
   Result<std::uint64_t> open_count();
+  // Every journal entry of the runs before `run_id` is resolved (a run's resume has settled them):
+  // later scans for open entries start at `run_id`. The mark never moves back.
+  Status mark_resolved_before(std::uint64_t run_id);
 
  private:
   Store& store_;

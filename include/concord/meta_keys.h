@@ -17,6 +17,9 @@ inline constexpr std::string_view kLastFullFetch = "fetch.last_full";
 inline constexpr std::string_view kFirstBackup = "backup.first";
 // The last run id given out: decimal.
 inline constexpr std::string_view kLastRunId = "runs.last_id";
+// The lowest run id whose journal may still hold open (kPlanned) entries: every entry of an
+// earlier run is resolved, so finding open entries never reads the whole journal history.
+inline constexpr std::string_view kJournalOpenFrom = "journal.open_from";
 
 // The watermark of an incremental read: decimal µs. Per audience and per group, so that a pair
 // pointed at another audience or group starts afresh.

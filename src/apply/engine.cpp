@@ -275,7 +275,8 @@ class Run {
   Status resume() {
     Result<std::uint64_t> open = log_.open_count();
     if (!open) return open.status();
-    if (*open == 0) return Status::ok();
+    // Once this resume is done, no run before this one has an open entry: later scans skip them.
+    if (*open == 0) return log_.mark_resolved_before(out_.record.id);
     progress("resume", Side::kMailchimp, 0, *open);
     std::set<std::uint64_t> runs;
     std::uint64_t done = 0;
@@ -314,7 +315,7 @@ class Run {
       if (Status s = log_.put_run(d); !s) return s;
       out_.record.resumed_from = id;
     }
-    return Status::ok();
+    return log_.mark_resolved_before(out_.record.id);
   }
 
   static bool effect_visible(OpKind k, const SnapshotHeader& h) {

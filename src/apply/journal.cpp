@@ -381,11 +381,33 @@ Result<std::vector<JournalEntry>> RunLog::open_entries() {
   return open;
 }
 
+namespace {
+
+// The run id of meta kJournalOpenFrom, or 0 (scan everything) when absent or unreadable.
+Result<std::uint64_t> open_from(Store& store, const PairHandle& pair) {
+  Result<std::optional<std::string>> v = store.get(pair, Family::kMeta, meta::kJournalOpenFrom);
+  if (!v) return v.status();
+  if (!v->has_value()) return std::uint64_t{0};
+  Result<std::uint64_t> n = parse_uint64(**v);
+  return n ? *n : std::uint64_t{0};
+}
+
+}  // namespace
+
+Status RunLog::mark_resolved_before(std::uint64_t run_id) {
+  Result<std::uint64_t> from = open_from(store_, pair_);
+  if (!from) return from.status();
+  if (*from >= run_id) return Status::ok();
+  return store_.put(pair_, Family::kMeta, meta::kJournalOpenFrom, std::to_string(run_id));
+}
+
 Status RunLog::for_each_open(std::size_t batch,
                              const std::function<Status(std::vector<JournalEntry>&)>& fn) {
   std::vector<JournalEntry> open;
+  Result<std::uint64_t> from = open_from(store_, pair_);
+  if (!from) return from.status();
   Cursor c = store_.scan(pair_, Family::kJournal);
-  for (c.seek_to_first(); c.valid(); c.next()) {
+  for (c.seek(journal_key(*from, 0)); c.valid(); c.next()) {
     Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
     if (!e) return e.status();
     if (e->state != JournalState::kPlanned) continue;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "concord/engine.h"
+#include "concord/meta_keys.h"
 #include "concord/record.h"
 #include "concord/snapshot.h"
 #include "temp_store.h"
@@ -378,6 +379,29 @@ TEST_CASE("killed after any write, the next run ends in the planned state and re
       CHECK(w.plan.operations.empty());
     }
   }
+}
+
+TEST_CASE("finding open journal entries reads only the runs after the last resolved one") {
+  World w;
+  w.mailchimp.kill_after = 0;
+  CHECK_THROWS_AS(w.run(), Killed);  // run 1 dies with entries open
+  w.mailchimp.kill_after = -1;
+  REQUIRE(w.run().is_ok());  // run 2 resolves them
+  RunLog log(*w.ts.store, *w.ts.pair);
+  CHECK(w.ts.store->get(*w.ts.pair, Family::kMeta, meta::kJournalOpenFrom).value() == "2");
+  // An entry left open in run 1 (as no resume would leave it) is behind the mark: not read.
+  JournalEntry stale;
+  stale.run_id = 1;
+  stale.seq = 0;
+  stale.state = JournalState::kPlanned;
+  stale.op.key = member_key("wilma@bedrock.org");
+  stale.op.email = "wilma@bedrock.org";
+  REQUIRE(
+      w.ts.store->put(*w.ts.pair, Family::kJournal, journal_key(1, 0), encode_journal_entry(stale))
+          .is_ok());
+  CHECK(open_entries(w) == 0);
+  REQUIRE(w.run().is_ok());
+  CHECK(w.ts.store->get(*w.ts.pair, Family::kMeta, meta::kJournalOpenFrom).value() == "3");
 }
 
 TEST_CASE("a failed write leaves the base alone, is reported, and is retried by the next run") {
