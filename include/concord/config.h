@@ -54,6 +54,11 @@ struct SyncConfig {
   // `concord serve`: "every 5m" … "every 1d" or a five-field cron expression (in [serve]
   // timezone); checked by Schedule::parse (schedule.h) when the file is read.
   std::string schedule = "every 1h";
+  // Retention: the journal entries and report rows of a run are dropped (its record stays) once it
+  // is neither among the last keep_runs runs nor ended within keep_days days (`concord prune`,
+  // and after every run).
+  std::int64_t keep_runs = 100;
+  std::int64_t keep_days = 90;
 };
 
 // The daemon's listener (`[serve]`).

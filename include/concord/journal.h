@@ -116,6 +116,16 @@ class RunLog {
   Result<std::vector<JournalEntry>> entries_of(const MemberKey& key);
   // Number of journal entries still kPlanned.
   Result<std::uint64_t> open_count();
+  // Retention: drops the journal entries and report rows of each run that is neither among the
+  // last `keep_runs` runs nor ended within `keep_days` days of `now`, and is behind the
+  // mark_resolved_before() mark (so no open entry is ever dropped). Run records stay (with a note).
+  struct Pruned {
+    std::uint64_t runs = 0;
+    std::uint64_t journal_entries = 0;
+    std::uint64_t report_rows = 0;
+  };
+  Result<Pruned> prune(std::int64_t keep_runs, std::int64_t keep_days, Micros now);
+
   // Every journal entry of the runs before `run_id` is resolved (a run's resume has settled them):
   // later scans for open entries start at `run_id`. The mark never moves back.
   Status mark_resolved_before(std::uint64_t run_id);

@@ -20,6 +20,8 @@ inline constexpr std::string_view kLastRunId = "runs.last_id";
 // The lowest run id whose journal may still hold open (kPlanned) entries: every entry of an
 // earlier run is resolved, so finding open entries never reads the whole journal history.
 inline constexpr std::string_view kJournalOpenFrom = "journal.open_from";
+// Runs below this id were pruned (RunLog::prune) or kept for good reason and looked at: decimal.
+inline constexpr std::string_view kPrunedBefore = "runs.pruned_before";
 
 // The watermark of an incremental read: decimal µs. Per audience and per group, so that a pair
 // pointed at another audience or group starts afresh.

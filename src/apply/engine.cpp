@@ -195,6 +195,14 @@ class Run {
     count_requests();
     if (Status s = report_->flush(); !s) return s;
     if (Status s = log_.put_run(r, /*sync=*/true); !s) return s;
+    // Retention, after every run: years of runs do not pile up journals and reports. A failure
+    // here does not undo the run; its record says so, and the next run tries again.
+    Result<RunLog::Pruned> pruned =
+        log_.prune(p_.config.keep_runs, p_.config.keep_days, p_.clock.now());
+    if (!pruned) {
+      r.notes.push_back("pruning old runs failed: " + pruned.status().to_string());
+      if (Status s = log_.put_run(r, /*sync=*/true); !s) return s;
+    }
     return std::move(out_);
   }
 

@@ -394,6 +394,64 @@ Result<std::uint64_t> open_from(Store& store, const PairHandle& pair) {
 
 }  // namespace
 
+Result<RunLog::Pruned> RunLog::prune(std::int64_t keep_runs, std::int64_t keep_days, Micros now) {
+  Pruned out;
+  Result<std::uint64_t> last = stored_last_run_id(store_, pair_);
+  if (!last) return last.status();
+  Result<std::uint64_t> resolved = open_from(store_, pair_);
+  if (!resolved) return resolved.status();
+  Result<std::optional<std::string>> from_v = store_.get(pair_, Family::kMeta, meta::kPrunedBefore);
+  if (!from_v) return from_v.status();
+  std::uint64_t id = 1;
+  if (from_v->has_value()) {
+    if (Result<std::uint64_t> n = parse_uint64(**from_v); n) id = std::max<std::uint64_t>(*n, 1);
+  }
+  const std::uint64_t by_count =
+      *last > static_cast<std::uint64_t>(keep_runs) ? *last - keep_runs + 1 : 1;
+  const Micros cutoff = now - keep_days * 86400 * kMicrosPerSecond;
+  // Runs are looked at oldest first; the first one kept for its age ends the pass (later runs are
+  // younger), and the next pass starts there.
+  for (; id < by_count && id < *resolved; ++id) {
+    Result<std::optional<RunRecord>> run = get_run(id);
+    if (!run) return run.status();
+    if (run->has_value()) {
+      const Micros at = (**run).ended_at != kNoTime ? (**run).ended_at : (**run).started_at;
+      if (at != kNoTime && at >= cutoff) break;
+    }
+    Batch b;
+    auto drop = [&](Family f, const std::string& from, const std::string& to,
+                    std::uint64_t* count) -> Status {
+      Cursor c = store_.scan(pair_, f);
+      for (c.seek(from); c.valid() && c.key() < std::string_view(to); c.next()) {
+        b.del(pair_, f, c.key());
+        ++*count;
+        if (b.count() >= 1000) {
+          if (Status s = store_.write(b); !s) return s;
+          b.clear();
+        }
+      }
+      return c.status();
+    };
+    const std::string rows = run_key(id) + kReportRowTag;
+    const std::string rows_end = run_key(id) + static_cast<char>(kReportRowTag + 1);
+    if (Status s = drop(Family::kRuns, rows, rows_end, &out.report_rows); !s) return s;
+    if (Status s = drop(Family::kJournal, journal_key(id, 0), journal_key(id + 1, 0),
+                        &out.journal_entries);
+        !s) {
+      return s;
+    }
+    if (run->has_value()) {
+      RunRecord r = std::move(**run);
+      r.notes.push_back("journal and report pruned (retention)");
+      b.put(pair_, Family::kRuns, run_key(id), encode_run(r));
+    }
+    b.put(pair_, Family::kMeta, meta::kPrunedBefore, std::to_string(id + 1));
+    if (Status s = store_.write(b); !s) return s;
+    ++out.runs;
+  }
+  return out;
+}
+
 Status RunLog::mark_resolved_before(std::uint64_t run_id) {
   Result<std::uint64_t> from = open_from(store_, pair_);
   if (!from) return from.status();

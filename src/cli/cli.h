@@ -122,6 +122,8 @@ struct ReportOptions {
 };
 int report(const Global& g, const ReportOptions& o);
 int status(const Global& g, bool json);
+// `concord prune`: retention now (RunLog::prune with each sync's keep_runs and keep_days).
+int prune(const Global& g, const std::string& sync, bool json);
 int backup(const Global& g, const std::string& sync, const std::string& dir);
 int explain(const Global& g, const std::string& email, const std::string& sync, bool json);
 

@@ -327,6 +327,38 @@ int report(const Global& g, const ReportOptions& o) {
   return kExitOk;
 }
 
+int prune(const Global& g, const std::string& sync, bool as_json) {
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/true);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  json all = json::array();
+  for (const SyncConfig& s : (*ctx)->config().syncs) {
+    if (!sync.empty() && s.name != sync) continue;
+    Result<const PairHandle*> pair = (*ctx)->store().pair(s.name);
+    if (!pair && pair.status().code() == Status::Code::kNotFound) continue;  // never ran
+    if (!pair) return fail(kExitError, pair.status().message());
+    RunLog log((*ctx)->store(), **pair);
+    Result<RunLog::Pruned> p = log.prune(s.keep_runs, s.keep_days, system_clock().now());
+    if (!p) return fail(kExitError, s.name + ": " + p.status().to_string());
+    all.push_back({{"sync", s.name},
+                   {"runs", p->runs},
+                   {"journal_entries", p->journal_entries},
+                   {"report_rows", p->report_rows}});
+    if (!as_json) {
+      std::printf("%s: pruned %llu run%s (%llu journal entries, %llu report rows)\n",
+                  s.name.c_str(), static_cast<unsigned long long>(p->runs), p->runs == 1 ? "" : "s",
+                  static_cast<unsigned long long>(p->journal_entries),
+                  static_cast<unsigned long long>(p->report_rows));
+    }
+  }
+  if (!sync.empty() && all.empty() &&
+      std::none_of((*ctx)->config().syncs.begin(), (*ctx)->config().syncs.end(),
+                   [&](const SyncConfig& s) { return s.name == sync; })) {
+    return fail(kExitUsage, "no [[sync]] is named " + sync);
+  }
+  if (as_json) std::printf("%s\n", all.dump(2).c_str());
+  return kExitOk;
+}
+
 int status(const Global& g, bool as_json) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/true, /*read_only=*/true);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());

@@ -52,6 +52,15 @@ int main(int argc, char** argv) {
   report_c->add_option("-o,--output", rep.output, "write to this file (default: standard output)");
 
   bool status_json = false;
+  std::string prune_sync;
+  bool prune_json = false;
+  CLI::App* prune_c = app.add_subcommand(
+      "prune",
+      "Drop the journals and reports of runs past keep_runs and keep_days (also done "
+      "after every run)");
+  prune_c->add_option("--sync", prune_sync, "the [[sync]] to prune (default: every one)");
+  prune_c->add_flag("--json", prune_json, "print as JSON");
+
   CLI::App* status_c = app.add_subcommand("status", "Recent runs and pending journal entries");
   status_c->add_flag("--json", status_json, "print as JSON");
 
@@ -112,6 +121,7 @@ int main(int argc, char** argv) {
   if (*sync_c) return sync(g, sync_o);
   if (*report_c) return report(g, rep);
   if (*status_c) return status(g, status_json);
+  if (*prune_c) return prune(g, prune_sync, prune_json);
   if (*backup_c) return backup(g, backup_sync, backup_dir);
   if (*explain_c) return explain(g, explain_email, explain_sync, explain_json);
   if (*reh) return rehearse(r);

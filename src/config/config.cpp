@@ -94,11 +94,12 @@ bool valid_name(std::string_view n) {
 }
 
 Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, SyncConfig* s) {
-  CONCORD_TRY(r.only(t,
-                     {"name", "mailchimp", "civicrm", "audience", "group", "tie", "skew_margin",
-                      "resubscribe", "double_opt_in", "removal", "hold_cleaned",
-                      "respect_crm_opt_out", "max_removal_fraction", "fields", "schedule"},
-                     "[[sync]]"));
+  CONCORD_TRY(
+      r.only(t,
+             {"name", "mailchimp", "civicrm", "audience", "group", "tie", "skew_margin",
+              "resubscribe", "double_opt_in", "removal", "hold_cleaned", "respect_crm_opt_out",
+              "max_removal_fraction", "fields", "schedule", "keep_runs", "keep_days"},
+             "[[sync]]"));
   CONCORD_TRY(r.str(t, "name", &s->name));
   if (!valid_name(s->name)) {
     return r.error(at, "every [[sync]] needs a name of 1-64 letters, digits, '_', '-' or '.'");
@@ -138,6 +139,16 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
       return r.error(n, where + "max_removal_fraction must be a number from 0 to 1");
     }
     o.max_removal_fraction = *f;
+  }
+  for (auto [key, out] :
+       {std::pair{"keep_runs", &s->keep_runs}, std::pair{"keep_days", &s->keep_days}}) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) continue;
+    std::optional<std::int64_t> k = n->value<std::int64_t>();
+    if (!k || *k < 1 || *k > 1000000) {
+      return r.error(n, where + key + " must be a whole number from 1 to 1000000");
+    }
+    *out = *k;
   }
   if (const toml::node* n = t.get("fields")) {
     const toml::table* ft = n->as_table();
@@ -392,10 +403,12 @@ resubscribe = "pending"                   # pending | never: a person who unsubs
 double_opt_in = false                     # add new members as pending
 removal = "unsubscribe"                   # unsubscribe | archive (never a permanent delete)
 hold_cleaned = true                       # a bounced address is put on hold in the CRM
-respect_crm_opt_out = true                # never subscribe do-not-email / opted-out contacts
+respect_crm_opt_out = true                # opted-out, do-not-email, deceased: OUT for Mailchimp
 max_removal_fraction = 0.10               # stop before removing more than this share of a side
 fields = { FNAME = "first_name", LNAME = "last_name" }   # Mailchimp tag = CRM field, both ways
 schedule = "every 1h"                     # concord serve: every 5m|30m|1h|2h|1d, or cron
+keep_runs = 100                           # journals and reports of older runs are pruned …
+keep_days = 90                            # … unless they ended within this many days
 
 # [serve]                                 # concord serve
 # listen = "127.0.0.1:8080"               # the status page, API, metrics and webhooks

@@ -404,6 +404,37 @@ TEST_CASE("finding open journal entries reads only the runs after the last resol
   CHECK(w.ts.store->get(*w.ts.pair, Family::kMeta, meta::kJournalOpenFrom).value() == "3");
 }
 
+TEST_CASE("retention drops old runs' journals and reports, never an open entry") {
+  World w;
+  REQUIRE(w.run().is_ok());  // run 1: the migration, 4 writes journaled, report rows
+  RunLog log(*w.ts.store, *w.ts.pair);
+  auto entries = [&](Family f) {
+    std::size_t n = 0;
+    Cursor c = w.ts.store->scan(*w.ts.pair, f);
+    for (c.seek_to_first(); c.valid(); c.next())
+      ++n;
+    return n;
+  };
+  const std::size_t journal = entries(Family::kJournal);
+  REQUIRE(journal >= 4);
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(w.run().is_ok());  // runs 2-4
+  // Keep 2 runs, 1 day: runs 1 and 2 are older than both (the World's clock is fixed, so their
+  // age is what `now` says).
+  const Micros later = w.clock.now() + 2 * 86400 * kMicrosPerSecond;
+  Result<RunLog::Pruned> p = log.prune(2, 1, later);
+  REQUIRE(p.is_ok());
+  CHECK(p->runs == 2);
+  CHECK(p->journal_entries == journal);
+  CHECK(entries(Family::kJournal) == 0);
+  CHECK(log.report_rows(1).value().empty());
+  CHECK(log.get_run(1).value().has_value());  // the record stays
+  CHECK(log.get_run(1).value()->notes.back() == "journal and report pruned (retention)");
+  // Within keep_days nothing goes; and a second pass has nothing left to do.
+  CHECK(log.prune(1, 1, w.clock.now()).value().runs == 0);
+  CHECK(log.prune(2, 1, later).value().runs == 0);
+}
+
 TEST_CASE("a failed write leaves the base alone, is reported, and is retried by the next run") {
   World w;
   w.mailchimp.failing.insert("betty@bedrock.org");

@@ -47,6 +47,12 @@ TEST_CASE("configuration errors name the file, the line and the key") {
       {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
        "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nmax_removal_fraction=2\n",
        "max_removal_fraction must be a number from 0 to 1"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nkeep_runs=0\n",
+       "c.toml:8: sync \"a\": keep_runs must be a whole number from 1 to 1000000"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nkeep_days=\"90d\"\n",
+       "keep_days must be a whole number"},
       {"[mailchimp.m]\n[mailchimp.n]\n[civicrm.c]\nurl=\"https://"
        "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\n",
        "sync \"a\": name its mailchimp (there are 2)"},
