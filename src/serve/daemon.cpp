@@ -182,6 +182,17 @@ void Daemon::run_pair(Pair& p, bool webhook) {
   rq.backup_dir = options_.backup_dir;
   rq.stop = &stop_flag_;
   std::vector<std::uint64_t> deliveries;
+  std::set<std::uint64_t> kept;  // address changes a scheduled run could not carry out
+  if (!webhook) {
+    // Address changes Mailchimp told us of are carried out first: the fetch cannot see them
+    // (the old address is simply gone), and the deliveries are removed when the run ends.
+    Result<std::vector<Inbox::Delivery>> waiting = inbox_->take(handle, SIZE_MAX);
+    if (!waiting) {
+      log(name + ": reading the stored webhook deliveries: " + waiting.status().message());
+      return;
+    }
+    change_addresses(p, *waiting, &kept);
+  }
   if (webhook) {
     Result<std::vector<std::string>> emails = take_deliveries(p, &deliveries);
     if (!emails) {
@@ -234,7 +245,7 @@ void Daemon::run_pair(Pair& p, bool webhook) {
   // A webhook run reconciled its deliveries; a scheduled run read every change since its
   // watermark, so the deliveries stored before it began are covered too.
   Status removed = webhook ? inbox_->remove(handle, deliveries)
-                           : inbox_->remove_received_before(handle, rec.started_at);
+                           : inbox_->remove_received_before(handle, rec.started_at, kept);
   if (!removed) log(name + ": " + removed.message());
   count_pending(p);
 }
@@ -246,19 +257,29 @@ Result<std::vector<std::string>> Daemon::take_deliveries(Pair& p,
   Result<std::vector<Inbox::Delivery>> taken =
       inbox_->take(*p.spec.handle, options_.deliveries_per_run);
   if (!taken) return taken.status();
+  std::set<std::uint64_t> failed;
+  change_addresses(p, *taken, &failed);
   std::set<std::string> emails;
   for (const Inbox::Delivery& d : *taken) {
-    numbers->push_back(d.number);
+    if (!failed.count(d.number)) numbers->push_back(d.number);
     if (!d.event || d.event->type == WebhookType::kCampaign) continue;
     const WebhookEvent& e = *d.event;
     emails.insert(e.email);
-    if (e.type != WebhookType::kUpemail) continue;
-    emails.insert(e.old_email);
-    if (Status s = change_crm_email(p, e.old_email, e.email); !s) {
-      log(p.spec.config->name + ": changing a CRM email for an upemail delivery: " + s.message());
-    }
+    if (e.type == WebhookType::kUpemail) emails.insert(e.old_email);
   }
   return std::vector<std::string>(emails.begin(), emails.end());
+}
+
+void Daemon::change_addresses(Pair& p, const std::vector<Inbox::Delivery>& deliveries,
+                              std::set<std::uint64_t>* failed) {
+  for (const Inbox::Delivery& d : deliveries) {
+    if (!d.event || d.event->type != WebhookType::kUpemail) continue;
+    if (Status s = change_crm_email(p, d.event->old_email, d.event->email); !s) {
+      failed->insert(d.number);
+      log(p.spec.config->name + ": changing a CRM email for an upemail delivery (kept, tried " +
+          "again by the next run): " + s.message());
+    }
+  }
 }
 
 // Mailchimp says a member's address changed: the CRM contact stored under the old address gets

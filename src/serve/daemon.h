@@ -131,7 +131,13 @@ class Daemon : public DaemonView {
   void run_pair(Pair& p, bool webhook);
   // The addresses the pair's stored deliveries name (their numbers go to `numbers`); an address
   // change is carried out in the CRM here.
+  // The addresses the oldest deliveries name; `numbers` gets those that this run settles (an
+  // address change that failed is not among them: it stays stored and is tried again).
   Result<std::vector<std::string>> take_deliveries(Pair& p, std::vector<std::uint64_t>* numbers);
+  // Carries out the address changes among `deliveries`; the numbers of those that failed go to
+  // `failed` (logged).
+  void change_addresses(Pair& p, const std::vector<Inbox::Delivery>& deliveries,
+                        std::set<std::uint64_t>* failed);
   Status change_crm_email(Pair& p, const std::string& old_email, const std::string& new_email);
   void count_pending(const Pair& p);
   void work();

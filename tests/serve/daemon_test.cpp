@@ -81,6 +81,7 @@ struct Fixture {
   std::map<std::string, FakeSide*> mailchimp, crm;  // owned by the daemon
   std::vector<std::string> logged;
   std::vector<std::string> email_changes;  // "<contact> <old> <new>"
+  bool fail_email_changes = false;         // change_crm_email answers 503
   std::uint64_t retried[2] = {0, 0};       // by Side
 
   explicit Fixture(bool two_pairs = false) {
@@ -114,6 +115,7 @@ struct Fixture {
       p.crm = std::move(cr);
       p.change_crm_email = [this](std::int64_t contact, const std::string& old_email,
                                   const std::string& new_email) {
+        if (fail_email_changes) return Status::unavailable("CiviCRM answered 503");
         email_changes.push_back(std::to_string(contact) + " " + old_email + " " + new_email);
         return Status::ok();
       };
@@ -215,6 +217,54 @@ TEST_CASE("daemon: an address change moves the CRM contact stored under the old 
   REQUIRE(d->deliver("newsletter", event(WebhookType::kUpemail, "new@b.org", "old@b.org")).is_ok());
   CHECK(d->step());
   CHECK(f.email_changes == std::vector<std::string>{"104 old@b.org new@b.org"});
+}
+
+// The CRM snapshot holds contact 104 under old@b.org.
+void store_old_address(Fixture& f) {
+  std::string value;
+  encode_snapshot(crm_header(CrmState{}, 1), "old@b.org", R"({"contact_id":104})", &value);
+  REQUIRE(f.t.store->put(*f.t.pair, Family::kCrm, member_key("old@b.org").view(), value).is_ok());
+}
+
+TEST_CASE("daemon: a scheduled run carries out the address changes waiting for it first") {
+  Fixture f;
+  std::unique_ptr<Daemon> d = f.open();
+  REQUIRE(d->step());
+  store_old_address(f);
+  REQUIRE(d->set_enabled("newsletter", false).is_ok());  // deliveries wait
+  REQUIRE(d->deliver("newsletter", event(WebhookType::kUpemail, "new@b.org", "old@b.org")).is_ok());
+  REQUIRE(d->deliver("newsletter", event(WebhookType::kSubscribe, "a@b.org")).is_ok());
+  f.clock.t += kMinute;
+  REQUIRE(d->run_now("newsletter").is_ok());
+  CHECK(d->step());
+  CHECK(f.runs_logged().back() == "newsletter serve");
+  CHECK(f.email_changes == std::vector<std::string>{"104 old@b.org new@b.org"});
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 0);
+}
+
+TEST_CASE("daemon: an address change that fails stays stored and is tried again") {
+  Fixture f;
+  std::unique_ptr<Daemon> d = f.open();
+  REQUIRE(d->step());
+  store_old_address(f);
+  f.fail_email_changes = true;
+  REQUIRE(d->deliver("newsletter", event(WebhookType::kUpemail, "new@b.org", "old@b.org")).is_ok());
+  REQUIRE(d->deliver("newsletter", event(WebhookType::kSubscribe, "a@b.org")).is_ok());
+  CHECK(d->step());  // the webhook run
+  CHECK(f.email_changes.empty());
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 1);  // the upemail
+  // A scheduled run does not drop it either.
+  f.clock.t += 31 * kMinute;
+  while (d->step()) {
+  }
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 1);
+  // Once the CRM answers, the next run carries it out and lets it go.
+  f.fail_email_changes = false;
+  f.clock.t += 31 * kMinute;
+  while (d->step()) {
+  }
+  CHECK(f.email_changes == std::vector<std::string>{"104 old@b.org new@b.org"});
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 0);
 }
 
 TEST_CASE("daemon: deliveries never run twice in a row while a scheduled run waits") {
