@@ -10,75 +10,25 @@
 #include <string>
 #include <vector>
 
-#include "concord/http.h"
+#include "civicrm_site.h"
 #include "concord/time.h"
-#include "sandbox/civicrm/sandbox.h"
-#include "sandbox/clock.h"
-#include "sandbox_fixture.h"
 
-namespace http = concord::http;
-namespace sb = concord::sandbox;
-using concord::Micros;
-using concord::testing::fixture;
-// Requests keep their objects' key order (orderBy), as PHP's arrays do.
-using json = nlohmann::ordered_json;
+using namespace concord::testing::civicrm_site;
 
 namespace {
 
-constexpr const char* kKey = "bedrock-api-key-0123456789abcdef";
-constexpr const char* kSiteKey = "bedrock-site-key-0123456789abcdef";
-
-Micros T(const char* iso) {
-  auto t = concord::parse_iso8601(iso);
-  REQUIRE(t.is_ok());
-  return *t;
+// The modified_date of a contact, trashed or not.
+std::string modified(Site& s, std::int64_t id) {
+  json v =
+      s.values("Contact", "get", {{"select", {"modified_date"}}, {"where", {{"id", "=", id}}}});
+  REQUIRE(v.size() == 1);
+  return v[0]["modified_date"];
 }
 
-// The fixture's site (zone Europe/London, every contact last modified 2025), or `seed`, with the
-// clock fixed at noon UTC on 1 March 2026, which is noon on the site too.
-struct Site {
-  sb::SandboxClock clock;
-  std::unique_ptr<sb::CivicrmSandbox> civi;
-
-  explicit Site(const std::string& seed = fixture()) {
-    clock.fix(T("2026-03-01T12:00:00+00:00"));
-    auto site = sb::parse_civicrm_seed(seed, clock.now());
-    INFO(site.status().to_string());
-    REQUIRE(site.is_ok());
-    civi = std::make_unique<sb::CivicrmSandbox>(std::move(site).value(), &clock);
-  }
-
-  http::Response raw(const std::string& method, const std::string& target,
-                     const std::string& body = "") {
-    http::Request r;
-    r.method = method;
-    r.target = target;
-    r.headers = {{"X-Civi-Auth", std::string("Bearer ") + kKey}, {"X-Civi-Key", kSiteKey}};
-    if (!body.empty()) r.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
-    r.body = body;
-    return civi->handle(r, http::Peer{"127.0.0.1", true}).response;
-  }
-  // A call that must succeed: its values.
-  json values(const std::string& entity, const std::string& action, const json& params) {
-    auto r = raw("POST", "/civicrm/ajax/api4/" + entity + "/" + action,
-                 "params=" + http::url_encode(params.dump()));
-    INFO(entity << "." << action << " " << params.dump() << " -> " << r.status << " " << r.body);
-    REQUIRE(r.status == 200);
-    return json::parse(r.body)["values"];
-  }
-  // The modified_date of a contact, trashed or not.
-  std::string modified(std::int64_t id) {
-    json v =
-        values("Contact", "get", {{"select", {"modified_date"}}, {"where", {{"id", "=", id}}}});
-    REQUIRE(v.size() == 1);
-    return v[0]["modified_date"];
-  }
-  void advance(int seconds) { clock.fix(clock.now() + seconds * concord::kMicrosPerSecond); }
-  // The site-local "now" as CiviCRM shows it (the fixture's zone is UTC in March).
-  std::string now_local() {
-    return concord::format_iso8601(clock.now()).substr(0, 19).replace(10, 1, " ");
-  }
-};
+// The site-local "now" as CiviCRM shows it (the fixture's zone is UTC in March).
+std::string now_local(const Site& s) {
+  return concord::format_iso8601(s.clock.now()).substr(0, 19).replace(10, 1, " ");
+}
 
 // The fixture's contacts were all last modified before the clock starts.
 constexpr const char* kSeeded = "2025-06-01 09:00:00";
@@ -114,17 +64,17 @@ TEST_CASE("modified_date: a contact update moves it only when a value of the row
     s.advance(60);
     s.values("Contact", "update", {{"values", c.values}, {"where", {{"id", "=", 101}}}});
     INFO(c.values.dump());
-    if (c.moves) last = s.now_local();
-    CHECK(s.modified(101) == last);
+    if (c.moves) last = now_local(s);
+    CHECK(modified(s, 101) == last);
   }
   // save with identical values does not move it either; with a change it does.
   s.advance(60);
   s.values("Contact", "save", {{"records", {{{"id", 101}, {"is_opt_out", true}}}}});
-  CHECK(s.modified(101) == last);
+  CHECK(modified(s, 101) == last);
   s.values("Contact", "save", {{"records", {{{"id", 101}, {"is_opt_out", false}}}}});
-  CHECK(s.modified(101) == s.now_local());
+  CHECK(modified(s, 101) == now_local(s));
   // Another contact is left alone.
-  CHECK(s.modified(102) == kSeeded);
+  CHECK(modified(s, 102) == kSeeded);
 }
 
 TEST_CASE("modified_date: every Email write moves its contact's, as civicrm_email's triggers do") {
@@ -132,35 +82,35 @@ TEST_CASE("modified_date: every Email write moves its contact's, as civicrm_emai
   // A new email.
   s.advance(60);
   s.values("Email", "create", {{"values", {{"contact_id", 102}, {"email", "b2@bedrock.org"}}}});
-  CHECK(s.modified(102) == "2026-03-01 12:01:00");
+  CHECK(modified(s, 102) == "2026-03-01 12:01:00");
   // A bounce puts Fred's email on hold; opting out through the email too.
   s.advance(60);
   s.values("Email", "update",
            {{"values", {{"on_hold", 2}}}, {"where", {{"contact_id", "=", 103}}}});
-  CHECK(s.modified(103) == "2026-03-01 12:02:00");
+  CHECK(modified(s, 103) == "2026-03-01 12:02:00");
   // The trigger runs for every row the UPDATE statement writes, changed or not.
   s.advance(60);
   s.values("Email", "update",
            {{"values", {{"on_hold", 2}}}, {"where", {{"contact_id", "=", 103}}}});
-  CHECK(s.modified(103) == "2026-03-01 12:03:00");
+  CHECK(modified(s, 103) == "2026-03-01 12:03:00");
   // Deleting an email.
   s.advance(60);
   s.values("Email", "delete", {{"where", {{"email", "=", "betty@bedrock.org"}}}});
-  CHECK(s.modified(104) == "2026-03-01 12:04:00");
+  CHECK(modified(s, 104) == "2026-03-01 12:04:00");
   // An email moved to another contact: the trigger names both OLD and NEW contact_id.
   s.advance(60);
   s.values("Email", "update",
            {{"values", {{"contact_id", 108}}}, {"where", {{"email", "=", "pebbles@bedrock.org"}}}});
-  CHECK(s.modified(105) == "2026-03-01 12:05:00");
-  CHECK(s.modified(108) == "2026-03-01 12:05:00");
+  CHECK(modified(s, 105) == "2026-03-01 12:05:00");
+  CHECK(modified(s, 108) == "2026-03-01 12:05:00");
   // The contact's own row is unchanged by email_primary.*, but the email write moves it.
   s.advance(60);
   s.values("Contact", "update",
            {{"values", {{"email_primary.on_hold", 1}}}, {"where", {{"id", "=", 112}}}});
-  CHECK(s.modified(112) == "2026-03-01 12:06:00");
+  CHECK(modified(s, 112) == "2026-03-01 12:06:00");
   // Emails of other contacts, and the other contacts, are untouched.
-  CHECK(s.modified(101) == kSeeded);
-  CHECK(s.modified(110) == kSeeded);
+  CHECK(modified(s, 101) == kSeeded);
+  CHECK(modified(s, 110) == kSeeded);
 }
 
 TEST_CASE("modified_date: the reference's incremental Contact.get returns exactly what moved") {
@@ -269,28 +219,28 @@ TEST_CASE("modified_date: trash moves it only on CiviCRM with PR #33439, per the
     CHECK(s.values("Contact", "get",
                    {{"select", {"is_deleted"}}, {"where", {{"id", "=", 105}}}})[0]["is_deleted"] ==
           true);
-    CHECK(s.modified(105) == (c.moves ? "2026-03-01 12:01:00" : kSeeded));
+    CHECK(modified(s, 105) == (c.moves ? "2026-03-01 12:01:00" : kSeeded));
     // Restoring is the same path.
     s.advance(60);
     s.values("Contact", "update",
              {{"values", {{"is_deleted", false}}}, {"where", {{"id", "=", 105}}}});
-    CHECK(s.modified(105) == (c.moves ? "2026-03-01 12:02:00" : kSeeded));
+    CHECK(modified(s, 105) == (c.moves ? "2026-03-01 12:02:00" : kSeeded));
     // Trash through an update of is_deleted too.
     s.advance(60);
     s.values("Contact", "update",
              {{"values", {{"is_deleted", true}}}, {"where", {{"id", "=", 105}}}});
-    CHECK(s.modified(105) == (c.moves ? "2026-03-01 12:03:00" : kSeeded));
+    CHECK(modified(s, 105) == (c.moves ? "2026-03-01 12:03:00" : kSeeded));
     // Another change in the same write still moves it.
     s.advance(60);
     s.values("Contact", "update",
              {{"values", {{"is_deleted", false}, {"do_not_email", true}}},
               {"where", {{"id", "=", 105}}}});
-    CHECK(s.modified(105) == "2026-03-01 12:04:00");
+    CHECK(modified(s, 105) == "2026-03-01 12:04:00");
     // Trashing a contact already in the trash changes nothing.
     s.values("Contact", "update",
              {{"values", {{"is_deleted", true}}}, {"where", {{"id", "=", 106}}}});
     s.values("Contact", "delete", {{"where", {{"id", "=", 106}}}});
-    CHECK(s.modified(106) == kSeeded);
+    CHECK(modified(s, 106) == kSeeded);
   }
 }
 
@@ -313,13 +263,13 @@ TEST_CASE("modified_date: the setting and the moved dates survive the state file
   Site t;
   t.civi->install(std::move(reparsed).value());
   CHECK(t.civi->state_part() == part);
-  CHECK(t.modified(101) == "2026-03-01 12:01:30");
-  CHECK(t.modified(102) == "2026-03-01 12:01:30");
-  CHECK(t.modified(103) == kSeeded);
+  CHECK(modified(t, 101) == "2026-03-01 12:01:30");
+  CHECK(modified(t, 102) == "2026-03-01 12:01:30");
+  CHECK(modified(t, 103) == kSeeded);
   // The reloaded site keeps the old trash behaviour.
   t.advance(60);
   t.values("Contact", "delete", {{"where", {{"id", "=", 103}}}});
-  CHECK(t.modified(103) == kSeeded);
+  CHECK(modified(t, 103) == kSeeded);
 
   // A reset through the admin route reads it too, and refuses a value that is not a boolean.
   seed["civicrm"]["trash_bumps_modified_date"] = "no";
