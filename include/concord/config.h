@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "concord/decide.h"
+#include "concord/field_rule.h"
 #include "concord/status.h"
 
 namespace concord {
@@ -37,9 +38,9 @@ struct CiviCrmConfig {
 
 // One merge field ↔ CRM field.
 struct FieldMapping {
-  enum class Direction : std::uint8_t { kBoth, kToMailchimp, kToCrm };
-  std::string tag;        // Mailchimp merge tag, e.g. FNAME
-  std::string crm_field;  // e.g. first_name
+  using Direction = FieldDirection;  // both | to_mailchimp | to_crm (field_rule.h)
+  std::string tag;                   // Mailchimp merge tag, e.g. FNAME
+  std::string crm_field;             // e.g. first_name
   Direction direction = Direction::kBoth;
 };
 

@@ -150,6 +150,9 @@ Decision decide(const MailchimpState& mailchimp, const CrmState& crm, const Base
 
 // Whether a side has changed since the base (docs/decision-rules.md). Exposed for the diff and for
 // tests.
+// Compares two change times: <0, 0 (equal, or within `margin`), >0. kNoTime is older than any.
+int compare_change_times(Micros a, Micros b, Micros margin);
+
 // The CRM side is seen as CrmState::mailchimp_membership / mailchimp_changed_at say, with
 // `respect_consent` (SyncOptions::respect_crm_opt_out).
 bool mailchimp_changed(const MailchimpState& mailchimp, const BaseState* base);

@@ -9,18 +9,6 @@ bool changed_since(bool present, Membership now, Micros now_at, const BaseState*
   return now != base_membership || now_at > base_at;
 }
 
-// Compares two change times; kNoTime is older than any time. Returns <0, 0 (within margin), >0.
-int compare_times(Micros a, Micros b, Micros margin) {
-  if (a == b) return 0;
-  if (a == kNoTime) return -1;
-  if (b == kNoTime) return 1;
-  // Both real: |a - b| fits in 64 bits for any time a store can hold (±292k years).
-  Micros d = a - b;
-  if (d > margin) return 1;
-  if (-d > margin) return -1;
-  return 0;
-}
-
 void decide_for_mailchimp_winner(const MailchimpState& mc, const CrmState& crm,
                                  const SyncOptions& options, Decision& d) {
   if (d.target == Membership::kIn) {
@@ -133,6 +121,17 @@ void decide_for_crm_winner(const MailchimpState& mc, const CrmState& crm,
 
 }  // namespace
 
+int compare_change_times(Micros a, Micros b, Micros margin) {
+  if (a == b) return 0;
+  if (a == kNoTime) return -1;
+  if (b == kNoTime) return 1;
+  // Both real: |a - b| fits in 64 bits for any time a store can hold (±292k years).
+  Micros d = a - b;
+  if (d > margin) return 1;
+  if (-d > margin) return -1;
+  return 0;
+}
+
 bool mailchimp_changed(const MailchimpState& mc, const BaseState* base) {
   return changed_since(mc.present(), mc.membership(), mc.changed_at, base,
                        base ? base->membership : Membership::kOut,
@@ -183,7 +182,8 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
       // Rule 3 (both changed). Neither changed cannot happen while they disagree (the base holds
       // one membership); it is settled the same way, by time then tie rule.
       d.conflict = Conflict::kBothChanged;
-      int c = compare_times(mc.changed_at, crm.mailchimp_changed_at(respect), options.skew_margin);
+      int c = compare_change_times(mc.changed_at, crm.mailchimp_changed_at(respect),
+                                   options.skew_margin);
       if (c > 0) {
         d.winner = Winner::kMailchimp;
         d.reason = Reason::kMailchimpLater;
