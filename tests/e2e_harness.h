@@ -165,6 +165,16 @@ inline pid_t spawn_concord(const std::filesystem::path& dir, const std::vector<s
   return pid;
 }
 
+// The operations a `plan --json` / `sync --json` printed for one address (copies: safe in a
+// range-for).
+inline std::vector<nlohmann::json> ops_for(const nlohmann::json& run, const std::string& email) {
+  std::vector<nlohmann::json> out;
+  for (const nlohmann::json& op : run["operations"]) {
+    if (op["email"] == email) out.push_back(op);
+  }
+  return out;
+}
+
 // A generated pair of populated lists (`concord-sandbox --generate-seed`) over the fixture's
 // base: about `members` members per side, overlapping, some disagreeing.
 inline nlohmann::json generated_seed(int members) {

@@ -40,20 +40,9 @@ json mailchimp_record(const MailchimpBody& b) {
   return j;
 }
 
+// The body as the store keeps it (encode_crm_body), as JSON.
 json crm_record(const CrmBody& b) {
-  json j = {{"contact_id", b.contact_id}, {"first_name", b.first_name}, {"last_name", b.last_name}};
-  if (!b.duplicates.empty()) j["duplicates"] = b.duplicates;
-  if (!b.addresses.empty()) {
-    json list = json::array();
-    for (const CrmBodyAddress& a : b.addresses) {
-      list.push_back({{"email", a.email},
-                      {"is_primary", a.is_primary},
-                      {"is_bulkmail", a.is_bulkmail},
-                      {"on_hold", a.on_hold}});
-    }
-    j["addresses"] = list;
-  }
-  return j;
+  return json::parse(encode_crm_body(b));
 }
 
 // A member's stored records (both sides, the base) through the record codecs, and any refusal.

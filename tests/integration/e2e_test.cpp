@@ -43,14 +43,6 @@ json operations_of(const Command& c) {
   return c.json().at("operations");
 }
 
-// The operations of a plan (`plan --json` / `sync --json`) for one address.
-std::vector<json> ops_for(const json& plan, const std::string& email) {
-  std::vector<json> out;
-  for (const json& op : plan["operations"]) {
-    if (op["email"] == email) out.push_back(op);
-  }
-  return out;
-}
 // The one operation of `email` (null when none; fails when several).
 json op_for(const json& plan, const std::string& email) {
   std::vector<json> ops = ops_for(plan, email);

@@ -46,14 +46,6 @@ void update_contact(int id, const json& values) {
                     {{"where", json::array({json::array({"id", "=", id})})}, {"values", values}});
 }
 
-std::vector<json> ops_for(const json& run, const std::string& email) {
-  std::vector<json> out;
-  for (const json& op : run["operations"]) {
-    if (op["email"] == email) out.push_back(op);
-  }
-  return out;
-}
-
 json report_row(const json& run, const std::string& email) {
   for (const json& r : run["report"]) {
     if (r["email"] == email) return r;

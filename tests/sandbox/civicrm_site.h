@@ -98,6 +98,18 @@ struct Site {
   void advance(int seconds) { clock.fix(clock.now() + seconds * concord::kMicrosPerSecond); }
 };
 
+// The site's CiviCRM part written out (state_part) and read back into `into`, which then shows
+// the same state. Returns the part.
+inline std::string reload_into(Site& from, Site& into) {
+  std::string part = from.civi->state_part();
+  auto reparsed = sb::parse_civicrm_seed("{\"civicrm\":" + part + "}", 0);
+  INFO(reparsed.status().to_string());
+  REQUIRE(reparsed.is_ok());
+  into.civi->install(std::move(reparsed).value());
+  CHECK(into.civi->state_part() == part);
+  return part;
+}
+
 inline std::vector<std::int64_t> ids(const json& values, const char* field = "id") {
   std::vector<std::int64_t> out;
   for (const json& v : values)

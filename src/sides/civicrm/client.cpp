@@ -43,6 +43,33 @@ std::string str(const json& row, const char* key) {
   return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// The contact's own columns, joined on the rows of another entity (SubscriptionHistory, Email):
+// what every read of a contact hands over besides its membership and addresses.
+constexpr const char* kContactColumns[] = {"contact_id.is_deleted",    "contact_id.do_not_email",
+                                           "contact_id.is_opt_out",    "contact_id.is_deceased",
+                                           "contact_id.modified_date", "contact_id.first_name",
+                                           "contact_id.last_name"};
+
+json with_contact_columns(std::initializer_list<const char*> own) {
+  json select = json::array();
+  for (const char* c : own)
+    select.push_back(c);
+  for (const char* c : kContactColumns)
+    select.push_back(c);
+  return select;
+}
+
+void read_contact_columns(const json& row, const TimeZone& zone, CrmContact* c) {
+  c->trashed = truthy(row.value("contact_id.is_deleted", json()));
+  c->do_not_email = truthy(row.value("contact_id.do_not_email", json()));
+  c->is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
+  c->deceased = truthy(row.value("contact_id.is_deceased", json()));
+  Result<Micros> modified = parse_civil(str(row, "contact_id.modified_date"));
+  c->modified_at = modified ? zone.local_to_utc(*modified) : kNoTime;
+  c->first_name = str(row, "contact_id.first_name");
+  c->last_name = str(row, "contact_id.last_name");
+}
+
 }  // namespace
 
 // Addresses or contacts per call of a targeted read.
@@ -202,10 +229,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
   CrmContact current;  // the contact whose rows are being read (may continue on the next page)
   bool have_current = false;
   for (std::int64_t offset = 0;; offset += options.page_size) {
-    json params = {{"select",
-                    {"id", "contact_id", "status", "date", "contact_id.is_deleted",
-                     "contact_id.do_not_email", "contact_id.is_opt_out", "contact_id.is_deceased",
-                     "contact_id.modified_date", "contact_id.first_name", "contact_id.last_name"}},
+    json params = {{"select", with_contact_columns({"id", "contact_id", "status", "date"})},
                    {"where", where},
                    {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
                    {"limit", options.page_size},
@@ -229,14 +253,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
       Result<Micros> local = parse_civil(str(row, "date"));
       c.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
       if (c.changed_at != kNoTime && c.changed_at > *max_seen) *max_seen = c.changed_at;
-      c.trashed = truthy(row.value("contact_id.is_deleted", json()));
-      c.do_not_email = truthy(row.value("contact_id.do_not_email", json()));
-      c.is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
-      c.deceased = truthy(row.value("contact_id.is_deceased", json()));
-      Result<Micros> modified = parse_civil(str(row, "contact_id.modified_date"));
-      c.modified_at = modified ? zone->local_to_utc(*modified) : kNoTime;
-      c.first_name = str(row, "contact_id.first_name");
-      c.last_name = str(row, "contact_id.last_name");
+      read_contact_columns(row, *zone, &c);
       current = std::move(c);  // rows come in id order: the last one is the latest
       have_current = true;
     }
@@ -411,9 +428,7 @@ Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& 
     Result<json> found = im.call(
         "Email", "get",
         {{"select",
-          {"contact_id", "email", "is_primary", "is_bulkmail", "on_hold", "contact_id.is_deleted",
-           "contact_id.do_not_email", "contact_id.is_opt_out", "contact_id.is_deceased",
-           "contact_id.modified_date", "contact_id.first_name", "contact_id.last_name"}},
+          with_contact_columns({"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"})},
          {"where", json::array({json::array({"email", "IN", addresses})})},
          {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
          {"limit", 0}});
@@ -427,14 +442,7 @@ Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& 
       CrmContact c;
       c.contact_id = as_id(row.value("contact_id", json()));
       if (c.contact_id == 0) continue;
-      c.trashed = truthy(row.value("contact_id.is_deleted", json()));
-      c.do_not_email = truthy(row.value("contact_id.do_not_email", json()));
-      c.is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
-      c.deceased = truthy(row.value("contact_id.is_deceased", json()));
-      Result<Micros> modified = parse_civil(str(row, "contact_id.modified_date"));
-      c.modified_at = modified ? im.zone->local_to_utc(*modified) : kNoTime;
-      c.first_name = str(row, "contact_id.first_name");
-      c.last_name = str(row, "contact_id.last_name");
+      read_contact_columns(row, *im.zone, &c);
       c.addresses.push_back({str(row, "email"), truthy(row.value("is_primary", json())),
                              truthy(row.value("is_bulkmail", json())),
                              hold_of(row.value("on_hold", json()))});
