@@ -341,6 +341,26 @@ class Sandbox {
     }
   }
 
+  // A Marketing API call as a person's script makes it; throws unless the answer is 2xx.
+  nlohmann::json mailchimp_api(const std::string& method, const std::string& target,
+                               const nlohmann::json& body = nullptr) {
+    http::Request r;
+    r.method = method;
+    r.target = "/3.0" + target;
+    r.headers.push_back({"Authorization", std::string("apikey ") + kMailchimpKey});
+    if (!body.is_null()) {
+      r.body = body.dump();
+      r.headers.push_back({"Content-Type", "application/json"});
+    }
+    Result<http::Response> resp = mailchimp_->send(r);
+    if (!resp) throw std::runtime_error(method + " " + target + ": " + resp.status().to_string());
+    if (resp->status >= 300) {
+      throw std::runtime_error(method + " " + target + ": " + std::to_string(resp->status) + " " +
+                               resp->body);
+    }
+    return resp->body.empty() ? nlohmann::json() : nlohmann::json::parse(resp->body);
+  }
+
   // A Mailchimp member through the Marketing API (nullopt: 404).
   std::optional<nlohmann::json> mailchimp_member(const std::string& list_id,
                                                  const std::string& email) {
@@ -464,14 +484,16 @@ struct SideState {
 // A directory with a concord.toml pointing at `sandbox`, and the state directory under it.
 class Workdir {
  public:
-  // `sync_extra`: more lines for the [[sync]] table (e.g. `resubscribe = "never"`).
-  explicit Workdir(Sandbox& sandbox, const std::string& sync_extra = "") {
+  // `sync_extra`: more lines for the [[sync]] table (e.g. `resubscribe = "never"`); `fields`: the
+  // sync's field mapping (a TOML inline table).
+  explicit Workdir(Sandbox& sandbox, const std::string& sync_extra = "",
+                   const std::string& fields = R"({ FNAME = "first_name", LNAME = "last_name" })") {
     static int n = 0;
     dir_ = std::filesystem::temp_directory_path() /
            ("concord-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    std::ofstream(dir_ / "concord.toml") << config(sandbox, sync_extra);
+    std::ofstream(dir_ / "concord.toml") << config(sandbox, sync_extra, fields);
     const char* bin = std::getenv("CONCORD_BIN");
     if (bin == nullptr) throw std::runtime_error("CONCORD_BIN is not set");
     bin_ = bin;
@@ -487,7 +509,9 @@ class Workdir {
   Workdir(const Workdir&) = delete;
   Workdir& operator=(const Workdir&) = delete;
 
-  static std::string config(Sandbox& sandbox, const std::string& sync_extra) {
+  static std::string config(
+      Sandbox& sandbox, const std::string& sync_extra,
+      const std::string& fields = R"({ FNAME = "first_name", LNAME = "last_name" })") {
     return "state_dir = \"state\"\n"
            "[mailchimp.main]\n"
            "api_key_env = \"MAILCHIMP_API_KEY\"\n"
@@ -511,8 +535,8 @@ class Workdir {
            "name = \"newsletter\"\n"
            "audience = \"Newsletter\"\n"
            "group = \"Newsletter\"\n"
-           "fields = { FNAME = \"first_name\", LNAME = \"last_name\" }\n" +
-           sync_extra + "\n";
+           "fields = " +
+           fields + "\n" + sync_extra + "\n";
   }
 
   // Runs `concord ARGS…` here. `env` overrides (or, with an empty value, removes) variables.

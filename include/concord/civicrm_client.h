@@ -53,12 +53,13 @@ struct CrmGroup {
 
 // One CRM write.
 struct CrmWrite {
-  enum class Kind : std::uint8_t { kAdd, kRemove, kCreateContact, kHoldEmail };
+  enum class Kind : std::uint8_t { kAdd, kRemove, kCreateContact, kHoldEmail, kUpdateFields };
   Kind kind = Kind::kAdd;
-  std::int64_t contact_id = 0;  // kAdd, kRemove, kHoldEmail
+  std::int64_t contact_id = 0;  // kAdd, kRemove, kHoldEmail, kUpdateFields
   std::string email;            // normalised; kCreateContact, kHoldEmail
-  std::string first_name;       // kCreateContact
-  std::string last_name;
+  // Contact fields to set (field name → value): kCreateContact (on the new contact) and
+  // kUpdateFields (Contact.save of the contact's id).
+  std::vector<std::pair<std::string, std::string>> fields;
 };
 
 struct CrmWriteOutcome {
@@ -96,6 +97,20 @@ class CiviCrmClient final : public CrmReader {
   // One Email.get per chunk of addresses, with the contact's fields joined (contact_id.*).
   Result<SideRead> read_by_address(const std::vector<std::string>& emails, CrmSink& sink) override;
 
+  // The same reads, also reading these contact fields (a sync's mapped fields: core fields, or
+  // custom ones as Group.Field) into CrmContact::fields, joined like the names. The reader uses
+  // this client and must not outlive it.
+  std::unique_ptr<CrmReader> with_fields(std::vector<std::string> fields);
+
+  // The contact fields CiviCRM has (Contact.getFields): name → data_type ("String", "Integer",
+  // "Date", …), with whether each is read-only.
+  struct ContactField {
+    std::string name;
+    std::string data_type;
+    bool readonly = false;
+  };
+  Result<std::vector<ContactField>> contact_fields();
+
   // Changes a contact's address (a Mailchimp `upemail`): the contact's email row that has
   // old_email (compared as concord compares addresses: without regard to case or surrounding
   // spaces) gets new_email (trimmed, its case kept) by an Email.update
@@ -115,6 +130,7 @@ class CiviCrmClient final : public CrmReader {
 
  private:
   struct Impl;
+  class FieldReader;
   explicit CiviCrmClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

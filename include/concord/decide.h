@@ -88,8 +88,11 @@ enum class Conflict : std::uint8_t {
   kOptOut = 7,     // the CRM contact must not be mailed
   kFailedWrite = 8,
   kGuard = 9,
+  // A mapped field's value the other side would refuse (not a number, not a date, …): not sent;
+  // the row says which field and why. It informs: the member's membership is in agreement.
+  kInvalidField = 10,
 };
-inline constexpr std::uint8_t kConflictMax = 9;
+inline constexpr std::uint8_t kConflictMax = 10;
 
 // Why the winner won.
 enum class Reason : std::uint8_t {

@@ -10,7 +10,10 @@
 // write, and sees none of their writes.
 #pragma once
 
+#include <vector>
+
 #include "concord/decide.h"
+#include "concord/field_value.h"
 #include "concord/plan.h"
 #include "concord/status.h"
 #include "concord/store.h"
@@ -22,13 +25,25 @@ struct DiffResult {
   PlanCounts counts;
 };
 
+// The mapped fields of a sync, resolved against the audience's merge fields.
+struct FieldPlan {
+  std::vector<FieldSpec> specs;
+  // The mapping changed since the last run: every member is decided (none skipped as unchanged),
+  // so that each field gets its base.
+  bool recheck_all = false;
+};
+
 // Diffs `pair` under `options`, emitting operations, report rows and base updates to `sink`, in
 // key order. Fails (kCorruption / kFailedPrecondition) on a stored value it cannot decode, naming
 // the family and the subscriber hash; what was emitted before the failure stays emitted.
+// `fields`: the mapped fields (nullptr or empty: membership only). A member that will be IN on both
+// sides has its fields decided (member_fields.h): values go along with its subscribe, pending or
+// create-contact operation, or in update-fields operations of their own.
 Result<DiffResult> diff(Store& store, const PairHandle& pair, const SyncOptions& options,
-                        PlanSink& sink);
+                        PlanSink& sink, const FieldPlan* fields = nullptr);
 
 // Convenience: diff into a Plan.
-Result<Plan> make_plan(Store& store, const PairHandle& pair, const SyncOptions& options);
+Result<Plan> make_plan(Store& store, const PairHandle& pair, const SyncOptions& options,
+                       const FieldPlan* fields = nullptr);
 
 }  // namespace concord

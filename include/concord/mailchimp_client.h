@@ -69,6 +69,8 @@ struct MergeField {
   std::string name;
   std::string type;
   bool required = false;
+  std::string date_format;           // options.date_format (date, birthday)
+  std::vector<std::string> choices;  // options.choices (radio, dropdown)
 };
 
 // A webhook of a list: Mailchimp POSTs (form-encoded) the events named here, for changes from the
@@ -85,10 +87,16 @@ struct Webhook {
 
 // One membership write.
 struct MailchimpWrite {
-  enum class Kind : std::uint8_t { kSubscribe, kPending, kUnsubscribe, kArchive };
+  // kUpdateFields: the member's merge fields only; its status is sent as it is (batch-subscribe
+  // needs one), never retried as pending.
+  enum class Kind : std::uint8_t { kSubscribe, kPending, kUnsubscribe, kArchive, kUpdateFields };
   std::string email;  // normalised
   Kind kind = Kind::kSubscribe;
-  std::vector<std::pair<std::string, std::string>> merge_fields;  // tag → value (strings)
+  std::vector<std::pair<std::string, std::string>> merge_fields;  // tag → canonical value
+  // The tags among merge_fields whose value is a canonical address (field_value.h): sent as an
+  // address object.
+  std::vector<std::string> address_tags{};
+  MailchimpStatus status = MailchimpStatus::kSubscribed;  // kUpdateFields: subscribed or pending
 };
 
 struct WriteOutcome {

@@ -15,6 +15,12 @@ namespace concord::meta {
 inline constexpr std::string_view kLastFullFetch = "fetch.last_full";
 // The directory of the backup made before the pair's first apply.
 inline constexpr std::string_view kFirstBackup = "backup.first";
+// The field mapping the bases were last settled under (tag=crm_field/direction/type;…): a run
+// under another mapping reads the CRM in full and decides every member's fields.
+inline constexpr std::string_view kFieldMapping = "fields.mapping";
+// The mapped fields as the last run resolved them against the audience (JSON; what `explain`
+// decides fields with, offline): [{"tag","crm","direction","type","date_format","choices"}].
+inline constexpr std::string_view kFieldSpecs = "fields.specs";
 // The last run id given out: decimal.
 inline constexpr std::string_view kLastRunId = "runs.last_id";
 // The lowest run id whose journal may still hold open (kPlanned) entries: every entry of an

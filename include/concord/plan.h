@@ -29,15 +29,18 @@ enum class OpKind : std::uint8_t {
   kCrmCreateContact = 5,  // create the contact with its email, then add it to the group
   kCrmRemove = 6,
   kCrmHoldEmail = 7,
+  kMailchimpUpdateFields = 8,  // mapped fields only (Operation::fields); the status stays
+  kCrmUpdateFields = 9,        // the contact's mapped fields only
 };
-inline constexpr std::size_t kOpKindCount = 8;
+inline constexpr std::size_t kOpKindCount = 10;
 
 // What an operation means, in one place: every reader (the diff, the engine, the adapters, the
 // renderers) asks this table instead of switching over OpKind.
 struct OpKindInfo {
   OpKind kind;
   Side side;                  // where it is written
-  bool membership;            // it changes the member's membership on its side (not a hold)
+  bool membership;            // it changes the member's membership on its side (not a hold, not
+                              // a field update)
   Membership target;          // the membership it leaves on its side (membership ops)
   MailchimpStatus mc_status;  // Mailchimp ops: the status it leaves (kAbsent for CRM ops)
   CrmStatus crm_status;       // CRM membership ops: the history status it leaves
@@ -60,6 +63,10 @@ inline constexpr OpKindInfo kOpKinds[kOpKindCount] = {
      CrmStatus::kRemoved, "remove_from_crm"},
     {OpKind::kCrmHoldEmail, Side::kCrm, false, Membership::kOut, MailchimpStatus::kAbsent,
      CrmStatus::kNone, "hold_crm_email"},
+    {OpKind::kMailchimpUpdateFields, Side::kMailchimp, false, Membership::kIn,
+     MailchimpStatus::kAbsent, CrmStatus::kNone, "update_mailchimp_fields"},
+    {OpKind::kCrmUpdateFields, Side::kCrm, false, Membership::kIn, MailchimpStatus::kAbsent,
+     CrmStatus::kNone, "update_crm_fields"},
 };
 // REQUIRES: k is a declared OpKind (values read from the store are checked when decoded).
 constexpr const OpKindInfo& op_info(OpKind k) {
@@ -69,10 +76,20 @@ constexpr Side side_of(OpKind k) {
   return op_info(k).side;
 }
 // add_to_mailchimp, pending_in_mailchimp, unsubscribe_in_mailchimp, archive_in_mailchimp,
-// add_to_crm, create_crm_contact, remove_from_crm, hold_crm_email.
+// add_to_crm, create_crm_contact, remove_from_crm, hold_crm_email, update_mailchimp_fields,
+// update_crm_fields.
 constexpr std::string_view op_kind_name(OpKind k) {
   return op_info(k).name;
 }
+
+// A mapped field an operation writes: the merge tag and the value (canonical, field_value.h) the
+// written side gets.
+struct OpField {
+  std::string tag;
+  std::string value;
+
+  bool operator==(const OpField&) const = default;
+};
 
 struct Operation {
   MemberKey key;
@@ -80,8 +97,12 @@ struct Operation {
   OpKind kind;
   Reason reason;
   Note note = Note::kNone;
+  // Mapped fields written along (subscribe, pending, create contact) or alone (update fields).
+  std::vector<OpField> fields;
   // The base to store once the member's membership operation succeeded. The written side's
-  // change time is kNoTime here: the applier sets it to the time of the write.
+  // change time is kNoTime here: the applier sets it to the time of the write. Its field bases
+  // are those this operation settles (the fields it writes, and those already equal); the applier
+  // merges them into the stored base.
   BaseRecord base_after;
 };
 
@@ -107,7 +128,9 @@ struct PlanCounts {
   std::uint64_t create_crm_contact = 0;
   std::uint64_t remove_from_crm = 0;
   std::uint64_t hold_crm_email = 0;
-  std::uint64_t unchanged = 0;     // members with no operation
+  std::uint64_t update_mailchimp_fields = 0;
+  std::uint64_t update_crm_fields = 0;
+  std::uint64_t unchanged = 0;     // members with no membership operation
   std::uint64_t unchanged_in = 0;  // … of which both sides have IN ("stays subscribed")
   std::uint64_t report_rows = 0;
 

@@ -78,19 +78,39 @@ SnapshotHeader crm_header(const CrmState& s, std::uint64_t content_hash);
 Status mailchimp_state_of(const SnapshotHeader& h, MailchimpState* out);
 Status crm_state_of(const SnapshotHeader& h, CrmState* out);
 
+// A mapped field's base: the value (canonical, field_value.h) both sides last agreed on.
+struct FieldBase {
+  std::string tag;  // the merge tag
+  std::string value;
+
+  bool operator==(const FieldBase&) const = default;
+};
+
 struct BaseRecord {
   Membership membership = Membership::kOut;
   Micros mailchimp_changed_at = kNoTime;
   Micros crm_changed_at = kNoTime;
   std::uint64_t mailchimp_hash = 0;  // content hashes of both sides when they last agreed
   std::uint64_t crm_hash = 0;
+  // The mapped fields' bases, by tag (ascending, each once); a field never agreed on has none.
+  std::vector<FieldBase> fields{};
+
+  // The base of `tag`, or nullptr.
+  const FieldBase* field(std::string_view tag) const;
+  // Sets the base of `tag` (keeping the order).
+  void set_field(std::string_view tag, std::string_view value);
 
   BaseState state() const { return {membership, mailchimp_changed_at, crm_changed_at}; }
   bool operator==(const BaseRecord&) const = default;
 };
 
+// The fixed 36 bytes, then, when there are field bases, each as: tag length (1 byte), tag, value
+// length (2 bytes, big-endian), value. A value of the fixed size alone has no field bases.
+// REQUIRES: tags < 256 bytes, values < 65536 bytes.
 void encode_base(const BaseRecord& base, std::string* out);
 Status decode_base(std::string_view value, BaseRecord* base);
+// Decodes only the fixed part (no field bases): what the diff's fast path needs.
+Status decode_base_fixed(std::string_view value, BaseRecord* base);
 
 // 64-bit FNV-1a: a stable hash (the same on every platform and release) for stored content hashes.
 std::uint64_t content_hash(std::string_view data, std::uint64_t seed = 0xcbf29ce484222325ull);
@@ -100,21 +120,25 @@ std::uint64_t content_hash(std::string_view data, std::uint64_t seed = 0xcbf29ce
 // What a Mailchimp snapshot body holds besides the header: the member's merge fields and the times
 // as Mailchimp sent them.
 struct MailchimpBody {
-  // Merge tag → value, for the fields whose value is a string (concord maps string fields only;
-  // an address object or a number is left out here, though the body keeps it).
+  // Merge tag → value, for the fields whose value is a string (an address object or a number is
+  // left out here; merge_values has them).
   std::vector<std::pair<std::string, std::string>> merge_fields;
+  // Merge tag → the value as minified JSON, of every type ("\"Ann\"", "15.5", "{…}").
+  std::vector<std::pair<std::string, std::string>> merge_values;
   std::string last_changed;   // ISO 8601 as sent, or empty
   std::string timestamp_opt;  // ISO 8601 as sent, or empty
   std::string unsubscribe_reason;
+  std::string contact_id;  // Mailchimp's contact_id, or empty
 };
 
 // Appends the body of a member to *out (not cleared: the ingest path builds the value in place).
 // `merge_fields_json` is the member's merge_fields object as Mailchimp sent it, minified ("{}"
 // when absent); the times are as sent, already checked to be ISO 8601 or empty, so they hold
 // nothing that needs escaping. An empty reason is left out.
+// `contact_id` (32 hex digits, or empty: left out) likewise needs no escaping.
 void append_mailchimp_body(std::string_view merge_fields_json, std::string_view last_changed,
                            std::string_view timestamp_opt, std::string_view unsubscribe_reason,
-                           std::string* out);
+                           std::string* out, std::string_view contact_id = {});
 // Decodes a body. kCorruption when it is not a JSON object; absent members are left empty.
 Status decode_mailchimp_body(std::string_view body, MailchimpBody* out);
 // The content hash of a Mailchimp member: FNV-1a over email ‖ merge_fields_json.
@@ -142,12 +166,16 @@ struct CrmBody {
   std::vector<std::int64_t> duplicates;   // other contacts with this address, ascending
   std::vector<CrmBodyAddress> addresses;  // empty, or every address of the contact (two or more)
   Micros consent_changed_at = kNoTime;    // CrmState::consent_changed_at
+  // The mapped contact fields (sync `fields`) as text, by CRM field name, in the order read.
+  std::vector<std::pair<std::string, std::string>> fields{};
+  Micros modified_at = kNoTime;  // the contact's modified_date when read (fields' change time)
 
   bool operator==(const CrmBody&) const = default;
 };
 
 // The body as compact JSON: {"contact_id","first_name","last_name"} then "duplicates",
-// "addresses" and "consent_changed_at" (µs since the epoch, UTC) only when not empty. Invalid UTF-8
+// "addresses", "consent_changed_at" (µs since the epoch, UTC), "fields" (an object) and
+// "modified_at" (µs) only when not empty. Invalid UTF-8
 // in names is replaced by U+FFFD.
 std::string encode_crm_body(const CrmBody& body);
 // kCorruption when the body is not a JSON object; absent or mistyped members are left at their
@@ -158,9 +186,11 @@ Status decode_crm_body(std::string_view body, CrmBody* out);
 bool crm_body_has_addresses(std::string_view body);
 // True when the body may hold a consent time (a cheap test before decode_crm_body, as above).
 bool crm_body_has_consent_time(std::string_view body);
-// The content hash of a CRM member: FNV-1a over email ‖ first_name ‖ 0x1f ‖ last_name.
+// The content hash of a CRM member: FNV-1a over email ‖ first_name ‖ 0x1f ‖ last_name, then
+// ‖ 0x1e ‖ name ‖ 0x1f ‖ value for each mapped field.
 std::uint64_t crm_content_hash(std::string_view email, std::string_view first_name,
-                               std::string_view last_name);
+                               std::string_view last_name,
+                               const std::vector<std::pair<std::string, std::string>>& fields = {});
 
 // ---- rejected rows ------------------------------------------------------------------------------
 

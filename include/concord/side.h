@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "concord/decide.h"
+#include "concord/field_value.h"
 #include "concord/member.h"
 #include "concord/plan.h"
 #include "concord/record.h"  // RejectedRow
@@ -56,6 +57,8 @@ struct MailchimpRecord {
   std::string last_changed_text;
   std::string timestamp_opt_text;
   std::string unsubscribe_reason;
+  // The member's contact_id (32 hex digits; empty when not sent): it survives an address change.
+  std::string contact_id;
 };
 
 // Where a Mailchimp read puts what it reads. The sink is called from the reader's calling thread,
@@ -129,6 +132,9 @@ struct CrmContact {
   bool deceased = false;         // is_deceased
   Micros modified_at = kNoTime;  // the contact's modified_date, in UTC (kNoTime: none, unreadable)
   std::string first_name, last_name;
+  // The mapped contact fields the reader was asked for (CiviCrmClient::with_fields), as text, by
+  // field name, each asked-for field once (a blank or null value is "").
+  std::vector<std::pair<std::string, std::string>> fields;
   std::vector<CrmAddress> addresses;  // in the CRM's order (by id)
 };
 
@@ -191,9 +197,12 @@ struct SideWrite {
   OpKind kind;
   std::string email;            // normalised
   std::int64_t contact_id = 0;  // CRM writes on an existing contact
-  // Fields to set along with the write: Mailchimp merge tags (subscribe) or CRM fields
-  // (create contact): name → value. Never blank values.
+  // Fields to set along with the write (subscribe, pending, create contact) or by it (update
+  // fields): Mailchimp merge tags or CRM contact fields → canonical value (field_value.h). Never
+  // blank values.
   std::vector<std::pair<std::string, std::string>> fields;
+  // Mailchimp update-fields: the member's status, which the write keeps.
+  MailchimpStatus status = MailchimpStatus::kSubscribed;
 };
 
 struct SideOutcome {
@@ -229,6 +238,11 @@ class SyncSide {
   // the snapshot as members with no history, so that the plan adds them rather than creating
   // them. Sides without such people do nothing.
   virtual Result<FetchStats> look_up_outside(Store&, const PairHandle&) { return FetchStats{}; }
+  // The merge fields of the audience (read once; later calls are free), for the sync's field
+  // mapping. Sides without merge fields have none.
+  virtual Result<std::vector<MergeFieldSpec>> merge_fields() {
+    return std::vector<MergeFieldSpec>{};
+  }
   // Applies writes (the engine hands at most batch_size() at a time); outcomes[i] belongs to
   // writes[i].
   virtual std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) = 0;
@@ -245,6 +259,8 @@ class CiviCrmClient;
 // them say which system they came from (Status::origin()).
 std::unique_ptr<SyncSide> mailchimp_side(MailchimpClient& client, std::string audience,
                                          Resubscribe resubscribe);
-std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group);
+// `fields`: the contact fields the sync maps (read with every contact).
+std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group,
+                                       std::vector<std::string> fields = {});
 
 }  // namespace concord

@@ -9,6 +9,7 @@
 #include "apply/report_writer.h"
 #include "concord/backup.h"
 #include "concord/diff.h"
+#include "concord/member_fields.h"
 #include "concord/meta_keys.h"
 #include "concord/parse.h"
 #include "concord/record.h"
@@ -218,6 +219,7 @@ class Run {
     crm_requests_at_start_ = p_.people.requests();
     if (Status s = p_.target.resolve(); !s) return s;
     if (Status s = p_.people.resolve(); !s) return s;
+    if (Status s = plan_fields(); !s) return s;
     if (!req_.refresh.empty()) {
       for (SyncSide* side : {&p_.target, &p_.people}) {
         progress("fetch", side->side(), 0, req_.refresh.size());
@@ -233,6 +235,8 @@ class Run {
     }
     Result<bool> full = want_full_fetch();
     if (!full) return full.status();
+    // A new mapping's CRM fields were never read: every contact is read with them.
+    if (fields_.recheck_all) *full = true;
     out_.record.full_fetch = *full;
     for (SyncSide* side : {&p_.target, &p_.people}) {
       progress("fetch", side->side(), 0, 0);
@@ -268,6 +272,36 @@ class Run {
     return Status::ok();
   }
 
+  // The sync's field mapping against the audience's merge fields. A merge tag the audience does not
+  // have stops the run before anything is read (`concord check` says the same).
+  Status plan_fields() {
+    if (p_.config.fields.empty()) return Status::ok();
+    Result<std::vector<MergeFieldSpec>> merge = p_.target.merge_fields();
+    if (!merge) return merge.status().with_context("reading the audience's merge fields");
+    std::string signature;
+    for (const FieldMapping& f : p_.config.fields) {
+      FieldSpec spec{f.tag, f.crm_field, f.direction, {}};
+      auto it = std::find_if(merge->begin(), merge->end(),
+                             [&](const MergeFieldSpec& m) { return m.tag == f.tag; });
+      if (it == merge->end()) {
+        return Status::invalid("fields: the audience has no merge field " + f.tag +
+                               " (concord check lists the merge fields it has)");
+      }
+      spec.merge = *it;
+      signature += f.tag + "=" + f.crm_field + "/" + std::to_string(static_cast<int>(f.direction)) +
+                   "/" + std::string(merge_type_name(it->type)) + ";";
+      fields_.specs.push_back(std::move(spec));
+    }
+    Result<std::optional<std::string>> stored =
+        p_.store.get(p_.pair, Family::kMeta, meta::kFieldMapping);
+    if (!stored) return stored.status();
+    fields_.recheck_all = !stored->has_value() || **stored != signature;
+    field_signature_ = std::move(signature);
+    // What `explain` decides fields with, offline.
+    return p_.store.put(p_.pair, Family::kMeta, meta::kFieldSpecs,
+                        encode_field_specs(fields_.specs));
+  }
+
   Result<bool> want_full_fetch() {
     if (req_.full_fetch) return true;
     Result<std::optional<std::string>> last =
@@ -290,19 +324,33 @@ class Run {
     std::uint64_t done = 0;
     Status scanned = log_.for_each_open(kJournalBatch, [&](std::vector<JournalEntry>& batch) {
       Batch b;
+      std::map<MemberKey, BaseRecord> bases;  // bases written in this batch
       for (JournalEntry& e : batch) {
         runs.insert(e.run_id);
         Result<std::optional<SnapshotHeader>> h = header_of(side_of(e.op.kind), e.op.key);
         if (!h) return h.status();
-        const bool took_effect = h->has_value() && effect_visible(e.op.kind, **h);
+        bool took_effect = h->has_value() && effect_visible(e.op.kind, **h);
+        if (took_effect && !e.op.fields.empty()) {
+          // Fields written along (or alone): the fresh record has their values.
+          Result<std::optional<std::string>> v =
+              p_.store.get(p_.pair, family_of(side_of(e.op.kind)), e.op.key.view());
+          if (!v) return v.status();
+          took_effect = v->has_value() && fields_visible(e.op, side_of(e.op.kind), **v);
+        }
         e.state = took_effect ? JournalState::kVerified : JournalState::kSuperseded;
         e.at = p_.clock.now();
         e.resolved_by = out_.record.id;
         b.put(p_.pair, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
-        if (took_effect && op_info(e.op.kind).membership) {
-          std::string v;
-          encode_base(base_after_write(e.op, side_of(e.op.kind), (*h)->changed_at), &v);
-          b.put(p_.pair, Family::kBase, e.op.key.view(), v);
+        if (took_effect && (op_info(e.op.kind).membership || !e.op.base_after.fields.empty())) {
+          Result<std::optional<BaseRecord>> nb =
+              settled_base(e.op, side_of(e.op.kind), (*h)->changed_at, bases);
+          if (!nb) return nb.status();
+          if (nb->has_value()) {
+            std::string v;
+            encode_base(**nb, &v);
+            b.put(p_.pair, Family::kBase, e.op.key.view(), v);
+            bases[e.op.key] = std::move(**nb);
+          }
         }
         if (took_effect) ++out_.record.applied;
       }
@@ -327,8 +375,32 @@ class Run {
   }
 
   static bool effect_visible(OpKind k, const SnapshotHeader& h) {
-    if (!op_info(k).membership) return (h.flags & kCrmEmailOnHold) != 0;  // a hold
+    if (k == OpKind::kCrmHoldEmail) return (h.flags & kCrmEmailOnHold) != 0;
     return h.membership == op_info(k).target;
+  }
+
+  // Whether the fields `op` wrote are what the side's fresh record holds (canonical values).
+  bool fields_visible(const Operation& op, Side side, const std::string& value) const {
+    SnapshotView view;
+    if (!decode_snapshot(value, &view)) return false;
+    MailchimpBody mb;
+    CrmBody cb;
+    MemberFieldInput in;
+    if (side == Side::kMailchimp) {
+      if (!decode_mailchimp_body(view.body, &mb)) return false;
+      in.mailchimp = &mb;
+    } else {
+      if (!decode_crm_body(view.body, &cb)) return false;
+      in.crm = &cb;
+    }
+    const MemberFields now = decide_member_fields(fields_.specs, in, TieRule::kCrm, 0);
+    for (const OpField& f : op.fields) {
+      auto it = std::find_if(now.each.begin(), now.each.end(),
+                             [&](const FieldOutcome& o) { return o.spec->tag == f.tag; });
+      if (it == now.each.end()) return false;
+      if ((side == Side::kMailchimp ? it->mailchimp : it->crm) != f.value) return false;
+    }
+    return true;
   }
 
   Result<std::optional<SnapshotHeader>> header_of(Side side, const MemberKey& key) {
@@ -355,7 +427,7 @@ class Run {
     const SyncOptions o = options();
     PlanPass pass(*report_, req_.observer);
     progress("plan", Side::kMailchimp, 0, 0);
-    Result<DiffResult> d = diff(p_.store, p_.pair, o, pass);
+    Result<DiffResult> d = diff(p_.store, p_.pair, o, pass, &fields_);
     if (!d) return d.status();
     if (Status s = pass.status(); !s) return s;
     out_.record.first_run = d->first_run;
@@ -412,9 +484,17 @@ class Run {
   // first), now streaming agreements into the base and operations into the journal.
   Status journal_plan() {
     JournalPass pass(p_.store, p_.pair, out_.record.id, p_.clock.now());
-    Result<DiffResult> d = diff(p_.store, p_.pair, options(), pass);
+    Result<DiffResult> d = diff(p_.store, p_.pair, options(), pass, &fields_);
     if (!d) return d.status();
     if (Status s = pass.finish(); !s) return s;
+    // Every member's fields are now decided under this mapping (bases stored, writes journaled),
+    // once the CRM was read in full with the mapped fields.
+    if (fields_.recheck_all && out_.record.full_fetch) {
+      if (Status s = p_.store.put(p_.pair, Family::kMeta, meta::kFieldMapping, field_signature_);
+          !s) {
+        return s;
+      }
+    }
     for (const OpKindInfo& k : kOpKinds) {
       const std::size_t i = static_cast<std::size_t>(k.kind);
       results_[i][static_cast<std::size_t>(JournalState::kPlanned)] = pass.planned()[i];
@@ -469,35 +549,35 @@ class Run {
     return send();
   }
 
-  // The writes of a chunk, with what each needs from the snapshots (the contact's id, the fields
-  // to send along), read for the whole chunk at once and decoded by the record codecs. A body
-  // that does not decode sends no fields (the write itself still goes).
+  // The writes of a chunk, with what each needs from the snapshots (the contact's id; for a
+  // Mailchimp field update, the member's status), read for the whole chunk at once. The fields
+  // each write carries were decided by the diff and journaled with it.
   Result<std::vector<SideWrite>> writes_for(Side side, const std::vector<JournalEntry>& chunk) {
     std::vector<std::string_view> keys;
     keys.reserve(chunk.size());
     for (const JournalEntry& e : chunk)
       keys.push_back(e.op.key.view());
-    std::vector<std::optional<std::string>> crm, mc;
-    if (Status s = p_.store.multi_get(p_.pair, Family::kCrm, keys, &crm); !s) return s;
-    if (Status s = p_.store.multi_get(p_.pair, Family::kMailchimp, keys, &mc); !s) return s;
+    std::vector<std::optional<std::string>> stored;
+    if (Status s = p_.store.multi_get(p_.pair, family_of(side), keys, &stored); !s) return s;
     std::vector<SideWrite> writes;
     writes.reserve(chunk.size());
     for (std::size_t n = 0; n < chunk.size(); ++n) {
       const Operation& op = chunk[n].op;
-      SideWrite w{op.kind, op.email, 0, {}};
-      CrmBody person;
+      SideWrite w{op.kind, op.email, 0, {}, MailchimpStatus::kSubscribed};
       SnapshotView v;
-      if (crm[n] && decode_snapshot(*crm[n], &v) && decode_crm_body(v.body, &person)) {
-        w.contact_id = person.contact_id;
-      }
-      if (side == Side::kMailchimp) {
-        if (op_info(op.kind).membership && op_info(op.kind).target == Membership::kIn) {
-          add_fields_to_mailchimp(person, w);
+      if (stored[n] && decode_snapshot(*stored[n], &v)) {
+        if (side == Side::kCrm) {
+          CrmBody person;
+          if (decode_crm_body(v.body, &person)) w.contact_id = person.contact_id;
+        } else if (v.header.status == static_cast<std::uint8_t>(MailchimpStatus::kPending)) {
+          w.status = MailchimpStatus::kPending;
         }
-      } else if (op.kind == OpKind::kCrmCreateContact) {
-        MailchimpBody member;
-        if (mc[n] && decode_snapshot(*mc[n], &v) && decode_mailchimp_body(v.body, &member)) {
-          add_fields_to_crm(member, w);
+      }
+      for (const OpField& f : op.fields) {
+        if (side == Side::kMailchimp) {
+          w.fields.emplace_back(f.tag, f.value);
+        } else if (const FieldSpec* spec = field_spec(f.tag)) {
+          w.fields.emplace_back(spec->crm_field, f.value);
         }
       }
       writes.push_back(std::move(w));
@@ -505,27 +585,11 @@ class Run {
     return writes;
   }
 
-  static std::string crm_field(const CrmBody& rec, std::string_view field) {
-    if (field == "first_name") return rec.first_name;
-    if (field == "last_name") return rec.last_name;
-    return {};
-  }
-
-  void add_fields_to_mailchimp(const CrmBody& rec, SideWrite& w) const {
-    for (const FieldMapping& f : p_.config.fields) {
-      if (f.direction == FieldMapping::Direction::kToCrm) continue;
-      std::string v = crm_field(rec, f.crm_field);
-      if (!v.empty()) w.fields.emplace_back(f.tag, std::move(v));
+  const FieldSpec* field_spec(std::string_view tag) const {
+    for (const FieldSpec& f : fields_.specs) {
+      if (f.tag == tag) return &f;
     }
-  }
-
-  void add_fields_to_crm(const MailchimpBody& body, SideWrite& w) const {
-    for (const FieldMapping& f : p_.config.fields) {
-      if (f.direction == FieldMapping::Direction::kToMailchimp) continue;
-      for (const auto& [tag, value] : body.merge_fields) {
-        if (tag == f.tag && !value.empty()) w.fields.emplace_back(f.crm_field, value);
-      }
-    }
+    return nullptr;
   }
 
   // Marks a chunk's journal entries with their outcomes and stores the base of each member
@@ -536,6 +600,7 @@ class Run {
     const Micros now = p_.clock.now();
     std::string v;
     std::map<MemberKey, std::string> snapshots;  // the written side's entries, as written
+    std::map<MemberKey, BaseRecord> bases;       // bases written in this chunk
     for (std::size_t n = 0; n < chunk.size(); ++n) {
       JournalEntry& e = chunk[n];
       const SideOutcome& o = outcomes[n];
@@ -545,14 +610,19 @@ class Run {
         case SideOutcome::Code::kDone:
           e.state = JournalState::kDone;
           ++out_.record.applied;
-          if (op_info(e.op.kind).membership) {
+          if (op_info(e.op.kind).membership || !e.op.base_after.fields.empty()) {
             // Mailchimp says when; for a CRM write, the server's time of its answer, which is
             // no earlier than the history row's date the next fetch reads, so that concord's own
             // write does not count as a change made in the CRM (kNoTime when the answer had no
             // Date: then the row's date counts as a change, and an agreeing one only refreshes
             // the base).
-            encode_base(base_after_write(e.op, side, o.changed_at), &v);
-            b.put(p_.pair, Family::kBase, e.op.key.view(), v);
+            Result<std::optional<BaseRecord>> nb = settled_base(e.op, side, o.changed_at, bases);
+            if (!nb) return nb.status();
+            if (nb->has_value()) {
+              encode_base(**nb, &v);
+              b.put(p_.pair, Family::kBase, e.op.key.view(), v);
+              bases[e.op.key] = std::move(**nb);
+            }
           }
           if (Status s = remember_write(e, side, o, snapshots); !s) return s;
           if (o.conflict != Conflict::kNone) {
@@ -581,6 +651,39 @@ class Run {
     return p_.store.write(b, /*sync=*/true);
   }
 
+  // The base once `op` took effect at `written_at`: a membership write sets the membership part
+  // (base_after_write); every write merges the field bases it settles into those stored (another
+  // write of the member, on the other side, settles the others). A field update never says
+  // anything of the membership: without a stored base it stores none (nullopt), for the member's
+  // membership writes may not have happened (a base saying IN would make the side still OUT look
+  // changed, and remove the member from the other).
+  Result<std::optional<BaseRecord>> settled_base(const Operation& op, Side side, Micros written_at,
+                                                 const std::map<MemberKey, BaseRecord>& pending) {
+    std::optional<BaseRecord> stored;
+    if (auto it = pending.find(op.key); it != pending.end()) {
+      stored = it->second;
+    } else {
+      Result<std::optional<std::string>> v = p_.store.get(p_.pair, Family::kBase, op.key.view());
+      if (!v) return v.status();
+      BaseRecord b;
+      if (v->has_value() && decode_base(**v, &b)) stored = std::move(b);
+    }
+    if (!op_info(op.kind).membership && !stored) return std::optional<BaseRecord>();
+    BaseRecord out;
+    if (op_info(op.kind).membership) {
+      out = base_after_write(op, side, written_at);
+      out.fields = stored ? stored->fields : std::vector<FieldBase>{};
+    } else {
+      out = *stored;
+      // The hashes cannot match the sides after this write: the next run decides the member again
+      // and stores them.
+      out.mailchimp_hash = out.crm_hash = 0;
+    }
+    for (const FieldBase& f : op.base_after.fields)
+      out.set_field(f.tag, f.value);
+    return std::optional<BaseRecord>(std::move(out));
+  }
+
   // A write that took effect is what its side now holds: the side's snapshot entry says so at
   // once (in the write that marks the journal), so that `explain`, and anything else reading the
   // store before the next fetch, sees the member as this run left it rather than as it was before
@@ -592,6 +695,8 @@ class Run {
   Status remember_write(const JournalEntry& e, Side side, const SideOutcome& o,
                         std::map<MemberKey, std::string>& snapshots) {
     if (side == Side::kMailchimp && o.changed_at == kNoTime) return Status::ok();
+    // A field update leaves the membership as it was; the next fetch reads the values back.
+    if (is_field_update(e.op.kind)) return Status::ok();
     std::optional<std::string> stored;
     if (auto it = snapshots.find(e.op.key); it != snapshots.end()) {
       stored = it->second;
@@ -628,7 +733,7 @@ class Run {
     } else {
       CrmState st;
       if (stored && !crm_state_of(h, &st)) st = CrmState{};
-      if (!op_info(e.op.kind).membership) {
+      if (e.op.kind == OpKind::kCrmHoldEmail) {
         st.email_on_hold = true;
       } else {
         // As in the base: the server's time of the answer (the next fetch reads the history
@@ -743,8 +848,14 @@ class Run {
     });
   }
 
+  static bool is_field_update(OpKind k) {
+    return k == OpKind::kMailchimpUpdateFields || k == OpKind::kCrmUpdateFields;
+  }
+
   SyncPair& p_;
   const RunRequest& req_;
+  FieldPlan fields_;             // the sync's mapped fields (plan_fields)
+  std::string field_signature_;  // the mapping, as meta kFieldMapping keeps it
   RunLog log_;
   RunOutcome out_;
   std::optional<ReportWriter> report_;  // made once the run has its id

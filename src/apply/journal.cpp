@@ -72,6 +72,8 @@ std::vector<std::pair<std::string, std::uint64_t>> plan_counts(const PlanCounts&
           {"create_crm_contact", c.create_crm_contact},
           {"remove_from_crm", c.remove_from_crm},
           {"hold_crm_email", c.hold_crm_email},
+          {"update_mailchimp_fields", c.update_mailchimp_fields},
+          {"update_crm_fields", c.update_crm_fields},
           {"unchanged", c.unchanged},
           {"report_rows", c.report_rows}};
 }
@@ -100,6 +102,8 @@ void counts_of(const json& j, PlanCounts* c) {
   c->create_crm_contact = n("create_crm_contact");
   c->remove_from_crm = n("remove_from_crm");
   c->hold_crm_email = n("hold_crm_email");
+  c->update_mailchimp_fields = n("update_mailchimp_fields");
+  c->update_crm_fields = n("update_crm_fields");
   c->unchanged = n("unchanged");
   c->unchanged_in = n("unchanged_in");
   c->report_rows = n("report_rows");
@@ -164,7 +168,19 @@ std::string encode_journal_entry(const JournalEntry& e) {
   if (!e.message.empty()) j["message"] = e.message;
   if (e.at != kNoTime) j["at"] = e.at;
   if (e.resolved_by != 0) j["resolved_by"] = e.resolved_by;
-  return j.dump();
+  if (!op.fields.empty()) {
+    json f = json::array();
+    for (const OpField& field : op.fields)
+      f.push_back({field.tag, field.value});
+    j["fields"] = std::move(f);
+  }
+  if (!op.base_after.fields.empty()) {
+    json f = json::array();
+    for (const FieldBase& field : op.base_after.fields)
+      f.push_back({field.tag, field.value});
+    j["field_bases"] = std::move(f);
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view value) {
@@ -188,7 +204,27 @@ Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view
   if (s) s = r.get("message", &e.message, false);
   if (s) s = r.get("at", &e.at, false);
   if (s) s = r.get("resolved_by", &e.resolved_by, false);
-  if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmHoldEmail), &e.op.kind, what + " kind");
+  if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmUpdateFields), &e.op.kind, what + " kind");
+  for (const char* list : {"fields", "field_bases"}) {
+    if (!s) break;
+    auto it = j->find(list);
+    if (it == j->end()) continue;
+    if (!it->is_array()) {
+      s = Status::corruption(what + ": field \"" + list + "\" is not a list");
+      break;
+    }
+    for (const json& pair : *it) {
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
+        s = Status::corruption(what + ": field \"" + list + "\" holds a malformed pair");
+        break;
+      }
+      if (std::string_view(list) == "fields") {
+        e.op.fields.push_back({pair[0].get<std::string>(), pair[1].get<std::string>()});
+      } else {
+        e.op.base_after.set_field(pair[0].get<std::string>(), pair[1].get<std::string>());
+      }
+    }
+  }
   if (s) s = enum_of(reason, static_cast<int>(Reason::kOneWay), &e.op.reason, what);
   if (s) s = enum_of(note, kNoteMax, &e.op.note, what + " note");
   if (s) s = enum_of(state, static_cast<int>(JournalState::kSuperseded), &e.state, what);

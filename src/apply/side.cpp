@@ -10,13 +10,6 @@
 namespace concord {
 namespace {
 
-std::string field_value(const SideWrite& w, std::string_view name) {
-  for (const auto& [k, v] : w.fields) {
-    if (k == name) return v;
-  }
-  return {};
-}
-
 // What both adapters share: the audience/group is resolved once, then fetches and writes go to it.
 template <typename Client, typename Id>
 class ClientSide : public SyncSide {
@@ -114,6 +107,26 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
     return refresh_mailchimp(client_, list_id, emails, store, pair);
   }
 
+  Result<std::vector<MergeFieldSpec>> merge_fields() override {
+    if (specs_) return *specs_;
+    if (Status s = resolve(); !s) return s;
+    Result<std::vector<MergeField>> fields = client_.merge_fields(*id_);
+    if (!fields) return fields.status().with_origin(origin());
+    std::vector<MergeFieldSpec> specs;
+    for (const MergeField& f : *fields) {
+      MergeFieldSpec m;
+      m.tag = f.tag;
+      // A type concord does not know is taken as text: its values are sent as they are.
+      m.type = parse_merge_type(f.type).value_or(MergeType::kText);
+      m.required = f.required;
+      m.date_format = f.date_format;
+      m.choices = f.choices;
+      specs.push_back(std::move(m));
+    }
+    specs_ = std::move(specs);
+    return *specs_;
+  }
+
   std::vector<SideOutcome> apply_resolved(const std::string& list_id,
                                           const std::vector<SideWrite>& writes) override {
     std::vector<MailchimpWrite> mw;
@@ -123,6 +136,10 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
       m.email = w.email;
       m.kind = kind_of(w.kind);
       m.merge_fields = w.fields;
+      m.status = w.status;
+      for (const auto& [tag, value] : w.fields) {
+        if (is_address(tag)) m.address_tags.push_back(tag);
+      }
       mw.push_back(std::move(m));
     }
     std::vector<SideOutcome> out;
@@ -132,8 +149,18 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
     return out;
   }
 
+  bool is_address(const std::string& tag) const {
+    if (!specs_) return false;
+    for (const MergeFieldSpec& m : *specs_) {
+      if (m.tag == tag) return m.type == MergeType::kAddress;
+    }
+    return false;
+  }
+
   static MailchimpWrite::Kind kind_of(OpKind k) {
     switch (k) {
+      case OpKind::kMailchimpUpdateFields:
+        return MailchimpWrite::Kind::kUpdateFields;
       case OpKind::kMailchimpPending:
         return MailchimpWrite::Kind::kPending;
       case OpKind::kMailchimpUnsubscribe:
@@ -187,11 +214,13 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
   }
 
   Resubscribe resubscribe_;
+  std::optional<std::vector<MergeFieldSpec>> specs_;  // read once
 };
 
 class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
  public:
-  using ClientSide::ClientSide;
+  CiviCrmSide(CiviCrmClient& client, std::string group, std::vector<std::string> fields)
+      : ClientSide(client, std::move(group)), reader_(client.with_fields(std::move(fields))) {}
 
   Side side() const override { return Side::kCrm; }
   std::size_t batch_size() const override { return 200; }
@@ -206,18 +235,18 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
 
   Result<FetchStats> stage_fetch(const std::int64_t& group_id, bool full, Store& store,
                                  const PairHandle& pair) override {
-    return fetch_crm(client_, group_id, full, store, pair);
+    return fetch_crm(*reader_, group_id, full, store, pair);
   }
   Result<FetchStats> stage_refresh(const std::int64_t& group_id,
                                    const std::vector<std::string>& emails, Store& store,
                                    const PairHandle& pair) override {
-    return refresh_crm(client_, group_id, emails, store, pair);
+    return refresh_crm(*reader_, group_id, emails, store, pair);
   }
 
  public:
   Result<FetchStats> look_up_outside(Store& store, const PairHandle& pair) override {
     if (Status s = resolve(); !s) return s;
-    return attributed(look_up_outside_contacts(client_, store, pair));
+    return attributed(look_up_outside_contacts(*reader_, store, pair));
   }
 
  private:
@@ -230,8 +259,7 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
       c.kind = kind_of(w.kind);
       c.contact_id = w.contact_id;
       c.email = w.email;
-      c.first_name = field_value(w, "first_name");
-      c.last_name = field_value(w, "last_name");
+      c.fields = w.fields;
       cw.push_back(std::move(c));
     }
     std::vector<CrmWriteOutcome> res = client_.apply(group_id, cw);
@@ -264,10 +292,14 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
         return CrmWrite::Kind::kRemove;
       case OpKind::kCrmHoldEmail:
         return CrmWrite::Kind::kHoldEmail;
+      case OpKind::kCrmUpdateFields:
+        return CrmWrite::Kind::kUpdateFields;
       default:
         return CrmWrite::Kind::kAdd;
     }
   }
+
+  std::unique_ptr<CrmReader> reader_;  // the client's reads, with the mapped fields
 };
 
 }  // namespace
@@ -277,8 +309,9 @@ std::unique_ptr<SyncSide> mailchimp_side(MailchimpClient& client, std::string au
   return std::make_unique<MailchimpSide>(client, std::move(audience), resubscribe);
 }
 
-std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group) {
-  return std::make_unique<CiviCrmSide>(client, std::move(group));
+std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group,
+                                       std::vector<std::string> fields) {
+  return std::make_unique<CiviCrmSide>(client, std::move(group), std::move(fields));
 }
 
 }  // namespace concord

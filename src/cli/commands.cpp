@@ -244,10 +244,6 @@ int check(const Global& g) {
               problem("fields: the audience has no merge field " + f.tag + " (it has " + tags +
                       ")");
             }
-            if (f.crm_field != "first_name" && f.crm_field != "last_name") {
-              problem("fields: " + f.tag + " = \"" + f.crm_field +
-                      "\": concord syncs first_name and last_name only so far");
-            }
           }
           if (!s.fields.empty()) std::printf("  field mapping checked against the merge fields\n");
         }
@@ -263,6 +259,27 @@ int check(const Global& g) {
       } else {
         std::printf("  CiviCRM group %lld \"%s\" (%s)\n", static_cast<long long>(grp->id),
                     grp->title.c_str(), grp->name.c_str());
+      }
+      if (!s.fields.empty()) {
+        // The mapped contact fields exist, and those concord writes are writable.
+        Result<std::vector<CiviCrmClient::ContactField>> cf = (*crm)->contact_fields();
+        if (!cf) {
+          problem("contact fields: " + cf.status().message());
+        } else {
+          for (const FieldMapping& f : s.fields) {
+            auto it = std::find_if(cf->begin(), cf->end(),
+                                   [&](const auto& c) { return c.name == f.crm_field; });
+            if (it == cf->end()) {
+              problem("fields: " + f.tag + " = \"" + f.crm_field +
+                      "\": CiviCRM contacts have no such field (custom fields are named "
+                      "Group_Name.Field_Name)");
+            } else if (it->readonly && f.direction != FieldDirection::kToMailchimp) {
+              problem("fields: " + f.tag + " = \"" + f.crm_field +
+                      "\" is read-only in CiviCRM: map it with direction = \"to_mailchimp\"");
+            }
+          }
+          std::printf("  field mapping checked against the contact fields\n");
+        }
       }
     } else {
       problem(crm.status().message());

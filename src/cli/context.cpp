@@ -101,7 +101,10 @@ Result<Context::Pair> Context::pair(const SyncConfig& sync) {
   Result<CiviCrmClient*> crm = civicrm(sync.civicrm);
   if (!crm) return crm.status();
   p.mailchimp = mailchimp_side(**mc, sync.audience, sync.options.resubscribe);
-  p.crm = civicrm_side(**crm, sync.group);
+  std::vector<std::string> fields;
+  for (const FieldMapping& f : sync.fields)
+    fields.push_back(f.crm_field);
+  p.crm = civicrm_side(**crm, sync.group, std::move(fields));
   return p;
 }
 

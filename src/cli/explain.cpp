@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "concord/email.h"
 #include "concord/journal.h"
+#include "concord/member_fields.h"
 #include "concord/meta_keys.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
@@ -21,6 +22,7 @@ std::string membership_text(Membership m) {
 }
 
 struct Stored {
+  std::optional<MailchimpBody> mc_record;
   std::optional<MailchimpState> mc;
   std::optional<CrmState> crm;
   json mc_body, crm_body;  // the stored records, as explain shows them
@@ -53,7 +55,10 @@ Result<Stored> load(Store& store, const PairHandle& pair, const MemberKey& key) 
   st.mc = m->mailchimp;
   st.crm = m->crm;
   st.base = m->base;
-  if (m->mailchimp_body) st.mc_body = mailchimp_record(*m->mailchimp_body);
+  if (m->mailchimp_body) {
+    st.mc_body = mailchimp_record(*m->mailchimp_body);
+    st.mc_record = m->mailchimp_body;
+  }
   if (m->crm_body) {
     st.crm_body = crm_record(*m->crm_body);
     st.person = m->crm_body;
@@ -131,6 +136,47 @@ std::vector<std::string> trace(const MailchimpState& mc, const CrmState& crm, co
   return steps;
 }
 
+// The mapped fields as the last run resolved them (meta kFieldSpecs); before any run, the config's
+// mapping with every merge field taken as text.
+std::vector<FieldSpec> field_specs(Store& store, const PairHandle& pair, const SyncConfig& sync) {
+  Result<std::optional<std::string>> v = store.get(pair, Family::kMeta, meta::kFieldSpecs);
+  if (v && v->has_value()) {
+    if (Result<std::vector<FieldSpec>> specs = decode_field_specs(**v); specs) return *specs;
+  }
+  std::vector<FieldSpec> out;
+  for (const FieldMapping& f : sync.fields) {
+    FieldSpec spec{f.tag, f.crm_field, f.direction, {}};
+    spec.merge.tag = f.tag;
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+std::string_view direction_name(FieldDirection d) {
+  switch (d) {
+    case FieldDirection::kToMailchimp:
+      return "to_mailchimp";
+    case FieldDirection::kToCrm:
+      return "to_crm";
+    case FieldDirection::kBoth:
+      break;
+  }
+  return "both";
+}
+
+std::string_view field_write_name(const FieldOutcome& f) {
+  if (f.crm_unread) return "none (the contact was read before the field was mapped)";
+  switch (f.decision.write) {
+    case FieldWrite::kToMailchimp:
+      return "to_mailchimp";
+    case FieldWrite::kToCrm:
+      return "to_crm";
+    case FieldWrite::kNone:
+      break;
+  }
+  return "none";
+}
+
 std::string crm_contacts(const std::optional<CrmBody>& person) {
   if (!person) return "-";
   std::string s = "contact " + std::to_string(person->contact_id);
@@ -174,6 +220,32 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
   const Decision d = decide(mc, crm, st->base ? &bs : nullptr, o);
   const std::vector<std::string> steps = trace(mc, crm, st->base ? &bs : nullptr, o, d);
 
+  // The mapped fields, decided as the diff would (for a member both sides have IN, the diff
+  // writes them; explain shows the decision whatever the membership).
+  const std::vector<FieldSpec> specs = field_specs((*ctx)->store(), **pair, **sync);
+  MemberFieldInput fin;
+  fin.mailchimp = st->mc_record ? &*st->mc_record : nullptr;
+  if (st->mc_record) {
+    Result<Micros> t = parse_iso8601(st->mc_record->last_changed);
+    fin.mailchimp_changed_at = t ? *t : mc.changed_at;
+  }
+  fin.crm = st->person && crm.contact_known ? &*st->person : nullptr;
+  fin.base = st->base ? &*st->base : nullptr;
+  const MemberFields fields = decide_member_fields(specs, fin, o.tie, o.skew_margin);
+  json jfields = json::array();
+  for (const FieldOutcome& f : fields.each) {
+    jfields.push_back({{"tag", f.spec->tag},
+                       {"crm_field", f.spec->crm_field},
+                       {"direction", direction_name(f.spec->direction)},
+                       {"type", merge_type_name(f.spec->merge.type)},
+                       {"mailchimp", f.mailchimp},
+                       {"crm", f.crm_unread ? json(nullptr) : json(f.crm)},
+                       {"base", f.base ? json(*f.base) : json(nullptr)},
+                       {"write", field_write_name(f)},
+                       {"reason", field_reason_name(f.decision.reason)},
+                       {"problem", f.problem}});
+  }
+
   json jops = json::array();
   for (const JournalEntry& e : *ops) {
     Result<std::optional<RunRecord>> run = log.get_run(e.run_id);
@@ -186,6 +258,12 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                     {"reason", reason_name(e.op.reason)},
                     {"result", journal_state_name(e.state)},
                     {"message", e.message}});
+    if (!e.op.fields.empty()) {
+      json written = json::object();
+      for (const OpField& f : e.op.fields)
+        written[f.tag] = f.value;
+      jops.back()["fields"] = std::move(written);
+    }
   }
   if (as_json) {
     json j = {{"email", *email},
@@ -225,6 +303,7 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                 {"hold_email", d.hold_email},
                 {"conflict", conflict_name(d.conflict)},
                 {"rules", steps}}},
+              {"fields", jfields},
               {"operations", jops}};
     std::cout << j.dump(2) << "\n";
     return kExitOk;
@@ -253,6 +332,22 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
   std::printf("\nDecision now\n");
   for (const std::string& s : steps)
     std::printf("  - %s\n", s.c_str());
+  if (!fields.each.empty()) {
+    std::printf("\nFields (Mailchimp | CRM | base → decision)\n");
+    for (const json& f : jfields) {
+      auto shown = [](const json& v) {
+        return v.is_null() ? std::string("-") : "\"" + v.get<std::string>() + "\"";
+      };
+      std::printf("  %s ↔ %s (%s): %s | %s | %s → %s (%s)%s\n", f["tag"].get<std::string>().c_str(),
+                  f["crm_field"].get<std::string>().c_str(),
+                  f["direction"].get<std::string>().c_str(), shown(f["mailchimp"]).c_str(),
+                  shown(f["crm"]).c_str(), shown(f["base"]).c_str(),
+                  f["write"].get<std::string>().c_str(), f["reason"].get<std::string>().c_str(),
+                  f["problem"].get<std::string>().empty()
+                      ? ""
+                      : (": not sent: " + f["problem"].get<std::string>()).c_str());
+    }
+  }
   std::printf("\nOperations journaled for this member\n");
   if (jops.empty()) std::printf("  none\n");
   for (const json& op : jops) {
@@ -261,6 +356,10 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                 op["at"].get<std::string>().c_str(), op["side"].get<std::string>().c_str(),
                 op["action"].get<std::string>().c_str(), op["result"].get<std::string>().c_str(),
                 op["reason"].get<std::string>().c_str(), op["message"].get<std::string>().c_str());
+    if (op.contains("fields")) {
+      for (const auto& [tag, value] : op["fields"].items())
+        std::printf("           %s = \"%s\"\n", tag.c_str(), value.get<std::string>().c_str());
+    }
   }
   return kExitOk;
 }

@@ -53,6 +53,8 @@ json plan_json(const PlanCounts& c, bool first_run, const std::string& sync) {
             {"remove_from_crm", c.remove_from_crm},
             {"create_crm_contact", c.create_crm_contact},
             {"hold_crm_email", c.hold_crm_email},
+            {"update_mailchimp_fields", c.update_mailchimp_fields},
+            {"update_crm_fields", c.update_crm_fields},
             {"unchanged", c.unchanged},
             {"report_rows", c.report_rows}}}};
 }

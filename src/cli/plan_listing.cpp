@@ -126,6 +126,8 @@ void print_counts(const PlanCounts& c, std::FILE* out) {
       {"sent a confirmation (pending)", c.pending_in_mailchimp},
       {"archived in Mailchimp", c.archive_in_mailchimp},
       {"CRM email put on hold", c.hold_crm_email},
+      {"fields updated in Mailchimp", c.update_mailchimp_fields},
+      {"fields updated in the CRM", c.update_crm_fields},
       {"unchanged", c.unchanged},
       {"report rows", c.report_rows},
   };

@@ -11,6 +11,28 @@
 namespace concord {
 namespace {
 
+// Why a CRM field name cannot be mapped ("" when it can): a core contact field or a custom one as
+// Group_Name.Field_Name; the contact's addresses are concord's to manage, never a field's.
+std::string bad_crm_field(const std::string& name) {
+  if (name.rfind("email_primary", 0) == 0 || name.rfind("email", 0) == 0) {
+    return "the contact's email is the member's address, not a field to map";
+  }
+  int dots = 0;
+  for (char c : name) {
+    const bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (c == '.') {
+      ++dots;
+    } else if (!word) {
+      return "not a contact field name (letters, digits and _, custom fields as Group.Field)";
+    }
+  }
+  if (dots > 1 || name.front() == '.' || name.back() == '.') {
+    return "not a contact field name (custom fields are Group.Field)";
+  }
+  return "";
+}
+
 // Errors carry "file:line: " so a person can go straight to the place.
 class Reader {
  public:
@@ -171,6 +193,15 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
       }
       if (m.crm_field.empty())
         return r.error(&val, where + "fields." + m.tag + " names no CRM field");
+      if (std::string why = bad_crm_field(m.crm_field); !why.empty()) {
+        return r.error(&val, where + "fields." + m.tag + " = \"" + m.crm_field + "\": " + why);
+      }
+      for (const FieldMapping& other : s->fields) {
+        if (other.crm_field == m.crm_field) {
+          return r.error(&val, where + "fields." + m.tag + " maps " + m.crm_field +
+                                   ", which fields." + other.tag + " maps already");
+        }
+      }
       s->fields.push_back(std::move(m));
     }
   }

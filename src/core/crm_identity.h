@@ -44,8 +44,10 @@ struct CrmMember {
   std::string first_name, last_name;
   std::vector<std::int64_t> duplicates;   // other contacts with the member's address, ascending
   std::vector<CrmBodyAddress> addresses;  // every address of the contact when it has several
-  // The contact's modified_date as this read saw it (kNoTime: not read, or none). Not stored: it is
-  // the time a consent change seen now gets (crm_consent_changed_at).
+  // The mapped contact fields as text, by CRM field name (CrmBody::fields).
+  std::vector<std::pair<std::string, std::string>> fields;
+  // The contact's modified_date as this read saw it (kNoTime: not read, or none): the time a
+  // consent change seen now gets (crm_consent_changed_at), and the mapped fields' change time.
   Micros modified_at = kNoTime;
 
   bool in_group() const { return !state.trashed && state.status == CrmStatus::kAdded; }

@@ -284,6 +284,8 @@ std::string_view conflict_name(Conflict c) {
       return "failed-write";
     case Conflict::kGuard:
       return "guard";
+    case Conflict::kInvalidField:
+      return "invalid-field";
   }
   return "?";
 }

@@ -1,5 +1,6 @@
 #include "concord/record.h"
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -166,10 +167,57 @@ void encode_base(const BaseRecord& b, std::string* out) {
   put_u64(p + 12, static_cast<std::uint64_t>(b.crm_changed_at));
   put_u64(p + 20, b.mailchimp_hash);
   put_u64(p + 28, b.crm_hash);
+  for (const FieldBase& f : b.fields) {
+    const std::size_t tag_len = std::min<std::size_t>(f.tag.size(), 255);
+    const std::size_t value_len = std::min<std::size_t>(f.value.size(), 65535);
+    out->push_back(static_cast<char>(tag_len));
+    out->append(f.tag, 0, tag_len);
+    out->push_back(static_cast<char>(value_len >> 8));
+    out->push_back(static_cast<char>(value_len & 0xff));
+    out->append(f.value, 0, value_len);
+  }
+}
+
+const FieldBase* BaseRecord::field(std::string_view tag) const {
+  for (const FieldBase& f : fields) {
+    if (f.tag == tag) return &f;
+  }
+  return nullptr;
+}
+
+void BaseRecord::set_field(std::string_view tag, std::string_view value) {
+  auto it = std::lower_bound(fields.begin(), fields.end(), tag,
+                             [](const FieldBase& f, std::string_view t) { return f.tag < t; });
+  if (it != fields.end() && it->tag == tag) {
+    it->value.assign(value);
+  } else {
+    fields.insert(it, FieldBase{std::string(tag), std::string(value)});
+  }
 }
 
 Status decode_base(std::string_view v, BaseRecord* b) {
-  if (v.size() != kBaseRecordSize) {
+  if (Status s = decode_base_fixed(v, b); !s) return s;
+  b->fields.clear();
+  std::size_t at = kBaseRecordSize;
+  while (at < v.size()) {
+    const std::size_t tag_len = static_cast<unsigned char>(v[at]);
+    if (at + 1 + tag_len + 2 > v.size())
+      return Status::corruption("base field record is cut short");
+    std::string tag(v.substr(at + 1, tag_len));
+    at += 1 + tag_len;
+    const std::size_t value_len =
+        (static_cast<std::size_t>(static_cast<unsigned char>(v[at])) << 8) |
+        static_cast<unsigned char>(v[at + 1]);
+    at += 2;
+    if (at + value_len > v.size()) return Status::corruption("base field value is cut short");
+    b->fields.push_back({std::move(tag), std::string(v.substr(at, value_len))});
+    at += value_len;
+  }
+  return Status::ok();
+}
+
+Status decode_base_fixed(std::string_view v, BaseRecord* b) {
+  if (v.size() < kBaseRecordSize) {
     return Status::corruption("base value of " + std::to_string(v.size()) + " bytes (expected " +
                               std::to_string(kBaseRecordSize) + ")");
   }
@@ -199,7 +247,7 @@ std::uint64_t content_hash(std::string_view data, std::uint64_t seed) {
 
 void append_mailchimp_body(std::string_view merge_fields_json, std::string_view last_changed,
                            std::string_view timestamp_opt, std::string_view unsubscribe_reason,
-                           std::string* out) {
+                           std::string* out, std::string_view contact_id) {
   out->reserve(out->size() + merge_fields_json.size() + last_changed.size() + timestamp_opt.size() +
                60);
   out->append("{\"merge_fields\":");
@@ -213,6 +261,11 @@ void append_mailchimp_body(std::string_view merge_fields_json, std::string_view 
     out->append(",\"unsubscribe_reason\":");
     out->append(compact(nlohmann::json(std::string(unsubscribe_reason))));
   }
+  if (!contact_id.empty()) {
+    out->append(",\"contact_id\":\"");
+    out->append(contact_id);
+    out->push_back('"');
+  }
   out->push_back('}');
 }
 
@@ -223,11 +276,13 @@ Status decode_mailchimp_body(std::string_view body, MailchimpBody* out) {
   if (auto mf = j.find("merge_fields"); mf != j.end() && mf->is_object()) {
     for (auto it = mf->begin(); it != mf->end(); ++it) {
       if (it->is_string()) out->merge_fields.emplace_back(it.key(), it->get<std::string>());
+      out->merge_values.emplace_back(it.key(), compact(*it));
     }
   }
   out->last_changed = text_of(j, "last_changed");
   out->timestamp_opt = text_of(j, "timestamp_opt");
   out->unsubscribe_reason = text_of(j, "unsubscribe_reason");
+  out->contact_id = text_of(j, "contact_id");
   return Status::ok();
 }
 
@@ -252,6 +307,14 @@ std::string encode_crm_body(const CrmBody& b) {
     j["addresses"] = std::move(list);
   }
   if (b.consent_changed_at != kNoTime) j["consent_changed_at"] = b.consent_changed_at;
+  if (!b.fields.empty()) {
+    ojson f = ojson::object();
+    for (const auto& [name, value] : b.fields)
+      f[name] = value;
+    j["fields"] = std::move(f);
+  }
+  // The fields' change time; without mapped fields nothing needs it.
+  if (b.modified_at != kNoTime && !b.fields.empty()) j["modified_at"] = b.modified_at;
   return compact(j);
 }
 
@@ -282,6 +345,14 @@ Status decode_crm_body(std::string_view body, CrmBody* out) {
   if (auto t = j.find("consent_changed_at"); t != j.end() && t->is_number_integer()) {
     out->consent_changed_at = t->get<Micros>();
   }
+  if (auto f = j.find("fields"); f != j.end() && f->is_object()) {
+    for (auto it = f->begin(); it != f->end(); ++it) {
+      if (it->is_string()) out->fields.emplace_back(it.key(), it->get<std::string>());
+    }
+  }
+  if (auto t = j.find("modified_at"); t != j.end() && t->is_number_integer()) {
+    out->modified_at = t->get<Micros>();
+  }
   return Status::ok();
 }
 
@@ -294,9 +365,15 @@ bool crm_body_has_consent_time(std::string_view body) {
 }
 
 std::uint64_t crm_content_hash(std::string_view email, std::string_view first_name,
-                               std::string_view last_name) {
+                               std::string_view last_name,
+                               const std::vector<std::pair<std::string, std::string>>& fields) {
   std::uint64_t h = content_hash(first_name, content_hash(email));
-  return content_hash(last_name, content_hash("\x1f", h));
+  h = content_hash(last_name, content_hash("\x1f", h));
+  for (const auto& [name, value] : fields) {
+    h = content_hash(name, content_hash("\x1e", h));
+    h = content_hash(value, content_hash("\x1f", h));
+  }
+  return h;
 }
 
 // ---- rejected rows ------------------------------------------------------------------------------

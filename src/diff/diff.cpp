@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "concord/member_fields.h"
 #include "concord/meta_keys.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
@@ -62,8 +63,13 @@ OpKind op_of(CrmAction a) {
 
 class Differ {
  public:
-  Differ(Store& store, const PairHandle& pair, const SyncOptions& options, PlanSink& sink)
-      : store_(store), pair_(pair), options_(options), sink_(sink) {}
+  Differ(Store& store, const PairHandle& pair, const SyncOptions& options, PlanSink& sink,
+         const FieldPlan* fields)
+      : store_(store),
+        pair_(pair),
+        options_(options),
+        sink_(sink),
+        fields_(fields != nullptr && !fields->specs.empty() ? fields : nullptr) {}
 
   Result<DiffResult> run() {
     Input mc{store_.scan(pair_, Family::kMailchimp), Family::kMailchimp};
@@ -112,7 +118,8 @@ class Differ {
         if (b.membership == Membership::kIn) ++c.base_in;
       }
 
-      if (mc.at && crm.at && base.at && unchanged_since_base(mh, ch, b)) {
+      if (mc.at && crm.at && base.at && !(fields_ != nullptr && fields_->recheck_all) &&
+          unchanged_since_base(mh, ch, b)) {
         // The fast path: neither side changed since they last agreed.
         ++c.unchanged;
         if (b.membership == Membership::kIn) ++c.unchanged_in;
@@ -163,6 +170,27 @@ class Differ {
     const Micros crm_time = cs.mailchimp_changed_at(options_.respect_crm_opt_out);
     PlanCounts& c = result_.counts;
 
+    // The mapped fields, for a member both sides will have IN.
+    MemberFields fields;
+    if (fields_ != nullptr && d.target == Membership::kIn) {
+      // A contact to be created starts blank, whatever contact the address had before.
+      const bool new_contact = d.crm == CrmAction::kCreateContact;
+      if (Status s = decide_fields(key, mc, ms, crm, cs, b, new_contact, &fields); !s) return s;
+    }
+    // Fields only a write of their own can carry: Mailchimp's when no subscribe goes (the member
+    // must be subscribed or pending there to take them), the CRM's when no contact is created
+    // (the contact must be known).
+    const bool mc_subscribes =
+        d.mailchimp == MailchimpAction::kSubscribe || d.mailchimp == MailchimpAction::kPending;
+    const bool mc_update =
+        !fields.to_mailchimp.empty() && !mc_subscribes &&
+        (ms.status == MailchimpStatus::kSubscribed || ms.status == MailchimpStatus::kPending);
+    const bool crm_update =
+        !fields.to_crm.empty() && d.crm != CrmAction::kCreateContact && cs.contact_known;
+    // A member with field writes is decided again by the next run (the hashes its base gets
+    // cannot match), so that a field write that failed is retried.
+    const bool field_writes = fields.writes();
+
     if (!d.has_action()) {
       ++c.unchanged;
       if (d.winner == Winner::kNone) {
@@ -173,50 +201,102 @@ class Differ {
         } else {
           BaseRecord nb{d.target, ms.changed_at, crm_time, mc.at ? mh.content_hash : 0,
                         crm.at ? ch.content_hash : 0};
+          if (b != nullptr) nb.fields = b->fields;
+          for (const FieldBase& f : fields.agreed)
+            nb.set_field(f.tag, f.value);
+          if (field_writes) nb.mailchimp_hash = nb.crm_hash = 0;
           if (b == nullptr || !(*b == nb)) sink_.base_update(mk, nb);
         }
       }
     }
+    const std::string problems = fields.problems();
+    const bool report = d.needs_report() || !problems.empty();
     std::string email;
-    if (d.has_action() || d.needs_report()) {
+    if (d.has_action() || report || mc_update || crm_update) {
       Status s = read_email(mc.at ? mc.cursor.value() : crm.cursor.value(),
                             mc.at ? Family::kMailchimp : Family::kCrm, key, &email);
       if (!s) return s;
     }
-    if (d.has_action()) {
-      // The base once the writes succeed: the target membership, the winner's time, and the
-      // written side's time left for the applier (kNoTime).
-      BaseRecord after{d.target, kNoTime, kNoTime, mc.at ? mh.content_hash : 0,
-                       crm.at ? ch.content_hash : 0};
-      if (d.winner == Winner::kMailchimp) after.mailchimp_changed_at = ms.changed_at;
-      if (d.winner == Winner::kCrm) after.crm_changed_at = crm_time;
-      auto emit = [&](OpKind kind) {
-        ++c.of(kind);
-        sink_.operation(Operation{mk, email, kind, d.reason, d.note, after});
-      };
-      if (d.mailchimp != MailchimpAction::kNone) emit(op_of(d.mailchimp));
-      if (d.crm != CrmAction::kNone) emit(op_of(d.crm));
-      if (d.hold_email) emit(OpKind::kCrmHoldEmail);
+    // The base once the writes succeed: the target membership, the winner's time, and the
+    // written side's time left for the applier (kNoTime); the fields each write settles.
+    BaseRecord after{d.target, kNoTime, kNoTime, mc.at ? mh.content_hash : 0,
+                     crm.at ? ch.content_hash : 0};
+    if (d.winner == Winner::kMailchimp) after.mailchimp_changed_at = ms.changed_at;
+    if (d.winner == Winner::kCrm) after.crm_changed_at = crm_time;
+    if (field_writes) after.mailchimp_hash = after.crm_hash = 0;
+    for (const FieldBase& f : fields.agreed)
+      after.set_field(f.tag, f.value);
+    auto emit = [&](OpKind kind, const std::vector<OpField>* written) {
+      ++c.of(kind);
+      Operation op{mk, email, kind, d.reason, d.note, {}, after};
+      if (written != nullptr) {
+        op.fields = *written;
+        for (const OpField& f : *written)
+          op.base_after.set_field(f.tag, f.value);
+      }
+      sink_.operation(std::move(op));
+    };
+    if (d.mailchimp != MailchimpAction::kNone) {
+      emit(op_of(d.mailchimp), mc_subscribes ? &fields.to_mailchimp : nullptr);
     }
-    if (d.needs_report()) {
+    if (d.crm != CrmAction::kNone) {
+      emit(op_of(d.crm), d.crm == CrmAction::kCreateContact ? &fields.to_crm : nullptr);
+    }
+    if (d.hold_email) emit(OpKind::kCrmHoldEmail, nullptr);
+    if (mc_update) emit(OpKind::kMailchimpUpdateFields, &fields.to_mailchimp);
+    if (crm_update) emit(OpKind::kCrmUpdateFields, &fields.to_crm);
+    if (report) {
       ++c.report_rows;
       ReportRow row;
       row.key = mk;
       row.email = std::move(email);
-      row.conflict = d.conflict;
+      row.conflict = d.needs_report() ? d.conflict : Conflict::kInvalidField;
       if (mc.at) row.mailchimp = ms;
       if (crm.at) row.crm = cs;
       if (b != nullptr) row.base = bs;
       row.decision = d;
-      row.reason = explain(d);
+      row.reason = d.needs_report() ? explain(d) : "";
       if (*refused != nullptr && d.mailchimp == MailchimpAction::kNone) {
         const StoredRefusal& r = **refused;
         row.reason += " (Mailchimp's answer";
         if (r.run_id != 0) row.reason += " in run " + std::to_string(r.run_id);
         row.reason += r.message.empty() ? ")" : ": " + r.message + ")";
       }
+      if (!problems.empty()) row.reason += (row.reason.empty() ? "" : "; ") + problems;
       sink_.report(std::move(row));
     }
+    return Status::ok();
+  }
+
+  // The member's fields: both records' values, the base, and the decision of each.
+  Status decide_fields(std::string_view key, const Input& mc, const MailchimpState& ms,
+                       const Input& crm, const CrmState& cs, const BaseRecord* b, bool new_contact,
+                       MemberFields* out) {
+    MailchimpBody mb;
+    CrmBody cb;
+    MemberFieldInput in;
+    in.base = b;
+    if (mc.at) {
+      SnapshotView v;
+      if (Status s = decode_snapshot(mc.cursor.value(), &v); !s) {
+        return bad_value(s, Family::kMailchimp, key);
+      }
+      if (Status s = decode_mailchimp_body(v.body, &mb); !s) {
+        return bad_value(s, Family::kMailchimp, key);
+      }
+      in.mailchimp = &mb;
+      Result<Micros> t = parse_iso8601(mb.last_changed);
+      in.mailchimp_changed_at = t ? *t : ms.changed_at;
+    }
+    if (crm.at && cs.contact_known && !new_contact) {
+      SnapshotView v;
+      if (Status s = decode_snapshot(crm.cursor.value(), &v); !s) {
+        return bad_value(s, Family::kCrm, key);
+      }
+      if (Status s = decode_crm_body(v.body, &cb); !s) return bad_value(s, Family::kCrm, key);
+      in.crm = &cb;
+    }
+    *out = decide_member_fields(fields_->specs, in, options_.tie, options_.skew_margin);
     return Status::ok();
   }
 
@@ -290,6 +370,7 @@ class Differ {
   const PairHandle& pair_;
   const SyncOptions& options_;
   PlanSink& sink_;
+  const FieldPlan* fields_;  // nullptr: no mapped fields
   DiffResult result_;
   Cursor refusals_ = store_.scan(pair_, Family::kMeta);
   StoredRefusal refusal_;  // the last one refusal_of() read
@@ -298,13 +379,14 @@ class Differ {
 }  // namespace
 
 Result<DiffResult> diff(Store& store, const PairHandle& pair, const SyncOptions& options,
-                        PlanSink& sink) {
-  return Differ(store, pair, options, sink).run();
+                        PlanSink& sink, const FieldPlan* fields) {
+  return Differ(store, pair, options, sink, fields).run();
 }
 
-Result<Plan> make_plan(Store& store, const PairHandle& pair, const SyncOptions& options) {
+Result<Plan> make_plan(Store& store, const PairHandle& pair, const SyncOptions& options,
+                       const FieldPlan* fields) {
   Plan plan;
-  Result<DiffResult> r = diff(store, pair, options, plan);
+  Result<DiffResult> r = diff(store, pair, options, plan, fields);
   if (!r) return r.status();
   plan.first_run = r->first_run;
   plan.counts = r->counts;

@@ -16,6 +16,8 @@ constexpr std::uint64_t PlanCounts::*kCounterOf[kOpKindCount] = {
     &PlanCounts::create_crm_contact,
     &PlanCounts::remove_from_crm,
     &PlanCounts::hold_crm_email,
+    &PlanCounts::update_mailchimp_fields,
+    &PlanCounts::update_crm_fields,
 };
 
 // The table is indexed by the enum's value: a row out of place would give a kind another's

@@ -21,6 +21,8 @@ Status crm_member_of(std::string_view value, CrmMember* member, std::string* ema
   m.duplicates = std::move(body.duplicates);
   m.addresses = std::move(body.addresses);
   m.state.consent_changed_at = body.consent_changed_at;
+  m.fields = std::move(body.fields);
+  m.modified_at = body.modified_at;
   *member = std::move(m);
   email->assign(view.email);
   return Status::ok();
@@ -28,10 +30,11 @@ Status crm_member_of(std::string_view value, CrmMember* member, std::string* ema
 
 std::string crm_entry_of(const CrmMember& m, std::string_view email) {
   CrmBody body{m.contact_id, m.first_name, m.last_name,
-               m.duplicates, m.addresses,  m.state.consent_changed_at};
+               m.duplicates, m.addresses,  m.state.consent_changed_at,
+               m.fields,     m.modified_at};
   std::string value;
-  encode_snapshot(crm_header(m.state, crm_content_hash(email, m.first_name, m.last_name)), email,
-                  encode_crm_body(body), &value);
+  encode_snapshot(crm_header(m.state, crm_content_hash(email, m.first_name, m.last_name, m.fields)),
+                  email, encode_crm_body(body), &value);
   return value;
 }
 
@@ -143,6 +146,7 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
     m.modified_at = c.modified_at;
     m.first_name = std::move(c.first_name);
     m.last_name = std::move(c.last_name);
+    m.fields = std::move(c.fields);
     if (several) {
       for (const CrmAddress& a : c.addresses) {
         if (a.email.empty()) continue;

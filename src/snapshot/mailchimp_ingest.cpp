@@ -80,7 +80,7 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
     state.changed_at = mailchimp_status_changed_at(prev, r.status, r.last_changed, r.timestamp_opt);
     body.clear();
     append_mailchimp_body(r.merge_fields, r.last_changed_text, r.timestamp_opt_text,
-                          r.unsubscribe_reason, &body);
+                          r.unsubscribe_reason, &body, r.contact_id);
     SnapshotEntry& e = entries.emplace_back();
     e.key = keyed[i].key;
     encode_snapshot(mailchimp_header(state, mailchimp_content_hash(keyed[i].email, r.merge_fields)),

@@ -119,6 +119,36 @@ TEST_CASE("field mappings may give a direction") {
   CHECK(c->syncs[0].fields[1].direction == FieldMapping::Direction::kToMailchimp);
 }
 
+TEST_CASE("field mappings name a contact field: core or Group.Field, never the address, once") {
+  auto with = [](const std::string& fields) {
+    return parse_config(
+        "[mailchimp.m]\n[civicrm.c]\nurl=\"https://x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\n"
+        "group=\"G\"\nfields = " +
+            fields + "\n",
+        "c.toml");
+  };
+  auto ok = with(R"({ JOINED = "Member_Info.Member_Since", TITLE = "job_title" })");
+  REQUIRE(ok.is_ok());
+  CHECK(ok->syncs[0].fields[0].crm_field == "Member_Info.Member_Since");
+  struct Bad {
+    const char* fields;
+    const char* says;
+  };
+  for (const Bad& b : {
+           Bad{R"({ EMAIL2 = "email_primary.email" })",
+               "the contact's email is the member's address"},
+           Bad{R"({ X = "first name" })", "not a contact field name"},
+           Bad{R"({ X = "a.b.c" })", "custom fields are Group.Field"},
+           Bad{R"({ A = "first_name", B = "first_name" })",
+               "fields.B maps first_name, which fields.A maps already"},
+       }) {
+    auto c = with(b.fields);
+    INFO(b.fields);
+    REQUIRE_FALSE(c.is_ok());
+    CHECK_THAT(c.status().message(), Catch::Matchers::Contains(b.says));
+  }
+}
+
 TEST_CASE("the daemon's settings: schedules and [serve]") {
   auto c = parse_config(
       "[mailchimp.m]\n[civicrm.c]\nurl=\"https://x\"\n"

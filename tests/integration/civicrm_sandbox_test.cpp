@@ -181,11 +181,17 @@ TEST_CASE("over TLS: writes record history rows in site-local time, and reads se
   TempStore t;
   REQUIRE(fetch_crm(*h.client, 42, true, *t.store, *t.pair).is_ok());
   std::vector<CrmWrite> w = {
-      {CrmWrite::Kind::kRemove, 101, "", "", ""},
-      {CrmWrite::Kind::kAdd, 103, "", "", ""},
-      {CrmWrite::Kind::kCreateContact, 0, "pebbles@bedrock.org", "Pebbles", "Flintstone"},
-      {CrmWrite::Kind::kCreateContact, 0, "bamm@bedrock.org", "Bamm-Bamm", "Rubble"},
-      {CrmWrite::Kind::kHoldEmail, 103, "fred@bedrock.org", "", ""},
+      {CrmWrite::Kind::kRemove, 101, "", {}},
+      {CrmWrite::Kind::kAdd, 103, "", {}},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "pebbles@bedrock.org",
+       {{"first_name", "Pebbles"}, {"last_name", "Flintstone"}}},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "bamm@bedrock.org",
+       {{"first_name", "Bamm-Bamm"}, {"last_name", "Rubble"}}},
+      {CrmWrite::Kind::kHoldEmail, 103, "fred@bedrock.org", {}},
   };
   auto out = h.client->apply(42, w);
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -291,7 +297,7 @@ TEST_CASE("over TLS: after a change in the CRM, a targeted read updates exactly 
   // An hour later (10:00 UTC, 11:00 in London), Wilma and Barney are removed from the group.
   h.admin_call("POST", "/_sandbox/clock", {{"advance_seconds", 3600}});
   auto out = h.client->apply(
-      42, {{CrmWrite::Kind::kRemove, 101, "", "", ""}, {CrmWrite::Kind::kRemove, 102, "", "", ""}});
+      42, {{CrmWrite::Kind::kRemove, 101, "", {}}, {CrmWrite::Kind::kRemove, 102, "", {}}});
   REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
   auto stats = refresh_crm(*h.client, 42, {"Wilma@Bedrock.org"}, *t.store, *t.pair);
   REQUIRE(stats.is_ok());
@@ -354,7 +360,7 @@ TEST_CASE("over TLS: an incremental read re-decides a duplicate as the full read
   // An hour later the Bettys swap: 107 (the member) leaves the group, 106 joins it.
   h.admin_call("POST", "/_sandbox/clock", {{"advance_seconds", 3600}});
   auto out = h.client->apply(
-      42, {{CrmWrite::Kind::kRemove, 107, "", "", ""}, {CrmWrite::Kind::kAdd, 106, "", "", ""}});
+      42, {{CrmWrite::Kind::kRemove, 107, "", {}}, {CrmWrite::Kind::kAdd, 106, "", {}}});
   REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
   REQUIRE(out[1].code == CrmWriteOutcome::Code::kDone);
   REQUIRE(fetch_crm(*h.client, 42, false, *t.store, *t.pair).is_ok());

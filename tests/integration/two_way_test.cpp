@@ -6,60 +6,10 @@
 
 #include <string>
 
-#include "e2e_harness.h"
+#include "two_way_harness.h"
 
 using namespace concord::testing;
-using nlohmann::json;
-
-namespace {
-
-constexpr const char* kList = "b3d1c0ffee";  // the fixture's audience "Newsletter"
-
-Sandbox& sandbox() {
-  static Sandbox s;
-  return s;
-}
-
-SideState now_state() {
-  return SideState(sandbox().state());
-}
-
-// The sandbox back to the fixture's lists, its clock at kStartClock.
-void reset_to_fixture() {
-  json seed = fixture_seed();
-  seed["clock"] = kStartClock;
-  sandbox().reset(seed);
-}
-
-// The fixture's five people migrated; the clock an hour later.
-void migrated(Workdir& w) {
-  Command first = w.concord({"sync", "--allow-mass-removal"});
-  INFO(first.text());
-  REQUIRE(first.code == 0);
-  REQUIRE(now_state().mc_status("wilma@bedrock.org") == "subscribed");
-  REQUIRE(now_state().mc_status("betty@bedrock.org") == "subscribed");
-  sandbox().advance_clock(3600);
-}
-
-void update_contact(int id, const json& values) {
-  sandbox().civicrm("Contact", "update",
-                    {{"where", json::array({json::array({"id", "=", id})})}, {"values", values}});
-}
-
-json report_row(const json& run, const std::string& email) {
-  for (const json& r : run["report"]) {
-    if (r["email"] == email) return r;
-  }
-  return json();
-}
-
-// A scheduled run, a minute after the change.
-Command next_run(Workdir& w) {
-  sandbox().advance_clock(60);
-  return w.concord({"sync", "--json"});
-}
-
-}  // namespace
+using namespace concord::testing::two_way;
 
 TEST_CASE("consent: a CRM opt-out unsubscribes the member in Mailchimp, and lifting it returns",
           "[consent]") {

@@ -77,6 +77,46 @@ TEST_CASE("modified_date: a contact update moves it only when a value of the row
   CHECK(modified(s, 102) == kSeeded);
 }
 
+TEST_CASE("modified_date: every custom value written moves it, as its table's triggers do") {
+  Site s(custom_fixture());
+  // Applied in order to Barney (102), a minute apart. A custom group's table has AFTER INSERT
+  // and UPDATE triggers that set the contact's modified_date, and a trigger runs for every row
+  // a statement writes, changed or not; the contact's own columns move it only on a change.
+  struct Case {
+    json values;
+    int status;
+    bool moves;
+  };
+  const std::vector<Case> cases = {
+      {{{"Member_Info.Donations", 2}}, 200, true},
+      {{{"Member_Info.Donations", 2}}, 200, true},  // the same value: the row is still written
+      {{{"Member_Info.Nickname", nullptr}}, 200, true},
+      {{{"first_name", "Barney"}}, 200, false},  // no custom value, no change
+      {{{"first_name", "Barney"}, {"Member_Info.Score", 2.5}}, 200, true},
+      {{{"Member_Info.Donations", "abc"}}, 500, false},  // refused: nothing is written
+  };
+  std::string last = kSeeded;
+  for (const Case& c : cases) {
+    s.advance(60);
+    INFO(c.values.dump());
+    auto r = s.post("Contact", "update", {{"values", c.values}, {"where", {{"id", "=", 102}}}});
+    CHECK(r.status == c.status);
+    if (c.moves) last = now_local(s);
+    CHECK(modified(s, 102) == last);
+  }
+  // save moves it too; other contacts are left alone.
+  s.advance(60);
+  s.values("Contact", "save", {{"records", {{{"id", 103}, {"Member_Info.Donations", 10}}}}});
+  CHECK(modified(s, 103) == now_local(s));
+  CHECK(modified(s, 101) == kSeeded);
+  // The incremental read of the reference sees exactly the contacts whose custom values were
+  // written.
+  CHECK(ids(s.values("Contact", "get",
+                     {{"select", {"id"}},
+                      {"where", {{"modified_date", ">=", "2026-03-01 12:00:00"}}},
+                      {"orderBy", {{"modified_date", "ASC"}, {"id", "ASC"}}}})) == Ids{102, 103});
+}
+
 TEST_CASE("modified_date: every Email write moves its contact's, as civicrm_email's triggers do") {
   Site s;
   // A new email.

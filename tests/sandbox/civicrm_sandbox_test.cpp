@@ -570,6 +570,364 @@ TEST_CASE("index: an integer picks one row, a field name keys the rows") {
   CHECK(json::parse(n.body)["values"].is_null());
 }
 
+// ---- getFields and custom fields ---------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> keys_of(const json& o) {
+  std::vector<std::string> k;
+  for (auto it = o.begin(); it != o.end(); ++it)
+    k.push_back(it.key());
+  return k;
+}
+
+std::vector<std::string> names_of(const json& values) {
+  std::vector<std::string> n;
+  for (const json& v : values)
+    n.push_back(v["name"]);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("getFields: Contact's core fields, then its custom fields, with every key") {
+  Site s(custom_fixture());
+  json j = s.ok("Contact", "getFields", json::object());
+  CHECK(j["action"] == "getFields");
+  const json& v = j["values"];
+  REQUIRE(v.size() == 33 + 9);
+  CHECK(j["count"] == 42);
+  CHECK(j["countMatched"] == 42);
+  std::vector<std::string> names = names_of(v);
+  CHECK(names.front() == "id");
+  CHECK(names[15] == "first_name");
+  CHECK(std::vector<std::string>(names.end() - 9, names.end()) ==
+        std::vector<std::string>{"Member_Info.Member_Since", "Member_Info.Nickname",
+                                 "Member_Info.Donations", "Member_Info.Score", "Member_Info.Dues",
+                                 "Member_Info.Volunteer", "Member_Info.Last_Visit",
+                                 "Member_Info.Notes", "Member_Info.Home_Page"});
+  const std::vector<std::string> keys = {"name",
+                                         "title",
+                                         "label",
+                                         "description",
+                                         "type",
+                                         "entity",
+                                         "default_value",
+                                         "required",
+                                         "nullable",
+                                         "readonly",
+                                         "data_type",
+                                         "input_type",
+                                         "options",
+                                         "suffixes",
+                                         "operators",
+                                         "fk_entity",
+                                         "serialize",
+                                         "table_name",
+                                         "column_name",
+                                         "custom_field_id",
+                                         "custom_group_id",
+                                         "custom_group"};
+  for (const json& f : v) {
+    INFO(f.dump());
+    CHECK(keys_of(f) == keys);
+    CHECK(f["entity"] == "Contact");
+  }
+  // A core field and a custom field, whole.
+  CHECK(s.values("Contact", "getFields", {{"where", {{"name", "=", "first_name"}}}}) ==
+        json::parse(R"([{"name":"first_name","title":"First Name","label":"First Name",
+          "description":null,"type":"Field","entity":"Contact","default_value":null,
+          "required":false,"nullable":true,"readonly":false,"data_type":"String",
+          "input_type":"Text","options":false,"suffixes":null,"operators":null,"fk_entity":null,
+          "serialize":null,"table_name":"civicrm_contact","column_name":"first_name",
+          "custom_field_id":null,"custom_group_id":null,"custom_group":null}])"));
+  CHECK(
+      s.values("Contact", "getFields", {{"where", {{"name", "=", "Member_Info.Member_Since"}}}}) ==
+      json::parse(R"([{"name":"Member_Info.Member_Since","title":"Member since",
+          "label":"Member info: Member since","description":null,"type":"Custom",
+          "entity":"Contact","default_value":null,"required":false,"nullable":true,
+          "readonly":false,"data_type":"Date","input_type":"Date","options":false,
+          "suffixes":null,"operators":null,"fk_entity":null,"serialize":null,
+          "table_name":"civicrm_value_member_info_1","column_name":"member_since_1",
+          "custom_field_id":1,"custom_group_id":1,"custom_group":"Member_Info"}])"));
+}
+
+TEST_CASE("getFields: where, select, orderBy, limit, loadOptions, action, includeCustom") {
+  Site s(custom_fixture());
+  // select trims each field to the keys named, in the field's own order.
+  json some = s.values("Contact", "getFields",
+                       {{"select", {"readonly", "name", "data_type", "nope"}},
+                        {"where",
+                         {{"name",
+                           "IN",
+                           {"id", "first_name", "display_name", "created_date", "modified_date",
+                            "employer_id", "Member_Info.Donations"}}}}});
+  CHECK(some == json::parse(R"([
+    {"name":"id","readonly":true,"data_type":"Integer"},
+    {"name":"display_name","readonly":true,"data_type":"String"},
+    {"name":"first_name","readonly":false,"data_type":"String"},
+    {"name":"employer_id","readonly":false,"data_type":"Integer"},
+    {"name":"created_date","readonly":true,"data_type":"Timestamp"},
+    {"name":"modified_date","readonly":true,"data_type":"Timestamp"},
+    {"name":"Member_Info.Donations","readonly":false,"data_type":"Integer"}])"));
+  // The custom fields' types as APIv4 reports them.
+  struct Case {
+    const char* name;
+    const char* data_type;
+    const char* input_type;
+  };
+  json custom = s.values("Contact", "getFields",
+                         {{"select", {"name", "data_type", "input_type", "type"}},
+                          {"where", {{"type", "=", "Custom"}}}});
+  const std::vector<Case> cases = {{"Member_Info.Member_Since", "Date", "Date"},
+                                   {"Member_Info.Nickname", "String", "Text"},
+                                   {"Member_Info.Donations", "Integer", "Number"},
+                                   {"Member_Info.Score", "Float", "Number"},
+                                   {"Member_Info.Dues", "Money", "Number"},
+                                   {"Member_Info.Volunteer", "Boolean", "Radio"},
+                                   {"Member_Info.Last_Visit", "Timestamp", "Date"},
+                                   {"Member_Info.Notes", "Text", "TextArea"},
+                                   {"Member_Info.Home_Page", "Url", "Url"}};
+  REQUIRE(custom.size() == cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    INFO(custom[i].dump());
+    CHECK(custom[i]["name"] == cases[i].name);
+    CHECK(custom[i]["data_type"] == cases[i].data_type);
+    CHECK(custom[i]["input_type"] == cases[i].input_type);
+  }
+  // Other operators and nesting, as BasicGetAction filters arrays.
+  CHECK(names_of(
+            s.values("Contact", "getFields",
+                     {{"select", {"name"}},
+                      {"where", {{"name", "LIKE", "do_not_%"}, {"name", "!=", "do_not_sms"}}}})) ==
+        std::vector<std::string>{"do_not_email", "do_not_phone", "do_not_mail", "do_not_trade"});
+  CHECK(names_of(s.values(
+            "Contact", "getFields",
+            {{"select", {"name"}},
+             {"where",
+              A({A({"OR", {{"fk_entity", "=", "Email"}, {"custom_field_id", "=", 3}}})})}})) ==
+        std::vector<std::string>{"email_primary", "Member_Info.Donations"});
+  CHECK(s.values("Contact", "getFields",
+                 {{"select", {"name", "type"}}, {"where", {{"name", "=", "email_primary"}}}}) ==
+        json::parse(R"([{"name":"email_primary","type":"Extra"}])"));
+  // orderBy, limit and offset; count is every match.
+  json page = s.ok("Contact", "getFields",
+                   {{"select", {"name"}},
+                    {"where", {{"type", "=", "Custom"}}},
+                    {"orderBy", {{"name", "DESC"}}},
+                    {"limit", 2},
+                    {"offset", 1}});
+  CHECK(names_of(page["values"]) ==
+        std::vector<std::string>{"Member_Info.Score", "Member_Info.Notes"});
+  CHECK(page["count"] == 9);
+  CHECK(page["countFetched"] == 2);
+  CHECK(s.values("Contact", "getFields", {{"select", {"row_count"}}}) ==
+        json::parse(R"([{"row_count":42}])"));
+  // loadOptions: a flat {id: label} (a list when the ids are 0, 1, …), or the properties asked.
+  json opts =
+      s.values("Contact", "getFields",
+               {{"select", {"name", "options", "suffixes"}},
+                {"where", {{"name", "IN", {"gender_id", "first_name", "Member_Info.Volunteer"}}}},
+                {"loadOptions", true}});
+  CHECK(opts == json::parse(R"([
+    {"name":"first_name","options":false,"suffixes":null},
+    {"name":"gender_id","options":{"1":"Female","2":"Male","3":"Other"},"suffixes":["name","label"]},
+    {"name":"Member_Info.Volunteer","options":{"1":"Yes","0":"No"},"suffixes":["name","label"]}])"));
+  CHECK(s.values("Email", "getFields",
+                 {{"select", {"options"}},
+                  {"where", {{"name", "=", "on_hold"}}},
+                  {"loadOptions", true}}) ==
+        json::parse(R"([{"options":["No","On Hold Bounce","On Hold Opt Out"]}])"));
+  CHECK(s.values("Contact", "getFields",
+                 {{"select", {"options"}},
+                  {"where", {{"name", "=", "contact_type"}}},
+                  {"loadOptions", {"label", "id"}}}) ==
+        json::parse(R"([{"options":[{"id":"Individual","label":"Individual"},
+                                    {"id":"Organization","label":"Organization"},
+                                    {"id":"Household","label":"Household"}]}])"));
+  CHECK(s.values("GroupContact", "getFields",
+                 {{"select", {"name", "fk_entity", "input_type", "options"}},
+                  {"where", {{"name", "=", "group_id"}}},
+                  {"loadOptions", {"id", "name", "label"}}}) ==
+        json::parse(R"([{"name":"group_id","input_type":"Select","options":[
+          {"id":42,"name":"newsletter","label":"Newsletter"},
+          {"id":43,"name":"volunteers","label":"Volunteers"}],"fk_entity":"Group"}])"));
+  // The fields of a create: readonly ones cannot be input.
+  CHECK(s.values("Contact", "getFields",
+                 {{"select", {"name", "input_type"}},
+                  {"where", {{"name", "IN", {"modified_date", "first_name"}}}},
+                  {"action", "create"}}) ==
+        json::parse(R"([{"name":"first_name","input_type":"Text"},
+                        {"name":"modified_date","input_type":"DisplayOnly"}])"));
+  // includeCustom: false leaves the custom fields out.
+  CHECK(s.ok("Contact", "getFields", {{"includeCustom", false}})["count"] == 33);
+  // A site without custom fields, and the other entities.
+  Site plain;
+  CHECK(plain.ok("Contact", "getFields", json::object())["count"] == 33);
+  CHECK(names_of(plain.values("Email", "getFields", {{"select", {"name"}}})) ==
+        std::vector<std::string>{"id", "contact_id", "location_type_id", "email", "is_primary",
+                                 "is_billing", "on_hold", "is_bulkmail", "hold_date",
+                                 "reset_date"});
+  for (const char* e : {"Group", "GroupContact", "SubscriptionHistory"}) {
+    json f = plain.values(e, "getFields", {{"where", {{"name", "=", "id"}}}});
+    REQUIRE(f.size() == 1);
+    CHECK(f[0]["entity"] == e);
+    CHECK(f[0]["readonly"] == true);
+  }
+  // Over GET, in any case of the action's name.
+  auto get = s.raw("GET", "/civicrm/ajax/api4/Contact/getfields?params=" +
+                              http::url_encode(json({{"select", {"name"}}, {"limit", 1}}).dump()));
+  REQUIRE(get.status == 200);
+  CHECK(json::parse(get.body)["values"] == json::parse(R"([{"name":"id"}])"));
+  CHECK(json::parse(get.body)["action"] == "getFields");
+  // Params it does not know, and operators that do not apply to arrays.
+  CHECK(s.error("Contact", "getFields", {{"colour", "red"}})["error_message"] ==
+        "Unknown method: Civi\\Api4\\Generic\\DAOGetFieldsAction::setColour()");
+  CHECK(s.error("Contact", "getFields", {{"loadOptions", "yes"}})["error_message"] ==
+        "Parameter \"loadOptions\" is not of the correct type. Expecting bool or array.");
+  CHECK(s.error("Contact", "getFields",
+                {{"where", {{"name", "NOT CONTAINS", "x"}}}})["error_message"] ==
+        "Unsupported operator: 'NOT CONTAINS' cannot be used with array data");
+}
+
+TEST_CASE("custom fields: Contact.get selects them typed, null when unset, and filters on them") {
+  Site s(custom_fixture());
+  json got = s.values("Contact", "get",
+                      {{"select",
+                        {"Member_Info.Member_Since", "Member_Info.Nickname",
+                         "Member_Info.Donations", "Member_Info.Score", "Member_Info.Dues",
+                         "Member_Info.Volunteer", "Member_Info.Last_Visit", "Member_Info.Nope"}},
+                       {"where", {{"id", "IN", {101, 102, 104}}}}});
+  CHECK(got == json::parse(R"([
+    {"id":101,"Member_Info.Member_Since":"2020-01-31","Member_Info.Nickname":"Wilm",
+     "Member_Info.Donations":3,"Member_Info.Score":null,"Member_Info.Dues":null,
+     "Member_Info.Volunteer":true,"Member_Info.Last_Visit":null},
+    {"id":102,"Member_Info.Member_Since":null,"Member_Info.Nickname":null,
+     "Member_Info.Donations":1,"Member_Info.Score":2.5,"Member_Info.Dues":12.5,
+     "Member_Info.Volunteer":null,"Member_Info.Last_Visit":"2026-02-01 18:30:00"},
+    {"id":104,"Member_Info.Member_Since":null,"Member_Info.Nickname":null,
+     "Member_Info.Donations":null,"Member_Info.Score":null,"Member_Info.Dues":null,
+     "Member_Info.Volunteer":null,"Member_Info.Last_Visit":null}])"));
+  // "*" is the core fields only; "custom.*" and "Group.*" the custom ones.
+  json star = s.values("Contact", "get", {{"select", {"*"}}, {"where", {{"id", "=", 101}}}})[0];
+  CHECK(star.contains("first_name"));
+  CHECK_FALSE(star.contains("Member_Info.Nickname"));
+  json all =
+      s.values("Contact", "get", {{"select", {"custom.*"}}, {"where", {{"id", "=", 101}}}})[0];
+  CHECK(keys_of(all) == std::vector<std::string>{"id", "Member_Info.Member_Since",
+                                                 "Member_Info.Nickname", "Member_Info.Donations",
+                                                 "Member_Info.Score", "Member_Info.Dues",
+                                                 "Member_Info.Volunteer", "Member_Info.Last_Visit",
+                                                 "Member_Info.Notes", "Member_Info.Home_Page"});
+  CHECK(
+      s.values("Contact", "get", {{"select", {"Member_Info.D*"}}, {"where", {{"id", "=", 102}}}}) ==
+      json::parse(R"([{"id":102,"Member_Info.Donations":1,"Member_Info.Dues":12.5}])"));
+  // where, as on any field.
+  struct Case {
+    json where;
+    Ids expected;
+  };
+  const std::vector<Case> cases = {
+      {{{"Member_Info.Donations", ">", 2}}, {101, 103}},
+      {{{"Member_Info.Donations", "=", "3"}}, {101}},
+      {{{"Member_Info.Donations", "IN", {1, 10}}}, {102, 103}},
+      {{{"Member_Info.Member_Since", "<", "2021-01-01"}}, {101}},
+      {A({A({"Member_Info.Member_Since", "IS NOT NULL"})}), {101, 103}},
+      {{{"Member_Info.Nickname", "LIKE", "wil%"}}, {101}},
+      {{{"Member_Info.Volunteer", "=", true}}, {101}},
+      {{{"Member_Info.Volunteer", "=", false}}, {103}},
+      {{{"Member_Info.Score", ">=", 2}}, {102}},
+      {{{"Member_Info.Dues", "=", "12.50"}}, {102}},
+      {{{"Member_Info.Last_Visit", ">", "2026-02-01 18:00"}}, {102}},
+      {{{"Member_Info.Last_Visit", "=", "2026-02-01"}}, {102}},  // the whole day
+      {A({A(
+           {"OR", {{"Member_Info.Score", "IS NOT NULL"}, {"Member_Info.Volunteer", "=", false}}})}),
+       {102, 103}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.where.dump());
+    CHECK(ids(s.values("Contact", "get", {{"select", {"id"}}, {"where", c.where}})) == c.expected);
+  }
+  CHECK(ids(s.values("Contact", "get",
+                     {{"select", {"id"}},
+                      {"where", A({A({"Member_Info.Donations", "IS NOT NULL"})})},
+                      {"orderBy", {{"Member_Info.Donations", "DESC"}}}})) == Ids{103, 101, 102});
+  CHECK(ids(s.values("Contact", "get",
+                     {{"select", {"id"}},
+                      {"where", {{"Member_Info.Score", "IS NULL"}, {"id", "<", 104}}},
+                      {"orderBy", {{"Member_Info.Member_Since", "DESC"}}}})) == Ids{103, 101});
+  CHECK(s.error("Contact", "get", {{"where", {{"Member_Info.Nope", "=", 1}}}})["error_message"] ==
+        "Invalid field 'Member_Info.Nope'");
+  // Through an implicit join, as a membership read would.
+  CHECK(s.values("GroupContact", "get",
+                 {{"select", {"contact_id", "contact_id.Member_Info.Donations"}},
+                  {"where", {{"group_id", "=", 42}, {"contact_id.Member_Info.Donations", ">=", 1}}},
+                  {"orderBy", {{"contact_id", "ASC"}}}}) ==
+        json::parse(R"([{"id":1,"contact_id":101,"contact_id.Member_Info.Donations":3},
+                        {"id":3,"contact_id":102,"contact_id.Member_Info.Donations":1},
+                        {"id":4,"contact_id":103,"contact_id.Member_Info.Donations":10}])"));
+  CHECK(s.values("Email", "get",
+                 {{"select", {"contact_id.Member_Info.*"}}, {"where", {{"id", "=", 2}}}}) ==
+        json::parse(R"([{"id":2,"contact_id.Member_Info.Member_Since":null,
+          "contact_id.Member_Info.Nickname":null,"contact_id.Member_Info.Donations":1,
+          "contact_id.Member_Info.Score":2.5,"contact_id.Member_Info.Dues":12.5,
+          "contact_id.Member_Info.Volunteer":null,
+          "contact_id.Member_Info.Last_Visit":"2026-02-01 18:30:00",
+          "contact_id.Member_Info.Notes":null,"contact_id.Member_Info.Home_Page":null}])"));
+}
+
+TEST_CASE("seed: custom groups and values are checked") {
+  struct Case {
+    json groups;
+    json contact;  // contact 1's extra keys
+    std::string message;
+  };
+  const json group =
+      json::parse(R"([{"name":"Member_Info","fields":[{"name":"Donations","data_type":"Int"}]}])");
+  const std::vector<Case> cases = {
+      {group,
+       {{"Member_Info.Nope", 1}},
+       "seed: civicrm.contacts[0].Member_Info.Nope: unknown field"},
+      {group,
+       {{"Member_Info.Donations", "many"}},
+       "seed: civicrm.contacts[0].Member_Info.Donations: expected an integer"},
+      {group,
+       {{"Member_Info.Donations", 3000000000}},
+       "seed: civicrm.contacts[0].Member_Info.Donations: out of the range of int(11)"},
+      {json::parse(R"([{"name":"Member_Info","fields":[{"name":"Where","data_type":"Country"}]}])"),
+       json::object(),
+       "seed: civicrm.custom_groups[0].fields[0].data_type: expected String, Int, Float, Money, "
+       "Memo, Date, Boolean or Link"},
+      {json::parse(R"([{"name":"Member_Info","fields":[{"name":"Where"}]}])"), json::object(),
+       "seed: civicrm.custom_groups[0].fields[0].data_type: required"},
+      {json::parse(R"([{"name":"email_primary","fields":[]}])"), json::object(),
+       "seed: civicrm.custom_groups[0].name: \"email_primary\" is the name of a Contact field"},
+      {json::parse(R"([{"name":"Member Info","fields":[]}])"), json::object(),
+       "seed: civicrm.custom_groups[0].name: expected letters, digits and _"},
+      {json::parse(R"([{"name":"Events","extends":"Activity","fields":[]}])"), json::object(),
+       "seed: civicrm.custom_groups[0].extends: expected \"Contact\" (only custom data of "
+       "contacts is emulated)"},
+      {json::parse(
+           R"([{"name":"A","fields":[{"name":"x","data_type":"Int"},{"name":"x","data_type":"Int"}]}])"),
+       json::object(),
+       "seed: civicrm.custom_groups[0].fields[1].name: two fields named \"x\" in the group"},
+  };
+  for (const Case& c : cases) {
+    json seed = {
+        {"civicrm", {{"contacts", json::array({{{"id", 1}}})}, {"custom_groups", c.groups}}}};
+    for (auto it = c.contact.begin(); it != c.contact.end(); ++it)
+      seed["civicrm"]["contacts"][0][it.key()] = it.value();
+    INFO(seed.dump());
+    auto r = sb::parse_civicrm_seed(seed.dump(), T("2026-03-01T00:00:00+00:00"));
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().message() == c.message);
+  }
+  // Without custom groups a dotted key is an unknown field too.
+  auto r = sb::parse_civicrm_seed(R"({"civicrm":{"contacts":[{"id":1,"Member_Info.X":1}]}})", 0);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().message() == "seed: civicrm.contacts[0].Member_Info.X: unknown field");
+}
+
 // ---- seed and state -----------------------------------------------------------------------------
 
 TEST_CASE("seed: memberships follow each contact's latest history row") {
@@ -649,6 +1007,32 @@ TEST_CASE("state: the civicrm part round-trips through a reset") {
   }
   // Ids continue after the highest ever used, deleted ones included.
   CHECK(t.values("Contact", "create", {{"values", {{"first_name", "X"}}}})[0]["id"] == 114);
+}
+
+TEST_CASE("state: custom groups and values round-trip, and survive a reset") {
+  Site s(custom_fixture());
+  s.values("Contact", "update",
+           {{"values", {{"Member_Info.Nickname", "Barn"}, {"Member_Info.Dues", 20}}},
+            {"where", {{"id", "=", 102}}}});
+  s.values("Contact", "update",
+           {{"values", {{"Member_Info.Donations", nullptr}}}, {"where", {{"id", "=", 103}}}});
+  Site t;
+  std::string part = reload_into(s, t);
+  // The groups come before the contacts (read first when the state is loaded again).
+  CHECK(part.find("\"custom_groups\":") < part.find("\"contacts\":"));
+  json state = json::parse(part);
+  CHECK(state["custom_groups"][0]["fields"][6] ==
+        json::parse(R"({"id":7,"name":"Last_Visit","label":"Last visit","data_type":"Date",
+                        "time_format":2})"));
+  json q = {{"select", {"custom.*"}}, {"where", {{"id", "IN", {101, 102, 103, 104}}}}};
+  CHECK(t.values("Contact", "get", q) == s.values("Contact", "get", q));
+  CHECK(t.values("Contact", "get", q)[1]["Member_Info.Nickname"] == "Barn");
+  CHECK(t.values("Contact", "get", q)[2]["Member_Info.Donations"].is_null());
+  CHECK(t.values("Contact", "getFields", json::object()) ==
+        s.values("Contact", "getFields", json::object()));
+  // A reset through the admin route reads them too.
+  REQUIRE(t.raw("POST", "/_sandbox/reset", "{\"civicrm\":" + part + "}", {}, "").status == 200);
+  CHECK(t.values("Contact", "get", q) == s.values("Contact", "get", q));
 }
 
 TEST_CASE("admin: faults, state and reset of the part, loopback only") {

@@ -45,6 +45,45 @@ inline std::string form(const json& params) {
   return "params=" + http::url_encode(params.dump());
 }
 
+// The fixture with a custom group on Contact, "Member_Info", a field of each emulated type, and
+// values for Wilma (101), Barney (102) and Fred (103). The group comes after the contacts, as a
+// hand-written seed may put it.
+inline std::string custom_fixture() {
+  json seed = json::parse(fixture());
+  json& civi = seed["civicrm"];
+  for (json& c : civi["contacts"]) {
+    if (c["id"] == 101) {
+      c["Member_Info.Member_Since"] = "2020-01-31";
+      c["Member_Info.Nickname"] = "Wilm";
+      c["Member_Info.Donations"] = 3;
+      c["Member_Info.Volunteer"] = true;
+    } else if (c["id"] == 102) {
+      c["Member_Info.Donations"] = 1;
+      c["Member_Info.Score"] = 2.5;
+      c["Member_Info.Dues"] = 12.5;
+      c["Member_Info.Last_Visit"] = "2026-02-01 18:30:00";
+    } else if (c["id"] == 103) {
+      c["Member_Info.Member_Since"] = "2021-06-15";
+      c["Member_Info.Donations"] = 10;
+      c["Member_Info.Volunteer"] = false;
+    }
+  }
+  civi["custom_groups"] = json::parse(R"([{
+    "name": "Member_Info", "title": "Member info", "extends": "Contact",
+    "fields": [
+      {"name": "Member_Since", "label": "Member since", "data_type": "Date"},
+      {"name": "Nickname", "data_type": "String"},
+      {"name": "Donations", "data_type": "Int"},
+      {"name": "Score", "data_type": "Float"},
+      {"name": "Dues", "label": "Dues paid", "data_type": "Money"},
+      {"name": "Volunteer", "data_type": "Boolean"},
+      {"name": "Last_Visit", "label": "Last visit", "data_type": "Date", "time_format": 2},
+      {"name": "Notes", "data_type": "Memo"},
+      {"name": "Home_Page", "label": "Home page", "data_type": "Link"}
+    ]}])");
+  return seed.dump();
+}
+
 // A CiviCRM site over the fixture (or another seed), with the clock fixed.
 struct Site {
   sb::SandboxClock clock;

@@ -356,6 +356,117 @@ TEST_CASE("Contact: update writes the primary email through email_primary.*") {
   CHECK(tex[0]["is_primary"] == true);
 }
 
+TEST_CASE("Contact: custom fields are written by create, update and save like any field") {
+  Site s(custom_fixture());
+  // create: the values come back as stored, typed.
+  json row = s.values("Contact", "create",
+                      {{"values",
+                        {{"first_name", "Dino"},
+                         {"Member_Info.Donations", "4"},
+                         {"Member_Info.Dues", "3.14159"},
+                         {"Member_Info.Volunteer", 1},
+                         {"Member_Info.Member_Since", "2024-02-29"},
+                         {"Member_Info.Last_Visit", "2026-03-01 11:45:00"},
+                         {"Member_Info.Nope", "ignored"}}}})[0];
+  std::int64_t id = row["id"];
+  CHECK(id == 113);
+  CHECK(row["Member_Info.Donations"] == 4);
+  CHECK(row["Member_Info.Dues"] == 3.14);  // decimal(20,2)
+  CHECK(row["Member_Info.Volunteer"] == true);
+  CHECK(row["Member_Info.Member_Since"] == "2024-02-29");
+  CHECK(row["Member_Info.Last_Visit"] == "2026-03-01 11:45:00");
+  CHECK_FALSE(row.contains("Member_Info.Nope"));
+  CHECK(s.values("Contact", "get",
+                 {{"select", {"Member_Info.Donations", "Member_Info.Nickname"}},
+                  {"where", {{"id", "=", id}}}}) ==
+        json::parse(R"([{"id":113,"Member_Info.Donations":4,"Member_Info.Nickname":null}])"));
+
+  // update: id and the values given; "" and null clear a value.
+  CHECK(s.values("Contact", "update",
+                 {{"values", {{"Member_Info.Nickname", "Dino"}, {"Member_Info.Score", 0.5}}},
+                  {"where", {{"id", "=", id}}}}) ==
+        json::parse(R"([{"id":113,"Member_Info.Nickname":"Dino","Member_Info.Score":0.5}])"));
+  CHECK(s.values(
+            "Contact", "update",
+            {{"values",
+              {{"id", 101}, {"Member_Info.Nickname", ""}, {"Member_Info.Donations", nullptr}}}}) ==
+        json::parse(R"([{"id":101,"Member_Info.Nickname":null,"Member_Info.Donations":null}])"));
+  // A batch update chosen by a custom field.
+  CHECK(ids(s.values("Contact", "update",
+                     {{"values", {{"Member_Info.Notes", "Regular"}}},
+                      {"where", {{"Member_Info.Donations", ">=", 4}}}})) == Ids{103, 113});
+  CHECK(ids(s.values("Contact", "get",
+                     {{"select", {"id"}}, {"where", {{"Member_Info.Notes", "=", "regular"}}}})) ==
+        Ids{103, 113});
+
+  // save: records and defaults; match on a custom field finds the contact.
+  json saved =
+      s.ok("Contact", "save",
+           {{"records", A({{{"id", 102}, {"Member_Info.Donations", 2}},
+                           {{"first_name", "Pearl"}, {"Member_Info.Nickname", "Pearly"}}})},
+            {"defaults", {{"Member_Info.Volunteer", true}}}});
+  CHECK(saved["countMatched"] == 1);
+  CHECK(saved["values"] == json::parse(R"([
+    {"id":102,"Member_Info.Donations":2,"Member_Info.Volunteer":true},
+    {"id":114,"contact_type":"Individual","sort_name":"Pearl","display_name":"Pearl",
+     "first_name":"Pearl","Member_Info.Nickname":"Pearly","Member_Info.Volunteer":true}])"));
+  json matched = s.ok("Contact", "save",
+                      {{"records", A({{{"Member_Info.Nickname", "Pearly"},
+                                       {"Member_Info.Home_Page", "https://bedrock.org/pearl"}}})},
+                       {"match", {"Member_Info.Nickname"}}});
+  CHECK(matched["countMatched"] == 1);
+  CHECK(matched["values"][0]["id"] == 114);
+  CHECK(s.values("Contact", "get",
+                 {{"select", {"Member_Info.Home_Page"}},
+                  {"where", {{"id", "=", 114}}}})[0]["Member_Info.Home_Page"] ==
+        "https://bedrock.org/pearl");
+}
+
+TEST_CASE("Contact: a custom value of the wrong type is an error naming the field") {
+  Site s(custom_fixture());
+  struct Case {
+    json values;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{{"Member_Info.Donations", "abc"}}, "Invalid value for Member_Info.Donations: \"abc\""},
+      {{{"Member_Info.Donations", 1.5}}, "Invalid value for Member_Info.Donations: 1.5"},
+      {{{"Member_Info.Score", "x"}}, "Invalid value for Member_Info.Score: \"x\""},
+      {{{"Member_Info.Dues", json::array()}}, "Invalid value for Member_Info.Dues: []"},
+      {{{"Member_Info.Volunteer", "maybe"}}, "Invalid value for Member_Info.Volunteer: \"maybe\""},
+      {{{"Member_Info.Nickname", {{"a", 1}}}}, "Invalid value for Member_Info.Nickname: {\"a\":1}"},
+      {{{"Member_Info.Nickname", std::string(256, 'x')}}, "DB Error: unknown error"},
+      {{{"Member_Info.Donations", 3000000000}}, "DB Error: unknown error"},
+      {{{"Member_Info.Donations:label", "x"}}, "No option list found for 'Member_Info.Donations'"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.values.dump());
+    for (const char* action : {"update", "create", "save"}) {
+      INFO(action);
+      json params;
+      if (std::string(action) == "update") {
+        params = {{"values", c.values}, {"where", {{"id", "=", 102}}}};
+      } else if (std::string(action) == "create") {
+        params = {{"values", c.values}};
+      } else {
+        json rec = c.values;
+        rec["id"] = 102;
+        params = {{"records", json::array({rec})}};
+      }
+      json e = s.error("Contact", action, params);
+      CHECK(e["error_code"] == 0);
+      CHECK(e["error_message"] == c.message);
+    }
+  }
+  // Nothing was written: no contact was created and Barney's values are as seeded.
+  CHECK(s.ok("Contact", "get", {{"select", {"row_count"}}})["count"] == 11);
+  CHECK(s.values("Contact", "get",
+                 {{"select", {"Member_Info.Donations", "Member_Info.Nickname", "Member_Info.Dues"}},
+                  {"where", {{"id", "=", 102}}}}) ==
+        json::parse(R"([{"id":102,"Member_Info.Donations":1,"Member_Info.Nickname":null,
+                         "Member_Info.Dues":12.5}])"));
+}
+
 TEST_CASE("Email: primary and bulk-mail rules, hold and reset dates") {
   Site s;
   // The first email of a contact becomes primary.

@@ -471,12 +471,18 @@ TEST_CASE("CiviCRM: writes are batched; a bad record does not fail its batch") {
   Fixture f;
   seed(*f.fake);
   std::vector<CrmWrite> w = {
-      {CrmWrite::Kind::kAdd, 103, "", "", ""},
-      {CrmWrite::Kind::kRemove, 101, "", "", ""},
-      {CrmWrite::Kind::kAdd, 666, "", "", ""},  // the fake refuses this contact
-      {CrmWrite::Kind::kCreateContact, 0, "pebbles@bedrock.org", "Pebbles", "Flintstone"},
-      {CrmWrite::Kind::kCreateContact, 0, "fred@bedrock.org", "Fred", "F"},  // exists: 103
-      {CrmWrite::Kind::kHoldEmail, 104, "dino@bedrock.org", "", ""},
+      {CrmWrite::Kind::kAdd, 103, "", {}},
+      {CrmWrite::Kind::kRemove, 101, "", {}},
+      {CrmWrite::Kind::kAdd, 666, "", {}},  // the fake refuses this contact
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "pebbles@bedrock.org",
+       {{"first_name", "Pebbles"}, {"last_name", "Flintstone"}}},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "fred@bedrock.org",
+       {{"first_name", "Fred"}, {"last_name", "F"}}},  // exists: 103
+      {CrmWrite::Kind::kHoldEmail, 104, "dino@bedrock.org", {}},
   };
   auto out = f.client->apply(42, w);
   CHECK(out[0].code == CrmWriteOutcome::Code::kDone);
@@ -504,8 +510,14 @@ TEST_CASE("CiviCRM: a contact creation whose answer was lost is not repeated") {
   const std::size_t contacts_before = f.fake->contacts.size();
   f.fake->lose_contact_saves = 1;
   std::vector<CrmWrite> w = {
-      {CrmWrite::Kind::kCreateContact, 0, "pebbles@bedrock.org", "Pebbles", "Flintstone"},
-      {CrmWrite::Kind::kCreateContact, 0, "bamm@bedrock.org", "Bamm-Bamm", "Rubble"},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "pebbles@bedrock.org",
+       {{"first_name", "Pebbles"}, {"last_name", "Flintstone"}}},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "bamm@bedrock.org",
+       {{"first_name", "Bamm-Bamm"}, {"last_name", "Rubble"}}},
   };
   auto out = f.client->apply(42, w);
   REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
@@ -529,9 +541,18 @@ TEST_CASE("CiviCRM: a refused contact creation fails alone, and nothing is creat
   const std::size_t contacts_before = f.fake->contacts.size();
   f.fake->refuse_email = "bad@bedrock.org";
   std::vector<CrmWrite> w = {
-      {CrmWrite::Kind::kCreateContact, 0, "pebbles@bedrock.org", "Pebbles", "Flintstone"},
-      {CrmWrite::Kind::kCreateContact, 0, "bad@bedrock.org", "Bad", "Record"},
-      {CrmWrite::Kind::kCreateContact, 0, "bamm@bedrock.org", "Bamm-Bamm", "Rubble"},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "pebbles@bedrock.org",
+       {{"first_name", "Pebbles"}, {"last_name", "Flintstone"}}},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "bad@bedrock.org",
+       {{"first_name", "Bad"}, {"last_name", "Record"}}},
+      {CrmWrite::Kind::kCreateContact,
+       0,
+       "bamm@bedrock.org",
+       {{"first_name", "Bamm-Bamm"}, {"last_name", "Rubble"}}},
   };
   auto out = f.client->apply(42, w);
   CHECK(out[0].code == CrmWriteOutcome::Code::kDone);

@@ -30,11 +30,10 @@ std::string action_class(Ent e, const std::string& action) {
     return "Civi\\Api4\\Action\\GroupContact\\" + a;
   }
   if (e == kContact && action == "delete") return "Civi\\Api4\\Action\\Contact\\Delete";
-  static const std::map<std::string, std::string> kClasses = {{"get", "DAOGetAction"},
-                                                              {"create", "DAOCreateAction"},
-                                                              {"update", "DAOUpdateAction"},
-                                                              {"save", "DAOSaveAction"},
-                                                              {"delete", "DAODeleteAction"}};
+  static const std::map<std::string, std::string> kClasses = {
+      {"get", "DAOGetAction"},       {"getfields", "DAOGetFieldsAction"},
+      {"create", "DAOCreateAction"}, {"update", "DAOUpdateAction"},
+      {"save", "DAOSaveAction"},     {"delete", "DAODeleteAction"}};
   return "Civi\\Api4\\Generic\\" + kClasses.at(action);
 }
 
@@ -64,8 +63,8 @@ CallOutput Engine::call(const std::string& entity, const std::string& action, co
                         const pjson& index) {
   Ent ent = entity_by_name(entity);
   std::string act = lower(action);
-  static const std::array<std::string_view, 5> kActions = {"get", "create", "update", "save",
-                                                           "delete"};
+  static const std::array<std::string_view, 6> kActions = {"get",    "getfields", "create",
+                                                           "update", "save",      "delete"};
   bool known_action = std::find(kActions.begin(), kActions.end(), act) != kActions.end();
   if (ent == kNoEnt || !known_action) {
     fail("API (" + entity + ", " + action +
@@ -99,10 +98,12 @@ CallOutput Engine::call(const std::string& entity, const std::string& action, co
   }
   CallOutput out;
   out.ent = ent;
-  out.action = act;
+  out.action = act == "getfields" ? "getFields" : act;
   out.debug = flag(p, "debug");
   if (act == "get") {
     do_get(ent, p, &out);
+  } else if (act == "getfields") {
+    do_get_fields(ent, p, &out);
   } else {
     std::vector<OutRow> rows;
     if (act == "create") {
@@ -152,6 +153,9 @@ bool Engine::has_param(Ent e, const std::string& act, const std::string& name) {
   std::vector<std::string> names;
   if (act == "get") {
     names = {"select", "where", "orderBy", "limit", "offset", "join", "groupBy", "having"};
+  } else if (act == "getfields") {
+    names = {"select", "where",  "orderBy",     "limit",        "offset",
+             "action", "values", "loadOptions", "includeCustom"};
   } else if (act == "create") {
     names = {"values"};
   } else if (act == "update") {
@@ -208,13 +212,13 @@ void Engine::validate_params(const std::string& act, const pjson& p) {
   if (act == "delete") required("where");
   if (act == "save") required("records");
   static const std::map<std::string, std::string> kTypes = {
-      {"select", "array"},         {"where", "array"},   {"orderBy", "array"},
-      {"join", "array"},           {"groupBy", "array"}, {"having", "array"},
-      {"values", "array"},         {"records", "array"}, {"defaults", "array"},
-      {"match", "array"},          {"chain", "array"},   {"limit", "int"},
-      {"offset", "int"},           {"reload", "bool"},   {"debug", "bool"},
-      {"useTrash", "bool"},        {"method", "string"}, {"tracking", "string"},
-      {"checkPermissions", "bool"}};
+      {"select", "array"},       {"where", "array"},   {"orderBy", "array"},
+      {"join", "array"},         {"groupBy", "array"}, {"having", "array"},
+      {"values", "array"},       {"records", "array"}, {"defaults", "array"},
+      {"match", "array"},        {"chain", "array"},   {"limit", "int"},
+      {"offset", "int"},         {"reload", "bool"},   {"debug", "bool"},
+      {"useTrash", "bool"},      {"method", "string"}, {"tracking", "string"},
+      {"includeCustom", "bool"}, {"action", "string"}, {"checkPermissions", "bool"}};
   for (auto it = p.begin(); it != p.end(); ++it) {
     auto t = kTypes.find(it.key());
     if (t == kTypes.end() || it->is_null()) continue;
@@ -231,6 +235,10 @@ void Engine::validate_params(const std::string& act, const pjson& p) {
       fail("Parameter \"" + it.key() + "\" is not of the correct type. Expecting " + t->second +
            ".");
     }
+  }
+  if (auto it = p.find("loadOptions");
+      it != p.end() && !it->is_null() && !it->is_boolean() && !it->is_array()) {
+    fail("Parameter \"loadOptions\" is not of the correct type. Expecting bool or array.");
   }
 }
 
@@ -280,7 +288,7 @@ Query Engine::build_query(Ent ent, const pjson& p) {
     if (d != "ASC" && d != "DESC") {
       fail("Invalid sort direction. Cannot order by " + item + " " + d);
     }
-    auto path = resolve_path(ent, item);
+    auto path = resolve_path(site_, ent, item);
     if (!path) fail("Invalid field '" + item + "'");
     q.order.push_back(OrderKey{std::move(*path), d == "DESC"});
   };
@@ -301,7 +309,7 @@ void Engine::do_get(Ent ent, const pjson& p, CallOutput* out) {
   not_emulated_params(p);
   bool get_count = false, only_count = false;
   pjson select = p.contains("select") && !p["select"].is_null() ? p["select"] : pjson::array();
-  std::vector<SelectItem> sel = parse_select(ent, select, &get_count, &only_count);
+  std::vector<SelectItem> sel = parse_select(site_, ent, select, &get_count, &only_count);
   Query q = build_query(ent, p);
   Matches m = run_query(site_, q, get_count || only_count, cache_, version_->load());
   std::optional<std::int64_t> row_count;
@@ -328,6 +336,128 @@ void Engine::do_get(Ent ent, const pjson& p, CallOutput* out) {
   }
   out->fetched = static_cast<std::int64_t>(out->rows.size());
   out->count = row_count.value_or(out->fetched);
+}
+
+namespace {
+
+// PHP's strnatcasecmp: runs of digits compare as numbers, the rest ignoring case.
+int natcasecmp(std::string_view a, std::string_view b) {
+  std::size_t i = 0, j = 0;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      std::size_t i0 = i, j0 = j;
+      while (i0 < a.size() && a[i0] == '0')
+        ++i0;
+      while (j0 < b.size() && b[j0] == '0')
+        ++j0;
+      std::size_t i1 = i0, j1 = j0;
+      while (i1 < a.size() && digit(a[i1]))
+        ++i1;
+      while (j1 < b.size() && digit(b[j1]))
+        ++j1;
+      if (i1 - i0 != j1 - j0) return i1 - i0 < j1 - j0 ? -1 : 1;
+      int c = a.substr(i0, i1 - i0).compare(b.substr(j0, j1 - j0));
+      if (c != 0) return c < 0 ? -1 : 1;
+      i = i1;
+      j = j1;
+      continue;
+    }
+    char x = http::ascii::lower(a[i]), y = http::ascii::lower(b[j]);
+    if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y) ? -1 : 1;
+    ++i;
+    ++j;
+  }
+  if (i < a.size()) return 1;
+  if (j < b.size()) return -1;
+  return 0;
+}
+
+std::string sort_text(const pjson& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "1" : "";
+  return v.dump();
+}
+
+}  // namespace
+
+void Engine::do_get_fields(Ent ent, const pjson& p, CallOutput* out) {
+  FieldSpecOptions o;
+  if (auto it = p.find("loadOptions"); it != p.end() && !it->is_null()) {
+    if (it->is_boolean()) o.load_options = it->get<bool>();
+    if (it->is_array()) {
+      for (const pjson& x : *it) {
+        if (x.is_string()) o.option_props.push_back(x.get<std::string>());
+      }
+      o.load_options = !it->empty();  // PHP: an empty array is false
+    }
+  }
+  if (auto it = p.find("action"); it != p.end() && it->is_string())
+    o.action = it->get<std::string>();
+  if (auto it = p.find("includeCustom"); it != p.end() && it->is_boolean()) {
+    o.include_custom = it->get<bool>();
+  }
+  std::vector<pjson> rows = field_specs(site_, ent, o);
+  pjson where = p.contains("where") && !p["where"].is_null() ? p["where"] : pjson::array();
+  if (where.is_object()) {
+    pjson list = pjson::array();
+    for (auto& [k, v] : where.items())
+      list.push_back(v);
+    where = list;
+  }
+  std::erase_if(rows, [&](const pjson& r) { return !array_matches(r, where); });
+  // ArrayQueryActionTrait::sortArray: a missing or NULL value first when ascending; any
+  // direction but "ASC" descends.
+  if (auto it = p.find("orderBy"); it != p.end() && it->is_object() && !it->empty()) {
+    const pjson& order = *it;
+    std::stable_sort(rows.begin(), rows.end(), [&](const pjson& a, const pjson& b) {
+      for (auto k = order.begin(); k != order.end(); ++k) {
+        int dir = k.value() == "ASC" ? 1 : -1;
+        auto x = a.find(k.key()), y = b.find(k.key());
+        bool has_x = x != a.end() && !x->is_null(), has_y = y != b.end() && !y->is_null();
+        if (has_x && has_y) {
+          int c = natcasecmp(sort_text(*x), sort_text(*y));
+          if (c != 0) return c * dir < 0;
+        } else if (has_x || has_y) {
+          return (has_x ? 1 : -1) * dir < 0;
+        }
+      }
+      return false;
+    });
+  }
+  const auto total = static_cast<std::int64_t>(rows.size());
+  std::int64_t offset = std::clamp<std::int64_t>(int_param(p, "offset"), 0, total);
+  std::int64_t limit = int_param(p, "limit");
+  std::int64_t end = limit > 0 ? std::min(total, offset + limit) : total;
+  // ArrayQueryActionTrait::selectArray: ["row_count"] alone is the count; else only the keys
+  // named (wildcards matched against the keys), in the field's own order.
+  std::vector<std::string> select;
+  if (auto it = p.find("select"); it != p.end() && it->is_array()) {
+    for (const pjson& x : *it) {
+      if (!x.is_string()) fail("Invalid field in select");
+      select.push_back(x.get<std::string>());
+    }
+  }
+  if (select.size() == 1 && select[0] == "row_count") {
+    out->rows.push_back("{\"row_count\":" + std::to_string(total) + "}");
+  } else {
+    for (std::int64_t i = offset; i < end; ++i) {
+      pjson row = pjson::object();
+      const pjson& spec = rows[static_cast<std::size_t>(i)];
+      for (auto it = spec.begin(); it != spec.end(); ++it) {
+        bool wanted = select.empty();
+        for (const std::string& s : select)
+          wanted = wanted || select_matches(s, it.key());
+        if (wanted) row[it.key()] = it.value();
+      }
+      std::string txt;
+      append_php_json(&txt, row);
+      out->rows.push_back(std::move(txt));
+    }
+  }
+  out->fetched = static_cast<std::int64_t>(out->rows.size());
+  out->count = total;
+  out->matched = total;
 }
 
 std::vector<std::uint32_t> Engine::batch_slots(Ent ent, const pjson& p) {
@@ -372,6 +502,16 @@ XVal Engine::to_xval(const FieldDef& d, const pjson& v, const std::string& key) 
       }
       return bad();
     }
+    case Ty::kFloat: {
+      if (v.is_boolean()) return XVal::of_float(v.get<bool>() ? 1 : 0);
+      if (v.is_number() && std::isfinite(v.get<double>())) return XVal::of_float(v.get<double>());
+      if (v.is_string()) {
+        std::string_view t = trim_view(v.get_ref<const std::string&>());
+        if (t.empty()) return XVal{};
+        if (auto x = parse_decimal(t)) return XVal::of_float(*x);
+      }
+      return bad();
+    }
     case Ty::kStr: {
       if (v.is_string()) return XVal::of_str(v.get<std::string>());
       if (v.is_boolean()) return XVal::of_str(v.get<bool>() ? "1" : "");
@@ -401,8 +541,14 @@ Values Engine::parse_values(Ent ent, const pjson& obj, std::int64_t* id) {
   if (!obj.is_object()) return vals;
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     const std::string& key = it.key();
-    if (key.find('.') != std::string::npos) continue;  // FK lookups are not emulated
     std::string base = key.substr(0, key.find(':'));
+    int f = -1;
+    if (key.find('.') != std::string::npos) {
+      // A custom field, "Group.field"; other dotted keys are FK lookups, which are not emulated
+      // (a contact's email_primary.* is written apart).
+      f = site_.custom.find(ent, base);
+      if (f < 0) continue;
+    }
     Suffix suffix = Suffix::kNone;
     if (base.size() != key.size()) {
       std::string suf = key.substr(base.size() + 1);
@@ -414,9 +560,9 @@ Values Engine::parse_values(Ent ent, const pjson& obj, std::int64_t* id) {
         fail("Illegal expression");
       }
     }
-    int f = find_field(ent, base);
+    if (f < 0) f = find_field(ent, base);
     if (f < 0) continue;
-    const FieldDef& d = field_def(ent, f);
+    const FieldDef& d = field_def(site_, ent, f);
     if (f == 0) {
       XVal x = to_xval(d, it.value(), key);
       *id = x.k == XVal::kInt ? x.i : 0;
@@ -438,11 +584,20 @@ Values Engine::parse_values(Ent ent, const pjson& obj, std::int64_t* id) {
   return vals;
 }
 
-std::uint64_t Engine::mask_of(const Values& vals) {
+std::uint64_t Engine::mask_of(Ent ent, const Values& vals) {
   std::uint64_t m = 1;  // id
-  for (const FieldVal& fv : vals)
-    m |= std::uint64_t{1} << fv.field;
+  for (const FieldVal& fv : vals) {
+    if (!is_custom(ent, fv.field)) m |= std::uint64_t{1} << fv.field;
+  }
   return m;
+}
+
+std::vector<int> Engine::custom_of(Ent ent, const Values& vals) {
+  std::vector<int> out;
+  for (const FieldVal& fv : vals) {
+    if (is_custom(ent, fv.field)) out.push_back(fv.field);
+  }
+  return out;
 }
 
 void Engine::check_required(Ent ent, const std::string& act, const std::vector<Values>& records) {
@@ -564,7 +719,8 @@ void Engine::do_create(Ent ent, const pjson& p, std::vector<OutRow>* rows) {
   check_required(ent, "create", {vals});
   OutRow r;
   r.ent = ent;
-  r.fields = mask_of(vals);
+  r.fields = mask_of(ent, vals);
+  r.custom = custom_of(ent, vals);
   r.slot = insert(ent, vals, &r.fields);
   save_primary_email(primary_email_item(ent, values), &r);
   rows->push_back(r);
@@ -598,7 +754,8 @@ void Engine::do_update(Ent ent, const pjson& p, std::vector<OutRow>* rows) {
     OutRow r;
     r.ent = ent;
     r.slot = slot;
-    r.fields = mask_of(vals);
+    r.fields = mask_of(ent, vals);
+    r.custom = custom_of(ent, vals);
     r.all = flag(p, "reload");
     update(ent, slot, vals, &r.fields);
     rows->push_back(r);
@@ -670,7 +827,8 @@ void Engine::do_save(Ent ent, const pjson& p, std::vector<OutRow>* rows,
   for (const Rec& r : recs) {
     OutRow o;
     o.ent = ent;
-    o.fields = mask_of(r.vals);
+    o.fields = mask_of(ent, r.vals);
+    o.custom = custom_of(ent, r.vals);
     o.all = flag(p, "reload");
     if (r.id == 0) {
       o.slot = insert(ent, r.vals, &o.fields);
@@ -719,6 +877,13 @@ std::string Engine::render_out(const OutRow& r) {
     if (!first) out.push_back(',');
     first = false;
     append_json_string(&out, fl.fields[f].name, JsonEscape::kPhp);
+    out.push_back(':');
+    append_value(&out, get_field(site_, r.ent, r.slot, f, &scratch));
+  }
+  for (int f : r.custom) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_json_string(&out, field_def(site_, r.ent, f).name, JsonEscape::kPhp);
     out.push_back(':');
     append_value(&out, get_field(site_, r.ent, r.slot, f, &scratch));
   }

@@ -1,7 +1,8 @@
 // The CiviCRM part's engine: one APIv4 call (Entity.action with its params) against the site,
 // as CiviCRM's action classes run it: the params checked as their setters and
-// ValidateFieldsSubscriber check them, then get (where.h, query.h, select.h), create, update,
-// save or delete (writes.h through kEntities), then chains and the `index` of the answer.
+// ValidateFieldsSubscriber check them, then get (where.h, query.h, select.h), getFields
+// (entities.h field_specs, filtered as BasicGetAction filters arrays), create, update, save or
+// delete (writes.h through kEntities), then chains and the `index` of the answer.
 //
 // Thread-safety: an Engine is used for one call by one thread; the caller holds the site's lock
 // (alone when writes() says the call may write).
@@ -45,7 +46,8 @@ bool writes(const std::string& action, const pjson& params);
 struct OutRow {
   Ent ent;
   std::uint32_t slot = kNoSlot;
-  std::uint64_t fields = 0;  // bit per field
+  std::uint64_t fields = 0;  // bit per core field
+  std::vector<int> custom;   // the custom fields written (site.h), shown after the core ones
   bool all = false;
   std::int64_t deleted_id = 0;  // a deleted row shows {"id": …}
   // A contact written with `email_primary.*` values: the primary email saved with it, and the
@@ -99,6 +101,10 @@ class Engine {
 
   void do_get(Ent ent, const pjson& p, CallOutput* out);
 
+  // getFields: field_specs() filtered, sorted, paged and trimmed as ArrayQueryActionTrait does
+  // (where.h array_matches), with the count of all matches.
+  void do_get_fields(Ent ent, const pjson& p, CallOutput* out);
+
   // The slots a batch action (update, delete) works on: a get with the same where, orderBy,
   // limit and offset.
   std::vector<std::uint32_t> batch_slots(Ent ent, const pjson& p);
@@ -110,9 +116,12 @@ class Engine {
   XVal to_xval(const FieldDef& d, const pjson& v, const std::string& key);
 
   // Reads the values of one record; unknown fields are ignored as CiviCRM's copyValues does.
+  // Custom fields are read like core ones ("Group.field"); other dotted keys are skipped.
   Values parse_values(Ent ent, const pjson& obj, std::int64_t* id);
 
-  static std::uint64_t mask_of(const Values& vals);
+  // The core fields of a record's values, a bit each, and its custom fields.
+  static std::uint64_t mask_of(Ent ent, const Values& vals);
+  static std::vector<int> custom_of(Ent ent, const Values& vals);
 
   // Mandatory fields of a new record (AbstractAction::checkRequiredFields), after defaults.
   static void check_required(Ent ent, const std::string& act, const std::vector<Values>& records);

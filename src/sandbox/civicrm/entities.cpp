@@ -1,5 +1,8 @@
 #include "sandbox/civicrm/entities.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "sandbox/civicrm/site.h"
 #include "sandbox/civicrm/writes.h"
 
@@ -370,6 +373,305 @@ int find_field(Ent e, std::string_view name) {
     if (d.fields[i].name == name) return i;
   }
   return -1;
+}
+
+const FieldDef& field_def(const CiviSite& site, Ent e, int f) {
+  return is_custom(e, f) ? site.custom.field(f).def : field_def(e, f);
+}
+
+// ---- getFields
+
+namespace {
+
+// What getFields says of a core field beyond what FieldDef holds; "" where it follows from the
+// field (title from the name, label from the title, data and input types from its type).
+struct FieldMeta {
+  Ent ent;
+  std::string_view name;
+  std::string_view title;
+  std::string_view label = {};
+  std::string_view data_type = {};
+  std::string_view input_type = {};
+  bool readonly = false;  // beyond id and the derived fields
+};
+
+// Titles and labels from CiviCRM's schema files where the reference records them (export titles,
+// SearchKit labels), else CiviCRM's style; "Extra" for email_primary, the calculated join.
+constexpr FieldMeta kFieldMeta[] = {
+    {kContact, "id", "Contact ID"},
+    {kContact, "is_opt_out", "No Bulk Emails (User Opt Out)", "Is Opt Out"},
+    {kContact, "nick_name", "Nickname"},
+    {kContact, "source", "Contact Source"},
+    {kContact, "prefix_id", "Individual Prefix", "Prefix"},
+    {kContact, "suffix_id", "Individual Suffix", "Suffix"},
+    {kContact, "gender_id", "Gender ID", "Gender"},
+    {kContact, "is_deceased", "Deceased", "Is Deceased"},
+    {kContact, "employer_id", "Current Employer ID", "Current Employer"},
+    {kContact, "is_deleted", "Contact is in Trash", "Deleted"},
+    {kContact, "email_primary", "Primary Email", "Primary Email", {}, "EntityRef"},
+    {kEmail, "id", "Email ID"},
+    {kEmail, "contact_id", "Contact ID", "Contact"},
+    {kEmail, "location_type_id", "Email Location Type", "Location Type"},
+    {kEmail, "email", "Email", {}, {}, "Email"},
+    {kEmail, "is_bulkmail", "Use for Bulk Mail"},
+    {kEmail, "hold_date", "Hold Date", {}, {}, {}, true},
+    {kGroup, "id", "Group ID"},
+    {kGroup, "name", "Group Name"},
+    {kGroup, "title", "Group Title"},
+    {kGroup, "description", "Group Description", {}, "Text", "TextArea"},
+    {kGroup, "source", "Group Source"},
+    {kGroup, "is_active", "Group Enabled"},
+    {kGroup, "visibility", "Group Visibility Setting"},
+    {kGroup, "is_hidden", "Group is Hidden"},
+    {kGroup, "is_reserved", "Group is Reserved"},
+    {kGroup, "frontend_title", "Public Group Title"},
+    {kGroup, "frontend_description", "Public Group Description", {}, "Text", "TextArea"},
+    {kGroupContact, "id", "Group Contact ID"},
+    {kGroupContact, "group_id", "Group ID", "Group"},
+    {kGroupContact, "contact_id", "Contact ID", "Contact"},
+    {kGroupContact, "status", "Group Contact Status", "Status"},
+    {kHistory, "id", "Group Membership History ID"},
+    {kHistory, "contact_id", "Contact ID", "Contact"},
+    {kHistory, "group_id", "Group ID", "Group"},
+    {kHistory, "date", "Group Membership Action Date"},
+    {kHistory, "method", "Group Membership Action"},
+    {kHistory, "status", "Group Membership Status"},
+    {kHistory, "tracking", "Group Membership Tracking"},
+};
+
+// The table of each entity, by Ent.
+constexpr std::array<std::string_view, kEntCount> kTables = {
+    "civicrm_contact", "civicrm_email", "civicrm_group", "civicrm_group_contact",
+    "civicrm_subscription_history"};
+
+const FieldMeta* meta_of(Ent e, std::string_view name) {
+  for (const FieldMeta& m : kFieldMeta) {
+    if (m.ent == e && m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+// BasicGetFieldsAction's default title: the name's words capitalised ("Id" as "ID").
+std::string title_of(std::string_view name) {
+  std::string t;
+  bool start = true;
+  for (char c : name) {
+    if (c == '_') {
+      t.push_back(' ');
+      start = true;
+      continue;
+    }
+    t.push_back(start ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c);
+    start = false;
+  }
+  if (t.size() >= 3 && t.compare(t.size() - 3, 3, " Id") == 0) t.replace(t.size() - 2, 2, "ID");
+  return t == "Id" ? "ID" : t;
+}
+
+std::string_view data_type_of(Ty ty) {
+  switch (ty) {
+    case Ty::kInt:
+      return "Integer";
+    case Ty::kBool:
+      return "Boolean";
+    case Ty::kStr:
+      return "String";
+    case Ty::kTime:
+      return "Timestamp";
+    case Ty::kDate:
+      return "Date";
+    case Ty::kFloat:
+      return "Float";
+  }
+  return "String";
+}
+
+std::string_view input_type_of(const FieldDef& d) {
+  if (d.opt != Opt::kNone) return "Select";
+  if (d.fk != kNoEnt) return "EntityRef";
+  switch (d.ty) {
+    case Ty::kBool:
+      return "CheckBox";
+    case Ty::kInt:
+    case Ty::kFloat:
+      return "Number";
+    case Ty::kTime:
+    case Ty::kDate:
+      return "Date";
+    case Ty::kStr:
+      break;
+  }
+  return "Text";
+}
+
+// One option of a list, as loadOptions shows it.
+struct OptionOut {
+  pjson id;
+  std::string name;
+  std::string label;
+};
+
+std::vector<OptionOut> options_of(const CiviSite& site, Opt o) {
+  std::vector<OptionOut> out;
+  if (o == Opt::kGroupRef) {
+    for (const GroupRow& g : site.groups.rows) {
+      if (!g.dead) out.push_back(OptionOut{g.id, g.name, g.title});
+    }
+    return out;
+  }
+  for (const OptItem& it : option_items(o)) {
+    pjson id = it.value.empty() ? pjson(it.id) : pjson(std::string(it.value));
+    out.push_back(OptionOut{std::move(id), std::string(it.name), std::string(it.label)});
+  }
+  return out;
+}
+
+// CoreUtil::formatOptionList: a flat {id: label}, which PHP encodes as a list when the ids are
+// 0, 1, …; or a list of objects with the requested properties among id, name and label.
+pjson format_options(const std::vector<OptionOut>& items, const FieldSpecOptions& o) {
+  if (o.option_props.empty()) {
+    bool sequential = true;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!(items[i].id.is_number_integer() &&
+            items[i].id.get<std::int64_t>() == static_cast<std::int64_t>(i))) {
+        sequential = false;
+      }
+    }
+    pjson flat = sequential ? pjson::array() : pjson::object();
+    for (const OptionOut& it : items) {
+      if (sequential) {
+        flat.push_back(it.label);
+      } else {
+        flat[it.id.is_string() ? it.id.get<std::string>() : it.id.dump()] = it.label;
+      }
+    }
+    return flat;
+  }
+  auto wants = [&](std::string_view p) {
+    return std::find(o.option_props.begin(), o.option_props.end(), p) != o.option_props.end();
+  };
+  pjson list = pjson::array();
+  for (const OptionOut& it : items) {
+    pjson one = pjson::object();
+    if (wants("id")) one["id"] = it.id;
+    if (wants("name")) one["name"] = it.name;
+    if (wants("label")) one["label"] = it.label;
+    list.push_back(std::move(one));
+  }
+  return list;
+}
+
+// The keys every field has, in the order the answer gives them.
+pjson blank_spec(Ent e) {
+  pjson f = pjson::object();
+  for (const char* k : {"name",
+                        "title",
+                        "label",
+                        "description",
+                        "type",
+                        "entity",
+                        "default_value",
+                        "required",
+                        "nullable",
+                        "readonly",
+                        "data_type",
+                        "input_type",
+                        "options",
+                        "suffixes",
+                        "operators",
+                        "fk_entity",
+                        "serialize",
+                        "table_name",
+                        "column_name",
+                        "custom_field_id",
+                        "custom_group_id",
+                        "custom_group"}) {
+    f[k] = nullptr;
+  }
+  f["entity"] = kEntities[e].name;
+  f["required"] = false;
+  f["nullable"] = true;
+  f["readonly"] = false;
+  f["options"] = false;
+  return f;
+}
+
+pjson core_spec(const CiviSite& site, Ent e, int fi, const FieldSpecOptions& o) {
+  const FieldDef& d = field_def(e, fi);
+  const FieldMeta* m = meta_of(e, d.name);
+  pjson f = blank_spec(e);
+  std::string title = m != nullptr ? std::string(m->title) : title_of(d.name);
+  f["name"] = d.name;
+  f["title"] = title;
+  f["label"] = m != nullptr && !m->label.empty() ? std::string(m->label) : title;
+  bool extra = e == kContact && fi == C_EMAIL_PRIMARY;
+  f["type"] = extra ? "Extra" : "Field";
+  if (d.ty == Ty::kBool) f["default_value"] = e == kGroup && fi == G_IS_ACTIVE;
+  f["required"] = d.required;
+  f["nullable"] = !(fi == 0 || d.required || d.ty == Ty::kBool);
+  f["readonly"] = fi == 0 || d.computed || (m != nullptr && m->readonly);
+  f["data_type"] = m != nullptr && !m->data_type.empty() ? m->data_type : data_type_of(d.ty);
+  f["input_type"] = m != nullptr && !m->input_type.empty() ? m->input_type : input_type_of(d);
+  if (d.opt != Opt::kNone) {
+    f["options"] = o.load_options ? format_options(options_of(site, d.opt), o) : pjson(true);
+    f["suffixes"] = pjson::array({"name", "label"});
+  }
+  if (d.fk != kNoEnt) f["fk_entity"] = kEntities[d.fk].name;
+  f["table_name"] = kTables[e];
+  if (!extra) f["column_name"] = d.name;
+  return f;
+}
+
+// Lower case, as CiviCRM derives table and column names.
+std::string lower_name(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// SpecFormatter::arrayToField for a custom field: the field's label is the title, the label is
+// "Group title: label". A Boolean field has the options Yes (1) and No (0).
+pjson custom_spec(const CiviSite& site, int fi, const FieldSpecOptions& o) {
+  const CustomField& cf = site.custom.field(fi);
+  const CustomGroup& g = site.custom.groups[static_cast<std::size_t>(cf.group)];
+  pjson f = blank_spec(kContact);
+  f["name"] = cf.api_name;
+  f["title"] = cf.label;
+  f["label"] = g.title + ": " + cf.label;
+  f["type"] = "Custom";
+  f["data_type"] = cf.api_type();
+  f["input_type"] = cf.type_def().input_type;
+  if (cf.type == CustomType::kBoolean) {
+    std::vector<OptionOut> yes_no = {{1, "1", "Yes"}, {0, "0", "No"}};
+    f["options"] = o.load_options ? format_options(yes_no, o) : pjson(true);
+    f["suffixes"] = pjson::array({"name", "label"});
+  }
+  f["table_name"] = "civicrm_value_" + lower_name(g.name) + "_" + std::to_string(g.id);
+  f["column_name"] = lower_name(cf.name) + "_" + std::to_string(cf.id);
+  f["custom_field_id"] = cf.id;
+  f["custom_group_id"] = g.id;
+  f["custom_group"] = g.name;
+  return f;
+}
+
+}  // namespace
+
+std::vector<pjson> field_specs(const CiviSite& site, Ent e, const FieldSpecOptions& o) {
+  std::vector<pjson> out;
+  for (int f = 0; f < kEntities[e].field_count; ++f)
+    out.push_back(core_spec(site, e, f, o));
+  if (e == kContact && o.include_custom) {
+    for (std::size_t i = 0; i < site.custom.fields.size(); ++i)
+      out.push_back(custom_spec(site, C_COUNT + static_cast<int>(i), o));
+  }
+  // BasicGetFieldsAction::formatResults: a readonly field cannot be input when creating.
+  if (o.action == "create" || o.action == "save") {
+    for (pjson& f : out) {
+      if (f["readonly"] == true) f["input_type"] = "DisplayOnly";
+    }
+  }
+  return out;
 }
 
 }  // namespace concord::sandbox

@@ -2,12 +2,16 @@
 // their fields as APIv4 names them, the option lists behind ":name" and ":label", and one table,
 // kEntities, that says per entity where its rows are, how a field is read and written, and which
 // fields are indexed. Adding an entity is adding its fields, its row type (site.h), its writes
-// (writes.h) and a row of kEntities.
+// (writes.h) and a row of kEntities. Also what getFields says of each field (field_specs).
+//
+// A site may add custom fields to Contact (site.h, CustomSchema): they are numbered after the
+// core fields, so the functions that may meet one take the site.
 //
 // Thread-safety: constant data and pure functions.
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,7 +37,8 @@ enum Ent : std::uint8_t {
   kNoEnt = 255
 };
 
-enum class Ty : std::uint8_t { kInt, kBool, kStr, kTime, kDate };
+// How a field's value is held: kFloat only for custom Float and Money fields.
+enum class Ty : std::uint8_t { kInt, kBool, kStr, kTime, kDate, kFloat };
 
 // Option lists behind the ":name" / ":label" suffixes.
 enum class Opt : std::uint8_t {
@@ -255,11 +260,32 @@ extern const std::array<EntityDef, kEntCount> kEntities;
 
 // The entity of an API name ("Contact"); kNoEnt when none.
 Ent entity_by_name(std::string_view name);
+// A core field. REQUIRES: f < kEntities[e].field_count.
 inline const FieldDef& field_def(Ent e, int f) {
+  assert(f >= 0 && f < kEntities[e].field_count);
   return kEntities[e].fields[f];
 }
-// The index of a field by name; -1 when the entity has none.
+// A core or custom field.
+const FieldDef& field_def(const CiviSite& site, Ent e, int f);
+// The index of a core field by name; -1 when the entity has none (custom fields:
+// CustomSchema::find, site.h).
 int find_field(Ent e, std::string_view name);
+
+// What getFields is asked (BasicGetFieldsAction's params that shape each field).
+struct FieldSpecOptions {
+  // loadOptions: false gives `options` as a boolean; true as {id: label} (a list when the ids are
+  // 0, 1, …); a list of property names (id, name, label) as a list of objects with those.
+  bool load_options = false;
+  std::vector<std::string> option_props;  // empty with load_options: the flat form
+  std::string action = "get";             // "create" and "save" show readonly fields as DisplayOnly
+  bool include_custom = true;
+};
+// The fields of an entity as getFields lists them: one object per field (core fields in schema
+// order, then the site's custom fields), with name, title, label, description, type ("Field",
+// "Custom" or "Extra"), entity, default_value, required, nullable, readonly, data_type,
+// input_type, options, suffixes, operators, fk_entity, serialize, table_name, column_name,
+// custom_field_id, custom_group_id and custom_group.
+std::vector<pjson> field_specs(const CiviSite& site, Ent e, const FieldSpecOptions& o);
 // Reads field f of the row of entity e at `slot`.
 inline V get_field(const CiviSite& site, Ent e, std::uint32_t slot, int f, std::string* scratch) {
   return kEntities[e].get(site, slot, f, scratch);

@@ -4,7 +4,7 @@
 
 namespace concord::sandbox {
 
-std::optional<PathRef> resolve_path(Ent base, std::string_view expr) {
+std::optional<PathRef> resolve_path(const CiviSite& site, Ent base, std::string_view expr) {
   PathRef p;
   p.base = base;
   p.text = std::string(expr);
@@ -25,7 +25,14 @@ std::optional<PathRef> resolve_path(Ent base, std::string_view expr) {
     auto dot = rest.find('.');
     std::string_view seg = rest.substr(0, dot);
     int f = find_field(cur, seg);
-    if (f < 0) return std::nullopt;
+    if (f < 0) {
+      // The rest is a custom field, "Group.field" (group names are never core field names).
+      f = site.custom.find(cur, rest);
+      if (f < 0) return std::nullopt;
+      p.target = cur;
+      p.field = f;
+      break;
+    }
     if (dot == std::string_view::npos) {
       p.target = cur;
       p.field = f;
@@ -38,7 +45,7 @@ std::optional<PathRef> resolve_path(Ent base, std::string_view expr) {
     rest = rest.substr(dot + 1);
   }
   if (p.suffix != Suffix::kNone) {
-    const FieldDef& d = field_def(p.target, p.field);
+    const FieldDef& d = field_def(site, p.target, p.field);
     if (d.opt == Opt::kNone) return std::nullopt;
   }
   return p;
@@ -83,7 +90,9 @@ V read_path(const CiviSite& site, const PathRef& p, std::uint32_t slot, std::str
   std::uint32_t t = p.hops.empty() ? slot : follow(site, p, slot);
   if (t == kNoSlot) return V{};
   V v = get_field(site, p.target, t, p.field, scratch);
-  if (p.suffix != Suffix::kNone) v = apply_suffix(site, field_def(p.target, p.field), p.suffix, v);
+  if (p.suffix != Suffix::kNone) {
+    v = apply_suffix(site, field_def(site, p.target, p.field), p.suffix, v);
+  }
   return v;
 }
 

@@ -1,5 +1,7 @@
 // Field paths in the CiviCRM part's requests: a field, implicit joins through foreign keys
-// ("contact_id.is_deleted"), and the option suffixes ":name" and ":label" ("group_id:name").
+// ("contact_id.is_deleted"), custom fields ("Member_Info.Nickname", also joined:
+// "contact_id.Member_Info.Nickname"), and the option suffixes ":name" and ":label"
+// ("group_id:name").
 //
 // Thread-safety: pure functions; the caller holds the site's lock.
 #pragma once
@@ -29,8 +31,9 @@ struct PathRef {
   bool simple() const { return hops.empty() && suffix == Suffix::kNone; }
 };
 
-// Resolves "a.b.c[:suffix]" from an entity. Returns nullopt for an unknown field or join.
-std::optional<PathRef> resolve_path(Ent base, std::string_view expr);
+// Resolves "a.b.c[:suffix]" from an entity, the site's custom fields included. Returns nullopt
+// for an unknown field or join.
+std::optional<PathRef> resolve_path(const CiviSite& site, Ent base, std::string_view expr);
 // Reads a path from a base row: NULL when a join finds no row (a LEFT JOIN).
 V read_path(const CiviSite& site, const PathRef& p, std::uint32_t slot, std::string* scratch);
 // Reverse lookup for input: a name or label to the stored value. nullopt when unknown.

@@ -151,7 +151,9 @@ void for_candidates(const CiviSite& site, Ent ent, const Plan& p, Fn fn) {
 // A sort key of one row for one orderBy item: NULLs first (MySQL), then numbers, then strings.
 struct SortVal {
   std::uint8_t cls = 0;  // 0 NULL, 1 number, 2 string
+  bool real = false;     // a float (custom Float and Money fields): `d`, else `i`
   std::int64_t i = 0;
+  double d = 0;
   std::string s;  // lower-cased, trailing spaces dropped
 };
 
@@ -164,6 +166,11 @@ SortVal sort_val(const V& v) {
       k.cls = 2;
       k.s = http::ascii::to_lower(rtrim_spaces(v.s));
       break;
+    case XVal::kFloat:
+      k.cls = 1;
+      k.real = true;
+      k.d = float_of(v.i);
+      break;
     default:
       k.cls = 1;
       k.i = v.i;
@@ -173,6 +180,11 @@ SortVal sort_val(const V& v) {
 
 int cmp_sort(const SortVal& a, const SortVal& b) {
   if (a.cls != b.cls) return a.cls < b.cls ? -1 : 1;
+  if (a.cls == 1 && (a.real || b.real)) {
+    double x = a.real ? a.d : static_cast<double>(a.i);
+    double y = b.real ? b.d : static_cast<double>(b.i);
+    return x < y ? -1 : (x > y ? 1 : 0);
+  }
   if (a.cls == 1) return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
   if (a.cls == 2) return a.s.compare(b.s) < 0 ? -1 : (a.s == b.s ? 0 : 1);
   return 0;
@@ -194,7 +206,7 @@ void sort_slots(const CiviSite& site, const Query& q, std::vector<std::uint32_t>
   for (std::size_t r = 0; r < n; ++r) {
     for (std::size_t j = 0; j < k; ++j) {
       SortVal sv = sort_val(read_path(site, q.order[j].path, (*slots)[r], &scratch));
-      if (sv.cls == 2) ints = false;
+      if (sv.cls == 2 || sv.real) ints = false;
       keys[r * k + j] = std::move(sv);
     }
   }

@@ -1,6 +1,9 @@
 #include "sandbox/civicrm/seed.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
 #include <unordered_map>
 #include <vector>
 
@@ -89,6 +92,7 @@ class CiviLoader {
                                       "view_debug_output",
                                       "trash_bumps_modified_date",
                                       "deny",
+                                      "custom_groups",
                                       "next_ids",
                                       "groups",
                                       "contacts",
@@ -131,6 +135,18 @@ class CiviLoader {
         s.deny.push_back(d.get<std::string>());
       }
     }
+    if (!custom_defined_) {
+      auto it = part.find("custom_groups");
+      custom_groups(it == part.end() ? pjson() : *it);
+    }
+    for (const PendingValue& pv : pending_) {
+      Where contacts{nullptr, "civicrm.contacts", pv.index};
+      Where p{&contacts, pv.key};
+      int cf = s.custom.find(kContact, pv.key);
+      if (cf < 0) seed_fail(p, "unknown field");
+      s.contacts.rows[pv.row].set_extra(cf, custom_value(p, s.custom.field(cf), pv.value));
+    }
+    pending_.clear();
     if (auto it = part.find("groups"); it != part.end() && !it->is_null()) {
       if (!it->is_array()) seed_fail("civicrm.groups", "expected an array");
       for (std::size_t i = 0; i < it->size(); ++i)
@@ -270,7 +286,177 @@ class CiviLoader {
     }
   }
 
+  // The "custom_groups" array (null: none): the site's custom groups and fields. Called once,
+  // as soon as the array is read (so that the contacts after it are converted as they come), or
+  // from finish().
+  void custom_groups(const pjson& v) {
+    custom_defined_ = true;
+    if (v.is_null()) return;
+    Where root{nullptr, "civicrm.custom_groups"};
+    if (!v.is_array()) seed_fail(root, "expected an array");
+    // Ids left out follow the highest seen so far, as for the other rows.
+    std::int64_t next_group = 1, next_field = 1;
+    CustomSchema& cs = site_->custom;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      Where path{nullptr, "civicrm.custom_groups", static_cast<long>(i)};
+      const pjson& o = v[i];
+      if (!o.is_object()) seed_fail(path, "expected an object");
+      CustomGroup g;
+      g.id = id_of(path, o, &next_group);
+      std::string extends = "Contact";
+      const pjson* fields = nullptr;
+      for (auto it = o.begin(); it != o.end(); ++it) {
+        const std::string& k = it.key();
+        Where p{&path, k};
+        if (k == "id") continue;
+        if (k == "name") {
+          g.name = str_of(p, it.value(), 64);
+        } else if (k == "title") {
+          g.title = str_of(p, it.value(), 64);
+        } else if (k == "extends") {
+          extends = str_of(p, it.value());
+        } else if (k == "fields") {
+          if (!it->is_array()) seed_fail(p, "expected an array");
+          fields = &it.value();
+        } else {
+          seed_fail(p, "unknown field");
+        }
+      }
+      if (extends != "Contact") {
+        seed_fail(Where{&path, "extends"},
+                  "expected \"Contact\" (only custom data of contacts is emulated)");
+      }
+      if (g.name.empty() && g.title.empty())
+        seed_fail(path, "a custom group needs a name or a title");
+      if (g.name.empty()) g.name = title_to_var(g.title);
+      if (g.title.empty()) g.title = g.name;
+      check_name(Where{&path, "name"}, g.name);
+      // "Group.field" must not read as a join, nor as the custom.* wildcard.
+      if (g.name == "custom" || find_field(kContact, g.name) >= 0) {
+        seed_fail(Where{&path, "name"}, "\"" + g.name + "\" is the name of a Contact field");
+      }
+      for (const CustomGroup& o2 : cs.groups) {
+        if (o2.name == g.name)
+          seed_fail(Where{&path, "name"}, "two custom groups named \"" + g.name + "\"");
+        if (o2.id == g.id) seed_fail(Where{&path, "id"}, "duplicate id " + std::to_string(g.id));
+      }
+      int gi = cs.add_group(std::move(g));
+      for (std::size_t j = 0; fields != nullptr && j < fields->size(); ++j)
+        custom_field(Where{&path, "fields", static_cast<long>(j)}, (*fields)[j], gi, &next_field);
+    }
+  }
+
  private:
+  struct PendingValue {
+    std::size_t row;  // in site_->contacts.rows, before they are sorted
+    long index;       // in civicrm.contacts, for errors
+    std::string key;
+    pjson value;
+  };
+
+  // CRM_Utils_String::titleToVar: a name from a label.
+  static std::string title_to_var(std::string_view title) {
+    std::string out;
+    for (char c : title.substr(0, 64))
+      out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+    return out;
+  }
+
+  static void check_name(const Where& path, const std::string& name) {
+    bool ok = !name.empty();
+    for (char c : name)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!ok) seed_fail(path, "expected letters, digits and _");
+  }
+
+  void custom_field(const Where& path, const pjson& o, int group, std::int64_t* next_id) {
+    if (!o.is_object()) seed_fail(path, "expected an object");
+    CustomField f;
+    f.id = id_of(path, o, next_id);
+    bool has_type = false;
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      const std::string& k = it.key();
+      Where p{&path, k};
+      if (k == "id") continue;
+      if (k == "name") {
+        f.name = str_of(p, it.value(), 64);
+      } else if (k == "label") {
+        f.label = str_of(p, it.value(), 255);
+      } else if (k == "data_type") {
+        std::string t = str_of(p, it.value());
+        has_type = false;
+        for (std::size_t i = 0; i < kCustomTypes.size(); ++i) {
+          if (kCustomTypes[i].data_type == t) {
+            f.type = static_cast<CustomType>(i);
+            has_type = true;
+          }
+        }
+        if (!has_type) {
+          seed_fail(p, "expected String, Int, Float, Money, Memo, Date, Boolean or Link");
+        }
+      } else if (k == "time_format") {
+        std::int64_t t = int_of(p, it.value(), true);
+        if (t != kNull && (t < 0 || t > 2)) seed_fail(p, "expected 0, 1 or 2");
+        f.time_format = t == kNull ? 0 : static_cast<int>(t);
+      } else {
+        seed_fail(p, "unknown field");
+      }
+    }
+    if (!has_type) seed_fail(Where{&path, "data_type"}, "required");
+    if (f.time_format != 0 && f.type != CustomType::kDate) {
+      seed_fail(Where{&path, "time_format"}, "only a Date field has one");
+    }
+    if (f.name.empty() && f.label.empty())
+      seed_fail(path, "a custom field needs a name or a label");
+    if (f.name.empty()) f.name = title_to_var(f.label);
+    if (f.label.empty()) f.label = f.name;
+    check_name(Where{&path, "name"}, f.name);
+    CustomSchema& cs = site_->custom;
+    for (const auto& other : cs.fields) {
+      if (other->id == f.id) seed_fail(Where{&path, "id"}, "duplicate id " + std::to_string(f.id));
+      if (other->group == group && other->name == f.name) {
+        seed_fail(Where{&path, "name"}, "two fields named \"" + f.name + "\" in the group");
+      }
+    }
+    cs.add_field(group, std::move(f));
+  }
+
+  // A custom field's value in a contact: typed as the API returns it; null or "" is no value.
+  static XVal custom_value(const Where& p, const CustomField& cf, const pjson& v) {
+    if (v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty())) return XVal{};
+    switch (cf.type) {
+      case CustomType::kString:
+      case CustomType::kLink:
+        return XVal::of_str(str_of(p, v, 255));
+      case CustomType::kMemo:
+        return XVal::of_str(str_of(p, v));
+      case CustomType::kInt: {
+        std::int64_t i = int_of(p, v, false);
+        if (i < std::numeric_limits<std::int32_t>::min() ||
+            i > std::numeric_limits<std::int32_t>::max()) {
+          seed_fail(p, "out of the range of int(11)");
+        }
+        return XVal::of_int(i);
+      }
+      case CustomType::kFloat:
+      case CustomType::kMoney: {
+        if (!v.is_number()) seed_fail(p, "expected a number");
+        double d = v.get<double>();
+        if (cf.type == CustomType::kMoney) d = std::round(d * 100) / 100;
+        return XVal::of_float(d);
+      }
+      case CustomType::kBoolean:
+        return XVal::of_bool(bool_of(p, v));
+      case CustomType::kDate: {
+        Micros t = time_of(p, v);
+        if (cf.time_format != 0) return XVal::of_time(t);
+        t -= ((t % kMicrosPerDay) + kMicrosPerDay) % kMicrosPerDay;
+        return XVal::of_time(t, XVal::kDate);
+      }
+    }
+    return XVal{};
+  }
+
   std::int64_t id_of(const Where& path, const pjson& o, std::int64_t* next) {
     auto it = o.find("id");
     if (it == o.end() || it->is_null()) return (*next)++;
@@ -323,6 +509,18 @@ class CiviLoader {
         c.modified = time_of(p, v);
         continue;
       }
+      if (k.find('.') != std::string::npos) {
+        // A custom field: converted now when the groups are known, else once they are.
+        if (custom_defined_) {
+          int cf = site_->custom.find(kContact, k);
+          if (cf < 0) seed_fail(p, "unknown field");
+          c.set_extra(cf, custom_value(p, site_->custom.field(cf), v));
+        } else {
+          pending_.push_back(
+              PendingValue{site_->contacts.rows.size(), static_cast<long>(path.index), k, v});
+        }
+        continue;
+      }
       int f = contact_field(k);
       if (f < 0 || kContactFields[f].computed) seed_fail(p, "unknown field");
       const FieldDef& d = kContactFields[f];
@@ -364,6 +562,8 @@ class CiviLoader {
         }
         case Ty::kInt:
           if (!v.is_null()) c.set_extra(f, XVal::of_int(int_of(p, v, false)));
+          break;
+        case Ty::kFloat:  // custom fields only
           break;
         case Ty::kStr:
           if (!v.is_null()) c.set_extra(f, XVal::of_str(str_of(p, v)));
@@ -581,6 +781,8 @@ class CiviLoader {
   }
 
   CiviSite* site_;
+  bool custom_defined_ = false;
+  std::vector<PendingValue> pending_;  // custom values read before the custom groups
   std::int64_t next_contact_ = 1, next_email_ = 1, next_history_ = 1, next_group_contact_ = 1,
                next_group_ = 1;
 };
@@ -707,6 +909,14 @@ class CiviSax final : public nlohmann::json_sax<pjson> {
     if (f.streamed) {
       top.value[f.key] = pjson::array();  // present, rows already delivered
       return true;
+    }
+    if (stack_.size() == 2 && f.key == "custom_groups") {
+      try {
+        loader_->custom_groups(f.value);
+      } catch (const SeedError& e) {
+        error = e.message;
+        return false;
+      }
     }
     if (top.streamed) return deliver(top, std::move(f.value));
     if (top.value.is_array()) {

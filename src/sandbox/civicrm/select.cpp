@@ -25,14 +25,21 @@ bool glob(std::string_view pattern, std::string_view name) {
 
 }  // namespace
 
+bool select_matches(std::string_view pattern, std::string_view name) {
+  return glob(pattern, name);
+}
+
 void append_value(std::string* out, const V& v) {
   switch (v.k) {
     case XVal::kNull:
       out->append("null");
       break;
     case XVal::kInt:
-    case XVal::kFloat:
       out->append(std::to_string(v.i));
+      break;
+    case XVal::kFloat:
+      // As PHP's json_encode writes a float: the shortest form that reads back, "12.0" for 12.
+      out->append(pjson(float_of(v.i)).dump());
       break;
     case XVal::kBool:
       out->append(v.i ? "true" : "false");
@@ -49,10 +56,8 @@ void append_value(std::string* out, const V& v) {
   }
 }
 
-// The select clause as DAOGetAction and Api4SelectQuery read it: wildcards expanded, "id" first,
-// unknown fields dropped silently. `row_count` is noted, not selected.
-std::vector<SelectItem> parse_select(Ent ent, const pjson& select, bool* get_count,
-                                     bool* only_count) {
+std::vector<SelectItem> parse_select(const CiviSite& site, Ent ent, const pjson& select,
+                                     bool* get_count, bool* only_count) {
   std::vector<std::string> items;
   for (const pjson& s : select) {
     if (!s.is_string()) fail("Invalid field in select");
@@ -65,7 +70,13 @@ std::vector<SelectItem> parse_select(Ent ent, const pjson& select, bool* get_cou
   std::vector<std::string> expanded;
   std::vector<std::string> matched;
   for (const std::string& it : items) {
-    if (it.find('*') != std::string::npos && it.find('.') == std::string::npos) {
+    if (it == "custom.*") {
+      // Api4SelectQuery's "superstar": every custom field of the entity, in place.
+      if (ent == kContact) {
+        for (const auto& cf : site.custom.fields)
+          expanded.push_back(cf->api_name);
+      }
+    } else if (it.find('*') != std::string::npos && it.find('.') == std::string::npos) {
       for (int f = 0; f < fl.field_count; ++f) {
         if (glob(it, fl.fields[f].name)) matched.emplace_back(fl.fields[f].name);
       }
@@ -88,14 +99,32 @@ std::vector<SelectItem> parse_select(Ent ent, const pjson& select, bool* get_cou
           it.find('(') == std::string::npos && it.find(' ') == std::string::npos) {
         // A join wildcard: "contact_id.*", "contact_id.is_*".
         auto dot = it.rfind('.');
-        auto base = resolve_path(ent, it.substr(0, dot) + ".id");
-        if (!base) continue;
         std::string prefix = it.substr(0, dot + 1);
         std::string pattern = it.substr(dot + 1);
-        const EntityDef& tl = kEntities[base->target];
-        for (int f = 0; f < tl.field_count; ++f) {
-          if (glob(pattern, tl.fields[f].name))
-            final_items.push_back(prefix + std::string(tl.fields[f].name));
+        if (auto base = resolve_path(site, ent, it.substr(0, dot) + ".id")) {
+          const EntityDef& tl = kEntities[base->target];
+          for (int f = 0; f < tl.field_count; ++f) {
+            if (glob(pattern, tl.fields[f].name))
+              final_items.push_back(prefix + std::string(tl.fields[f].name));
+          }
+          continue;
+        }
+        // A custom group's fields: "Group.*", "contact_id.Group.*" (the joins before the group
+        // are kept in front of each field's name).
+        if (dot == 0) continue;
+        auto gdot = it.rfind('.', dot - 1);
+        std::string hops = gdot == std::string::npos ? "" : it.substr(0, gdot + 1);
+        Ent target = ent;
+        if (!hops.empty()) {
+          auto joined = resolve_path(site, ent, hops + "id");
+          target = joined ? joined->target : kNoEnt;
+        }
+        if (target != kContact) continue;
+        std::string group = it.substr(hops.size(), dot - hops.size());
+        for (const auto& cf : site.custom.fields) {
+          const CustomGroup& g = site.custom.groups[static_cast<std::size_t>(cf->group)];
+          if (g.name == group && glob(pattern, cf->name))
+            final_items.push_back(hops + cf->api_name);
         }
         continue;
       }
@@ -112,7 +141,7 @@ std::vector<SelectItem> parse_select(Ent ent, const pjson& select, bool* get_cou
     if (it.find('(') != std::string::npos || it.find(' ') != std::string::npos) {
       fail("concord-sandbox does not emulate SQL expressions in select: " + it);
     }
-    auto p = resolve_path(ent, it);
+    auto p = resolve_path(site, ent, it);
     if (!p) continue;  // unknown fields are dropped without an error
     out.push_back(SelectItem{it, std::move(*p)});
   }

@@ -14,6 +14,10 @@
 
 namespace concord::sandbox {
 
+// Whether a select item names a key: '*' in it matches any run of characters
+// (SelectUtil::getMatchingFields).
+bool select_matches(std::string_view pattern, std::string_view name);
+
 // Appends a value as CiviCRM's JSON shows it.
 void append_value(std::string* out, const V& v);
 
@@ -24,10 +28,12 @@ struct SelectItem {
 };
 
 // The select clause as DAOGetAction and Api4SelectQuery read it: wildcards expanded, "id" first,
-// unknown fields dropped silently. `row_count` is noted, not selected: *get_count says whether it
-// was asked for, *only_count whether nothing else was.
-std::vector<SelectItem> parse_select(Ent ent, const pjson& select, bool* get_count,
-                                     bool* only_count);
+// unknown fields dropped silently. Wildcards without a dot ("*", "is_*") match core fields only;
+// custom fields are named, or matched by "custom.*" (all of them) or "Group.*" (also after joins:
+// "contact_id.Group.*"). `row_count` is noted, not selected: *get_count says whether it was asked
+// for, *only_count whether nothing else was.
+std::vector<SelectItem> parse_select(const CiviSite& site, Ent ent, const pjson& select,
+                                     bool* get_count, bool* only_count);
 
 // Fields that do not apply to a contact type (FormattingUtil::contactFieldsToRemove).
 bool inapplicable(std::string_view contact_type, int field);

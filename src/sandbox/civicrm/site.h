@@ -1,11 +1,13 @@
-// The CiviCRM part's site: its settings and the rows of each entity, kept in id order with
-// compact indexes by contact, by group and by email address, so that a page of a
+// The CiviCRM part's site: its settings, its custom fields, and the rows of each entity, kept in
+// id order with compact indexes by contact, by group and by email address, so that a page of a
 // million-member group costs only its own rows.
 //
 // Thread-safety: plain data; the handler (routing.h) guards a site with a shared mutex.
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,9 +21,6 @@
 #include "sandbox/civicrm/values.h"
 
 namespace concord::sandbox {
-
-// Rarely set fields, kept out of line: (field, value) pairs.
-using Extras = std::vector<std::pair<std::uint8_t, XVal>>;
 
 enum ContactFlag : std::uint16_t {
   kDoNotEmail = 1,
@@ -56,18 +55,23 @@ struct ContactRow {
     }
     return nullptr;
   }
+  // NULL removes the field: an extra is never NULL, so the state written reads back the same.
   void set_extra(int field, XVal v) {
     if (!extra) {
       if (v.k == XVal::kNull) return;
       extra = std::make_unique<Extras>();
     }
-    for (auto& [f, x] : *extra) {
-      if (f == field) {
-        x = std::move(v);
-        return;
+    for (auto it = extra->begin(); it != extra->end(); ++it) {
+      if (it->first != field) continue;
+      if (v.k == XVal::kNull) {
+        extra->erase(it);
+        if (extra->empty()) extra.reset();
+      } else {
+        it->second = std::move(v);
       }
+      return;
     }
-    if (v.k != XVal::kNull) extra->emplace_back(static_cast<std::uint8_t>(field), std::move(v));
+    if (v.k != XVal::kNull) extra->emplace_back(static_cast<std::uint16_t>(field), std::move(v));
   }
 };
 
@@ -303,6 +307,86 @@ std::int64_t email_key(std::string_view email);
 // Trailing spaces dropped, as MySQL's comparisons drop them.
 std::string_view rtrim_spaces(std::string_view s);
 
+// ---- custom data (docs/sandbox.md, "Custom fields")
+//
+// Single-record custom groups that extend Contact, as the seed defines them (the API cannot add
+// any). APIv4 names their fields "Group.field" (the group's and the field's names); the part
+// numbers them after Contact's core fields, C_COUNT + their index in CustomSchema::fields, and
+// keeps their values in each contact's extras, so a site without custom fields pays nothing.
+
+// CustomField.data_type values the part emulates.
+enum class CustomType : std::uint8_t {
+  kString,
+  kInt,
+  kFloat,
+  kMoney,
+  kMemo,
+  kDate,
+  kBoolean,
+  kLink
+};
+
+struct CustomTypeDef {
+  std::string_view data_type;   // CustomField.data_type, as the seed names it
+  std::string_view api_type;    // getFields' data_type (a Date with a time format: "Timestamp")
+  std::string_view input_type;  // getFields' input_type (the default html_type of the type)
+  Ty ty;                        // how values are held (Date: kDate, or kTime with a time format)
+};
+// By CustomType. Link is "Url" as FieldSpec's type aliases make it.
+inline constexpr std::array<CustomTypeDef, 8> kCustomTypes = {{
+    {"String", "String", "Text", Ty::kStr},
+    {"Int", "Integer", "Number", Ty::kInt},
+    {"Float", "Float", "Number", Ty::kFloat},
+    {"Money", "Money", "Number", Ty::kFloat},
+    {"Memo", "Text", "TextArea", Ty::kStr},
+    {"Date", "Date", "Date", Ty::kDate},
+    {"Boolean", "Boolean", "Radio", Ty::kBool},
+    {"Link", "Url", "Url", Ty::kStr},
+}};
+
+struct CustomField {
+  std::int64_t id = 0;
+  std::string name;  // CustomField.name
+  std::string label;
+  CustomType type = CustomType::kString;
+  int time_format = 0;         // a Date's: 0 none, 1 (12-hour) or 2 (24-hour): then a Timestamp
+  int group = 0;               // index into CustomSchema::groups
+  std::string api_name;        // "Group.field"
+  FieldDef def{"", Ty::kStr};  // def.name views api_name
+
+  const CustomTypeDef& type_def() const { return kCustomTypes[static_cast<int>(type)]; }
+  std::string_view api_type() const { return time_format != 0 ? "Timestamp" : type_def().api_type; }
+};
+
+struct CustomGroup {
+  std::int64_t id = 0;
+  std::string name;
+  std::string title;
+  std::vector<int> fields;  // indexes into CustomSchema::fields
+};
+
+struct CustomSchema {
+  std::vector<CustomGroup> groups;
+  // Behind pointers: FieldDef::name views each field's api_name.
+  std::vector<std::unique_ptr<CustomField>> fields;
+
+  // The field number of "Group.field" on entity e; -1 when none.
+  int find(Ent e, std::string_view api_name) const;
+  // The custom field numbered f. REQUIRES: is_custom(kContact, f) and f is one of this site's.
+  const CustomField& field(int f) const {
+    assert(f >= C_COUNT && f - C_COUNT < static_cast<int>(fields.size()));
+    return *fields[static_cast<std::size_t>(f - C_COUNT)];
+  }
+  // Adds a group, then its fields. Returns the group's index.
+  int add_group(CustomGroup g);
+  void add_field(int group, CustomField f);
+};
+
+// Whether field f of entity e is a custom field.
+inline bool is_custom(Ent e, int f) {
+  return e == kContact && f >= C_COUNT;
+}
+
 struct CiviSite {
   CiviSite() = default;
   CiviSite(const CiviSite&) = delete;
@@ -318,6 +402,7 @@ struct CiviSite {
   // PR #33439 (2025-08) does; before it, the trash code wrote the old modified_date back.
   bool trash_bumps_modified_date = true;
   std::vector<std::string> deny;  // "Entity.action" patterns answered 403
+  CustomSchema custom;
 
   Table<ContactRow> contacts;
   Table<EmailRow> emails;

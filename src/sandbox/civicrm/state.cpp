@@ -26,6 +26,44 @@ void write_site(JsonOut& o, const CiviSite& s) {
   for (const std::string& d : s.deny)
     o.str(d);
   o.end_array();
+  // Before the contacts, so that a reader converts their custom values as it reads them.
+  if (!s.custom.groups.empty()) {
+    o.key("custom_groups");
+    o.begin_array();
+    for (const CustomGroup& g : s.custom.groups) {
+      o.begin_object();
+      o.key("id");
+      o.integer(g.id);
+      o.key("name");
+      o.str(g.name);
+      o.key("title");
+      o.str(g.title);
+      o.key("extends");
+      o.str("Contact");
+      o.key("fields");
+      o.begin_array();
+      for (int fi : g.fields) {
+        const CustomField& f = *s.custom.fields[static_cast<std::size_t>(fi)];
+        o.begin_object();
+        o.key("id");
+        o.integer(f.id);
+        o.key("name");
+        o.str(f.name);
+        o.key("label");
+        o.str(f.label);
+        o.key("data_type");
+        o.str(f.type_def().data_type);
+        if (f.time_format != 0) {
+          o.key("time_format");
+          o.integer(f.time_format);
+        }
+        o.end_object();
+      }
+      o.end_array();
+      o.end_object();
+    }
+    o.end_array();
+  }
   o.key("next_ids");
   o.begin_object();
   for (int e = 0; e < kEntCount; ++e) {
@@ -152,13 +190,28 @@ void write_site(JsonOut& o, const CiviSite& s) {
     }
     if (c.extra) {
       for (const auto& [f, v] : *c.extra) {
-        o.key(kContactFields[f].name);
-        if (v.k == XVal::kInt) {
-          o.integer(v.i);
-        } else if (v.k == XVal::kDate) {
-          o.str(date_string(v.i));
-        } else {
-          o.str(v.s);
+        if (v.k == XVal::kNull) continue;  // set_extra keeps none
+        o.key(field_def(s, kContact, f).name);
+        switch (v.k) {
+          case XVal::kInt:
+            o.integer(v.i);
+            break;
+          case XVal::kBool:
+            o.boolean(v.i != 0);
+            break;
+          case XVal::kFloat:
+            o.raw(pjson(float_of(v.i)).dump());
+            break;
+          case XVal::kDate:
+            o.str(date_string(v.i));
+            break;
+          case XVal::kTime:
+            o.str(civil_string(v.i));
+            break;
+          case XVal::kStr:
+          case XVal::kNull:
+            o.str(v.s);
+            break;
         }
       }
     }

@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,6 +47,35 @@ struct Str8 {
   }
 };
 
+// A float is kept as its bits in the integer member (kind kFloat), so that copying a value's kind,
+// integer and string carries it whatever the kind.
+inline std::int64_t float_bits(double d) {
+  return std::bit_cast<std::int64_t>(d);
+}
+inline double float_of(std::int64_t bits) {
+  return std::bit_cast<double>(bits);
+}
+
+// A decimal number as PHP's is_numeric() reads a string: optional surrounding spaces, a sign,
+// digits with a point and an exponent. nullopt for anything else ("", hex, "inf", "nan", "1a").
+inline std::optional<double> parse_decimal(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  while (!s.empty() && space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && space(s.back()))
+    s.remove_suffix(1);
+  if (s.empty()) return std::nullopt;
+  for (char c : s) {
+    bool ok = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E';
+    if (!ok) return std::nullopt;
+  }
+  std::string tmp(s);
+  char* end = nullptr;
+  double d = std::strtod(tmp.c_str(), &end);
+  if (end != tmp.c_str() + tmp.size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
 // An owned value (stored, or converted from a request).
 struct XVal {
   enum Kind : std::uint8_t { kNull, kInt, kBool, kStr, kTime, kDate, kFloat } k = kNull;
@@ -68,6 +101,12 @@ struct XVal {
     x.s = std::move(v);
     return x;
   }
+  static XVal of_float(double v) {
+    XVal x;
+    x.k = kFloat;
+    x.i = float_bits(v);
+    return x;
+  }
   static XVal of_time(Micros t, Kind k = kTime) {
     XVal x;
     x.k = t == kNull ? kNull : k;
@@ -91,8 +130,9 @@ struct V {
   bool is_null() const { return k == XVal::kNull; }
 };
 
-// Rarely set fields, kept out of line: (field, value) pairs.
-using Extras = std::vector<std::pair<std::uint8_t, XVal>>;
+// Rarely set fields, kept out of line: (field, value) pairs. Custom fields (site.h) are kept here
+// too, so a site without them pays nothing per contact.
+using Extras = std::vector<std::pair<std::uint16_t, XVal>>;
 
 // The values of one record of a write, by field.
 struct FieldVal {

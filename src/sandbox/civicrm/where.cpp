@@ -49,6 +49,7 @@ int compare_ci(std::string_view a, std::string_view b) {
 }
 
 double as_double(const V& v) {
+  if (v.k == XVal::kFloat) return float_of(v.i);
   return v.k == XVal::kStr ? mysql_number(v.s) : static_cast<double>(v.i);
 }
 
@@ -91,6 +92,8 @@ std::string text_of(const V& v) {
       return civil_string(v.i);
     case XVal::kDate:
       return date_string(v.i);
+    case XVal::kFloat:
+      return pjson(float_of(v.i)).dump();
     default:
       return "";
   }
@@ -226,7 +229,8 @@ Tri eval_leaf(const CiviSite& site, const Node& n, std::uint32_t slot, std::stri
     case Op::kIsEmpty:
     case Op::kIsNotEmpty: {
       bool empty = v.is_null() || (v.k == XVal::kStr && v.s.empty()) ||
-                   ((v.k == XVal::kInt || v.k == XVal::kBool) && v.i == 0);
+                   ((v.k == XVal::kInt || v.k == XVal::kBool) && v.i == 0) ||
+                   (v.k == XVal::kFloat && float_of(v.i) == 0);
       return (n.op == Op::kIsEmpty) == empty ? Tri::kTrue : Tri::kFalse;
     }
   }
@@ -355,14 +359,14 @@ Node compile_clause(const Env& env, Ent ent, const pjson& c) {
   if (head.find('(') != std::string::npos) {
     fail("concord-sandbox does not emulate SQL functions in where: " + head);
   }
-  auto path = resolve_path(ent, head);
+  auto path = resolve_path(*env.site, ent, head);
   if (!path) {
     std::string base = head.substr(0, head.find(':'));
     fail("Invalid field '" + base + "'");
   }
   n.path = std::move(*path);
   n.op = *op;
-  const FieldDef& d = field_def(n.path.target, n.path.field);
+  const FieldDef& d = field_def(*env.site, n.path.target, n.path.field);
   const pjson null_value;
   const pjson& value = c.size() > 2 ? c[2] : null_value;
   const Suffix suffix = n.path.suffix;
@@ -433,6 +437,153 @@ Node compile_clause(const Env& env, Ent ent, const pjson& c) {
     }
   }
   return n;
+}
+
+// ---- where over rows held as JSON (ArrayQueryActionTrait)
+
+namespace {
+
+bool php_bool(const pjson& v) {
+  if (v.is_null()) return false;
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number()) return v.get<double>() != 0;
+  if (v.is_string()) return !(v.get_ref<const std::string&>().empty() || v == "0");
+  return !v.empty();
+}
+
+std::optional<double> php_number(const pjson& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) return parse_decimal(v.get_ref<const std::string&>());
+  return std::nullopt;
+}
+
+std::string php_string(const pjson& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "1" : "";
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+// PHP 8's $a <=> $b for scalars: booleans and NULL as booleans, numbers (and numeric strings)
+// as numbers, else as strings.
+int php_compare(const pjson& a, const pjson& b) {
+  if (a.is_null() && b.is_string()) return php_compare(pjson(""), b);
+  if (b.is_null() && a.is_string()) return php_compare(a, pjson(""));
+  if (a.is_boolean() || b.is_boolean() || a.is_null() || b.is_null()) {
+    return static_cast<int>(php_bool(a)) - static_cast<int>(php_bool(b));
+  }
+  if (a.is_structured() || b.is_structured()) return a == b ? 0 : 1;
+  auto x = php_number(a), y = php_number(b);
+  if (x && y) return *x < *y ? -1 : (*x > *y ? 1 : 0);
+  int c = php_string(a).compare(php_string(b));
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
+bool php_equal(const pjson& a, const pjson& b) {
+  if (a.is_structured() || b.is_structured()) return a == b;
+  return php_compare(a, b) == 0;
+}
+
+// LIKE over arrays: '%' matches any run, everything else itself, ignoring case.
+bool array_like(std::string_view s, std::string_view p) {
+  std::string escaped;
+  for (char c : p) {
+    if (c == '\\' || c == '_') escaped.push_back('\\');
+    escaped.push_back(c);
+  }
+  return like(s, escaped);
+}
+
+bool array_clause(const pjson& row, const pjson& c);
+
+bool array_all(const pjson& row, const pjson& list) {
+  if (!list.is_array()) fail("Invalid where clause");
+  // A single clause where a list is expected: ["NOT", ["name", "=", "x"]].
+  if (!list.empty() && list[0].is_string()) return array_clause(row, list);
+  for (const pjson& c : list) {
+    if (!array_clause(row, c)) return false;
+  }
+  return true;
+}
+
+bool array_clause(const pjson& row, const pjson& c) {
+  if (!c.is_array() || c.empty() || !c[0].is_string()) fail("Invalid where clause");
+  const std::string& head = c[0].get_ref<const std::string&>();
+  const pjson empty = pjson::array();
+  const pjson& list = c.size() > 1 ? c[1] : empty;
+  if (head == "AND" || head == "NOT") return array_all(row, list) == (head == "AND");
+  if (head == "OR") {
+    if (!list.is_array()) fail("Invalid where clause");
+    if (list.empty()) return true;
+    if (list[0].is_string()) return array_clause(row, list);
+    for (const pjson& k : list) {
+      if (array_clause(row, k)) return true;
+    }
+    return false;
+  }
+  const pjson null_value;
+  auto at = row.find(head);
+  const pjson& value = at == row.end() ? null_value : *at;
+  const std::string op = c.size() > 1 && c[1].is_string() ? c[1].get<std::string>() : "";
+  const pjson& expected = c.size() > 2 ? c[2] : null_value;
+  auto list_of = [&]() -> const pjson& {
+    if (!expected.is_array()) fail("Invalid value in WHERE clause for '" + head + "'");
+    return expected;
+  };
+  if (op == "=" || op == "!=" || op == "<>") {
+    bool equal = php_equal(value, expected);
+    // PHP is too loose about 0 and "": BasicGetAction compares them strictly.
+    if (expected == 0 || expected == "0") equal = value == 0 || value == "0";
+    if (expected == "") equal = value == "";
+    return equal == (op == "=");
+  }
+  if (op == "IS NULL" || op == "IS NOT NULL") return value.is_null() == (op == "IS NULL");
+  if (op == "IS EMPTY" || op == "IS NOT EMPTY") return php_bool(value) != (op == "IS EMPTY");
+  if (op == ">") return php_compare(value, expected) > 0;
+  if (op == ">=") return php_compare(value, expected) >= 0;
+  if (op == "<") return php_compare(value, expected) < 0;
+  if (op == "<=") return php_compare(value, expected) <= 0;
+  if (op == "BETWEEN" || op == "NOT BETWEEN") {
+    const pjson& r = list_of();
+    if (r.size() != 2) fail("Invalid value in WHERE clause for '" + head + "'");
+    bool in = php_compare(value, r[0]) >= 0 && php_compare(value, r[1]) <= 0;
+    return in == (op == "BETWEEN");
+  }
+  if (op == "LIKE" || op == "NOT LIKE") {
+    bool m = array_like(php_string(value), php_string(expected));
+    return m == (op == "LIKE");
+  }
+  if (op == "IN" || op == "NOT IN") {
+    bool in = false;
+    for (const pjson& e : list_of())
+      in = in || php_equal(value, e);
+    return in == (op == "IN");
+  }
+  if (op == "CONTAINS") {
+    if (value.is_array()) {
+      for (const pjson& e : value) {
+        if (php_equal(e, expected)) return true;
+      }
+      return false;
+    }
+    if (value.is_string() || value.is_number()) {
+      return php_string(value).find(php_string(expected)) != std::string::npos;
+    }
+    return php_equal(value, expected);
+  }
+  if (op == "REGEXP" || op == "NOT REGEXP") {
+    fail("concord-sandbox does not emulate the " + op + " operator");
+  }
+  fail("Unsupported operator: '" + op + "' cannot be used with array data");
+}
+
+}  // namespace
+
+bool array_matches(const pjson& row, const pjson& where) {
+  for (const pjson& c : where) {
+    if (!array_clause(row, c)) return false;
+  }
+  return true;
 }
 
 // Whether a where clause mentions a field (AbstractGetAction::_whereContains).

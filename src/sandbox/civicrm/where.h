@@ -78,6 +78,12 @@ struct Env {
 // Throws ApiError for a clause CiviCRM would refuse or the sandbox does not emulate.
 Node compile_clause(const Env& env, Ent ent, const pjson& c);
 
+// Whether a row held as JSON matches a where clause list (all of its clauses), as BasicGetAction
+// filters the arrays of its non-SQL entities (ArrayQueryActionTrait; getFields): PHP's loose
+// comparisons rather than MySQL's, a missing key is NULL, LIKE knows only '%' and ignores case,
+// AND/OR/NOT nest as in SQL gets. Throws ApiError for an operator that does not apply to arrays.
+bool array_matches(const pjson& row, const pjson& where);
+
 // Whether a where clause mentions a field (AbstractGetAction::_whereContains).
 bool where_contains(const pjson& clauses, std::string_view field);
 // Whether the where clause fetches records by id (AbstractGetAction::_itemsToGet('id')).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 
 #include "sandbox/civicrm/api_error.h"
 
@@ -96,6 +98,7 @@ void RowWriter::set_contact(ContactRow& c, int f, const XVal& v) {
       c.set_extra(f, v);
       return;
     default:
+      if (is_custom(kContact, f)) return set_custom(c, f, v);
       if (v.k == XVal::kStr && v.s.empty()) {
         c.set_extra(f, XVal{});
       } else {
@@ -116,15 +119,54 @@ std::uint32_t RowWriter::insert_contact(const Values& vals, std::uint64_t* shown
 void RowWriter::update_contact(std::uint32_t slot, const Values& vals, std::uint64_t*) {
   ContactRow& c = site_.contacts.rows[slot];
   // modified_date is ON UPDATE CURRENT_TIMESTAMP: MySQL moves it only when the UPDATE changes
-  // another column, so writing the values a row already has leaves it where it was.
-  bool changed = false, trash_changed = false;
+  // another column, so writing the values a row already has leaves it where it was. Custom
+  // values are written to their group's table, whose AFTER INSERT and UPDATE triggers set the
+  // contact's modified_date to now for every row written, changed or not (as civicrm_email's).
+  bool changed = false, trash_changed = false, custom_written = false;
   for (const FieldVal& fv : vals) {
+    if (is_custom(kContact, fv.field)) {
+      set_contact(c, fv.field, fv.val);
+      custom_written = true;
+      continue;
+    }
     XVal before = contact_column(site_, slot, fv.field);
     set_contact(c, fv.field, fv.val);
     if (same_value(before, contact_column(site_, slot, fv.field))) continue;
     (fv.field == C_IS_DELETED ? trash_changed : changed) = true;
   }
-  if (changed || (trash_changed && site_.trash_bumps_modified_date)) c.modified = now_local_;
+  if (changed || custom_written || (trash_changed && site_.trash_bumps_modified_date)) {
+    c.modified = now_local_;
+  }
+}
+
+void RowWriter::set_custom(ContactRow& c, int f, const XVal& v) {
+  const CustomField& cf = site_.custom.field(f);
+  XVal x = v;
+  switch (cf.type) {
+    case CustomType::kString:
+    case CustomType::kLink:
+      varchar(v, 255);  // the column is varchar(255)
+      break;
+    case CustomType::kInt:
+      // int(11): MySQL in strict mode refuses a value out of its range.
+      if (v.k == XVal::kInt && (v.i < std::numeric_limits<std::int32_t>::min() ||
+                                v.i > std::numeric_limits<std::int32_t>::max())) {
+        fail("DB Error: unknown error");
+      }
+      break;
+    case CustomType::kMoney:
+      // decimal(20,2) keeps cents.
+      if (v.k == XVal::kFloat) x = XVal::of_float(std::round(float_of(v.i) * 100) / 100);
+      break;
+    case CustomType::kFloat:
+    case CustomType::kMemo:
+    case CustomType::kDate:
+    case CustomType::kBoolean:
+      break;
+  }
+  // CustomValueTable stores an empty string as NULL.
+  if (x.k == XVal::kStr && x.s.empty()) x = XVal{};
+  c.set_extra(f, std::move(x));
 }
 
 void RowWriter::touch_contact(std::int64_t contact) {

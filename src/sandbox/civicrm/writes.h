@@ -36,8 +36,9 @@ class RowWriter {
   // (returns its slot), a change of the row at `slot`, its deletion. `shown` gains the fields a
   // write set beyond those given.
   std::uint32_t insert_contact(const Values& vals, std::uint64_t* shown);
-  // Moves modified_date only when a value of the row changes (trash and restore: only if the
-  // site's trash_bumps_modified_date says so).
+  // Moves modified_date when a value of the row changes (trash and restore: only if the site's
+  // trash_bumps_modified_date says so), and whenever a custom value is written (its table's
+  // triggers).
   void update_contact(std::uint32_t slot, const Values& vals, std::uint64_t* shown);
   // With `use_trash`, the contact goes to the trash (is_deleted) instead.
   void delete_contact(std::uint32_t slot, bool use_trash);
@@ -70,6 +71,8 @@ class RowWriter {
                    std::string_view method, std::string_view tracking);
 
   void set_contact(ContactRow& c, int f, const XVal& v);
+  // A custom field's value, within its column's limits (varchar(255), int(11), decimal(20,2)).
+  void set_custom(ContactRow& c, int f, const XVal& v);
   // The modified_date of a live contact becomes now, as civicrm_email's triggers set it
   // (nothing for NULL or a contact that does not exist).
   void touch_contact(std::int64_t contact);

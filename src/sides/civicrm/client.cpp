@@ -50,16 +50,34 @@ constexpr const char* kContactColumns[] = {"contact_id.is_deleted",    "contact_
                                            "contact_id.modified_date", "contact_id.first_name",
                                            "contact_id.last_name"};
 
-json with_contact_columns(std::initializer_list<const char*> own) {
+// `fields`: the mapped contact fields a sync asked for (CiviCrmClient::with_fields), joined too.
+json with_contact_columns(std::initializer_list<const char*> own,
+                          const std::vector<std::string>& fields) {
   json select = json::array();
   for (const char* c : own)
     select.push_back(c);
   for (const char* c : kContactColumns)
     select.push_back(c);
+  for (const std::string& f : fields)
+    select.push_back("contact_id." + f);
   return select;
 }
 
-void read_contact_columns(const json& row, const TimeZone& zone, CrmContact* c) {
+// A contact field's value as text: strings as they are, numbers in JSON's notation, booleans as
+// CiviCRM writes them ("1" / "0"), null as blank, anything else as its JSON.
+std::string field_text(const json& v) {
+  if (v.is_null()) return {};
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void read_contact_columns(const json& row, const TimeZone& zone,
+                          const std::vector<std::string>& fields, CrmContact* c) {
+  for (const std::string& f : fields) {
+    auto it = row.find("contact_id." + f);
+    c->fields.emplace_back(f, it == row.end() ? std::string() : field_text(*it));
+  }
   c->trashed = truthy(row.value("contact_id.is_deleted", json()));
   c->do_not_email = truthy(row.value("contact_id.do_not_email", json()));
   c->is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
@@ -175,8 +193,9 @@ struct CiviCrmClient::Impl {
       json rec = {{"contact_type", "Individual"},
                   {"source", options.contact_source},
                   {"email_primary.email", writes[i].email}};
-      if (!writes[i].first_name.empty()) rec["first_name"] = writes[i].first_name;
-      if (!writes[i].last_name.empty()) rec["last_name"] = writes[i].last_name;
+      for (const auto& [name, value] : writes[i].fields) {
+        if (!value.empty()) rec[name] = value;
+      }
       records.push_back(std::move(rec));
     }
     Result<json> made = call("Contact", "save", {{"records", records}}, nullptr, false);
@@ -214,13 +233,16 @@ struct CiviCrmClient::Impl {
   // Streams the group's history rows that also meet `filters` (more where clauses), ordered by
   // contact, then id, and hands `sink` one contact per contact id, page by page. *max_seen grows
   // to the latest row date read.
-  Status read_history(std::int64_t group_id, const json& filters, CrmSink& sink, SideRead& read,
+  // `fields`: the mapped contact fields to read too.
+  Status read_history(std::int64_t group_id, const json& filters,
+                      const std::vector<std::string>& fields, CrmSink& sink, SideRead& read,
                       Micros* max_seen, Micros* server_start = nullptr);
   // Hands a page of contacts over with their addresses.
   Status hand_over(std::vector<CrmContact>& contacts, CrmSink& sink);
 };
 
-Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filters, CrmSink& sink,
+Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filters,
+                                         const std::vector<std::string>& fields, CrmSink& sink,
                                          SideRead& read, Micros* max_seen, Micros* server_start) {
   json where = json::array({json::array({"group_id", "=", group_id})});
   for (const json& clause : filters)
@@ -229,7 +251,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
   CrmContact current;  // the contact whose rows are being read (may continue on the next page)
   bool have_current = false;
   for (std::int64_t offset = 0;; offset += options.page_size) {
-    json params = {{"select", with_contact_columns({"id", "contact_id", "status", "date"})},
+    json params = {{"select", with_contact_columns({"id", "contact_id", "status", "date"}, fields)},
                    {"where", where},
                    {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
                    {"limit", options.page_size},
@@ -253,7 +275,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
       Result<Micros> local = parse_civil(str(row, "date"));
       c.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
       if (c.changed_at != kNoTime && c.changed_at > *max_seen) *max_seen = c.changed_at;
-      read_contact_columns(row, *zone, &c);
+      read_contact_columns(row, *zone, fields, &c);
       current = std::move(c);  // rows come in id order: the last one is the latest
       have_current = true;
     }
@@ -345,10 +367,53 @@ Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
   return CrmGroup{as_id(v[0]["id"]), str(v[0], "name"), str(v[0], "title")};
 }
 
+// The reads, with the mapped contact fields a sync asked for.
+class CiviCrmClient::FieldReader final : public CrmReader {
+ public:
+  FieldReader(CiviCrmClient& client, std::vector<std::string> fields)
+      : client_(client), fields_(std::move(fields)) {}
+
+  Result<SideRead> read_all(std::int64_t group_id, CrmSink& sink) override;
+  Result<SideRead> read_since(std::int64_t group_id, Micros watermark, CrmSink& sink) override;
+  Result<SideRead> read_contacts(std::int64_t group_id, const std::vector<std::string>& emails,
+                                 const std::vector<std::int64_t>& contact_ids,
+                                 CrmSink& sink) override;
+  Result<SideRead> read_by_address(const std::vector<std::string>& emails, CrmSink& sink) override;
+
+ private:
+  CiviCrmClient& client_;
+  std::vector<std::string> fields_;
+};
+
+std::unique_ptr<CrmReader> CiviCrmClient::with_fields(std::vector<std::string> fields) {
+  return std::make_unique<FieldReader>(*this, std::move(fields));
+}
+
 Result<SideRead> CiviCrmClient::read_all(std::int64_t group_id, CrmSink& sink) {
+  return FieldReader(*this, {}).read_all(group_id, sink);
+}
+
+Result<SideRead> CiviCrmClient::read_since(std::int64_t group_id, Micros watermark, CrmSink& sink) {
+  return FieldReader(*this, {}).read_since(group_id, watermark, sink);
+}
+
+Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
+                                              const std::vector<std::string>& emails,
+                                              const std::vector<std::int64_t>& contact_ids,
+                                              CrmSink& sink) {
+  return FieldReader(*this, {}).read_contacts(group_id, emails, contact_ids, sink);
+}
+
+Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& emails,
+                                                CrmSink& sink) {
+  return FieldReader(*this, {}).read_by_address(emails, sink);
+}
+
+Result<SideRead> CiviCrmClient::FieldReader::read_all(std::int64_t group_id, CrmSink& sink) {
   SideRead read;
   Micros max_seen = kNoTime, server_start = kNoTime;
-  if (Status s = impl_->read_history(group_id, json::array(), sink, read, &max_seen, &server_start);
+  if (Status s = client_.impl_->read_history(group_id, json::array(), fields_, sink, read,
+                                             &max_seen, &server_start);
       !s) {
     return s;
   }
@@ -358,14 +423,15 @@ Result<SideRead> CiviCrmClient::read_all(std::int64_t group_id, CrmSink& sink) {
   return read;
 }
 
-Result<SideRead> CiviCrmClient::read_since(std::int64_t group_id, Micros watermark, CrmSink& sink) {
-  Impl& im = *impl_;
+Result<SideRead> CiviCrmClient::FieldReader::read_since(std::int64_t group_id, Micros watermark,
+                                                        CrmSink& sink) {
+  Impl& im = *client_.impl_;
   SideRead read;
   Micros max_seen = watermark, server_start = kNoTime;
   const std::string since =
       format_civil(im.zone->utc_to_local(watermark - im.options.incremental_overlap));
-  if (Status s = im.read_history(group_id, json::array({json::array({"date", ">=", since})}), sink,
-                                 read, &max_seen, &server_start);
+  if (Status s = im.read_history(group_id, json::array({json::array({"date", ">=", since})}),
+                                 fields_, sink, read, &max_seen, &server_start);
       !s) {
     return s;
   }
@@ -374,8 +440,8 @@ Result<SideRead> CiviCrmClient::read_since(std::int64_t group_id, Micros waterma
   // with a new history row as well is read twice; the snapshot takes the same record twice.
   Micros ignored = kNoTime;
   if (Status s = im.read_history(
-          group_id, json::array({json::array({"contact_id.modified_date", ">=", since})}), sink,
-          read, &ignored);
+          group_id, json::array({json::array({"contact_id.modified_date", ">=", since})}), fields_,
+          sink, read, &ignored);
       !s) {
     return s;
   }
@@ -383,11 +449,10 @@ Result<SideRead> CiviCrmClient::read_since(std::int64_t group_id, Micros waterma
   return read;
 }
 
-Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
-                                              const std::vector<std::string>& emails,
-                                              const std::vector<std::int64_t>& contact_ids,
-                                              CrmSink& sink) {
-  Impl& im = *impl_;
+Result<SideRead> CiviCrmClient::FieldReader::read_contacts(
+    std::int64_t group_id, const std::vector<std::string>& emails,
+    const std::vector<std::int64_t>& contact_ids, CrmSink& sink) {
+  Impl& im = *client_.impl_;
   SideRead read;
   std::set<std::int64_t> ids(contact_ids.begin(), contact_ids.end());
   // The contacts that have one of the addresses (trashed ones too: the group read sees them).
@@ -412,7 +477,7 @@ Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
     Micros max_seen = kNoTime;
     if (Status s =
             im.read_history(group_id, json::array({json::array({"contact_id", "IN", json(chunk)})}),
-                            sink, read, &max_seen);
+                            fields_, sink, read, &max_seen);
         !s) {
       return s;
     }
@@ -420,15 +485,15 @@ Result<SideRead> CiviCrmClient::read_contacts(std::int64_t group_id,
   return read;
 }
 
-Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& emails,
-                                                CrmSink& sink) {
-  Impl& im = *impl_;
+Result<SideRead> CiviCrmClient::FieldReader::read_by_address(const std::vector<std::string>& emails,
+                                                             CrmSink& sink) {
+  Impl& im = *client_.impl_;
   SideRead read;
   Status looked = in_chunks(emails, [&](const json& addresses) {
     Result<json> found = im.call(
         "Email", "get",
-        {{"select",
-          with_contact_columns({"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"})},
+        {{"select", with_contact_columns(
+                        {"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"}, fields_)},
          {"where", json::array({json::array({"email", "IN", addresses})})},
          {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
          {"limit", 0}});
@@ -442,7 +507,7 @@ Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& 
       CrmContact c;
       c.contact_id = as_id(row.value("contact_id", json()));
       if (c.contact_id == 0) continue;
-      read_contact_columns(row, *im.zone, &c);
+      read_contact_columns(row, *im.zone, fields_, &c);
       c.addresses.push_back({str(row, "email"), truthy(row.value("is_primary", json())),
                              truthy(row.value("is_bulkmail", json())),
                              hold_of(row.value("on_hold", json()))});
@@ -452,6 +517,20 @@ Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& 
   });
   if (!looked) return looked;
   return read;
+}
+
+Result<std::vector<CiviCrmClient::ContactField>> CiviCrmClient::contact_fields() {
+  Result<json> r = impl_->call("Contact", "getFields",
+                               {{"select", {"name", "data_type", "readonly"}}, {"action", "save"}});
+  if (!r) return r.status();
+  const json& rows = (*r)["values"];
+  if (!rows.is_array()) return Status::unavailable("CiviCRM Contact.getFields: no values array");
+  std::vector<ContactField> out;
+  for (const json& row : rows) {
+    if (!row.is_object()) continue;
+    out.push_back({str(row, "name"), str(row, "data_type"), truthy(row.value("readonly", json()))});
+  }
+  return out;
 }
 
 Status CiviCrmClient::change_email(std::int64_t contact_id, std::string_view old_email,
@@ -606,6 +685,37 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
                        : one.retryable() ? CrmWriteOutcome::Code::kFailed
                                          : CrmWriteOutcome::Code::kInvalid,
                        one ? "" : one.message(), op.second, one ? at : kNoTime};
+    }
+  }
+
+  // Field updates: Contact.save of the contacts' ids with the fields to set, in batches; a failed
+  // batch is retried record by record, so that one value CiviCRM refuses fails alone.
+  std::vector<std::size_t> updates;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].kind == Kind::kUpdateFields) updates.push_back(i);
+  }
+  auto update = [&](const std::vector<std::size_t>& which, Micros* at) -> Status {
+    json records = json::array();
+    for (std::size_t i : which) {
+      json rec = {{"id", writes[i].contact_id}};
+      for (const auto& [name, value] : writes[i].fields)
+        rec[name] = value;
+      records.push_back(std::move(rec));
+    }
+    return im.call("Contact", "save", {{"records", records}}, at).status();
+  };
+  for (std::size_t start = 0; start < updates.size(); start += batch) {
+    const std::vector<std::size_t> chunk(
+        updates.begin() + static_cast<std::ptrdiff_t>(start),
+        updates.begin() + static_cast<std::ptrdiff_t>(std::min(updates.size(), start + batch)));
+    Micros at = kNoTime;
+    Status s = update(chunk, &at);
+    for (std::size_t i : chunk) {
+      Status one = s || chunk.size() == 1 ? s : update({i}, &at);
+      out[i] = {one               ? CrmWriteOutcome::Code::kDone
+                : one.retryable() ? CrmWriteOutcome::Code::kFailed
+                                  : CrmWriteOutcome::Code::kInvalid,
+                one ? "" : one.message(), writes[i].contact_id, one ? at : kNoTime};
     }
   }
 

@@ -10,10 +10,12 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "concord/email.h"
+#include "concord/field_value.h"
 #include "sides/mailchimp/members_page.h"
 
 namespace concord {
@@ -29,7 +31,7 @@ constexpr std::size_t kFullStride = kPageSize - 10;
 constexpr std::size_t kBatchSize = 500;  // batch-subscribe's limit
 // kMemberFields for GET of one member (no "members." prefix).
 constexpr std::string_view kSingleMemberFields =
-    "email_address,status,unsubscribe_reason,timestamp_opt,last_changed,merge_fields";
+    "email_address,status,unsubscribe_reason,timestamp_opt,last_changed,merge_fields,contact_id";
 // Members asked for by themselves are read this many at a time before their answers are written
 // (one snapshot batch per group; bounds the bodies held).
 constexpr std::size_t kSingleMemberGroup = 64;
@@ -135,8 +137,23 @@ const char* status_word(MailchimpWrite::Kind k) {
       return "unsubscribed";
     case MailchimpWrite::Kind::kArchive:
       return "archived";
+    case MailchimpWrite::Kind::kUpdateFields:
+      break;
   }
   return "subscribed";
+}
+
+// A merge field's value as batch-subscribe takes it: an address as its object, else the text.
+json merge_value(const MailchimpWrite& w, const std::string& tag, const std::string& value) {
+  if (std::find(w.address_tags.begin(), w.address_tags.end(), tag) != w.address_tags.end()) {
+    if (std::optional<AddressParts> a = parse_address(value)) {
+      json o = {{"addr1", a->addr1}, {"city", a->city}, {"state", a->state}, {"zip", a->zip}};
+      if (!a->addr2.empty()) o["addr2"] = a->addr2;
+      if (!a->country.empty()) o["country"] = a->country;
+      return o;
+    }
+  }
+  return value;
 }
 
 }  // namespace
@@ -458,15 +475,25 @@ Result<std::vector<MergeField>> MailchimpClient::merge_fields(std::string_view l
   Result<json> j =
       impl_->get_json("/lists/" + http::url_encode(list_id) + "/merge-fields?count=1000&fields=" +
                           http::url_encode("merge_fields.tag,merge_fields.name,merge_fields.type,"
-                                           "merge_fields.required,total_items"),
+                                           "merge_fields.required,merge_fields.options,"
+                                           "total_items"),
                       "reading the audience's merge fields");
   if (!j) return j.status();
   std::vector<MergeField> out;
   const json& mf = (*j)["merge_fields"];
   if (!mf.is_array()) return Status::unavailable("merge fields: no \"merge_fields\" array");
   for (const json& f : mf) {
-    out.push_back(
-        {f.value("tag", ""), f.value("name", ""), f.value("type", ""), f.value("required", false)});
+    if (!f.is_object()) continue;
+    MergeField m{text(f, "tag"), text(f, "name"), text(f, "type"), flag(f, "required"), "", {}};
+    if (auto o = f.find("options"); o != f.end() && o->is_object()) {
+      m.date_format = text(*o, "date_format");
+      if (auto c = o->find("choices"); c != o->end() && c->is_array()) {
+        for (const json& choice : *c) {
+          if (choice.is_string()) m.choices.push_back(choice.get<std::string>());
+        }
+      }
+    }
+    out.push_back(std::move(m));
   }
   return out;
 }
@@ -690,12 +717,15 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
       std::map<std::string, std::size_t> by_email;
       for (std::size_t k = start; k < end; ++k) {
         const MailchimpWrite& w = writes[ops[k]];
-        json m = {{"email_address", w.email},
-                  {"status", as_pending ? "pending" : status_word(w.kind)}};
+        const std::string status = as_pending ? "pending"
+                                   : w.kind == MailchimpWrite::Kind::kUpdateFields
+                                       ? std::string(mailchimp_status_name(w.status))
+                                       : status_word(w.kind);
+        json m = {{"email_address", w.email}, {"status", status}};
         if (!w.merge_fields.empty()) {
           json mf = json::object();
           for (const auto& [tag, value] : w.merge_fields)
-            mf[tag] = value;
+            mf[tag] = merge_value(w, tag, value);
           m["merge_fields"] = std::move(mf);
         }
         members.push_back(std::move(m));

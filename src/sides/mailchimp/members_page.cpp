@@ -15,7 +15,7 @@ namespace dom = simdjson::dom;
 
 // The fields of one member as they appear in the page; the views point into the parser.
 struct RawMember {
-  std::string_view email, status, reason, last_changed, timestamp_opt;
+  std::string_view email, status, reason, last_changed, timestamp_opt, contact_id;
   std::string merge_fields;  // minified JSON
   bool has_email = false, has_status = false, has_reason = false, has_merge_fields = false;
 };
@@ -39,11 +39,23 @@ void read_member(dom::object o, RawMember* m) {
       read_string(field.value, &m->last_changed, &unused);
     } else if (key == "timestamp_opt") {
       read_string(field.value, &m->timestamp_opt, &unused);
+    } else if (key == "contact_id") {
+      read_string(field.value, &m->contact_id, &unused);
     } else if (key == "merge_fields" && field.value.is_object()) {
       m->merge_fields = simdjson::minify(field.value);
       m->has_merge_fields = true;
     }
   }
+}
+
+// Mailchimp's contact_id: 32 lower-case hex digits. Anything else is not kept (it would be stored
+// and compared as an identity).
+bool is_contact_id(std::string_view s) {
+  if (s.size() != 32) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -122,6 +134,7 @@ Result<MembersPageResult> parse_members_page(std::string_view body, MailchimpSin
     r.last_changed_text.assign(m.last_changed);
     r.timestamp_opt_text.assign(m.timestamp_opt);
     if (m.has_reason) r.unsubscribe_reason.assign(m.reason);
+    if (is_contact_id(m.contact_id)) r.contact_id.assign(m.contact_id);
     if (r.last_changed != kNoTime &&
         (result.max_last_changed == kNoTime || r.last_changed > result.max_last_changed)) {
       result.max_last_changed = r.last_changed;

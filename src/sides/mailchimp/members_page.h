@@ -24,10 +24,11 @@ namespace concord {
 //   timestamp_opt       the opt-in time, used for status_changed_at on first sight
 //   last_changed        status_changed_at and the incremental watermark
 //   merge_fields        names and mapped fields (Mailchimp returns every field of the list)
+//   contact_id          the member's identity across address changes
 //   total_items         paging
 inline constexpr std::string_view kMemberFields =
     "members.email_address,members.status,members.unsubscribe_reason,members.timestamp_opt,"
-    "members.last_changed,members.merge_fields,total_items";
+    "members.last_changed,members.merge_fields,members.contact_id,total_items";
 
 struct MembersPageResult {
   std::uint64_t members = 0;          // members in the page (handed over or rejected)
