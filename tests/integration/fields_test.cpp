@@ -171,3 +171,45 @@ TEST_CASE("fields: plan shows the field updates sync then makes", "[fields]") {
   CHECK(merge_fields("betty@bedrock.org")["FNAME"] == "Elizabeth");
   CHECK(contact_field(105, "last_name") == "Flintstone-Rubble");
 }
+
+TEST_CASE("fields: a custom CRM field goes to a date merge field, and check validates the mapping",
+          "[fields]") {
+  json seed = fixture_seed();
+  seed["clock"] = kStartClock;
+  seed["civicrm"]["custom_groups"] = json::parse(R"([{"id": 1, "name": "Member_Info",
+      "title": "Member info", "extends": "Contact",
+      "fields": [{"name": "Member_Since", "label": "Member since", "data_type": "Date"}]}])");
+  for (json& c : seed["civicrm"]["contacts"]) {
+    if (c["id"] == 101) c["Member_Info.Member_Since"] = "2020-01-31";
+  }
+  sandbox().reset(seed);
+  sandbox().mailchimp_api("POST", std::string("/lists/") + kList + "/merge-fields",
+                          {{"tag", "JOINED"}, {"name", "Joined"}, {"type", "date"}});
+  Workdir w(
+      sandbox(), "max_removal_fraction = 1.0",
+      R"({ FNAME = "first_name", JOINED = { crm = "Member_Info.Member_Since", direction = "to_mailchimp" } })");
+  Command check = w.concord({"check"});
+  INFO(check.text());
+  CHECK(check.code == 0);
+  CHECK_THAT(check.out,
+             Catch::Matchers::Contains("field mapping checked against the contact fields"));
+
+  migrated(w);
+  CHECK(merge_fields("wilma@bedrock.org")["JOINED"] == "2020-01-31");
+
+  // A later change of the custom field reaches Mailchimp.
+  update_contact(101, {{"Member_Info.Member_Since", "2019-12-24"}});
+  Command run = next_run(w);
+  INFO(run.text());
+  REQUIRE(run.code == 0);
+  CHECK(merge_fields("wilma@bedrock.org")["JOINED"] == "2019-12-24");
+
+  // A field CiviCRM does not have, and a read-only one mapped both ways, are named by check.
+  Workdir bad(sandbox(), "", R"({ FNAME = "Member_Info.Nope", LNAME = "display_name" })");
+  check = bad.concord({"check"});
+  INFO(check.text());
+  CHECK(check.code == 1);
+  CHECK_THAT(check.text(),
+             Catch::Matchers::Contains("Member_Info.Nope\": CiviCRM contacts have no such field"));
+  CHECK_THAT(check.text(), Catch::Matchers::Contains("display_name\" is read-only in CiviCRM"));
+}

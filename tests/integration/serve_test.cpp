@@ -285,6 +285,24 @@ TEST_CASE("serve: an email change in Mailchimp changes the CRM contact's email",
   CHECK(sync.json()["operations"].empty());
 }
 
+TEST_CASE("serve: a name changed in Mailchimp reaches the CRM at once through the profile webhook",
+          "[serve]") {
+  Migrated m;
+  Sandbox& sandbox = m.sandbox;
+  Daemon& d = m.d;
+  REQUIRE(state_of(sandbox).contact(101)["first_name"] == "Wilma");
+  // Wilma edits her name in the preference centre.
+  sandbox.member_hook({{"email_address", "wilma@bedrock.org"},
+                       {"action", "update"},
+                       {"source", "user"},
+                       {"merge_fields", {{"FNAME", "Wilhelmina"}}}});
+  INFO(d.log());
+  CHECK(eventually([&] { return state_of(sandbox).contact(101)["first_name"] == "Wilhelmina"; }));
+  CHECK(deliveries(sandbox).back()["type"] == "profile");
+  CHECK(state_of(sandbox).group_status(101) == "Added");
+  CHECK(state_of(sandbox).mc_status("wilma@bedrock.org") == "subscribed");
+}
+
 TEST_CASE("serve: off loopback a token is made once, kept, and required", "[serve]") {
   Sandbox sandbox;
   sandbox.reset(fixture_seed());
