@@ -53,13 +53,22 @@ struct CrmGroup {
 
 // One CRM write.
 struct CrmWrite {
-  enum class Kind : std::uint8_t { kAdd, kRemove, kCreateContact, kHoldEmail, kUpdateFields };
+  // kChangeEmail: the contact's address `from_email` becomes `email` (change_email()).
+  enum class Kind : std::uint8_t {
+    kAdd,
+    kRemove,
+    kCreateContact,
+    kHoldEmail,
+    kUpdateFields,
+    kChangeEmail
+  };
   Kind kind = Kind::kAdd;
   std::int64_t contact_id = 0;  // kAdd, kRemove, kHoldEmail, kUpdateFields
   std::string email;            // normalised; kCreateContact, kHoldEmail
   // Contact fields to set (field name → value): kCreateContact (on the new contact) and
   // kUpdateFields (Contact.save of the contact's id).
   std::vector<std::pair<std::string, std::string>> fields;
+  std::string from_email{};  // kChangeEmail
 };
 
 struct CrmWriteOutcome {

@@ -91,8 +91,12 @@ enum class Conflict : std::uint8_t {
   // A mapped field's value the other side would refuse (not a number, not a date, …): not sent;
   // the row says which field and why. It informs: the member's membership is in agreement.
   kInvalidField = 10,
+  // A person's address changed on one side and the other cannot follow: the new address belongs
+  // to another member or contact there, or the change was refused. Nothing is merged; both
+  // addresses stay until a person settles it.
+  kAddressChange = 11,
 };
-inline constexpr std::uint8_t kConflictMax = 10;
+inline constexpr std::uint8_t kConflictMax = 11;
 
 // Why the winner won.
 enum class Reason : std::uint8_t {

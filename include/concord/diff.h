@@ -14,6 +14,7 @@
 
 #include "concord/decide.h"
 #include "concord/field_value.h"
+#include "concord/moves.h"
 #include "concord/plan.h"
 #include "concord/status.h"
 #include "concord/store.h"
@@ -23,6 +24,9 @@ namespace concord {
 struct DiffResult {
   bool first_run = false;  // the base was empty
   PlanCounts counts;
+  // Address moves (moves.h) that need nothing more: both sides have the new address and neither
+  // the old, or the other side never had the old one. The engine forgets them once it applies.
+  std::vector<AddressMove> settled_moves;
 };
 
 // The mapped fields of a sync, resolved against the audience's merge fields.

@@ -89,7 +89,16 @@ struct Webhook {
 struct MailchimpWrite {
   // kUpdateFields: the member's merge fields only; its status is sent as it is (batch-subscribe
   // needs one), never retried as pending.
-  enum class Kind : std::uint8_t { kSubscribe, kPending, kUnsubscribe, kArchive, kUpdateFields };
+  // kChangeEmail: the member at from_email gets `email` as its address (PATCH; it keeps its
+  // history, status, tags and fields).
+  enum class Kind : std::uint8_t {
+    kSubscribe,
+    kPending,
+    kUnsubscribe,
+    kArchive,
+    kUpdateFields,
+    kChangeEmail
+  };
   std::string email;  // normalised
   Kind kind = Kind::kSubscribe;
   std::vector<std::pair<std::string, std::string>> merge_fields;  // tag → canonical value
@@ -97,6 +106,7 @@ struct MailchimpWrite {
   // address object.
   std::vector<std::string> address_tags{};
   MailchimpStatus status = MailchimpStatus::kSubscribed;  // kUpdateFields: subscribed or pending
+  std::string from_email{};                               // kChangeEmail
 };
 
 struct WriteOutcome {
@@ -113,6 +123,7 @@ struct WriteOutcome {
   std::string message;                                // Mailchimp's words, for the report
   MailchimpStatus status = MailchimpStatus::kAbsent;  // the member's status after the write
   Micros last_changed = kNoTime;                      // as Mailchimp reported it, when it did
+  std::string contact_id{};                           // the member's contact_id, when reported
 };
 
 class MailchimpClient final : public MailchimpReader {

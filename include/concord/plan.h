@@ -31,8 +31,12 @@ enum class OpKind : std::uint8_t {
   kCrmHoldEmail = 7,
   kMailchimpUpdateFields = 8,  // mapped fields only (Operation::fields); the status stays
   kCrmUpdateFields = 9,        // the contact's mapped fields only
+  // The person's address changed on the other side (moves.h): this side's member or contact gets
+  // the new address (Operation::email), keeping its history; Operation::from_email is the old one.
+  kMailchimpChangeEmail = 10,
+  kCrmChangeEmail = 11,
 };
-inline constexpr std::size_t kOpKindCount = 10;
+inline constexpr std::size_t kOpKindCount = 12;
 
 // What an operation means, in one place: every reader (the diff, the engine, the adapters, the
 // renderers) asks this table instead of switching over OpKind.
@@ -67,6 +71,10 @@ inline constexpr OpKindInfo kOpKinds[kOpKindCount] = {
      MailchimpStatus::kAbsent, CrmStatus::kNone, "update_mailchimp_fields"},
     {OpKind::kCrmUpdateFields, Side::kCrm, false, Membership::kIn, MailchimpStatus::kAbsent,
      CrmStatus::kNone, "update_crm_fields"},
+    {OpKind::kMailchimpChangeEmail, Side::kMailchimp, false, Membership::kIn,
+     MailchimpStatus::kAbsent, CrmStatus::kNone, "change_email_in_mailchimp"},
+    {OpKind::kCrmChangeEmail, Side::kCrm, false, Membership::kIn, MailchimpStatus::kAbsent,
+     CrmStatus::kNone, "change_email_in_crm"},
 };
 // REQUIRES: k is a declared OpKind (values read from the store are checked when decoded).
 constexpr const OpKindInfo& op_info(OpKind k) {
@@ -77,7 +85,7 @@ constexpr Side side_of(OpKind k) {
 }
 // add_to_mailchimp, pending_in_mailchimp, unsubscribe_in_mailchimp, archive_in_mailchimp,
 // add_to_crm, create_crm_contact, remove_from_crm, hold_crm_email, update_mailchimp_fields,
-// update_crm_fields.
+// update_crm_fields, change_email_in_mailchimp, change_email_in_crm.
 constexpr std::string_view op_kind_name(OpKind k) {
   return op_info(k).name;
 }
@@ -99,6 +107,8 @@ struct Operation {
   Note note = Note::kNone;
   // Mapped fields written along (subscribe, pending, create contact) or alone (update fields).
   std::vector<OpField> fields;
+  // Change-email operations: the address the member or contact has now (normalised).
+  std::string from_email;
   // The base to store once the member's membership operation succeeded. The written side's
   // change time is kNoTime here: the applier sets it to the time of the write. Its field bases
   // are those this operation settles (the fields it writes, and those already equal); the applier
@@ -130,6 +140,8 @@ struct PlanCounts {
   std::uint64_t hold_crm_email = 0;
   std::uint64_t update_mailchimp_fields = 0;
   std::uint64_t update_crm_fields = 0;
+  std::uint64_t change_email_in_mailchimp = 0;
+  std::uint64_t change_email_in_crm = 0;
   std::uint64_t unchanged = 0;     // members with no membership operation
   std::uint64_t unchanged_in = 0;  // … of which both sides have IN ("stays subscribed")
   std::uint64_t report_rows = 0;

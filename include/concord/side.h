@@ -203,6 +203,8 @@ struct SideWrite {
   std::vector<std::pair<std::string, std::string>> fields;
   // Mailchimp update-fields: the member's status, which the write keeps.
   MailchimpStatus status = MailchimpStatus::kSubscribed;
+  // Change-email writes: the address the member or contact has now (`email` is the new one).
+  std::string from_email{};
 };
 
 struct SideOutcome {
@@ -217,6 +219,8 @@ struct SideOutcome {
   Micros changed_at = kNoTime;          // the side's time of the change, when it says
   // Mailchimp: the member's status after the write as far as the answer shows (kAbsent: unknown).
   MailchimpStatus status = MailchimpStatus::kAbsent;
+  // Mailchimp: the member's contact_id, when the answer shows it (its identity, moves.h).
+  std::string identity{};
 };
 
 class SyncSide {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
@@ -11,6 +12,7 @@
 #include "concord/diff.h"
 #include "concord/member_fields.h"
 #include "concord/meta_keys.h"
+#include "concord/moves.h"
 #include "concord/parse.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
@@ -487,6 +489,13 @@ class Run {
     Result<DiffResult> d = diff(p_.store, p_.pair, options(), pass, &fields_);
     if (!d) return d.status();
     if (Status s = pass.finish(); !s) return s;
+    // Moves that need nothing more are forgotten, now that their bases moved.
+    if (!d->settled_moves.empty()) {
+      Batch b;
+      for (const AddressMove& m : d->settled_moves)
+        b.del(p_.pair, Family::kMeta, move_key(m.side, m.to()));
+      if (Status s = p_.store.write(b); !s) return s;
+    }
     // Every member's fields are now decided under this mapping (bases stored, writes journaled),
     // once the CRM was read in full with the mapped fields.
     if (fields_.recheck_all && out_.record.full_fetch) {
@@ -553,17 +562,22 @@ class Run {
   // Mailchimp field update, the member's status), read for the whole chunk at once. The fields
   // each write carries were decided by the diff and journaled with it.
   Result<std::vector<SideWrite>> writes_for(Side side, const std::vector<JournalEntry>& chunk) {
+    // A change of address reads the member or contact at its old address.
+    std::vector<MemberKey> at;
+    at.reserve(chunk.size());
+    for (const JournalEntry& e : chunk)
+      at.push_back(is_change_email(e.op.kind) ? member_key(e.op.from_email) : e.op.key);
     std::vector<std::string_view> keys;
     keys.reserve(chunk.size());
-    for (const JournalEntry& e : chunk)
-      keys.push_back(e.op.key.view());
+    for (const MemberKey& k : at)
+      keys.push_back(k.view());
     std::vector<std::optional<std::string>> stored;
     if (Status s = p_.store.multi_get(p_.pair, family_of(side), keys, &stored); !s) return s;
     std::vector<SideWrite> writes;
     writes.reserve(chunk.size());
     for (std::size_t n = 0; n < chunk.size(); ++n) {
       const Operation& op = chunk[n].op;
-      SideWrite w{op.kind, op.email, 0, {}, MailchimpStatus::kSubscribed};
+      SideWrite w{op.kind, op.email, 0, {}, MailchimpStatus::kSubscribed, op.from_email};
       SnapshotView v;
       if (stored[n] && decode_snapshot(*stored[n], &v)) {
         if (side == Side::kCrm) {
@@ -624,7 +638,11 @@ class Run {
               bases[e.op.key] = std::move(**nb);
             }
           }
-          if (Status s = remember_write(e, side, o, snapshots); !s) return s;
+          if (is_change_email(e.op.kind)) {
+            if (Status s = finish_move(e.op, side, b); !s) return s;
+          } else if (Status s = remember_write(e, side, o, snapshots); !s) {
+            return s;
+          }
           if (o.conflict != Conflict::kNone) {
             if (Status s = note_outcome(e, o, /*unsynced=*/false); !s) return s;
           }
@@ -632,7 +650,11 @@ class Run {
         case SideOutcome::Code::kRefused:
           e.state = JournalState::kRefused;
           ++out_.record.refused;
-          if (Status s = remember_refusal(e, o, b); !s) return s;
+          if (is_change_email(e.op.kind)) {
+            if (Status s = refuse_move(e.op, side, o.message, b); !s) return s;
+          } else if (Status s = remember_refusal(e, o, b); !s) {
+            return s;
+          }
           if (Status s = note_outcome(e, o, /*unsynced=*/true); !s) return s;
           break;
         case SideOutcome::Code::kFailed:
@@ -648,6 +670,10 @@ class Run {
     }
     for (const auto& [key, value] : snapshots)
       b.put(p_.pair, family_of(side), key.view(), value);
+    for (const auto& [key, member] : identities_) {
+      b.put(p_.pair, Family::kMeta, key, member.view());
+    }
+    identities_.clear();
     return p_.store.write(b, /*sync=*/true);
   }
 
@@ -729,6 +755,18 @@ class Run {
                                   ? UnsubscribeOrigin::kAdmin
                                   : UnsubscribeOrigin::kUnknown;
       st.changed_at = o.changed_at;
+      // The member's identity, from the answer, so that an address change before the next read is
+      // recognised (moves.h).
+      if (!o.identity.empty() && body.find("\"contact_id\"") == std::string::npos) {
+        nlohmann::ordered_json j = nlohmann::ordered_json::parse(body, nullptr, false);
+        if (j.is_object()) {
+          j["contact_id"] = o.identity;
+          body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+        }
+      }
+      if (!o.identity.empty()) {
+        identities_[identity_key(Side::kMailchimp, o.identity)] = e.op.key;
+      }
       encode_snapshot(mailchimp_header(st, hash), email, body, &out);
     } else {
       CrmState st;
@@ -848,13 +886,78 @@ class Run {
     });
   }
 
+  static bool is_change_email(OpKind k) {
+    return k == OpKind::kMailchimpChangeEmail || k == OpKind::kCrmChangeEmail;
+  }
+
+  // The move `op` followed (moves.h): the address changed on `side` too. Its snapshot entry and the
+  // base move to the new address (hashes cleared: the next run decides the member there), the
+  // identity index of `side` follows, and the move is done.
+  Status finish_move(const Operation& op, Side side, Batch& b) {
+    const MemberKey from = member_key(op.from_email);
+    const Side moved = side == Side::kMailchimp ? Side::kCrm : Side::kMailchimp;
+    Result<std::optional<std::string>> v = p_.store.get(p_.pair, family_of(side), from.view());
+    if (!v) return v.status();
+    if (v->has_value()) {
+      SnapshotView view;
+      if (Status s = decode_snapshot(**v, &view); !s) return s;
+      SnapshotHeader h = view.header;
+      h.content_hash = 0;
+      std::string out;
+      encode_snapshot(h, op.email, view.body, &out);
+      b.put(p_.pair, family_of(side), op.key.view(), out);
+      b.del(p_.pair, family_of(side), from.view());
+      std::string identity;
+      if (side == Side::kMailchimp) {
+        MailchimpBody body;
+        if (decode_mailchimp_body(view.body, &body)) identity = body.contact_id;
+      } else {
+        CrmBody body;
+        if (decode_crm_body(view.body, &body) && body.contact_id != 0) {
+          identity = std::to_string(body.contact_id);
+        }
+      }
+      if (!identity.empty())
+        b.put(p_.pair, Family::kMeta, identity_key(side, identity), op.key.view());
+    }
+    Result<std::optional<std::string>> base = p_.store.get(p_.pair, Family::kBase, from.view());
+    if (!base) return base.status();
+    if (base->has_value()) {
+      BaseRecord rec;
+      if (decode_base(**base, &rec)) {
+        rec.mailchimp_hash = rec.crm_hash = 0;
+        std::string out;
+        encode_base(rec, &out);
+        b.put(p_.pair, Family::kBase, op.key.view(), out);
+      }
+      b.del(p_.pair, Family::kBase, from.view());
+    }
+    b.del(p_.pair, Family::kMeta, move_key(moved, op.key));
+    return Status::ok();
+  }
+
+  // The other side refused to follow a move for good: it stays, reported, and is not sent again.
+  Status refuse_move(const Operation& op, Side side, const std::string& message, Batch& b) {
+    const Side moved = side == Side::kMailchimp ? Side::kCrm : Side::kMailchimp;
+    const std::string key = move_key(moved, op.key);
+    Result<std::optional<std::string>> v = p_.store.get(p_.pair, Family::kMeta, key);
+    if (!v || !v->has_value()) return v.status();
+    Result<AddressMove> m = decode_move(**v);
+    if (!m) return m.status();
+    m->refused = message.empty() ? "refused" : message;
+    b.put(p_.pair, Family::kMeta, key, encode_move(*m));
+    return Status::ok();
+  }
+
   static bool is_field_update(OpKind k) {
     return k == OpKind::kMailchimpUpdateFields || k == OpKind::kCrmUpdateFields;
   }
 
   SyncPair& p_;
   const RunRequest& req_;
-  FieldPlan fields_;             // the sync's mapped fields (plan_fields)
+  FieldPlan fields_;  // the sync's mapped fields (plan_fields)
+  // Identities (moves.h) learnt from this chunk's write answers, for the batch that records it.
+  std::map<std::string, MemberKey> identities_;
   std::string field_signature_;  // the mapping, as meta kFieldMapping keeps it
   RunLog log_;
   RunOutcome out_;

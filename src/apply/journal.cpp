@@ -74,6 +74,8 @@ std::vector<std::pair<std::string, std::uint64_t>> plan_counts(const PlanCounts&
           {"hold_crm_email", c.hold_crm_email},
           {"update_mailchimp_fields", c.update_mailchimp_fields},
           {"update_crm_fields", c.update_crm_fields},
+          {"change_email_in_mailchimp", c.change_email_in_mailchimp},
+          {"change_email_in_crm", c.change_email_in_crm},
           {"unchanged", c.unchanged},
           {"report_rows", c.report_rows}};
 }
@@ -104,6 +106,8 @@ void counts_of(const json& j, PlanCounts* c) {
   c->hold_crm_email = n("hold_crm_email");
   c->update_mailchimp_fields = n("update_mailchimp_fields");
   c->update_crm_fields = n("update_crm_fields");
+  c->change_email_in_mailchimp = n("change_email_in_mailchimp");
+  c->change_email_in_crm = n("change_email_in_crm");
   c->unchanged = n("unchanged");
   c->unchanged_in = n("unchanged_in");
   c->report_rows = n("report_rows");
@@ -168,6 +172,7 @@ std::string encode_journal_entry(const JournalEntry& e) {
   if (!e.message.empty()) j["message"] = e.message;
   if (e.at != kNoTime) j["at"] = e.at;
   if (e.resolved_by != 0) j["resolved_by"] = e.resolved_by;
+  if (!op.from_email.empty()) j["from"] = op.from_email;
   if (!op.fields.empty()) {
     json f = json::array();
     for (const OpField& field : op.fields)
@@ -204,7 +209,8 @@ Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view
   if (s) s = r.get("message", &e.message, false);
   if (s) s = r.get("at", &e.at, false);
   if (s) s = r.get("resolved_by", &e.resolved_by, false);
-  if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmUpdateFields), &e.op.kind, what + " kind");
+  if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmChangeEmail), &e.op.kind, what + " kind");
+  if (s) s = r.get("from", &e.op.from_email, false);
   for (const char* list : {"fields", "field_bases"}) {
     if (!s) break;
     auto it = j->find(list);

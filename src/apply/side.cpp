@@ -137,6 +137,7 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
       m.kind = kind_of(w.kind);
       m.merge_fields = w.fields;
       m.status = w.status;
+      m.from_email = w.from_email;
       for (const auto& [tag, value] : w.fields) {
         if (is_address(tag)) m.address_tags.push_back(tag);
       }
@@ -159,6 +160,8 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
 
   static MailchimpWrite::Kind kind_of(OpKind k) {
     switch (k) {
+      case OpKind::kMailchimpChangeEmail:
+        return MailchimpWrite::Kind::kChangeEmail;
       case OpKind::kMailchimpUpdateFields:
         return MailchimpWrite::Kind::kUpdateFields;
       case OpKind::kMailchimpPending:
@@ -177,6 +180,7 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
     o.message = w.message;
     o.changed_at = w.last_changed;
     o.status = w.status;
+    o.identity = w.contact_id;
     using C = WriteOutcome::Code;
     switch (w.code) {
       case C::kDone:
@@ -260,6 +264,7 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
       c.contact_id = w.contact_id;
       c.email = w.email;
       c.fields = w.fields;
+      c.from_email = w.from_email;
       cw.push_back(std::move(c));
     }
     std::vector<CrmWriteOutcome> res = client_.apply(group_id, cw);
@@ -294,6 +299,8 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
         return CrmWrite::Kind::kHoldEmail;
       case OpKind::kCrmUpdateFields:
         return CrmWrite::Kind::kUpdateFields;
+      case OpKind::kCrmChangeEmail:
+        return CrmWrite::Kind::kChangeEmail;
       default:
         return CrmWrite::Kind::kAdd;
     }

@@ -258,6 +258,7 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                     {"reason", reason_name(e.op.reason)},
                     {"result", journal_state_name(e.state)},
                     {"message", e.message}});
+    if (!e.op.from_email.empty()) jops.back()["from"] = e.op.from_email;
     if (!e.op.fields.empty()) {
       json written = json::object();
       for (const OpField& f : e.op.fields)

@@ -55,6 +55,8 @@ json plan_json(const PlanCounts& c, bool first_run, const std::string& sync) {
             {"hold_crm_email", c.hold_crm_email},
             {"update_mailchimp_fields", c.update_mailchimp_fields},
             {"update_crm_fields", c.update_crm_fields},
+            {"change_email_in_mailchimp", c.change_email_in_mailchimp},
+            {"change_email_in_crm", c.change_email_in_crm},
             {"unchanged", c.unchanged},
             {"report_rows", c.report_rows}}}};
 }

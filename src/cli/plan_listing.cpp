@@ -128,6 +128,8 @@ void print_counts(const PlanCounts& c, std::FILE* out) {
       {"CRM email put on hold", c.hold_crm_email},
       {"fields updated in Mailchimp", c.update_mailchimp_fields},
       {"fields updated in the CRM", c.update_crm_fields},
+      {"address changed in Mailchimp", c.change_email_in_mailchimp},
+      {"address changed in the CRM", c.change_email_in_crm},
       {"unchanged", c.unchanged},
       {"report rows", c.report_rows},
   };

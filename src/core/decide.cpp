@@ -286,6 +286,8 @@ std::string_view conflict_name(Conflict c) {
       return "guard";
     case Conflict::kInvalidField:
       return "invalid-field";
+    case Conflict::kAddressChange:
+      return "address-change";
   }
   return "?";
 }

@@ -1,6 +1,8 @@
 #include "concord/diff.h"
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 
 #include "concord/member_fields.h"
 #include "concord/meta_keys.h"
@@ -79,6 +81,13 @@ class Differ {
     crm.cursor.seek_to_first();
     base.cursor.seek_to_first();
     refusals_.seek(meta::kRefusalPrefix);
+    Result<std::vector<AddressMove>> moves = load_moves(store_, pair_);
+    if (!moves) return moves.status();
+    for (AddressMove& m : *moves) {
+      moves_from_.emplace(m.from(), moves_.size());
+      moves_to_.emplace(m.to(), moves_.size());
+      moves_.push_back(std::move(m));
+    }
     result_.first_run = !base.cursor.valid();
     PlanCounts& c = result_.counts;
 
@@ -159,10 +168,17 @@ class Differ {
       if (Status s = crm_state_of(ch, &cs); !s) return bad_value(s, Family::kCrm, key);
       if (Status s = read_consent_time(crm.cursor.value(), key, &cs); !s) return s;
     }
-    BaseState bs;
-    if (b != nullptr) bs = b->state();
     MemberKey mk;
     member_key_from_bytes(key, &mk);
+    // An address that moved (moves.h) is decided as a move, not as a member leaving one address
+    // and another arriving at the next.
+    if (!moves_.empty()) {
+      Result<bool> handled = decide_move(mk, mc, mh, crm, ch, b);
+      if (!handled) return handled.status();
+      if (*handled) return Status::ok();
+    }
+    BaseState bs;
+    if (b != nullptr) bs = b->state();
     Result<const StoredRefusal*> refused = refusal_of(mk);
     if (!refused) return refused.status();
     if (*refused != nullptr) ms.refusal = (*refused)->kind;
@@ -228,7 +244,7 @@ class Differ {
       after.set_field(f.tag, f.value);
     auto emit = [&](OpKind kind, const std::vector<OpField>* written) {
       ++c.of(kind);
-      Operation op{mk, email, kind, d.reason, d.note, {}, after};
+      Operation op{mk, email, kind, d.reason, d.note, {}, {}, after};
       if (written != nullptr) {
         op.fields = *written;
         for (const OpField& f : *written)
@@ -266,6 +282,97 @@ class Differ {
       sink_.report(std::move(row));
     }
     return Status::ok();
+  }
+
+  // A key that is a pending move's old or new address. Returns true when the move decided the key
+  // (nothing more to do), false when the key is decided as any member is.
+  Result<bool> decide_move(const MemberKey& mk, const Input& mc, const SnapshotHeader& mh,
+                           const Input& crm, const SnapshotHeader& ch, const BaseRecord* b) {
+    PlanCounts& c = result_.counts;
+    if (auto to = moves_to_.find(mk); to != moves_to_.end()) {
+      const AddressMove& m = moves_[to->second];
+      const Side other = m.side == Side::kMailchimp ? Side::kCrm : Side::kMailchimp;
+      const Input& at_new = other == Side::kMailchimp ? mc : crm;
+      Result<bool> old_there = has(other, m.from());
+      if (!old_there) return old_there.status();
+      const bool other_moved_too =
+          moves_to_.count(mk) > 1 ||
+          std::any_of(moves_.begin(), moves_.end(), [&](const AddressMove& o) {
+            return o.side == other && o.from_email == m.from_email && o.to_email == m.to_email;
+          });
+      if (!*old_there || other_moved_too) {
+        // Nothing for the other side to follow (it never had the old address, or it moved too):
+        // the member is decided at its new address, with the old address's base.
+        result_.settled_moves.push_back(m);
+        if (!*old_there && !at_new.at) return false;
+        Result<std::optional<BaseRecord>> old_base = base_of(m.from());
+        if (!old_base) return old_base.status();
+        if (!old_base->has_value()) return false;
+        BaseRecord moved = **old_base;
+        moved.mailchimp_hash = moved.crm_hash = 0;  // decided again at the new address
+        sink_.base_update(mk, moved);
+        sink_.base_update(m.from(), std::nullopt);
+        return false;
+      }
+      ++c.unchanged;
+      std::string problem;
+      if (at_new.at) {
+        problem = "the new address " + m.to_email + " belongs to another " +
+                  (other == Side::kMailchimp ? "member in Mailchimp" : "contact in the CRM") +
+                  ": nothing is merged";
+      } else if (!m.refused.empty()) {
+        problem = std::string(other == Side::kMailchimp ? "Mailchimp" : "the CRM") +
+                  " refused the change: " + m.refused;
+      }
+      if (!problem.empty()) {
+        ++c.report_rows;
+        ReportRow row;
+        row.key = mk;
+        row.email = m.to_email;
+        row.conflict = Conflict::kAddressChange;
+        row.decision.conflict = Conflict::kAddressChange;
+        row.reason = "the address changed in " +
+                     std::string(m.side == Side::kMailchimp ? "Mailchimp" : "the CRM") + " from " +
+                     m.from_email + " to " + m.to_email + "; " + problem +
+                     ", and both addresses stay until a person settles it";
+        sink_.report(std::move(row));
+        return true;
+      }
+      const OpKind kind =
+          other == Side::kMailchimp ? OpKind::kMailchimpChangeEmail : OpKind::kCrmChangeEmail;
+      ++c.of(kind);
+      Operation op{mk, m.to_email, kind, Reason::kAgree, Note::kNone, {}, {}, {}};
+      op.from_email = m.from_email;
+      sink_.operation(std::move(op));
+      (void)mh;
+      (void)ch;
+      (void)b;
+      return true;
+    }
+    if (auto from = moves_from_.find(mk); from != moves_from_.end()) {
+      const AddressMove& m = moves_[from->second];
+      const bool other_has = (m.side == Side::kMailchimp ? crm : mc).at;
+      if (!other_has) return false;  // nothing left at the old address to follow
+      ++result_.counts.unchanged;    // waits for its move (decided at the new address)
+      return true;
+    }
+    return false;
+  }
+
+  Result<bool> has(Side side, const MemberKey& key) {
+    Result<std::optional<std::string>> v =
+        store_.get(pair_, side == Side::kMailchimp ? Family::kMailchimp : Family::kCrm, key.view());
+    if (!v) return v.status();
+    return v->has_value();
+  }
+
+  Result<std::optional<BaseRecord>> base_of(const MemberKey& key) {
+    Result<std::optional<std::string>> v = store_.get(pair_, Family::kBase, key.view());
+    if (!v) return v.status();
+    if (!v->has_value()) return std::optional<BaseRecord>();
+    BaseRecord b;
+    if (Status s = decode_base(**v, &b); !s) return bad_value(s, Family::kBase, key.view());
+    return std::optional<BaseRecord>(std::move(b));
   }
 
   // The member's fields: both records' values, the base, and the decision of each.
@@ -373,7 +480,10 @@ class Differ {
   const FieldPlan* fields_;  // nullptr: no mapped fields
   DiffResult result_;
   Cursor refusals_ = store_.scan(pair_, Family::kMeta);
-  StoredRefusal refusal_;  // the last one refusal_of() read
+  StoredRefusal refusal_;                             // the last one refusal_of() read
+  std::vector<AddressMove> moves_;                    // the pending address moves
+  std::multimap<MemberKey, std::size_t> moves_from_;  // old address → moves_ index
+  std::multimap<MemberKey, std::size_t> moves_to_;    // new address → moves_ index
 };
 
 }  // namespace

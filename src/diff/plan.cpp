@@ -18,6 +18,8 @@ constexpr std::uint64_t PlanCounts::*kCounterOf[kOpKindCount] = {
     &PlanCounts::hold_crm_email,
     &PlanCounts::update_mailchimp_fields,
     &PlanCounts::update_crm_fields,
+    &PlanCounts::change_email_in_mailchimp,
+    &PlanCounts::change_email_in_crm,
 };
 
 // The table is indexed by the enum's value: a row out of place would give a kind another's

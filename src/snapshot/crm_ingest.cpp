@@ -5,6 +5,7 @@
 
 #include "concord/email.h"
 #include "snapshot/fetch_common.h"
+#include "snapshot/move_finder.h"
 
 namespace concord {
 
@@ -171,6 +172,8 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
   std::vector<std::optional<std::string>> stored;
   if (Status s = store_.multi_get(pair_, Family::kCrm, keys, &stored); !s) return s;
   std::vector<SnapshotEntry> entries;
+  MoveFinder moves(store_, pair_, Side::kCrm, writer_.mode() == SnapshotWriter::Mode::kFull,
+                   !writer_.started_empty());
   std::size_t i = 0;
   for (auto& [key, entry] : members) {
     CrmMember& m = entry.first;
@@ -194,9 +197,18 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
         crm_consent_changed_at(stored_consent(old), m.state.consent_withheld(), m.modified_at);
     if (covers(key)) written.insert(key);
     entries.push_back({key, crm_entry_of(m, entry.second)});
+    // A contact alone at its address may be a person whose address changed (moves.h).
+    if (m.duplicates.empty() && m.contact_id != 0) {
+      std::vector<std::string> now;
+      for (const CrmBodyAddress& a : m.addresses)
+        now.push_back(a.email);
+      if (now.empty()) now.push_back(entry.second);
+      moves.add(key, entry.second, std::to_string(m.contact_id), old, std::move(now));
+    }
   }
   counts_.written += entries.size();
-  return writer_.write_page(entries);
+  if (Status s = writer_.write_page(entries); !s) return s;
+  return moves.flush();
 }
 
 Result<FetchStats> fetch_crm(CrmReader& reader, std::int64_t group_id, bool full, Store& store,

@@ -4,6 +4,7 @@
 #include "concord/email.h"
 #include "concord/snapshot.h"
 #include "snapshot/fetch_common.h"
+#include "snapshot/move_finder.h"
 
 namespace concord {
 
@@ -91,6 +92,13 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
   }
   counts_.written += entries.size();
   if (Status s = writer_.write_page(entries); !s) return s;
+  // Members under an address new to the snapshot may be people whose address changed.
+  MoveFinder moves(store_, pair_, Side::kMailchimp, writer_.mode() == SnapshotWriter::Mode::kFull,
+                   !writer_.started_empty());
+  for (std::size_t i = 0; i < keyed.size(); ++i) {
+    moves.add(keyed[i].key, keyed[i].email, keyed[i].record->contact_id, stored[i]);
+  }
+  if (Status s = moves.flush(); !s) return s;
   // An incremental fetch that fails later resumes after what it has stored.
   if (!watermark_key_.empty() && page_max != kNoTime && page_max > watermark_) {
     watermark_ = page_max;

@@ -719,6 +719,16 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
     }
   }
 
+  // Address changes: one change_email each (they are few).
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].kind != Kind::kChangeEmail) continue;
+    Status s = change_email(writes[i].contact_id, writes[i].from_email, writes[i].email);
+    out[i] = s ? CrmWriteOutcome{CrmWriteOutcome::Code::kDone, "", writes[i].contact_id}
+               : CrmWriteOutcome{s.retryable() ? CrmWriteOutcome::Code::kFailed
+                                               : CrmWriteOutcome::Code::kInvalid,
+                                 s.message(), writes[i].contact_id};
+  }
+
   // Holds: one update per address (cleaned members are few).
   for (std::size_t i = 0; i < writes.size(); ++i) {
     if (writes[i].kind != Kind::kHoldEmail) continue;

@@ -138,6 +138,7 @@ const char* status_word(MailchimpWrite::Kind k) {
     case MailchimpWrite::Kind::kArchive:
       return "archived";
     case MailchimpWrite::Kind::kUpdateFields:
+    case MailchimpWrite::Kind::kChangeEmail:
       break;
   }
   return "subscribed";
@@ -703,9 +704,13 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
                                                  Resubscribe resubscribe) {
   Impl& im = *impl_;
   std::vector<WriteOutcome> out(writes.size());
-  std::vector<std::size_t> batch_ops, archives;
+  std::vector<std::size_t> batch_ops, archives, renames;
   for (std::size_t i = 0; i < writes.size(); ++i) {
-    (writes[i].kind == MailchimpWrite::Kind::kArchive ? archives : batch_ops).push_back(i);
+    const MailchimpWrite::Kind k = writes[i].kind;
+    (k == MailchimpWrite::Kind::kArchive       ? archives
+     : k == MailchimpWrite::Kind::kChangeEmail ? renames
+                                               : batch_ops)
+        .push_back(i);
   }
 
   // Batch-subscribe in chunks of 500; subscribes refused for compliance come back as pending.
@@ -761,8 +766,9 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
           o.message.clear();
           o.status =
               parse_mailchimp_status(m.value("status", "")).value_or(MailchimpStatus::kAbsent);
-          Result<Micros> lc = parse_iso8601(m.value("last_changed", ""));
+          Result<Micros> lc = parse_iso8601(text(m, "last_changed"));
           o.last_changed = lc.is_ok() ? lc.value() : kNoTime;
+          o.contact_id = text(m, "contact_id");
           answered[found->first] = true;
         }
       }
@@ -793,6 +799,34 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
   std::vector<std::size_t> compliance;
   run_batches(batch_ops, false, &compliance);
   if (!compliance.empty()) run_batches(compliance, true, nullptr);
+
+  // Address changes: PATCH of the member at the old address (Mailchimp keeps its contact_id,
+  // history and status; only a subscribed member's address may change, and not to an address the
+  // audience has: both refusals are for good).
+  for (std::size_t i : renames) {
+    const std::string target =
+        "/lists/" + http::url_encode(list_id) + "/members/" + subscriber_hash(writes[i].from_email);
+    json body = {{"email_address", writes[i].email}};
+    Result<http::Response> r =
+        im.call("PATCH", target, body.dump(-1, ' ', false, json::error_handler_t::replace));
+    WriteOutcome& o = out[i];
+    if (!r) {
+      o = {WriteOutcome::Code::kFailed, r.status().message()};
+    } else if (r->status == 200) {
+      json m = json::parse(r->body, nullptr, false);
+      o = {WriteOutcome::Code::kDone, ""};
+      if (m.is_object()) {
+        o.status = parse_mailchimp_status(text(m, "status")).value_or(MailchimpStatus::kAbsent);
+        Result<Micros> lc = parse_iso8601(text(m, "last_changed"));
+        o.last_changed = lc.is_ok() ? lc.value() : kNoTime;
+      }
+    } else {
+      ApiError e = parse_api_error(*r);
+      o = {r->status >= 500 || r->status == 429 ? WriteOutcome::Code::kFailed
+                                                : WriteOutcome::Code::kInvalid,
+           e.describe()};
+    }
+  }
 
   for (std::size_t i : archives) {
     const std::string target =
