@@ -28,6 +28,9 @@ struct AddressMove {
   std::string identity;    // Mailchimp's contact_id, or the CRM contact id in decimal
   // The other side refused to follow, for good (its words): the move is reported, not re-sent.
   std::string refused;
+  // The new address already had another member or contact on the side where it changed: nothing
+  // is merged; the move is reported until a person settles it.
+  bool occupied = false;
 
   MemberKey from() const { return member_key(from_email); }
   MemberKey to() const { return member_key(to_email); }

@@ -316,7 +316,11 @@ class Differ {
       }
       ++c.unchanged;
       std::string problem;
-      if (at_new.at) {
+      if (m.occupied) {
+        problem = "the new address " + m.to_email + " belonged to another " +
+                  (m.side == Side::kMailchimp ? "member in Mailchimp" : "contact in the CRM") +
+                  " already: nothing is merged";
+      } else if (at_new.at) {
         problem = "the new address " + m.to_email + " belongs to another " +
                   (other == Side::kMailchimp ? "member in Mailchimp" : "contact in the CRM") +
                   ": nothing is merged";

@@ -102,6 +102,15 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
   std::set<std::pair<std::int64_t, MemberKey>> homes;
   if (Status s = stored_homes(page, &homes); !s) return s;
 
+  // Every address each contact of the page has now (for moves.h: a contact that still has an
+  // address did not move away from it).
+  std::map<std::int64_t, std::vector<std::string>> has_now;
+  for (const CrmContact& c : page) {
+    for (const CrmAddress& a : c.addresses) {
+      if (!a.email.empty()) has_now[c.contact_id].push_back(normalise_email(a.email));
+    }
+  }
+
   // Key each contact by its representative address; merge contacts that share one.
   std::map<MemberKey, std::pair<CrmMember, std::string>> members;  // key → member, email
   for (CrmContact& c : page) {
@@ -197,13 +206,13 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
         crm_consent_changed_at(stored_consent(old), m.state.consent_withheld(), m.modified_at);
     if (covers(key)) written.insert(key);
     entries.push_back({key, crm_entry_of(m, entry.second)});
-    // A contact alone at its address may be a person whose address changed (moves.h).
-    if (m.duplicates.empty() && m.contact_id != 0) {
-      std::vector<std::string> now;
-      for (const CrmBodyAddress& a : m.addresses)
-        now.push_back(a.email);
-      if (now.empty()) now.push_back(entry.second);
-      moves.add(key, entry.second, std::to_string(m.contact_id), old, std::move(now));
+    // Each contact read at this address may be a person whose address changed (moves.h).
+    std::vector<std::int64_t> ids = m.duplicates;
+    ids.push_back(m.contact_id);
+    for (std::int64_t id : ids) {
+      auto now = has_now.find(id);
+      if (id == 0 || now == has_now.end()) continue;  // not read now: nothing known of it
+      moves.add(key, entry.second, std::to_string(id), old, now->second);
     }
   }
   counts_.written += entries.size();

@@ -42,7 +42,8 @@ class MoveFinder {
     std::string email;
     std::string identity;
     bool was_stored;
-    bool index;  // record the identity's address
+    bool is_new;  // the stored entry did not hold this identity
+    bool index;   // record the identity's address
     std::vector<std::string> addresses;
   };
   Store& store_;

@@ -48,6 +48,7 @@ std::string encode_move(const AddressMove& m) {
             {"to", m.to_email},
             {"identity", m.identity}};
   if (!m.refused.empty()) j["refused"] = m.refused;
+  if (m.occupied) j["occupied"] = true;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -64,6 +65,8 @@ Result<AddressMove> decode_move(std::string_view value) {
   m.to_email = text("to");
   m.identity = text("identity");
   m.refused = text("refused");
+  auto occupied = j.find("occupied");
+  m.occupied = occupied != j.end() && occupied->is_boolean() && occupied->get<bool>();
   if (m.from_email.empty() || m.to_email.empty()) {
     return Status::corruption("a stored address move lacks an address");
   }
@@ -90,8 +93,9 @@ void MoveFinder::add(const MemberKey& key, const std::string& email, const std::
   // concord): a text search, so that an incremental read parses nothing more.
   const std::string held = side_ == Side::kMailchimp ? "\"contact_id\":\"" + identity + "\""
                                                      : "\"contact_id\":" + identity + ",";
-  const bool index = !stored || index_all_ || stored->find(held) == std::string::npos;
-  seen_.push_back({key, email, identity, stored.has_value(), index, std::move(addresses)});
+  const bool is_new = !stored || stored->find(held) == std::string::npos;
+  seen_.push_back({key, email, identity, stored.has_value(), is_new, index_all_ || is_new,
+                   std::move(addresses)});
 }
 
 Status MoveFinder::flush() {
@@ -99,8 +103,9 @@ Status MoveFinder::flush() {
   // Where each new key's identity was last written.
   std::vector<std::size_t> fresh;
   std::vector<std::string> id_keys;
+  // An identity new at its key (the key new to the snapshot, or another person's before).
   for (std::size_t i = 0; i < seen_.size() && look_up_; ++i) {
-    if (seen_[i].was_stored) continue;
+    if (!seen_[i].is_new) continue;
     fresh.push_back(i);
     id_keys.push_back(identity_key(side_, seen_[i].identity));
   }
@@ -132,7 +137,7 @@ Status MoveFinder::flush() {
     const std::string old_email(v.email);
     // Still one of the person's addresses: no move (the CRM chose another to represent them).
     if (std::find(s.addresses.begin(), s.addresses.end(), old_email) != s.addresses.end()) continue;
-    AddressMove m{side_, old_email, s.email, s.identity, ""};
+    AddressMove m{side_, old_email, s.email, s.identity, "", s.was_stored};
     b.put(pair_, Family::kMeta, move_key(side_, s.key), encode_move(m));
     b.del(pair_, family_of(side_), candidates[n].second.view());
     ++moves_;

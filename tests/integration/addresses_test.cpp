@@ -133,3 +133,29 @@ TEST_CASE("addresses: a new address another member has is reported, nothing merg
   CHECK(run.json()["operations"].empty());
   CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
 }
+
+TEST_CASE("addresses: a new address another CRM contact has is reported, nobody unsubscribed",
+          "[addresses]") {
+  reset_to_fixture();
+  Workdir w(sandbox(), "max_removal_fraction = 1.0");
+  migrated(w);
+  // Wilma's contact (101) takes the address of Pebbles' contact (105).
+  change_crm_email(101, "wilma@bedrock.org", "pebbles@bedrock.org");
+  for (const char* args : {"sync --json", "sync --full --json"}) {
+    sandbox().advance_clock(60);
+    Command run = w.concord(std::string(args) == "sync --json"
+                                ? std::vector<std::string>{"sync", "--json"}
+                                : std::vector<std::string>{"sync", "--full", "--json"});
+    INFO(run.text());
+    REQUIRE(run.code == 0);
+    const json result = run.json();
+    bool reported = false;
+    for (const json& r : result["report"]) {
+      reported |= r["class"] == "address-change" && r["email"] == "pebbles@bedrock.org";
+    }
+    CHECK(reported);
+    CHECK(result["operations"].empty());
+    CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
+    CHECK(now_state().mc_status("pebbles@bedrock.org") == "subscribed");
+  }
+}
