@@ -8,6 +8,7 @@
 #include "concord/journal.h"
 #include "concord/member_fields.h"
 #include "concord/meta_keys.h"
+#include "concord/moves.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
 #include "concord/snapshot.h"
@@ -246,6 +247,20 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                        {"problem", f.problem}});
   }
 
+  // Address changes waiting for the other side (or for a person) that involve this address.
+  Result<std::vector<AddressMove>> moves = load_moves((*ctx)->store(), **pair);
+  if (!moves) return fail(kExitError, moves.status().to_string());
+  json jmoves = json::array();
+  for (const AddressMove& m : *moves) {
+    if (m.from_email != *email && m.to_email != *email) continue;
+    jmoves.push_back({{"changed_in", side_name(m.side)},
+                      {"from", m.from_email},
+                      {"to", m.to_email},
+                      {"state", m.occupied           ? "new address taken"
+                                : !m.refused.empty() ? "refused: " + m.refused
+                                                     : "pending"}});
+  }
+
   json jops = json::array();
   for (const JournalEntry& e : *ops) {
     Result<std::optional<RunRecord>> run = log.get_run(e.run_id);
@@ -305,6 +320,7 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                 {"conflict", conflict_name(d.conflict)},
                 {"rules", steps}}},
               {"fields", jfields},
+              {"address_changes", jmoves},
               {"operations", jops}};
     std::cout << j.dump(2) << "\n";
     return kExitOk;
@@ -348,6 +364,11 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                       ? ""
                       : (": not sent: " + f["problem"].get<std::string>()).c_str());
     }
+  }
+  for (const json& m : jmoves) {
+    std::printf("\nAddress change in %s: %s → %s (%s)\n",
+                m["changed_in"].get<std::string>().c_str(), m["from"].get<std::string>().c_str(),
+                m["to"].get<std::string>().c_str(), m["state"].get<std::string>().c_str());
   }
   std::printf("\nOperations journaled for this member\n");
   if (jops.empty()) std::printf("  none\n");

@@ -158,4 +158,11 @@ TEST_CASE("addresses: a new address another CRM contact has is reported, nobody 
     CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
     CHECK(now_state().mc_status("pebbles@bedrock.org") == "subscribed");
   }
+  // explain of the old address shows the change waiting for a person.
+  Command why = w.concord({"explain", "wilma@bedrock.org", "--json"});
+  INFO(why.text());
+  const json explained = why.json();
+  REQUIRE(explained["address_changes"].size() == 1);
+  CHECK(explained["address_changes"][0]["to"] == "pebbles@bedrock.org");
+  CHECK(explained["address_changes"][0]["state"] == "new address taken");
 }
