@@ -417,3 +417,90 @@ TEST_CASE("property: after applying a plan, the next diff has no operations; the
     }
   }
 }
+
+// ---- address moves (moves.h): the diff's part, as a table ---------------------------------------
+
+TEST_CASE("an address move is decided as the same member moving, or reported") {
+  const MailchimpState mc_in{MailchimpStatus::kSubscribed, {}, day(1, 1)};
+  const CrmState crm_in{CrmStatus::kAdded, day(1, 2), true};
+  const BaseRecord base_in{Membership::kIn, day(1, 1), day(1, 2), 7, 8};
+  struct Row {
+    const char* name;
+    Side moved_in;               // where the address changed
+    bool other_has_old = true;   // the other side still has the old address
+    bool other_has_new = false;  // the other side has the new address already
+    bool other_moved = false;    // the other side recorded the same move
+    std::string refused{};
+    bool occupied = false;
+    std::optional<OpKind> op{};  // the one operation planned
+    bool reported = false;       // an address-change row for the new address
+    bool settled = false;        // the move needs nothing more
+  };
+  const std::vector<Row> rows = {
+      {"the CRM changed it: Mailchimp's member follows", Side::kCrm, true, false, false, "", false,
+       OpKind::kMailchimpChangeEmail},
+      {"Mailchimp changed it: the CRM contact follows", Side::kMailchimp, true, false, false, "",
+       false, OpKind::kCrmChangeEmail},
+      {"the new address is another member's on the other side: reported", Side::kCrm, true, true,
+       false, "", false, std::nullopt, true},
+      {"it was another contact's on the same side: reported", Side::kCrm, true, false, false, "",
+       true, std::nullopt, true},
+      {"the other side refused to follow: reported, not sent again", Side::kCrm, true, false, false,
+       "This member's status is unsubscribed", false, std::nullopt, true},
+      {"the other side never had the old address: settled, and the member decided as any",
+       Side::kCrm, false, false, false, "", false, OpKind::kMailchimpSubscribe, false, true},
+      {"both sides moved: settled, no operation", Side::kCrm, false, true, true, "", false,
+       std::nullopt, false, true},
+  };
+  for (const Row& r : rows) {
+    SECTION(r.name) {
+      TempStore t;
+      const std::string from = "wilma@example.org", to = "wilma.f@example.org";
+      const Side other = r.moved_in == Side::kCrm ? Side::kMailchimp : Side::kCrm;
+      auto put_side = [&](Side s, const std::string& email) {
+        if (s == Side::kMailchimp) {
+          put_mc(*t.store, *t.pair, email, mc_in);
+        } else {
+          put_crm(*t.store, *t.pair, email, crm_in);
+        }
+      };
+      put_side(r.moved_in, to);
+      if (r.other_has_old) put_side(other, from);
+      if (r.other_has_new) put_side(other, to);
+      put_base(*t.store, *t.pair, from, base_in);
+      AddressMove m{r.moved_in, from, to, "101", r.refused, r.occupied};
+      REQUIRE(
+          t.store->put(*t.pair, Family::kMeta, move_key(m.side, m.to()), encode_move(m)).is_ok());
+      if (r.other_moved) {
+        AddressMove o{other, from, to, "x", "", false};
+        REQUIRE(
+            t.store->put(*t.pair, Family::kMeta, move_key(o.side, o.to()), encode_move(o)).is_ok());
+      }
+      Plan plan;
+      Result<DiffResult> d = diff(*t.store, *t.pair, SyncOptions{}, plan);
+      REQUIRE(d.is_ok());
+      if (r.op) {
+        REQUIRE(plan.operations.size() == 1);
+        CHECK(plan.operations[0].kind == *r.op);
+        CHECK(plan.operations[0].email == to);
+        const bool change =
+            *r.op == OpKind::kMailchimpChangeEmail || *r.op == OpKind::kCrmChangeEmail;
+        CHECK(plan.operations[0].from_email == (change ? from : ""));
+      } else {
+        CHECK(plan.operations.empty());  // never unsubscribe-old plus subscribe-new
+      }
+      bool reported = false;
+      for (const ReportRow& row : plan.reports)
+        reported |= row.conflict == Conflict::kAddressChange && row.email == to;
+      CHECK(reported == r.reported);
+      CHECK(!d->settled_moves.empty() == r.settled);
+      if (r.other_moved) {
+        // The base moved to the new address with the member.
+        bool moved = false;
+        for (const auto& [key, b] : plan.base_updates)
+          moved |= key == member_key(to) && b.has_value() && b->membership == Membership::kIn;
+        CHECK(moved);
+      }
+    }
+  }
+}
