@@ -219,7 +219,8 @@ struct SideOutcome {
   Micros changed_at = kNoTime;          // the side's time of the change, when it says
   // Mailchimp: the member's status after the write as far as the answer shows (kAbsent: unknown).
   MailchimpStatus status = MailchimpStatus::kAbsent;
-  // Mailchimp: the member's contact_id, when the answer shows it (its identity, moves.h).
+  // The member's identity (moves.h) when the answer shows it: a Mailchimp contact_id (not in
+  // batch answers), the CRM contact written (a contact created or added).
   std::string identity{};
 };
 

@@ -457,6 +457,7 @@ class Run {
       s = apply_side(side);
       if (!s) break;
     }
+    if (s && !stopped()) s = read_back_added();
     for (const OpKindInfo& k : kOpKinds) {
       const std::size_t i = static_cast<std::size_t>(k.kind);
       for (std::size_t st = 0; st < results_[i].size(); ++st) {
@@ -507,6 +508,26 @@ class Run {
     for (const OpKindInfo& k : kOpKinds) {
       const std::size_t i = static_cast<std::size_t>(k.kind);
       results_[i][static_cast<std::size_t>(JournalState::kPlanned)] = pass.planned()[i];
+    }
+    return Status::ok();
+  }
+
+  // Members this run added to Mailchimp are read back at once (an incremental read: the pages of
+  // what changed since this run's fetch), for Mailchimp's answer to an add does not say the
+  // member's contact_id, and without it an address changed before the next run could not be
+  // recognised as the same person (moves.h). A failure here is a note: the next run reads them.
+  Status read_back_added() {
+    std::uint64_t added = 0;
+    for (OpKind k : {OpKind::kMailchimpSubscribe, OpKind::kMailchimpPending}) {
+      added += results_[static_cast<std::size_t>(k)][static_cast<std::size_t>(JournalState::kDone)];
+    }
+    if (added == 0) return Status::ok();
+    Result<FetchStats> f = p_.target.fetch(false, p_.store, p_.pair);
+    if (!f) {
+      out_.record.notes.push_back(
+          "reading back the members added to Mailchimp failed (the next run "
+          "reads them): " +
+          f.status().to_string());
     }
     return Status::ok();
   }
@@ -781,6 +802,16 @@ class Run {
         if (st.status == CrmStatus::kAdded) {
           st.contact_known = true;
           st.trashed = false;
+        }
+        // A contact created here is known by its id at once (moves.h), not at the next read.
+        if (!o.identity.empty() && body.find("\"contact_id\"") == std::string::npos) {
+          CrmBody created;
+          Result<std::int64_t> id = parse_int64(o.identity);
+          if (id) {
+            created.contact_id = *id;
+            body = encode_crm_body(created);
+            identities_[identity_key(Side::kCrm, o.identity)] = e.op.key;
+          }
         }
       }
       encode_snapshot(crm_header(st, hash), email, body, &out);

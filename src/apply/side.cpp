@@ -275,6 +275,7 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
         case CrmWriteOutcome::Code::kDone:
           out[i].code = SideOutcome::Code::kDone;
           out[i].changed_at = res[i].written_at;
+          if (res[i].contact_id != 0) out[i].identity = std::to_string(res[i].contact_id);
           break;
         case CrmWriteOutcome::Code::kInvalid:
           out[i].code = SideOutcome::Code::kRefused;

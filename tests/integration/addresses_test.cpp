@@ -81,9 +81,8 @@ TEST_CASE("addresses: a Mailchimp address change reaches the CRM contact without
   reset_to_fixture();
   Workdir w(sandbox(), "max_removal_fraction = 1.0");
   migrated(w);
-  // The next run reads back the members the migration added (Mailchimp's batch answer does not
-  // say their contact_id, which recognises them).
-  REQUIRE(next_run(w).code == 0);
+  // (Betty was added by the migration: the run read her back, so she is known by her contact_id
+  // although no run has read the audience since.)
   const std::size_t contacts = now_state().civicrm()["contacts"].size();
   // An admin changes Betty's address in Mailchimp's pages; no daemon listens.
   sandbox().member_hook({{"email_address", "betty@bedrock.org"},
