@@ -115,18 +115,30 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
-  if (*init_c) return init(g, force);
-  if (*check_c) return check(g);
-  if (*plan_c) return plan(g, plan_o);
-  if (*sync_c) return sync(g, sync_o);
-  if (*report_c) return report(g, rep);
-  if (*status_c) return status(g, status_json);
-  if (*prune_c) return prune(g, prune_sync, prune_json);
-  if (*backup_c) return backup(g, backup_sync, backup_dir);
-  if (*explain_c) return explain(g, explain_email, explain_sync, explain_json);
-  if (*reh) return rehearse(r);
-  if (*serve_c) return serve(g, serve_o);
-  if (*hook_install) return webhooks_install(g, hook_sync, hook_url);
-  if (*hook_list) return webhooks_list(g, hook_sync);
-  return kExitUsage;
+  auto dispatch = [&]() -> int {
+    if (*init_c) return init(g, force);
+    if (*check_c) return check(g);
+    if (*plan_c) return plan(g, plan_o);
+    if (*sync_c) return sync(g, sync_o);
+    if (*report_c) return report(g, rep);
+    if (*status_c) return status(g, status_json);
+    if (*prune_c) return prune(g, prune_sync, prune_json);
+    if (*backup_c) return backup(g, backup_sync, backup_dir);
+    if (*explain_c) return explain(g, explain_email, explain_sync, explain_json);
+    if (*reh) return rehearse(r);
+    if (*serve_c) return serve(g, serve_o);
+    if (*hook_install) return webhooks_install(g, hook_sync, hook_url);
+    if (*hook_list) return webhooks_list(g, hook_sync);
+    return kExitUsage;
+  };
+  // Nothing that faces the outside may throw across it: an exception that still escapes a command
+  // ends it as an error (exit 1) with its message, never an abort.
+  try {
+    return dispatch();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "concord: stopped by an unexpected error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "concord: stopped by an unexpected error\n");
+  }
+  return kExitError;
 }

@@ -19,6 +19,18 @@
 namespace concord::serve {
 namespace {
 
+// A run, with any exception that still escapes it turned into that run's error: the daemon keeps
+// serving the other pairs (and this one's next run) rather than aborting.
+Result<RunOutcome> guarded_run(SyncPair& sp, const RunRequest& rq) {
+  try {
+    return run_sync(sp, rq);
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("the run stopped on an unexpected error: ") + e.what());
+  } catch (...) {
+    return Status::internal("the run stopped on an unexpected error");
+  }
+}
+
 constexpr std::string_view kMetaCreated = meta::kServeCreated;
 constexpr std::string_view kMetaEnabled = meta::kServeEnabled;
 // The longest the worker sleeps without looking at the schedule again.
@@ -211,7 +223,7 @@ void Daemon::run_pair(Pair& p, bool webhook) {
   const std::uint64_t mc_before = mailchimp.requests(), crm_before = crm.requests();
   SyncPair sp{store_, handle, *p.spec.config, mailchimp, crm, *options_.clock};
   const Micros started = options_.clock->now();
-  Result<RunOutcome> r = run_sync(sp, rq);
+  Result<RunOutcome> r = guarded_run(sp, rq);
   metrics_.api_requests(Side::kMailchimp, mailchimp.requests() - mc_before);
   metrics_.api_requests(Side::kCrm, crm.requests() - crm_before);
   if (options_.retried_errors) {

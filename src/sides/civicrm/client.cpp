@@ -38,6 +38,15 @@ int hold_of(const json& v) {
   return static_cast<int>(as_id(v));
 }
 
+// A row's member, or null when the row is not an object or lacks it (an answer of any shape is
+// read without throwing).
+const json& member(const json& row, const char* key) {
+  static const json kNull;
+  if (!row.is_object()) return kNull;
+  auto it = row.find(key);
+  return it == row.end() ? kNull : *it;
+}
+
 std::string str(const json& row, const char* key) {
   auto it = row.find(key);
   return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -78,10 +87,10 @@ void read_contact_columns(const json& row, const TimeZone& zone,
     auto it = row.find("contact_id." + f);
     c->fields.emplace_back(f, it == row.end() ? std::string() : field_text(*it));
   }
-  c->trashed = truthy(row.value("contact_id.is_deleted", json()));
-  c->do_not_email = truthy(row.value("contact_id.do_not_email", json()));
-  c->is_opt_out = truthy(row.value("contact_id.is_opt_out", json()));
-  c->deceased = truthy(row.value("contact_id.is_deceased", json()));
+  c->trashed = truthy(member(row, "contact_id.is_deleted"));
+  c->do_not_email = truthy(member(row, "contact_id.do_not_email"));
+  c->is_opt_out = truthy(member(row, "contact_id.is_opt_out"));
+  c->deceased = truthy(member(row, "contact_id.is_deceased"));
   Result<Micros> modified = parse_civil(str(row, "contact_id.modified_date"));
   c->modified_at = modified ? zone.local_to_utc(*modified) : kNoTime;
   c->first_name = str(row, "contact_id.first_name");
@@ -179,7 +188,7 @@ struct CiviCrmClient::Impl {
     if (!found) return found.status();
     std::map<std::string, std::int64_t> out;
     for (const json& row : (*found)["values"]) {
-      out.emplace(normalise_email(str(row, "email")), as_id(row.value("contact_id", json())));
+      out.emplace(normalise_email(str(row, "email")), as_id(member(row, "contact_id")));
     }
     return out;
   }
@@ -204,7 +213,7 @@ struct CiviCrmClient::Impl {
     std::vector<std::int64_t> ids;
     if (rows.is_array()) {
       for (const json& row : rows)
-        ids.push_back(as_id(row.value("id", json())));
+        ids.push_back(as_id(member(row, "id")));
     }
     if (ids.size() != which.size() || std::count(ids.begin(), ids.end(), 0) != 0) {
       return Status::unavailable("CiviCRM Contact.save: the answer does not list the " +
@@ -226,7 +235,7 @@ struct CiviCrmClient::Impl {
     Result<json> r = call("Email", "get", params);
     if (!r) return r.status();
     for (const json& row : (*r)["values"])
-      out[as_id(row.value("contact_id", json()))].push_back(row);
+      out[as_id(member(row, "contact_id"))].push_back(row);
     return out;
   }
 
@@ -263,7 +272,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
     if (!rows.is_array()) return Status::unavailable("SubscriptionHistory.get: no values array");
     ++read.pages;
     for (const json& row : rows) {
-      std::int64_t cid = as_id(row.value("contact_id", json()));
+      std::int64_t cid = as_id(member(row, "contact_id"));
       if (have_current && cid != current.contact_id) {
         done.push_back(std::move(current));
         have_current = false;
@@ -299,9 +308,8 @@ Status CiviCrmClient::Impl::hand_over(std::vector<CrmContact>& contacts, CrmSink
   if (!emails) return emails.status();
   for (CrmContact& c : contacts) {
     for (const json& e : (*emails)[c.contact_id]) {
-      c.addresses.push_back({str(e, "email"), truthy(e.value("is_primary", json())),
-                             truthy(e.value("is_bulkmail", json())),
-                             hold_of(e.value("on_hold", json()))});
+      c.addresses.push_back({str(e, "email"), truthy(member(e, "is_primary")),
+                             truthy(member(e, "is_bulkmail")), hold_of(member(e, "on_hold"))});
     }
   }
   return sink.records(contacts);
@@ -353,6 +361,7 @@ Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
       "Group", "get", {{"select", {"id", "name", "title"}}, {"where", where}, {"limit", 25}});
   if (!r) return r.status();
   const json& v = (*r)["values"];
+  if (!v.is_array()) return Status::unavailable("CiviCRM Group.get: the answer has no values list");
   if (v.empty()) {
     return Status::not_found("no CiviCRM group has the id, name or title \"" +
                              std::string(id_or_name) + "\"");
@@ -360,11 +369,11 @@ Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
   if (v.size() > 1) {
     std::string ids;
     for (const json& g : v)
-      ids += (ids.empty() ? "" : ", ") + std::to_string(as_id(g["id"]));
+      ids += (ids.empty() ? "" : ", ") + std::to_string(as_id(member(g, "id")));
     return Status::invalid("several CiviCRM groups are named \"" + std::string(id_or_name) +
                            "\" (ids " + ids + "); give the id instead");
   }
-  return CrmGroup{as_id(v[0]["id"]), str(v[0], "name"), str(v[0], "title")};
+  return CrmGroup{as_id(member(v[0], "id")), str(v[0], "name"), str(v[0], "title")};
 }
 
 // The reads, with the mapped contact fields a sync asked for.
@@ -463,7 +472,7 @@ Result<SideRead> CiviCrmClient::FieldReader::read_contacts(
                                   {"limit", 0}});
     if (!found) return found.status();
     for (const json& row : (*found)["values"])
-      ids.insert(as_id(row.value("contact_id", json())));
+      ids.insert(as_id(member(row, "contact_id")));
     return Status::ok();
   });
   if (!looked) return looked;
@@ -505,12 +514,11 @@ Result<SideRead> CiviCrmClient::FieldReader::read_by_address(const std::vector<s
     for (const json& row : rows) {
       if (!row.is_object()) continue;
       CrmContact c;
-      c.contact_id = as_id(row.value("contact_id", json()));
+      c.contact_id = as_id(member(row, "contact_id"));
       if (c.contact_id == 0) continue;
       read_contact_columns(row, *im.zone, fields_, &c);
-      c.addresses.push_back({str(row, "email"), truthy(row.value("is_primary", json())),
-                             truthy(row.value("is_bulkmail", json())),
-                             hold_of(row.value("on_hold", json()))});
+      c.addresses.push_back({str(row, "email"), truthy(member(row, "is_primary")),
+                             truthy(member(row, "is_bulkmail")), hold_of(member(row, "on_hold"))});
       page.push_back(std::move(c));
     }
     return sink.records(page);
@@ -528,7 +536,7 @@ Result<std::vector<CiviCrmClient::ContactField>> CiviCrmClient::contact_fields()
   std::vector<ContactField> out;
   for (const json& row : rows) {
     if (!row.is_object()) continue;
-    out.push_back({str(row, "name"), str(row, "data_type"), truthy(row.value("readonly", json()))});
+    out.push_back({str(row, "name"), str(row, "data_type"), truthy(member(row, "readonly"))});
   }
   return out;
 }

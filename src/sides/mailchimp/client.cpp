@@ -76,6 +76,10 @@ Result<json> parse_json(const http::Response& r, std::string_view what) {
     return Status::unavailable(std::string(what) + ": Mailchimp's answer is not valid JSON (" +
                                std::to_string(r.body.size()) + " bytes)");
   }
+  // Every answer concord reads is an object; anything else is malformed, never indexed into.
+  if (!j.is_object()) {
+    return Status::unavailable(std::string(what) + ": Mailchimp's answer is not a JSON object");
+  }
   return j;
 }
 
@@ -108,6 +112,12 @@ bool flag(const json& object, const char* key) {
 std::string text(const json& object, const char* key) {
   auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// An integer member of an object; anything else (absent, another type, out of range) is `or_else`.
+std::int64_t integer(const json& object, const char* key, std::int64_t or_else = 0) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : or_else;
 }
 
 Webhook parse_webhook(const json& j) {
@@ -204,7 +214,7 @@ ApiError parse_api_error(const http::Response& r) {
     if (auto errs = j.find("errors"); errs != j.end() && errs->is_array()) {
       for (const json& fe : *errs) {
         if (!fe.is_object()) continue;
-        e.field_errors.emplace_back(fe.value("field", ""), fe.value("message", ""));
+        e.field_errors.emplace_back(text(fe, "field"), text(fe, "message"));
       }
     }
   }
@@ -422,10 +432,10 @@ Result<Audience> MailchimpClient::resolve_audience(std::string_view id_or_name) 
     Result<json> j = parse_json(*r, "looking up the audience");
     if (!j) return j.status();
     Audience a;
-    a.id = j->value("id", "");
-    a.name = j->value("name", "");
+    a.id = text(*j, "id");
+    a.name = text(*j, "name");
     if (auto st = j->find("stats"); st != j->end() && st->is_object()) {
-      a.member_count = st->value("member_count", std::int64_t{0});
+      a.member_count = integer(*st, "member_count");
     }
     if (!a.id.empty()) return a;
   } else if (r->status != 404) {
@@ -443,10 +453,11 @@ Result<Audience> MailchimpClient::resolve_audience(std::string_view id_or_name) 
     if (!lists.is_array()) return Status::unavailable("listing audiences: no \"lists\" array");
     for (const json& l : lists) {
       Audience a;
-      a.id = l.value("id", "");
-      a.name = l.value("name", "");
+      a.id = text(l, "id");
+      a.name = text(l, "name");
+      if (a.id.empty()) continue;  // not an audience
       if (auto st = l.find("stats"); st != l.end() && st->is_object()) {
-        a.member_count = st->value("member_count", std::int64_t{0});
+        a.member_count = integer(*st, "member_count");
       }
       all.push_back(std::move(a));
     }
@@ -759,13 +770,12 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
         auto it = j.find(list);
         if (it == j.end() || !it->is_array()) continue;
         for (const json& m : *it) {
-          auto found = by_email.find(lower(m.value("email_address", "")));
+          auto found = by_email.find(lower(text(m, "email_address")));
           if (found == by_email.end()) continue;
           WriteOutcome& o = out[found->second];
           o.code = as_pending ? WriteOutcome::Code::kPendingSent : WriteOutcome::Code::kDone;
           o.message.clear();
-          o.status =
-              parse_mailchimp_status(m.value("status", "")).value_or(MailchimpStatus::kAbsent);
+          o.status = parse_mailchimp_status(text(m, "status")).value_or(MailchimpStatus::kAbsent);
           Result<Micros> lc = parse_iso8601(text(m, "last_changed"));
           o.last_changed = lc.is_ok() ? lc.value() : kNoTime;
           o.contact_id = text(m, "contact_id");
@@ -774,10 +784,10 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
       }
       if (auto errs = j.find("errors"); errs != j.end() && errs->is_array()) {
         for (const json& e : *errs) {
-          auto found = by_email.find(lower(e.value("email_address", "")));
+          auto found = by_email.find(lower(text(e, "email_address")));
           if (found == by_email.end()) continue;
           std::size_t i = found->second;
-          std::string text = e.value("error", "");
+          std::string text = concord::text(e, "error");
           WriteOutcome::Code code = classify_error(text);
           answered[found->first] = true;
           if (code == WriteOutcome::Code::kCompliance && !as_pending &&

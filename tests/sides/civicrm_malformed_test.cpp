@@ -1,0 +1,52 @@
+// The CiviCRM client reads APIv4 answers of any shape without throwing: each is an error or a
+// harmless result (issue 14, "No input crashes it").
+#include <catch2/catch.hpp>
+
+#include "concord/civicrm_client.h"
+#include "malformed_answers.h"
+
+using namespace concord;
+using namespace concord::testing;
+
+namespace {
+
+class NullSink final : public CrmSink {
+ public:
+  Status records(std::vector<CrmContact>&) override { return Status::ok(); }
+};
+
+}  // namespace
+
+TEST_CASE("CiviCRM answers of any shape are errors, never exceptions") {
+  for (const std::string& body : malformed_bodies()) {
+    for (int status : {200, 401, 500}) {
+      INFO(status << " " << body);
+      CiviCrmOptions o;
+      o.url = "https://crm.example.org";
+      o.api_key = "KEY";
+      o.http.retry.max_attempts = 1;
+      auto client = std::move(
+          CiviCrmClient::create(o, std::make_unique<CannedTransport>(body, status)).value());
+      NullSink sink;
+      CHECK_NOTHROW(client->resolve_group("Newsletter"));
+      CHECK_NOTHROW(client->read_all(42, sink));
+      CHECK_NOTHROW(client->read_since(42, 1000, sink));
+      CHECK_NOTHROW(client->read_contacts(42, {"a@example.org"}, {7}, sink));
+      CHECK_NOTHROW(client->read_by_address({"a@example.org"}, sink));
+      CHECK_NOTHROW(client->contact_fields());
+      CHECK_NOTHROW(client->change_email(7, "a@example.org", "b@example.org"));
+      std::vector<CrmWrite> writes = {
+          {CrmWrite::Kind::kAdd, 7, "", {}},
+          {CrmWrite::Kind::kCreateContact, 0, "n@example.org", {{"first_name", "N"}}},
+          {CrmWrite::Kind::kUpdateFields, 7, "", {{"first_name", "N"}}},
+          {CrmWrite::Kind::kHoldEmail, 7, "a@example.org", {}},
+      };
+      std::vector<CrmWriteOutcome> out;
+      CHECK_NOTHROW(out = client->apply(42, writes));
+      CHECK(out.size() == writes.size());
+      if (body.find("values") == std::string::npos || status != 200) {
+        CHECK_FALSE(client->resolve_group("Newsletter").is_ok());
+      }
+    }
+  }
+}
