@@ -157,7 +157,7 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   }
   if (const toml::node* n = t.get("max_removal_fraction")) {
     std::optional<double> f = n->value<double>();
-    if (!f || *f < 0 || *f > 1) {
+    if (!f || !(*f >= 0 && *f <= 1)) {  // written so that nan is refused too
       return r.error(n, where + "max_removal_fraction must be a number from 0 to 1");
     }
     o.max_removal_fraction = *f;
@@ -236,6 +236,12 @@ Result<Micros> parse_duration(std::string_view text) {
     mult = 86400;
   } else {
     return Status::invalid("\"" + std::string(text) + "\" is not a duration like 30s, 5m or 1h");
+  }
+  // At most ten years: anything longer is a typo, and would overflow µs in an int64.
+  constexpr std::int64_t kMaxSeconds = 10LL * 366 * 86400;
+  if (mult != 0 && n > kMaxSeconds / mult) {
+    return Status::invalid("duration \"" + std::string(text) +
+                           "\" is too long (at most ten years)");
   }
   return n * mult * kMicrosPerSecond;
 }

@@ -86,6 +86,18 @@ TEST_CASE("configuration errors name the file, the line and the key") {
   }
 }
 
+TEST_CASE("durations and fractions out of range are errors, never overflows or nan") {
+  CHECK_FALSE(parse_duration("999999999d").is_ok());
+  CHECK_FALSE(parse_duration("99999999999999999999s").is_ok());
+  CHECK(parse_duration("3650d").is_ok());
+  auto c = parse_config(
+      "[mailchimp.m]\n[civicrm.c]\nurl=\"https://x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\n"
+      "group=\"99999999999999999999\"\nmax_removal_fraction = nan\n",
+      "c.toml");
+  REQUIRE_FALSE(c.is_ok());
+  CHECK_THAT(c.status().message(), Catch::Matchers::Contains("max_removal_fraction"));
+}
+
 TEST_CASE("durations") {
   CHECK(parse_duration("0").value() == 0);
   CHECK(parse_duration("0s").value() == 0);

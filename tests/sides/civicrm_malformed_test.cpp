@@ -50,3 +50,14 @@ TEST_CASE("CiviCRM answers of any shape are errors, never exceptions") {
     }
   }
 }
+
+TEST_CASE("a group id no group can have (20 digits) is an error naming it") {
+  CiviCrmOptions o;
+  o.url = "https://crm.example.org";
+  o.api_key = "KEY";
+  auto client = std::move(
+      CiviCrmClient::create(o, std::make_unique<CannedTransport>(R"({"values":[]})")).value());
+  Result<CrmGroup> g = client->resolve_group("99999999999999999999");
+  REQUIRE_FALSE(g.is_ok());
+  CHECK_THAT(g.status().message(), Catch::Matchers::Contains("99999999999999999999"));
+}

@@ -351,7 +351,13 @@ Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
   bool numeric = !id_or_name.empty() && std::all_of(id_or_name.begin(), id_or_name.end(),
                                                     [](char c) { return c >= '0' && c <= '9'; });
   if (numeric) {
-    where = json::array({json::array({"id", "=", std::stoll(std::string(id_or_name))})});
+    // A number no group id can be (20 digits) is an error naming it, not an exception.
+    Result<std::int64_t> id = parse_int64(id_or_name);
+    if (!id) {
+      return Status::invalid("CiviCRM group id \"" + std::string(id_or_name) +
+                             "\" is not a group id (too large)");
+    }
+    where = json::array({json::array({"id", "=", *id})});
   } else {
     where =
         json::array({json::array({"OR", json::array({json::array({"name", "=", id_or_name}),
