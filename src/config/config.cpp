@@ -3,6 +3,7 @@
 
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -10,6 +11,27 @@
 
 namespace concord {
 namespace {
+
+// True when `url` is plain http:// to a host that is not this machine: the API key would cross the
+// network in clear. Loopback (127.0.0.0/8, ::1, localhost) is allowed: a local proxy or sandbox.
+bool clear_text_off_machine(std::string_view url) {
+  constexpr std::string_view kHttp = "http://";
+  if (url.size() < kHttp.size()) return false;
+  for (std::size_t i = 0; i < kHttp.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(url[i])) != kHttp[i]) return false;
+  }
+  std::string_view rest = url.substr(kHttp.size());
+  if (const std::size_t at = rest.find('@'); at != std::string_view::npos)
+    rest.remove_prefix(at + 1);
+  std::string_view host;
+  if (!rest.empty() && rest.front() == '[') {
+    host =
+        rest.substr(0, rest.find(']') == std::string_view::npos ? rest.size() : rest.find(']') + 1);
+  } else {
+    host = rest.substr(0, rest.find_first_of(":/?#"));
+  }
+  return !(host.starts_with("127.") || host == "localhost" || host == "[::1]");
+}
 
 // Why a CRM field name cannot be mapped ("" when it can): a core contact field or a custom one as
 // Group_Name.Field_Name; the contact's addresses are concord's to manage, never a field's.
@@ -296,6 +318,12 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       CONCORD_TRY(r.only(*t, {"api_key_env", "base_url", "ca_file", "max_connections"}, section));
       CONCORD_TRY(r.str(*t, "api_key_env", &a.api_key_env));
       CONCORD_TRY(r.str(*t, "base_url", &a.base_url));
+      if (clear_text_off_machine(a.base_url)) {
+        return r.error(t->get("base_url"), section +
+                                               " base_url: http:// is refused for a host that is "
+                                               "not this machine (the API key would cross the "
+                                               "network in clear); use https://");
+      }
       CONCORD_TRY(r.str(*t, "ca_file", &a.ca_file));
       beside_config(&a.ca_file);
       if (const toml::node* m = t->get("max_connections")) {
@@ -327,6 +355,12 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       CONCORD_TRY(r.str(*t, "ca_file", &cc.ca_file));
       beside_config(&cc.ca_file);
       if (cc.url.empty()) return r.error(&v, section + " url is required");
+      if (clear_text_off_machine(cc.url)) {
+        return r.error(t->get("url"), section +
+                                          " url: http:// is refused for a host that is not "
+                                          "this machine (the API and site keys would cross the "
+                                          "network in clear); use https://");
+      }
       c.civicrm[cc.name] = std::move(cc);
     }
   }

@@ -98,6 +98,25 @@ TEST_CASE("durations and fractions out of range are errors, never overflows or n
   CHECK_THAT(c.status().message(), Catch::Matchers::Contains("max_removal_fraction"));
 }
 
+TEST_CASE("plain http:// is refused unless the host is this machine, naming the key") {
+  auto with = [](const std::string& mc, const std::string& civi) {
+    return parse_config("[mailchimp.m]\nbase_url = \"" + mc + "\"\n[civicrm.c]\nurl=\"" + civi +
+                            "\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\n",
+                        "c.toml");
+  };
+  CHECK(with("https://us6.api.mailchimp.com/3.0", "https://crm.example.org").is_ok());
+  CHECK(with("http://127.0.0.1:8443/3.0", "http://localhost:8080").is_ok());
+  CHECK(with("http://[::1]:8443/3.0", "https://crm.example.org").is_ok());
+  auto mc = with("http://us6.api.mailchimp.com/3.0", "https://crm.example.org");
+  REQUIRE_FALSE(mc.is_ok());
+  CHECK_THAT(mc.status().message(), Catch::Matchers::Contains("[mailchimp.m] base_url"));
+  auto civi = with("https://us6.api.mailchimp.com/3.0", "HTTP://crm.example.org");
+  REQUIRE_FALSE(civi.is_ok());
+  CHECK_THAT(civi.status().message(), Catch::Matchers::Contains("[civicrm.c] url"));
+  // A loopback-looking user part does not make a remote host local.
+  CHECK_FALSE(with("http://127.0.0.1@evil.example.org/3.0", "https://crm.example.org").is_ok());
+}
+
 TEST_CASE("durations") {
   CHECK(parse_duration("0").value() == 0);
   CHECK(parse_duration("0s").value() == 0);
