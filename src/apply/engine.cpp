@@ -23,6 +23,9 @@ namespace concord {
 namespace {
 
 constexpr std::size_t kJournalBatch = 1000;
+// How far ahead of this machine's clock a watermark (a server's time) may be before it is taken
+// for a bogus one: clocks of servers and this machine differ by seconds, not a day.
+constexpr Micros kWatermarkAhead = 86400 * kMicrosPerSecond;
 
 std::string trust_name(Trust t) {
   switch (t) {
@@ -312,7 +315,22 @@ class Run {
     if (!last->has_value()) return true;
     Result<std::int64_t> at = parse_int64(**last);
     if (!at) return true;  // unreadable: a full fetch writes it afresh
-    return p_.clock.now() - *at >= req_.full_fetch_every;
+    const Micros now = p_.clock.now();
+    // A time ahead of now (the clock stepped back) would put the full fetch off until the clock
+    // caught up: read everything now, which writes the time afresh.
+    if (*at > now) return true;
+    // So would a watermark far ahead of now (a bogus Date header): an incremental read from it
+    // would miss every change until then. A full read sets the watermarks afresh.
+    Cursor c = p_.store.scan(p_.pair, Family::kMeta);
+    for (std::string_view prefix :
+         {meta::kMailchimpWatermarkPrefix, meta::kCivicrmWatermarkPrefix}) {
+      for (c.seek(prefix); c.valid() && c.key().starts_with(prefix); c.next()) {
+        Result<std::int64_t> w = parse_int64(c.value());
+        if (w && *w > now + kWatermarkAhead) return true;
+      }
+    }
+    if (Status s = c.status(); !s) return s;
+    return now - *at >= req_.full_fetch_every;
   }
 
   // Resolves what a dead run left in the journal against the fresh snapshots, a batch at a time.

@@ -568,3 +568,28 @@ TEST_CASE("a run for some members reads only them again, and carries their chang
   REQUIRE(v.is_ok());
   CHECK_FALSE(v->has_value());
 }
+
+TEST_CASE("a clock stepped back or a bogus watermark does not put the full fetch off") {
+  World w;
+  REQUIRE(w.run().is_ok());
+  RunRequest rq;
+  rq.full_fetch_every = 86400 * kMicrosPerSecond;
+  Result<RunOutcome> r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK_FALSE(r->record.full_fetch);  // the last full fetch was a second ago
+  // The clock steps back two days: the stored time of the last full fetch is in the future.
+  w.clock.t -= 2 * 86400 * kMicrosPerSecond;
+  r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK(r->record.full_fetch);
+  r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK_FALSE(r->record.full_fetch);  // written afresh
+  // A watermark a year ahead (a bogus Date header) is read past with a full fetch.
+  const std::string year_ahead = std::to_string(w.clock.now() + 365 * 86400 * kMicrosPerSecond);
+  REQUIRE(
+      w.ts.store->put(*w.ts.pair, Family::kMeta, civicrm_watermark_key(42), year_ahead).is_ok());
+  r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK(r->record.full_fetch);
+}
