@@ -123,7 +123,6 @@ struct WriteOutcome {
   std::string message;                                // Mailchimp's words, for the report
   MailchimpStatus status = MailchimpStatus::kAbsent;  // the member's status after the write
   Micros last_changed = kNoTime;                      // as Mailchimp reported it, when it did
-  std::string contact_id{};                           // the member's contact_id, when reported
 };
 
 class MailchimpClient final : public MailchimpReader {

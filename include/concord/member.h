@@ -16,6 +16,9 @@ enum class Membership : std::uint8_t { kOut = 0, kIn = 1 };
 
 enum class Side : std::uint8_t { kMailchimp = 0, kCrm = 1 };
 std::string_view side_name(Side side);  // "mailchimp" | "crm"
+constexpr Side other_side(Side s) {
+  return s == Side::kMailchimp ? Side::kCrm : Side::kMailchimp;
+}
 
 // ---- Mailchimp ----
 

@@ -219,8 +219,9 @@ struct SideOutcome {
   Micros changed_at = kNoTime;          // the side's time of the change, when it says
   // Mailchimp: the member's status after the write as far as the answer shows (kAbsent: unknown).
   MailchimpStatus status = MailchimpStatus::kAbsent;
-  // The member's identity (moves.h) when the answer shows it: a Mailchimp contact_id (not in
-  // batch answers), the CRM contact written (a contact created or added).
+  // CRM: the contact written (created or added), as its identity (moves.h), so that an address
+  // changed before the next read is still recognised. (Mailchimp's batch answers carry no
+  // contact_id: the engine reads added members back instead.)
   std::string identity{};
 };
 

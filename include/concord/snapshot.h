@@ -30,6 +30,11 @@
 
 namespace concord {
 
+// The family that holds a side's snapshot.
+constexpr Family snapshot_family(Side s) {
+  return s == Side::kMailchimp ? Family::kMailchimp : Family::kCrm;
+}
+
 // ---- fetches ------------------------------------------------------------------------------------
 
 // Fetches the Mailchimp audience `list_id` into the pair's Mailchimp snapshot through `reader`.

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
@@ -37,10 +36,6 @@ std::string trust_name(Trust t) {
       break;
   }
   return "";
-}
-
-Family family_of(Side s) {
-  return s == Side::kMailchimp ? Family::kMailchimp : Family::kCrm;
 }
 
 // The base once a membership write on `side` took effect at `written_at`.
@@ -353,7 +348,7 @@ class Run {
         if (took_effect && !e.op.fields.empty()) {
           // Fields written along (or alone): the fresh record has their values.
           Result<std::optional<std::string>> v =
-              p_.store.get(p_.pair, family_of(side_of(e.op.kind)), e.op.key.view());
+              p_.store.get(p_.pair, snapshot_family(side_of(e.op.kind)), e.op.key.view());
           if (!v) return v.status();
           took_effect = v->has_value() && fields_visible(e.op, side_of(e.op.kind), **v);
         }
@@ -424,7 +419,7 @@ class Run {
   }
 
   Result<std::optional<SnapshotHeader>> header_of(Side side, const MemberKey& key) {
-    Result<std::optional<std::string>> v = p_.store.get(p_.pair, family_of(side), key.view());
+    Result<std::optional<std::string>> v = p_.store.get(p_.pair, snapshot_family(side), key.view());
     if (!v) return v.status();
     if (!v->has_value()) return std::optional<SnapshotHeader>();
     SnapshotHeader h;
@@ -611,7 +606,7 @@ class Run {
     for (const MemberKey& k : at)
       keys.push_back(k.view());
     std::vector<std::optional<std::string>> stored;
-    if (Status s = p_.store.multi_get(p_.pair, family_of(side), keys, &stored); !s) return s;
+    if (Status s = p_.store.multi_get(p_.pair, snapshot_family(side), keys, &stored); !s) return s;
     std::vector<SideWrite> writes;
     writes.reserve(chunk.size());
     for (std::size_t n = 0; n < chunk.size(); ++n) {
@@ -708,7 +703,7 @@ class Run {
       b.put(p_.pair, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
     }
     for (const auto& [key, value] : snapshots)
-      b.put(p_.pair, family_of(side), key.view(), value);
+      b.put(p_.pair, snapshot_family(side), key.view(), value);
     for (const auto& [key, member] : identities_) {
       b.put(p_.pair, Family::kMeta, key, member.view());
     }
@@ -767,7 +762,7 @@ class Run {
       stored = it->second;
     } else {
       Result<std::optional<std::string>> v =
-          p_.store.get(p_.pair, family_of(side), e.op.key.view());
+          p_.store.get(p_.pair, snapshot_family(side), e.op.key.view());
       if (!v) return v.status();
       stored = std::move(*v);
     }
@@ -794,18 +789,6 @@ class Run {
                                   ? UnsubscribeOrigin::kAdmin
                                   : UnsubscribeOrigin::kUnknown;
       st.changed_at = o.changed_at;
-      // The member's identity, from the answer, so that an address change before the next read is
-      // recognised (moves.h).
-      if (!o.identity.empty() && body.find("\"contact_id\"") == std::string::npos) {
-        nlohmann::ordered_json j = nlohmann::ordered_json::parse(body, nullptr, false);
-        if (j.is_object()) {
-          j["contact_id"] = o.identity;
-          body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-        }
-      }
-      if (!o.identity.empty()) {
-        identities_[identity_key(Side::kMailchimp, o.identity)] = e.op.key;
-      }
       encode_snapshot(mailchimp_header(st, hash), email, body, &out);
     } else {
       CrmState st;
@@ -944,8 +927,9 @@ class Run {
   // identity index of `side` follows, and the move is done.
   Status finish_move(const Operation& op, Side side, Batch& b) {
     const MemberKey from = member_key(op.from_email);
-    const Side moved = side == Side::kMailchimp ? Side::kCrm : Side::kMailchimp;
-    Result<std::optional<std::string>> v = p_.store.get(p_.pair, family_of(side), from.view());
+    const Side moved = other_side(side);
+    Result<std::optional<std::string>> v =
+        p_.store.get(p_.pair, snapshot_family(side), from.view());
     if (!v) return v.status();
     if (v->has_value()) {
       SnapshotView view;
@@ -954,8 +938,8 @@ class Run {
       h.content_hash = 0;
       std::string out;
       encode_snapshot(h, op.email, view.body, &out);
-      b.put(p_.pair, family_of(side), op.key.view(), out);
-      b.del(p_.pair, family_of(side), from.view());
+      b.put(p_.pair, snapshot_family(side), op.key.view(), out);
+      b.del(p_.pair, snapshot_family(side), from.view());
       std::string identity;
       if (side == Side::kMailchimp) {
         MailchimpBody body;
@@ -987,7 +971,7 @@ class Run {
 
   // The other side refused to follow a move for good: it stays, reported, and is not sent again.
   Status refuse_move(const Operation& op, Side side, const std::string& message, Batch& b) {
-    const Side moved = side == Side::kMailchimp ? Side::kCrm : Side::kMailchimp;
+    const Side moved = other_side(side);
     const std::string key = move_key(moved, op.key);
     Result<std::optional<std::string>> v = p_.store.get(p_.pair, Family::kMeta, key);
     if (!v || !v->has_value()) return v.status();

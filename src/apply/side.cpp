@@ -180,7 +180,6 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
     o.message = w.message;
     o.changed_at = w.last_changed;
     o.status = w.status;
-    o.identity = w.contact_id;
     using C = WriteOutcome::Code;
     switch (w.code) {
       case C::kDone:

@@ -173,7 +173,7 @@ class Differ {
     // An address that moved (moves.h) is decided as a move, not as a member leaving one address
     // and another arriving at the next.
     if (!moves_.empty()) {
-      Result<bool> handled = decide_move(mk, mc, mh, crm, ch, b);
+      Result<bool> handled = decide_move(mk, mc, crm);
       if (!handled) return handled.status();
       if (*handled) return Status::ok();
     }
@@ -286,20 +286,20 @@ class Differ {
 
   // A key that is a pending move's old or new address. Returns true when the move decided the key
   // (nothing more to do), false when the key is decided as any member is.
-  Result<bool> decide_move(const MemberKey& mk, const Input& mc, const SnapshotHeader& mh,
-                           const Input& crm, const SnapshotHeader& ch, const BaseRecord* b) {
+  Result<bool> decide_move(const MemberKey& mk, const Input& mc, const Input& crm) {
     PlanCounts& c = result_.counts;
     if (auto to = moves_to_.find(mk); to != moves_to_.end()) {
       const AddressMove& m = moves_[to->second];
-      const Side other = m.side == Side::kMailchimp ? Side::kCrm : Side::kMailchimp;
+      const Side other = other_side(m.side);
       const Input& at_new = other == Side::kMailchimp ? mc : crm;
       Result<bool> old_there = has(other, m.from());
       if (!old_there) return old_there.status();
-      const bool other_moved_too =
-          moves_to_.count(mk) > 1 ||
-          std::any_of(moves_.begin(), moves_.end(), [&](const AddressMove& o) {
-            return o.side == other && o.from_email == m.from_email && o.to_email == m.to_email;
-          });
+      // The other side recorded the same move (both keyed by the new address).
+      const auto [first, last] = moves_to_.equal_range(mk);
+      const bool other_moved_too = std::any_of(first, last, [&](const auto& e) {
+        const AddressMove& o = moves_[e.second];
+        return o.side == other && o.from_email == m.from_email;
+      });
       if (!*old_there || other_moved_too) {
         // Nothing for the other side to follow (it never had the old address, or it moved too):
         // the member is decided at its new address, with the old address's base.
@@ -348,9 +348,6 @@ class Differ {
       Operation op{mk, m.to_email, kind, Reason::kAgree, Note::kNone, {}, {}, {}};
       op.from_email = m.from_email;
       sink_.operation(std::move(op));
-      (void)mh;
-      (void)ch;
-      (void)b;
       return true;
     }
     if (auto from = moves_from_.find(mk); from != moves_from_.end()) {
@@ -364,8 +361,7 @@ class Differ {
   }
 
   Result<bool> has(Side side, const MemberKey& key) {
-    Result<std::optional<std::string>> v =
-        store_.get(pair_, side == Side::kMailchimp ? Family::kMailchimp : Family::kCrm, key.view());
+    Result<std::optional<std::string>> v = store_.get(pair_, snapshot_family(side), key.view());
     if (!v) return v.status();
     return v->has_value();
   }

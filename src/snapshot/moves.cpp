@@ -3,6 +3,7 @@
 
 #include "concord/moves.h"
 #include "concord/record.h"
+#include "concord/snapshot.h"
 #include "snapshot/move_finder.h"
 
 namespace concord {
@@ -12,10 +13,6 @@ using json = nlohmann::json;
 
 constexpr std::string_view kMovePrefix = "move/";
 constexpr std::string_view kIdentityPrefix = "identity/";
-
-Family family_of(Side s) {
-  return s == Side::kMailchimp ? Family::kMailchimp : Family::kCrm;
-}
 
 // The identity a stored entry holds, or "" (an unreadable entry, or a CRM address several
 // contacts share: one of them leaving is no move of the address).
@@ -126,7 +123,8 @@ Status MoveFinder::flush() {
     old_views.push_back(old.view());
   std::vector<std::optional<std::string>> old_values;
   if (!old_views.empty()) {
-    if (Status s = store_.multi_get(pair_, family_of(side_), old_views, &old_values); !s) return s;
+    if (Status s = store_.multi_get(pair_, snapshot_family(side_), old_views, &old_values); !s)
+      return s;
   }
   Batch b;
   for (std::size_t n = 0; n < candidates.size(); ++n) {
@@ -139,7 +137,7 @@ Status MoveFinder::flush() {
     if (std::find(s.addresses.begin(), s.addresses.end(), old_email) != s.addresses.end()) continue;
     AddressMove m{side_, old_email, s.email, s.identity, "", s.was_stored};
     b.put(pair_, Family::kMeta, move_key(side_, s.key), encode_move(m));
-    b.del(pair_, family_of(side_), candidates[n].second.view());
+    b.del(pair_, snapshot_family(side_), candidates[n].second.view());
     ++moves_;
   }
   for (const Seen& s : seen_) {

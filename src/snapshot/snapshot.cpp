@@ -6,11 +6,7 @@
 namespace concord {
 
 SnapshotWriter::SnapshotWriter(Store& store, const PairHandle& pair, Side side, Mode mode)
-    : store_(store),
-      pair_(pair),
-      side_(side),
-      family_(side == Side::kMailchimp ? Family::kMailchimp : Family::kCrm),
-      mode_(mode) {
+    : store_(store), pair_(pair), side_(side), family_(snapshot_family(side)), mode_(mode) {
   Cursor c = store_.scan(pair_, family_);
   c.seek_to_first();
   started_empty_ = !c.valid() && c.status().is_ok();

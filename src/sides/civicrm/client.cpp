@@ -99,6 +99,18 @@ void read_contact_columns(const json& row, const TimeZone& zone,
 
 }  // namespace
 
+namespace {
+
+// A write's outcome from the call's status: done (at the server's time `at`), failed (worth
+// retrying) or invalid (not).
+CrmWriteOutcome outcome_of(const Status& s, std::int64_t contact_id, Micros at = kNoTime) {
+  if (s) return {CrmWriteOutcome::Code::kDone, "", contact_id, at};
+  return {s.retryable() ? CrmWriteOutcome::Code::kFailed : CrmWriteOutcome::Code::kInvalid,
+          s.message(), contact_id, kNoTime};
+}
+
+}  // namespace
+
 // Addresses or contacts per call of a targeted read.
 constexpr std::size_t kTargetedChunk = 500;
 
@@ -695,10 +707,7 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
     }
     for (const auto& op : chunk) {
       Status one = chunk.size() == 1 ? s : save({op}, &at);
-      out[op.first] = {one               ? CrmWriteOutcome::Code::kDone
-                       : one.retryable() ? CrmWriteOutcome::Code::kFailed
-                                         : CrmWriteOutcome::Code::kInvalid,
-                       one ? "" : one.message(), op.second, one ? at : kNoTime};
+      out[op.first] = outcome_of(one, op.second, at);
     }
   }
 
@@ -726,21 +735,15 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
     Status s = update(chunk, &at);
     for (std::size_t i : chunk) {
       Status one = s || chunk.size() == 1 ? s : update({i}, &at);
-      out[i] = {one               ? CrmWriteOutcome::Code::kDone
-                : one.retryable() ? CrmWriteOutcome::Code::kFailed
-                                  : CrmWriteOutcome::Code::kInvalid,
-                one ? "" : one.message(), writes[i].contact_id, one ? at : kNoTime};
+      out[i] = outcome_of(one, writes[i].contact_id, at);
     }
   }
 
   // Address changes: one change_email each (they are few).
   for (std::size_t i = 0; i < writes.size(); ++i) {
     if (writes[i].kind != Kind::kChangeEmail) continue;
-    Status s = change_email(writes[i].contact_id, writes[i].from_email, writes[i].email);
-    out[i] = s ? CrmWriteOutcome{CrmWriteOutcome::Code::kDone, "", writes[i].contact_id}
-               : CrmWriteOutcome{s.retryable() ? CrmWriteOutcome::Code::kFailed
-                                               : CrmWriteOutcome::Code::kInvalid,
-                                 s.message(), writes[i].contact_id};
+    out[i] = outcome_of(change_email(writes[i].contact_id, writes[i].from_email, writes[i].email),
+                        writes[i].contact_id);
   }
 
   // Holds: one update per address (cleaned members are few).
@@ -751,10 +754,7 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
                 {{"values", {{"on_hold", 1}}},
                  {"where", json::array({json::array({"contact_id", "=", writes[i].contact_id}),
                                         json::array({"email", "=", writes[i].email})})}});
-    out[i] = r ? CrmWriteOutcome{CrmWriteOutcome::Code::kDone, "", writes[i].contact_id}
-               : CrmWriteOutcome{r.status().retryable() ? CrmWriteOutcome::Code::kFailed
-                                                        : CrmWriteOutcome::Code::kInvalid,
-                                 r.status().message(), writes[i].contact_id};
+    out[i] = outcome_of(r.status(), writes[i].contact_id);
   }
   return out;
 }

@@ -778,7 +778,6 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
           o.status = parse_mailchimp_status(text(m, "status")).value_or(MailchimpStatus::kAbsent);
           Result<Micros> lc = parse_iso8601(text(m, "last_changed"));
           o.last_changed = lc.is_ok() ? lc.value() : kNoTime;
-          o.contact_id = text(m, "contact_id");
           answered[found->first] = true;
         }
       }
