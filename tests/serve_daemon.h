@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -55,6 +56,13 @@ class Daemon {
     }
     INFO(log());
     REQUIRE(port_ > 0);
+    // Every listener needs a token: the one the test set, or the one made at first start.
+    if (auto t = extra_env.find("CONCORD_TOKEN"); t != extra_env.end()) {
+      token_ = t->second;
+    } else {
+      std::ifstream in(w.state_dir() / "serve.token");
+      std::getline(in, token_);
+    }
     client_ = std::move(http::Client::create(http::Url::parse(url()).value(), {}).value());
   }
   ~Daemon() {
@@ -71,20 +79,31 @@ class Daemon {
     std::lock_guard<std::mutex> lock(mu_);
     return log_;
   }
+  const std::string& token() const { return token_; }
+  // A request with the token (as a script sends it).
   http::Response call(const std::string& method, const std::string& target,
                       const std::string& body = "", const std::string& type = "application/json") {
+    return call_anonymous(method, target, body, type, {{"Authorization", "Bearer " + token_}});
+  }
+  // A request without the token.
+  http::Response call_anonymous(const std::string& method, const std::string& target,
+                                const std::string& body = "",
+                                const std::string& type = "application/json",
+                                std::vector<http::Header> headers = {}) {
     http::Request r;
     r.method = method;
     r.target = target;
     r.body = body;
-    if (!body.empty()) r.headers.push_back({"Content-Type", type});
+    r.headers = std::move(headers);
+    if (!body.empty() || method == "POST") r.headers.push_back({"Content-Type", type});
     Result<http::Response> resp = client_->send(r);
     if (!resp) throw std::runtime_error(target + ": " + resp.status().to_string());
     return *resp;
   }
   nlohmann::json api(const std::string& method, const std::string& target,
                      const nlohmann::json& body = nullptr) {
-    http::Response r = call(method, target, body.is_null() ? "" : body.dump());
+    http::Response r =
+        call(method, target, body.is_null() ? (method == "POST" ? "{}" : "") : body.dump());
     INFO(r.body);
     REQUIRE(r.status < 300);
     return nlohmann::json::parse(r.body);
@@ -105,6 +124,13 @@ class Daemon {
     if (resp->status >= 300)
       throw std::runtime_error(target + ": HTTP " + std::to_string(resp->status));
     return nlohmann::json::parse(resp->body);
+  }
+  // SIGKILL, as a crash or the OOM killer would.
+  void kill_hard() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
   }
   // SIGTERM; the exit status.
   int terminate(int timeout_s = 30) {
@@ -128,6 +154,7 @@ class Daemon {
   std::thread reader_;
   mutable std::mutex mu_;
   std::string log_;
+  std::string token_;
   std::unique_ptr<http::Client> client_;
 };
 

@@ -20,12 +20,15 @@ struct TempStore {
   std::unique_ptr<Store> store;
   const PairHandle* pair = nullptr;
 
-  explicit TempStore(const std::string& tag = "test") {
+  // `faults`: a full disk can be made for this store (REQUIRES: outlives it).
+  explicit TempStore(const std::string& tag = "test", DiskFaults* faults = nullptr) {
     static int n = 0;
     dir = std::filesystem::temp_directory_path() /
           ("concord-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     std::filesystem::remove_all(dir);
-    store = std::move(Store::open(dir).value());
+    StoreOptions o;
+    o.faults = faults;
+    store = std::move(Store::open(dir, o).value());
     pair = store->pair("newsletter").value();
   }
   ~TempStore() {

@@ -28,7 +28,10 @@ struct BackupResult {
 
 // Writes mailchimp.csv, mailchimp.json, crm.csv and crm.json into a new directory under
 // `parent` (created as a temporary directory and renamed when complete, so a backup directory
-// is never half-written). kIoError names the file that could not be written.
+// is never half-written). The directory is 0700 and the files 0600 whatever the umask (`parent`
+// is made 0700 when missing, left as it is when not); the files and the directory are synced to
+// disk before this returns, so a backup recorded as taken survives a crash. kIoError names the
+// file that could not be written.
 Result<BackupResult> write_backup(Store& store, const PairHandle& pair,
                                   const std::filesystem::path& parent, std::string_view sync,
                                   Micros now);

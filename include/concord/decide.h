@@ -54,10 +54,14 @@ struct SyncOptions {
   bool hold_cleaned = true;         // a cleaned member also puts the CRM email on hold
   bool respect_crm_opt_out = true;  // never subscribe do-not-email / opted-out / on-hold contacts
   double max_removal_fraction = 0.10;  // guard: planned removals per side / that side's IN members
+  // Guard, once a run of the pair has completed: planned subscribes / the audience's IN members,
+  // and planned new CRM contacts / the group's IN members.
+  double max_addition_fraction = 0.25;
 
   // Per run:
   Trust trust = Trust::kNone;
-  bool allow_mass_removal = false;  // lifts the removal-fraction guard for this run
+  bool allow_mass_removal = false;   // lifts the removal-fraction guard for this run
+  bool allow_mass_addition = false;  // lifts the addition-fraction guard for this run
 };
 
 enum class Winner : std::uint8_t { kNone = 0, kMailchimp = 1, kCrm = 2 };

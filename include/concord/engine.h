@@ -52,7 +52,8 @@ struct RunRequest {
   bool apply = true;             // false: plan only (nothing is written to either side)
   Trust trust = Trust::kNone;
   bool allow_mass_removal = false;
-  bool full_fetch = false;  // fetch everything even when a watermark exists
+  bool allow_mass_addition = false;  // lifts the addition guard for this run
+  bool full_fetch = false;           // fetch everything even when a watermark exists
   // When not empty, only these members (normalised emails) are read again from both sides
   // instead of a fetch (a run for webhook deliveries); the diff and the apply are as usual.
   std::vector<std::string> refresh;

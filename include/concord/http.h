@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,7 +154,17 @@ struct ServerOptions {
   // PEM files of the certificate chain and private key; both empty: plain HTTP.
   std::string cert_file;
   std::string key_file;
-  int max_connections = 256;  // further connections wait in the accept backlog
+  // Connections served at once. A connection beyond it takes the place of the oldest one still
+  // waiting for its request's header (a slow or idle client); when every connection is inside a
+  // request, it waits in the accept backlog.
+  int max_connections = 256;
+  // Connections from one address at once; beyond it, the address's oldest connection still
+  // waiting for a request header is closed to make room, or, when there is none, the new one is.
+  // So a client holding many slow connections cannot keep others (or its own next request) out.
+  int max_connections_per_peer = 256;
+  // The deadline of each step of a request: the wait for its header (whole, however slowly it
+  // trickles in, and including the idle wait of a kept-alive connection), reading its body,
+  // writing the response.
   std::chrono::milliseconds idle_timeout{30000};
   std::size_t max_body_bytes = 64u << 20;
 };
@@ -179,6 +190,10 @@ struct Reply {
 };
 
 using Handler = std::function<Reply(const Request& request, const Peer& peer)>;
+// Called with a request's method, target and headers (no body yet) before its body is read: a
+// reply refuses the request unread (authentication, a body too large for the route) and closes
+// the connection; nullopt lets it through to the handler.
+using Admit = std::function<std::optional<Reply>(const Request& head, const Peer& peer)>;
 
 // A threaded HTTP/1.1 server: one thread per connection, keep-alive, optional TLS. It answers by
 // itself, and then closes the connection, a malformed request (400), a request header over 64 KiB
@@ -189,7 +204,8 @@ class Server {
  public:
   // Binds and starts accepting. Returns kUnavailable when the address cannot be bound, kInvalid
   // for unreadable certificate or key files.
-  static Result<std::unique_ptr<Server>> start(ServerOptions options, Handler handler);
+  static Result<std::unique_ptr<Server>> start(ServerOptions options, Handler handler,
+                                               Admit admit = {});
   virtual ~Server() = default;  // stops the server
 
   virtual std::uint16_t port() const = 0;

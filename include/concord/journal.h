@@ -99,6 +99,10 @@ class RunLog {
   // The last `limit` runs, newest first.
   Result<std::vector<RunRecord>> recent_runs(std::size_t limit);
   Result<std::optional<RunRecord>> last_run();
+  // Whether a run before `run_id` completed its apply (ended kDone or kDoneWithFailures): the
+  // pair has been synced at least once. A migration killed and resumed has not, until the run
+  // that resumed it completes. Reads newest first and stops at the first completed run.
+  Result<bool> completed_before(std::uint64_t run_id);
 
   // Report rows of a run (kept beside its record).
   Status put_report_rows(std::uint64_t run_id, const std::vector<ReportEntry>& rows);

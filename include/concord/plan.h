@@ -178,7 +178,9 @@ struct GuardVerdict {
   bool stop = false;
   std::vector<std::string> reasons;  // one sentence per tripped guard
 };
-GuardVerdict check_guards(const PlanCounts& counts, const SyncOptions& options);
+// `first_run`: no run of the pair has completed before (a first migration, also when it is
+// resumed after a kill): it adds everyone by design, so the addition guard does not apply.
+GuardVerdict check_guards(const PlanCounts& counts, const SyncOptions& options, bool first_run);
 
 // The in-memory sink.
 class Plan final : public PlanSink {

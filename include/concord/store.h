@@ -12,6 +12,7 @@
 // Cursor or a Batch belongs to one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -36,6 +37,13 @@ enum class Family : std::uint8_t {
 inline constexpr int kFamilyCount = 7;
 std::string_view family_name(Family f);  // "mailchimp", "crm", "base", …
 
+// A test's way to make the disk under a store full: while `full` is set, every write to the
+// store's files fails as it would with ENOSPC. (The store, like any RocksDB, then refuses writes
+// until check_writable() resumes it.)
+struct DiskFaults {
+  std::atomic<bool> full{false};
+};
+
 struct StoreOptions {
   // Create the database when the directory holds none. Default: true.
   bool create_if_missing = true;
@@ -49,6 +57,8 @@ struct StoreOptions {
   // `concord serve` runs): what was written up to the open is seen; writes fail; a pair with no
   // state yet is kNotFound. The store must exist. Default: false.
   bool read_only = false;
+  // Tests only: the faults to inject into the store's file writes (REQUIRES: outlives the store).
+  DiskFaults* faults = nullptr;
 };
 
 // The families of one sync pair. Owned by the Store; valid until the Store is destroyed.
@@ -132,6 +142,12 @@ class Store {
   // entries that must survive a power cut).
   virtual Status write(Batch& batch, bool sync = false) = 0;
 
+  // Whether the store can write now: a small synced write. After a write error (a full disk)
+  // RocksDB refuses every write until it is resumed; this asks it to resume first (waiting up to
+  // two seconds while it recovers by itself). Where RocksDB cannot resume, the process must be
+  // restarted once space is back. The error when it cannot write (kIoError naming the cause).
+  virtual Status check_writable() = 0;
+
   // A cursor over one family. It sees the store as it was when scan() was called.
   virtual Cursor scan(const PairHandle& pair, Family f) = 0;
 
@@ -151,5 +167,7 @@ bool decode_journal_key(std::string_view key, std::uint64_t* run_id, std::uint32
 
 // The store format version kept in the default family under this key.
 inline constexpr std::string_view kFormatVersionKey = "concord.store_format";
+// Written (synced) by Store::check_writable(), in the default column family.
+inline constexpr std::string_view kProbeKey = "concord.write_probe";
 
 }  // namespace concord

@@ -2,11 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <memory>
 #include <system_error>
 
 #include "concord/civicrm_client.h"
 #include "concord/record.h"
+#include "store/private_file.h"
 
 namespace concord {
 namespace {
@@ -31,45 +34,54 @@ std::string time_cell(Micros t) {
   return t == kNoTime ? "" : format_iso8601(t);
 }
 
-// Writes one side's snapshot as CSV and JSON (an array, one member per line).
+// Writes one side's snapshot as CSV and JSON (an array, one member per line), each file 0600
+// (private_file.h): a backup names people.
 class SideWriter {
  public:
-  SideWriter(const fs::path& dir, std::string_view side)
-      : csv_path_(dir / (std::string(side) + ".csv")),
-        json_path_(dir / (std::string(side) + ".json")),
-        csv_(csv_path_),
-        json_(json_path_) {
-    json_ << "[\n";
+  static Result<std::unique_ptr<SideWriter>> create(const fs::path& dir, std::string_view side) {
+    Result<std::unique_ptr<PrivateFile>> csv =
+        PrivateFile::create(dir / (std::string(side) + ".csv"));
+    if (!csv) return csv.status();
+    Result<std::unique_ptr<PrivateFile>> json =
+        PrivateFile::create(dir / (std::string(side) + ".json"));
+    if (!json) return json.status();
+    return std::unique_ptr<SideWriter>(new SideWriter(std::move(*csv), std::move(*json)));
   }
 
   void header(const std::vector<std::string>& cols) {
+    std::ostream& csv = csv_->out();
     for (std::size_t i = 0; i < cols.size(); ++i)
-      csv_ << (i ? "," : "") << cols[i];
-    csv_ << "\r\n";
+      csv << (i ? "," : "") << cols[i];
+    csv << "\r\n";
   }
 
   void row(const std::vector<std::string>& cells, const json& record) {
+    std::ostream& csv = csv_->out();
     for (std::size_t i = 0; i < cells.size(); ++i)
-      csv_ << (i ? "," : "") << csv_cell(cells[i]);
-    csv_ << "\r\n";
-    json_ << (count_ ? ",\n" : "") << record.dump(-1, ' ', false, json::error_handler_t::replace);
+      csv << (i ? "," : "") << csv_cell(cells[i]);
+    csv << "\r\n";
+    json_->out() << (count_ ? ",\n" : "")
+                 << record.dump(-1, ' ', false, json::error_handler_t::replace);
     ++count_;
   }
 
+  // Ends the JSON array and syncs both files to disk.
   Status close() {
-    json_ << "\n]\n";
-    csv_.flush();
-    json_.flush();
-    if (!csv_) return Status::io_error("cannot write " + csv_path_.string());
-    if (!json_) return Status::io_error("cannot write " + json_path_.string());
-    return Status::ok();
+    json_->out() << "\n]\n";
+    Status csv = csv_->close();
+    Status json = json_->close();
+    return !csv ? csv : json;
   }
 
   std::uint64_t count() const { return count_; }
 
  private:
-  fs::path csv_path_, json_path_;
-  std::ofstream csv_, json_;
+  SideWriter(std::unique_ptr<PrivateFile> csv, std::unique_ptr<PrivateFile> json)
+      : csv_(std::move(csv)), json_(std::move(json)) {
+    json_->out() << "[\n";
+  }
+
+  std::unique_ptr<PrivateFile> csv_, json_;
   std::uint64_t count_ = 0;
 };
 
@@ -164,32 +176,41 @@ std::string stamp(Micros now) {
 
 Result<BackupResult> write_backup(Store& store, const PairHandle& pair, const fs::path& parent,
                                   std::string_view sync, Micros now) {
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec) return Status::io_error("cannot create " + parent.string() + ": " + ec.message());
+  // The parent may be a directory the user named: made if missing, never narrowed. The backup's
+  // own directory is 0700 and its files 0600.
+  if (Status s = make_private_dir(parent, ExistingDir::kKeep); !s) return s;
   BackupResult res;
   res.dir = parent / (std::string(sync) + "-" + stamp(now));
   for (int n = 2; fs::exists(res.dir); ++n) {
     res.dir = parent / (std::string(sync) + "-" + stamp(now) + "-" + std::to_string(n));
   }
   const fs::path tmp = res.dir.string() + ".partial";
+  std::error_code ec;
   fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) return Status::io_error("cannot create " + tmp.string() + ": " + ec.message());
-  {
-    SideWriter mc(tmp, "mailchimp");
-    if (Status s = backup_mailchimp(store, pair, mc); !s) return s;
-    if (Status s = mc.close(); !s) return s;
-    res.mailchimp_members = mc.count();
+  if (ec) return Status::io_error("cannot remove " + tmp.string() + ": " + ec.message());
+  if (Status s = make_private_dir(tmp); !s) return s;
+  struct Part {
+    const char* side;
+    Status (*write)(Store&, const PairHandle&, SideWriter&);
+    std::uint64_t* count;
+  };
+  for (const Part& part : {Part{"mailchimp", backup_mailchimp, &res.mailchimp_members},
+                           Part{"crm", backup_crm, &res.crm_members}}) {
+    Result<std::unique_ptr<SideWriter>> w = SideWriter::create(tmp, part.side);
+    if (!w) return w.status();
+    if (Status s = part.write(store, pair, **w); !s) return s;
+    if (Status s = (*w)->close(); !s) return s;
+    *part.count = (*w)->count();
   }
-  {
-    SideWriter crm(tmp, "crm");
-    if (Status s = backup_crm(store, pair, crm); !s) return s;
-    if (Status s = crm.close(); !s) return s;
-    res.crm_members = crm.count();
+  // The files and their names are on disk before the directory takes its final name, and that
+  // name is on disk before the caller records the backup as taken: a crash leaves a .partial
+  // directory (made again next time) or a whole backup, never a recorded backup that is not.
+  if (Status s = sync_dir(tmp); !s) return s;
+  if (::rename(tmp.c_str(), res.dir.c_str()) != 0) {
+    return Status::io_error("cannot rename " + tmp.string() + " to " + res.dir.string() + ": " +
+                            std::strerror(errno));
   }
-  fs::rename(tmp, res.dir, ec);
-  if (ec) return Status::io_error("cannot rename " + tmp.string() + ": " + ec.message());
+  if (Status s = sync_dir(parent); !s) return s;
   return res;
 }
 

@@ -15,6 +15,7 @@
 #include "concord/parse.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
+#include "core/fail_point.h"
 #include "concord/report.h"
 #include "concord/snapshot.h"
 
@@ -435,6 +436,7 @@ class Run {
     SyncOptions o = p_.config.options;
     o.trust = req_.trust;
     o.allow_mass_removal = req_.allow_mass_removal;
+    o.allow_mass_addition = req_.allow_mass_addition;
     return o;
   }
 
@@ -447,7 +449,11 @@ class Run {
     if (Status s = pass.status(); !s) return s;
     out_.record.first_run = d->first_run;
     out_.record.counts = d->counts;
-    out_.guard = check_guards(d->counts, o);
+    // The addition guard spares the pair's first sync, even resumed after a kill (its base is
+    // partly written by then, so an empty base would not say it).
+    Result<bool> synced_before = log_.completed_before(out_.record.id);
+    if (!synced_before) return synced_before.status();
+    out_.guard = check_guards(d->counts, o, /*first_run=*/!*synced_before);
     if (out_.guard.stop) {
       for (const std::string& reason : out_.guard.reasons) {
         ReportEntry e;
@@ -566,7 +572,9 @@ class Run {
       if (chunk.empty()) return Status::ok();
       Result<std::vector<SideWrite>> writes = writes_for(side, chunk);
       if (!writes) return writes.status();
+      fail_point("before-send");
       std::vector<SideOutcome> outcomes = s.apply(*writes);
+      fail_point("after-send");
       outcomes.resize(chunk.size());
       if (Status st = record_outcomes(side, chunk, outcomes); !st) return st;
       done += chunk.size();

@@ -378,6 +378,18 @@ Result<std::optional<RunRecord>> RunLog::last_run() {
   return std::optional<RunRecord>(std::move(runs->front()));
 }
 
+Result<bool> RunLog::completed_before(std::uint64_t run_id) {
+  for (std::uint64_t id = run_id; id-- > 1;) {
+    Result<std::optional<RunRecord>> r = get_run(id);
+    if (!r) return r.status();
+    if (r->has_value() &&
+        ((*r)->state == RunState::kDone || (*r)->state == RunState::kDoneWithFailures)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Status RunLog::put_report_rows(std::uint64_t run_id, const std::vector<ReportEntry>& rows) {
   Batch b;
   std::uint32_t seq = 0;

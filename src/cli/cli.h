@@ -106,6 +106,7 @@ struct RunOptions {
   std::string sync;
   std::string trust;
   bool allow_mass_removal = false;
+  bool allow_mass_addition = false;
   bool full = false;
   bool json = false;
 };

@@ -1,17 +1,16 @@
 // `concord init | check | plan | sync | report | status | backup`.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "cli/cli.h"
+#include "serve/listener.h"
 #include "cli/plan_listing.h"
 #include "concord/backup.h"
 #include "concord/journal.h"
 #include "concord/report.h"
 #include "concord/snapshot.h"
+#include "store/private_file.h"
 
 namespace concord::cli {
 namespace {
@@ -142,6 +141,7 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
     rq.apply = apply;
     rq.trust = *trust;
     rq.allow_mass_removal = o.allow_mass_removal;
+    rq.allow_mass_addition = o.allow_mass_addition;
     rq.full_fetch = o.full;
     rq.backup_dir = (*ctx)->backup_dir();
     rq.progress = progress_printer(g.verbose);
@@ -194,6 +194,17 @@ int init(const Global& g, bool force) {
       "Wrote %s. Set the environment variables it names, then run `concord --config %s "
       "check`.\n",
       g.config.c_str(), g.config.c_str());
+  // The token `concord serve` will require, made now so that it is shown where someone reads it.
+  Result<Config> cfg = load_config(g.config);
+  if (!cfg) return fail(exit_for(cfg.status()), cfg.status().message());
+  Result<serve::ServeToken> token = serve::serve_token(*cfg);
+  if (!token) return fail(exit_for(token.status()), token.status().message());
+  if (!token->file.empty()) {
+    std::printf("The status page and API of `concord serve` need the token kept in %s.\n",
+                token->file.c_str());
+  }
+  std::fflush(stdout);
+  serve::show_new_token(*token);
   return kExitOk;
 }
 
@@ -329,15 +340,14 @@ int report(const Global& g, const ReportOptions& o) {
     }
     return kExitOk;
   }
-  // The report names people: readable by this user only.
-  const int fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return fail(kExitError, "cannot write " + o.output);
-  ::close(fd);
-  std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
-  Status written = write_report(summary, rows, *format, out);
-  out.close();
-  if (!written) return fail(kExitError, o.output + ": " + written.message());
-  if (!out) return fail(kExitError, "cannot write " + o.output);
+  // The report names people: readable by this user only (0600 whatever the umask), and written
+  // whole or not at all (a file of that name already there stays until the new one is complete).
+  Result<std::unique_ptr<AtomicFile>> out = AtomicFile::create(o.output);
+  if (!out) return fail(kExitError, out.status().message());
+  if (Status st = write_report(summary, rows, *format, (*out)->out()); !st) {
+    return fail(kExitError, o.output + ": " + st.message());
+  }
+  if (Status st = (*out)->commit(); !st) return fail(kExitError, st.message());
   std::fprintf(stderr, "Wrote the report of run %llu (%llu rows) to %s\n",
                static_cast<unsigned long long>((**run).id),
                static_cast<unsigned long long>((**run).counts.report_rows), o.output.c_str());

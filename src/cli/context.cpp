@@ -1,6 +1,8 @@
 // Opening what a command needs: the configuration, the store, the clients of each account.
 #include "cli/cli.h"
 
+#include "store/private_file.h"
+
 namespace concord::cli {
 
 Result<std::unique_ptr<Context>> Context::open(const Global& g, bool with_store, bool read_only) {
@@ -9,11 +11,9 @@ Result<std::unique_ptr<Context>> Context::open(const Global& g, bool with_store,
   if (!c) return c.status();
   ctx->config_ = std::move(*c);
   if (with_store) {
-    std::error_code ec;
-    std::filesystem::create_directories(ctx->config_.state_dir, ec);
-    if (ec) {
-      return Status::io_error("cannot create the state directory " +
-                              ctx->config_.state_dir.string() + ": " + ec.message());
+    // The state directory holds the store, backups and secrets: this user's only (0700).
+    if (Status s = make_private_dir(ctx->config_.state_dir); !s) {
+      return s.with_context("the state directory");
     }
     const std::filesystem::path dir = ctx->config_.state_dir / "store";
     StoreOptions so;

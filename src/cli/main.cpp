@@ -14,6 +14,8 @@ void add_run_options(CLI::App* c, RunOptions& o) {
       ->check(CLI::IsMember({"crm", "mailchimp"}));
   c->add_flag("--allow-mass-removal", o.allow_mass_removal,
               "lift the max_removal_fraction guard for this run");
+  c->add_flag("--allow-mass-addition", o.allow_mass_addition,
+              "lift the max_addition_fraction guard for this run");
   c->add_flag("--full", o.full, "fetch both sides in full even when a watermark exists");
   c->add_flag("--json", o.json, "print the plan and the result as JSON");
 }

@@ -166,7 +166,8 @@ int rehearse(const RehearseOptions& o) {
     std::fprintf(stderr, "concord: %s\n", plan.status().to_string().c_str());
     return kExitError;
   }
-  GuardVerdict guard = check_guards(plan->counts, options);
+  // A rehearsal has no runs: its table's base says whether the pair was synced before.
+  GuardVerdict guard = check_guards(plan->counts, options, plan->first_run);
   if (o.json) {
     json j = plan_json(plan->counts, plan->first_run, "rehearsal");
     j["guard"] = {{"stop", guard.stop}, {"reasons", guard.reasons}};

@@ -39,6 +39,13 @@ Result<std::vector<serve::DaemonPair>> daemon_pairs(Context& ctx) {
                                          const std::string& new_email) {
       return client->change_email(contact_id, old_email, new_email);
     };
+    Result<MailchimpClient*> mc = ctx.mailchimp(s.mailchimp);  // shared, as above
+    if (!mc) return mc.status().with_context("sync \"" + s.name + "\"");
+    d.audience_id = [client = *mc, audience = s.audience]() -> Result<std::string> {
+      Result<Audience> a = client->resolve_audience(audience);
+      if (!a) return a.status();
+      return a->id;
+    };
     out.push_back(std::move(d));
   }
   return out;

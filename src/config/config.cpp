@@ -138,12 +138,12 @@ bool valid_name(std::string_view n) {
 }
 
 Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, SyncConfig* s) {
-  CONCORD_TRY(
-      r.only(t,
-             {"name", "mailchimp", "civicrm", "audience", "group", "tie", "skew_margin",
-              "resubscribe", "double_opt_in", "removal", "hold_cleaned", "respect_crm_opt_out",
-              "max_removal_fraction", "fields", "schedule", "keep_runs", "keep_days"},
-             "[[sync]]"));
+  CONCORD_TRY(r.only(
+      t,
+      {"name", "mailchimp", "civicrm", "audience", "group", "tie", "skew_margin", "resubscribe",
+       "double_opt_in", "removal", "hold_cleaned", "respect_crm_opt_out", "max_removal_fraction",
+       "max_addition_fraction", "fields", "schedule", "keep_runs", "keep_days"},
+      "[[sync]]"));
   CONCORD_TRY(r.str(t, "name", &s->name));
   if (!valid_name(s->name)) {
     return r.error(at, "every [[sync]] needs a name of 1-64 letters, digits, '_', '-' or '.'");
@@ -183,6 +183,14 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
       return r.error(n, where + "max_removal_fraction must be a number from 0 to 1");
     }
     o.max_removal_fraction = *f;
+  }
+  if (const toml::node* n = t.get("max_addition_fraction")) {
+    // Unlike removals, additions may outnumber the members a side has (2: a list may triple).
+    std::optional<double> f = n->value<double>();
+    if (!f || !(*f >= 0 && *f <= 1000000)) {  // nan and inf are refused too
+      return r.error(n, where + "max_addition_fraction must be a number from 0 to 1000000");
+    }
+    o.max_addition_fraction = *f;
   }
   for (auto [key, out] :
        {std::pair{"keep_runs", &s->keep_runs}, std::pair{"keep_days", &s->keep_days}}) {
@@ -476,6 +484,7 @@ removal = "unsubscribe"                   # unsubscribe | archive (never a perma
 hold_cleaned = true                       # a bounced address is put on hold in the CRM
 respect_crm_opt_out = true                # opted-out, do-not-email, deceased: OUT for Mailchimp
 max_removal_fraction = 0.10               # stop before removing more than this share of a side
+max_addition_fraction = 0.25              # likewise for subscribes and new CRM contacts (not a first run)
 fields = { FNAME = "first_name", LNAME = "last_name" }   # Mailchimp tag = CRM field, both ways
 schedule = "every 1h"                     # concord serve: every 5m|30m|1h|2h|1d, or cron
 keep_runs = 100                           # journals and reports of older runs are pruned …
@@ -483,7 +492,7 @@ keep_days = 90                            # … unless they ended within this ma
 
 # [serve]                                 # concord serve
 # listen = "127.0.0.1:8080"               # the status page, API, metrics and webhooks
-# token_env = "CONCORD_TOKEN"             # token for the page and API (needed off loopback)
+# token_env = "CONCORD_TOKEN"             # the page's and API's token (default: state/serve.token)
 # public_url = "https://concord.example.org"   # where Mailchimp reaches the webhooks
 # timezone = "UTC"                        # the zone cron schedules are read in
 )";

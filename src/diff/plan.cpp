@@ -49,22 +49,49 @@ std::uint64_t PlanCounts::operations() const {
   return n;
 }
 
-GuardVerdict check_guards(const PlanCounts& c, const SyncOptions& options) {
+GuardVerdict check_guards(const PlanCounts& c, const SyncOptions& options, bool first_run) {
   GuardVerdict v;
+  auto percent = [](double fraction) {
+    return std::to_string(static_cast<int>(std::lround(fraction * 100))) + "%";
+  };
   auto fraction_guard = [&](std::uint64_t removals, std::uint64_t in, std::string_view side) {
     if (options.allow_mass_removal || removals == 0) return;
     double limit = options.max_removal_fraction * static_cast<double>(in);
     if (static_cast<double>(removals) > limit) {
       v.stop = true;
-      v.reasons.push_back(
-          "the plan removes " + std::to_string(removals) + " of " + std::to_string(in) +
-          " IN members " + std::string(side) + ", more than max_removal_fraction (" +
-          std::to_string(static_cast<int>(std::lround(options.max_removal_fraction * 100))) +
-          "%); check the plan, then rerun with --allow-mass-removal if it is right");
+      v.reasons.push_back("the plan removes " + std::to_string(removals) + " of " +
+                          std::to_string(in) + " IN members " + std::string(side) +
+                          ", more than max_removal_fraction (" +
+                          percent(options.max_removal_fraction) +
+                          "); check the plan, then rerun with --allow-mass-removal if it is right");
     }
   };
   fraction_guard(c.removals_in_mailchimp(), c.mailchimp_in, "in Mailchimp");
   fraction_guard(c.remove_from_crm, c.crm_in, "from the CRM group");
+  // Additions: mailing (or filing) far more people than a side holds is as likely a mistake (a
+  // wrong group, an import into the CRM) as a mass removal, and a subscribe sends mail at once.
+  // A first run adds everyone by design. The reason reads "the plan <verb> <added> <noun>, more
+  // than … of <whose> <in> IN members".
+  auto addition_guard = [&](std::uint64_t added, std::uint64_t in, std::string_view verb,
+                            std::string_view noun, std::string_view whose) {
+    // An empty side has no share to exceed: a new audience or group filling up (people signing
+    // up after a first sync of empty lists) is how lists start, and the daemon, which cannot be
+    // given --allow-mass-addition, would otherwise stop at every run.
+    if (first_run || options.allow_mass_addition || added == 0 || in == 0) return;
+    double limit = options.max_addition_fraction * static_cast<double>(in);
+    if (static_cast<double>(added) > limit) {
+      v.stop = true;
+      v.reasons.push_back("the plan " + std::string(verb) + " " + std::to_string(added) + " " +
+                          std::string(noun) + ", more than max_addition_fraction (" +
+                          percent(options.max_addition_fraction) + ") of " + std::string(whose) +
+                          " " + std::to_string(in) +
+                          " IN members; check the plan, then rerun with --allow-mass-addition if "
+                          "it is right");
+    }
+  };
+  addition_guard(c.add_to_mailchimp + c.pending_in_mailchimp, c.mailchimp_in, "subscribes",
+                 "members in Mailchimp", "the audience's");
+  addition_guard(c.create_crm_contact, c.crm_in, "creates", "new CRM contacts", "the CRM group's");
   if (c.base_in > 0 && c.mailchimp_members == 0) {
     v.stop = true;
     v.reasons.push_back("the Mailchimp snapshot is empty, but " + std::to_string(c.base_in) +

@@ -8,6 +8,12 @@
 //
 // Lifetime: a Conn is owned by conns_ until stop() or the acceptor reaps it after its thread has
 // finished; threads are always joined, never detached.
+//
+// Slow clients: a connection counts against max_connections and its peer's
+// max_connections_per_peer from its accept until its thread finishes or it is evicted. A new
+// connection over either limit evicts the oldest connection (of its peer, for the per-peer limit)
+// that is still waiting for a request header — closed through its io_context like stop() does —
+// so connections that trickle bytes, or sit idle, never keep a real request out.
 #include <openssl/ssl.h>
 
 #include <atomic>
@@ -23,6 +29,7 @@
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -63,6 +70,27 @@ bool header_ok(std::string_view name, std::string_view value) {
   return true;
 }
 
+// A request's method, target and headers (its body is added by the caller once read).
+template <typename Fields>
+Request head_of(const bhttp::request<bhttp::string_body, Fields>& msg) {
+  Request request;
+  request.method = std::string(msg.method_string());
+  request.target = std::string(msg.target());
+  for (const auto& field : msg) {
+    request.headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
+  }
+  return request;
+}
+
+Reply internal_error() {
+  Reply reply;
+  reply.response.status = 500;
+  reply.response.headers = {{"Content-Type", "text/plain"}};
+  reply.response.body = "internal error\n";
+  reply.close = true;
+  return reply;
+}
+
 // One accepted connection. The streams are built by the acceptor before the thread starts and
 // are then used only by that thread (and by handlers posted to `ioc`, which run on it).
 struct Conn {
@@ -70,7 +98,11 @@ struct Conn {
   std::optional<beast::tcp_stream> tcp;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   std::thread thread;
-  bool done = false;  // GUARDED_BY(ServerImpl::mu_): the thread has finished its work
+  Peer peer;             // set before the thread starts, then read-only
+  bool done = false;     // GUARDED_BY(ServerImpl::mu_): the thread has finished its work
+  bool waiting = true;   // GUARDED_BY(ServerImpl::mu_): no request header read since the last
+                         // response (handshake, idle keep-alive, or a header trickling in)
+  bool evicted = false;  // GUARDED_BY(ServerImpl::mu_): closed to make room; no longer counted
 
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
 
@@ -83,8 +115,11 @@ struct Conn {
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(ServerOptions options, Handler handler, std::unique_ptr<ssl::context> tls)
-      : options_(std::move(options)), handler_(std::move(handler)), tls_(std::move(tls)) {}
+  ServerImpl(ServerOptions options, Handler handler, Admit admit, std::unique_ptr<ssl::context> tls)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        admit_(std::move(admit)),
+        tls_(std::move(tls)) {}
 
   ~ServerImpl() override { stop(); }
 
@@ -157,27 +192,7 @@ class ServerImpl final : public Server {
  private:
   void accept_loop() {
     for (;;) {
-      std::list<std::shared_ptr<Conn>> finished;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        for (auto it = conns_.begin(); it != conns_.end();) {
-          if ((*it)->done) {
-            finished.push_back(std::move(*it));
-            it = conns_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-        lock.unlock();
-        for (const auto& c : finished) {
-          c->thread.join();
-        }
-        finished.clear();
-        lock.lock();
-        cv_.wait(lock, [this] { return stopping_ || active_ < options_.max_connections; });
-        if (stopping_) return;
-      }
-
+      reap_finished();
       auto conn = std::make_shared<Conn>();
       tcp::socket socket(conn->ioc);
       beast::error_code ec = asio::error::would_block;
@@ -190,10 +205,27 @@ class ServerImpl final : public Server {
         std::this_thread::sleep_for(milliseconds(10));
         continue;
       }
-
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);  // responses go out in one or two writes
-      std::lock_guard<std::mutex> lock(mu_);
+      {
+        const tcp::endpoint remote = socket.remote_endpoint(ec);
+        if (ec) continue;  // gone already
+        asio::ip::address a = remote.address();
+        if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+          a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+        }
+        conn->peer.address = a.to_string();
+        conn->peer.loopback = a.is_loopback();
+      }
+
+      std::unique_lock<std::mutex> lock(mu_);
+      if (per_peer_[conn->peer.address] >= options_.max_connections_per_peer &&
+          !evict_oldest_waiting(&conn->peer.address)) {
+        continue;  // every connection of this peer is inside a request: this one is refused
+      }
+      if (live_ >= options_.max_connections) evict_oldest_waiting(nullptr);
+      // Nothing to evict: wait (as in the accept backlog) for a connection to finish.
+      cv_.wait(lock, [this] { return stopping_ || live_ < options_.max_connections; });
       if (stopping_) return;  // `socket` closes as it goes out of scope
       if (tls_) {
         conn->tls.emplace(std::move(socket), *tls_);
@@ -205,9 +237,58 @@ class ServerImpl final : public Server {
       } catch (const std::system_error&) {
         continue;  // no thread to be had: the connection is dropped (closed with `conn`)
       }
-      ++active_;
+      ++live_;
+      ++per_peer_[conn->peer.address];
       conns_.push_back(std::move(conn));
     }
+  }
+
+  // Joins and forgets the connections whose threads have finished.
+  void reap_finished() {
+    std::list<std::shared_ptr<Conn>> finished;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = conns_.begin(); it != conns_.end();) {
+        if ((*it)->done) {
+          finished.push_back(std::move(*it));
+          it = conns_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (const auto& c : finished) {
+      c->thread.join();
+    }
+  }
+
+  // Closes the oldest counted connection still waiting for a request header (of `peer`, when
+  // given) and stops counting it. False when there is none.
+  bool evict_oldest_waiting(const std::string* peer) /* REQUIRES(mu_) */ {
+    for (const auto& c : conns_) {  // oldest first
+      if (c->done || c->evicted || !c->waiting) continue;
+      if (peer != nullptr && c->peer.address != *peer) continue;
+      c->evicted = true;
+      uncount(*c);
+      Conn* conn = c.get();  // alive until reaped, which joins its thread first
+      asio::post(conn->ioc, [conn] { conn->lowest().close(); });
+      return true;
+    }
+    return false;
+  }
+
+  void uncount(const Conn& c) /* REQUIRES(mu_) */ {
+    --live_;
+    auto it = per_peer_.find(c.peer.address);
+    if (it != per_peer_.end() && --it->second <= 0) per_peer_.erase(it);
+  }
+
+  // Marks the connection as waiting for a request header or not. False when it was evicted
+  // (it must not go on: it is no longer counted); once it is not waiting, it cannot be.
+  bool set_waiting(Conn& c, bool waiting) {
+    std::lock_guard<std::mutex> lock(mu_);
+    c.waiting = waiting;
+    return !c.evicted;
   }
 
   void serve(Conn& c) {
@@ -224,7 +305,7 @@ class ServerImpl final : public Server {
     c.lowest().socket().close(ignored);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --active_;
+      if (!c.evicted) uncount(c);
       c.done = true;
     }
     cv_.notify_all();
@@ -250,19 +331,7 @@ class ServerImpl final : public Server {
   // gracefully (TLS: with close_notify), false after a reset or a transport failure.
   template <typename Stream>
   bool session(Conn& c, Stream& stream) {
-    Peer peer;
-    {
-      boost::system::error_code ec;
-      const tcp::endpoint remote = c.lowest().socket().remote_endpoint(ec);
-      if (ec) return false;
-      asio::ip::address a = remote.address();
-      if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-      }
-      peer.address = a.to_string();
-      peer.loopback = a.is_loopback();
-    }
-
+    const Peer& peer = c.peer;
     beast::flat_buffer buffer;
     for (;;) {
       if (stopping_.load()) return true;
@@ -270,13 +339,25 @@ class ServerImpl final : public Server {
       parser.header_limit(kHeaderLimit);
       parser.body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
 
+      set_waiting(c, true);
       beast::error_code ec = asio::error::would_block;
       c.lowest().expires_after(options_.idle_timeout);
       bhttp::async_read_header(stream, buffer, parser,
                                [&](const beast::error_code& e, std::size_t) { ec = e; });
       c.drive();
       if (!ec) {
+        if (!set_waiting(c, false)) return false;
         const auto& head = parser.get();
+        if (admit_) {
+          Request request = head_of(head);
+          std::optional<Reply> refused;
+          try {
+            refused = admit_(request, peer);
+          } catch (...) {
+            refused = internal_error();
+          }
+          if (refused) return refuse(c, stream, std::move(*refused));
+        }
         if (iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
           bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
           ec = asio::error::would_block;
@@ -307,13 +388,7 @@ class ServerImpl final : public Server {
       }
 
       auto& msg = parser.get();
-      Request request;
-      request.method = std::string(msg.method_string());
-      request.target = std::string(msg.target());
-      for (const auto& field : msg) {
-        request.headers.push_back(
-            Header{std::string(field.name_string()), std::string(field.value())});
-      }
+      Request request = head_of(msg);
       request.body = std::move(msg.body());
       const bool head_request = msg.method() == bhttp::verb::head;
       const bool client_keeps_alive = msg.keep_alive();
@@ -322,11 +397,7 @@ class ServerImpl final : public Server {
       try {
         reply = handler_(request, peer);
       } catch (...) {
-        reply = Reply{};
-        reply.response.status = 500;
-        reply.response.headers = {{"Content-Type", "text/plain"}};
-        reply.response.body = "internal error\n";
-        reply.close = true;
+        reply = internal_error();
       }
 
       if (reply.reset_without_response) {
@@ -401,6 +472,12 @@ class ServerImpl final : public Server {
     reply.response.status = status;
     reply.response.headers = {{"Content-Type", "text/plain"}};
     reply.response.body = std::move(body);
+    return refuse(c, stream, std::move(reply));
+  }
+
+  // error_reply() with the reply given (admit_'s refusal).
+  template <typename Stream>
+  bool refuse(Conn& c, Stream& stream, Reply reply) {
     if (!write_response(c, stream, std::move(reply), false, true)) return false;
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
       SSL* ssl = c.tls->native_handle();
@@ -432,6 +509,7 @@ class ServerImpl final : public Server {
 
   const ServerOptions options_;
   const Handler handler_;
+  const Admit admit_;                        // may be empty
   const std::unique_ptr<ssl::context> tls_;  // null for plain HTTP
 
   asio::io_context accept_ioc_{1};
@@ -444,17 +522,18 @@ class ServerImpl final : public Server {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::list<std::shared_ptr<Conn>> conns_;  // GUARDED_BY(mu_)
-  int active_ = 0;                          // GUARDED_BY(mu_): connections being served
+  std::list<std::shared_ptr<Conn>> conns_;  // GUARDED_BY(mu_), oldest first
+  int live_ = 0;                            // GUARDED_BY(mu_): counted connections
+  std::map<std::string, int> per_peer_;     // GUARDED_BY(mu_): counted connections per address
   std::atomic<bool> stopping_{false};       // set under mu_ (for cv_); read without it too
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::start(ServerOptions options, Handler handler) {
+Result<std::unique_ptr<Server>> Server::start(ServerOptions options, Handler handler, Admit admit) {
   if (!handler) return Status::invalid("HTTP server: no handler");
-  if (options.max_connections < 1) {
-    return Status::invalid("HTTP server: max_connections must be at least 1");
+  if (options.max_connections < 1 || options.max_connections_per_peer < 1) {
+    return Status::invalid("HTTP server: max_connections(_per_peer) must be at least 1");
   }
   if (options.idle_timeout.count() <= 0) {
     return Status::invalid("HTTP server: idle_timeout must be positive");
@@ -488,8 +567,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, Handler han
     }
   }
 
-  auto server =
-      std::make_unique<ServerImpl>(std::move(options), std::move(handler), std::move(tls));
+  auto server = std::make_unique<ServerImpl>(std::move(options), std::move(handler),
+                                             std::move(admit), std::move(tls));
   try {
     if (Status s = server->listen(); !s.is_ok()) return s;
   } catch (const std::exception& e) {

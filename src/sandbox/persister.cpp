@@ -14,8 +14,17 @@ namespace concord::sandbox {
 
 Status write_file_atomically(const std::string& path, std::string_view contents) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // The state names people (made up, but shaped like real ones): 0600, whatever the umask, from
+  // the moment the file exists. A temporary file left by a killed process of the same pid goes.
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::io_error("cannot create " + tmp + ": " + std::strerror(errno));
+  if (::fchmod(fd, 0600) != 0) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::io_error("cannot make " + tmp + " private: " + std::strerror(e));
+  }
   const char* p = contents.data();
   std::size_t left = contents.size();
   while (left > 0) {

@@ -19,6 +19,13 @@ using nlohmann::json;
 constexpr const char* kPageCsp =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
+// The login form posts to this daemon only, and runs no script.
+constexpr const char* kLoginCsp =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'";
+// The largest webhook delivery or login form read: Mailchimp's deliveries are a few hundred bytes
+// (a profile with every merge field a few KiB).
+constexpr std::uint64_t kMaxDeliveryBytes = 64 * 1024;
 
 json iso_or_null(Micros t) {
   return t == kNoTime ? json(nullptr) : json(format_iso8601(t));
@@ -103,7 +110,38 @@ std::string_view sync_state_name(SyncView::State s) {
   return kNames[static_cast<std::size_t>(s)];
 }
 
+std::optional<http::Reply> Api::admit(const http::Request& head) {
+  const std::string path = head.target.substr(0, head.target.find('?'));
+  if (path == "/healthz") return std::nullopt;
+  if (!options_.site.host_ok(head.header("Host"))) {
+    http::Reply r =
+        text_reply(421, "misdirected request: this daemon does not answer to that name\n");
+    r.close = true;
+    return r;
+  }
+  if (path.rfind(kWebhookPath, 0) == 0 || path == "/login") {
+    if (Result<std::uint64_t> length = parse_uint64(head.header("Content-Length"));
+        length && *length > kMaxDeliveryBytes) {
+      return text_reply(413, "request body too large\n");
+    }
+    return std::nullopt;
+  }
+  if (authorised(head)) return std::nullopt;
+  // A browser asking for a page is sent to the login form (the URL carries no token); scripts
+  // get a 401 naming what is missing.
+  if ((head.method == "GET" || head.method == "HEAD") &&
+      (path == "/" || path.rfind("/syncs/", 0) == 0)) {
+    http::Reply r = text_reply(303, "log in first\n");
+    r.response.headers.push_back({"Location", "/login"});
+    return r;
+  }
+  http::Reply r = error_reply(401, "a token is required (Authorization: Bearer …) or a session");
+  r.response.headers.push_back({"WWW-Authenticate", "Bearer"});
+  return r;
+}
+
 http::Reply Api::handle(const http::Request& req) {
+  if (std::optional<http::Reply> refused = admit(req)) return std::move(*refused);
   const std::string& target = req.target;
   const std::size_t q = target.find('?');
   const std::string path = target.substr(0, q);
@@ -113,16 +151,15 @@ http::Reply Api::handle(const http::Request& req) {
       query.emplace(std::move(k), std::move(v));
   }
   if (path.rfind(kWebhookPath, 0) == 0) return webhook(req, split_path(path));
-  if (path == "/healthz") return text_reply(200, "ok\n");
-  // The page itself holds no data (it asks the API, with the token from its own URL), so it is
-  // served to anyone; without a token it shows what is missing.
+  if (path == "/healthz") {
+    // A daemon that cannot store a delivery or journal a write is not healthy, whatever else.
+    if (Status h = view_.health(); !h) return text_reply(503, "unhealthy: " + h.message() + "\n");
+    return text_reply(200, "ok\n");
+  }
+  if (path == "/login") return login(req);
+  if (path == "/logout") return logout(req);
   if (path == "/" && (req.method == "GET" || req.method == "HEAD")) {
     return html_reply(status_page_html());
-  }
-  if (!authorised(req, query)) {
-    http::Reply r = error_reply(401, "a token is required (Authorization: Bearer … or ?token=…)");
-    r.response.headers.push_back({"WWW-Authenticate", "Bearer"});
-    return r;
   }
   if (path == "/metrics") {
     return reply(200, view_.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
@@ -133,13 +170,51 @@ http::Reply Api::handle(const http::Request& req) {
   return text_reply(404, "not found\n");
 }
 
-bool Api::authorised(const http::Request& req, const Query& query) const {
+bool Api::authorised(const http::Request& req) {
   const std::string& token = options_.token;
-  if (token.empty()) return true;
+  if (token.empty()) return false;
   std::string_view auth = req.header("Authorization");
   if (auth.rfind("Bearer ", 0) == 0 && secrets_equal(auth.substr(7), token)) return true;
-  auto q = query.find("token");
-  return q != query.end() && secrets_equal(q->second, token);
+  return sessions_.valid(cookie(req, kSessionCookie));
+}
+
+// GET: the form. POST: the token, from this daemon's own form; a session cookie when it is right.
+http::Reply Api::login(const http::Request& req) {
+  if (req.method == "GET" || req.method == "HEAD") {
+    http::Reply r = reply(200, login_page_html(""), "text/html; charset=utf-8");
+    r.response.headers.push_back({"Content-Security-Policy", kLoginCsp});
+    return r;
+  }
+  if (req.method != "POST") return text_reply(405, "method not allowed\n");
+  if (!options_.site.same_origin(req) ||
+      !content_type_is(req, "application/x-www-form-urlencoded")) {
+    return text_reply(403, "log in from this daemon's own login form\n");
+  }
+  std::string given;
+  for (auto& [k, v] : http::parse_query(req.body)) {
+    if (k == "token") given = std::move(v);
+  }
+  if (options_.token.empty() || !secrets_equal(given, options_.token)) {
+    log("a login with a wrong token was refused");
+    http::Reply r =
+        reply(401, login_page_html("That is not the token."), "text/html; charset=utf-8");
+    r.response.headers.push_back({"Content-Security-Policy", kLoginCsp});
+    return r;
+  }
+  http::Reply r = text_reply(303, "logged in\n");
+  r.response.headers.push_back({"Location", "/"});
+  r.response.headers.push_back(
+      {"Set-Cookie", session_cookie(sessions_.open(), sessions_.lifetime(), options_.site.tls)});
+  return r;
+}
+
+http::Reply Api::logout(const http::Request& req) {
+  if (req.method != "POST") return text_reply(405, "method not allowed\n");
+  if (!options_.site.same_origin(req)) return error_reply(403, "cross-site request refused");
+  sessions_.close(cookie(req, kSessionCookie));
+  http::Reply r = json_reply(200, {{"logged_out", true}});
+  r.response.headers.push_back({"Set-Cookie", session_cookie("", {}, options_.site.tls)});
+  return r;
 }
 
 // A delivery: checked, stored durably, then answered.
@@ -167,6 +242,11 @@ http::Reply Api::webhook(const http::Request& req, const std::vector<std::string
   }
   if (e->type == WebhookType::kCampaign) return text_reply(200, "ignored\n");
   if (Status s = view_.deliver(sync, std::move(*e)); !s) {
+    if (s.code() == Status::Code::kInvalid) {  // another audience's: nothing was stored
+      view_.webhook_rejected(Rejection::kWrongList);
+      log(sync + ": a webhook delivery was refused: " + s.message());
+      return text_reply(400, s.message() + "\n");
+    }
     log(sync + ": storing a webhook delivery: " + s.message());
     return text_reply(503, "not stored\n");
   }
@@ -208,6 +288,11 @@ http::Reply Api::api(const http::Request& req, const std::vector<std::string>& p
       return error_reply(404, "no sync pair \"" + name + "\"");
     }
     if (req.method != "POST") return error_reply(405, "use POST");
+    // A cross-site form cannot send JSON, nor a matching Origin.
+    if (!options_.site.same_origin(req)) return error_reply(403, "cross-site request refused");
+    if (!content_type_is(req, "application/json")) {
+      return error_reply(415, "send Content-Type: application/json");
+    }
     if (parts[3] == "enabled") {
       json body = json::parse(req.body, nullptr, false);
       if (!body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean()) {

@@ -5,13 +5,16 @@
 // Routes (docs/operations.md; the JSON shapes are written down in serve/pages.h):
 //   /webhooks/mailchimp/<sync>/<secret>   deliveries (GET: Mailchimp's check of the URL)
 //   /healthz                              "ok", no token
-//   /                                     the status page, no token (it holds no data)
+//   GET /login, POST /login (form: token)  the login form; a session cookie for the right token
+//   POST /logout                          ends the session
+//   /                                     the status page
 //   /metrics                              Prometheus text
 //   GET  /api/syncs, GET /api/runs?sync=NAME&limit=N
-//   POST /api/syncs/<sync>/enabled {"enabled":bool}, POST /api/syncs/<sync>/run
+//   POST /api/syncs/<sync>/enabled {"enabled":bool}, POST /api/syncs/<sync>/run {}
 //   GET  /syncs/<sync>/runs, GET /syncs/<sync>/runs/<id>/report.html
-// Every route but the first three needs the token when one is set: `Authorization: Bearer …` or
-// `?token=…`.
+// Every route but the webhooks, /healthz and /login needs the token (`Authorization: Bearer …`)
+// or a session; a page asked for without either is redirected to /login. Who may ask, and the
+// checks against cross-site requests, are in serve/auth.h.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +30,7 @@
 #include "concord/journal.h"
 #include "concord/status.h"
 #include "concord/time.h"
+#include "serve/auth.h"
 #include "serve/metrics.h"
 #include "serve/webhook.h"
 
@@ -70,18 +74,24 @@ class DaemonView {
   virtual Status run_now(const std::string& sync) = 0;
 
   virtual std::string metrics_text() = 0;
+  // Whether the daemon can do its work: its store can write (a full disk cannot). Not OK: why.
+  virtual Status health() = 0;
 
   // Whether `secret` is the secret of the pair's webhook URL (false for an unknown pair).
   virtual bool webhook_secret_ok(const std::string& sync, std::string_view secret) = 0;
   // Stores a delivery durably for the pair's next webhook run; OK only once it is stored.
+  // kInvalid (nothing stored) when it names another audience than the pair's; kUnavailable when
+  // it cannot be stored or checked now (the sender tries again).
   virtual Status deliver(const std::string& sync, WebhookEvent event) = 0;
   // Counts a refused delivery.
   virtual void webhook_rejected(Rejection reason) = 0;
 };
 
 struct ApiOptions {
-  // The token the data routes require; empty: none (a listener on loopback only).
+  // The token the data routes require. Empty: no one gets in (the listener always sets one).
   std::string token;
+  // The names this daemon answers as (serve/auth.h).
+  Site site;
   // When not empty, deliveries must carry this header with the HMAC-SHA256 of their body under
   // signature_secret (webhook_signature_ok); others are refused 403.
   std::string signature_header;
@@ -96,9 +106,14 @@ class Api {
   // REQUIRES: `view` outlives the Api.
   Api(DaemonView& view, ApiOptions options) : view_(view), options_(std::move(options)) {}
 
+  // The checks made on a request's header alone (Host, authentication, size): a reply refuses
+  // it before its body is read. handle() makes them too.
+  std::optional<http::Reply> admit(const http::Request& head);
   http::Reply handle(const http::Request& request);
 
  private:
+  http::Reply login(const http::Request& req);
+  http::Reply logout(const http::Request& req);
   http::Reply webhook(const http::Request& req, const std::vector<std::string>& parts);
   // The query's parameters; the first of a name repeated counts.
   using Query = std::map<std::string, std::string>;
@@ -106,13 +121,14 @@ class Api {
   http::Reply api(const http::Request& req, const std::vector<std::string>& parts,
                   const Query& query);
   http::Reply pages(const std::vector<std::string>& parts);
-  bool authorised(const http::Request& req, const Query& query) const;
+  bool authorised(const http::Request& req);
   void log(const std::string& line) const {
     if (options_.log) options_.log(line);
   }
 
   DaemonView& view_;
   const ApiOptions options_;
+  Sessions sessions_;
 };
 
 }  // namespace concord::serve

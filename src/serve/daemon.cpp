@@ -36,6 +36,15 @@ constexpr std::string_view kMetaEnabled = meta::kServeEnabled;
 // The longest the worker sleeps without looking at the schedule again.
 constexpr Micros kMaxSleep = 60 * kMicrosPerSecond;
 
+// Deliveries whose run failed are tried again after 30 s, then 1, 2, 4 … minutes, at most 30.
+Micros retry_delay(int failures) {
+  const Micros first = 30 * kMicrosPerSecond, most = 30 * 60 * kMicrosPerSecond;
+  Micros d = first;
+  for (int i = 1; i < failures && d < most; ++i)
+    d *= 2;
+  return std::min(d, most);
+}
+
 constexpr std::size_t index_of(Side side) {
   return static_cast<std::size_t>(side);
 }
@@ -58,6 +67,14 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, Store& store,
   const Micros now = d->options_.clock->now();
   for (DaemonPair& p : pairs) {
     if (Status s = d->add(std::move(p), now); !s) return s;
+  }
+  // Deliveries are checked against the pair's audience: looked up now, so that the first one
+  // is not kept waiting (a failure is logged and the look-up tried again with the next one).
+  for (auto& [name, p] : d->pairs_) {
+    if (Result<std::string> id = d->audience_of(p); !id) {
+      d->log(name + ": cannot look up the audience yet (" + id.status().message() +
+             "); deliveries are answered 503 until it can be");
+    }
   }
   return d;
 }
@@ -137,7 +154,7 @@ void Daemon::work() {
     // Sleep until the next scheduled run, or until a delivery, a toggle or "run now" (woken_,
     // which also catches one that came after step() looked).
     std::unique_lock<std::mutex> lock(mu_);
-    const Micros wakeup = sched_.next_wakeup();
+    const Micros wakeup = next_wakeup_locked();
     const Micros wait = wakeup == kNoTime
                             ? kMaxSleep
                             : std::clamp<Micros>(wakeup - options_.clock->now(), 0, kMaxSleep);
@@ -152,14 +169,18 @@ bool Daemon::step() {
     queue_.push_back(std::move(name));
   std::string name;
   bool webhook = false;
-  // Deliveries go first, but never twice in a row while scheduled runs wait.
+  const Micros now = options_.clock->now();
+  // Deliveries go first, but never twice in a row while scheduled runs wait; deliveries whose
+  // last run failed wait out their back-off.
   if (!last_was_webhook_ || queue_.empty()) {
     for (auto& [n, p] : pairs_) {
-      if (p.webhook_pending && sched_.enabled(n) && !sched_.running(n) &&
+      const bool due = p.retry_at == kNoTime ? p.webhook_pending : p.retry_at <= now;
+      if (due && sched_.enabled(n) && !sched_.running(n) &&
           std::find(queue_.begin(), queue_.end(), n) == queue_.end()) {
         name = n;
         webhook = true;
         p.webhook_pending = false;
+        p.retry_at = kNoTime;
         break;
       }
     }
@@ -173,48 +194,79 @@ bool Daemon::step() {
   last_was_webhook_ = webhook;
   lock.unlock();
   const Micros start = options_.clock->now();
-  run_pair(pairs_.at(name), webhook);
+  Pair& p = pairs_.at(name);
+  const FollowUp next = run_pair(p, webhook);
   const Micros end = options_.clock->now();
   lock.lock();
   current_.clear();
   if (!webhook) sched_.finished(name, start, end);
+  switch (next) {
+    case FollowUp::kNone:
+      p.failures = 0;
+      break;
+    case FollowUp::kMore:  // a backlog larger than one run takes: on with it
+      p.failures = 0;
+      p.webhook_pending = true;
+      break;
+    case FollowUp::kRetryLater:
+      ++p.failures;
+      p.retry_at = end + retry_delay(p.failures);
+      log(name + ": " + std::to_string(p.failures) + " run(s) in a row left webhook deliveries " +
+          "unreconciled; they are tried again at " + format_iso8601(p.retry_at));
+      break;
+  }
   return true;
 }
 
 Micros Daemon::next_wakeup() {
   std::lock_guard<std::mutex> lock(mu_);
-  return sched_.next_wakeup();
+  return next_wakeup_locked();
 }
 
-void Daemon::run_pair(Pair& p, bool webhook) {
+Micros Daemon::next_wakeup_locked() const {
+  Micros next = sched_.next_wakeup();
+  for (const auto& [n, p] : pairs_) {
+    if (p.retry_at != kNoTime && (next == kNoTime || p.retry_at < next)) next = p.retry_at;
+  }
+  return next;
+}
+
+Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
   const std::string& name = p.spec.config->name;
   const PairHandle& handle = *p.spec.handle;
   RunRequest rq;
   rq.command = webhook ? "webhook" : "serve";
   rq.backup_dir = options_.backup_dir;
   rq.stop = &stop_flag_;
+  // The deliveries this run settles when it ends well (an address change that failed is not
+  // among them: it stays stored and is tried again), and whether any was kept back.
   std::vector<std::uint64_t> deliveries;
-  std::set<std::uint64_t> kept;  // address changes a scheduled run could not carry out
+  bool kept_back = false;
   if (!webhook) {
-    // Address changes Mailchimp told us of are carried out first: the fetch cannot see them
-    // (the old address is simply gone), and the deliveries are removed when the run ends.
+    // The deliveries waiting now are covered by this run's fetch, which reads every change since
+    // the last one. Address changes among them are carried out first: the fetch cannot see them
+    // (the old address is simply gone).
     Result<std::vector<Inbox::Delivery>> waiting = inbox_->take(handle, SIZE_MAX);
     if (!waiting) {
       log(name + ": reading the stored webhook deliveries: " + waiting.status().message());
-      return;
+      return FollowUp::kRetryLater;
     }
-    change_addresses(p, *waiting, &kept);
+    std::set<std::uint64_t> failed;
+    change_addresses(p, *waiting, &failed);
+    for (const Inbox::Delivery& d : *waiting) {
+      if (!failed.count(d.number)) deliveries.push_back(d.number);
+    }
+    kept_back = !failed.empty();
   }
   if (webhook) {
-    Result<std::vector<std::string>> emails = take_deliveries(p, &deliveries);
+    Result<std::vector<std::string>> emails = take_deliveries(p, &deliveries, &kept_back);
     if (!emails) {
       log(name + ": reading the stored webhook deliveries: " + emails.status().message());
-      return;
+      return FollowUp::kRetryLater;
     }
     if (emails->empty()) {
       if (Status s = inbox_->remove(handle, deliveries); !s) log(name + ": " + s.message());
-      count_pending(p);
-      return;
+      return follow_up(p, kept_back);
     }
     rq.refresh = std::move(*emails);
   }
@@ -239,7 +291,8 @@ void Daemon::run_pair(Pair& p, bool webhook) {
   if (!r) {
     metrics_.run_failed(name, rq.command, r.status());
     log(name + ": " + rq.command + " run failed: " + r.status().message());
-    return;
+    count_pending(p);
+    return deliveries.empty() && !kept_back ? FollowUp::kNone : FollowUp::kRetryLater;
   }
   const RunRecord& rec = r->record;
   metrics_.run_ended(name, rq.command, *r);
@@ -253,24 +306,38 @@ void Daemon::run_pair(Pair& p, bool webhook) {
       static_cast<unsigned long long>(rec.failed), static_cast<unsigned long long>(rec.refused),
       static_cast<unsigned long long>(rec.counts.report_rows), secs);
   log(line);
-  if (rec.state != RunState::kDone && rec.state != RunState::kDoneWithFailures) return;
-  // A webhook run reconciled its deliveries; a scheduled run read every change since its
-  // watermark, so the deliveries stored before it began are covered too.
-  Status removed = webhook ? inbox_->remove(handle, deliveries)
-                           : inbox_->remove_received_before(handle, rec.started_at, kept);
-  if (!removed) log(name + ": " + removed.message());
-  count_pending(p);
+  if (rec.state != RunState::kDone && rec.state != RunState::kDoneWithFailures) {
+    // Stopped (by a guard, or SIGTERM): the deliveries stay, and are tried again later.
+    count_pending(p);
+    return deliveries.empty() && !kept_back ? FollowUp::kNone : FollowUp::kRetryLater;
+  }
+  // Exactly the deliveries this run took and reconciled are let go.
+  if (Status removed = inbox_->remove(handle, deliveries); !removed) {
+    log(name + ": " + removed.message());
+    return FollowUp::kRetryLater;
+  }
+  return follow_up(p, kept_back);
+}
+
+Daemon::FollowUp Daemon::follow_up(Pair& p, bool kept_back) {
+  Result<std::size_t> left = inbox_->count(*p.spec.handle);
+  if (!left) return FollowUp::kRetryLater;
+  metrics_.webhook_pending(p.spec.config->name, *left);
+  if (kept_back) return FollowUp::kRetryLater;
+  return *left > 0 ? FollowUp::kMore : FollowUp::kNone;
 }
 
 // ---- webhook deliveries -------------------------------------------------------------------------
 
 Result<std::vector<std::string>> Daemon::take_deliveries(Pair& p,
-                                                         std::vector<std::uint64_t>* numbers) {
+                                                         std::vector<std::uint64_t>* numbers,
+                                                         bool* kept_back) {
   Result<std::vector<Inbox::Delivery>> taken =
       inbox_->take(*p.spec.handle, options_.deliveries_per_run);
   if (!taken) return taken.status();
   std::set<std::uint64_t> failed;
   change_addresses(p, *taken, &failed);
+  *kept_back = !failed.empty();
   std::set<std::string> emails;
   for (const Inbox::Delivery& d : *taken) {
     if (!failed.count(d.number)) numbers->push_back(d.number);
@@ -308,9 +375,32 @@ Status Daemon::change_crm_email(Pair& p, const std::string& old_email,
   CrmBody person;
   if (Status s = decode_crm_body(view.body, &person); !s) return s;
   if (person.contact_id == 0) return Status::ok();
+  // A delivery is only as good as the secret in its URL: before a person's CRM address is
+  // changed, Mailchimp itself must show the new address in the audience.
+  Result<bool> confirmed = mailchimp_has(p, new_email);
+  if (!confirmed) return confirmed.status();
+  if (!*confirmed) {
+    log(p.spec.config->name + ": an upemail delivery names " + new_email +
+        ", which the audience does not have: the CRM address is left as it is");
+    return Status::ok();
+  }
   Status s = p.spec.change_crm_email(person.contact_id, old_email, new_email);
   if (s.code() == Status::Code::kNotFound) return Status::ok();  // changed already
   return s;
+}
+
+Result<bool> Daemon::mailchimp_has(Pair& p, const std::string& email) {
+  Result<FetchStats> read = p.spec.mailchimp->refresh({email}, store_, *p.spec.handle);
+  if (!read) return read.status();
+  Result<std::optional<std::string>> v =
+      store_.get(*p.spec.handle, Family::kMailchimp, member_key(email).view());
+  if (!v) return v.status();
+  if (!v->has_value()) return false;
+  SnapshotHeader header;
+  if (Status s = decode_snapshot_header(**v, &header); !s) return s;
+  MailchimpState state;
+  if (Status s = mailchimp_state_of(header, &state); !s) return s;
+  return state.status != MailchimpStatus::kAbsent;
 }
 
 void Daemon::count_pending(const Pair& p) {
@@ -324,9 +414,41 @@ bool Daemon::webhook_secret_ok(const std::string& sync, std::string_view secret)
   return p != nullptr && !p->webhook_secret.empty() && secrets_equal(secret, p->webhook_secret);
 }
 
+Status Daemon::health() {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  const Micros now = options_.clock->now();
+  if (health_checked_ == kNoTime || now - health_checked_ >= kMicrosPerSecond ||
+      now < health_checked_) {
+    health_ = store_.check_writable();
+    health_checked_ = now;
+  }
+  return health_;
+}
+
+Result<std::string> Daemon::audience_of(Pair& p) {
+  std::lock_guard<std::mutex> lock(audience_mu_);
+  if (p.audience_id.empty() && p.spec.audience_id) {
+    Result<std::string> id = p.spec.audience_id();
+    if (!id) return id.status();
+    p.audience_id = std::move(*id);
+  }
+  return p.audience_id;
+}
+
 Status Daemon::deliver(const std::string& sync, WebhookEvent event) {
   Pair* p = find(sync);
   if (p == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
+  if (p->spec.audience_id) {
+    Result<std::string> audience = audience_of(*p);
+    if (!audience) {
+      return Status::unavailable("the pair's audience cannot be looked up to check the delivery: " +
+                                 audience.status().message());
+    }
+    if (event.list_id != *audience) {
+      return Status::invalid("the delivery is for audience " + event.list_id +
+                             ", not the pair's (" + *audience + ")");
+    }
+  }
   event.received_at = options_.clock->now();
   // Stored before the pair is marked pending: a webhook run that clears the mark reads the inbox
   // afterwards, so it sees this delivery, or the mark stays for the next run.

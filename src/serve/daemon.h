@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,6 +56,10 @@ struct DaemonPair {
   std::function<Status(std::int64_t contact_id, const std::string& old_email,
                        const std::string& new_email)>
       change_crm_email;
+  // The id of the pair's audience (resolved from the id or name configured), which deliveries
+  // must name. Called once at open and, while it fails, again for each delivery. Empty: not
+  // checked.
+  std::function<Result<std::string>()> audience_id;
 };
 
 struct DaemonOptions {
@@ -108,6 +113,7 @@ class Daemon : public DaemonView {
   Result<SyncView> set_enabled(const std::string& sync, bool enabled) override;
   Status run_now(const std::string& sync) override;
   std::string metrics_text() override { return metrics_.render(); }
+  Status health() override;
   bool webhook_secret_ok(const std::string& sync, std::string_view secret) override;
   Status deliver(const std::string& sync, WebhookEvent event) override;
   void webhook_rejected(Rejection reason) override { metrics_.webhook_rejected(reason); }
@@ -118,7 +124,27 @@ class Daemon : public DaemonView {
     std::string webhook_secret;
     Micros created = kNoTime;
     bool webhook_pending = false;  // deliveries stored since the last webhook run began
+    std::string audience_id;       // GUARDED_BY(audience_mu_); empty until resolved
+    // Runs in a row that left deliveries unreconciled, and when they are tried again (kNoTime:
+    // not waiting out a back-off). GUARDED_BY(mu_).
+    int failures = 0;
+    Micros retry_at = kNoTime;
   };
+  // What a run leaves for the pair's deliveries: nothing, more to take at once (a backlog
+  // larger than one run takes), or deliveries to try again after a back-off (the run failed or
+  // stopped, or an address change could not be made).
+  enum class FollowUp : std::uint8_t { kNone, kMore, kRetryLater };
+  FollowUp follow_up(Pair& p, bool kept_back);
+  // REQUIRES: mu_ held.
+  Micros next_wakeup_locked() const;
+  // The pair's audience id, resolved now if it is not known yet.
+  Result<std::string> audience_of(Pair& p);
+  std::mutex audience_mu_;  // held while resolving: one look-up at a time
+  // The store's last writability check and when it was made (health() checks at most once a
+  // second: a health checker polling often does not cost a synced write each time).
+  std::mutex health_mu_;
+  Status health_;                    // GUARDED_BY(health_mu_)
+  Micros health_checked_ = kNoTime;  // GUARDED_BY(health_mu_)
 
   Daemon(const Config& config, Store& store, DaemonOptions options)
       : config_(config), store_(store), options_(std::move(options)) {}
@@ -128,17 +154,21 @@ class Daemon : public DaemonView {
   // REQUIRES: mu_ held.
   SyncView view_of(const Pair& p);
   // One run of a pair: scheduled (or "run now"), or for its stored deliveries.
-  void run_pair(Pair& p, bool webhook);
+  FollowUp run_pair(Pair& p, bool webhook);
   // The addresses the pair's stored deliveries name (their numbers go to `numbers`); an address
   // change is carried out in the CRM here.
   // The addresses the oldest deliveries name; `numbers` gets those that this run settles (an
   // address change that failed is not among them: it stays stored and is tried again).
-  Result<std::vector<std::string>> take_deliveries(Pair& p, std::vector<std::uint64_t>* numbers);
+  Result<std::vector<std::string>> take_deliveries(Pair& p, std::vector<std::uint64_t>* numbers,
+                                                   bool* kept_back);
   // Carries out the address changes among `deliveries`; the numbers of those that failed go to
   // `failed` (logged).
   void change_addresses(Pair& p, const std::vector<Inbox::Delivery>& deliveries,
                         std::set<std::uint64_t>* failed);
   Status change_crm_email(Pair& p, const std::string& old_email, const std::string& new_email);
+  // Whether the audience has a member with this address, as Mailchimp says now (read into the
+  // pair's snapshot).
+  Result<bool> mailchimp_has(Pair& p, const std::string& email);
   void count_pending(const Pair& p);
   void work();
   void log(const std::string& line) const {

@@ -87,18 +87,6 @@ Status Inbox::remove(const PairHandle& pair, const std::vector<std::uint64_t>& n
   return store_.write(b, /*sync=*/true);
 }
 
-Status Inbox::remove_received_before(const PairHandle& pair, Micros before,
-                                     const std::set<std::uint64_t>& keep) {
-  Result<std::vector<Delivery>> all = take(pair, SIZE_MAX);
-  if (!all) return all.status();
-  std::vector<std::uint64_t> numbers;
-  for (const Delivery& d : *all) {
-    if (keep.count(d.number)) continue;
-    if (!d.event || d.event->received_at < before) numbers.push_back(d.number);
-  }
-  return remove(pair, numbers);
-}
-
 Result<std::size_t> Inbox::count(const PairHandle& pair) const {
   std::size_t n = 0;
   Status s = scan(store_, pair, SIZE_MAX, [&](std::string_view, std::string_view) { ++n; });

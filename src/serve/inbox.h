@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "concord/status.h"
@@ -53,11 +52,6 @@ class Inbox {
 
   // Removes these deliveries of `pair` (numbers not stored are ignored) in one synced write.
   Status remove(const PairHandle& pair, const std::vector<std::uint64_t>& numbers);
-  // Removes the deliveries of `pair` received before `before`, and the unreadable ones, but not
-  // those numbered in `keep` (address changes not yet carried out).
-  Status remove_received_before(const PairHandle& pair, Micros before,
-                                const std::set<std::uint64_t>& keep = {});
-
   // How many deliveries of `pair` are stored.
   Result<std::size_t> count(const PairHandle& pair) const;
 

@@ -1,42 +1,36 @@
 // The daemon's HTTP listener: address, token, server.
 #include "serve/listener.h"
 
-#include <sys/stat.h>
+#include <unistd.h>
 
-#include <fstream>
+#include <cstdio>
 
 #include "concord/parse.h"
 #include "serve/webhook.h"
+#include "store/private_file.h"
 
 namespace concord::serve {
 namespace {
 
-bool loopback_host(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-// The token the data routes require (empty: none).
-Result<std::string> set_up_token(const Config& config, bool loopback, const Log& log) {
-  const ServeConfig& sc = config.serve;
-  if (!sc.token_env.empty()) return read_secret(sc.token_env, "the status page's token");
-  if (loopback) return std::string();
-  // Off loopback, a token is required: made once, kept in the state directory.
-  const std::filesystem::path file = config.state_dir / "serve.token";
-  std::string token;
-  std::ifstream in(file);
-  if (in && std::getline(in, token) && !token.empty()) return token;
-  token = random_secret();
-  {
-    std::ofstream out(file, std::ios::trunc);
-    out << token << "\n";
-    if (!out) return Status::io_error("cannot write " + file.string());
+// The names the daemon answers as (serve/auth.h): the public URL's host and the listen address's,
+// when they are names.
+Site site_of(const Config& config, const std::string& bind) {
+  Site site;
+  auto add_name = [&](std::string host) {
+    for (char& c : host) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    if (!host.empty()) site.hosts.push_back(std::move(host));
+  };
+  add_name(bind);
+  if (!config.serve.public_url.empty()) {
+    if (Result<http::Url> u = http::Url::parse(config.serve.public_url)) {
+      add_name(u->host);
+      site.public_origin = u->origin();
+      site.tls = u->tls();
+    }
   }
-  ::chmod(file.c_str(), 0600);
-  if (log) {
-    log("the status page and API need a token; it is kept in " + file.string() +
-        " (readable by this user only). Token: " + token);
-  }
-  return token;
+  return site;
 }
 
 }  // namespace
@@ -57,6 +51,32 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& li
   return std::make_pair(host, static_cast<std::uint16_t>(*p));
 }
 
+Result<ServeToken> serve_token(const Config& config) {
+  const ServeConfig& sc = config.serve;
+  if (!sc.token_env.empty()) {
+    Result<std::string> t = read_secret(sc.token_env, "the status page's token");
+    if (!t) return t.status();
+    return ServeToken{std::move(*t), {}, false};
+  }
+  if (Status s = make_private_dir(config.state_dir); !s) return s;
+  const std::filesystem::path file = config.state_dir / "serve.token";
+  const std::string fresh = random_secret();
+  Result<std::string> kept = read_or_create_secret(file, fresh);
+  if (!kept) return kept.status();
+  const bool made = *kept == fresh;
+  return ServeToken{std::move(*kept), file, made};
+}
+
+void show_new_token(const ServeToken& t) {
+  if (!t.made) return;
+  if (::isatty(STDERR_FILENO) == 1) {
+    std::fprintf(stderr,
+                 "The status page and API need this token (kept in %s, readable by this user "
+                 "only; shown only now):\n\n    %s\n\n",
+                 t.file.c_str(), t.token.c_str());
+  }
+}
+
 Result<std::unique_ptr<Listener>> Listener::start(const Config& config, const std::string& listen,
                                                   DaemonView& view, Log log) {
   const ServeConfig& sc = config.serve;
@@ -64,9 +84,15 @@ Result<std::unique_ptr<Listener>> Listener::start(const Config& config, const st
       parse_listen(listen.empty() ? sc.listen : listen);
   if (!where) return where.status();
   ApiOptions o;
-  Result<std::string> token = set_up_token(config, loopback_host(where->first), log);
+  Result<ServeToken> token = serve_token(config);
   if (!token) return token.status();
-  o.token = std::move(*token);
+  show_new_token(*token);
+  if (token->made && log) {
+    // The log says where the token is, never the token.
+    log("made a token for the status page and API; it is kept in " + token->file.string());
+  }
+  o.token = std::move(token->token);
+  o.site = site_of(config, where->first);
   if (!sc.signature_header.empty()) {
     Result<std::string> secret =
         read_secret(sc.signature_secret_env, "the webhook signature secret");
@@ -75,16 +101,22 @@ Result<std::unique_ptr<Listener>> Listener::start(const Config& config, const st
     o.signature_secret = std::move(*secret);
   }
   o.log = log;
-  const bool with_token = !o.token.empty();
   std::unique_ptr<Listener> l(new Listener());
   l->api_ = std::make_unique<Api>(view, std::move(o));
   http::ServerOptions so;
   so.bind = where->first;
   so.port = where->second;
-  so.max_body_bytes = 1u << 20;
+  // Bounds on slow and greedy clients (http.h): every request must arrive whole within 10 s, no
+  // body beyond 64 KiB (deliveries are a few KiB), and one address holding many connections
+  // gives up its idle ones to its next request rather than keeping anyone out.
+  so.max_body_bytes = 64u << 10;
+  so.idle_timeout = std::chrono::seconds(10);
+  so.max_connections = 512;
+  so.max_connections_per_peer = 64;
   Api* api = l->api_.get();
   Result<std::unique_ptr<http::Server>> server = http::Server::start(
-      so, [api](const http::Request& r, const http::Peer&) { return api->handle(r); });
+      so, [api](const http::Request& r, const http::Peer&) { return api->handle(r); },
+      [api](const http::Request& head, const http::Peer&) { return api->admit(head); });
   if (!server) return server.status().with_context("listening on " + where->first);
   l->server_ = std::move(*server);
   if (log) {
@@ -92,8 +124,7 @@ Result<std::unique_ptr<Listener>> Listener::start(const Config& config, const st
         where->first.find(':') != std::string::npos ? "[" + where->first + "]" : where->first;
     const std::size_t pairs = view.syncs().size();
     log("listening on http://" + host + ":" + std::to_string(l->server_->port()) + "/ (" +
-        std::to_string(pairs) + " sync pair" + (pairs == 1 ? "" : "s") +
-        (with_token ? ", token required" : ", no token: loopback only") + ")");
+        std::to_string(pairs) + " sync pair" + (pairs == 1 ? "" : "s") + ", token required)");
   }
   return l;
 }

@@ -1,14 +1,15 @@
 // The daemon's HTTP listener: where it listens, the token it requires, and the server that
 // answers with the Api.
 //
-// A listener on loopback only needs no token unless [serve] token_env names one; any other needs
-// one, made at first start (printed once in the log, kept in state_dir/serve.token, mode 0600)
-// when token_env is not set.
+// Every listener needs a token (serve/auth.h): the one [serve] token_env names, or one made at
+// first start (or by `concord init`) and kept in state_dir/serve.token, mode 0600. A token made
+// is shown once on a terminal, never written to the log.
 //
 // Thread-safety: stop() from one thread.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,19 @@ namespace concord::serve {
 // "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80", "localhost:80" → bind address and port.
 // kInvalid naming the text otherwise.
 Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& listen);
+
+// The token the status page and API require.
+struct ServeToken {
+  std::string token;
+  std::filesystem::path file;  // where it is kept; empty when it comes from [serve] token_env
+  bool made = false;           // made just now
+};
+// The token [serve] token_env names, or the one kept in state_dir/serve.token, made now when
+// there is none. kInvalid when token_env names an unset variable; kIoError when the file cannot
+// be read or made.
+Result<ServeToken> serve_token(const Config& config);
+// Shows a token just made on the terminal (stderr, when it is one); nothing otherwise.
+void show_new_token(const ServeToken& t);
 
 class Listener {
  public:

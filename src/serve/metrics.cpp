@@ -106,7 +106,7 @@ std::string Metrics::render() const {
 }
 
 std::string_view rejection_name(Rejection r) {
-  static constexpr std::string_view kNames[] = {"secret", "signature", "malformed"};
+  static constexpr std::string_view kNames[] = {"secret", "signature", "malformed", "wrong-list"};
   return kNames[static_cast<std::size_t>(r)];
 }
 
@@ -149,8 +149,9 @@ ServeMetrics::ServeMetrics() {
   m_.declare(kLastSuccess, "gauge",
              "When each sync pair's last fully successful run ended (Unix seconds).");
   m_.declare(kWebhookEvents, "counter", "Webhook deliveries stored, by sync pair and type.");
-  m_.declare(kWebhookRejected, "counter",
-             "Webhook deliveries refused (wrong secret or signature, malformed).");
+  m_.declare(
+      kWebhookRejected, "counter",
+      "Webhook deliveries refused (wrong secret or signature, malformed, another audience).");
   m_.declare(kWebhookPending, "gauge", "Webhook deliveries stored but not reconciled yet.");
 }
 

@@ -49,8 +49,9 @@ class Metrics {
 };
 
 // Why a webhook delivery was refused: the `reason` label of concord_webhook_rejected_total.
-enum class Rejection : std::uint8_t { kSecret = 0, kSignature, kMalformed };
-std::string_view rejection_name(Rejection r);  // "secret", "signature", "malformed"
+enum class Rejection : std::uint8_t { kSecret = 0, kSignature, kMalformed, kWrongList };
+// "secret", "signature", "malformed", "wrong-list"
+std::string_view rejection_name(Rejection r);
 
 // The families of `concord serve`. Sides are labelled "mailchimp" and "crm" (side_name).
 class ServeMetrics {

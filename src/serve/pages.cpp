@@ -14,17 +14,21 @@ namespace {
 using nlohmann::json;
 
 // Shared by both pages: only 'self' may be fetched (the API), scripts and styles are inline, the
-// icon is a data: URL (so the browser does not ask for /favicon.ico), and the URL (which may hold
-// the token) is never sent as a Referer.
-constexpr std::string_view kHead = R"HTML(<!doctype html>
+// icon is a data: URL (so the browser does not ask for /favicon.ico), and the page's address is
+// never sent to another site. ("same-origin", not "no-referrer": under no-referrer browsers send
+// `Origin: null` with the page's own POSTs, which the daemon refuses as cross-site.)
+// The login form's head is the same but for its policy, which the daemon sends as a header.
+constexpr std::string_view kDocumentStart = R"HTML(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<meta name="referrer" content="no-referrer">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta name="referrer" content="same-origin">
 <link rel="icon" href="data:,">
+)HTML";
+constexpr std::string_view kPagePolicy =
+    R"HTML(<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'">
 )HTML";
 
 constexpr std::string_view kBaseStyle = R"CSS(
@@ -88,6 +92,7 @@ small{display:block;font-size:.84em;font-weight:normal;color:var(--muted);margin
 .counts [hidden]{display:none}
 .run-now{font:inherit;font-size:.9em;padding:.3rem .8rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:var(--accent-fg);cursor:pointer;white-space:nowrap}
 .run-now:disabled{opacity:.5;cursor:not-allowed}
+.link-button{font:inherit;font-size:.9em;padding:0;border:0;background:none;color:var(--accent);cursor:pointer;text-decoration:underline}
 .links{display:flex;gap:.8rem;margin-top:.3rem;font-size:.88em}
 .links a[hidden]{display:none}
 @media (max-width:640px){
@@ -117,16 +122,11 @@ constexpr std::string_view kStatusScript = R"JS(
   var POLL_MS = 5000, TIMEOUT_MS = 15000, ACTION_ERROR_MS = 20000;
   var RESULTS = ['done', 'done-with-failures', 'stopped-by-guard', 'failed', 'interrupted', 'running'];
   var STATES = ['idle', 'running', 'queued', 'disabled'];
-  var token = new URLSearchParams(location.search).get('token') || '';
   var body = document.getElementById('rows');
   var banner = document.getElementById('error');
   var rows = new Map();
   var timer = null, seq = 0, nextId = 0, pollError = '', actionError = '', actionErrorUntil = 0;
 
-  function withToken(url) {
-    if (!token) return url;
-    return url + (url.indexOf('?') < 0 ? '?' : '&') + 'token=' + encodeURIComponent(token);
-  }
   // Only same-origin paths from the data become links.
   function localPath(url) {
     return typeof url === 'string' && url.charAt(0) === '/' && url.charAt(1) !== '/' &&
@@ -135,14 +135,14 @@ constexpr std::string_view kStatusScript = R"JS(
   function syncPath(name, what) { return '/api/syncs/' + encodeURIComponent(name) + '/' + what; }
 
   function describe(status, data) {
-    if (status === 401) return 'token required or wrong (open this page as /?token=\u2026)';
+    if (status === 401) return 'the session has ended: log in again at /login';
     var msg = data && typeof data.error === 'string' ? data.error : '';
     return 'HTTP ' + status + (msg ? ': ' + msg : '');
   }
   function api(method, path, payload) {
     var headers = {'Accept': 'application/json'};
-    if (token) headers['Authorization'] = 'Bearer ' + token;
-    var init = {method: method, headers: headers, cache: 'no-store'};
+    // The session cookie goes along (same origin); the token itself never reaches the page.
+    var init = {method: method, headers: headers, cache: 'no-store', credentials: 'same-origin'};
     if (payload !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(payload);
@@ -158,6 +158,7 @@ constexpr std::string_view kStatusScript = R"JS(
         clearTimeout(timeout);
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (r.status === 401) location.assign('/login');
         if (!r.ok) {
           var err = new Error(describe(r.status, data));
           err.status = r.status;
@@ -316,7 +317,7 @@ constexpr std::string_view kStatusScript = R"JS(
     if (r.runPending) return;
     r.runPending = true;
     r.run.disabled = true;
-    api('POST', syncPath(r.name, 'run')).then(function () {
+    api('POST', syncPath(r.name, 'run'), {}).then(function () {
       r.runPending = false;
       // Until the next poll says otherwise (the button stays disabled until then).
       r.state.textContent = 'queued';
@@ -370,7 +371,7 @@ constexpr std::string_view kStatusScript = R"JS(
         r.counts[k].span.hidden = false;
       });
       if (localPath(run.report_url)) {
-        r.report.href = withToken(run.report_url);
+        r.report.href = run.report_url;
         r.report.hidden = false;
       } else {
         r.report.removeAttribute('href');
@@ -390,7 +391,7 @@ constexpr std::string_view kStatusScript = R"JS(
     }
     var history = localPath(s.history_url) ? s.history_url
         : '/syncs/' + encodeURIComponent(s.name) + '/runs';
-    r.history.href = withToken(history);
+    r.history.href = history;
   }
 
   function render(list) {
@@ -443,6 +444,10 @@ constexpr std::string_view kStatusScript = R"JS(
     });
   }
 
+  document.getElementById('logout').addEventListener('click', function () {
+    api('POST', '/logout', {}).then(function () { location.assign('/login'); },
+                                    function () { location.assign('/login'); });
+  });
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'visible') poll();
   });
@@ -450,8 +455,7 @@ constexpr std::string_view kStatusScript = R"JS(
 })();
 )JS";
 
-// Shows <time datetime> elements in local time (the ISO value stays in the title) and carries the
-// page's own token over to its same-origin links.
+// Shows <time datetime> elements in local time (the ISO value stays in the title).
 constexpr std::string_view kRunsScript = R"JS(
 (function () {
   'use strict';
@@ -464,12 +468,6 @@ constexpr std::string_view kRunsScript = R"JS(
     if (d.getFullYear() !== year) opts.year = 'numeric';
     el.textContent = d.toLocaleDateString(undefined, opts) + ', ' + pad(d.getHours()) + ':' +
         pad(d.getMinutes()) + ':' + pad(d.getSeconds());
-  });
-  var token = new URLSearchParams(location.search).get('token');
-  if (!token) return;
-  Array.prototype.forEach.call(document.querySelectorAll('a[data-local]'), function (a) {
-    var href = a.getAttribute('href');
-    a.setAttribute('href', href + (href.indexOf('?') < 0 ? '?' : '&') + 'token=' + encodeURIComponent(token));
   });
 })();
 )JS";
@@ -549,17 +547,56 @@ bool known_result(std::string_view r) {
 
 }  // namespace
 
+std::string login_page_html(std::string_view message) {
+  std::string out(kDocumentStart);
+  out += "<title>concord \u2014 log in</title>\n<style>";
+  out += kBaseStyle;
+  out += R"CSS(
+.login{max-width:26rem;margin:3rem auto;padding:1.25rem 1.5rem;background:var(--card);border:1px solid var(--line);border-radius:8px}
+.login h2{margin:0 0 .75rem;font-size:1.15rem}
+.login label{display:block;margin:0 0 .35rem;font-weight:600}
+.login input{width:100%;font:inherit;padding:.45rem .6rem;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg)}
+.login button{margin-top:.9rem;font:inherit;padding:.45rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:var(--accent-fg);cursor:pointer}
+.login .err{margin:0 0 .75rem;padding:.5rem .75rem;border-left:4px solid var(--err-line);background:var(--err-bg);color:var(--err-fg);border-radius:4px}
+)CSS";
+  out += R"HTML(</style>
+</head>
+<body>
+<header class="top"><h1>concord</h1><span class="sub">Log in</span></header>
+<main>
+<form class="login" method="post" action="/login">
+<h2>Log in</h2>
+)HTML";
+  if (!message.empty()) {
+    out += "<p class=\"err\" id=\"login-error\" role=\"alert\">";
+    append_escaped(out, message);
+    out += "</p>\n";
+  }
+  out += R"HTML(<label for="token">Token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<p class="muted">The token is kept in <code>serve.token</code> in concord's state directory (or in the variable <code>[serve] token_env</code> names).</p>
+<button type="submit">Log in</button>
+</form>
+</main>
+</body>
+</html>
+)HTML";
+  return out;
+}
+
 std::string status_page_html() {
   std::string out;
-  out.reserve(kHead.size() + kBaseStyle.size() + kStatusStyle.size() + kStatusScript.size() + 2048);
-  out += kHead;
+  out.reserve(kDocumentStart.size() + kPagePolicy.size() + kBaseStyle.size() + kStatusStyle.size() +
+              kStatusScript.size() + 2048);
+  out += kDocumentStart;
+  out += kPagePolicy;
   out += "<title>concord \u2014 scheduled jobs</title>\n<style>";
   out += kBaseStyle;
   out += kStatusStyle;
   out += R"HTML(</style>
 </head>
 <body>
-<header class="top"><h1>concord</h1><span class="sub">Scheduled jobs</span><span id="updated" class="right muted"></span></header>
+<header class="top"><h1>concord</h1><span class="sub">Scheduled jobs</span><span id="updated" class="right muted"></span><button type="button" id="logout" class="link-button">Log out</button></header>
 <main>
 <div id="error" class="banner" role="alert" hidden></div>
 <div class="panel">
@@ -582,7 +619,8 @@ std::string runs_page_html(const nlohmann::json& sync_and_runs) {
   const std::string name = string_field(sync_and_runs, "name");
   std::string out;
   out.reserve(8192);
-  out += kHead;
+  out += kDocumentStart;
+  out += kPagePolicy;
   out += "<title>";
   append_escaped(out, name);
   out += " \u2014 run history \u2014 concord</title>\n<style>";

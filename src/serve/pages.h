@@ -23,16 +23,16 @@
 //             "counts":{"planned":10,"applied":9,"failed":1,"refused":0,"report_rows":2},
 //             "report_url":"/syncs/newsletter/runs/12/report.html"|null}
 //
-// ({name} is percent-encoded in the path.) When the page's own URL has a `token` query parameter
-// (`/?token=abc`), every API call carries `Authorization: Bearer abc`, and the report and history
-// links get `?token=abc` appended; the token is kept nowhere else. Links from the data are followed
-// only when they are paths on the same origin ("/…").
+// ({name} is percent-encoded in the path.) The API calls carry the session cookie (the page never
+// sees the token); a 401 sends the browser to /login. Links from the data are followed only when
+// they are paths on the same origin ("/…").
 //
 // Thread-safety: pure functions.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace concord::serve {
 
@@ -42,12 +42,15 @@ namespace concord::serve {
 // `button.run-now`, `a.report`, `a.history`. `#error` is the error banner.
 std::string status_page_html();
 
+// The login form: posts the token to /login (`#token`), with `message` (escaped) above it when
+// not empty (`#login-error`).
+std::string login_page_html(std::string_view message);
+
 // The history page of one pair, rendered on the server from
 //   {"name":"newsletter","runs":[<run>…]}
 // (runs in the order given; a missing or ill-typed field shows as "—"). Every text from the data
 // is escaped; a report_url that is not a same-origin path ("/…") is not linked. A small inline
-// script shows times in the browser's local time and carries the page's own `token` query
-// parameter over to its links.
+// script shows times in the browser's local time.
 std::string runs_page_html(const nlohmann::json& sync_and_runs);
 
 }  // namespace concord::serve

@@ -8,12 +8,14 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "concord/email.h"
 #include "concord/http.h"
+#include "store/private_file.h"
 
 namespace concord {
 namespace {
@@ -31,7 +33,28 @@ std::string hex(const unsigned char* p, std::size_t n) {
   return out;
 }
 
-// The address in `field`, normalised and checked; errors name the field.
+// A value from a delivery as errors quote it: control bytes as \xNN (a delivery's text goes into
+// the daemon's log, where a raw newline or escape sequence would forge or garble lines), and at
+// most 100 bytes of it.
+std::string printable(std::string_view v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < v.size() && i < 100; ++i) {
+    const auto u = static_cast<unsigned char>(v[i]);
+    if (u < 0x20 || u == 0x7f || v[i] == '"' || v[i] == '\\') {
+      out += "\\x";
+      out += kDigits[u >> 4];
+      out += kDigits[u & 15];
+    } else {
+      out += v[i];
+    }
+  }
+  if (v.size() > 100) out += "…";
+  out += '"';
+  return out;
+}
+
+// The address in `field`, normalised and checked (at most 254 bytes); errors name the field.
 Result<std::string> address(const std::map<std::string, std::string>& form,
                             const std::string& field) {
   auto it = form.find(field);
@@ -40,8 +63,8 @@ Result<std::string> address(const std::map<std::string, std::string>& form,
   }
   Result<std::string> e = parse_email(it->second);
   if (!e) {
-    return Status::invalid("webhook: " + field + " \"" + it->second +
-                           "\" is not an email address: " + e.status().message());
+    return Status::invalid("webhook: " + field + " " + printable(it->second) +
+                           " is not an email address: " + e.status().message());
   }
   return e;
 }
@@ -67,10 +90,17 @@ Result<WebhookEvent> parse_mailchimp_webhook(std::string_view form_body) {
   const std::string type = value(form, "type");
   if (type.empty()) return Status::invalid("webhook: type is missing");
   const std::optional<WebhookType> known = parse_webhook_type(type);
-  if (!known) return Status::invalid("webhook: unknown type \"" + type + "\"");
+  if (!known) return Status::invalid("webhook: unknown type " + printable(type));
   WebhookEvent e;
   e.type = *known;
   e.list_id = value(form, "data[list_id]");
+  // Audience ids are short words of letters and digits; anything else is not from Mailchimp.
+  if (e.list_id.size() > 64 || !std::all_of(e.list_id.begin(), e.list_id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      })) {
+    return Status::invalid("webhook: data[list_id] " + printable(e.list_id) +
+                           " is not an audience id");
+  }
   if (const std::string fired = value(form, "fired_at"); !fired.empty()) {
     if (Result<Micros> t = parse_civil(fired)) e.fired_at = *t;
   }
@@ -88,8 +118,16 @@ Result<WebhookEvent> parse_mailchimp_webhook(std::string_view form_body) {
   Result<std::string> email = address(form, "data[email]");
   if (!email) return email.status();
   e.email = std::move(*email);
+  // "unsub", "delete", "hard", "abuse": a short word. Anything else is not kept (it is stored
+  // with the delivery, and read only for the log), rather than stored cut or re-encoded.
   e.action =
       e.type == WebhookType::kCleaned ? value(form, "data[reason]") : value(form, "data[action]");
+  if (e.action.size() > 32 || !std::all_of(e.action.begin(), e.action.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+      })) {
+    e.action.clear();
+  }
   return e;
 }
 
@@ -111,14 +149,29 @@ Result<WebhookEvent> decode_webhook_event(std::string_view stored) {
   }
   const std::optional<WebhookType> type = parse_webhook_type(j["type"].get<std::string>());
   if (!type) return Status::corruption("a stored webhook event has an unknown type");
+  // Read field by field, each only when it has its type: a stored value of another shape (from a
+  // bug or a hand edit) is not an event, never an exception.
+  auto text = [&](const char* key, std::string* out) {
+    auto it = j.find(key);
+    if (it == j.end()) return true;
+    if (!it->is_string()) return false;
+    *out = it->get<std::string>();
+    return true;
+  };
+  auto time = [&](const char* key, Micros* out) {
+    auto it = j.find(key);
+    if (it == j.end()) return true;
+    if (!it->is_number_integer()) return false;
+    *out = it->get<Micros>();
+    return true;
+  };
   WebhookEvent e;
   e.type = *type;
-  e.list_id = j.value("list_id", "");
-  e.email = j.value("email", "");
-  e.old_email = j.value("old_email", "");
-  e.action = j.value("action", "");
-  e.fired_at = j.value("fired_at", kNoTime);
-  e.received_at = j.value("received_at", kNoTime);
+  if (!text("list_id", &e.list_id) || !text("email", &e.email) ||
+      !text("old_email", &e.old_email) || !text("action", &e.action) ||
+      !time("fired_at", &e.fired_at) || !time("received_at", &e.received_at)) {
+    return Status::corruption("a stored webhook event has a field of the wrong type");
+  }
   return e;
 }
 
@@ -166,32 +219,11 @@ std::string webhook_url(std::string_view public_url, const std::string& sync,
 
 Result<std::string> webhook_url_secret(const std::filesystem::path& state_dir,
                                        const std::string& sync) {
-  const std::filesystem::path file = state_dir / "webhook.key";
-  std::string key;
-  {
-    std::ifstream in(file);
-    if (in) std::getline(in, key);
-  }
-  if (key.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(state_dir, ec);
-    key = random_secret();
-    const std::filesystem::path tmp = file.string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << key << "\n";
-      if (!out) return Status::io_error("cannot write " + tmp.string());
-    }
-    ::chmod(tmp.c_str(), 0600);
-    // Two processes making it at once: the first rename wins, and both read the winner.
-    if (!std::filesystem::exists(file)) std::filesystem::rename(tmp, file, ec);
-    std::filesystem::remove(tmp, ec);
-    std::ifstream in(file);
-    key.clear();
-    if (in) std::getline(in, key);
-    if (key.empty()) return Status::io_error("cannot read " + file.string());
-  }
-  return webhook_signature(key, "webhook:" + sync).substr(0, 32);
+  if (Status s = make_private_dir(state_dir); !s) return s;
+  // Made once, 0600 from the start; two processes making it at once agree on one key.
+  Result<std::string> key = read_or_create_secret(state_dir / "webhook.key", random_secret());
+  if (!key) return key.status();
+  return webhook_signature(*key, "webhook:" + sync).substr(0, 32);
 }
 
 }  // namespace concord

@@ -85,7 +85,8 @@ std::string webhook_url(std::string_view public_url, const std::string& sync,
                         std::string_view secret);
 
 // The secret path segment of a pair's webhook URL: HMAC-SHA256(state_dir/webhook.key, "webhook:"
-// + sync), 32 hex digits. The key is made (mode 0600) when missing; deleting it changes every
+// + sync), 32 hex digits. The key is made when missing (0600 from the start, the state directory
+// 0700: read_or_create_secret() in store/private_file.h); deleting it changes every
 // secret (then install the webhooks again). It lives in a file rather than the store so that
 // `concord webhooks install` can run while the daemon holds the store. kIoError when the key
 // cannot be written or read.

@@ -4,6 +4,8 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
@@ -13,11 +15,14 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <system_error>
+#include <thread>
 
 #include "concord/record.h"
+#include "store/private_file.h"
 
 namespace concord {
 namespace {
@@ -144,6 +149,51 @@ void Batch::clear() {
 
 namespace {
 
+// DiskFaults made real: a file system whose writable files fail with "no space" while
+// `faults.full` is set (RocksDB's own fault-injection file systems are not among the installed
+// headers).
+class FullDiskFile final : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  FullDiskFile(std::unique_ptr<rocksdb::FSWritableFile> file, const DiskFaults& faults)
+      : FSWritableFileOwnerWrapper(std::move(file)), faults_(faults) {}
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                           rocksdb::IODebugContext* d) override {
+    if (faults_.full) return rocksdb::IOStatus::NoSpace("injected: the disk is full");
+    return FSWritableFileOwnerWrapper::Append(data, o, d);
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                           const rocksdb::DataVerificationInfo& v,
+                           rocksdb::IODebugContext* d) override {
+    if (faults_.full) return rocksdb::IOStatus::NoSpace("injected: the disk is full");
+    return FSWritableFileOwnerWrapper::Append(data, o, v, d);
+  }
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    if (faults_.full) return rocksdb::IOStatus::NoSpace("injected: the disk is full");
+    return FSWritableFileOwnerWrapper::Sync(o, d);
+  }
+
+ private:
+  const DiskFaults& faults_;
+};
+
+class FullDiskFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  FullDiskFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base, const DiskFaults& faults)
+      : FileSystemWrapper(base), faults_(faults) {}
+  const char* Name() const override { return "ConcordFullDisk"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* out,
+                                    rocksdb::IODebugContext* d) override {
+    if (faults_.full) return rocksdb::IOStatus::NoSpace("injected: the disk is full");
+    rocksdb::IOStatus s = FileSystemWrapper::NewWritableFile(name, o, out, d);
+    if (s.ok()) *out = std::make_unique<FullDiskFile>(std::move(*out), faults_);
+    return s;
+  }
+
+ private:
+  const DiskFaults& faults_;
+};
+
 class RocksStore final : public Store {
  public:
   ~RocksStore() override {
@@ -251,6 +301,28 @@ class RocksStore final : public Store {
     return from_rocks(db_->Write(wo, &batch.impl().wb), "writing to the store");
   }
 
+  Status check_writable() override {
+    if (read_only_) return Status::failed_precondition("the store is open for reading only");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    const rocksdb::Slice key(kProbeKey), value("1");
+    rocksdb::Status rs = db_->Put(wo, key, value);
+    // Stopped by an earlier error (RocksDB's "background error"): ask it to go on, then write
+    // again. "Busy" means RocksDB is recovering by itself already (it does for a full disk):
+    // give it up to two seconds.
+    for (int i = 0; i < 20 && !rs.ok(); ++i) {
+      rocksdb::Status resumed = db_->Resume();
+      if (resumed.IsBusy()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      } else if (!resumed.ok()) {
+        rs = resumed;
+        break;
+      }
+      rs = db_->Put(wo, key, value);
+    }
+    return from_rocks(rs, "writing to the store");
+  }
+
   Cursor scan(const PairHandle& pair, Family f) override {
     auto impl = std::make_unique<Cursor::Impl>();
     impl->db = db_;
@@ -324,6 +396,11 @@ class RocksStore final : public Store {
     db_options.keep_log_file_num = 5;
     db_options.max_open_files = 512;
     db_options.bytes_per_sync = 1u << 20;
+    if (o.faults != nullptr) {
+      env_ = rocksdb::NewCompositeEnv(
+          std::make_shared<FullDiskFileSystem>(rocksdb::FileSystem::Default(), *o.faults));
+      db_options.env = env_.get();
+    }
 
     std::error_code ec;
     const bool existed = std::filesystem::exists(dir / "CURRENT", ec);
@@ -331,9 +408,12 @@ class RocksStore final : public Store {
     if (!existed && (!o.create_if_missing || o.read_only)) {
       return Status::not_found("no concord store in " + dir.string());
     }
-    if (!existed) {
-      std::filesystem::create_directories(dir, ec);
-      if (ec) return Status::io_error("cannot create " + dir.string() + ": " + ec.message());
+    // The store holds people's data: its directory is 0700 (made so, or narrowed when an older
+    // concord or a wide umask left it open). RocksDB makes its files 0644 and offers no way to
+    // narrow them in this version (Env::SetAllowNonOwnerAccess answers OK but does nothing), so
+    // the directory is what keeps them private.
+    if (!o.read_only) {
+      if (Status s = make_private_dir(dir); !s) return s;
     }
 
     std::vector<std::string> names;
@@ -402,6 +482,7 @@ class RocksStore final : public Store {
     return Status::ok();
   }
 
+  std::unique_ptr<rocksdb::Env> env_;  // with DiskFaults only; outlives db_ (declared first)
   rocksdb::DB* db_ = nullptr;
   bool read_only_ = false;
   std::shared_ptr<rocksdb::Cache> cache_;

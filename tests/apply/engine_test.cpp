@@ -1,5 +1,7 @@
 // The engine (run_sync) over fake sides: the journal, resuming after a kill at every point, failed
 // and refused writes, guards, stop requests and the first backup.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -45,6 +47,7 @@ class FakeBase : public SyncSide {
   std::vector<std::string> writes;  // "<email> <kind>" of every write that took effect
   int kill_after = -1;              // die after this many more writes took effect
   std::set<std::string> failing;    // emails whose writes fail (kFailed)
+  Status fetch_error;               // when not OK, fetch() fails with it
 
  protected:
   // Returns false when the write must fail; throws Killed when the kill switch fires.
@@ -176,6 +179,7 @@ class FakeCrm final : public FakeBase {
 
   Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
     ++requests_;
+    if (!fetch_error.is_ok()) return fetch_error;
     std::vector<SnapshotEntry> page;
     for (const auto& [email, st] : contacts)
       page.push_back(SnapshotEntry{member_key(email), entry(email, st)});
@@ -236,7 +240,8 @@ CrmState crm(CrmStatus s, Micros t) {
 
 // The five people of docs/decision-rules.md, and the world a test runs in.
 struct World {
-  TempStore ts{"engine"};
+  DiskFaults disk;  // before ts: the store uses it
+  TempStore ts{"engine", &disk};
   FakeClock clock;
   FakeMailchimp mailchimp{clock};
   FakeCrm crm_side{clock};
@@ -247,6 +252,7 @@ struct World {
     config.name = "newsletter";
     config.options.allow_mass_removal = false;
     config.options.max_removal_fraction = 1.0;  // five people: no guard unless a test asks
+    config.options.max_addition_fraction = 1.0;
     mailchimp.members["wilma@bedrock.org"] = mc(MailchimpStatus::kSubscribed, day(1));
     mailchimp.members["barney@bedrock.org"] = mc(MailchimpStatus::kUnsubscribed, day(2));
     mailchimp.members["fred@bedrock.org"] = mc(MailchimpStatus::kSubscribed, day(3));
@@ -325,6 +331,39 @@ TEST_CASE("a first sync applies the five people's outcomes; the second run does 
   CHECK(again->record.state == RunState::kDone);
   CHECK(again->backup.empty());  // only before the first apply
   CHECK(w.all_writes() == writes);
+}
+
+TEST_CASE("the first backup is private whatever the umask, and whole before it is recorded") {
+  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{077}}) {
+    DYNAMIC_SECTION("umask " << std::oct << mask) {
+      World w;
+      const mode_t old = ::umask(mask);
+      Result<RunOutcome> r = w.run();
+      ::umask(old);
+      REQUIRE(r.is_ok());
+      REQUIRE_FALSE(r->backup.empty());
+      auto mode = [](const std::filesystem::path& p) {
+        struct stat st;
+        REQUIRE(::stat(p.c_str(), &st) == 0);
+        return st.st_mode & 07777;
+      };
+      CHECK(mode(r->backup.parent_path()) == 0700);  // made by the engine: it was missing
+      CHECK(mode(r->backup) == 0700);
+      for (const char* f : {"mailchimp.csv", "mailchimp.json", "crm.csv", "crm.json"}) {
+        INFO(f);
+        CHECK(mode(r->backup / f) == 0600);
+      }
+      // Recorded as taken only once complete: no .partial directory beside it.
+      std::vector<std::string> names;
+      for (const auto& e : std::filesystem::directory_iterator(r->backup.parent_path()))
+        names.push_back(e.path().filename().string());
+      CHECK(names == std::vector<std::string>{r->backup.filename().string()});
+      Result<std::optional<std::string>> recorded =
+          w.ts.store->get(*w.ts.pair, Family::kMeta, meta::kFirstBackup);
+      REQUIRE(recorded.is_ok());
+      CHECK(recorded->value_or("") == r->backup.string());
+    }
+  }
 }
 
 TEST_CASE("plan changes neither side nor the base") {
@@ -496,6 +535,95 @@ TEST_CASE("a guard stops the run before anything is journaled or written") {
   REQUIRE(lifted.is_ok());
   CHECK(lifted->record.state == RunState::kDone);
   w.check_five_people();
+}
+
+TEST_CASE("a store that cannot write (a full disk) stops the run before anything is sent") {
+  World w;
+  w.disk.full = true;
+  Result<RunOutcome> r = w.run();
+  CHECK_FALSE(r.is_ok());
+  CHECK(w.all_writes().empty());
+  CHECK_FALSE(w.ts.store->check_writable().is_ok());
+  CHECK(open_entries(w) == 0);
+}
+
+TEST_CASE("the addition guard stops a later run that subscribes too many, not the first") {
+  World w;
+  w.config.options.max_addition_fraction = 0.25;  // the default
+  Result<RunOutcome> first = w.run();  // adds Betty and Pebbles: a first run adds everyone
+  REQUIRE(first.is_ok());
+  REQUIRE(first->record.state == RunState::kDone);
+  // A group imported into the CRM: two new members against Mailchimp's three IN members.
+  w.crm_side.contacts["dino@bedrock.org"] = crm(CrmStatus::kAdded, day(6));
+  w.crm_side.contacts["hoppy@bedrock.org"] = crm(CrmStatus::kAdded, day(6));
+  const auto writes = w.all_writes();
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kStoppedByGuard);
+  CHECK(r->exit_code() == 3);
+  CHECK(w.all_writes() == writes);
+  CHECK(open_entries(w) == 0);
+  REQUIRE(r->guard.reasons.size() == 1);
+  CHECK_THAT(r->guard.reasons[0], Catch::Matchers::Contains("subscribes 2 members in Mailchimp") &&
+                                      Catch::Matchers::Contains("max_addition_fraction (25%)") &&
+                                      Catch::Matchers::Contains("--allow-mass-addition"));
+  RunRequest rq;
+  rq.allow_mass_addition = true;
+  Result<RunOutcome> lifted = w.run(rq);
+  REQUIRE(lifted.is_ok());
+  CHECK(lifted->record.state == RunState::kDone);
+  CHECK(w.mc_of("dino@bedrock.org") == Membership::kIn);
+  CHECK(w.mc_of("hoppy@bedrock.org") == Membership::kIn);
+}
+
+TEST_CASE("a first migration killed and resumed is still the first run for the addition guard") {
+  // Regression: the resumed run found a base (the agreements the dead run stored) and was taken
+  // for a later run, so the addition guard stopped the migration halfway.
+  World w;
+  w.config.options.max_addition_fraction = 0.25;  // the default
+  const std::vector<std::string> group = {"dino@bedrock.org", "hoppy@bedrock.org",
+                                          "bamm-bamm@bedrock.org", "gazoo@bedrock.org"};
+  for (const std::string& e : group)
+    w.crm_side.contacts[e] = crm(CrmStatus::kAdded, day(5));
+  w.mailchimp.kill_after = 0;  // dies after the first Mailchimp write: four subscribes remain
+  CHECK_THROWS_AS(w.run(), Killed);
+  w.mailchimp.kill_after = -1;
+  Result<RunOutcome> resumed = w.run();
+  REQUIRE(resumed.is_ok());
+  CHECK(resumed->record.resumed_from == 1);
+  CHECK_FALSE(resumed->record.first_run);           // its base is not empty …
+  CHECK(resumed->record.state == RunState::kDone);  // … yet no run had completed: not guarded
+  w.check_five_people();
+  for (const std::string& e : group)
+    CHECK(w.mc_of(e) == Membership::kIn);
+  // Once a run completed, the guard applies: two more against seven IN members.
+  w.crm_side.contacts["slate@bedrock.org"] = crm(CrmStatus::kAdded, day(6));
+  w.crm_side.contacts["rockhead@bedrock.org"] = crm(CrmStatus::kAdded, day(6));
+  Result<RunOutcome> later = w.run();
+  REQUIRE(later.is_ok());
+  CHECK(later->record.state == RunState::kStoppedByGuard);
+}
+
+TEST_CASE("a CRM read cut short fails the run before anything is planned") {
+  World w;
+  REQUIRE(w.run().is_ok());
+  const auto writes = w.all_writes();
+  // What the CiviCRM client answers for a page cut short before its announced count: were it
+  // taken for the end of the group, every contact after it would look removed.
+  w.crm_side.fetch_error = Status::unavailable(
+      "CiviCRM group 42: the page of history rows at offset 3 had 1 row (of 3 asked), 6 "
+      "announced beyond it (countMatched 10); a truncated read is not the end of the group");
+  Result<RunOutcome> r = w.run();
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_THAT(r.status().message(), Catch::Matchers::Contains("a truncated read"));
+  CHECK(w.plan.operations.empty());
+  CHECK(w.all_writes() == writes);
+  RunLog log(*w.ts.store, *w.ts.pair);
+  Result<std::optional<RunRecord>> last = log.last_run();
+  REQUIRE(last.is_ok());
+  REQUIRE(last->has_value());
+  CHECK((*last)->state == RunState::kFailed);
+  CHECK((*last)->counts.operations() == 0);
 }
 
 TEST_CASE("a stop request ends the run between batches; the next run finishes the work") {

@@ -20,6 +20,7 @@ TEST_CASE("the example configuration reads back with the documented defaults") {
   CHECK(s.options.resubscribe == Resubscribe::kPending);
   CHECK(s.options.removal == RemovalMode::kUnsubscribe);
   CHECK(s.options.max_removal_fraction == Approx(0.10));
+  CHECK(s.options.max_addition_fraction == Approx(0.25));
   REQUIRE(s.fields.size() == 2);
   CHECK(s.fields[0].tag == "FNAME");
   CHECK(s.fields[0].crm_field == "first_name");
@@ -47,6 +48,15 @@ TEST_CASE("configuration errors name the file, the line and the key") {
       {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
        "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nmax_removal_fraction=2\n",
        "max_removal_fraction must be a number from 0 to 1"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nmax_addition_fraction=-0.5\n",
+       "c.toml:8: sync \"a\": max_addition_fraction must be a number from 0 to 1000000"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nmax_addition_fraction=inf\n",
+       "max_addition_fraction must be a number from 0 to 1000000"},
+      {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
+       "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nmax_addition_fraction=\"a lot\"\n",
+       "max_addition_fraction must be a number from 0 to 1000000"},
       {"[mailchimp.m]\n[civicrm.c]\nurl=\"https://"
        "x\"\n[[sync]]\nname=\"a\"\naudience=\"A\"\ngroup=\"G\"\nkeep_runs=0\n",
        "c.toml:8: sync \"a\": keep_runs must be a whole number from 1 to 1000000"},

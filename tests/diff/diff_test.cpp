@@ -334,25 +334,114 @@ TEST_CASE("guards stop plans that remove too many, or follow an empty snapshot")
   c.base_in = 100;
   SyncOptions o;
   c.unsubscribe_in_mailchimp = 10;
-  CHECK_FALSE(check_guards(c, o).stop);  // exactly 10% is allowed
+  CHECK_FALSE(check_guards(c, o, /*first_run=*/false).stop);  // exactly 10% is allowed
   c.unsubscribe_in_mailchimp = 11;
-  GuardVerdict v = check_guards(c, o);
+  GuardVerdict v = check_guards(c, o, /*first_run=*/false);
   CHECK(v.stop);
   REQUIRE(v.reasons.size() == 1);
   CHECK(v.reasons[0].find("11 of 100") != std::string::npos);
   o.allow_mass_removal = true;
-  CHECK_FALSE(check_guards(c, o).stop);
+  CHECK_FALSE(check_guards(c, o, /*first_run=*/false).stop);
   o.allow_mass_removal = false;
   c.unsubscribe_in_mailchimp = 0;
   c.remove_from_crm = 20;
-  CHECK(check_guards(c, o).stop);
+  CHECK(check_guards(c, o, /*first_run=*/false).stop);
   c.remove_from_crm = 0;
   c.crm_members = 0;
-  v = check_guards(c, o);
+  v = check_guards(c, o, /*first_run=*/false);
   CHECK(v.stop);
   CHECK(v.reasons.at(0).find("CRM snapshot is empty") != std::string::npos);
   o.allow_mass_removal = true;  // does not lift the empty-snapshot guard
-  CHECK(check_guards(c, o).stop);
+  CHECK(check_guards(c, o, /*first_run=*/false).stop);
+}
+
+TEST_CASE("the addition guard stops a run that subscribes or creates too many, not a first one") {
+  // The audience and the group have 100 IN members each; max_addition_fraction is 0.25 unless a
+  // row says otherwise.
+  struct Row {
+    const char* name;
+    std::uint64_t subscribe, pending, create;
+    bool first_run = false;
+    bool allow = false;
+    double fraction = 0.25;
+    bool stops;
+    const char* names = "";  // a word the reason must hold
+  };
+  const std::vector<Row> rows = {
+      {"nothing added", 0, 0, 0, false, false, 0.25, false},
+      {"exactly the share subscribed", 25, 0, 0, false, false, 0.25, false},
+      {"one subscribe too many", 26, 0, 0, false, false, 0.25, true,
+       "subscribes 26 members in Mailchimp"},
+      {"pending subscribes count too", 20, 6, 0, false, false, 0.25, true, "(25%) of the audience"},
+      {"too many new CRM contacts", 0, 0, 26, false, false, 0.25, true,
+       "creates 26 new CRM contacts"},
+      {"the reason names the key and the flag", 0, 0, 30, false, false, 0.25, true,
+       "max_addition_fraction (25%) of the CRM group's 100 IN members; check the plan, then rerun "
+       "with --allow-mass-addition"},
+      {"a first run adds everyone", 100, 0, 100, true, false, 0.25, false},
+      {"--allow-mass-addition lifts it", 100, 0, 100, false, true, 0.25, false},
+      {"a higher fraction allows more", 50, 0, 50, false, false, 0.5, false},
+      {"zero allows none", 1, 0, 0, false, false, 0.0, true, "(0%)"},
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.name) {
+      PlanCounts c;
+      c.mailchimp_members = c.crm_members = 120;
+      c.mailchimp_in = c.crm_in = 100;
+      c.base_in = 100;
+      c.add_to_mailchimp = row.subscribe;
+      c.pending_in_mailchimp = row.pending;
+      c.create_crm_contact = row.create;
+      SyncOptions o;
+      CHECK(o.max_addition_fraction == Approx(0.25));  // the documented default
+      o.max_addition_fraction = row.fraction;
+      o.allow_mass_addition = row.allow;
+      const GuardVerdict v = check_guards(c, o, row.first_run);
+      CHECK(v.stop == row.stops);
+      if (row.stops) {
+        REQUIRE(v.reasons.size() == 1);
+        CHECK_THAT(v.reasons[0], Catch::Matchers::Contains(row.names));
+      }
+    }
+  }
+}
+
+TEST_CASE("the addition guard leaves a side with no IN members to fill up") {
+  // After a first sync of an empty audience and group, the people signing up are all additions.
+  PlanCounts c;
+  c.mailchimp_members = 3;
+  c.mailchimp_in = 3;
+  c.crm_in = 0;
+  c.create_crm_contact = 3;
+  CHECK_FALSE(check_guards(c, SyncOptions{}, /*first_run=*/false).stop);
+  // One IN member is a share to exceed.
+  c.crm_in = 1;
+  c.crm_members = 1;
+  c.base_in = 1;
+  CHECK(check_guards(c, SyncOptions{}, /*first_run=*/false).stop);
+}
+
+TEST_CASE("--allow-mass-removal does not lift the addition guard, nor the other way round") {
+  PlanCounts c;
+  c.mailchimp_members = c.crm_members = 100;
+  c.mailchimp_in = c.crm_in = 100;
+  c.add_to_mailchimp = 30;
+  c.remove_from_crm = 30;
+  SyncOptions o;
+  o.allow_mass_removal = true;
+  GuardVerdict v = check_guards(c, o, /*first_run=*/false);
+  REQUIRE(v.reasons.size() == 1);
+  CHECK_THAT(v.reasons[0], Catch::Matchers::Contains("--allow-mass-addition"));
+  o.allow_mass_removal = false;
+  o.allow_mass_addition = true;
+  v = check_guards(c, o, /*first_run=*/false);
+  REQUIRE(v.reasons.size() == 1);
+  CHECK_THAT(v.reasons[0], Catch::Matchers::Contains("--allow-mass-removal"));
+  // A first run is spared the addition guard only: removals are still guarded.
+  o.allow_mass_addition = false;
+  v = check_guards(c, o, /*first_run=*/true);
+  REQUIRE(v.reasons.size() == 1);
+  CHECK_THAT(v.reasons[0], Catch::Matchers::Contains("max_removal_fraction"));
 }
 
 TEST_CASE("property: after applying a plan, the next diff has no operations; then no-op again") {

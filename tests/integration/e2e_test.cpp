@@ -2,6 +2,8 @@
 // user runs them (tests/e2e_harness.h). Every case reads the final states back through the
 // sandbox (its /_sandbox/state, the Marketing API, CiviCRM's APIv4, its request log), never
 // through concord's store.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -286,7 +288,7 @@ TEST_CASE("e2e: initial migration of the five people", "[e2e]") {
 
 TEST_CASE("e2e: changes made on both sides between runs are carried the right way", "[e2e]") {
   fresh(fixture_seed());
-  Workdir w(sandbox());
+  Workdir w(sandbox(), "max_addition_fraction = 1.0");  // three added of the few IN members
   REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
   REQUIRE(w.concord({"sync"}).code == 0);  // a periodic run: nothing to do
 
@@ -690,6 +692,78 @@ TEST_CASE("e2e: the removal guard stops a run before anything changes", "[e2e]")
   INFO(allowed.text());
   CHECK(allowed.code == 0);
   CHECK(now_state().group_status(102) == "Removed");
+}
+
+TEST_CASE("e2e: the addition guard stops a later run that would subscribe too many", "[e2e]") {
+  fresh(fixture_seed());
+  Workdir w(sandbox());
+  // The first sync adds everyone it must: not guarded.
+  REQUIRE(w.concord({"sync", "--allow-mass-removal"}).code == 0);
+  REQUIRE(w.concord({"sync"}).code == 0);
+  // Someone fills the group from an import: more new members than a quarter of the audience.
+  sandbox().advance_clock(3600);
+  for (const char* who : {"Slate", "Gazoo", "Hoppy", "Dino", "Tex", "Arnold"}) {
+    const int id = sandbox().create_contact("Mr", who, std::string(who) + "@quarry.org");
+    sandbox().civicrm("GroupContact", "create",
+                      {{"values", {{"group_id", 42}, {"contact_id", id}, {"status", "Added"}}}});
+  }
+  sandbox().advance_clock(60);
+  const std::uint64_t mark = sandbox().log_mark();
+  Command sync = w.concord({"sync", "--json"});
+  INFO(sync.text());
+  CHECK(sync.code == 3);
+  const json j = sync.json();
+  CHECK(j["result"] == "stopped-by-guard");
+  REQUIRE(j["guard"]["reasons"].size() == 1);
+  const std::string reason = j["guard"]["reasons"][0];
+  CHECK(reason.find("subscribes 6 members in Mailchimp") != std::string::npos);
+  CHECK(reason.find("max_addition_fraction (25%)") != std::string::npos);
+  CHECK(reason.find("--allow-mass-addition") != std::string::npos);
+  CHECK(writes_since(mark).empty());
+  CHECK(w.concord({"plan"}).code == 3);  // plan says what sync would do
+
+  // --allow-mass-addition lifts it for one run.
+  Command allowed = w.concord({"sync", "--allow-mass-addition"});
+  INFO(allowed.text());
+  CHECK(allowed.code == 0);
+  CHECK(now_state().mc_status("slate@quarry.org") == "subscribed");
+}
+
+TEST_CASE("e2e: the state directory, backups and reports are private whatever the umask", "[e2e]") {
+  fresh(fixture_seed());
+  Workdir w(sandbox());
+  const mode_t old = ::umask(0);  // concord inherits it
+  Command sync = w.concord({"sync", "--allow-mass-removal"});
+  Command report = w.concord({"report", "--format", "csv", "-o", "report.csv"});
+  Command backup = w.concord({"backup", "-o", "mine/backups"});
+  ::umask(old);
+  INFO(sync.text() << report.text() << backup.text());
+  REQUIRE(sync.code == 0);
+  REQUIRE(report.code == 0);
+  REQUIRE(backup.code == 0);
+  auto mode = [](const std::filesystem::path& p) {
+    struct stat st;
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  CHECK(mode(w.state_dir()) == 0700);
+  CHECK(mode(w.state_dir() / "store") == 0700);
+  CHECK(mode(w.dir() / "report.csv") == 0600);
+  CHECK(mode(w.dir() / "mine") == 0700);  // made by concord: it was missing
+  int backups = 0;
+  for (const std::filesystem::path& parent :
+       {w.state_dir() / "backups", w.dir() / "mine/backups"}) {
+    CHECK(mode(parent) == 0700);
+    for (const auto& b : std::filesystem::directory_iterator(parent)) {
+      ++backups;
+      INFO(b.path());
+      CHECK(b.path().extension() != ".partial");
+      CHECK(mode(b.path()) == 0700);
+      for (const auto& f : std::filesystem::directory_iterator(b.path()))
+        CHECK(mode(f.path()) == 0600);
+    }
+  }
+  CHECK(backups == 2);
 }
 
 TEST_CASE("e2e: an empty audience while the base had members stops the run", "[e2e]") {

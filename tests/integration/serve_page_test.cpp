@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <thread>
 
 #include "e2e_harness.h"
 #include "serve/webdriver.h"
@@ -38,10 +39,20 @@ TEST_CASE("the status page of concord serve: toggle, run now, the result appears
   Daemon d(w, {}, {{"CONCORD_TOKEN", token}});
   INFO(d.log());
   // The API wants the token.
-  CHECK(d.call("GET", "/api/syncs").status == 401);
+  CHECK(d.call_anonymous("GET", "/api/syncs").status == 401);
 
+  // The browser logs in through the form once; the session cookie carries it from then on.
   WebDriver browser;
-  browser.navigate(d.url() + "/?token=" + token);
+  browser.navigate(d.url() + "/");
+  browser.wait_for([&] { return browser.current_url() == d.url() + "/login"; },
+                   WebDriver::kDefaultWait, "the redirect to the login form");
+  browser.execute_script(
+      "document.getElementById('token').value = arguments[0];"
+      "document.querySelector('form').submit();",
+      json::array({token}));
+  browser.wait_for([&] { return browser.current_url() == d.url() + "/"; }, WebDriver::kDefaultWait,
+                   "the status page after logging in");
+  CHECK(browser.execute_script("return document.cookie;") == "");  // HttpOnly
   const std::string row = "tr[data-sync=\"newsletter\"]";
   browser.wait_for_text(row + " .result", "done");
   const std::string first_id = browser.text(browser.find(row + " .run-id"));
@@ -75,7 +86,7 @@ TEST_CASE("the status page of concord serve: toggle, run now, the result appears
   CHECK(std::filesystem::file_size(shot) > 1000);
 
   // The report link opens the run's conflict report.
-  browser.navigate(d.url() + "/syncs/newsletter/runs/1/report.html?token=" + token);
+  browser.navigate(d.url() + "/syncs/newsletter/runs/1/report.html");
   CHECK(browser.title().find("newsletter") != std::string::npos);
   CHECK(d.terminate() == 0);
 }

@@ -5,6 +5,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <thread>
 
 #include "e2e_harness.h"
@@ -51,8 +57,11 @@ std::string hmac_hex(const std::string& key, const std::string& body) {
   return out;
 }
 
+// (A thousand sign-ups on a list of a few: far more new CRM contacts than the addition guard's
+// default share of its members.)
 const std::string kServe =
-    "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n[serve]\nlisten = \"127.0.0.1:0\"\n";
+    "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\nmax_addition_fraction = 1000.0\n"
+    "[serve]\nlisten = \"127.0.0.1:0\"\n";
 
 // The fixture's lists migrated by `concord sync`, then `concord serve` with its webhook installed.
 struct Migrated {
@@ -303,33 +312,179 @@ TEST_CASE("serve: a name changed in Mailchimp reaches the CRM at once through th
   CHECK(state_of(sandbox).mc_status("wilma@bedrock.org") == "subscribed");
 }
 
-TEST_CASE("serve: off loopback a token is made once, kept, and required", "[serve]") {
+TEST_CASE("serve: a token is made at first start (0600), never logged, and needed on loopback too",
+          "[serve]") {
   Sandbox sandbox;
   sandbox.reset(fixture_seed());
-  Workdir w(sandbox, "schedule = \"every 1d\"\n[serve]\nlisten = \"0.0.0.0:0\"\n");
+  Workdir w(sandbox, kServe);
   std::string token;
   {
     Daemon d(w);
-    const std::string log = d.log();
-    const std::size_t at = log.find("Token: ");
-    REQUIRE(at != std::string::npos);
-    token = log.substr(at + 7, 32);
-    CHECK(std::filesystem::exists(w.state_dir() / "serve.token"));
-    CHECK((std::filesystem::status(w.state_dir() / "serve.token").permissions() &
-           std::filesystem::perms::group_read) == std::filesystem::perms::none);
-    CHECK(d.call("GET", "/api/syncs").status == 401);
-    CHECK(d.call("GET", "/metrics").status == 401);
-    CHECK(d.call("GET", "/api/syncs?token=wrong").status == 401);
-    CHECK(d.api_with_token("GET", "/api/syncs", token)["syncs"].size() == 1);
-    CHECK(d.call("GET", "/api/syncs?token=" + token).status == 200);
-    CHECK(d.call("GET", "/healthz").status == 200);
+    const std::filesystem::path file = w.state_dir() / "serve.token";
+    REQUIRE(std::filesystem::exists(file));
+    CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::all) ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+    token = d.token();
+    REQUIRE(token.size() == 32);
+    // The log says where the token is, never the token (stderr is not a terminal here).
+    CHECK(d.log().find(token) == std::string::npos);
+    CHECK(d.log().find("serve.token") != std::string::npos);
+    // Loopback says nothing about who asks (a TLS proxy in front of 127.0.0.1).
+    CHECK(d.call_anonymous("GET", "/api/syncs").status == 401);
+    CHECK(d.call_anonymous("GET", "/metrics").status == 401);
+    CHECK(d.call_anonymous("GET", "/api/syncs?token=" + token).status == 401);
+    CHECK(d.call_anonymous("GET", "/").status == 303);
+    CHECK(d.call_anonymous("GET", "/healthz").status == 200);
+    CHECK(d.api("GET", "/api/syncs")["syncs"].size() == 1);
     CHECK(d.terminate() == 0);
   }
-  // The second start uses the kept token and does not print it again.
+  // The second start uses the kept token.
   Daemon again(w);
-  CHECK(again.log().find("Token: ") == std::string::npos);
-  CHECK(again.api_with_token("GET", "/api/syncs", token)["syncs"].size() == 1);
+  CHECK(again.token() == token);
+  CHECK(again.log().find("made a token") == std::string::npos);
+  CHECK(again.api("GET", "/api/syncs")["syncs"].size() == 1);
   CHECK(again.terminate() == 0);
+}
+
+TEST_CASE("serve: `concord init` makes the token, and shows it only on a terminal", "[serve]") {
+  char tmpl[] = "/tmp/concord-init-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::filesystem::path dir = tmpl;
+  const std::string config = (dir / "concord.toml").string();
+  Command r = run_process({std::getenv("CONCORD_BIN"), "--config", config, "init"}, {}, dir);
+  INFO(r.text());
+  REQUIRE(r.code == 0);
+  const std::filesystem::path file = dir / "state" / "serve.token";
+  REQUIRE(std::filesystem::exists(file));
+  std::string token;
+  std::getline(std::ifstream(file), token);
+  REQUIRE(token.size() == 32);
+  CHECK(r.out.find(file.string()) != std::string::npos);
+  CHECK(r.out.find(token) == std::string::npos);
+  CHECK(r.err.find(token) == std::string::npos);
+  CHECK((std::filesystem::status(dir / "state").permissions() & std::filesystem::perms::all) ==
+        std::filesystem::perms::owner_all);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("serve: the browser logs in with the form and keeps a session cookie", "[serve]") {
+  Sandbox sandbox;
+  sandbox.reset(fixture_seed());
+  Workdir w(sandbox, kServe);
+  Daemon d(w);
+  const std::string host = d.url().substr(7);  // "127.0.0.1:PORT"
+  const std::vector<http::Header> browser = {{"Host", host}, {"Origin", d.url()}};
+  http::Response wrong = d.call_anonymous("POST", "/login", "token=nope",
+                                          "application/x-www-form-urlencoded", browser);
+  CHECK(wrong.status == 401);
+  CHECK(wrong.header("Set-Cookie").empty());
+  http::Response ok = d.call_anonymous("POST", "/login", "token=" + d.token(),
+                                       "application/x-www-form-urlencoded", browser);
+  REQUIRE(ok.status == 303);
+  CHECK(ok.header("Location") == "/");
+  const std::string set(ok.header("Set-Cookie"));
+  CHECK(set.find("HttpOnly") != std::string::npos);
+  CHECK(set.find("SameSite=Strict") != std::string::npos);
+  const std::string cookie = set.substr(0, set.find(';'));
+  std::vector<http::Header> with_cookie = browser;
+  with_cookie.push_back({"Cookie", cookie});
+  CHECK(d.call_anonymous("GET", "/", "", "", with_cookie).status == 200);
+  CHECK(d.call_anonymous("GET", "/api/syncs", "", "", with_cookie).status == 200);
+  // Run now from the page: JSON from the page's own origin only.
+  CHECK(d.call_anonymous("POST", "/api/syncs/newsletter/run", "{}", "application/json", with_cookie)
+            .status == 202);
+  std::vector<http::Header> cross = {{"Cookie", cookie}, {"Origin", "https://attacker.example"}};
+  CHECK(d.call_anonymous("POST", "/api/syncs/newsletter/run", "{}", "application/json", cross)
+            .status == 403);
+  CHECK(d.call_anonymous("POST", "/api/syncs/newsletter/run", "enabled=false",
+                         "application/x-www-form-urlencoded", with_cookie)
+            .status == 415);
+  // DNS rebinding: a name that is not this daemon's.
+  CHECK(d.call_anonymous("GET", "/api/syncs", "", "",
+                         {{"Host", "attacker.example"}, {"Cookie", cookie}})
+            .status == 421);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("serve: a delivery for another audience is refused 400 and nothing is stored",
+          "[serve]") {
+  Migrated m;
+  Daemon& d = m.d;
+  std::string key;
+  std::getline(std::ifstream(m.w.state_dir() / "webhook.key"), key);
+  REQUIRE(key.size() == 32);
+  const std::string path =
+      "/webhooks/mailchimp/newsletter/" + hmac_hex(key, "webhook:newsletter").substr(0, 32);
+  const std::string body =
+      "type=unsubscribe&data[list_id]=0ther1ist&data[email]=wilma%40bedrock.org&data[action]="
+      "unsub";
+  http::Response r = d.call_anonymous("POST", path, body, "application/x-www-form-urlencoded");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("0ther1ist") != std::string::npos);
+  const std::string metrics = d.call("GET", "/metrics").body;
+  CHECK(metrics.find("concord_webhook_rejected_total{reason=\"wrong-list\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("concord_webhook_events_total{sync=\"newsletter\",type=\"unsubscribe\"}") ==
+        std::string::npos);  // none stored
+  // Wilma is still in both.
+  CHECK(state_of(m.sandbox).group_status(101) == "Added");
+  // A body over 64 KiB is refused unread.
+  CHECK(d.call_anonymous("POST", path, body + "&pad=" + std::string(70000, 'x'),
+                         "application/x-www-form-urlencoded")
+            .status == 413);
+}
+
+TEST_CASE("serve: a delivery answered 200 survives SIGKILL right after", "[serve]") {
+  Migrated m;
+  // The pair is switched off, so the delivery waits in the inbox, as it would for a daemon busy
+  // with another pair's migration.
+  m.d.api("POST", "/api/syncs/newsletter/enabled", {{"enabled", false}});
+  const std::size_t before = deliveries(m.sandbox).size();
+  m.sandbox.member_hook({{"email_address", "wilma@bedrock.org"}, {"action", "unsubscribe"}});
+  REQUIRE(eventually([&] {
+    const std::vector<json> d = deliveries(m.sandbox);
+    return d.size() == before + 1 && d.back()["status"] == 200;
+  }));
+  m.d.kill_hard();
+  CHECK(state_of(m.sandbox).group_status(101) == "Added");
+  // Started again (and switched on), it reconciles the delivery it had acknowledged.
+  Daemon again(m.w);
+  again.api("POST", "/api/syncs/newsletter/enabled", {{"enabled", true}});
+  INFO(again.log());
+  CHECK(eventually([&] { return state_of(m.sandbox).group_status(101) == "Removed"; }));
+  CHECK(again.terminate() == 0);
+}
+
+TEST_CASE("serve: 256 slow connections do not keep a webhook delivery out", "[serve]") {
+  Migrated m;
+  Daemon& d = m.d;
+  const int port = std::stoi(d.url().substr(d.url().rfind(':') + 1));
+  // Each sends half a request header, then nothing (slowloris).
+  std::vector<int> slow;
+  for (int i = 0; i < 256; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      continue;
+    }
+    const std::string part = "POST /api/syncs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    (void)::send(fd, part.data(), part.size(), MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  CHECK(slow.size() == 256);
+  // Wilma unsubscribes in Mailchimp: the sandbox delivers the webhook to the daemon.
+  m.sandbox.member_hook(
+      {{"email_address", "wilma@bedrock.org"}, {"action", "unsubscribe"}, {"source", "user"}});
+  INFO(d.log());
+  CHECK(eventually([&] { return state_of(m.sandbox).group_status(101) == "Removed"; }));
+  CHECK(deliveries(m.sandbox).back()["status"] == 200);
+  for (int fd : slow)
+    ::close(fd);
 }
 
 TEST_CASE("serve: with a signature header configured, unsigned deliveries are refused", "[serve]") {

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -719,6 +720,77 @@ TEST_CASE("the server serves at most max_connections at once", "[server]") {
   }
   CHECK(ok == 8);
   CHECK(most.load() <= 2);
+}
+
+TEST_CASE("slow connections give way: a new request is answered at once", "[server]") {
+  std::atomic<int> handled{0};
+  http::ServerOptions options;
+  options.max_connections = 8;
+  options.max_connections_per_peer = 4;
+  options.idle_timeout = std::chrono::seconds(30);  // the slow ones would hold on for long
+  auto server = start(
+      [&](const http::Request&, const http::Peer&) {
+        ++handled;
+        return reply(200, "ok");
+      },
+      options);
+  // Twenty connections trickle half a header each and then wait (slowloris), all from loopback:
+  // more than the peer's limit and the server's.
+  std::vector<std::unique_ptr<RawSocket>> slow;
+  for (int i = 0; i < 20; ++i) {
+    slow.push_back(std::make_unique<RawSocket>(server->port()));
+    slow.back()->send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  }
+  // A real request from the same address still gets through, promptly.
+  const auto start_time = std::chrono::steady_clock::now();
+  RawSocket real(server->port());
+  real.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string answer = real.read_until("ok");
+  CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - start_time < std::chrono::seconds(3));
+  CHECK(handled == 1);
+  // The oldest slow ones were closed to make room.
+  CHECK(slow.front()->read_until().empty());
+}
+
+TEST_CASE("admit refuses a request on its header, before its body is read", "[server]") {
+  std::atomic<int> handled{0};
+  std::atomic<int> admitted{0};
+  auto started = http::Server::start(
+      http::ServerOptions{},
+      [&](const http::Request&, const http::Peer&) {
+        ++handled;
+        return reply(200, "ok");
+      },
+      [&](const http::Request& head, const http::Peer&) -> std::optional<http::Reply> {
+        ++admitted;
+        CHECK(head.body.empty());
+        if (head.header("Authorization") != "Bearer yes") return reply(401, "who?");
+        return std::nullopt;
+      });
+  REQUIRE(started.is_ok());
+  auto& server = *started;
+  // The header announces a body it never sends: the answer comes anyway.
+  RawSocket refused(server->port());
+  refused.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+  CHECK(refused.read_until("who?").rfind("HTTP/1.1 401", 0) == 0);
+  // No `100 Continue` invited the body either.
+  RawSocket expecting(server->port());
+  expecting.send(
+      "POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  const std::string said = expecting.read_until("who?");
+  CHECK(said.find("100 Continue") == std::string::npos);
+  CHECK(said.rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(handled == 0);
+
+  auto client = client_for(local(*server));
+  http::Request ok = get("/x");
+  ok.headers.push_back({"Authorization", "Bearer yes"});
+  auto res = client->send(ok);
+  REQUIRE(res.is_ok());
+  CHECK(res->status == 200);
+  CHECK(handled == 1);
+  CHECK(admitted == 3);
 }
 
 // ---- retries -----------------------------------------------------------------------------------

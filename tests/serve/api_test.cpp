@@ -4,6 +4,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "serve/api.h"
 
@@ -91,6 +92,7 @@ class FakeView : public DaemonView {
     return Status::ok();
   }
   std::string metrics_text() override { return "concord_up 1\n"; }
+  Status health() override { return health_status; }
   bool webhook_secret_ok(const std::string& sync, std::string_view secret) override {
     return sync == "news letter" && secret == kSecret;
   }
@@ -105,6 +107,7 @@ class FakeView : public DaemonView {
   std::map<std::string, std::vector<RunRecord>> runs_of;  // newest first
   bool runs_fail = false;
   Status deliver_status;
+  Status health_status;
   std::vector<std::size_t> limits;
   std::vector<std::pair<std::string, bool>> toggles;
   std::vector<std::string> run_requests;
@@ -130,26 +133,41 @@ std::string header(const http::Reply& r, std::string_view name) {
   return std::string(r.response.header(name));
 }
 
+constexpr const char* kToken = "tok-123";
+
+ApiOptions with_token() {
+  ApiOptions o;
+  o.token = kToken;
+  return o;
+}
+
+// A request from a script holding the token; POSTs are JSON, as the API asks.
+http::Request authed(std::string method, std::string target, std::string body = "",
+                     std::vector<http::Header> headers = {}) {
+  headers.push_back({"Authorization", std::string("Bearer ") + kToken});
+  if (method == "POST") headers.push_back({"Content-Type", "application/json"});
+  return request(std::move(method), std::move(target), std::move(body), std::move(headers));
+}
+
 const std::string kHook = "/webhooks/mailchimp/news%20letter/" + std::string(kSecret);
 const std::string kUnsubscribe =
     "type=unsubscribe&data[list_id]=L&data[email]=Wilma%40Bedrock.org&data[action]=unsub";
 
 }  // namespace
 
-TEST_CASE("api: health, the status page and the token") {
+TEST_CASE("api: every route but /healthz, /login and the webhooks needs the token or a session") {
   FakeView view;
-  ApiOptions o;
-  o.token = "tok-123";
-  Api api(view, o);
+  Api api(view, with_token());
 
   http::Reply health = api.handle(request("GET", "/healthz"));
   CHECK(health.response.status == 200);
   CHECK(health.response.body == "ok\n");
-  // The page holds no data: served without the token, and allowed to load nothing from elsewhere.
-  http::Reply page = api.handle(request("GET", "/"));
-  CHECK(page.response.status == 200);
-  CHECK(header(page, "Content-Type") == "text/html; charset=utf-8");
-  CHECK(header(page, "Content-Security-Policy").find("default-src 'none'") != std::string::npos);
+  // A store that cannot write (a full disk) is not a healthy daemon.
+  view.health_status = Status::io_error("writing to the store: No space left on device");
+  http::Reply full = api.handle(request("GET", "/healthz"));
+  CHECK(full.response.status == 503);
+  CHECK(full.response.body.find("No space left on device") != std::string::npos);
+  view.health_status = Status::ok();
 
   struct Row {
     std::string target;
@@ -159,13 +177,19 @@ TEST_CASE("api: health, the status page and the token") {
   const Row rows[] = {
       {"/api/syncs", {}, 401},
       {"/metrics", {}, 401},
-      {"/api/syncs?token=wrong", {}, 401},
+      // The token never travels in a URL: a query parameter is not read.
+      {"/api/syncs?token=tok-123", {}, 401},
+      {"/metrics?token=tok-123", {}, 401},
       {"/api/syncs", {{"Authorization", "Bearer wrong"}}, 401},
       {"/api/syncs", {{"Authorization", "tok-123"}}, 401},
-      {"/api/syncs?token=tok-123", {}, 200},
+      {"/api/syncs", {{"Cookie", "concord_session=made-up"}}, 401},
       {"/api/syncs", {{"Authorization", "Bearer tok-123"}}, 200},
-      {"/metrics?token=tok-123", {}, 200},
-      {"/nowhere?token=tok-123", {}, 404},
+      {"/metrics", {{"Authorization", "Bearer tok-123"}}, 200},
+      {"/nowhere", {{"Authorization", "Bearer tok-123"}}, 404},
+      // Pages send a browser to the login form, with no token in the redirect.
+      {"/", {}, 303},
+      {"/syncs/news%20letter/runs", {}, 303},
+      {"/", {{"Authorization", "Bearer tok-123"}}, 200},
   };
   for (const Row& r : rows) {
     INFO(r.target);
@@ -175,20 +199,201 @@ TEST_CASE("api: health, the status page and the token") {
       CHECK(header(reply, "WWW-Authenticate") == "Bearer");
       CHECK(body_of(reply)["error"].get<std::string>().find("token") != std::string::npos);
     }
+    if (r.status == 303) CHECK(header(reply, "Location") == "/login");
   }
-  http::Reply metrics = api.handle(request("GET", "/metrics?token=tok-123"));
+  http::Reply metrics = api.handle(authed("GET", "/metrics"));
   CHECK(metrics.response.body == "concord_up 1\n");
   CHECK(header(metrics, "Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+  http::Reply page = api.handle(authed("GET", "/"));
+  CHECK(header(page, "Content-Type") == "text/html; charset=utf-8");
+  CHECK(header(page, "Content-Security-Policy").find("default-src 'none'") != std::string::npos);
+  CHECK(page.response.body.find("token=") == std::string::npos);
 
-  // Without a token (a listener on loopback only) everything is open.
-  Api open(view, {});
-  CHECK(open.handle(request("GET", "/api/syncs")).response.status == 200);
+  // With no token at all (never the listener's case), no one gets in, also on loopback.
+  Api closed(view, {});
+  CHECK(closed.handle(request("GET", "/api/syncs")).response.status == 401);
+  CHECK(closed.handle(request("GET", "/api/syncs", "", {{"Authorization", "Bearer "}}))
+            .response.status == 401);
+}
+
+TEST_CASE("api: the refusals on a request's header come before its body is read") {
+  FakeView view;
+  Api api(view, with_token());
+  // admit() sees the header only: a refusal there means the body is never read.
+  std::optional<http::Reply> unauthenticated =
+      api.admit(request("POST", "/api/syncs/volunteers/run", "", {{"Content-Length", "100"}}));
+  REQUIRE(unauthenticated.has_value());
+  CHECK(unauthenticated->response.status == 401);
+  std::optional<http::Reply> huge =
+      api.admit(request("POST", kHook, "", {{"Content-Length", "1000000"}}));
+  REQUIRE(huge.has_value());
+  CHECK(huge->response.status == 413);
+  CHECK_FALSE(api.admit(request("POST", kHook, "", {{"Content-Length", "300"}})).has_value());
+  CHECK_FALSE(api.admit(authed("POST", "/api/syncs/volunteers/run")).has_value());
+  CHECK_FALSE(api.admit(request("GET", "/healthz")).has_value());
+}
+
+TEST_CASE("api: a foreign Host is answered 421 (DNS rebinding)") {
+  FakeView view;
+  ApiOptions o = with_token();
+  o.site.hosts = {"concord.example.org"};
+  Api api(view, o);
+  struct Row {
+    std::string host;
+    int status;
+  };
+  const Row rows[] = {
+      {"127.0.0.1:8080", 200},
+      {"localhost:8080", 200},
+      {"LOCALHOST", 200},
+      {"[::1]:8080", 200},
+      {"10.1.2.3", 200},
+      {"concord.example.org", 200},
+      {"Concord.Example.Org:443", 200},
+      {"attacker.example", 421},
+      {"attacker.example:8080", 421},
+      {"concord.example.org.attacker.example", 421},
+      {"127.0.0.1.nip.io:8080", 421},
+      {"localhost:80x", 421},
+      {"[::1", 421},
+  };
+  for (const Row& r : rows) {
+    INFO(r.host);
+    CHECK(api.handle(authed("GET", "/api/syncs", "", {{"Host", r.host}})).response.status ==
+          r.status);
+    // Also for the pages, the login form and the webhooks; never for /healthz.
+    if (r.status == 421) {
+      CHECK(api.handle(request("GET", "/login", "", {{"Host", r.host}})).response.status == 421);
+      CHECK(api.handle(request("GET", kHook, "", {{"Host", r.host}})).response.status == 421);
+      CHECK(api.handle(request("GET", "/healthz", "", {{"Host", r.host}})).response.status == 200);
+    }
+  }
+}
+
+namespace {
+
+// Logs in through the form as a browser on http://127.0.0.1:8080 would; the session cookie.
+std::string log_in(Api& api, const std::string& token, int* status = nullptr) {
+  http::Reply r = api.handle(request("POST", "/login", "token=" + http::url_encode(token),
+                                     {{"Host", "127.0.0.1:8080"},
+                                      {"Origin", "http://127.0.0.1:8080"},
+                                      {"Content-Type", "application/x-www-form-urlencoded"}}));
+  if (status != nullptr) *status = r.response.status;
+  const std::string set = header(r, "Set-Cookie");
+  const std::size_t eq = set.find('='), semi = set.find(';');
+  if (eq == std::string::npos || semi == std::string::npos) return "";
+  return set.substr(eq + 1, semi - eq - 1);
+}
+
+}  // namespace
+
+TEST_CASE("api: the browser logs in once and keeps a session cookie") {
+  FakeView view;
+  Api api(view, with_token());
+  http::Reply form = api.handle(request("GET", "/login"));
+  CHECK(form.response.status == 200);
+  CHECK(form.response.body.find("name=\"token\"") != std::string::npos);
+  CHECK(header(form, "Content-Security-Policy").find("form-action 'self'") != std::string::npos);
+
+  int status = 0;
+  CHECK(log_in(api, "wrong", &status).empty());
+  CHECK(status == 401);
+
+  http::Reply ok = api.handle(request("POST", "/login", "token=tok-123",
+                                      {{"Content-Type", "application/x-www-form-urlencoded"}}));
+  CHECK(ok.response.status == 303);
+  CHECK(header(ok, "Location") == "/");
+  const std::string set = header(ok, "Set-Cookie");
+  CHECK(set.rfind("concord_session=", 0) == 0);
+  CHECK(set.find("; HttpOnly") != std::string::npos);
+  CHECK(set.find("; SameSite=Strict") != std::string::npos);
+  CHECK(set.find("; Secure") == std::string::npos);  // plain http on loopback
+  CHECK(set.find("tok-123") == std::string::npos);
+
+  const std::string session = log_in(api, kToken);
+  REQUIRE(session.size() == 64);
+  const http::Header cookie{"Cookie", "theme=dark; concord_session=" + session};
+  CHECK(api.handle(request("GET", "/", "", {cookie})).response.status == 200);
+  CHECK(api.handle(request("GET", "/api/syncs", "", {cookie})).response.status == 200);
+  CHECK(api.handle(request("POST", "/api/syncs/volunteers/run", "{}",
+                           {cookie,
+                            {"Content-Type", "application/json"},
+                            {"Origin", "http://127.0.0.1:8080"},
+                            {"Host", "127.0.0.1:8080"}}))
+            .response.status == 202);
+
+  // Logging out ends the session.
+  http::Reply out = api.handle(request("POST", "/logout", "{}", {cookie}));
+  CHECK(out.response.status == 200);
+  CHECK(header(out, "Set-Cookie").find("Max-Age=0") != std::string::npos);
+  CHECK(api.handle(request("GET", "/api/syncs", "", {cookie})).response.status == 401);
+
+  // Behind TLS (an https public URL) the cookie is Secure.
+  ApiOptions tls = with_token();
+  tls.site.tls = true;
+  Api behind_tls(view, tls);
+  http::Reply secure = behind_tls.handle(request(
+      "POST", "/login", "token=tok-123", {{"Content-Type", "application/x-www-form-urlencoded"}}));
+  CHECK(header(secure, "Set-Cookie").find("; Secure") != std::string::npos);
+}
+
+TEST_CASE("api: state-changing requests from another site are refused") {
+  FakeView view;
+  ApiOptions o = with_token();
+  o.site.public_origin = "https://concord.example.org";
+  o.site.hosts = {"concord.example.org"};
+  Api api(view, o);
+  const std::string session = log_in(api, kToken);
+  REQUIRE_FALSE(session.empty());
+  const http::Header cookie{"Cookie", "concord_session=" + session};
+  struct Row {
+    std::vector<http::Header> headers;
+    int status;
+  };
+  const Row rows[] = {
+      // A cross-site form can send only these types: refused.
+      {{{"Content-Type", "application/x-www-form-urlencoded"}}, 415},
+      {{{"Content-Type", "text/plain"}}, 415},
+      {{}, 415},
+      {{{"Content-Type", "application/json"}, {"Origin", "https://attacker.example"}}, 403},
+      {{{"Content-Type", "application/json"}, {"Origin", "null"}}, 403},
+      {{{"Content-Type", "application/json"}, {"Sec-Fetch-Site", "cross-site"}}, 403},
+      {{{"Content-Type", "application/json"},
+        {"Origin", "http://127.0.0.1:8080"},
+        {"Host", "localhost:8080"}},
+       403},
+      // This daemon's own pages, by its public URL or its own address.
+      {{{"Content-Type", "application/json"}, {"Origin", "https://concord.example.org"}}, 202},
+      {{{"Content-Type", "application/json; charset=utf-8"},
+        {"Origin", "http://127.0.0.1:8080"},
+        {"Host", "127.0.0.1:8080"},
+        {"Sec-Fetch-Site", "same-origin"}},
+       202},
+      {{{"Content-Type", "application/json"}}, 202},  // a script: no Origin
+  };
+  for (const Row& r : rows) {
+    std::vector<http::Header> headers = r.headers;
+    headers.push_back(cookie);
+    std::string described;
+    for (const http::Header& h : headers)
+      described += h.name + ": " + h.value + "; ";
+    INFO(described);
+    CHECK(api.handle(request("POST", "/api/syncs/volunteers/run", "{}", headers)).response.status ==
+          r.status);
+  }
+  CHECK(view.run_requests.size() == 3);
+  // The login form, too, only from this daemon's own page.
+  http::Reply foreign = api.handle(request("POST", "/login", "token=tok-123",
+                                           {{"Content-Type", "application/x-www-form-urlencoded"},
+                                            {"Origin", "https://attacker.example"}}));
+  CHECK(foreign.response.status == 403);
+  CHECK(header(foreign, "Set-Cookie").empty());
 }
 
 TEST_CASE("api: GET /api/syncs has the shape the status page reads") {
   FakeView view;
-  Api api(view, {});
-  http::Reply r = api.handle(request("GET", "/api/syncs"));
+  Api api(view, with_token());
+  http::Reply r = api.handle(authed("GET", "/api/syncs"));
   REQUIRE(r.response.status == 200);
   CHECK(header(r, "Content-Type") == "application/json");
   CHECK(header(r, "Cache-Control") == "no-store");
@@ -222,8 +427,8 @@ TEST_CASE("api: GET /api/syncs has the shape the status page reads") {
 
 TEST_CASE("api: GET /api/runs lists each pair's runs, filtered and limited") {
   FakeView view;
-  Api api(view, {});
-  const json all = body_of(api.handle(request("GET", "/api/runs")))["runs"];
+  Api api(view, with_token());
+  const json all = body_of(api.handle(authed("GET", "/api/runs")))["runs"];
   REQUIRE(all.size() == 3);
   CHECK(all[0]["sync"] == "news letter");
   CHECK(all[0]["id"] == 12);
@@ -232,32 +437,32 @@ TEST_CASE("api: GET /api/runs lists each pair's runs, filtered and limited") {
   CHECK(view.limits == std::vector<std::size_t>{50, 50});  // the default
 
   view.limits.clear();
-  const json one = body_of(api.handle(request("GET", "/api/runs?sync=news%20letter&limit=1")));
+  const json one = body_of(api.handle(authed("GET", "/api/runs?sync=news%20letter&limit=1")));
   REQUIRE(one["runs"].size() == 1);
   CHECK(one["runs"][0]["id"] == 12);
   CHECK(view.limits == std::vector<std::size_t>{1});
   // The limit is kept within 1..1000.
   view.limits.clear();
-  (void)api.handle(request("GET", "/api/runs?sync=volunteers&limit=100000"));
-  (void)api.handle(request("GET", "/api/runs?sync=volunteers&limit=0"));
+  (void)api.handle(authed("GET", "/api/runs?sync=volunteers&limit=100000"));
+  (void)api.handle(authed("GET", "/api/runs?sync=volunteers&limit=0"));
   CHECK(view.limits == std::vector<std::size_t>{1000, 1});
   // A limit that is not a number is refused, not read as 0 (it used to give one run).
   view.limits.clear();
-  http::Reply junk = api.handle(request("GET", "/api/runs?limit=12abc"));
+  http::Reply junk = api.handle(authed("GET", "/api/runs?limit=12abc"));
   CHECK(junk.response.status == 400);
   CHECK(body_of(junk)["error"].get<std::string>().find("12abc") != std::string::npos);
   CHECK(view.limits.empty());
-  CHECK(body_of(api.handle(request("GET", "/api/runs?sync=nobody")))["runs"].empty());
+  CHECK(body_of(api.handle(authed("GET", "/api/runs?sync=nobody")))["runs"].empty());
 
   view.runs_fail = true;
-  http::Reply failed = api.handle(request("GET", "/api/runs"));
+  http::Reply failed = api.handle(authed("GET", "/api/runs"));
   CHECK(failed.response.status == 500);
   CHECK(body_of(failed)["error"] == "the store is gone");
 }
 
 TEST_CASE("api: the toggle and run now") {
   FakeView view;
-  Api api(view, {});
+  Api api(view, with_token());
   struct Row {
     std::string method, target, body;
     int status;
@@ -275,21 +480,21 @@ TEST_CASE("api: the toggle and run now") {
   };
   for (const Row& r : rows) {
     INFO(r.method << " " << r.target << " " << r.body);
-    http::Reply reply = api.handle(request(r.method, r.target, r.body));
+    http::Reply reply = api.handle(authed(r.method, r.target, r.body));
     CHECK(reply.response.status == r.status);
     CHECK(body_of(reply)["error"] == r.error);
   }
   CHECK(view.toggles.empty());
 
   http::Reply on =
-      api.handle(request("POST", "/api/syncs/volunteers/enabled", R"({"enabled":true})"));
+      api.handle(authed("POST", "/api/syncs/volunteers/enabled", R"({"enabled":true})"));
   CHECK(on.response.status == 200);
   CHECK(body_of(on)["name"] == "volunteers");
   CHECK(body_of(on)["enabled"] == true);
   CHECK(body_of(on)["state"] == "idle");
   CHECK(view.toggles == std::vector<std::pair<std::string, bool>>{{"volunteers", true}});
 
-  http::Reply run = api.handle(request("POST", "/api/syncs/news%20letter/run"));
+  http::Reply run = api.handle(authed("POST", "/api/syncs/news%20letter/run"));
   CHECK(run.response.status == 202);
   CHECK(body_of(run) == json{{"queued", true}});
   CHECK(view.run_requests == std::vector<std::string>{"news letter"});
@@ -297,34 +502,34 @@ TEST_CASE("api: the toggle and run now") {
 
 TEST_CASE("api: the history page and a run's report") {
   FakeView view;
-  Api api(view, {});
-  http::Reply history = api.handle(request("GET", "/syncs/news%20letter/runs"));
+  Api api(view, with_token());
+  http::Reply history = api.handle(authed("GET", "/syncs/news%20letter/runs"));
   CHECK(history.response.status == 200);
   CHECK(header(history, "Content-Type") == "text/html; charset=utf-8");
   CHECK_FALSE(header(history, "Content-Security-Policy").empty());
   CHECK(history.response.body.find("news letter") != std::string::npos);
   CHECK(view.limits == std::vector<std::size_t>{200});
 
-  http::Reply report = api.handle(request("GET", "/syncs/news%20letter/runs/11/report.html"));
+  http::Reply report = api.handle(authed("GET", "/syncs/news%20letter/runs/11/report.html"));
   CHECK(report.response.status == 200);
   CHECK(header(report, "Content-Type") == "text/html; charset=utf-8");
   CHECK(report.response.body.find("news letter") != std::string::npos);
 
-  CHECK(api.handle(request("GET", "/syncs/news%20letter/runs/99/report.html")).response.body ==
+  CHECK(api.handle(authed("GET", "/syncs/news%20letter/runs/99/report.html")).response.body ==
         "no such run\n");
   for (const char* target : {"/syncs/nobody/runs", "/syncs/news%20letter", "/syncs/news%20letter/x",
                              "/syncs/news%20letter/runs/11"}) {
     INFO(target);
-    http::Reply r = api.handle(request("GET", target));
+    http::Reply r = api.handle(authed("GET", target));
     CHECK(r.response.status == 404);
     CHECK(r.response.body == "not found\n");
   }
-  CHECK(api.handle(request("POST", "/syncs/news%20letter/runs")).response.status == 404);
+  CHECK(api.handle(authed("POST", "/syncs/news%20letter/runs")).response.status == 404);
 }
 
 TEST_CASE("api: a webhook delivery is checked, parsed and handed to the daemon") {
   FakeView view;
-  Api api(view, {});
+  Api api(view, with_token());
   const std::vector<http::Header> form = {{"Content-Type", "application/x-www-form-urlencoded"}};
 
   // Wrong secrets, unknown pairs and malformed paths: a bare 403.
@@ -362,6 +567,17 @@ TEST_CASE("api: a webhook delivery is checked, parsed and handed to the daemon")
   CHECK(campaign.response.body == "ignored\n");
   CHECK(view.delivered.size() == 1);
 
+  // Another audience's delivery: 400, and nothing stored (the daemon says so by kInvalid).
+  view.deliver_status = Status::invalid("the delivery is for audience other, not the pair's (L)");
+  http::Reply wrong_list = api.handle(request("POST", kHook, kUnsubscribe, form));
+  CHECK(wrong_list.response.status == 400);
+  CHECK(view.rejected.back() == Rejection::kWrongList);
+  // An audience id that is no id at all is malformed.
+  http::Reply junk_list = api.handle(
+      request("POST", kHook, "type=unsubscribe&data[list_id]=a%2Fb&data[email]=a%40b.org", form));
+  CHECK(junk_list.response.status == 400);
+  CHECK(view.rejected.back() == Rejection::kMalformed);
+
   // Not stored: not acknowledged, so Mailchimp sends it again.
   view.deliver_status = Status::io_error("disk full");
   http::Reply unstored = api.handle(request("POST", kHook, kUnsubscribe, form));
@@ -395,4 +611,15 @@ TEST_CASE("api: with a signature header, unsigned deliveries are refused") {
                            {{"X-Relay-Signature", webhook_signature("relay-key", "type=nope")}}));
   REQUIRE(logged.size() == 1);
   CHECK(logged[0] == "news letter: a webhook delivery was refused: webhook: unknown type \"nope\"");
+  // Control characters in a delivery never reach the log raw (a forged log line, a terminal
+  // escape), and a long value is cut short.
+  const std::string forged = "type=x%0D%0Aconcord+serve%3A+forged%1B%5B2J" + std::string(500, 'y');
+  (void)api.handle(request("POST", kHook, forged,
+                           {{"X-Relay-Signature", webhook_signature("relay-key", forged)}}));
+  REQUIRE(logged.size() == 2);
+  CHECK(logged[1].find('\n') == std::string::npos);
+  CHECK(logged[1].find('\r') == std::string::npos);
+  CHECK(logged[1].find('\x1b') == std::string::npos);
+  CHECK(logged[1].find("x\\x0d\\x0aconcord serve: forged\\x1b[2J") != std::string::npos);
+  CHECK(logged[1].size() < 250);
 }

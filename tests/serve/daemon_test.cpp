@@ -4,6 +4,8 @@
 // the last test, which checks that a delivery wakes the real worker thread.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include <chrono>
 #include <thread>
 
@@ -38,11 +40,20 @@ class FakeSide : public SyncSide {
     if (!fail.is_ok()) return fail;
     return FetchStats{};
   }
-  Result<FetchStats> refresh(const std::vector<std::string>& emails, Store&,
-                             const PairHandle&) override {
+  Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
+                             const PairHandle& pair) override {
     ++requests_;
     refreshed.push_back(emails);
     if (!fail.is_ok()) return fail;
+    // The members of `has` that were asked for are read into the snapshot, subscribed.
+    for (const std::string& e : emails) {
+      if (!has.count(e)) continue;
+      MailchimpState st;
+      st.status = MailchimpStatus::kSubscribed;
+      std::string value;
+      encode_snapshot(mailchimp_header(st, 1), e, "{}", &value);
+      if (Status s = store.put(pair, Family::kMailchimp, member_key(e).view(), value); !s) return s;
+    }
     return FetchStats{};
   }
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) override {
@@ -56,6 +67,7 @@ class FakeSide : public SyncSide {
 
   Status fail;
   std::vector<std::vector<std::string>> refreshed;
+  std::set<std::string> has;  // Mailchimp: the members refresh() finds
 
  private:
   Side side_;
@@ -74,7 +86,8 @@ WebhookEvent event(WebhookType type, const std::string& email, const std::string
 // A store with the pairs "newsletter" (every 30m) and, when asked, "volunteers" (every 1h); the
 // daemon over them with fake sides, a fake clock, and its log and CRM email changes kept.
 struct Fixture {
-  TempStore t{"daemon"};
+  DiskFaults disk;  // before t: the store uses it
+  TempStore t{"daemon", &disk};
   std::filesystem::path state = t.dir.string() + "-state";
   Config config;
   FakeClock clock;
@@ -82,13 +95,16 @@ struct Fixture {
   std::vector<std::string> logged;
   std::vector<std::string> email_changes;  // "<contact> <old> <new>"
   bool fail_email_changes = false;         // change_crm_email answers 503
-  std::uint64_t retried[2] = {0, 0};       // by Side
+  std::size_t deliveries_per_run = 1000;
+  std::uint64_t retried[2] = {0, 0};  // by Side
 
   explicit Fixture(bool two_pairs = false) {
     config.state_dir = state;
     SyncConfig s;
     s.name = "newsletter";
     s.schedule = "every 30m";
+    // The fake sides hold a member or two: any addition is a large share of them.
+    s.options.max_addition_fraction = 1000.0;
     config.syncs.push_back(s);
     if (two_pairs) {
       s.name = "volunteers";
@@ -99,6 +115,13 @@ struct Fixture {
   ~Fixture() {
     std::error_code ec;
     std::filesystem::remove_all(state, ec);
+  }
+
+  bool logged_line(const std::string& part) const {
+    for (const std::string& l : logged) {
+      if (l.find(part) != std::string::npos) return true;
+    }
+    return false;
   }
 
   std::unique_ptr<Daemon> open() {
@@ -124,6 +147,7 @@ struct Fixture {
     DaemonOptions o;
     o.backup_dir = state / "backups";
     o.clock = &clock;
+    o.deliveries_per_run = deliveries_per_run;
     o.log = [this](const std::string& line) { logged.push_back(line); };
     o.retried_errors = [this](Side side) { return retried[static_cast<int>(side)]; };
     Result<std::unique_ptr<Daemon>> d = Daemon::open(config, *t.store, std::move(pairs), o);
@@ -215,6 +239,14 @@ TEST_CASE("daemon: an address change moves the CRM contact stored under the old 
   encode_snapshot(crm_header(CrmState{}, 1), "old@b.org", R"({"contact_id":104})", &value);
   REQUIRE(f.t.store->put(*f.t.pair, Family::kCrm, member_key("old@b.org").view(), value).is_ok());
   REQUIRE(d->deliver("newsletter", event(WebhookType::kUpemail, "new@b.org", "old@b.org")).is_ok());
+  // Mailchimp does not have the new address (a forged or stale delivery): the CRM is left alone.
+  CHECK(d->step());
+  CHECK(f.email_changes.empty());
+  CHECK(f.mailchimp["newsletter"]->refreshed.front() == std::vector<std::string>{"new@b.org"});
+  CHECK(f.logged_line("which the audience does not have"));
+  // Once Mailchimp shows it, the contact moves.
+  f.mailchimp["newsletter"]->has = {"new@b.org"};
+  REQUIRE(d->deliver("newsletter", event(WebhookType::kUpemail, "new@b.org", "old@b.org")).is_ok());
   CHECK(d->step());
   CHECK(f.email_changes == std::vector<std::string>{"104 old@b.org new@b.org"});
 }
@@ -231,6 +263,7 @@ TEST_CASE("daemon: a scheduled run carries out the address changes waiting for i
   std::unique_ptr<Daemon> d = f.open();
   REQUIRE(d->step());
   store_old_address(f);
+  f.mailchimp["newsletter"]->has = {"new@b.org"};
   REQUIRE(d->set_enabled("newsletter", false).is_ok());  // deliveries wait
   REQUIRE(d->deliver("newsletter", event(WebhookType::kUpemail, "new@b.org", "old@b.org")).is_ok());
   REQUIRE(d->deliver("newsletter", event(WebhookType::kSubscribe, "a@b.org")).is_ok());
@@ -247,6 +280,7 @@ TEST_CASE("daemon: an address change that fails stays stored and is tried again"
   std::unique_ptr<Daemon> d = f.open();
   REQUIRE(d->step());
   store_old_address(f);
+  f.mailchimp["newsletter"]->has = {"new@b.org"};
   f.fail_email_changes = true;
   REQUIRE(d->deliver("newsletter", event(WebhookType::kUpemail, "new@b.org", "old@b.org")).is_ok());
   REQUIRE(d->deliver("newsletter", event(WebhookType::kSubscribe, "a@b.org")).is_ok());
@@ -265,6 +299,67 @@ TEST_CASE("daemon: an address change that fails stays stored and is tried again"
   }
   CHECK(f.email_changes == std::vector<std::string>{"104 old@b.org new@b.org"});
   CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 0);
+}
+
+TEST_CASE("daemon: a backlog larger than one run takes is worked off without new deliveries") {
+  Fixture f;
+  f.deliveries_per_run = 2;
+  std::unique_ptr<Daemon> d = f.open();
+  REQUIRE(d->step());
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(d->deliver("newsletter", event(WebhookType::kSubscribe, std::to_string(i) + "@b.org"))
+                .is_ok());
+  }
+  CHECK(d->step());
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 3);
+  CHECK(d->step());
+  CHECK(d->step());
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 0);
+  CHECK_FALSE(d->step());
+  CHECK(f.mailchimp["newsletter"]->refreshed ==
+        std::vector<std::vector<std::string>>{
+            {"0@b.org", "1@b.org"}, {"2@b.org", "3@b.org"}, {"4@b.org"}});
+}
+
+TEST_CASE("daemon: deliveries whose run failed are tried again after a growing back-off") {
+  Fixture f;
+  std::unique_ptr<Daemon> d = f.open();
+  REQUIRE(d->step());
+  const Micros scheduled = d->next_wakeup();
+  f.mailchimp["newsletter"]->fail = Status::unavailable("Mailchimp answered 503");
+  REQUIRE(d->deliver("newsletter", event(WebhookType::kSubscribe, "a@b.org")).is_ok());
+  CHECK(d->step());  // fails
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 1);
+  // Not at once (a down API is not hammered), but after 30 s, then after 60 s.
+  CHECK_FALSE(d->step());
+  CHECK(d->next_wakeup() == f.clock.t + 30 * kMicrosPerSecond);
+  // A new delivery does not cut the back-off short.
+  REQUIRE(d->deliver("newsletter", event(WebhookType::kSubscribe, "b@b.org")).is_ok());
+  CHECK_FALSE(d->step());
+  f.clock.t += 30 * kMicrosPerSecond;
+  CHECK(d->step());  // fails again
+  CHECK(d->next_wakeup() == f.clock.t + 60 * kMicrosPerSecond);
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 2);
+  // Mailchimp is back: both are reconciled, and nothing is left to retry.
+  f.mailchimp["newsletter"]->fail = Status::ok();
+  f.clock.t += 60 * kMicrosPerSecond;
+  CHECK(d->step());
+  CHECK(metric(*d, "concord_webhook_pending", {{"sync", "newsletter"}}) == 0);
+  CHECK(f.mailchimp["newsletter"]->refreshed.back() ==
+        std::vector<std::string>{"a@b.org", "b@b.org"});
+  CHECK(d->next_wakeup() == scheduled);
+  CHECK_FALSE(d->step());
+}
+
+TEST_CASE("daemon: a full disk makes it unhealthy and refuses deliveries rather than lose them") {
+  Fixture f;
+  std::unique_ptr<Daemon> d = f.open();
+  CHECK(d->health().is_ok());
+  f.disk.full = true;
+  f.clock.t += 2 * kMicrosPerSecond;  // the health check is made at most once a second
+  CHECK_FALSE(d->health().is_ok());
+  // Not stored, so not acknowledged: Mailchimp sends it again.
+  CHECK_FALSE(d->deliver("newsletter", event(WebhookType::kSubscribe, "a@b.org")).is_ok());
 }
 
 TEST_CASE("daemon: deliveries never run twice in a row while a scheduled run waits") {

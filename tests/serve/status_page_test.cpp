@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "concord/http.h"
+#include "serve/auth.h"
 #include "serve/pages.h"
 #include "serve/webdriver.h"
 
@@ -35,7 +36,7 @@ namespace {
 
 std::atomic<bool> g_browser_skipped{false};
 
-constexpr const char* kToken = "dummy-test-token-42";
+constexpr const char* kSession = "dummy-test-session-42";
 
 std::string iso(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -178,13 +179,11 @@ class FakeDaemon {
     std::string target = req.target;
     std::string path = target.substr(0, target.find('?'));
     std::string query = path.size() < target.size() ? target.substr(path.size() + 1) : "";
-    std::string query_token;
-    for (auto& [k, v] : http::parse_query(query))
-      if (k == "token") query_token = v;
-    const bool bearer = req.header("Authorization") == std::string("Bearer ") + kToken;
+    // The daemon's session (serve/auth.h), set by /_test/login as the login form would.
+    const bool session = concord::serve::cookie(req, concord::serve::kSessionCookie) == kSession;
     requests_.push_back({{"method", req.method},
                          {"target", target},
-                         {"bearer", bearer},
+                         {"session", session},
                          {"content_type", std::string(req.header("Content-Type"))}});
 
     std::vector<std::string> seg;
@@ -199,9 +198,18 @@ class FakeDaemon {
     }
 
     if (req.method == "GET" && path == "/") return html(concord::serve::status_page_html());
+    if (req.method == "GET" && path == "/login") return html(concord::serve::login_page_html(""));
+    if (path == "/_test/login" || path == "/_test/logout") {
+      http::Reply r = reply(303, "text/plain", "");
+      r.response.headers.push_back({"Location", "/"});
+      r.response.headers.push_back(
+          {"Set-Cookie", concord::serve::session_cookie(path == "/_test/login" ? kSession : "",
+                                                        std::chrono::hours(1), false)});
+      return r;
+    }
 
     if (!seg.empty() && seg[0] == "api") {
-      if (!bearer) return json_reply(401, {{"error", "token required"}});
+      if (!session) return json_reply(401, {{"error", "token required"}});
       if (req.method == "GET" && seg.size() == 2 && seg[1] == "syncs") {
         json list = json::array();
         for (auto& s : syncs_)
@@ -235,9 +243,9 @@ class FakeDaemon {
       return json_reply(404, {{"error", "no such endpoint"}});
     }
 
-    // The HTML pages behind the links: the token comes in the query.
+    // The HTML pages behind the links: the session cookie comes along.
     if (seg.size() >= 3 && seg[0] == "syncs" && seg[2] == "runs") {
-      if (query_token != kToken) return reply(401, "text/plain", "token required or wrong\n");
+      if (!session) return reply(401, "text/plain", "log in first\n");
       FakeSync* s = find(seg[1]);
       if (s == nullptr) return reply(404, "text/plain", "no such sync\n");
       settle(*s);
@@ -348,7 +356,8 @@ TEST_CASE("status_page_html is self-contained") {
       html, std::regex(R"(<(link|script|img|iframe)[^>]*\s(src|href)=["']?[^"'d])")));
   CHECK(html.find("@import") == std::string::npos);
   CHECK(html.find("url(") == std::string::npos);
-  // The token is kept in the URL only.
+  // The page holds no secret: the session cookie is HttpOnly, and nothing is stored.
+  CHECK(html.find("token=") == std::string::npos);
   CHECK(html.find("localStorage") == std::string::npos);
   CHECK(html.find("sessionStorage") == std::string::npos);
   CHECK(html.find("document.cookie") == std::string::npos);
@@ -377,7 +386,8 @@ TEST_CASE("the status page in headless Chromium") {
   WebDriver browser(options);
   const std::string base = daemon.base();
 
-  browser.navigate(base + "/?token=" + kToken);
+  browser.navigate(base + "/_test/login");  // the session cookie, then the page
+  CHECK(browser.current_url() == base + "/");
   CHECK(browser.title() == "concord \u2014 scheduled jobs");
   CHECK(browser.text(browser.find("header h1")) == "concord");
 
@@ -420,9 +430,9 @@ TEST_CASE("the status page in headless Chromium") {
             .get<std::string>()
             .find("Enabled: newsletter") != std::string::npos);
   CHECK(browser.attribute(browser.find(row("newsletter", "a.report")), "href") ==
-        "/syncs/newsletter/runs/12/report.html?token=" + std::string(kToken));
+        "/syncs/newsletter/runs/12/report.html");
   CHECK(browser.attribute(browser.find(row("newsletter", "a.history")), "href") ==
-        "/syncs/newsletter/runs?token=" + std::string(kToken));
+        "/syncs/newsletter/runs");
 
   CHECK(browser.text(browser.find(row("volunteers", ".state"))) == "disabled");
   CHECK(browser.property(browser.find(row("volunteers", "input.toggle")), "checked") == false);
@@ -457,7 +467,7 @@ TEST_CASE("the status page in headless Chromium") {
         "3 applied 0 failed 0 refused 0 report rows");
   CHECK(browser.property(browser.find(row("newsletter", "button.run-now")), "disabled") == false);
   CHECK(browser.attribute(browser.find(row("newsletter", "a.report")), "href") ==
-        "/syncs/newsletter/runs/13/report.html?token=" + std::string(kToken));
+        "/syncs/newsletter/runs/13/report.html");
   CHECK(browser.execute_script("return window.__notReloaded === true;") == true);
   CHECK(browser.find_all("#rows tr").size() == 2);
 
@@ -477,7 +487,7 @@ TEST_CASE("the status page in headless Chromium") {
     }
     CHECK(saw_api);
   }
-  // Every API call carried the token as a bearer token, never in its URL.
+  // Every API call carried the session cookie, and no token in its URL; POSTs are JSON.
   {
     int api_calls = 0;
     for (const auto& r : daemon.requests()) {
@@ -485,9 +495,9 @@ TEST_CASE("the status page in headless Chromium") {
       INFO(r.dump());
       if (target.rfind("/api/", 0) != 0) continue;
       ++api_calls;
-      CHECK(r["bearer"] == true);
+      CHECK(r["session"] == true);
       CHECK(target.find("token") == std::string::npos);
-      if (r["method"] == "POST" && target.find("/enabled") != std::string::npos)
+      if (r["method"] == "POST")
         CHECK(r["content_type"].get<std::string>().rfind("application/json", 0) == 0);
     }
     CHECK(api_calls >= 5);
@@ -522,10 +532,10 @@ TEST_CASE("the status page in headless Chromium") {
   browser.cdp("Emulation.clearDeviceMetricsOverride", json::object());
   browser.cdp("Emulation.setEmulatedMedia", {{"features", json::array()}});
 
-  // The history link, with the token, to the server-rendered runs table.
+  // The history link to the server-rendered runs table.
   browser.click(browser.find(row("newsletter", "a.history")));
   browser.find("#runs", 10s);
-  CHECK(browser.current_url() == base + "/syncs/newsletter/runs?token=" + kToken);
+  CHECK(browser.current_url() == base + "/syncs/newsletter/runs");
   CHECK(browser.find_all("#runs tbody tr").size() == 3);
   CHECK(browser.text(browser.find("tr[data-run=\"13\"] .result")) == "done");
   CHECK(browser.text(browser.find("tr[data-run=\"12\"] .result")) == "done-with-failures");
@@ -533,23 +543,16 @@ TEST_CASE("the status page in headless Chromium") {
   CHECK(browser.attribute(browser.find("tr[data-run=\"12\"] time"), "title") ==
         "2026-11-23T10:00:00Z");
   CHECK(browser.attribute(browser.find("tr[data-run=\"12\"] a.report"), "href") ==
-        "/syncs/newsletter/runs/12/report.html?token=" + std::string(kToken));
-  CHECK(browser.attribute(browser.find("a[href^=\"/?\"]"), "href") ==
-        "/?token=" + std::string(kToken));
+        "/syncs/newsletter/runs/12/report.html");
+  CHECK(browser.attribute(browser.find("a.crumb-home, .crumbs a"), "href") == "/");
   write_screenshot(browser, "status-page-history.png");
   browser.click(browser.find("tr[data-run=\"12\"] a.report"));
   browser.wait_for_text("#report", "report of newsletter run 12");
 
-  // A wrong token, and none: the banner says so.
-  browser.navigate(base + "/?token=wrong");
-  CHECK(browser.wait_until("#error", [](const std::string& t) {
-    return t.find("token required or wrong") != std::string::npos;
-  }) != "");
-  CHECK(browser.find_all("#rows tr").empty());
-  browser.navigate(base + "/");
-  CHECK(browser.wait_until("#error", [](const std::string& t) {
-    return t.find("token required or wrong") != std::string::npos;
-  }) != "");
+  // Without a session the page sends the browser to the login form.
+  browser.navigate(base + "/_test/logout");
+  browser.wait_for([&] { return browser.current_url() == base + "/login"; }, 10s, "the login form");
+  browser.find("input#token[type=password]");
 }
 
 int main(int argc, char** argv) {

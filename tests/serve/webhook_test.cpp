@@ -1,5 +1,10 @@
 // Mailchimp webhook deliveries as the daemon reads them.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+
+#include <filesystem>
 
 #include "serve/webhook.h"
 
@@ -133,4 +138,62 @@ TEST_CASE("webhook: secrets are random and compared exactly") {
   CHECK(secrets_equal(a, a));
   CHECK_FALSE(secrets_equal(a, b));
   CHECK_FALSE(secrets_equal(a, a.substr(0, 31)));
+}
+
+TEST_CASE("webhook: the URL key is made once, 0600 in a 0700 state directory, whatever the umask") {
+  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{077}}) {
+    DYNAMIC_SECTION("umask " << std::oct << mask) {
+      const std::filesystem::path state =
+          std::filesystem::temp_directory_path() /
+          ("concord-webhook-key-" + std::to_string(::getpid()) + "-" + std::to_string(mask));
+      std::filesystem::remove_all(state);
+      const mode_t old = ::umask(mask);
+      Result<std::string> first = webhook_url_secret(state, "newsletter");
+      Result<std::string> again = webhook_url_secret(state, "newsletter");
+      Result<std::string> other = webhook_url_secret(state, "members");
+      ::umask(old);
+      REQUIRE(first.is_ok());
+      REQUIRE(again.is_ok());
+      REQUIRE(other.is_ok());
+      CHECK(first->size() == 32);
+      CHECK(*again == *first);  // the key was kept, not made again
+      CHECK(*other != *first);
+      struct stat st;
+      REQUIRE(::stat(state.c_str(), &st) == 0);
+      CHECK((st.st_mode & 07777) == 0700);
+      REQUIRE(::stat((state / "webhook.key").c_str(), &st) == 0);
+      CHECK((st.st_mode & 07777) == 0600);
+      std::filesystem::remove_all(state);
+    }
+  }
+}
+
+// Found by the webhook_form fuzz target (tests/fuzz): a stored event of a wrong shape threw out of
+// decode_webhook_event, and a huge number was converted to an integer it does not fit.
+TEST_CASE("fuzz: a stored event with a field of the wrong type is corruption, not an exception") {
+  for (const char* stored :
+       {R"({"type":"subscribe","fired_at":"x"})", R"({"type":"subscribe","list_id":5})",
+        R"({"type":"subscribe","fired_at":1e300})", R"({"type":"subscribe","email":[]})",
+        R"({"type":"subscribe","received_at":-0.5})"}) {
+    INFO(stored);
+    Result<WebhookEvent> e = decode_webhook_event(stored);
+    REQUIRE_FALSE(e.is_ok());
+    CHECK(e.status().code() == Status::Code::kCorruption);
+  }
+}
+
+// Found by the webhook_form fuzz target: an action that is not UTF-8 was stored re-encoded, so the
+// inbox kept a different event from the one delivered.
+TEST_CASE("fuzz: an action or reason that is not a short word is not kept") {
+  Result<WebhookEvent> e = parse_mailchimp_webhook(
+      "type=cleaned&data[list_id]=a1&data[email]=a%40example.org&data[reason]=%FF");
+  REQUIRE(e.is_ok());
+  CHECK(e->action.empty());
+  Result<WebhookEvent> stored = decode_webhook_event(encode_webhook_event(*e));
+  REQUIRE(stored.is_ok());
+  CHECK(stored->action == e->action);
+  Result<WebhookEvent> unsub = parse_mailchimp_webhook(
+      "type=unsubscribe&data[list_id]=a1&data[email]=a%40example.org&data[action]=unsub");
+  REQUIRE(unsub.is_ok());
+  CHECK(unsub->action == "unsub");
 }

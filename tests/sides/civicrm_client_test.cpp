@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "concord/civicrm_client.h"
@@ -52,6 +54,9 @@ class FakeCivi final : public http::Client {
   Micros date_header = kNoTime;  // when set, every answer says this is the server's time
   int lose_contact_saves = 0;    // carry out this many Contact.save calls, but lose the answer
   std::string refuse_email;      // a Contact.save reaching this address fails there (400)
+  // SubscriptionHistory.get answers only the first this many matching rows, while its count
+  // announces them all (a read cut short by a proxy, a server limit or an ACL).
+  std::size_t history_cap = SIZE_MAX;
 
   Result<http::Response> send(const http::Request& req) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -81,6 +86,7 @@ class FakeCivi final : public http::Client {
       return r;
     }
     json values = json::array();
+    std::optional<std::size_t> matched;  // countMatched, when the answer carries it
     if (entity == "Group") {
       values.push_back({{"id", 42}, {"name", "newsletter"}, {"title", "Newsletter"}});
     } else if (entity == "SubscriptionHistory" && action == "get") {
@@ -101,7 +107,12 @@ class FakeCivi final : public http::Client {
         return a.contact_id != b.contact_id ? a.contact_id < b.contact_id : a.id < b.id;
       });
       std::size_t off = params.value("offset", 0), lim = params.value("limit", 0);
-      for (std::size_t i = off; i < rows.size() && (lim == 0 || i < off + lim); ++i) {
+      const json& select = params["select"];
+      if (std::find(select.begin(), select.end(), "row_count") != select.end()) {
+        matched = rows.size();
+      }
+      for (std::size_t i = off; i < rows.size() && i < history_cap && (lim == 0 || i < off + lim);
+           ++i) {
         const Contact& c = contact(rows[i].contact_id);
         values.push_back({{"id", rows[i].id},
                           {"contact_id", rows[i].contact_id},
@@ -172,9 +183,13 @@ class FakeCivi final : public http::Client {
         values.push_back(row);
       }
     }
-    r.body = json{{"values", values}, {"entity", entity},       {"action", action},
-                  {"version", 4},     {"count", values.size()}, {"countFetched", values.size()}}
-                 .dump();
+    json body = {{"values", values}, {"entity", entity},       {"action", action},
+                 {"version", 4},     {"count", values.size()}, {"countFetched", values.size()}};
+    if (matched) {  // as APIv4 answers a get selecting row_count
+      body["count"] = *matched;
+      body["countMatched"] = *matched;
+    }
+    r.body = body.dump();
     return r;
   }
   std::uint64_t attempts() const override { return calls.size(); }
@@ -334,6 +349,61 @@ TEST_CASE("CiviCRM: a full read keys each contact by its representative email") 
       CHECK(std::string(c.value()).find("contact 109") != std::string::npos);
       // The watermark: the latest history date, in UTC.
       CHECK(stats->watermark == utc("2026-07-04 11:00:00"));
+    }
+  }
+}
+
+TEST_CASE("CiviCRM: a page cut short before the announced count is an error, not the end") {
+  // The seed has 10 history rows in group 42. With pages of 3 and a read cut after `cap` rows,
+  // the page at `offset` is short while the first page announced 10.
+  struct Row {
+    std::size_t cap;
+    const char* page;  // how the message describes the short page
+    const char* beyond;
+  };
+  for (const Row& row : {Row{4, "at offset 3 had 1 row (of 3 asked)", "6 announced beyond it"},
+                         Row{6, "at offset 6 had 0 rows", "4 announced beyond it"},
+                         Row{2, "at offset 0 had 2 rows", "8 announced beyond it"}}) {
+    DYNAMIC_SECTION("cut after " << row.cap << " rows") {
+      TempStore t;
+      Fixture f(3);
+      seed(*f.fake);
+      REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
+      const auto before = t.entries(Family::kCrm);
+      REQUIRE(before.size() > 4);
+      f.fake->history_cap = row.cap;
+      f.fake->calls.clear();
+      Result<FetchStats> cut = fetch_crm(*f.client, 42, true, *t.store, *t.pair);
+      REQUIRE_FALSE(cut.is_ok());
+      CHECK(cut.status().code() == Status::Code::kUnavailable);
+      const std::string m = cut.status().message();
+      CHECK_THAT(m, Catch::Matchers::Contains("CiviCRM group 42"));
+      CHECK_THAT(m, Catch::Matchers::Contains(row.page));
+      CHECK_THAT(m, Catch::Matchers::Contains(row.beyond));
+      CHECK_THAT(m, Catch::Matchers::Contains("a truncated read is not the end of the group"));
+      // No member left the snapshot: the full read never reached its end.
+      CHECK(t.entries(Family::kCrm) == before);
+      // Only the first page asks for the count (a count on every page would cost a query each).
+      std::vector<bool> asked;
+      for (const json& c : f.fake->calls) {
+        if (c["entity"] != "SubscriptionHistory") continue;
+        const json& sel = c["params"]["select"];
+        asked.push_back(std::find(sel.begin(), sel.end(), "row_count") != sel.end());
+      }
+      REQUIRE_FALSE(asked.empty());
+      CHECK(asked.front());
+      CHECK(std::count(asked.begin(), asked.end(), true) == 1);
+    }
+  }
+}
+
+TEST_CASE("CiviCRM: a read ending where the count says is whole, also on a page boundary") {
+  for (int page_size : {3, 5, 10, 1000}) {  // the seed's 10 rows: short last page, or an empty one
+    DYNAMIC_SECTION("page size " << page_size) {
+      TempStore t;
+      Fixture f(page_size);
+      seed(*f.fake);
+      REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
     }
   }
 }

@@ -61,3 +61,23 @@ TEST_CASE("a group id no group can have (20 digits) is an error naming it") {
   REQUIRE_FALSE(g.is_ok());
   CHECK_THAT(g.status().message(), Catch::Matchers::Contains("99999999999999999999"));
 }
+
+TEST_CASE("fuzz: an answer nested 100000 levels deep is an error, not a stack overflow") {
+  // Found by the civicrm_answer fuzz target (tests/fuzz): an email row, or an error_message,
+  // holding a value this deep was copied (or printed) one recursion a level.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string& body :
+       {R"({"values":[{"id":1,"contact_id":7,"email":"a@example.org","x":)" + deep + "}]}",
+        R"({"error_message":)" + deep + "}"}) {
+    CiviCrmOptions o;
+    o.url = "https://crm.example.org";
+    o.api_key = "KEY";
+    auto client =
+        std::move(CiviCrmClient::create(o, std::make_unique<CannedTransport>(body)).value());
+    NullSink sink;
+    Result<SideRead> r = client->read_all(42, sink);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK_THAT(r.status().message(), Catch::Matchers::Contains("nested more than 64 levels"));
+    CHECK(r.status().retryable());
+  }
+}

@@ -16,6 +16,26 @@ namespace {
 // would reorder multi-key orderBy.
 using json = nlohmann::ordered_json;
 
+// APIv4 answers are a few levels deep ({"values": [{"field": value}]}). One nested deeper is not
+// an answer, and is refused as it is parsed: copying or printing a value recurses once a level, so
+// a value nested some ten thousand levels deep (20 KB of brackets) would overflow the stack.
+constexpr int kMaxAnswerDepth = 64;
+
+// Parses an answer. Discarded when it is not JSON; *too_deep is set, and the answer discarded,
+// when it is nested deeper than kMaxAnswerDepth (nothing that deep is built).
+json parse_answer(std::string_view body, bool* too_deep) {
+  *too_deep = false;
+  json j = json::parse(
+      body,
+      [too_deep](int depth, json::parse_event_t, json&) {
+        if (depth > kMaxAnswerDepth) *too_deep = true;
+        return !*too_deep;
+      },
+      /*allow_exceptions=*/false);
+  if (*too_deep) return json(json::value_t::discarded);
+  return j;
+}
+
 bool truthy(const json& v) {
   if (v.is_boolean()) return v.get<bool>();
   if (v.is_number()) return v.get<double>() != 0;
@@ -50,6 +70,19 @@ const json& member(const json& row, const char* key) {
 std::string str(const json& row, const char* key) {
   auto it = row.find(key);
   return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The rows an answer says its query matched: countMatched (there when row_count was selected;
+// docs/sandbox.md describes the answer), else `count` (the matched count when row_count was
+// selected, the fetched count otherwise); -1 when neither is a count.
+std::int64_t count_matched(const json& answer) {
+  for (const char* key : {"countMatched", "count"}) {
+    const json& v = member(answer, key);
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() <= INT64_MAX) {
+      return static_cast<std::int64_t>(v.get<std::uint64_t>());
+    }
+  }
+  return -1;
 }
 
 // The contact's own columns, joined on the rows of another entity (SubscriptionHistory, Email):
@@ -165,7 +198,13 @@ struct CiviCrmClient::Impl {
       Result<Micros> t = parse_http_date(r->header("Date"));
       *server_time = t ? *t : kNoTime;
     }
-    json j = json::parse(r->body, nullptr, false);
+    bool too_deep = false;
+    json j = parse_answer(r->body, &too_deep);
+    if (too_deep) {
+      return Status::unavailable(what + ": the answer (HTTP " + std::to_string(r->status) +
+                                 ") is nested more than " + std::to_string(kMaxAnswerDepth) +
+                                 " levels deep");
+    }
     if (r->status == 200 && j.is_object() && j.contains("values")) return j;
     std::string detail;
     if (j.is_object() && j.contains("error_message")) {
@@ -271,8 +310,15 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
   std::vector<CrmContact> done;
   CrmContact current;  // the contact whose rows are being read (may continue on the next page)
   bool have_current = false;
+  // The rows the first page announced (its countMatched); -1 when it did not say.
+  std::int64_t announced = -1;
   for (std::int64_t offset = 0;; offset += options.page_size) {
-    json params = {{"select", with_contact_columns({"id", "contact_id", "status", "date"}, fields)},
+    json select = with_contact_columns({"id", "contact_id", "status", "date"}, fields);
+    // The first page also asks how many rows match (APIv4 answers countMatched), so that a page
+    // cut short before them (a proxy, a server limit, an ACL) is not taken for the end of the
+    // group: contacts missing from a full read would become removals.
+    if (offset == 0) select.push_back("row_count");
+    json params = {{"select", std::move(select)},
                    {"where", where},
                    {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
                    {"limit", options.page_size},
@@ -283,6 +329,17 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
     const json& rows = (*page)["values"];
     if (!rows.is_array()) return Status::unavailable("SubscriptionHistory.get: no values array");
     ++read.pages;
+    if (offset == 0) announced = count_matched(*page);
+    const bool last_page = rows.size() < static_cast<std::size_t>(options.page_size);
+    const auto got = static_cast<std::int64_t>(rows.size());
+    if (last_page && announced >= 0 && offset + got < announced) {
+      return Status::unavailable(
+          "CiviCRM group " + std::to_string(group_id) + ": the page of history rows at offset " +
+          std::to_string(offset) + " had " + std::to_string(got) + (got == 1 ? " row" : " rows") +
+          " (of " + std::to_string(options.page_size) + " asked), " +
+          std::to_string(announced - offset - got) + " announced beyond it (countMatched " +
+          std::to_string(announced) + "); a truncated read is not the end of the group");
+    }
     for (const json& row : rows) {
       std::int64_t cid = as_id(member(row, "contact_id"));
       if (have_current && cid != current.contact_id) {
@@ -300,7 +357,6 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
       current = std::move(c);  // rows come in id order: the last one is the latest
       have_current = true;
     }
-    const bool last_page = rows.size() < static_cast<std::size_t>(options.page_size);
     if (last_page && have_current) {
       done.push_back(std::move(current));
       have_current = false;
