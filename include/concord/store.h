@@ -142,10 +142,11 @@ class Store {
   // entries that must survive a power cut).
   virtual Status write(Batch& batch, bool sync = false) = 0;
 
-  // Whether the store can write now: a small synced write. After a write error (a full disk)
-  // RocksDB refuses every write until it is resumed; this asks it to resume first (waiting up to
-  // two seconds while it recovers by itself). Where RocksDB cannot resume, the process must be
-  // restarted once space is back. The error when it cannot write (kIoError naming the cause).
+  // Whether the store can write now: a small synced write. After the first write error (a full
+  // disk) every write fails at once with that error, RocksDB untouched (it would refuse them, and
+  // Debian's build of it aborts the process on a write to a log file that failed before); the
+  // store writes again once reopened, i.e. after concord is restarted with room on the disk.
+  // The error when it cannot write (kIoError naming the cause).
   virtual Status check_writable() = 0;
 
   // A cursor over one family. It sees the store as it was when scan() was called.

@@ -1,6 +1,10 @@
 // RocksDB behind the Store interface. The only file that includes RocksDB headers.
 #include "concord/store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -15,11 +19,11 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <system_error>
-#include <thread>
 
 #include "concord/record.h"
 #include "store/private_file.h"
@@ -176,6 +180,45 @@ class FullDiskFile final : public rocksdb::FSWritableFileOwnerWrapper {
   const DiskFaults& faults_;
 };
 
+// RocksDB's diagnostic log (LOG in the store's directory), written with stdio. RocksDB's own
+// logger asserts — aborting the process, in Debian's build — when it writes a line after a line
+// it could not write, which a full disk makes happen at the first write error. Here a line that
+// cannot be written is simply lost. Rotated at open (LOG.old); periodic statistics are off, so
+// it stays small.
+class StoreLogger final : public rocksdb::Logger {
+ public:
+  explicit StoreLogger(std::FILE* f) : Logger(rocksdb::InfoLogLevel::INFO_LEVEL), f_(f) {}
+  ~StoreLogger() override {
+    if (f_ != nullptr) std::fclose(f_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (f_ == nullptr) return;
+    std::vfprintf(f_, format, ap);
+    std::fputc('\n', f_);
+    std::fflush(f_);
+  }
+
+ private:
+  std::FILE* f_;
+};
+
+// A logger over dir/LOG (0600; the old one kept as LOG.old); nullptr when it cannot be made, in
+// which case RocksDB logs nothing.
+std::shared_ptr<rocksdb::Logger> store_logger(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::rename(dir / "LOG", dir / "LOG.old", ec);
+  const int fd = ::open((dir / "LOG").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return nullptr;
+  ::fchmod(fd, 0600);
+  std::FILE* f = ::fdopen(fd, "w");
+  if (f == nullptr) {
+    ::close(fd);
+    return nullptr;
+  }
+  return std::make_shared<StoreLogger>(f);
+}
+
 class FullDiskFileSystem final : public rocksdb::FileSystemWrapper {
  public:
   FullDiskFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base, const DiskFaults& faults)
@@ -290,37 +333,26 @@ class RocksStore final : public Store {
 
   Status put(const PairHandle& pair, Family f, std::string_view key,
              std::string_view value) override {
-    return from_rocks(
+    if (Status failed = write_failure(); !failed) return failed;
+    return wrote(
         db_->Put(write_options_, cf_of(pair, f), rocksdb::Slice(key), rocksdb::Slice(value)),
         "writing " + std::string(family_name(f)));
   }
 
   Status write(Batch& batch, bool sync) override {
+    if (Status failed = write_failure(); !failed) return failed;
     rocksdb::WriteOptions wo = write_options_;
     wo.sync = sync;
-    return from_rocks(db_->Write(wo, &batch.impl().wb), "writing to the store");
+    return wrote(db_->Write(wo, &batch.impl().wb), "writing to the store");
   }
 
   Status check_writable() override {
     if (read_only_) return Status::failed_precondition("the store is open for reading only");
+    if (Status failed = write_failure(); !failed) return failed;
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    const rocksdb::Slice key(kProbeKey), value("1");
-    rocksdb::Status rs = db_->Put(wo, key, value);
-    // Stopped by an earlier error (RocksDB's "background error"): ask it to go on, then write
-    // again. "Busy" means RocksDB is recovering by itself already (it does for a full disk):
-    // give it up to two seconds.
-    for (int i = 0; i < 20 && !rs.ok(); ++i) {
-      rocksdb::Status resumed = db_->Resume();
-      if (resumed.IsBusy()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      } else if (!resumed.ok()) {
-        rs = resumed;
-        break;
-      }
-      rs = db_->Put(wo, key, value);
-    }
-    return from_rocks(rs, "writing to the store");
+    return wrote(db_->Put(wo, rocksdb::Slice(kProbeKey), rocksdb::Slice("1")),
+                 "writing to the store");
   }
 
   Cursor scan(const PairHandle& pair, Family f) override {
@@ -337,11 +369,12 @@ class RocksStore final : public Store {
   }
 
   Status clear(const PairHandle& pair, Family f) override {
+    if (Status failed = write_failure(); !failed) return failed;
     // Member keys are 16 bytes and run keys 8-12; every key sorts below 257 bytes of 0xff.
     std::string end(257, '\xff');
     rocksdb::Status rs =
         db_->DeleteRange(write_options_, cf_of(pair, f), rocksdb::Slice(""), rocksdb::Slice(end));
-    return from_rocks(rs, "clearing " + std::string(family_name(f)));
+    return wrote(rs, "clearing " + std::string(family_name(f)));
   }
 
   Status flush() override {
@@ -361,6 +394,26 @@ class RocksStore final : public Store {
 
  private:
   RocksStore() = default;
+
+  // The first write error (a full disk, a failing device) stops every later write here, before
+  // RocksDB sees it: RocksDB refuses writes after such an error anyway, and Debian's build of it
+  // asserts (aborting the process) when a write reaches a log file that failed before. The store
+  // writes again once reopened: restart concord when the disk has room.
+  Status write_failure() const {
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    return failure_;
+  }
+  Status wrote(const rocksdb::Status& rs, const std::string& what) {
+    Status s = from_rocks(rs, what);
+    if (!s && (rs.IsIOError() || rs.IsCorruption())) {
+      std::lock_guard<std::mutex> lock(failure_mu_);
+      if (failure_) {
+        failure_ = Status::io_error(s.message() +
+                                    "; the store writes nothing more until concord is restarted");
+      }
+    }
+    return s;
+  }
 
   Status do_open(const std::filesystem::path& dir, const StoreOptions& o) {
     cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
@@ -414,6 +467,9 @@ class RocksStore final : public Store {
     // the directory is what keeps them private.
     if (!o.read_only) {
       if (Status s = make_private_dir(dir); !s) return s;
+      db_options.info_log = store_logger(dir);
+      if (!db_options.info_log) db_options.info_log = std::make_shared<StoreLogger>(nullptr);
+      db_options.stats_dump_period_sec = 0;
     }
 
     std::vector<std::string> names;
@@ -490,6 +546,9 @@ class RocksStore final : public Store {
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::ReadOptions read_options_;
   rocksdb::WriteOptions write_options_;
+
+  mutable std::mutex failure_mu_;
+  Status failure_;  // GUARDED_BY(failure_mu_): the first write error, or OK
 
   mutable std::mutex mu_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

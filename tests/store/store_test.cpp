@@ -4,6 +4,9 @@
 // Every test uses its own fresh directory under the system's temporary directory.
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 // Only the helpers that fake a store written by another program open the directory with RocksDB
@@ -12,9 +15,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -939,4 +945,55 @@ TEST_CASE("regression: finish() twice is refused and deletes nothing the fetch w
   REQUIRE(w.finish().is_ok());
   CHECK(w.finish().code() == Status::Code::kFailedPrecondition);
   CHECK(store->get(pair, Family::kCrm, member_key("kept@example.org").view()).value().has_value());
+}
+
+// A real full disk: a small tmpfs (mounting one needs root; skipped otherwise), filled to the last
+// byte while the store is open.
+TEST_CASE("a full disk stops the store's writes without aborting; reopened with room, it writes") {
+  const std::filesystem::path mnt =
+      std::filesystem::temp_directory_path() / ("concord-fulldisk-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=16m") != 0) {
+    WARN("cannot mount a tmpfs (" << std::strerror(errno) << "): skipped");
+    std::filesystem::remove(mnt);
+    return;
+  }
+  struct Unmount {
+    std::filesystem::path dir;
+    ~Unmount() {
+      ::umount2(dir.c_str(), MNT_DETACH);
+      std::error_code ec;
+      std::filesystem::remove(dir, ec);
+    }
+  } unmount{mnt};
+  {
+    std::unique_ptr<Store> store = Store::open(mnt / "store").value();
+    const PairHandle* pair = store->pair("newsletter").value();
+    REQUIRE(store->check_writable().is_ok());
+    {
+      std::ofstream filler(mnt / "filler", std::ios::binary);
+      const std::string block(1 << 16, 'x');
+      while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+      }
+    }
+    // Synced writes (as the journal's are) fail, and every one after the first fails at once.
+    Status written;
+    for (int i = 0; i < 200 && written.is_ok(); ++i) {
+      Batch b;
+      b.put(*pair, Family::kJournal, "k" + std::to_string(i), std::string(4096, 'v'));
+      written = store->write(b, /*sync=*/true);
+    }
+    CHECK_FALSE(written.is_ok());
+    Status again = store->put(*pair, Family::kMeta, "x", "1");
+    CHECK_FALSE(again.is_ok());
+    CHECK(again.message().find("until concord is restarted") != std::string::npos);
+    CHECK_FALSE(store->check_writable().is_ok());
+    std::filesystem::remove(mnt / "filler");
+    CHECK_FALSE(store->check_writable().is_ok());  // still: until reopened
+  }
+  // Restarted with room on the disk, it writes again, and what was written before is there.
+  std::unique_ptr<Store> store = Store::open(mnt / "store").value();
+  const PairHandle* pair = store->pair("newsletter").value();
+  CHECK(store->check_writable().is_ok());
+  CHECK(store->put(*pair, Family::kMeta, "after", "1").is_ok());
 }
