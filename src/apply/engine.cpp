@@ -15,9 +15,9 @@
 #include "concord/parse.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
-#include "core/fail_point.h"
 #include "concord/report.h"
 #include "concord/snapshot.h"
+#include "core/fail_point.h"
 
 namespace concord {
 namespace {

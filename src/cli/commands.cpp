@@ -4,12 +4,12 @@
 #include <iostream>
 
 #include "cli/cli.h"
-#include "serve/listener.h"
 #include "cli/plan_listing.h"
 #include "concord/backup.h"
 #include "concord/journal.h"
 #include "concord/report.h"
 #include "concord/snapshot.h"
+#include "serve/listener.h"
 #include "store/private_file.h"
 
 namespace concord::cli {

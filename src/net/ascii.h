@@ -1,4 +1,5 @@
-// ASCII case-insensitive comparisons for HTTP header names and tokens (src/net and the sandbox).
+// ASCII case-insensitive comparisons for HTTP header names and tokens (src/net, the daemon's
+// request checks, the sandbox).
 #pragma once
 
 #include <string>

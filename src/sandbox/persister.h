@@ -15,13 +15,12 @@
 #include <thread>
 
 #include "concord/status.h"
+#include "store/private_file.h"
 
 namespace concord::sandbox {
 
-// Writes `contents` to `path` through a temporary file in the same directory, fsync and rename,
-// so that a reader sees either the old or the new file; the file is 0600 whatever the umask.
-// Returns kIoError on failure.
-Status write_file_atomically(const std::string& path, std::string_view contents);
+// The state is written with write_file_atomically (store/private_file.h): whole or not at all,
+// 0600 whatever the umask.
 // Reads a whole file. kNotFound when it does not exist, kIoError when it cannot be read.
 Result<std::string> read_file(const std::string& path);
 

@@ -42,9 +42,9 @@ http::Reply reply(int status, std::string body, std::string type = "application/
 http::Reply text_reply(int status, std::string body) {
   return reply(status, std::move(body), "text/plain");
 }
-http::Reply html_reply(std::string body) {
-  http::Reply r = reply(200, std::move(body), "text/html; charset=utf-8");
-  r.response.headers.push_back({"Content-Security-Policy", kPageCsp});
+http::Reply html_reply(std::string body, int status = 200, const char* policy = kPageCsp) {
+  http::Reply r = reply(status, std::move(body), "text/html; charset=utf-8");
+  r.response.headers.push_back({"Content-Security-Policy", policy});
   return r;
 }
 http::Reply json_reply(int status, const json& j) {
@@ -181,9 +181,7 @@ bool Api::authorised(const http::Request& req) {
 // GET: the form. POST: the token, from this daemon's own form; a session cookie when it is right.
 http::Reply Api::login(const http::Request& req) {
   if (req.method == "GET" || req.method == "HEAD") {
-    http::Reply r = reply(200, login_page_html(""), "text/html; charset=utf-8");
-    r.response.headers.push_back({"Content-Security-Policy", kLoginCsp});
-    return r;
+    return html_reply(login_page_html(""), 200, kLoginCsp);
   }
   if (req.method != "POST") return text_reply(405, "method not allowed\n");
   if (!options_.site.same_origin(req) ||
@@ -196,10 +194,7 @@ http::Reply Api::login(const http::Request& req) {
   }
   if (options_.token.empty() || !secrets_equal(given, options_.token)) {
     log("a login with a wrong token was refused");
-    http::Reply r =
-        reply(401, login_page_html("That is not the token."), "text/html; charset=utf-8");
-    r.response.headers.push_back({"Content-Security-Policy", kLoginCsp});
-    return r;
+    return html_reply(login_page_html("That is not the token."), 401, kLoginCsp);
   }
   http::Reply r = text_reply(303, "logged in\n");
   r.response.headers.push_back({"Location", "/"});

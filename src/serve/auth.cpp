@@ -5,18 +5,14 @@
 
 #include <algorithm>
 
+#include "net/ascii.h"
 #include "serve/webhook.h"
 
 namespace concord::serve {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+using http::ascii::iequals;
+using http::ascii::to_lower;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -51,35 +47,35 @@ bool Site::host_ok(std::string_view host_header) const {
     }
     h = h.substr(0, colon);
   }
-  std::string name = lower(h);
+  std::string name = to_lower(h);
   if (!name.empty() && name.back() == '.') name.pop_back();  // "example.org." is the same name
   if (name == "localhost" || ip_literal(name, false)) return true;
   return std::find(hosts.begin(), hosts.end(), name) != hosts.end();
 }
 
 bool Site::same_origin(const http::Request& req) const {
-  if (lower(trim(req.header("Sec-Fetch-Site"))) == "cross-site") return false;
+  if (iequals(trim(req.header("Sec-Fetch-Site")), "cross-site")) return false;
   const std::string_view origin = trim(req.header("Origin"));
   if (origin.empty()) return true;  // not a browser, or one that sends none for same-origin
   Result<http::Url> o = http::Url::parse(origin);
   if (!o || !o->path.empty()) return false;  // "null" (a sandboxed frame, a file) among others
-  const std::string given = lower(o->origin());
-  if (!public_origin.empty() && given == lower(public_origin)) return true;
+  const std::string given = o->origin();
+  if (!public_origin.empty() && iequals(given, public_origin)) return true;
   const std::string_view host = trim(req.header("Host"));
   if (host.empty()) return false;
   Result<http::Url> own = http::Url::parse(o->scheme + "://" + std::string(host));
-  return own && own->path.empty() && lower(own->origin()) == given;
+  return own && own->path.empty() && iequals(own->origin(), given);
 }
 
 bool content_type_is(const http::Request& req, std::string_view type) {
   std::string_view v = req.header("Content-Type");
   v = trim(v.substr(0, v.find(';')));
-  return lower(v) == lower(type);
+  return iequals(v, type);
 }
 
 std::string cookie(const http::Request& req, std::string_view name) {
   for (const http::Header& h : req.headers) {
-    if (lower(h.name) != "cookie") continue;
+    if (!iequals(h.name, "cookie")) continue;
     std::string_view rest = h.value;
     while (!rest.empty()) {
       const std::size_t semi = rest.find(';');

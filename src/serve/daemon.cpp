@@ -242,34 +242,26 @@ Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
   // among them: it stays stored and is tried again), and whether any was kept back.
   std::vector<std::uint64_t> deliveries;
   bool kept_back = false;
-  if (!webhook) {
-    // The deliveries waiting now are covered by this run's fetch, which reads every change since
-    // the last one. Address changes among them are carried out first: the fetch cannot see them
-    // (the old address is simply gone).
-    Result<std::vector<Inbox::Delivery>> waiting = inbox_->take(handle, SIZE_MAX);
-    if (!waiting) {
-      log(name + ": reading the stored webhook deliveries: " + waiting.status().message());
-      return FollowUp::kRetryLater;
-    }
-    std::set<std::uint64_t> failed;
-    change_addresses(p, *waiting, &failed);
-    for (const Inbox::Delivery& d : *waiting) {
-      if (!failed.count(d.number)) deliveries.push_back(d.number);
-    }
-    kept_back = !failed.empty();
+  // A webhook run reads again the members its deliveries name. A scheduled run takes every
+  // delivery waiting now: its fetch reads every change since the last one, so it covers them.
+  // Either way the address changes among them are carried out first: a fetch cannot see them
+  // (the old address is simply gone).
+  Result<std::vector<std::string>> emails =
+      take_deliveries(p, webhook ? options_.deliveries_per_run : SIZE_MAX, &deliveries, &kept_back);
+  if (!emails) {
+    log(name + ": reading the stored webhook deliveries: " + emails.status().message());
+    return FollowUp::kRetryLater;
   }
   if (webhook) {
-    Result<std::vector<std::string>> emails = take_deliveries(p, &deliveries, &kept_back);
-    if (!emails) {
-      log(name + ": reading the stored webhook deliveries: " + emails.status().message());
-      return FollowUp::kRetryLater;
-    }
     if (emails->empty()) {
       if (Status s = inbox_->remove(handle, deliveries); !s) log(name + ": " + s.message());
       return follow_up(p, kept_back);
     }
     rq.refresh = std::move(*emails);
   }
+  // When the run does not end well, the deliveries it took stay, to be tried again later.
+  const FollowUp unsettled =
+      deliveries.empty() && !kept_back ? FollowUp::kNone : FollowUp::kRetryLater;
   SyncSide& mailchimp = *p.spec.mailchimp;
   SyncSide& crm = *p.spec.crm;
   const std::uint64_t mc_before = mailchimp.requests(), crm_before = crm.requests();
@@ -292,7 +284,7 @@ Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
     metrics_.run_failed(name, rq.command, r.status());
     log(name + ": " + rq.command + " run failed: " + r.status().message());
     count_pending(p);
-    return deliveries.empty() && !kept_back ? FollowUp::kNone : FollowUp::kRetryLater;
+    return unsettled;
   }
   const RunRecord& rec = r->record;
   metrics_.run_ended(name, rq.command, *r);
@@ -307,9 +299,8 @@ Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
       static_cast<unsigned long long>(rec.counts.report_rows), secs);
   log(line);
   if (rec.state != RunState::kDone && rec.state != RunState::kDoneWithFailures) {
-    // Stopped (by a guard, or SIGTERM): the deliveries stay, and are tried again later.
-    count_pending(p);
-    return deliveries.empty() && !kept_back ? FollowUp::kNone : FollowUp::kRetryLater;
+    count_pending(p);  // stopped, by a guard or SIGTERM
+    return unsettled;
   }
   // Exactly the deliveries this run took and reconciled are let go.
   if (Status removed = inbox_->remove(handle, deliveries); !removed) {
@@ -329,11 +320,10 @@ Daemon::FollowUp Daemon::follow_up(Pair& p, bool kept_back) {
 
 // ---- webhook deliveries -------------------------------------------------------------------------
 
-Result<std::vector<std::string>> Daemon::take_deliveries(Pair& p,
+Result<std::vector<std::string>> Daemon::take_deliveries(Pair& p, std::size_t limit,
                                                          std::vector<std::uint64_t>* numbers,
                                                          bool* kept_back) {
-  Result<std::vector<Inbox::Delivery>> taken =
-      inbox_->take(*p.spec.handle, options_.deliveries_per_run);
+  Result<std::vector<Inbox::Delivery>> taken = inbox_->take(*p.spec.handle, limit);
   if (!taken) return taken.status();
   std::set<std::uint64_t> failed;
   change_addresses(p, *taken, &failed);

@@ -155,11 +155,11 @@ class Daemon : public DaemonView {
   SyncView view_of(const Pair& p);
   // One run of a pair: scheduled (or "run now"), or for its stored deliveries.
   FollowUp run_pair(Pair& p, bool webhook);
-  // The addresses the pair's stored deliveries name (their numbers go to `numbers`); an address
-  // change is carried out in the CRM here.
-  // The addresses the oldest deliveries name; `numbers` gets those that this run settles (an
-  // address change that failed is not among them: it stays stored and is tried again).
-  Result<std::vector<std::string>> take_deliveries(Pair& p, std::vector<std::uint64_t>* numbers,
+  // The addresses the oldest `limit` deliveries name, after carrying out their address changes
+  // in the CRM. `numbers` gets the deliveries this run settles: an address change that failed is
+  // not among them (it stays stored and is tried again), and *kept_back says whether one was.
+  Result<std::vector<std::string>> take_deliveries(Pair& p, std::size_t limit,
+                                                   std::vector<std::uint64_t>* numbers,
                                                    bool* kept_back);
   // Carries out the address changes among `deliveries`; the numbers of those that failed go to
   // `failed` (logged).

@@ -6,8 +6,8 @@
 #include <cstdio>
 
 #include "concord/parse.h"
+#include "net/ascii.h"
 #include "serve/webhook.h"
-#include "store/private_file.h"
 
 namespace concord::serve {
 namespace {
@@ -16,11 +16,8 @@ namespace {
 // when they are names.
 Site site_of(const Config& config, const std::string& bind) {
   Site site;
-  auto add_name = [&](std::string host) {
-    for (char& c : host) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (!host.empty()) site.hosts.push_back(std::move(host));
+  auto add_name = [&](std::string_view host) {
+    if (!host.empty()) site.hosts.push_back(http::ascii::to_lower(host));
   };
   add_name(bind);
   if (!config.serve.public_url.empty()) {
@@ -58,13 +55,10 @@ Result<ServeToken> serve_token(const Config& config) {
     if (!t) return t.status();
     return ServeToken{std::move(*t), {}, false};
   }
-  if (Status s = make_private_dir(config.state_dir); !s) return s;
-  const std::filesystem::path file = config.state_dir / "serve.token";
-  const std::string fresh = random_secret();
-  Result<std::string> kept = read_or_create_secret(file, fresh);
+  bool made = false;
+  Result<std::string> kept = state_secret(config.state_dir, "serve.token", &made);
   if (!kept) return kept.status();
-  const bool made = *kept == fresh;
-  return ServeToken{std::move(*kept), file, made};
+  return ServeToken{std::move(*kept), config.state_dir / "serve.token", made};
 }
 
 void show_new_token(const ServeToken& t) {

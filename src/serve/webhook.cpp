@@ -1,15 +1,12 @@
 // Mailchimp webhook deliveries: parsing, storage form, signatures, URL secrets.
 #include "serve/webhook.h"
 
-#include <sys/stat.h>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -217,11 +214,18 @@ std::string webhook_url(std::string_view public_url, const std::string& sync,
   return url;
 }
 
+Result<std::string> state_secret(const std::filesystem::path& state_dir, std::string_view name,
+                                 bool* made) {
+  if (Status s = make_private_dir(state_dir); !s) return s;
+  const std::string fresh = random_secret();
+  Result<std::string> kept = read_or_create_secret(state_dir / name, fresh);
+  if (kept && made != nullptr) *made = *kept == fresh;
+  return kept;
+}
+
 Result<std::string> webhook_url_secret(const std::filesystem::path& state_dir,
                                        const std::string& sync) {
-  if (Status s = make_private_dir(state_dir); !s) return s;
-  // Made once, 0600 from the start; two processes making it at once agree on one key.
-  Result<std::string> key = read_or_create_secret(state_dir / "webhook.key", random_secret());
+  Result<std::string> key = state_secret(state_dir, "webhook.key");
   if (!key) return key.status();
   return webhook_signature(*key, "webhook:" + sync).substr(0, 32);
 }

@@ -78,6 +78,12 @@ bool secrets_equal(std::string_view a, std::string_view b);
 // A new random secret: 32 lower-case hex characters from the OS's random source.
 std::string random_secret();
 
+// The secret kept in state_dir/`name` (the webhook key, the serve token): the one there, or a new
+// random_secret() made now (0600 from its creation, the directory 0700; two processes making it at
+// once agree on one). *made, when given, says whether it was made now. kIoError naming the file.
+Result<std::string> state_secret(const std::filesystem::path& state_dir, std::string_view name,
+                                 bool* made = nullptr);
+
 // Where deliveries for a pair arrive: kWebhookPath + <sync, percent-encoded> + "/" + <secret>.
 inline constexpr std::string_view kWebhookPath = "/webhooks/mailchimp/";
 // `public_url` (no trailing slash) + the path of `sync`'s deliveries.
