@@ -38,8 +38,8 @@ inline constexpr int kFamilyCount = 7;
 std::string_view family_name(Family f);  // "mailchimp", "crm", "base", …
 
 // A test's way to make the disk under a store full: while `full` is set, every write to the
-// store's files fails as it would with ENOSPC. (The store, like any RocksDB, then refuses writes
-// until check_writable() resumes it.)
+// store's files fails as it would with ENOSPC. (The store then refuses writes until a
+// check_writable() finds room again.)
 struct DiskFaults {
   std::atomic<bool> full{false};
 };
@@ -144,9 +144,12 @@ class Store {
 
   // Whether the store can write now: a small synced write. After the first write error (a full
   // disk) every write fails at once with that error, RocksDB untouched (it would refuse them, and
-  // Debian's build of it aborts the process on a write to a log file that failed before); the
-  // store writes again once reopened, i.e. after concord is restarted with room on the disk.
-  // The error when it cannot write (kIoError naming the cause).
+  // Debian's build of it aborts the process on a write to a log file that failed before). Then
+  // this call also tries to recover: when a 1 MiB synced probe file fits on the disk again and
+  // no cursor is open, it closes and reopens the database in place (pair handles stay valid),
+  // and the store writes again. It never waits for other threads: when the store is in use, the
+  // next call tries again. The engine calls it before every run and the daemon's /healthz at
+  // most once a second. The error when it cannot write (kIoError naming the cause).
   virtual Status check_writable() = 0;
 
   // A cursor over one family. It sees the store as it was when scan() was called.

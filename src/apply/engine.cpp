@@ -139,6 +139,9 @@ class Run {
   Run(SyncPair& p, const RunRequest& req) : p_(p), req_(req), log_(p.store, p.pair) {}
 
   Result<RunOutcome> go() {
+    // A store that cannot write stops the run before anything is sent; after a full disk this
+    // is also where the store notices that there is room again and reopens itself.
+    if (Status s = p_.store.check_writable(); !s) return s;
     Result<std::uint64_t> id = log_.next_run_id();
     if (!id) return id.status();
     RunRecord& r = out_.record;

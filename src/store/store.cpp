@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <system_error>
 
 #include "concord/record.h"
@@ -91,9 +92,13 @@ struct Cursor::Impl {
   std::unique_ptr<rocksdb::Iterator> it;
   const rocksdb::Snapshot* snapshot = nullptr;
   rocksdb::DB* db = nullptr;
+  // The store's count of live cursors: while it is not zero the store is not reopened, so `db`
+  // stays valid for as long as this cursor uses it.
+  std::atomic<int>* live = nullptr;
   ~Impl() {
     it.reset();
     if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
+    if (live != nullptr) live->fetch_sub(1, std::memory_order_release);
   }
 };
 
@@ -241,13 +246,7 @@ class RocksStore final : public Store {
  public:
   ~RocksStore() override {
     pairs_.clear();
-    for (auto* h : handles_)
-      db_->DestroyColumnFamilyHandle(h);
-    handles_.clear();
-    if (db_) {
-      (void)db_->Close();
-      delete db_;
-    }
+    close_db();
   }
 
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
@@ -263,27 +262,12 @@ class RocksStore final : public Store {
       return Status::invalid("sync name \"" + std::string(name.substr(0, 80)) +
                              "\" must be 1-64 characters of letters, digits, '_', '-', '.'");
     }
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pairs_.find(std::string(name));
     if (it != pairs_.end()) return static_cast<const PairHandle*>(it->second.get());
     auto p = std::make_unique<RocksPair>(std::string(name));
-    for (int i = 0; i < kFamilyCount; ++i) {
-      std::string cf_name = std::string(name) + kFamilySeparator + std::string(kFamilyNames[i]);
-      auto found = by_name_.find(cf_name);
-      if (found != by_name_.end()) {
-        p->cf[i] = found->second;
-        continue;
-      }
-      if (read_only_) {
-        return Status::not_found("sync \"" + std::string(name) + "\" has no state yet");
-      }
-      rocksdb::ColumnFamilyHandle* h = nullptr;
-      rocksdb::Status rs = db_->CreateColumnFamily(cf_options_, cf_name, &h);
-      if (!rs.ok()) return from_rocks(rs, "creating column family " + cf_name);
-      handles_.push_back(h);
-      by_name_[cf_name] = h;
-      p->cf[i] = h;
-    }
+    if (Status s = map_families(*p); !s) return s;
     const PairHandle* out = p.get();
     pairs_[std::string(name)] = std::move(p);
     return out;
@@ -305,6 +289,8 @@ class RocksStore final : public Store {
 
   Result<std::optional<std::string>> get(const PairHandle& pair, Family f,
                                          std::string_view key) override {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    if (db_ == nullptr) return closed();
     std::string value;
     rocksdb::Status rs = db_->Get(read_options_, cf_of(pair, f), rocksdb::Slice(key), &value);
     if (rs.IsNotFound()) return std::optional<std::string>();
@@ -317,6 +303,8 @@ class RocksStore final : public Store {
     const std::size_t n = keys.size();
     values->assign(n, std::nullopt);
     if (n == 0) return Status::ok();
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    if (db_ == nullptr) return closed();
     std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
     std::vector<rocksdb::PinnableSlice> pinned(n);
     std::vector<rocksdb::Status> statuses(n);
@@ -333,6 +321,7 @@ class RocksStore final : public Store {
 
   Status put(const PairHandle& pair, Family f, std::string_view key,
              std::string_view value) override {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
     if (Status failed = write_failure(); !failed) return failed;
     return wrote(
         db_->Put(write_options_, cf_of(pair, f), rocksdb::Slice(key), rocksdb::Slice(value)),
@@ -340,6 +329,7 @@ class RocksStore final : public Store {
   }
 
   Status write(Batch& batch, bool sync) override {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
     if (Status failed = write_failure(); !failed) return failed;
     rocksdb::WriteOptions wo = write_options_;
     wo.sync = sync;
@@ -348,6 +338,10 @@ class RocksStore final : public Store {
 
   Status check_writable() override {
     if (read_only_) return Status::failed_precondition("the store is open for reading only");
+    if (Status failed = write_failure(); !failed) {
+      if (Status recovered = recover(); !recovered) return recovered;
+    }
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
     if (Status failed = write_failure(); !failed) return failed;
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -357,6 +351,13 @@ class RocksStore final : public Store {
 
   Cursor scan(const PairHandle& pair, Family f) override {
     auto impl = std::make_unique<Cursor::Impl>();
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    if (db_ == nullptr) {
+      impl->it.reset(rocksdb::NewErrorIterator(rocksdb::Status::IOError(closed().message())));
+      return Cursor(std::move(impl));
+    }
+    live_cursors_.fetch_add(1, std::memory_order_acquire);
+    impl->live = &live_cursors_;
     impl->db = db_;
     impl->snapshot = db_->GetSnapshot();
     rocksdb::ReadOptions ro = read_options_;
@@ -369,6 +370,7 @@ class RocksStore final : public Store {
   }
 
   Status clear(const PairHandle& pair, Family f) override {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
     if (Status failed = write_failure(); !failed) return failed;
     // Member keys are 16 bytes and run keys 8-12; every key sorts below 257 bytes of 0xff.
     std::string end(257, '\xff');
@@ -378,14 +380,22 @@ class RocksStore final : public Store {
   }
 
   Status flush() override {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    if (db_ == nullptr) return closed();
     rocksdb::FlushOptions fo;
     fo.wait = true;
-    std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      all.assign(handles_.begin(), handles_.end());
+    }
     all.push_back(db_->DefaultColumnFamily());
     return from_rocks(db_->Flush(fo, all), "flushing the store");
   }
 
   Status compact(const PairHandle& pair, Family f) override {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    if (db_ == nullptr) return closed();
     rocksdb::CompactRangeOptions co;
     co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     return from_rocks(db_->CompactRange(co, cf_of(pair, f), nullptr, nullptr),
@@ -397,8 +407,9 @@ class RocksStore final : public Store {
 
   // The first write error (a full disk, a failing device) stops every later write here, before
   // RocksDB sees it: RocksDB refuses writes after such an error anyway, and Debian's build of it
-  // asserts (aborting the process) when a write reaches a log file that failed before. The store
-  // writes again once reopened: restart concord when the disk has room.
+  // asserts (aborting the process) when a write reaches a log file that failed before. The next
+  // check_writable() that finds room on the disk again reopens the database (recover()), and the
+  // store writes again.
   Status write_failure() const {
     std::lock_guard<std::mutex> lock(failure_mu_);
     return failure_;
@@ -408,14 +419,93 @@ class RocksStore final : public Store {
     if (!s && (rs.IsIOError() || rs.IsCorruption())) {
       std::lock_guard<std::mutex> lock(failure_mu_);
       if (failure_) {
-        failure_ = Status::io_error(s.message() +
-                                    "; the store writes nothing more until concord is restarted");
+        failure_ = Status::io_error(
+            s.message() + "; the store writes nothing more until there is room on the disk");
       }
     }
     return s;
   }
+  // What reads see while the database is closed (a reopen that failed).
+  Status closed() const {
+    Status failed = write_failure();
+    return failed ? Status::io_error("the store is closed").with_origin(Origin::kStore) : failed;
+  }
+
+  // Whether the disk takes writes again: a synced 1 MiB file written through the store's own
+  // file system (so that a test's DiskFaults apply to it too), then removed.
+  Status disk_has_room() {
+    rocksdb::Env* env = db_options_.env;
+    const std::string probe = (dir_ / "concord-room-probe").string();
+    std::unique_ptr<rocksdb::WritableFile> file;
+    rocksdb::Status rs = env->NewWritableFile(probe, &file, rocksdb::EnvOptions());
+    const std::string block(64 * 1024, '\0');
+    for (int i = 0; rs.ok() && i < 16; ++i)
+      rs = file->Append(rocksdb::Slice(block));
+    if (rs.ok()) rs = file->Sync();
+    if (file) (void)file->Close();
+    (void)env->DeleteFile(probe);
+    return from_rocks(rs, "probing the disk for room");
+  }
+
+  // After a write error: when the disk has room again and no cursor is open, closes the
+  // database and opens it again, which clears RocksDB's own error state, and the store writes
+  // again. Never blocks behind another thread's use of the store: when it is busy, the next
+  // check tries again. OK when the store can write now; otherwise the error that stops it.
+  Status recover() {
+    std::unique_lock<std::shared_mutex> db_lock(db_mu_, std::try_to_lock);
+    if (!db_lock.owns_lock() || live_cursors_.load(std::memory_order_acquire) != 0) {
+      return write_failure();
+    }
+    if (write_failure()) return Status::ok();  // recovered meanwhile
+    if (Status room = disk_has_room(); !room) return write_failure();
+    std::lock_guard<std::mutex> lock(mu_);
+    close_db();
+    if (Status s = open_db(); !s) {
+      close_db();
+      std::lock_guard<std::mutex> failure_lock(failure_mu_);
+      failure_ = Status::io_error(s.message() + "; the store is closed until it can be reopened")
+                     .with_origin(Origin::kStore);
+      return failure_;
+    }
+    {
+      std::lock_guard<std::mutex> failure_lock(failure_mu_);
+      failure_ = Status::ok();
+    }
+    for (auto& [name, p] : pairs_) {
+      if (Status s = map_families(*p); !s) {
+        close_db();
+        std::lock_guard<std::mutex> failure_lock(failure_mu_);
+        failure_ = s;
+        return s;
+      }
+    }
+    return Status::ok();
+  }
+
+  // Points a pair's families at their column families, creating those that do not exist yet.
+  // REQUIRES: mu_ held; db_ open.
+  Status map_families(RocksPair& p) {
+    for (int i = 0; i < kFamilyCount; ++i) {
+      std::string cf_name = p.name() + kFamilySeparator + std::string(kFamilyNames[i]);
+      auto found = by_name_.find(cf_name);
+      if (found != by_name_.end()) {
+        p.cf[i] = found->second;
+        continue;
+      }
+      if (read_only_) return Status::not_found("sync \"" + p.name() + "\" has no state yet");
+      if (Status failed = write_failure(); !failed) return failed;
+      rocksdb::ColumnFamilyHandle* h = nullptr;
+      rocksdb::Status rs = db_->CreateColumnFamily(cf_options_, cf_name, &h);
+      if (!rs.ok()) return from_rocks(rs, "creating column family " + cf_name);
+      handles_.push_back(h);
+      by_name_[cf_name] = h;
+      p.cf[i] = h;
+    }
+    return Status::ok();
+  }
 
   Status do_open(const std::filesystem::path& dir, const StoreOptions& o) {
+    dir_ = dir;
     cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
     wbm_ = std::make_shared<rocksdb::WriteBufferManager>(o.write_buffer_budget_bytes, cache_);
 
@@ -441,18 +531,17 @@ class RocksStore final : public Store {
       cf_options_.compression = rocksdb::kLZ4Compression;
     }
 
-    rocksdb::DBOptions db_options;
-    db_options.create_if_missing = o.create_if_missing;
-    db_options.create_missing_column_families = true;
-    db_options.write_buffer_manager = wbm_;
-    db_options.max_background_jobs = 2;
-    db_options.keep_log_file_num = 5;
-    db_options.max_open_files = 512;
-    db_options.bytes_per_sync = 1u << 20;
+    db_options_.create_if_missing = o.create_if_missing;
+    db_options_.create_missing_column_families = true;
+    db_options_.write_buffer_manager = wbm_;
+    db_options_.max_background_jobs = 2;
+    db_options_.keep_log_file_num = 5;
+    db_options_.max_open_files = 512;
+    db_options_.bytes_per_sync = 1u << 20;
     if (o.faults != nullptr) {
       env_ = rocksdb::NewCompositeEnv(
           std::make_shared<FullDiskFileSystem>(rocksdb::FileSystem::Default(), *o.faults));
-      db_options.env = env_.get();
+      db_options_.env = env_.get();
     }
 
     std::error_code ec;
@@ -467,15 +556,22 @@ class RocksStore final : public Store {
     // the directory is what keeps them private.
     if (!o.read_only) {
       if (Status s = make_private_dir(dir); !s) return s;
-      db_options.info_log = store_logger(dir);
-      if (!db_options.info_log) db_options.info_log = std::make_shared<StoreLogger>(nullptr);
-      db_options.stats_dump_period_sec = 0;
+      db_options_.info_log = store_logger(dir);
+      if (!db_options_.info_log) db_options_.info_log = std::make_shared<StoreLogger>(nullptr);
+      db_options_.stats_dump_period_sec = 0;
     }
+    read_options_.verify_checksums = true;
+    if (Status s = open_db(); !s) return s;
+    return check_format(existed);
+  }
 
+  // Opens the database in dir_ with every column family it has. REQUIRES: db_ closed.
+  Status open_db() {
+    std::error_code ec;
     std::vector<std::string> names;
-    if (existed) {
-      rocksdb::Status rs = rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &names);
-      if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir.string());
+    if (std::filesystem::exists(dir_ / "CURRENT", ec)) {
+      rocksdb::Status rs = rocksdb::DB::ListColumnFamilies(db_options_, dir_.string(), &names);
+      if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir_.string());
     } else {
       names.push_back(rocksdb::kDefaultColumnFamilyName);
     }
@@ -484,15 +580,15 @@ class RocksStore final : public Store {
       descriptors.emplace_back(n, cf_options_);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::Status rs =
-        o.read_only
-            ? rocksdb::DB::OpenForReadOnly(db_options, dir.string(), descriptors, &handles, &db_)
-            : rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &db_);
+        read_only_
+            ? rocksdb::DB::OpenForReadOnly(db_options_, dir_.string(), descriptors, &handles, &db_)
+            : rocksdb::DB::Open(db_options_, dir_.string(), descriptors, &handles, &db_);
     if (rs.IsIOError() && rs.ToString().find("lock") != std::string::npos) {
-      return Status::io_error("the store in " + dir.string() +
+      return Status::io_error("the store in " + dir_.string() +
                               " is in use by another concord process (`concord serve`?): "
                               "stop it first; status, report and explain work beside it");
     }
-    if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir.string());
+    if (!rs.ok()) return from_rocks(rs, "opening the store in " + dir_.string());
     for (std::size_t i = 0; i < handles.size(); ++i) {
       if (names[i] == rocksdb::kDefaultColumnFamilyName) {
         db_->DestroyColumnFamilyHandle(handles[i]);  // the default handle is owned by the DB
@@ -501,15 +597,28 @@ class RocksStore final : public Store {
       handles_.push_back(handles[i]);
       by_name_[names[i]] = handles[i];
     }
-    read_options_.verify_checksums = true;
-    return check_format(dir, existed);
+    return Status::ok();
   }
 
-  Status check_format(const std::filesystem::path& dir, bool existed) {
+  // Closes the database (nothing when it is closed). Pairs keep pointing at the released
+  // column families until map_families() runs again. REQUIRES: no live cursor.
+  void close_db() {
+    if (db_ == nullptr) return;
+    for (auto* h : handles_)
+      db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    by_name_.clear();
+    (void)db_->Close();
+    delete db_;
+    db_ = nullptr;
+  }
+
+  Status check_format(bool existed) {
+    const std::string dir = dir_.string();
     std::string value;
     rocksdb::Status rs = db_->Get(read_options_, rocksdb::Slice(kFormatVersionKey), &value);
     if (rs.IsNotFound() && read_only_) {
-      return Status::failed_precondition("the database in " + dir.string() +
+      return Status::failed_precondition("the database in " + dir +
                                          " is not a concord store (it has no format version)");
     }
     if (rs.IsNotFound()) {
@@ -518,7 +627,7 @@ class RocksStore final : public Store {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options_));
       it->SeekToFirst();
       if (existed && (!by_name_.empty() || it->Valid())) {
-        return Status::failed_precondition("the database in " + dir.string() +
+        return Status::failed_precondition("the database in " + dir +
                                            " is not a concord store (it has no format version)");
       }
       std::string v = std::to_string(kFormatVersion);
@@ -530,7 +639,7 @@ class RocksStore final : public Store {
     if (!rs.ok()) return from_rocks(rs, "reading the store format version");
     if (value != std::to_string(kFormatVersion)) {
       return Status::failed_precondition(
-          "the store in " + dir.string() + " was written with store format version " + value +
+          "the store in " + dir + " was written with store format version " + value +
           ", but this concord reads version " + std::to_string(kFormatVersion) +
           "; use the concord release that wrote it, or move the directory aside and run again "
           "(a new store starts with a first run)");
@@ -539,13 +648,20 @@ class RocksStore final : public Store {
   }
 
   std::unique_ptr<rocksdb::Env> env_;  // with DiskFaults only; outlives db_ (declared first)
-  rocksdb::DB* db_ = nullptr;
+  std::filesystem::path dir_;
+  rocksdb::DBOptions db_options_;
   bool read_only_ = false;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> wbm_;
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::ReadOptions read_options_;
   rocksdb::WriteOptions write_options_;
+
+  // Shared by every use of db_ and exclusive while recover() reopens it. Cursors do not hold it
+  // (a cursor may outlive the call and move between threads); they count in live_cursors_.
+  mutable std::shared_mutex db_mu_;
+  std::atomic<int> live_cursors_{0};
+  rocksdb::DB* db_ = nullptr;  // GUARDED_BY(db_mu_); nullptr after a reopen that failed
 
   mutable std::mutex failure_mu_;
   Status failure_;  // GUARDED_BY(failure_mu_): the first write error, or OK

@@ -545,6 +545,13 @@ TEST_CASE("a store that cannot write (a full disk) stops the run before anything
   CHECK(w.all_writes().empty());
   CHECK_FALSE(w.ts.store->check_writable().is_ok());
   CHECK(open_entries(w) == 0);
+  // Room again: the next run finds the store writable (it reopens itself) and syncs, with no
+  // restart in between.
+  w.disk.full = false;
+  Result<RunOutcome> after = w.run();
+  REQUIRE(after.is_ok());
+  CHECK(after->record.state == RunState::kDone);
+  w.check_five_people();
 }
 
 TEST_CASE("the addition guard stops a later run that subscribes too many, not the first") {
