@@ -36,6 +36,50 @@ struct CiviCrmConfig {
   std::string ca_file;
 };
 
+// An Auth0 tenant (`[auth0.NAME]`): its users are read through the Management API with a
+// machine-to-machine application's client credentials.
+struct Auth0Config {
+  std::string name;
+  std::string domain;  // the tenant host, e.g. acme.eu.auth0.com
+  std::string client_id;
+  std::string client_secret_env = "AUTH0_CLIENT_SECRET";
+  std::string base_url;  // optional; default https://{domain}
+  std::string ca_file;
+};
+
+// A Mixpanel project (`[mixpanel.NAME]`), read with a service account.
+struct MixpanelConfig {
+  std::string name;
+  std::int64_t project_id = 0;
+  std::string service_account;  // the service account's username
+  std::string secret_env = "MIXPANEL_SECRET";
+  std::string region = "us";  // us | eu | in: the data residency, which picks the host
+  std::string base_url;       // optional; default from the region
+  std::string ca_file;
+};
+
+// An Amplitude project (`[amplitude.NAME]`), read with its API and secret keys.
+struct AmplitudeConfig {
+  std::string name;
+  std::string api_key_env = "AMPLITUDE_API_KEY";
+  std::string secret_key_env = "AMPLITUDE_SECRET_KEY";
+  std::string region = "us";  // us | eu
+  std::string base_url;       // optional; default from the region
+  std::string ca_file;
+};
+
+// The system a pair's people come from: CiviCRM (two-way) or a one-way source.
+enum class PeopleKind : std::uint8_t { kCivicrm = 0, kAuth0 = 1, kMixpanel = 2, kAmplitude = 3 };
+// "civicrm", "auth0", "mixpanel", "amplitude": the key that names it in a [[sync]].
+std::string_view people_kind_name(PeopleKind kind);
+
+// What a pair keeps in agreement on the Mailchimp side: the audience's membership, a tag, or an
+// interest (a group, in the web app).
+enum class TargetKind : std::uint8_t { kAudience = 0, kTag = 1, kInterest = 2 };
+
+// A cohort mirror runs on its schedule (dynamic) or once and then stays disabled (one-time).
+enum class CohortMode : std::uint8_t { kDynamic = 0, kOneTime = 1 };
+
 // One merge field ↔ CRM field.
 struct FieldMapping {
   using Direction = FieldDirection;  // both | to_mailchimp | to_crm (field_rule.h)
@@ -47,10 +91,25 @@ struct FieldMapping {
 struct SyncConfig {
   std::string name;
   std::string mailchimp;  // account name
-  std::string civicrm;    // connection name
-  std::string audience;   // id or name
-  std::string group;      // id, name or title
-  SyncOptions options;    // tie, skew_margin, resubscribe, double_opt_in, removal, …
+  // The people side: its kind, and the name of its section ([civicrm.NAME], [auth0.NAME], …).
+  PeopleKind people = PeopleKind::kCivicrm;
+  std::string civicrm;         // connection name (people = kCivicrm)
+  std::string source;          // [auth0|mixpanel|amplitude.NAME] (the one-way kinds)
+  std::string audience;        // id or name
+  std::string group;           // CiviCRM: id, name or title
+  std::string connection;      // Auth0: the connection's name
+  bool verified_only = false;  // Auth0: only users whose email is verified
+  std::string cohort;          // Mixpanel, Amplitude: the cohort's id or name
+  CohortMode mode = CohortMode::kDynamic;
+  // The Mailchimp target: the audience's membership, the tag `tag` (default for cohorts: the
+  // cohort's name, filled in when it is resolved), or the interest `interest` written
+  // "Category: Interest".
+  TargetKind target = TargetKind::kAudience;
+  std::string tag;
+  std::string interest;
+  // Whether the pair mirrors its people side into Mailchimp (every kind but CiviCRM).
+  bool one_way() const { return people != PeopleKind::kCivicrm; }
+  SyncOptions options;  // tie, skew_margin, resubscribe, double_opt_in, removal, …
   std::vector<FieldMapping> fields;
   // `concord serve`: "every 5m" … "every 1d" or a five-field cron expression (in [serve]
   // timezone); checked by Schedule::parse (schedule.h) when the file is read.
@@ -83,6 +142,9 @@ struct Config {
   std::filesystem::path state_dir;  // relative paths are relative to the file's directory
   std::map<std::string, MailchimpAccountConfig> mailchimp;
   std::map<std::string, CiviCrmConfig> civicrm;
+  std::map<std::string, Auth0Config> auth0;
+  std::map<std::string, MixpanelConfig> mixpanel;
+  std::map<std::string, AmplitudeConfig> amplitude;
   std::vector<SyncConfig> syncs;
   ServeConfig serve;
 

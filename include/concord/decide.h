@@ -27,6 +27,8 @@ enum class Resubscribe : std::uint8_t {
 enum class RemovalMode : std::uint8_t {
   kUnsubscribe = 0,  // CRM wins OUT → Mailchimp `unsubscribed`
   kArchive = 1,      // CRM wins OUT → Mailchimp archive (DELETE); never a permanent delete
+  kNone = 2,         // a one-way pair that only adds and updates (Auth0's extension): OUT is
+                     // never written to Mailchimp
 };
 // Which way a pair's decisions may go. Two-way pairs follow the rules below; a one-way pair
 // mirrors its people side into Mailchimp: that side wins every disagreement and nothing is ever

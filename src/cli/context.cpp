@@ -92,6 +92,16 @@ Result<CiviCrmClient*> Context::civicrm(const std::string& connection) {
 }
 
 Result<Context::Pair> Context::pair(const SyncConfig& sync) {
+  // The configuration reads the one-way kinds and the tag and interest targets; the engine runs
+  // CiviCRM ↔ audience pairs only so far.
+  if (sync.people != PeopleKind::kCivicrm || sync.target != TargetKind::kAudience) {
+    return Status::invalid(
+        "sync \"" + sync.name + "\": " +
+        (sync.people != PeopleKind::kCivicrm
+             ? std::string(people_kind_name(sync.people)) + " syncs"
+             : std::string(sync.target == TargetKind::kTag ? "tag" : "interest") + " targets") +
+        " cannot run in this version of concord yet (the configuration is valid)");
+  }
   Pair p;
   Result<const PairHandle*> h = store_->pair(sync.name);
   if (!h) return h.status();

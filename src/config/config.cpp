@@ -137,25 +137,190 @@ bool valid_name(std::string_view n) {
   return true;
 }
 
+// The kind of a [[sync]]'s people side: the one of civicrm, auth0, mixpanel, amplitude it names
+// (none of them: CiviCRM, whose section may be left out when there is one).
+Status read_people(const Reader& r, const toml::table& t, const toml::node* at, SyncConfig* s) {
+  const std::string where = "sync \"" + s->name + "\": ";
+  int named = 0;
+  for (PeopleKind kind :
+       {PeopleKind::kCivicrm, PeopleKind::kAuth0, PeopleKind::kMixpanel, PeopleKind::kAmplitude}) {
+    const std::string_view key = people_kind_name(kind);
+    if (t.get(key) == nullptr) continue;
+    ++named;
+    s->people = kind;
+    CONCORD_TRY(r.str(t, key, kind == PeopleKind::kCivicrm ? &s->civicrm : &s->source));
+  }
+  if (named > 1) {
+    return r.error(at, where +
+                           "name exactly one people side: civicrm, auth0, mixpanel or "
+                           "amplitude");
+  }
+  // The keys that belong to one kind only.
+  const std::pair<std::string_view, PeopleKind> only_for[] = {
+      {"group", PeopleKind::kCivicrm},        {"tie", PeopleKind::kCivicrm},
+      {"skew_margin", PeopleKind::kCivicrm},  {"double_opt_in", PeopleKind::kCivicrm},
+      {"hold_cleaned", PeopleKind::kCivicrm}, {"respect_crm_opt_out", PeopleKind::kCivicrm},
+      {"connection", PeopleKind::kAuth0},     {"verified_only", PeopleKind::kAuth0},
+  };
+  for (const auto& [key, kind] : only_for) {
+    if (t.get(key) != nullptr && s->people != kind) {
+      return r.error(t.get(key), where + std::string(key) + " is for " +
+                                     std::string(people_kind_name(kind)) + " syncs only");
+    }
+  }
+  const bool cohort = s->people == PeopleKind::kMixpanel || s->people == PeopleKind::kAmplitude;
+  for (std::string_view key : {"cohort", "mode"}) {
+    if (t.get(key) != nullptr && !cohort) {
+      return r.error(t.get(key), where + std::string(key) + " is for mixpanel and amplitude syncs");
+    }
+  }
+  switch (s->people) {
+    case PeopleKind::kCivicrm:
+      CONCORD_TRY(r.str(t, "group", &s->group));
+      if (s->group.empty()) return r.error(at, where + "group is required (an id, name or title)");
+      break;
+    case PeopleKind::kAuth0:
+      CONCORD_TRY(r.str(t, "connection", &s->connection));
+      CONCORD_TRY(r.boolean(t, "verified_only", &s->verified_only));
+      if (s->connection.empty()) {
+        return r.error(at, where + "connection is required (the Auth0 connection's name)");
+      }
+      break;
+    case PeopleKind::kMixpanel:
+    case PeopleKind::kAmplitude: {
+      if (const toml::node* n = t.get("cohort")) {
+        // A cohort id is a number in both systems; written bare or quoted, it is the same.
+        if (std::optional<std::int64_t> id = n->value<std::int64_t>()) {
+          s->cohort = std::to_string(*id);
+        } else {
+          CONCORD_TRY(r.str(t, "cohort", &s->cohort));
+        }
+      }
+      if (s->cohort.empty()) return r.error(at, where + "cohort is required (an id or a name)");
+      std::string mode;
+      CONCORD_TRY(r.choice(t, "mode", {"dynamic", "one-time"}, &mode));
+      if (mode == "one-time") s->mode = CohortMode::kOneTime;
+      // Mixpanel's dynamic export runs every two hours; so does concord's, unless told.
+      if (t.get("schedule") == nullptr) s->schedule = "every 2h";
+      break;
+    }
+  }
+  if (s->one_way()) s->options.direction = Direction::kToMailchimp;
+  return Status::ok();
+}
+
+// The pair's Mailchimp target: `target`, `tag`, `interest` (cohorts default to a tag).
+Status read_target(const Reader& r, const toml::table& t, const toml::node* at, SyncConfig* s) {
+  const std::string where = "sync \"" + s->name + "\": ";
+  CONCORD_TRY(r.str(t, "tag", &s->tag));
+  CONCORD_TRY(r.str(t, "interest", &s->interest));
+  std::string target;
+  CONCORD_TRY(r.choice(t, "target", {"audience", "tag", "interest"}, &target));
+  if (t.get("tag") != nullptr && t.get("interest") != nullptr) {
+    return r.error(at, where + "tag and interest: a sync has one target");
+  }
+  if (t.get("tag") != nullptr && s->tag.empty())
+    return r.error(t.get("tag"), where + "tag is empty");
+  if (t.get("interest") != nullptr) {
+    const std::size_t colon = s->interest.find(':');
+    if (colon == std::string::npos || colon == 0 ||
+        s->interest.find_first_not_of(' ', colon + 1) == std::string::npos) {
+      return r.error(t.get("interest"),
+                     where +
+                         "interest must be written \"Category: Interest\" (the interest "
+                         "category's title, a colon, the interest's name)");
+    }
+  }
+  const bool cohort = s->people == PeopleKind::kMixpanel || s->people == PeopleKind::kAmplitude;
+  if (target.empty()) {
+    target = t.get("tag") != nullptr        ? "tag"
+             : t.get("interest") != nullptr ? "interest"
+             : cohort                       ? "tag"
+                                            : "audience";
+  }
+  if ((target == "audience" && (t.get("tag") || t.get("interest"))) ||
+      (target == "tag" && t.get("interest")) || (target == "interest" && t.get("tag"))) {
+    return r.error(t.get("target"), where + "target = \"" + target + "\" does not go with " +
+                                        (t.get("tag") ? "tag" : "interest"));
+  }
+  if (target == "interest" && s->interest.empty()) {
+    return r.error(at, where + "target = \"interest\" needs interest = \"Category: Interest\"");
+  }
+  if (target == "tag" && s->tag.empty() && !cohort) {
+    return r.error(at, where + "target = \"tag\" needs tag = \"…\"");
+  }
+  s->target = target == "tag"        ? TargetKind::kTag
+              : target == "interest" ? TargetKind::kInterest
+                                     : TargetKind::kAudience;
+  return Status::ok();
+}
+
+// A one-way pair's field mapping: TAG = "source attribute", always towards Mailchimp.
+Status read_one_way_field(const Reader& r, const toml::node& val, const std::string& where,
+                          PeopleKind kind, FieldMapping* m) {
+  if (!val.is_string()) {
+    return r.error(&val, where + "fields." + m->tag + " must name a " +
+                             std::string(people_kind_name(kind)) +
+                             " attribute (fields of a one-way sync go to Mailchimp only)");
+  }
+  m->crm_field = **val.as_string();
+  m->direction = FieldMapping::Direction::kToMailchimp;
+  if (m->crm_field.empty()) return r.error(&val, where + "fields." + m->tag + " names nothing");
+  for (char c : m->crm_field) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return r.error(&val, where + "fields." + m->tag + " holds a control character");
+    }
+  }
+  if (m->crm_field == "email" || m->crm_field == "$email") {
+    return r.error(&val, where + "fields." + m->tag + " = \"" + m->crm_field +
+                             "\": the address is the member's identity, not a field to map");
+  }
+  return Status::ok();
+}
+
 Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, SyncConfig* s) {
-  CONCORD_TRY(r.only(
-      t,
-      {"name", "mailchimp", "civicrm", "audience", "group", "tie", "skew_margin", "resubscribe",
-       "double_opt_in", "removal", "hold_cleaned", "respect_crm_opt_out", "max_removal_fraction",
-       "max_addition_fraction", "fields", "schedule", "keep_runs", "keep_days"},
-      "[[sync]]"));
+  CONCORD_TRY(r.only(t,
+                     {"name",
+                      "mailchimp",
+                      "civicrm",
+                      "auth0",
+                      "mixpanel",
+                      "amplitude",
+                      "audience",
+                      "group",
+                      "connection",
+                      "verified_only",
+                      "cohort",
+                      "mode",
+                      "target",
+                      "tag",
+                      "interest",
+                      "status_if_new",
+                      "tie",
+                      "skew_margin",
+                      "resubscribe",
+                      "double_opt_in",
+                      "removal",
+                      "hold_cleaned",
+                      "respect_crm_opt_out",
+                      "max_removal_fraction",
+                      "max_addition_fraction",
+                      "fields",
+                      "schedule",
+                      "keep_runs",
+                      "keep_days"},
+                     "[[sync]]"));
   CONCORD_TRY(r.str(t, "name", &s->name));
   if (!valid_name(s->name)) {
     return r.error(at, "every [[sync]] needs a name of 1-64 letters, digits, '_', '-' or '.'");
   }
   const std::string where = "sync \"" + s->name + "\": ";
   CONCORD_TRY(r.str(t, "mailchimp", &s->mailchimp));
-  CONCORD_TRY(r.str(t, "civicrm", &s->civicrm));
   CONCORD_TRY(r.str(t, "audience", &s->audience));
-  CONCORD_TRY(r.str(t, "group", &s->group));
   CONCORD_TRY(r.str(t, "schedule", &s->schedule));
+  CONCORD_TRY(read_people(r, t, at, s));
+  CONCORD_TRY(read_target(r, t, at, s));
   if (s->audience.empty()) return r.error(at, where + "audience is required (an id or a name)");
-  if (s->group.empty()) return r.error(at, where + "group is required (an id, name or title)");
   SyncOptions& o = s->options;
   std::string v;
   CONCORD_TRY(r.choice(t, "tie", {"crm", "mailchimp", "out"}, &v));
@@ -165,9 +330,29 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   CONCORD_TRY(r.choice(t, "resubscribe", {"pending", "never"}, &v));
   if (v == "never") o.resubscribe = Resubscribe::kNever;
   v.clear();
-  CONCORD_TRY(r.choice(t, "removal", {"unsubscribe", "archive"}, &v));
+  // Auth0's extension never removes anyone; concord does the same unless told.
+  if (s->people == PeopleKind::kAuth0) o.removal = RemovalMode::kNone;
+  CONCORD_TRY(r.choice(t, "removal", {"none", "unsubscribe", "archive"}, &v));
   if (v == "archive") o.removal = RemovalMode::kArchive;
+  if (v == "unsubscribe") o.removal = RemovalMode::kUnsubscribe;
+  if (v == "none") o.removal = RemovalMode::kNone;
+  if (s->target != TargetKind::kAudience && (v == "unsubscribe" || v == "archive")) {
+    return r.error(t.get("removal"),
+                   where + "removal = \"" + v +
+                       "\": a tag or interest target takes the tag or "
+                       "interest away and never unsubscribes; write removal = \"none\" to "
+                       "keep it, or leave removal out");
+  }
   CONCORD_TRY(r.boolean(t, "double_opt_in", &o.double_opt_in));
+  v.clear();
+  CONCORD_TRY(r.choice(t, "status_if_new", {"subscribed", "pending"}, &v));
+  if (!v.empty()) {
+    if (t.get("double_opt_in") != nullptr && o.double_opt_in != (v == "pending")) {
+      return r.error(t.get("status_if_new"),
+                     where + "status_if_new and double_opt_in say different things");
+    }
+    o.double_opt_in = v == "pending";
+  }
   CONCORD_TRY(r.boolean(t, "hold_cleaned", &o.hold_cleaned));
   CONCORD_TRY(r.boolean(t, "respect_crm_opt_out", &o.respect_crm_opt_out));
   std::string skew;
@@ -208,7 +393,9 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
     for (const auto& [tag, val] : *ft) {
       FieldMapping m;
       m.tag = std::string(tag.str());
-      if (val.is_string()) {
+      if (s->one_way()) {
+        CONCORD_TRY(read_one_way_field(r, val, where, s->people, &m));
+      } else if (val.is_string()) {
         m.crm_field = **val.as_string();
       } else if (const toml::table* vt = val.as_table()) {
         CONCORD_TRY(r.only(*vt, {"crm", "direction"}, "fields." + m.tag));
@@ -223,7 +410,7 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
       }
       if (m.crm_field.empty())
         return r.error(&val, where + "fields." + m.tag + " names no CRM field");
-      if (std::string why = bad_crm_field(m.crm_field); !why.empty()) {
+      if (std::string why = s->one_way() ? "" : bad_crm_field(m.crm_field); !why.empty()) {
         return r.error(&val, where + "fields." + m.tag + " = \"" + m.crm_field + "\": " + why);
       }
       for (const FieldMapping& other : s->fields) {
@@ -238,7 +425,127 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   return Status::ok();
 }
 
+// Each section of a kind ([auth0.NAME], …) as a table, or an error naming it.
+template <typename Fn>
+Status each_section(const Reader& r, const toml::table& root, std::string_view kind, Fn fn) {
+  const toml::node* n = root.get(kind);
+  if (n == nullptr) return Status::ok();
+  const toml::table* all = n->as_table();
+  if (all == nullptr) return r.error(n, "[" + std::string(kind) + ".NAME] sections expected");
+  for (const auto& [name, v] : *all) {
+    const toml::table* t = v.as_table();
+    const std::string section = "[" + std::string(kind) + "." + std::string(name.str()) + "]";
+    if (t == nullptr) return r.error(&v, section + " must be a section");
+    if (!valid_name(name.str())) {
+      return r.error(&v, section + ": names are 1-64 letters, digits, '_', '-' or '.'");
+    }
+    CONCORD_TRY(fn(std::string(name.str()), *t, section));
+  }
+  return Status::ok();
+}
+
+// base_url (optional): https, or http to this machine only.
+Status read_base_url(const Reader& r, const toml::table& t, const std::string& section,
+                     std::string* out) {
+  CONCORD_TRY(r.str(t, "base_url", out));
+  if (clear_text_off_machine(*out)) {
+    return r.error(t.get("base_url"), section +
+                                          " base_url: http:// is refused for a host that is not "
+                                          "this machine (the credentials would cross the network "
+                                          "in clear); use https://");
+  }
+  return Status::ok();
+}
+
+// The one-way sources: [auth0.NAME], [mixpanel.NAME], [amplitude.NAME].
+template <typename BesideConfig>
+Status read_sources(const Reader& r, const toml::table& root, BesideConfig beside_config,
+                    Config* c) {
+  CONCORD_TRY(each_section(
+      r, root, "auth0",
+      [&](std::string name, const toml::table& t, const std::string& section) -> Status {
+        Auth0Config a;
+        a.name = std::move(name);
+        CONCORD_TRY(r.only(t, {"domain", "client_id", "client_secret_env", "base_url", "ca_file"},
+                           section));
+        CONCORD_TRY(r.str(t, "domain", &a.domain));
+        CONCORD_TRY(r.str(t, "client_id", &a.client_id));
+        CONCORD_TRY(r.str(t, "client_secret_env", &a.client_secret_env));
+        CONCORD_TRY(read_base_url(r, t, section, &a.base_url));
+        CONCORD_TRY(r.str(t, "ca_file", &a.ca_file));
+        beside_config(&a.ca_file);
+        if (a.domain.empty())
+          return r.error(&t, section + " domain is required (acme.eu.auth0.com)");
+        if (a.domain.find_first_of("/:@ ") != std::string::npos) {
+          return r.error(t.get("domain"), section +
+                                              " domain is a host name (acme.eu.auth0.com), "
+                                              "not a URL");
+        }
+        if (a.client_id.empty()) return r.error(&t, section + " client_id is required");
+        c->auth0[a.name] = std::move(a);
+        return Status::ok();
+      }));
+  CONCORD_TRY(each_section(
+      r, root, "mixpanel",
+      [&](std::string name, const toml::table& t, const std::string& section) -> Status {
+        MixpanelConfig m;
+        m.name = std::move(name);
+        CONCORD_TRY(r.only(
+            t, {"project_id", "service_account", "secret_env", "region", "base_url", "ca_file"},
+            section));
+        const toml::node* id = t.get("project_id");
+        std::optional<std::int64_t> project = id ? id->value<std::int64_t>() : std::nullopt;
+        if (!project || *project < 1) {
+          return r.error(id ? id : &t, section + " project_id is required: the project's number");
+        }
+        m.project_id = *project;
+        CONCORD_TRY(r.str(t, "service_account", &m.service_account));
+        CONCORD_TRY(r.str(t, "secret_env", &m.secret_env));
+        CONCORD_TRY(r.choice(t, "region", {"us", "eu", "in"}, &m.region));
+        CONCORD_TRY(read_base_url(r, t, section, &m.base_url));
+        CONCORD_TRY(r.str(t, "ca_file", &m.ca_file));
+        beside_config(&m.ca_file);
+        if (m.service_account.empty()) {
+          return r.error(&t, section +
+                                 " service_account is required (the service account's user "
+                                 "name)");
+        }
+        c->mixpanel[m.name] = std::move(m);
+        return Status::ok();
+      }));
+  return each_section(
+      r, root, "amplitude",
+      [&](std::string name, const toml::table& t, const std::string& section) -> Status {
+        AmplitudeConfig a;
+        a.name = std::move(name);
+        CONCORD_TRY(
+            r.only(t, {"api_key_env", "secret_key_env", "region", "base_url", "ca_file"}, section));
+        CONCORD_TRY(r.str(t, "api_key_env", &a.api_key_env));
+        CONCORD_TRY(r.str(t, "secret_key_env", &a.secret_key_env));
+        CONCORD_TRY(r.choice(t, "region", {"us", "eu"}, &a.region));
+        CONCORD_TRY(read_base_url(r, t, section, &a.base_url));
+        CONCORD_TRY(r.str(t, "ca_file", &a.ca_file));
+        beside_config(&a.ca_file);
+        c->amplitude[a.name] = std::move(a);
+        return Status::ok();
+      });
+}
+
 }  // namespace
+
+std::string_view people_kind_name(PeopleKind kind) {
+  switch (kind) {
+    case PeopleKind::kCivicrm:
+      return "civicrm";
+    case PeopleKind::kAuth0:
+      return "auth0";
+    case PeopleKind::kMixpanel:
+      return "mixpanel";
+    case PeopleKind::kAmplitude:
+      return "amplitude";
+  }
+  return "civicrm";
+}
 
 Result<Micros> parse_duration(std::string_view text) {
   if (text.empty()) return Status::invalid("empty duration");
@@ -300,8 +607,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   Config c;
   c.path = origin;
-  CONCORD_TRY(
-      r.only(root, {"state_dir", "mailchimp", "civicrm", "sync", "serve"}, "the top level"));
+  CONCORD_TRY(r.only(
+      root,
+      {"state_dir", "mailchimp", "civicrm", "auth0", "mixpanel", "amplitude", "sync", "serve"},
+      "the top level"));
   std::string state_dir = "state";
   CONCORD_TRY(r.str(root, "state_dir", &state_dir));
   c.state_dir = state_dir;
@@ -372,6 +681,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       c.civicrm[cc.name] = std::move(cc);
     }
   }
+  CONCORD_TRY(read_sources(r, root, beside_config, &c));
   if (const toml::node* n = root.get("serve")) {
     const toml::table* t = n->as_table();
     if (t == nullptr) return r.error(n, "[serve] must be a section");
@@ -422,7 +732,20 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
         return Status::ok();
       };
       CONCORD_TRY(pick(s.mailchimp, c.mailchimp, "mailchimp"));
-      CONCORD_TRY(pick(s.civicrm, c.civicrm, "civicrm"));
+      switch (s.people) {
+        case PeopleKind::kCivicrm:
+          CONCORD_TRY(pick(s.civicrm, c.civicrm, "civicrm"));
+          break;
+        case PeopleKind::kAuth0:
+          CONCORD_TRY(pick(s.source, c.auth0, "auth0"));
+          break;
+        case PeopleKind::kMixpanel:
+          CONCORD_TRY(pick(s.source, c.mixpanel, "mixpanel"));
+          break;
+        case PeopleKind::kAmplitude:
+          CONCORD_TRY(pick(s.source, c.amplitude, "amplitude"));
+          break;
+      }
       c.syncs.push_back(std::move(s));
     }
   }

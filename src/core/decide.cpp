@@ -48,6 +48,9 @@ void decide_for_crm_winner(const MailchimpState& mc, const CrmState& crm,
       d.conflict = Conflict::kOptOut;
       d.note = Note::kConsentWithdrawn;
     }
+    if (options.removal == RemovalMode::kNone) {
+      return;  // a pair that only adds and updates: the member stays as Mailchimp has it
+    }
     if (options.removal == RemovalMode::kArchive) {
       if (mc.status == MailchimpStatus::kPending) {
         d.mailchimp = MailchimpAction::kUnsubscribe;

@@ -224,3 +224,152 @@ TEST_CASE("the daemon's settings: schedules and [serve]") {
   CHECK(d->serve.listen == "127.0.0.1:8080");
   CHECK(d->serve.token_env.empty());
 }
+
+// The one-way sources and the Mailchimp targets (issue 15's configuration, as documented).
+TEST_CASE("one-way sources, cohorts and targets read as documented") {
+  const char* text = R"(
+[mailchimp.main]
+[civicrm.main]
+url = "https://crm.example.org"
+[auth0.main]
+domain = "acme.eu.auth0.com"
+client_id = "AbC123"
+client_secret_env = "AUTH0_CLIENT_SECRET"
+base_url = "https://127.0.0.1:8444"
+[mixpanel.main]
+project_id = 123456
+service_account = "concord.abc.mp-service-account"
+secret_env = "MIXPANEL_SECRET"
+region = "eu"
+[amplitude.main]
+region = "us"
+
+[[sync]]
+name = "app-users"
+auth0 = "main"
+connection = "Username-Password-Authentication"
+audience = "Newsletter"
+schedule = "every 5m"
+status_if_new = "pending"
+verified_only = true
+fields = { FNAME = "given_name", LNAME = "family_name" }
+
+[[sync]]
+name = "power-users"
+mixpanel = "main"
+cohort = "Power users"
+mode = "one-time"
+audience = "Newsletter"
+
+[[sync]]
+name = "cohort-audience"
+amplitude = "main"
+cohort = 4321
+target = "audience"
+audience = "Newsletter"
+
+[[sync]]
+name = "volunteers"
+group = "Volunteers"
+audience = "Newsletter"
+interest = "Volunteering: Yes"
+)";
+  auto c = parse_config(text, "/etc/concord/concord.toml");
+  REQUIRE(c.is_ok());
+  REQUIRE(c->syncs.size() == 4);
+  CHECK(c->auth0.at("main").domain == "acme.eu.auth0.com");
+  CHECK(c->mixpanel.at("main").project_id == 123456);
+  CHECK(c->mixpanel.at("main").region == "eu");
+  CHECK(c->amplitude.at("main").api_key_env == "AMPLITUDE_API_KEY");
+
+  const SyncConfig& auth0 = c->syncs[0];
+  CHECK(auth0.people == PeopleKind::kAuth0);
+  CHECK(auth0.one_way());
+  CHECK(auth0.source == "main");
+  CHECK(auth0.connection == "Username-Password-Authentication");
+  CHECK(auth0.verified_only);
+  CHECK(auth0.options.direction == Direction::kToMailchimp);
+  CHECK(auth0.options.removal == RemovalMode::kNone);  // the extension never removes anyone
+  CHECK(auth0.options.double_opt_in);                  // status_if_new = "pending"
+  CHECK(auth0.target == TargetKind::kAudience);
+  REQUIRE(auth0.fields.size() == 2);
+  CHECK(auth0.fields[0].crm_field == "given_name");
+  CHECK(auth0.fields[0].direction == FieldDirection::kToMailchimp);
+
+  const SyncConfig& mixpanel = c->syncs[1];
+  CHECK(mixpanel.people == PeopleKind::kMixpanel);
+  CHECK(mixpanel.cohort == "Power users");
+  CHECK(mixpanel.mode == CohortMode::kOneTime);
+  CHECK(mixpanel.target == TargetKind::kTag);  // cohorts default to a tag (named when resolved)
+  CHECK(mixpanel.schedule == "every 2h");
+  CHECK(mixpanel.options.removal == RemovalMode::kUnsubscribe);
+
+  const SyncConfig& amplitude = c->syncs[2];
+  CHECK(amplitude.people == PeopleKind::kAmplitude);
+  CHECK(amplitude.cohort == "4321");
+  CHECK(amplitude.target == TargetKind::kAudience);
+
+  const SyncConfig& volunteers = c->syncs[3];
+  CHECK(volunteers.people == PeopleKind::kCivicrm);
+  CHECK_FALSE(volunteers.one_way());
+  CHECK(volunteers.civicrm == "main");
+  CHECK(volunteers.target == TargetKind::kInterest);
+  CHECK(volunteers.interest == "Volunteering: Yes");
+}
+
+TEST_CASE("one-way and target mistakes are errors naming the key") {
+  const std::string head =
+      "[mailchimp.m]\n[civicrm.c]\nurl=\"https://x\"\n[auth0.a]\ndomain=\"t.auth0.com\"\n"
+      "client_id=\"c\"\n[mixpanel.p]\nproject_id=1\nservice_account=\"s\"\n[[sync]]\n"
+      "name=\"s\"\naudience=\"A\"\n";
+  struct Row {
+    std::string body;
+    const char* expect;
+  };
+  const Row rows[] = {
+      {"auth0=\"a\"\nmixpanel=\"p\"\nconnection=\"c\"\n", "name exactly one people side"},
+      {"auth0=\"a\"\n", "connection is required"},
+      {"auth0=\"a\"\nconnection=\"c\"\ngroup=\"G\"\n", "group is for civicrm syncs only"},
+      {"mixpanel=\"p\"\n", "cohort is required"},
+      {"mixpanel=\"p\"\ncohort=\"x\"\nmode=\"sometimes\"\n",
+       "mode must be one of dynamic, one-time"},
+      {"group=\"G\"\ncohort=\"x\"\n", "cohort is for mixpanel and amplitude syncs"},
+      {"group=\"G\"\ntag=\"T\"\ninterest=\"C: I\"\n", "a sync has one target"},
+      {"group=\"G\"\ninterest=\"Volunteering\"\n", "\"Category: Interest\""},
+      {"group=\"G\"\ntarget=\"tag\"\n", "target = \"tag\" needs tag"},
+      {"group=\"G\"\ntarget=\"audience\"\ntag=\"T\"\n", "does not go with tag"},
+      {"group=\"G\"\ntag=\"T\"\nremoval=\"archive\"\n", "never unsubscribes"},
+      {"auth0=\"a\"\nconnection=\"c\"\nfields={ EMAIL = \"email\" }\n",
+       "the address is the member's identity"},
+      {"auth0=\"a\"\nconnection=\"c\"\nfields={ FNAME = { crm = \"x\" } }\n",
+       "fields of a one-way sync go to Mailchimp only"},
+      {"group=\"G\"\nstatus_if_new=\"pending\"\ndouble_opt_in=false\n",
+       "status_if_new and double_opt_in say different things"},
+      {"auth0=\"nope\"\nconnection=\"c\"\n", "no [auth0.nope] section"},
+  };
+  for (const Row& row : rows) {
+    auto c = parse_config(head + row.body, "c.toml");
+    INFO(row.body);
+    REQUIRE_FALSE(c.is_ok());
+    CHECK(c.status().message().find(row.expect) != std::string::npos);
+  }
+  const Row sections[] = {
+      {"[auth0.a]\nclient_id=\"c\"\n", "[auth0.a] domain is required"},
+      {"[auth0.a]\ndomain=\"https://t.auth0.com\"\nclient_id=\"c\"\n", "not a URL"},
+      {"[auth0.a]\ndomain=\"t.auth0.com\"\nclient_id=\"c\"\nbase_url=\"http://t.example\"\n",
+       "http:// is refused"},
+      {"[auth0.a]\ndomain=\"t\"\nclient_id=\"c\"\nclient_secret=\"x\"\n",
+       "unknown key 'client_secret' in [auth0.a]"},
+      {"[mixpanel.p]\nproject_id=\"x\"\nservice_account=\"s\"\n", "project_id is required"},
+      {"[mixpanel.p]\nproject_id=99999999999999999999\nservice_account=\"s\"\n", "c.toml"},
+      {"[mixpanel.p]\nproject_id=1\nservice_account=\"s\"\nregion=\"mars\"\n",
+       "region must be one of us, eu, in"},
+      {"[amplitude.x]\nregion=\"in\"\n", "region must be one of us, eu"},
+  };
+  for (const Row& row : sections) {
+    auto c = parse_config(row.body, "c.toml");
+    INFO(row.body);
+    REQUIRE_FALSE(c.is_ok());
+    CHECK(c.status().message().find(row.expect) != std::string::npos);
+  }
+}

@@ -776,6 +776,21 @@ const std::vector<Row>& rows() {
        .note = Note::kPendingNotArchived,
        .explain_has = "cannot archive a pending member"},
 
+      {.name = "removal = none (one-way, only adds): the people side's OUT changes nothing",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = crm(CS::kRemoved, jan(10)),
+       .base = agreed(kIn, jan(1), jan(1)),
+       .options = {.direction = Direction::kToMailchimp, .removal = RemovalMode::kNone},
+       .winner = Winner::kCrm,
+       .reason = Reason::kOneWay},
+      {.name = "removal = none still adds: the people side's IN subscribes",
+       .mailchimp = mc_absent(),
+       .crm = crm(CS::kAdded, jan(10)),
+       .options = {.direction = Direction::kToMailchimp, .removal = RemovalMode::kNone},
+       .winner = Winner::kCrm,
+       .reason = Reason::kOneWay,
+       .mc_action = MA::kSubscribe},
+
       // ---- applying: Mailchimp wins OUT -> CRM
       {.name = "Mailchimp cleaned wins OUT -> CRM remove and email on hold",
        .mailchimp = mc(MS::kCleaned, jan(10)),
