@@ -175,6 +175,57 @@ class CrmReader {
                                            CrmSink& sink) = 0;
 };
 
+// ---- one-way sources (Auth0, Mixpanel and Amplitude cohorts) ----------------------------------
+
+// One person as a one-way source has them: an Auth0 user of the connection, a cohort member.
+struct SourcePerson {
+  // The source's own id for the person (Auth0 user_id, Mixpanel $distinct_id, Amplitude
+  // amplitude_id or user_id): it survives an address change, as a CRM contact id does.
+  std::string id;
+  std::string email;  // as the source has it (not normalised; may be blank or not an address)
+  bool email_verified = true;   // Auth0's email_verified; sources without one: true
+  Micros updated_at = kNoTime;  // the source's last change of the person, when it says (Auth0)
+  // The attributes the reader was asked for (the pair's mapped fields), as text, by name, each
+  // asked-for attribute once ("" when the person has none or it is null). Numbers and booleans
+  // as JSON writes them; strings unquoted.
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
+// Where a source read puts the people it reads. Called from the reader's calling thread, one call
+// at a time.
+class SourceSink {
+ public:
+  virtual ~SourceSink() = default;
+  // A page of people, in the order read. The sink may move them out. A non-OK status stops the
+  // read, which returns it.
+  virtual Status records(std::vector<SourcePerson>& page) = 0;
+  // A row that cannot be a person (no id, a malformed record), naming the field. A person with no
+  // address or an invalid one is not rejected here: the snapshot stage decides and reports it.
+  virtual void reject(RejectedRow row) = 0;
+};
+
+// What the snapshot stage asks of a one-way source: the set of people it mirrors (the users of
+// one Auth0 connection; the members of one cohort), read whole or, where the source can say
+// what changed, since a watermark.
+class SourceReader {
+ public:
+  virtual ~SourceReader() = default;
+  // Resolves what the configuration names (the connection, the cohort; by name or id), once;
+  // later calls are free. kNotFound / kInvalid saying what is missing and what exists.
+  virtual Status resolve() = 0;
+  // The resolved set's display name (the cohort's name: the default tag), after resolve().
+  virtual std::string set_name() const = 0;
+  // Every person in the set. The watermark is the server's time when the read began, else the
+  // local time it began.
+  virtual Result<SideRead> read_all(SourceSink& sink) = 0;
+  // Whether read_since() reads only what changed (Auth0's updated_at); a cohort is read whole.
+  virtual bool incremental() const = 0;
+  // The people changed since `watermark` (less a small overlap). REQUIRES: incremental().
+  virtual Result<SideRead> read_since(Micros watermark, SourceSink& sink) = 0;
+  // HTTP requests sent so far.
+  virtual std::uint64_t requests() const = 0;
+};
+
 // ---- the engine's view --------------------------------------------------------------------------
 
 // What one fetch of a side did to its snapshot.

@@ -1,7 +1,7 @@
 // concord-sandbox: emulators of the APIs concord talks to, for tests, benchmarks and rehearsals.
 //
 //   concord-sandbox --state-dir DIR [--seed FILE] [--mailchimp-port N] [--civicrm-port N]
-//                   [--no-tls]
+//                   [--auth0-port N] [--mixpanel-port N] [--amplitude-port N] [--no-tls]
 //   concord-sandbox --generate-seed FILE [--members N] [--overlap F] [--disagree F]
 //                   [--random-seed S] [--base FILE]
 //
@@ -9,7 +9,8 @@
 // own port (HTTPS with one certificate authority it writes into DIR once; --no-tls for plain
 // HTTP), prints one JSON line on stdout when it is ready, e.g.
 //   {"mailchimp_url":"https://127.0.0.1:PORT/3.0","civicrm_url":"https://127.0.0.1:PORT2",
-//    "ca_file":"/abs/DIR/ca.pem"}
+//    "auth0_url":…,"mixpanel_url":…,"amplitude_url":…,"ca_file":"/abs/DIR/ca.pem"}
+// (the parts of part.h, each on its own port: see sandbox/parts.h)
 // and runs until SIGTERM or SIGINT. The state is DIR/state.json: loaded at start when present
 // (else the --seed file, else an empty account and an empty site), saved about once a second
 // after changes and at shutdown. With --generate-seed it writes a seed with two populated,
@@ -29,6 +30,7 @@
 #include "sandbox/json_writer.h"
 #include "sandbox/mailchimp/sandbox.h"
 #include "sandbox/mailchimp/seed.h"
+#include "sandbox/parts.h"
 #include "sandbox/persister.h"
 #include "sandbox/router.h"
 #include "sandbox/seed_generator.h"
@@ -63,6 +65,14 @@ int main(int argc, char** argv) {
                  "Port of the CiviCRM API on 127.0.0.1 (0: any free)")
       ->check(CLI::Range(0, 65535));
   app.add_flag("--no-tls", no_tls, "Serve plain HTTP instead of HTTPS");
+  // The other parts' ports are options too; the parts themselves are made once --no-tls is known.
+  const std::vector<std::string> part_names = {"auth0", "mixpanel", "amplitude"};
+  std::vector<int> part_ports(part_names.size(), 0);
+  for (std::size_t i = 0; i < part_names.size(); ++i) {
+    app.add_option("--" + part_names[i] + "-port", part_ports[i],
+                   "Port of the " + part_names[i] + " API on 127.0.0.1 (0: any free)")
+        ->check(CLI::Range(0, 65535));
+  }
   app.add_option("--webhook-ca-file", webhook_ca,
                  "PEM roots trusted for https webhook URLs (default: the system's store)");
   std::string generate_file, base_file;
@@ -120,6 +130,10 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   SandboxClock clock;
+  std::vector<std::unique_ptr<Part>> parts = make_parts(&clock, !no_tls);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i]->name() != part_names[i]) return fail("internal: the parts are out of order");
+  }
   std::unique_ptr<Account> account;
   CiviSitePtr site;
   bool from_state_file = false;
@@ -143,6 +157,17 @@ int main(int argc, char** argv) {
     account = std::move(loaded->account);
     if (loaded->clock != kNoTime) clock.fix(loaded->clock);
     site = std::move(civi).value();
+    for (auto& part : parts) {
+      auto object = seed_object(*text, part->name());
+      if (!object.is_ok()) return fail(source_file + ": " + object.status().message());
+      std::optional<std::string_view> view;
+      if (*object) view = **object;
+      auto installed = part->install(view);
+      if (!installed.is_ok()) {
+        return fail(source_file + ": " + std::string(part->name()) + ": " +
+                    installed.status().message());
+      }
+    }
   } else {
     account = empty_account();
     site = empty_civicrm_site();
@@ -152,7 +177,10 @@ int main(int argc, char** argv) {
   mo.webhook_ca_file = webhook_ca;
   MailchimpSandbox mailchimp(std::move(account), &clock, mo);
   CivicrmSandbox civicrm(std::move(site), &clock);
-  SandboxRouter router(&mailchimp, &civicrm, &clock);
+  std::vector<Part*> part_ptrs;
+  for (auto& part : parts)
+    part_ptrs.push_back(part.get());
+  SandboxRouter router(&mailchimp, &civicrm, &clock, part_ptrs);
 
   Persister persister(
       state_path, [&] { return router.generation(); }, [&] { return router.state_document(); });
@@ -183,11 +211,30 @@ int main(int argc, char** argv) {
     return fail("starting the CiviCRM server: " + civicrm_server.status().to_string());
   }
 
+  std::vector<std::unique_ptr<http::Server>> part_servers;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    http::ServerOptions po = so;
+    po.port = static_cast<std::uint16_t>(part_ports[i]);
+    auto started =
+        http::Server::start(po, [&router, i](const http::Request& r, const http::Peer& p) {
+          return router.part_port(i, r, p);
+        });
+    if (!started.is_ok()) {
+      return fail("starting the " + std::string(parts[i]->name()) +
+                  " server: " + started.status().to_string());
+    }
+    part_servers.push_back(std::move(started).value());
+  }
+
   const std::string scheme = no_tls ? "http" : "https";
   std::string url = scheme + "://127.0.0.1:" + std::to_string((*server)->port()) + "/3.0";
   std::string civicrm_url = scheme + "://127.0.0.1:" + std::to_string((*civicrm_server)->port());
   std::string line = "{\"mailchimp_url\":" + json_quoted(url);
   line += ",\"civicrm_url\":" + json_quoted(civicrm_url);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    line += ",\"" + std::string(parts[i]->name()) + "_url\":";
+    line += json_quoted(scheme + "://127.0.0.1:" + std::to_string(part_servers[i]->port()));
+  }
   if (!no_tls) line += ",\"ca_file\":" + json_quoted(ca);
   line += "}";
   std::cout << line << std::endl;  // flushed
@@ -197,6 +244,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "concord-sandbox: stopping (signal %d)\n", sig);
   (*server)->stop();
   (*civicrm_server)->stop();
+  for (auto& part_server : part_servers)
+    part_server->stop();
   persister.stop();  // the final save
   return 0;
 }

@@ -79,12 +79,12 @@ Result<Query> parse(std::string_view query_string) {
         return Status::invalid("since: expected a sequence number, not \"" + v + "\"");
       q.since = static_cast<std::uint64_t>(*n);
     } else if (k == "part") {
-      if (v == "mailchimp") {
-        q.part = ApiPart::kMailchimp;
-      } else if (v == "civicrm") {
-        q.part = ApiPart::kCivicrm;
-      } else {
-        return Status::invalid("part: expected \"mailchimp\" or \"civicrm\", not \"" + v + "\"");
+      q.part = api_part(v);
+      if (!q.part) {
+        return Status::invalid(
+            "part: expected \"mailchimp\", \"civicrm\", \"auth0\", \"mixpanel\" or "
+            "\"amplitude\", not \"" +
+            v + "\"");
       }
     } else if (k == "method") {
       q.method = v;
@@ -108,8 +108,18 @@ Result<Query> parse(std::string_view query_string) {
 
 }  // namespace
 
+constexpr std::string_view kPartNames[] = {"mailchimp", "civicrm", "auth0", "mixpanel",
+                                           "amplitude"};
+
 std::string_view part_name(ApiPart part) {
-  return part == ApiPart::kMailchimp ? "mailchimp" : "civicrm";
+  return kPartNames[static_cast<int>(part)];
+}
+
+std::optional<ApiPart> api_part(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kPartNames); ++i) {
+    if (kPartNames[i] == name) return static_cast<ApiPart>(i);
+  }
+  return std::nullopt;
 }
 
 void RequestLog::record(ApiPart part, const http::Request& request, const http::Reply& reply,

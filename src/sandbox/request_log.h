@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,8 +28,11 @@
 
 namespace concord::sandbox {
 
-enum class ApiPart : std::uint8_t { kMailchimp, kCivicrm };
+enum class ApiPart : std::uint8_t { kMailchimp, kCivicrm, kAuth0, kMixpanel, kAmplitude };
+// "mailchimp", "civicrm", "auth0", "mixpanel", "amplitude".
 std::string_view part_name(ApiPart part);
+// The part of that name; nullopt when there is none.
+std::optional<ApiPart> api_part(std::string_view name);
 
 class RequestLog {
  public:

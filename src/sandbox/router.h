@@ -9,46 +9,64 @@
 //   * GET and DELETE /_sandbox/requests: the request log (request_log.h) of both parts.
 // Everything else goes to the port's part, and is logged.
 //
+// The other parts (part.h: Auth0, Mixpanel, Amplitude) each have their own port (part_port()),
+// their object in the state document and in a reset's seed, their faults (`part=<name>`) and
+// their admin routes under /_sandbox/<name>/, on any port.
+//
 // Thread-safety: the port handlers may be called from many threads at once, as the parts' may.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "concord/http.h"
 #include "concord/time.h"
 #include "sandbox/civicrm/sandbox.h"
 #include "sandbox/mailchimp/sandbox.h"
+#include "sandbox/part.h"
 #include "sandbox/request_log.h"
 
 namespace concord::sandbox {
 
 class SandboxRouter {
  public:
-  // All three must outlive the router. `clock` (the parts' clock) dates the log's entries.
-  SandboxRouter(MailchimpSandbox* mailchimp, CivicrmSandbox* civicrm, const Clock* clock)
-      : mailchimp_(mailchimp), civicrm_(civicrm), clock_(clock) {}
+  // All must outlive the router. `clock` (the parts' clock) dates the log's entries. `parts`
+  // have names api_part() knows, each once.
+  SandboxRouter(MailchimpSandbox* mailchimp, CivicrmSandbox* civicrm, const Clock* clock,
+                std::vector<Part*> parts = {})
+      : mailchimp_(mailchimp), civicrm_(civicrm), clock_(clock), parts_(std::move(parts)) {}
 
   http::Reply mailchimp_port(const http::Request& request, const http::Peer& peer);
   http::Reply civicrm_port(const http::Request& request, const http::Peer& peer);
+  // The port of parts()[i].
+  http::Reply part_port(std::size_t i, const http::Request& request, const http::Peer& peer);
+  const std::vector<Part*>& parts() const { return parts_; }
 
   // The whole state document in the seed's format.
   std::string state_document() const;
-  // Moves on every change of either part (for the Persister).
-  std::uint64_t generation() const { return mailchimp_->generation() + civicrm_->generation(); }
+  // Moves on every change of any part (for the Persister).
+  std::uint64_t generation() const;
 
  private:
-  enum class Port { kMailchimp, kCivicrm };
+  // Which port a request came in on: Mailchimp's, CiviCRM's, or parts_[n]'s as kOther + n.
+  using Port = std::size_t;
+  static constexpr Port kMailchimp = 0;
+  static constexpr Port kCivicrm = 1;
+  static constexpr Port kOther = 2;
   http::Reply route(Port port, const http::Request& request, const http::Peer& peer);
   http::Reply reset(const http::Request& request, const http::Peer& peer);
   http::Reply requests(const http::Request& request, std::string_view query);
   // A request to the port's own part, timed and logged.
   http::Reply api(Port port, const http::Request& request, const http::Peer& peer);
+  // The part named `name` among parts_, or null.
+  Part* part_named(std::string_view name) const;
 
   MailchimpSandbox* mailchimp_;
   CivicrmSandbox* civicrm_;
   const Clock* clock_;
+  std::vector<Part*> parts_;
   RequestLog log_;
 };
 

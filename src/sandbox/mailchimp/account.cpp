@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <utility>
 
 #include "net/ascii.h"
 #include "sandbox/text.h"
@@ -43,6 +44,15 @@ std::string_view merge_type_name(MergeType t) {
 std::optional<MergeType> parse_merge_type(std::string_view s) {
   for (std::size_t i = 0; i < kMergeTypeNames.size(); ++i) {
     if (kMergeTypeNames[i] == s) return static_cast<MergeType>(i);
+  }
+  return std::nullopt;
+}
+std::string_view category_type_name(CategoryType t) {
+  return kCategoryTypeNames[static_cast<int>(t)];
+}
+std::optional<CategoryType> parse_category_type(std::string_view s) {
+  for (std::size_t i = 0; i < kCategoryTypeNames.size(); ++i) {
+    if (kCategoryTypeNames[i] == s) return static_cast<CategoryType>(i);
   }
   return std::nullopt;
 }
@@ -178,6 +188,77 @@ const TagDef* List::tag_by_id(std::uint32_t id) const {
   return nullptr;
 }
 
+TagDef* List::tag_by_id(std::uint32_t id) {
+  return const_cast<TagDef*>(std::as_const(*this).tag_by_id(id));
+}
+
+const InterestCategory* List::category(std::string_view id) const {
+  for (const InterestCategory& c : categories) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+InterestCategory* List::category(std::string_view id) {
+  return const_cast<InterestCategory*>(std::as_const(*this).category(id));
+}
+
+const Interest* List::interest(std::string_view id) const {
+  for (const Interest& i : interests) {
+    if (i.id == id) return &i;
+  }
+  return nullptr;
+}
+
+Interest* List::interest(std::string_view id) {
+  return const_cast<Interest*>(std::as_const(*this).interest(id));
+}
+
+bool List::group_id_taken(std::string_view id) const {
+  return category(id) != nullptr || interest(id) != nullptr;
+}
+
+int List::free_interest_bit() const {
+  std::uint64_t used = 0;
+  for (const Interest& i : interests)
+    used |= std::uint64_t{1} << i.bit;
+  for (std::size_t b = 0; b < kMaxInterests; ++b) {
+    if ((used & (std::uint64_t{1} << b)) == 0) return static_cast<int>(b);
+  }
+  return -1;
+}
+
+void List::clear_interest_bits(std::uint64_t mask) {
+  bool any = false;
+  for (Member& m : members) {
+    if ((m.interests & mask) == 0) continue;
+    m.interests &= ~mask;
+    any = true;
+  }
+  if (any) ++version;
+}
+
+std::vector<const InterestCategory*> List::ordered_categories() const {
+  std::vector<const InterestCategory*> v;
+  for (const InterestCategory& c : categories)
+    v.push_back(&c);
+  std::stable_sort(v.begin(), v.end(), [](const auto* a, const auto* b) {
+    return a->display_order < b->display_order;
+  });
+  return v;
+}
+
+std::vector<const Interest*> List::ordered_interests(std::string_view category_id) const {
+  std::vector<const Interest*> v;
+  for (const Interest& i : interests) {
+    if (i.category_id == category_id) v.push_back(&i);
+  }
+  std::stable_sort(v.begin(), v.end(), [](const auto* a, const auto* b) {
+    return a->display_order < b->display_order;
+  });
+  return v;
+}
+
 Member& List::add(Member&& m) {
   auto slot = static_cast<std::uint32_t>(members.size());
   members.push_back(std::move(m));
@@ -214,6 +295,7 @@ void List::forget(Member& m) {
   m.merges.clear();
   m.merges.shrink_to_fit();
   m.tags.clear();
+  m.interests = 0;
   m.extra.reset();
   ++version;
 }
@@ -245,6 +327,14 @@ Key16 Account::random16() {
   std::memcpy(k.data(), &a, 8);
   std::memcpy(k.data() + 8, &b, 8);
   return k;
+}
+
+std::string Account::new_group_id(const List& l) {
+  std::string id;
+  do {
+    id = random_hex(10);
+  } while (l.group_id_taken(id));
+  return id;
 }
 
 std::string Account::random_hex(std::size_t digits) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "concord/email.h"
@@ -104,13 +105,21 @@ struct MemberTag {
   Micros date_added = kNoTime;
 };
 
+// An event recorded on a member (POST …/members/{hash}/events). The API gives events no id.
+struct MemberEvent {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> properties;  // in the order given
+  Micros occurred_at = kNoTime;
+};
+
 // Rarely set fields, kept out of line.
 struct MemberExtra {
   std::string ip_signup;
   std::string ip_opt;
   std::string language;
-  std::string unsubscribe_reason;  // "" = the default text for the unsubscribe origin
-  std::string clean_reason;        // "hard" or "abuse" for cleaned members
+  std::string unsubscribe_reason;   // "" = the default text for the unsubscribe origin
+  std::string clean_reason;         // "hard" or "abuse" for cleaned members
+  std::vector<MemberEvent> events;  // in the order they were posted
 };
 
 using Key16 = std::array<std::uint8_t, 16>;
@@ -132,6 +141,9 @@ struct Member {
   Micros timestamp_opt = kNoTime;
   Micros last_changed = kNoTime;
   std::string merges;  // packed, see pack_merges()
+  // The groups the member is in: bit Interest::bit set. A list has at most kMaxInterests
+  // interests, so one word holds a member's whole `interests` map (an unset bit is false).
+  std::uint64_t interests = 0;
   std::vector<MemberTag> tags;
   std::unique_ptr<MemberExtra> extra;
 
@@ -240,9 +252,41 @@ class SlotIndex {
   std::size_t live_ = 0;
 };
 
+// A tag, which the API also shows as a static segment (GET /lists/{id}/segments): one id space,
+// one name per list (compared case-insensitively).
 struct TagDef {
   std::uint32_t id = 0;
   std::string name;
+  Micros created_at = kNoTime;
+  Micros updated_at = kNoTime;  // moves on a rename and when members are added or removed
+};
+
+// Interest categories (group titles) and their interests (group names), docs/sandbox.md
+// "Interest categories and interests".
+enum class CategoryType : std::uint8_t { kCheckboxes = 0, kDropdown, kRadio, kHidden };
+inline constexpr std::array<std::string_view, 4> kCategoryTypeNames = {"checkboxes", "dropdown",
+                                                                       "radio", "hidden"};
+std::string_view category_type_name(CategoryType t);
+std::optional<CategoryType> parse_category_type(std::string_view s);
+
+// "Cannot have more than 60 interests per list (Across all categories)".
+inline constexpr std::size_t kMaxInterests = 60;
+static_assert(kMaxInterests <= 64, "a member's interests are one 64-bit word");
+
+struct InterestCategory {
+  std::string id;  // 10 hex
+  std::string title;
+  int display_order = 0;
+  CategoryType type = CategoryType::kCheckboxes;
+  std::uint32_t grouping_id = 0;  // the legacy numeric id that webhooks still carry
+};
+
+struct Interest {
+  std::string id;  // 10 hex
+  std::string category_id;
+  std::string name;
+  int display_order = 0;
+  std::uint8_t bit = 0;  // its bit in Member::interests
 };
 
 enum WebhookEvent : int {
@@ -297,6 +341,8 @@ struct List {
   SlotIndex by_contact;        // contact_id -> slot
   std::unordered_set<Key16, Key16Hash> forgotten;  // hashes of permanently deleted emails
   std::vector<TagDef> tags;                        // the list's tags, by first use
+  std::vector<InterestCategory> categories;        // creation order
+  std::vector<Interest> interests;                 // creation order, at most kMaxInterests
   std::vector<Webhook> webhooks;
 
   std::array<std::int64_t, kStatusCount> counts{};  // live members by status
@@ -320,6 +366,22 @@ struct List {
   // Tag id for a name (case-insensitive), creating the tag when `create`. 0 when absent.
   std::uint32_t tag_id(std::string_view name, bool create, std::uint32_t* next_tag_id);
   const TagDef* tag_by_id(std::uint32_t id) const;
+  TagDef* tag_by_id(std::uint32_t id);
+
+  InterestCategory* category(std::string_view id);
+  const InterestCategory* category(std::string_view id) const;
+  const Interest* interest(std::string_view id) const;
+  Interest* interest(std::string_view id);
+  // Whether a category or an interest of the list has this id.
+  bool group_id_taken(std::string_view id) const;
+  // A bit that no interest uses; -1 when the list has kMaxInterests interests.
+  int free_interest_bit() const;
+  // Takes the bits of `mask` off every member (interests that are deleted).
+  void clear_interest_bits(std::uint64_t mask);
+  // The categories by display_order (then creation order), as the API lists them.
+  std::vector<const InterestCategory*> ordered_categories() const;
+  // A category's interests by display_order (then creation order).
+  std::vector<const Interest*> ordered_interests(std::string_view category_id) const;
 
   // Appends a member and indexes it. REQUIRES: no live member has its key or contact_id.
   Member& add(Member&& m);
@@ -342,6 +404,7 @@ struct Account {
   std::vector<std::string> sources{"API - Generic"};  // interned Member::source values
   std::uint32_t next_web_id = 100000001;
   std::uint32_t next_tag_id = 10001;
+  std::uint32_t next_grouping_id = 1001;  // legacy numeric ids of interest categories
   std::mt19937_64 rng{std::random_device{}()};
 
   std::string dc() const;  // the text after the last '-' of the key
@@ -350,6 +413,8 @@ struct Account {
   Key16 random16();
   std::uint64_t random_unique_email_id() { return rng() & 0xffffffffffull; }
   std::string random_hex(std::size_t digits);
+  // A new 10-hex id for a category or an interest of `l`.
+  std::string new_group_id(const List& l);
 };
 
 // The subscriber hash (md5 of the lower-cased email) as the API writes it: 32 hex digits.

@@ -212,8 +212,22 @@ http::Reply MailchimpSandbox::Impl::admin_member_hook(Ctx& c) {
     }
     if (m == nullptr) return problem_reply(c, not_found());
     json w_body = json::object();
-    for (const char* k : {"merge_fields", "email_type", "language", "vip"}) {
+    for (const char* k : {"merge_fields", "email_type", "language", "vip", "interests"}) {
       if (body.contains(k)) w_body[k] = body[k];
+    }
+    // Tags as the web app sets them: [{"name": "vip", "status": "active"|"inactive"}].
+    std::vector<std::pair<std::string, bool>> tag_ops;
+    if (auto it = body.find("tags"); it != body.end()) {
+      if (!it->is_array()) return problem_reply(c, invalid_resource("tags: expected an array"));
+      for (const json& t : *it) {
+        std::string name = t.is_object() ? t.value("name", "") : "";
+        std::string status = t.is_object() ? t.value("status", "") : "";
+        if (trim(name).empty() || (status != "active" && status != "inactive")) {
+          return problem_reply(c, invalid_resource("tags: expected [{\"name\": …, \"status\": "
+                                                   "\"active\" or \"inactive\"}]"));
+        }
+        tag_ops.emplace_back(trim(name), status == "active");
+      }
     }
     if (body.contains("new_email_address")) w_body["email_address"] = body["new_email_address"];
     std::string status_text = sget("status");
@@ -224,6 +238,9 @@ http::Reply MailchimpSandbox::Impl::admin_member_hook(Ctx& c) {
     if (auto p = update_member(*l, *m, w, w.status, src, true, m->email)) {
       return problem_reply(c, *p);
     }
+    Micros t = now();
+    for (const auto& [name, active] : tag_ops)
+      set_member_tag(*l, *m, tag_for_name(*l, name, active, t), active, t);
     if (to_archive && m->status != MemberStatus::kArchived) archive(*l, *m, src);
     m = l->find(w.email ? member_key(normalise_email(*w.email)) : m->key);
   } else {

@@ -1,5 +1,6 @@
 // The Mailchimp part's batch subscribe: POST /lists/{id} with up to 500 members, each created or
 // updated through the member state machine, with per-member errors in the answer.
+#include <algorithm>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_set>
@@ -121,23 +122,27 @@ http::Reply MailchimpSandbox::Impl::batch_subscribe(Ctx& c, const std::string& l
     }
     if (w.tags) {
       Micros t = now();
-      bool tag_changed = false;
       if (sync_tags && !is_new) {
-        tag_changed = !m->tags.empty();
-        m->tags.clear();
+        // The item's tags replace the member's: take off those it does not name.
+        std::vector<std::uint32_t> keep, current;
+        for (const std::string& name : *w.tags)
+          keep.push_back(tag_for_name(l, trim(name), false, t));
+        for (const MemberTag& mt : m->tags)
+          current.push_back(mt.tag_id);
+        for (std::uint32_t id : current) {
+          if (std::find(keep.begin(), keep.end(), id) == keep.end()) {
+            set_member_tag(l, *m, id, false, t);
+          }
+        }
       }
-      if (add_tags(l, *m, *w.tags, t)) tag_changed = true;
-      if (tag_changed) {
-        m->last_changed = t;
-        ++l.version;
-      }
+      add_tags(l, *m, *w.tags, t);
     }
     (is_new ? created_slots : updated_slots).push_back(l.slot_of(*m));
   }
   if (!created_slots.empty() || !updated_slots.empty()) changed();
   JsonOut o;
   Sel all;
-  MemberWriter mw(*account, l, c, all, true);
+  MemberWriter mw(*account, l, c, all, MemberShape::kBatch);
   o.begin_object();
   o.key("new_members");
   o.begin_array();

@@ -77,12 +77,18 @@ ojson list_json(const Ctx& c, const List& l, bool total_contacts) {
   links.push_back(link("batch-sub-unsub-members", self, "POST", def + "/BatchPOST-Response.json",
                        def + "/BatchPOST.json"));
   links.push_back(link("delete", self, "DELETE"));
+  links.push_back(link("interest-categories", self + "/interest-categories", "GET",
+                       def + "/InterestCategories/CollectionResponse.json",
+                       c.schema() + "/Paths/Lists/InterestCategories/Collection.json"));
   links.push_back(link("members", self + "/members", "GET",
                        def + "/Members/CollectionResponse.json",
                        c.schema() + "/Paths/Lists/Members/Collection.json"));
   links.push_back(link("merge-fields", self + "/merge-fields", "GET",
                        def + "/MergeFields/CollectionResponse.json",
                        c.schema() + "/Paths/Lists/MergeFields/Collection.json"));
+  links.push_back(link("segments", self + "/segments", "GET",
+                       def + "/Segments/CollectionResponse.json",
+                       c.schema() + "/Paths/Lists/Segments/Collection.json"));
   links.push_back(link("webhooks", self + "/webhooks", "GET",
                        def + "/Webhooks/CollectionResponse.json",
                        c.schema() + "/Paths/Lists/Webhooks/Collection.json"));
@@ -136,12 +142,15 @@ http::Reply MailchimpSandbox::Impl::get_list(Ctx& c, const List& l) {
 }
 
 http::Reply MailchimpSandbox::Impl::tag_search(Ctx& c, const List& l) {
+  // The spec lists no paging parameters, but the endpoint pages like the others: 10 by default,
+  // `count` and `offset` honoured (reference §16.2).
   std::string prefix = http::ascii::to_lower(c.q("name"));
+  std::int64_t count = c.count(), offset = c.offset();
   ojson arr = ojson::array();
-  std::size_t total = 0;
+  std::int64_t total = 0;
   for (const TagDef& t : l.tags) {
     if (http::ascii::to_lower(t.name).rfind(prefix, 0) != 0) continue;
-    ++total;
+    if (total++ < offset || total > offset + count) continue;
     ojson j = ojson::object();
     j["id"] = t.id;
     j["name"] = t.name;

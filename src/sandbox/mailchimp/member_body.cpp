@@ -37,7 +37,7 @@ std::string email_problem(std::string_view raw) {
 }
 
 // Parses and validates a member body: schema (types, enums, required fields), then the email,
-// then merge values. Unknown merge tags are ignored, as the live API does.
+// then merge values, then interests. Unknown merge tags are ignored, as the live API does.
 std::optional<Problem> parse_member_body(const json& body, const List& l, BodyKind kind,
                                          MemberWrite* w) {
   ojson errors = ojson::array();
@@ -72,9 +72,19 @@ std::optional<Problem> parse_member_body(const json& body, const List& l, BodyKi
       w->vip = it->get<bool>();
     }
   }
-  for (const char* obj : {"interests", "location"}) {
-    if (auto it = body.find(obj); it != body.end() && !it->is_object()) {
-      errors.push_back(type_error(obj, "object", *it));
+  if (auto it = body.find("location"); it != body.end() && !it->is_object()) {
+    errors.push_back(type_error("location", "object", *it));
+  }
+  const json* interests = nullptr;
+  if (auto it = body.find("interests"); it != body.end()) {
+    if (!it->is_object()) {
+      errors.push_back(type_error("interests", "object", *it));
+    } else {
+      interests = &*it;
+      for (auto kv = it->begin(); kv != it->end(); ++kv) {
+        if (!kv->is_boolean())
+          errors.push_back(type_error("interests." + kv.key(), "boolean", *kv));
+      }
     }
   }
   if (auto it = body.find("marketing_permissions"); it != body.end() && !it->is_array()) {
@@ -189,6 +199,21 @@ std::optional<Problem> parse_member_body(const json& body, const List& l, BodyKi
     }
     if (!merge_errors.empty()) {
       return invalid_resource("Your merge fields were invalid.", std::move(merge_errors));
+    }
+  }
+  if (interests != nullptr) {
+    for (auto kv = interests->begin(); kv != interests->end(); ++kv) {
+      const Interest* i = l.interest(kv.key());
+      // The live API's words, without an `errors` array (docs/sandbox.md).
+      if (i == nullptr) return invalid_resource("Invalid interest ID: '" + kv.key() + "'.");
+      std::uint64_t bit = std::uint64_t{1} << i->bit;
+      if (kv->get<bool>()) {
+        w->interests_on |= bit;
+        w->interests_off &= ~bit;
+      } else {
+        w->interests_off |= bit;
+        w->interests_on &= ~bit;
+      }
     }
   }
   return std::nullopt;

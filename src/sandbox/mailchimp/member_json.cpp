@@ -17,6 +17,7 @@ constexpr std::array<std::string_view, kFCount> kMemberFieldNames = {
     "unsubscribe_reason",
     "consents_to_one_to_one_messaging",
     "merge_fields",
+    "interests",
     "stats",
     "ip_signup",
     "timestamp_signup",
@@ -34,10 +35,15 @@ constexpr std::array<std::string_view, kFCount> kMemberFieldNames = {
     "list_id",
     "_links"};
 
-// Fields absent from the batch-subscribe member shape (List Members_5 in the spec).
-bool in_batch_shape(int f) {
-  return f != kFContactId && f != kFFullName && f != kFWebId && f != kFUnsubscribeReason &&
-         f != kFConsents && f != kFSource;
+// Whether a field is in a shape: List Members_5 (batch) lacks the identity and consent fields of
+// the full member; List Members_3 (segment members) also lacks the tags.
+bool in_shape(int f, MemberShape shape) {
+  if (shape == MemberShape::kFull) return true;
+  if (f == kFContactId || f == kFFullName || f == kFWebId || f == kFUnsubscribeReason ||
+      f == kFConsents || f == kFSource) {
+    return false;
+  }
+  return shape == MemberShape::kBatch || (f != kFTagsCount && f != kFTags);
 }
 
 ojson member_links(const std::string& base, const std::string& schema, const std::string& list_id,
@@ -79,11 +85,13 @@ void write_const(JsonOut& o, std::string_view text, const Sel& s) {
 }  // namespace
 
 MemberWriter::MemberWriter(const Account& a, const List& l, const Ctx& c, const Sel& sel,
-                           bool batch_shape)
+                           MemberShape shape)
     : account_(a), list_(l), base_(c.base()), schema_(c.schema()) {
   for (int f = 0; f < kFCount; ++f) {
-    on_[f] = (!batch_shape || in_batch_shape(f)) && sel.child(kMemberFieldNames[f], &sub_[f]);
+    on_[f] = in_shape(f, shape) && sel.child(kMemberFieldNames[f], &sub_[f]);
   }
+  // "Present only if the list has groups" (reference §4.2).
+  if (l.interests.empty()) on_[kFInterests] = false;
   // The _links text with a marker where the hash goes.
   static constexpr std::string_view kMarker = "@@HASH@@";
   std::string tmpl = member_links(base_, schema_, l.id, std::string(kMarker)).dump();
@@ -149,6 +157,10 @@ void MemberWriter::write(JsonOut& o, const Member& m) const {
       case kFMergeFields:
         o.key("merge_fields");
         write_merges(o, m, s);
+        break;
+      case kFInterests:
+        o.key("interests");
+        write_interests(o, m, s);
         break;
       case kFStats:
         o.key("stats");
@@ -288,6 +300,18 @@ void MemberWriter::write_tags(JsonOut& o, const Member& m, const Sel& s) const {
     o.end_object();
   }
   o.end_array();
+}
+
+void MemberWriter::write_interests(JsonOut& o, const Member& m, const Sel& s) const {
+  // Every interest of the list, true or false, keyed by interest id.
+  o.begin_object();
+  for (const Interest& i : list_.interests) {
+    Sel c;
+    if (!s.child(i.id, &c)) continue;
+    o.key(i.id);
+    o.boolean((m.interests >> i.bit) & 1);
+  }
+  o.end_object();
 }
 
 }  // namespace concord::sandbox

@@ -1,5 +1,6 @@
 // How the Mailchimp part shows members: the member resource of the API, with `fields` and
-// `exclude_fields` decided once for a whole page, and the batch-subscribe shape.
+// `exclude_fields` decided once for a whole page, and the smaller shapes of batch answers and
+// segment members.
 //
 // Thread-safety: a MemberWriter reads the account and list it was made with; the caller holds the
 // account's lock while it is used.
@@ -29,6 +30,7 @@ enum MemberField : int {
   kFUnsubscribeReason,
   kFConsents,
   kFMergeFields,
+  kFInterests,
   kFStats,
   kFIpSignup,
   kFTimestampSignup,
@@ -48,12 +50,19 @@ enum MemberField : int {
   kFCount,
 };
 
+// Which member schema of the spec an answer uses.
+enum class MemberShape {
+  kFull,     // List Members: GET/POST/PUT/PATCH member, POST segment member
+  kBatch,    // List Members_5: batch subscribe, members_added/members_removed of a segment batch
+  kSegment,  // List Members_3: GET segment members (also without tags and tags_count)
+};
+
 // Writes members as the API shows them.
 class MemberWriter {
  public:
-  // `sel` applies to each member; `batch_shape` leaves out the fields the batch-subscribe answer
-  // does not have. The account and the list must outlive the writer.
-  MemberWriter(const Account& a, const List& l, const Ctx& c, const Sel& sel, bool batch_shape);
+  // `sel` applies to each member; `shape` leaves out the fields its schema does not have. The
+  // account and the list must outlive the writer.
+  MemberWriter(const Account& a, const List& l, const Ctx& c, const Sel& sel, MemberShape shape);
 
   void write(JsonOut& o, const Member& m) const;
   // FNAME and LNAME, as the API's full_name joins them.
@@ -62,6 +71,7 @@ class MemberWriter {
  private:
   void write_merges(JsonOut& o, const Member& m, const Sel& s) const;
   void write_tags(JsonOut& o, const Member& m, const Sel& s) const;
+  void write_interests(JsonOut& o, const Member& m, const Sel& s) const;
 
   const Account& account_;
   const List& list_;

@@ -31,7 +31,10 @@ std::string MemberQuery::key() const {
   }
   k += email_type + '|' + (vip_only ? "v" : "-") + '|' + unique_email_id + '|' +
        std::to_string(static_cast<int>(sort)) + (desc ? "d" : "a") +
-       (archived_in_listing ? "A" : "-");
+       (archived_in_listing ? "A" : "-") + '|';
+  k += (interest_match ? std::to_string(static_cast<int>(*interest_match)) : "-") + ':' +
+       std::to_string(interest_mask) + '|' + std::to_string(tag_id) + '|' +
+       std::to_string(statuses);
   return k;
 }
 
@@ -54,6 +57,27 @@ bool MemberQuery::matches(const Member& m) const {
   if (!email_type.empty() && (email_type == "text") != m.text_email) return false;
   if (vip_only && !m.vip) return false;
   if (!unique_email_id.empty() && ueid_hex(m.unique_email_id) != unique_email_id) return false;
+  if (interest_match) {
+    std::uint64_t in = m.interests & interest_mask;
+    switch (*interest_match) {
+      case InterestMatch::kAny:
+        if (in == 0) return false;
+        break;
+      case InterestMatch::kAll:
+        if (in != interest_mask) return false;
+        break;
+      case InterestMatch::kNone:
+        if (in != 0) return false;
+        break;
+    }
+  }
+  if (((statuses >> static_cast<int>(m.status)) & 1) == 0) return false;
+  if (tag_id != 0) {
+    bool tagged = false;
+    for (const MemberTag& t : m.tags)
+      tagged = tagged || t.tag_id == tag_id;
+    if (!tagged) return false;
+  }
   return true;
 }
 

@@ -1,6 +1,8 @@
 // The Mailchimp part's member state machine, shared by every write (API, batch, admin hooks):
 // status changes and what they record, creation, updates with their email-change and compliance
 // rules, archiving and forgetting, and the webhook events each fires.
+#include <algorithm>
+
 #include "concord/email.h"
 #include "sandbox/mailchimp/routing.h"
 #include "sandbox/text.h"
@@ -86,16 +88,35 @@ bool MailchimpSandbox::Impl::add_tags(List& l, Member& m, const std::vector<std:
   for (const std::string& name : names) {
     std::string n = trim(name);
     if (n.empty()) continue;
-    std::uint32_t id = l.tag_id(n, true, &account->next_tag_id);
-    bool dup = false;
-    for (const MemberTag& mt : m.tags)
-      dup = dup || mt.tag_id == id;
-    if (!dup) {
-      m.tags.push_back(MemberTag{id, t});
-      added = true;
-    }
+    added = set_member_tag(l, m, tag_for_name(l, n, true, t), true, t) || added;
   }
   return added;
+}
+
+std::uint32_t MailchimpSandbox::Impl::tag_for_name(List& l, std::string_view name, bool create,
+                                                   Micros t) {
+  std::size_t before = l.tags.size();
+  std::uint32_t id = l.tag_id(name, create, &account->next_tag_id);
+  if (l.tags.size() != before) l.tags.back().created_at = l.tags.back().updated_at = t;
+  return id;
+}
+
+bool MailchimpSandbox::Impl::set_member_tag(List& l, Member& m, std::uint32_t tag_id, bool on,
+                                            Micros t) {
+  if (tag_id == 0) return false;
+  auto it = std::find_if(m.tags.begin(), m.tags.end(),
+                         [tag_id](const MemberTag& mt) { return mt.tag_id == tag_id; });
+  if (on == (it != m.tags.end())) return false;
+  if (on) {
+    m.tags.push_back(MemberTag{tag_id, t});
+  } else {
+    m.tags.erase(it);
+  }
+  // A tag is a static segment: its membership changed, and so did the member.
+  if (TagDef* def = l.tag_by_id(tag_id)) def->updated_at = t;
+  m.last_changed = t;
+  ++l.version;
+  return true;
 }
 
 Member& MailchimpSandbox::Impl::create_member(List& l, const MemberWrite& w, MemberStatus status,
@@ -131,6 +152,7 @@ Member& MailchimpSandbox::Impl::create_member(List& l, const MemberWrite& w, Mem
   for (const auto& [i, v] : w.merges)
     values[static_cast<std::size_t>(i)] = v;
   m.merges = pack_merges(values);
+  m.interests = w.interests_on;
   if (w.language || w.ip_signup || w.ip_opt) {
     MemberExtra& x = m.ext();
     x.language = w.language.value_or("");
@@ -202,6 +224,11 @@ std::optional<Problem> MailchimpSandbox::Impl::update_member(List& l, Member& m,
   if (packed != m.merges) {
     m.merges = std::move(packed);
     changed_any = profile = true;
+  }
+  if (std::uint64_t groups = (m.interests | w.interests_on) & ~w.interests_off;
+      groups != m.interests) {
+    m.interests = groups;
+    changed_any = profile = true;  // a change of groups is a profile change (§15.4)
   }
   if (w.text_email && *w.text_email != m.text_email) {
     m.text_email = *w.text_email;

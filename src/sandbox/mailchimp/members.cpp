@@ -14,13 +14,44 @@
 #include "sandbox/times.h"
 
 namespace concord::sandbox {
+namespace {
+
+// The group filter of GET members: the spec says interest_category_id, interest_ids (a
+// comma-separated list of the category's interests) and interest_match go together.
+std::optional<Problem> read_interest_filter(const Ctx& c, const List& l, MemberQuery* q) {
+  bool any = c.has("interest_category_id") || c.has("interest_ids") || c.has("interest_match");
+  if (!any) return std::nullopt;
+  if (!c.has("interest_category_id") || !c.has("interest_ids") || !q->interest_match) {
+    return invalid_resource(
+        "interest_category_id, interest_ids and interest_match must be used together.");
+  }
+  std::string category(c.q("interest_category_id"));
+  if (l.category(category) == nullptr) {
+    return invalid_resource("Invalid interest category ID: '" + category + "'.");
+  }
+  std::string_view ids = c.q("interest_ids");
+  while (!ids.empty()) {
+    std::size_t comma = ids.find(',');
+    std::string id = trim(ids.substr(0, comma));
+    ids = comma == std::string_view::npos ? std::string_view() : ids.substr(comma + 1);
+    if (id.empty()) continue;
+    const Interest* i = l.interest(id);
+    if (i == nullptr || i->category_id != category) {
+      return invalid_resource("Invalid interest ID: '" + id + "'.");
+    }
+    q->interest_mask |= std::uint64_t{1} << i->bit;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::string MailchimpSandbox::Impl::member_json(const Ctx& c, const List& l, const Member& m,
                                                 bool use_fields) const {
   FieldTree inc, exc;
   Sel s;
   if (use_fields) s = root_sel(c, &inc, &exc);
-  MemberWriter mw(*account, l, c, s, false);
+  MemberWriter mw(*account, l, c, s, MemberShape::kFull);
   JsonOut o;
   mw.write(o, m);
   return std::move(o.buf);
@@ -70,7 +101,22 @@ http::Reply MailchimpSandbox::Impl::get_members(Ctx& c, const List& l) {
     }
     q.email_type = std::string(t);
   }
+  if (c.has("interest_match")) {
+    std::string_view im = c.q("interest_match");
+    if (im == "any") {
+      q.interest_match = InterestMatch::kAny;
+    } else if (im == "all") {
+      q.interest_match = InterestMatch::kAll;
+    } else if (im == "none") {
+      q.interest_match = InterestMatch::kNone;
+    } else {
+      errors.push_back(field_error("interest_match",
+                                   "Data presented is not one of the accepted values: any, all, "
+                                   "none."));
+    }
+  }
   if (!errors.empty()) return problem_reply(c, schema_problem(std::move(errors)));
+  if (auto p = read_interest_filter(c, l, &q)) return problem_reply(c, *p);
   if (c.has("since_last_campaign") && !q.status) {
     return problem_reply(
         c, invalid_resource("Status is required when using since_last_campaign filter.",
@@ -109,7 +155,7 @@ http::Reply MailchimpSandbox::Impl::get_members(Ctx& c, const List& l) {
   if (root.child("members", &ms)) {
     o.key("members");
     o.begin_array();
-    MemberWriter mw(*account, l, c, ms, false);
+    MemberWriter mw(*account, l, c, ms, MemberShape::kFull);
     auto end = std::min<std::int64_t>(offset + count, static_cast<std::int64_t>(slots->size()));
     for (std::int64_t i = offset; i < end; ++i) {
       mw.write(o, l.members[(*slots)[static_cast<std::size_t>(i)]]);
@@ -156,6 +202,12 @@ Member* MailchimpSandbox::Impl::resolve(List& l, const std::string& seg, MemberK
   *key_known = true;
   if (Member* m = l.find(*key_out)) return m;
   return l.find_contact(bytes);
+}
+
+Member* MailchimpSandbox::Impl::resolve_hash(List& l, const std::string& seg) {
+  MemberKey key;
+  if (!parse_hex16(seg, &key.bytes)) return nullptr;
+  return l.find(key);
 }
 
 http::Reply MailchimpSandbox::Impl::get_member(Ctx& c, const std::string& list_id,
@@ -282,7 +334,7 @@ http::Reply MailchimpSandbox::Impl::delete_permanent(Ctx& c, const std::string& 
                                                      const std::string& seg) {
   std::unique_lock<std::shared_mutex> lock(mu);
   List& l = *account->find_list(list_id);
-  Member* m = resolve(l, seg);
+  Member* m = resolve_hash(l, seg);  // hash only (§16.6)
   if (m == nullptr) return problem_reply(c, not_found());
   forget(l, *m, Source::kApi);
   changed();
@@ -348,29 +400,16 @@ http::Reply MailchimpSandbox::Impl::member_tags(Ctx& c, const std::string& list_
   if (!errors.empty()) return problem_reply(c, schema_problem(std::move(errors)));
   std::unique_lock<std::shared_mutex> lock(mu);
   List& l = *account->find_list(list_id);
-  Member* m = resolve(l, seg);
+  // Hash only: the spec does not let this operation take an email or a contact_id (§16.6).
+  Member* m = resolve_hash(l, seg);
   if (m == nullptr) return problem_reply(c, not_found());
   bool changed_any = false;
   Micros t = now();
   for (const auto& [name, active] : ops) {
     if (name.empty()) continue;
-    std::uint32_t id = l.tag_id(name, active, &account->next_tag_id);
-    if (id == 0) continue;
-    auto it = std::find_if(m->tags.begin(), m->tags.end(),
-                           [id](const MemberTag& mt) { return mt.tag_id == id; });
-    if (active && it == m->tags.end()) {
-      m->tags.push_back(MemberTag{id, t});
-      changed_any = true;
-    } else if (!active && it != m->tags.end()) {
-      m->tags.erase(it);
-      changed_any = true;
-    }
+    changed_any = set_member_tag(l, *m, tag_for_name(l, name, active, t), active, t) || changed_any;
   }
-  if (changed_any) {
-    m->last_changed = t;
-    ++l.version;
-    changed();
-  }
+  if (changed_any) changed();
   return no_content(c);
 }
 

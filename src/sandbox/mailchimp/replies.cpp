@@ -172,6 +172,10 @@ ojson type_error(std::string_view field, std::string_view expected, const json& 
                                 " found instead");
 }
 
+ojson blank_error(std::string_view field) {
+  return field_error(field, "This value should not be blank.");
+}
+
 ojson missing_fields_error(const std::vector<std::string>& names) {
   std::string msg = "Required fields were not provided: ";
   for (std::size_t i = 0; i < names.size(); ++i)

@@ -74,6 +74,9 @@ Problem too_many_requests(int limit);
 ojson field_error(std::string_view field, std::string_view message);
 // "Schema describes <expected>, <type of v> found instead" for `field`.
 ojson type_error(std::string_view field, std::string_view expected, const json& v);
+// "This value should not be blank." for `field`: a name or title of only white space (the
+// sandbox's wording; the reference records none).
+ojson blank_error(std::string_view field);
 // "Required fields were not provided: a, b" (field "").
 ojson missing_fields_error(const std::vector<std::string>& names);
 

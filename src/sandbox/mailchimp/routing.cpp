@@ -86,6 +86,10 @@ std::string MailchimpFaults::read(const json& body) {
   if (auto it = body.find("archived_in_listing"); it != body.end() && it->is_boolean()) {
     archived_in_listing = it->get<bool>();
   }
+  if (auto it = body.find("segment_non_member_errors"); it != body.end()) {
+    if (!it->is_boolean()) return "segment_non_member_errors: expected true or false";
+    segment_non_member_errors = it->get<bool>();
+  }
   return "";
 }
 
@@ -93,6 +97,7 @@ void MailchimpFaults::write(ojson& j) const {
   FaultConfig::write(j);
   j["max_concurrent"] = max_concurrent;
   j["archived_in_listing"] = archived_in_listing;
+  j["segment_non_member_errors"] = segment_non_member_errors;
 }
 
 MailchimpSandbox::Impl::Impl(std::unique_ptr<Account> a, SandboxClock* c, MailchimpOptions o)
@@ -275,6 +280,7 @@ http::Reply MailchimpSandbox::Impl::api(Ctx& c) {
       return problem_reply(c, method_not_allowed("GET, PUT, PATCH, DELETE"));
     }
     if (n == 6 && s[5] == "tags") return member_tags(c, list_id, seg);
+    if (n == 6 && s[5] == "events") return member_events(c, list_id, seg);
     if (n == 7 && s[5] == "actions" && s[6] == "delete-permanent") {
       if (m != "POST") return problem_reply(c, method_not_allowed("POST"));
       return delete_permanent(c, list_id, seg);
@@ -285,6 +291,20 @@ http::Reply MailchimpSandbox::Impl::api(Ctx& c) {
     return merge_fields(c, list_id, n == 5 ? &s[4] : nullptr);
   }
   if (sub == "webhooks" && n <= 5) return webhooks(c, list_id, n == 5 ? &s[4] : nullptr);
+  if (sub == "interest-categories") {
+    if (n <= 5) return interest_categories(c, list_id, n == 5 ? &s[4] : nullptr);
+    if (s[5] == "interests" && n <= 7) {
+      return interests(c, list_id, s[4], n == 7 ? &s[6] : nullptr);
+    }
+    return problem_reply(c, not_found());
+  }
+  if (sub == "segments") {
+    if (n <= 5) return segments(c, list_id, n == 5 ? &s[4] : nullptr);
+    if (s[5] == "members" && n <= 7) {
+      return segment_members(c, list_id, s[4], n == 7 ? &s[6] : nullptr);
+    }
+    return problem_reply(c, not_found());
+  }
   if (sub == "tag-search" && n == 4) {
     if (m != "GET") return problem_reply(c, method_not_allowed("GET"));
     std::shared_lock<std::shared_mutex> lock(mu);

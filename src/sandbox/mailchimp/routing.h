@@ -2,8 +2,9 @@
 //
 // routing.cpp takes a request in (faults, the concurrency limit, authentication) and dispatches it
 // to a route. Each route is defined in the file of its resource: lists.cpp, members.cpp,
-// batches.cpp, merge_fields.cpp, webhooks.cpp; member_states.cpp holds the member state machine
-// the writes share, admin.cpp the admin routes under /_sandbox/.
+// batches.cpp, merge_fields.cpp, webhooks.cpp, interests.cpp, segments.cpp, events.cpp;
+// member_states.cpp holds the member state machine the writes share, admin.cpp the admin routes
+// under /_sandbox/.
 //
 // The account lives behind one shared mutex: reads share it, writes take it alone. Webhook
 // deliveries leave from the delivery queue's thread in the order of the changes.
@@ -37,6 +38,9 @@ namespace concord::sandbox {
 struct MailchimpFaults : FaultConfig {
   int max_concurrent = 10;  // simultaneous requests per API key; 0: no limit
   bool archived_in_listing = true;
+  // Whether POST /segments/{id} lists addresses that are not on the list in `errors` (else they
+  // are only ignored, as the spec says); the reference leaves it open.
+  bool segment_non_member_errors = false;
 
   std::string read(const json& body);
   void write(ojson& j) const;
@@ -98,11 +102,30 @@ struct MailchimpSandbox::Impl {
     bool known;
     return resolve(l, seg, &key, &known);
   }
+  // The member a subscriber hash names, for the operations that take nothing else (§16.6).
+  Member* resolve_hash(List& l, const std::string& seg);
   // The member as the API shows it (with the request's `fields` when `use_fields`).
   std::string member_json(const Ctx& c, const List& l, const Member& m, bool use_fields) const;
 
   // Batch subscribe (batches.cpp).
   http::Reply batch_subscribe(Ctx& c, const std::string& list_id);
+
+  // Interest categories and interests (interests.cpp).
+  http::Reply interest_categories(Ctx& c, const std::string& list_id,
+                                  const std::string* category_id);
+  http::Reply interests(Ctx& c, const std::string& list_id, const std::string& category_id,
+                        const std::string* interest_id);
+
+  // Static segments, i.e. tags (segments.cpp).
+  http::Reply segments(Ctx& c, const std::string& list_id, const std::string* segment_id);
+  http::Reply list_segments(Ctx& c, const std::string& list_id);
+  http::Reply segment_batch(Ctx& c, const std::string& list_id, const std::string& segment_id);
+  // GET and POST …/segments/{id}/members, or DELETE …/members/{hash} when `seg` is given.
+  http::Reply segment_members(Ctx& c, const std::string& list_id, const std::string& segment_id,
+                              const std::string* seg);
+
+  // Member events (events.cpp).
+  http::Reply member_events(Ctx& c, const std::string& list_id, const std::string& seg);
 
   // Merge fields (merge_fields.cpp).
   http::Reply merge_fields(Ctx& c, const std::string& list_id, const std::string* merge_id);
@@ -129,6 +152,12 @@ struct MailchimpSandbox::Impl {
   std::optional<Problem> check_required_new(const List& l, const MemberWrite& w);
   // Adds the named tags the member does not have yet. Returns whether any was added.
   bool add_tags(List& l, Member& m, const std::vector<std::string>& names, Micros t);
+  // The id of the list's tag with this name (case-insensitive); a new tag, created at `t`, when
+  // `create`; 0 when absent.
+  std::uint32_t tag_for_name(List& l, std::string_view name, bool create, Micros t);
+  // Puts a tag on a member or takes it off. When that changes something, the member's
+  // last_changed and the tag's updated_at move to `t`. Returns whether it changed something.
+  bool set_member_tag(List& l, Member& m, std::uint32_t tag_id, bool on, Micros t);
   void archive(List& l, Member& m, Source src);
   void forget(List& l, Member& m, Source src);
 };

@@ -2,7 +2,8 @@
 //
 // MailchimpSandbox::handle() answers
 //   * the API under /3.0/ (auth, /ping, /lists, members with the real state machine,
-//     batch-subscribe, tags, merge fields, list webhooks), with fault injection and a limit on
+//     batch-subscribe, tags and static segments, interest categories and interests, member
+//     events, merge fields, list webhooks), with fault injection and a limit on
 //     simultaneous requests per API key applied before the request is handled, and
 //   * the admin routes under /_sandbox/ (loopback peers only): reset, state, clock, faults, the
 //     member hooks that the API cannot do (self-unsubscribe, bounce, ...), webhook deliveries.

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "sandbox/mailchimp/merge_values.h"
+#include "sandbox/mailchimp/seed_groups.h"
 #include "sandbox/text.h"
 #include "sandbox/times.h"
 
@@ -169,7 +170,20 @@ class Loader {
     }
     b.buffered.clear();
     b.buffered.shrink_to_fit();
+    // The keys that came after the list's first member, read now that the list is complete.
+    if (!read_groups(b, li, l)) return false;
     List& list = *b.list;
+    for (const auto& [slot, interests] : b.pending_interests) {
+      if (!read_member_interests(interests, list, &list.members[slot].interests, &error,
+                                 path_of_member(li, slot) + ".interests")) {
+        return false;
+      }
+    }
+    b.pending_interests.clear();
+    for (TagDef& t : list.tags) {
+      if (t.created_at == kNoTime) t.created_at = to_seconds(now_);
+      if (t.updated_at == kNoTime) t.updated_at = t.created_at;
+    }
     if (!get_string(l, "id", &list.id, &error, path) ||
         !get_string(l, "name", &list.name, &error, path) ||
         !get_time(l, "date_created", &list.date_created, &error, path)) {
@@ -262,7 +276,35 @@ class Loader {
     bool defs_ready = false;
     std::size_t count = 0;
     std::vector<json> buffered;
+    // Which of the list's keys read_groups() has read; the others come after its members.
+    bool tags_read = false, segments_read = false, categories_read = false;
+    std::vector<std::uint32_t> declared_segments;
+    // Members' interests read before the list's interest_categories: (slot, interests).
+    std::vector<std::pair<std::size_t, json>> pending_interests;
   };
+
+  // Reads the list's tags, segments and interest categories that `l` has and that were not read
+  // yet.
+  bool read_groups(Build& b, std::size_t li, const json& l) {
+    std::string path = "mailchimp.lists[" + std::to_string(li) + "]";
+    List& list = *b.list;
+    auto step = [&](const char* key, bool* done, auto read) {
+      if (*done) return true;
+      auto it = l.find(key);
+      if (it == l.end()) return true;
+      *done = true;
+      return it->is_null() || read(*it, path + "." + key);
+    };
+    auto segments = [&](const json& v, const std::string& p) {
+      return read_segments(v, account_, &list, &b.declared_segments, &error, p);
+    };
+    auto categories = [&](const json& v, const std::string& p) {
+      return read_interest_categories(v, account_, &list, &error, p);
+    };
+    // "tags" is the older form of "segments" ({id, name} only).
+    return step("tags", &b.tags_read, segments) && step("segments", &b.segments_read, segments) &&
+           step("interest_categories", &b.categories_read, categories);
+  }
 
   Build& build(std::size_t li) {
     if (builds_.size() <= li) builds_.resize(li + 1);
@@ -283,17 +325,7 @@ class Loader {
       list.merge_fields = default_merge_fields();
       list.next_merge_id = 5;
     }
-    if (auto it = l.find("tags"); it != l.end() && it->is_array()) {
-      for (const json& t : *it) {
-        if (!t.is_object() || !t.contains("name") || !t["name"].is_string()) continue;
-        TagDef def;
-        def.name = t["name"].get<std::string>();
-        def.id = t.value("id", 0u);
-        if (def.id == 0) def.id = account_->next_tag_id++;
-        account_->next_tag_id = std::max(account_->next_tag_id, def.id + 1);
-        list.tags.push_back(std::move(def));
-      }
-    }
+    if (!read_groups(b, li, l)) return false;
     b.defs_ready = true;
     return true;
   }
@@ -460,6 +492,24 @@ class Loader {
       m.last_changed = std::max(m.timestamp_opt, m.timestamp_signup);
       if (m.last_changed == kNoTime) m.last_changed = to_seconds(now_);
     }
+    const json* interests = nullptr;
+    if (auto it = o.find("interests"); it != o.end() && !it->is_null()) {
+      if (b.categories_read) {
+        if (!read_member_interests(*it, list, &m.interests, &error, path + ".interests")) {
+          return false;
+        }
+      } else {
+        interests = &*it;  // resolved when the list's interest_categories are read
+      }
+    }
+    if (auto it = o.find("events"); it != o.end() && !it->is_null()) {
+      std::vector<MemberEvent> events;
+      if (!read_member_events(*it, &events, &error, path + ".events")) return false;
+      for (MemberEvent& e : events) {
+        if (e.occurred_at == kNoTime) e.occurred_at = m.last_changed;
+      }
+      if (!events.empty()) m.ext().events = std::move(events);
+    }
     for (MemberTag& t : m.tags) {
       if (t.date_added == kNoTime) t.date_added = m.last_changed;
     }
@@ -469,6 +519,7 @@ class Loader {
       list.last_unsub = std::max(list.last_unsub, m.last_changed);
     }
     list.add(std::move(m));
+    if (interests != nullptr) b.pending_interests.emplace_back(list.members.size() - 1, *interests);
     return true;
   }
 

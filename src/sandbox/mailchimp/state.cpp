@@ -60,6 +60,37 @@ void write_member_state(JsonOut& o, const Account& a, const List& l, const Membe
     }
     o.end_array();
   }
+  if (m.interests != 0) {
+    // Only the groups the member is in: an interest left out is false.
+    o.key("interests");
+    o.begin_object();
+    for (const Interest& i : l.interests) {
+      if (((m.interests >> i.bit) & 1) == 0) continue;
+      o.key(i.id);
+      o.boolean(true);
+    }
+    o.end_object();
+  }
+  if (m.extra && !m.extra->events.empty()) {
+    o.key("events");
+    o.begin_array();
+    for (const MemberEvent& e : m.extra->events) {
+      o.begin_object();
+      o.key("name");
+      o.str(e.name);
+      o.key("properties");
+      o.begin_object();
+      for (const auto& [k, v] : e.properties) {
+        o.key(k);
+        o.str(v);
+      }
+      o.end_object();
+      o.key("occurred_at");
+      o.time(e.occurred_at);
+      o.end_object();
+    }
+    o.end_array();
+  }
   o.key("contact_id");
   o.str(key_hex(m.contact_id));
   o.key("unique_email_id");
@@ -93,6 +124,59 @@ void write_member_state(JsonOut& o, const Account& a, const List& l, const Membe
   o.end_object();
 }
 
+// The list's segments (its tags) and interest categories, in the API's shapes (without the
+// read-only keys), plus what reloading needs: each category's legacy grouping_id.
+void write_groups_state(JsonOut& o, const List& l) {
+  o.key("segments");
+  o.begin_array();
+  for (const TagDef& t : l.tags) {
+    o.begin_object();
+    o.key("id");
+    o.integer(t.id);
+    o.key("name");
+    o.str(t.name);
+    o.key("type");
+    o.str("static");
+    o.key("created_at");
+    o.time(t.created_at);
+    o.key("updated_at");
+    o.time(t.updated_at);
+    o.end_object();
+  }
+  o.end_array();
+  o.key("interest_categories");
+  o.begin_array();
+  for (const InterestCategory& cat : l.categories) {
+    o.begin_object();
+    o.key("id");
+    o.str(cat.id);
+    o.key("title");
+    o.str(cat.title);
+    o.key("display_order");
+    o.integer(cat.display_order);
+    o.key("type");
+    o.str(category_type_name(cat.type));
+    o.key("grouping_id");
+    o.integer(cat.grouping_id);
+    o.key("interests");
+    o.begin_array();
+    for (const Interest& i : l.interests) {
+      if (i.category_id != cat.id) continue;
+      o.begin_object();
+      o.key("id");
+      o.str(i.id);
+      o.key("name");
+      o.str(i.name);
+      o.key("display_order");
+      o.integer(i.display_order);
+      o.end_object();
+    }
+    o.end_array();
+    o.end_object();
+  }
+  o.end_array();
+}
+
 }  // namespace
 
 void write_mailchimp_state(JsonOut& o, const Account& a) {
@@ -122,17 +206,7 @@ void write_mailchimp_state(JsonOut& o, const Account& a) {
       o.value(merge_field_definition(f));
     }
     o.end_array();
-    o.key("tags");
-    o.begin_array();
-    for (const TagDef& t : l.tags) {
-      o.begin_object();
-      o.key("id");
-      o.integer(t.id);
-      o.key("name");
-      o.str(t.name);
-      o.end_object();
-    }
-    o.end_array();
+    write_groups_state(o, l);
     o.key("webhooks");
     o.begin_array();
     for (const Webhook& w : l.webhooks) {

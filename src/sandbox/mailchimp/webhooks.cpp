@@ -21,6 +21,33 @@ std::string form_encode(const Pairs& kv) {
   return out;
 }
 
+// The member's groups as webhooks carry them (reference §15.4): names, not ids. One
+// GROUPINGS[n] per category (the legacy numeric id, the category id as `unique_id`, its title,
+// and the names of the member's interests in it joined by ", "), and INTERESTS, the flat list of
+// the first grouping. Nothing when the list has no categories.
+void groupings_form(const List& l, const Member& m, Pairs* kv) {
+  std::vector<const InterestCategory*> cats = l.ordered_categories();
+  if (cats.empty()) return;
+  std::vector<std::string> groups;
+  for (const InterestCategory* cat : cats) {
+    std::string names;
+    for (const Interest* i : l.ordered_interests(cat->id)) {
+      if (((m.interests >> i->bit) & 1) == 0) continue;
+      if (!names.empty()) names += ", ";
+      names += i->name;
+    }
+    groups.push_back(std::move(names));
+  }
+  kv->emplace_back("data[merges][INTERESTS]", groups[0]);
+  for (std::size_t n = 0; n < cats.size(); ++n) {
+    std::string k = "data[merges][GROUPINGS][" + std::to_string(n) + "]";
+    kv->emplace_back(k + "[id]", std::to_string(cats[n]->grouping_id));
+    kv->emplace_back(k + "[unique_id]", cats[n]->id);
+    kv->emplace_back(k + "[name]", cats[n]->title);
+    kv->emplace_back(k + "[groups]", groups[n]);
+  }
+}
+
 // data[...] of a member for subscribe, unsubscribe and profile deliveries.
 void member_form(const List& l, const Member& m, Pairs* kv) {
   kv->emplace_back("data[id]", ueid_hex(m.unique_email_id));
@@ -45,6 +72,7 @@ void member_form(const List& l, const Member& m, Pairs* kv) {
     }
     kv->emplace_back(k, values[i]);
   }
+  groupings_form(l, m, kv);
   kv->emplace_back("data[ip_opt]", std::string(m.ext_ip_opt()));
   kv->emplace_back("data[ip_signup]", std::string(m.ext_ip_signup()));
 }
