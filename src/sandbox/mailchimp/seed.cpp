@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "sandbox/mailchimp/merge_values.h"
+#include "sandbox/mailchimp/seed_fields.h"
 #include "sandbox/mailchimp/seed_groups.h"
 #include "sandbox/text.h"
 #include "sandbox/times.h"
@@ -22,43 +23,9 @@ std::string path_of_member(std::size_t list, std::size_t member) {
   return "mailchimp.lists[" + std::to_string(list) + "].members[" + std::to_string(member) + "]";
 }
 
-bool get_string(const json& o, const char* key, std::string* out, std::string* err,
-                const std::string& path) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return true;
-  if (!it->is_string()) {
-    *err = path + "." + key + ": expected a string";
-    return false;
-  }
-  *out = it->get<std::string>();
-  return true;
-}
-
-bool get_time(const json& o, const char* key, Micros* out, std::string* err,
-              const std::string& path) {
-  std::string s;
-  if (!get_string(o, key, &s, err, path)) return false;
-  if (s.empty()) return true;
-  auto t = parse_iso8601(s);
-  if (!t.is_ok()) {
-    *err = path + "." + key + ": " + t.status().message();
-    return false;
-  }
-  *out = to_seconds(*t);
-  return true;
-}
-
-bool get_bool(const json& o, const char* key, bool* out, std::string* err,
-              const std::string& path) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return true;
-  if (!it->is_boolean()) {
-    *err = path + "." + key + ": expected true or false";
-    return false;
-  }
-  *out = it->get<bool>();
-  return true;
-}
+using seed_fields::get_bool;
+using seed_fields::get_string;
+using seed_fields::get_time;
 
 bool parse_merge_defs(const json& arr, std::vector<MergeField>* out, int* next_id, std::string* err,
                       const std::string& path) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "net/ascii.h"
+#include "sandbox/mailchimp/seed_fields.h"
 #include "sandbox/text.h"
 #include "sandbox/times.h"
 
@@ -11,44 +12,9 @@ namespace {
 
 using http::ascii::iequals;
 
-// Reads an optional string member; false (with *err) when it is not a string.
-bool opt_string(const json& o, const char* key, std::string* out, std::string* err,
-                const std::string& path) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return true;
-  if (!it->is_string()) {
-    *err = path + "." + key + ": expected a string";
-    return false;
-  }
-  *out = it->get<std::string>();
-  return true;
-}
-
-bool opt_int(const json& o, const char* key, std::int64_t* out, std::string* err,
-             const std::string& path) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return true;
-  if (!it->is_number_integer()) {
-    *err = path + "." + key + ": expected an integer";
-    return false;
-  }
-  *out = it->get<std::int64_t>();
-  return true;
-}
-
-bool opt_time(const json& o, const char* key, Micros* out, std::string* err,
-              const std::string& path) {
-  std::string s;
-  if (!opt_string(o, key, &s, err, path)) return false;
-  if (s.empty()) return true;
-  auto t = parse_iso8601(s);
-  if (!t.is_ok()) {
-    *err = path + "." + key + ": " + t.status().message();
-    return false;
-  }
-  *out = to_seconds(*t);
-  return true;
-}
+using seed_fields::get_int;
+using seed_fields::get_string;
+using seed_fields::get_time;
 
 // A declared group id: kept when given (it must be unused), else a new one.
 bool group_id(std::string* id, Account* a, const List& l, std::string* err,
@@ -79,8 +45,8 @@ bool read_interests(const json& arr, const InterestCategory& cat, Account* a, Li
     }
     Interest in;
     std::int64_t order = 0;
-    if (!opt_string(o, "id", &in.id, err, p) || !opt_string(o, "name", &in.name, err, p) ||
-        !opt_int(o, "display_order", &order, err, p)) {
+    if (!get_string(o, "id", &in.id, err, p) || !get_string(o, "name", &in.name, err, p) ||
+        !get_int(o, "display_order", &order, err, p)) {
       return false;
     }
     if (trim(in.name).empty()) {
@@ -126,9 +92,9 @@ bool read_interest_categories(const json& arr, Account* a, List* l, std::string*
     InterestCategory cat;
     std::string type = "checkboxes";
     std::int64_t order = 0, grouping = 0;
-    if (!opt_string(o, "id", &cat.id, err, p) || !opt_string(o, "title", &cat.title, err, p) ||
-        !opt_string(o, "type", &type, err, p) || !opt_int(o, "display_order", &order, err, p) ||
-        !opt_int(o, "grouping_id", &grouping, err, p)) {
+    if (!get_string(o, "id", &cat.id, err, p) || !get_string(o, "title", &cat.title, err, p) ||
+        !get_string(o, "type", &type, err, p) || !get_int(o, "display_order", &order, err, p) ||
+        !get_int(o, "grouping_id", &grouping, err, p)) {
       return false;
     }
     if (trim(cat.title).empty()) {
@@ -179,9 +145,9 @@ bool read_segments(const json& arr, Account* a, List* l, std::vector<std::uint32
     TagDef def;
     std::string type = "static";
     std::int64_t id = 0;
-    if (!opt_string(o, "name", &def.name, err, p) || !opt_string(o, "type", &type, err, p) ||
-        !opt_int(o, "id", &id, err, p) || !opt_time(o, "created_at", &def.created_at, err, p) ||
-        !opt_time(o, "updated_at", &def.updated_at, err, p)) {
+    if (!get_string(o, "name", &def.name, err, p) || !get_string(o, "type", &type, err, p) ||
+        !get_int(o, "id", &id, err, p) || !get_time(o, "created_at", &def.created_at, err, p) ||
+        !get_time(o, "updated_at", &def.updated_at, err, p)) {
       return false;
     }
     def.name = trim(def.name);
@@ -267,8 +233,8 @@ bool read_member_events(const json& arr, std::vector<MemberEvent>* out, std::str
     const json& o = arr[i];
     std::string p = path + "[" + std::to_string(i) + "]";
     MemberEvent e;
-    if (!o.is_object() || !opt_string(o, "name", &e.name, err, p) ||
-        !opt_time(o, "occurred_at", &e.occurred_at, err, p)) {
+    if (!o.is_object() || !get_string(o, "name", &e.name, err, p) ||
+        !get_time(o, "occurred_at", &e.occurred_at, err, p)) {
       if (err->empty()) *err = p + ": expected an object";
       return false;
     }
