@@ -25,8 +25,12 @@ enum class Origin : std::uint8_t {
   kCivicrm,    // a CiviCRM site's APIv4
   kStore,      // the local RocksDB store
   kConfig,     // the configuration file or the environment it names
+  kAuth0,      // an Auth0 tenant's Management API (a one-way people side)
+  kMixpanel,   // a Mixpanel project's Query API (a one-way people side)
+  kAmplitude,  // an Amplitude project's cohort API (a one-way people side)
 };
-std::string_view origin_name(Origin origin);  // "mailchimp", "civicrm", "store", "config", ""
+// "mailchimp", "civicrm", "store", "config", "auth0", "mixpanel", "amplitude", "".
+std::string_view origin_name(Origin origin);
 
 class [[nodiscard]] Status {
  public:

@@ -42,6 +42,12 @@ std::string_view origin_name(Origin origin) {
       return "store";
     case Origin::kConfig:
       return "config";
+    case Origin::kAuth0:
+      return "auth0";
+    case Origin::kMixpanel:
+      return "mixpanel";
+    case Origin::kAmplitude:
+      return "amplitude";
     case Origin::kNone:
       break;
   }

@@ -124,7 +124,11 @@ constexpr const char* kWebhookPending = "concord_webhook_pending";
 // The side an error came from, when it came from one.
 std::optional<Side> side_of(Origin origin) {
   if (origin == Origin::kMailchimp) return Side::kMailchimp;
-  if (origin == Origin::kCivicrm) return Side::kCrm;
+  // The one-way sources are the people side, as CiviCRM is.
+  if (origin == Origin::kCivicrm || origin == Origin::kAuth0 || origin == Origin::kMixpanel ||
+      origin == Origin::kAmplitude) {
+    return Side::kCrm;
+  }
   return std::nullopt;
 }
 

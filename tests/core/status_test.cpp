@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <utility>
+
 namespace concord {
 namespace {
 
@@ -13,6 +15,17 @@ TEST_CASE("an error says where it came from, through any context added later") {
   CHECK(s.retryable());
   CHECK(s.message() == "sync \"newsletter\": fetching the group: 503 Service Unavailable");
   CHECK(origin_name(s.origin()) == "civicrm");
+}
+
+TEST_CASE("every origin has its name") {
+  const std::pair<Origin, const char*> rows[] = {
+      {Origin::kMailchimp, "mailchimp"}, {Origin::kCivicrm, "civicrm"},
+      {Origin::kStore, "store"},         {Origin::kConfig, "config"},
+      {Origin::kAuth0, "auth0"},         {Origin::kMixpanel, "mixpanel"},
+      {Origin::kAmplitude, "amplitude"}, {Origin::kNone, ""},
+  };
+  for (const auto& [origin, name] : rows)
+    CHECK(origin_name(origin) == name);
 }
 
 TEST_CASE("the innermost origin is kept; OK stays OK") {
