@@ -68,6 +68,10 @@ struct Url {
   std::string origin() const;
 };
 
+// The value of an `Authorization` header for HTTP Basic authentication: "Basic " and the
+// base64 of "user:secret". (It holds the secret: never log it.)
+std::string basic_authorization(std::string_view user, std::string_view secret);
+
 // Percent-encodes a query value or path segment (RFC 3986 unreserved characters pass through).
 std::string url_encode(std::string_view s);
 // Decodes %XX (and '+' as space when `plus_is_space`, as in form bodies). Returns false on a bad

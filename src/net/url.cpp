@@ -5,6 +5,8 @@
 #include <string_view>
 
 #include "concord/http.h"
+
+#include <openssl/evp.h>
 #include "net/ascii.h"
 
 namespace concord::http {
@@ -200,6 +202,22 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
     out.emplace_back(std::move(name), std::move(value));
   }
   return out;
+}
+
+}  // namespace concord::http
+
+namespace concord::http {
+
+std::string basic_authorization(std::string_view user, std::string_view secret) {
+  std::string plain;
+  plain.reserve(user.size() + 1 + secret.size());
+  plain.append(user).append(1, ':').append(secret);
+  std::string out(4 * ((plain.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(plain.data()),
+                                static_cast<int>(plain.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return "Basic " + out;
 }
 
 }  // namespace concord::http

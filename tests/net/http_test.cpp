@@ -239,6 +239,16 @@ TEST_CASE("url_encode and url_decode", "[url]") {
   CHECK(out == all);
 }
 
+TEST_CASE("basic_authorization encodes user:secret as RFC 7617 says", "[url]") {
+  // RFC 7617's own example, and the padding of each length.
+  CHECK(http::basic_authorization("Aladdin", "open sesame") ==
+        "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+  CHECK(http::basic_authorization("a", "") == "Basic YTo=");
+  CHECK(http::basic_authorization("ab", "c") == "Basic YWI6Yw==");
+  CHECK(http::basic_authorization("", "") == "Basic Og==");
+  CHECK(http::basic_authorization("concord", "k3y-us6") == "Basic Y29uY29yZDprM3ktdXM2");
+}
+
 TEST_CASE("parse_query decodes pairs in order", "[url]") {
   using Pairs = std::vector<std::pair<std::string, std::string>>;
   CHECK(http::parse_query("") == Pairs{});

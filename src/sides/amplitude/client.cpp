@@ -1,6 +1,7 @@
 #include "concord/amplitude_client.h"
 
-#include <openssl/evp.h>
+#include "sides/json_answer.h"
+
 
 #include <algorithm>
 #include <cassert>
@@ -19,32 +20,8 @@ namespace {
 using json = nlohmann::json;
 using std::chrono::milliseconds;
 
-// The API's answers are a few levels deep (a cohort's definition a few more); anything deeper is
-// not an answer, and is refused as it is parsed.
-constexpr int kMaxAnswerDepth = 64;
 constexpr std::size_t kListedCohorts = 20;  // cohorts named in a "not found" error, at most
 constexpr std::size_t kSinkBatch = 1000;    // people handed to the sink per call
-
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-json parse_answer(std::string_view body) {
-  bool too_deep = false;
-  json j = json::parse(
-      body,
-      [&too_deep](int depth, json::parse_event_t, json&) {
-        if (depth > kMaxAnswerDepth) too_deep = true;
-        return !too_deep;
-      },
-      /*allow_exceptions=*/false);
-  return too_deep ? json(json::value_t::discarded) : j;
-}
 
 const json* find(const json& obj, const char* key) {
   if (!obj.is_object()) return nullptr;
@@ -105,7 +82,7 @@ struct AmplitudeClient::Impl {
   // The answer's words: error.metadata.details (the one error shape on record), else the start of
   // the body.
   std::string error_text(const http::Response& r) const {
-    json j = parse_answer(r.body);
+    json j = sides::parse_answer(r.body);
     const json* e = find(j, "error");
     std::string text;
     if (e != nullptr && e->is_string()) {
@@ -244,7 +221,7 @@ Status AmplitudeClient::Reader::resolve() {
   Result<http::Response> r = im_.get("/api/3/cohorts", what);
   if (!r) return r.status();
   if (r->status != 200) return im_.api_error(*r, what);
-  json answer = parse_answer(r->body);
+  json answer = sides::parse_answer(r->body);
   const json* list = find(answer, "cohorts");
   if (list == nullptr || !list->is_array()) {
     return Status::unavailable(what + ": the answer has no cohorts list");
@@ -311,7 +288,7 @@ Result<std::string> AmplitudeClient::Reader::request_export(Micros* server_time)
   Result<Micros> t = parse_http_date(r->header("Date"));
   *server_time = t ? *t : kNoTime;
   if (r->status != 202 && r->status != 200) return im_.api_error(*r, what);
-  json answer = parse_answer(r->body);
+  json answer = sides::parse_answer(r->body);
   const std::string id = string_or_empty(find(answer, "request_id"));
   if (id.empty()) return Status::unavailable(what + ": request_id is not a string");
   return id;
@@ -326,7 +303,7 @@ Status AmplitudeClient::Reader::wait_for(const std::string& request_id) {
     Result<http::Response> r =
         im_.get("/api/5/cohorts/request-status/" + http::url_encode(request_id), what);
     if (!r) return r.status();
-    json answer = parse_answer(r->body);
+    json answer = sides::parse_answer(r->body);
     const std::string state = string_or_empty(find(answer, "async_status"));
     if (r->status == 200 && state == "JOB COMPLETED") return Status::ok();
     if (r->status == 200) {
@@ -498,7 +475,7 @@ Result<std::unique_ptr<AmplitudeClient>> AmplitudeClient::create(
   options.max_poll_interval = std::max(options.max_poll_interval, options.poll_interval);
   auto impl = std::make_unique<Impl>();
   impl->api = *url;
-  impl->auth = "Basic " + base64(options.api_key + ":" + options.secret_key);
+  impl->auth = http::basic_authorization(options.api_key, options.secret_key);
   if (!transport) {
     Result<std::unique_ptr<http::Client>> c =
         http::Client::create(*url, transport_options(options.http, options.max_file_bytes));

@@ -1,5 +1,7 @@
 #include "sides/auth0/users.h"
 
+#include "sides/json_answer.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -7,8 +9,6 @@ namespace concord::auth0 {
 namespace {
 
 using json = nlohmann::json;
-
-constexpr int kMaxDepth = 64;
 
 // The user's value at a dotted path, or nullptr.
 const json* at_path(const json& user, std::string_view path) {
@@ -125,16 +125,7 @@ std::string search_time(Micros t) {
 }
 
 json parse_json(std::string_view body) {
-  bool too_deep = false;
-  json j = json::parse(
-      body,
-      [&too_deep](int depth, json::parse_event_t, json&) {
-        if (depth > kMaxDepth) too_deep = true;
-        return !too_deep;
-      },
-      /*allow_exceptions=*/false);
-  if (too_deep) return json(json::value_t::discarded);
-  return j;
+  return sides::parse_answer(body);
 }
 
 }  // namespace concord::auth0

@@ -1,5 +1,7 @@
 #include "concord/civicrm_client.h"
 
+#include "sides/json_answer.h"
+
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,25 +18,8 @@ namespace {
 // would reorder multi-key orderBy.
 using json = nlohmann::ordered_json;
 
-// APIv4 answers are a few levels deep ({"values": [{"field": value}]}). One nested deeper is not
-// an answer, and is refused as it is parsed: copying or printing a value recurses once a level, so
-// a value nested some ten thousand levels deep (20 KB of brackets) would overflow the stack.
-constexpr int kMaxAnswerDepth = 64;
-
-// Parses an answer. Discarded when it is not JSON; *too_deep is set, and the answer discarded,
-// when it is nested deeper than kMaxAnswerDepth (nothing that deep is built).
-json parse_answer(std::string_view body, bool* too_deep) {
-  *too_deep = false;
-  json j = json::parse(
-      body,
-      [too_deep](int depth, json::parse_event_t, json&) {
-        if (depth > kMaxAnswerDepth) *too_deep = true;
-        return !*too_deep;
-      },
-      /*allow_exceptions=*/false);
-  if (*too_deep) return json(json::value_t::discarded);
-  return j;
-}
+using sides::kMaxAnswerDepth;
+using sides::parse_answer;
 
 bool truthy(const json& v) {
   if (v.is_boolean()) return v.get<bool>();

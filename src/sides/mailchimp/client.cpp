@@ -1,6 +1,5 @@
 #include "concord/mailchimp_client.h"
 
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -38,15 +37,6 @@ constexpr std::size_t kSingleMemberGroup = 64;
 // A webhook's events, in the API's order.
 constexpr std::array<std::string_view, 6> kWebhookEvents = {"subscribe", "unsubscribe", "profile",
                                                             "cleaned",   "upemail",     "campaign"};
-
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -379,7 +369,7 @@ Result<std::unique_ptr<MailchimpClient>> MailchimpClient::create(
   if (!url) return url.status().with_context("Mailchimp base_url");
   auto impl = std::make_unique<Impl>();
   impl->base_path = url->path;
-  impl->auth = "Basic " + base64("concord:" + options.api_key);
+  impl->auth = http::basic_authorization("concord", options.api_key);
   if (!transport) {
     Result<std::unique_ptr<http::Client>> c = http::Client::create(*url, options.http);
     if (!c) return c.status().with_context("Mailchimp connection");

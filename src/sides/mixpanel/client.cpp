@@ -1,6 +1,7 @@
 #include "concord/mixpanel_client.h"
 
-#include <openssl/evp.h>
+#include "sides/json_answer.h"
+
 
 #include <algorithm>
 #include <cassert>
@@ -15,34 +16,10 @@ namespace {
 
 using json = nlohmann::json;
 
-// Query API answers are two or three levels deep; anything nested deeper is not an answer, and is
-// refused as it is parsed (copying a value recurses once a level).
-constexpr int kMaxAnswerDepth = 64;
 // Cohorts named in a "not found" error, at most.
 constexpr std::size_t kListedCohorts = 20;
 // People handed to the sink per call, at most (one answer page is 1000).
 constexpr std::size_t kSinkBatch = 1000;
-
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-json parse_answer(std::string_view body) {
-  bool too_deep = false;
-  json j = json::parse(
-      body,
-      [&too_deep](int depth, json::parse_event_t, json&) {
-        if (depth > kMaxAnswerDepth) too_deep = true;
-        return !too_deep;
-      },
-      /*allow_exceptions=*/false);
-  return too_deep ? json(json::value_t::discarded) : j;
-}
 
 // A property's value as SourcePerson::fields holds it: strings unquoted, null or absent as "",
 // anything else as JSON writes it.
@@ -102,7 +79,7 @@ struct MixpanelClient::Impl {
 
   // The answer's error text ({"request":…,"error":"…"}), else the start of the body.
   std::string error_text(const http::Response& r) const {
-    json j = parse_answer(r.body);
+    json j = sides::parse_answer(r.body);
     const json* e = find(j, "error");
     std::string text =
         e != nullptr && e->is_string() ? e->get<std::string>() : r.body.substr(0, 200);
@@ -174,7 +151,7 @@ struct MixpanelClient::Impl {
         }
         return Status::invalid(msg);
       }
-      json j = parse_answer(r->body);
+      json j = sides::parse_answer(r->body);
       if (j.is_discarded()) {
         return Status::unavailable(what + ": the answer is not JSON (" +
                                    std::to_string(r->body.size()) + " bytes)");
@@ -424,7 +401,7 @@ Result<std::unique_ptr<MixpanelClient>> MixpanelClient::create(
   if (options.rate_limit_attempts < 1) options.rate_limit_attempts = 1;
   auto impl = std::make_unique<Impl>();
   impl->base_path = url->path;
-  impl->auth = "Basic " + base64(options.service_account + ":" + options.secret);
+  impl->auth = http::basic_authorization(options.service_account, options.secret);
   if (!transport) {
     http::ClientOptions http = options.http;
     // 429s are the client's to wait out (the hourly budget is not worth six quick retries).
