@@ -1,6 +1,5 @@
 #include "concord/mailchimp_client.h"
 
-
 #include <algorithm>
 #include <array>
 #include <atomic>

@@ -2,7 +2,6 @@
 
 #include "sides/json_answer.h"
 
-
 #include <algorithm>
 #include <cassert>
 #include <nlohmann/json.hpp>
