@@ -59,6 +59,10 @@ struct SyncOptions {
   // Guard, once a run of the pair has completed: planned subscribes / the audience's IN members,
   // and planned new CRM contacts / the group's IN members.
   double max_addition_fraction = 0.25;
+  // A one-way pair that mirrors its set exactly (a cohort): every Mailchimp member outside the set
+  // is taken out (the removal mode permitting). Otherwise (Auth0) only members concord mirrored
+  // IN (their base is IN) leave when they leave the set; others were never the source's.
+  bool exact_mirror = false;
 
   // Per run:
   Trust trust = Trust::kNone;
@@ -133,8 +137,11 @@ enum class Note : std::uint8_t {
   kRefusedAsInvalid = 9,           // Mailchimp refused the address as invalid before
   kConsentWithdrawn = 10,          // in the group, but the contact must not be mailed: unsubscribed
   kConsentFlagKept = 11,  // subscribed in Mailchimp after the CRM flag was set: a person decides
+  // A one-way pair that is not an exact mirror: a Mailchimp member the source never had (or
+  // concord never mirrored) is left as it is.
+  kNotFromSource = 12,
 };
-inline constexpr std::uint8_t kNoteMax = 11;  // decoders refuse a stored note above it
+inline constexpr std::uint8_t kNoteMax = 12;  // decoders refuse a stored note above it
 
 struct Decision {
   Winner winner = Winner::kNone;

@@ -35,6 +35,11 @@ inline constexpr std::string_view kMailchimpWatermarkPrefix = "mailchimp.waterma
 inline constexpr std::string_view kCivicrmWatermarkPrefix = "civicrm.watermark/";
 std::string mailchimp_watermark(std::string_view list_id);
 std::string civicrm_watermark(std::int64_t group_id);
+// A one-way source's: per kind ("auth0") and set (the connection's name).
+inline constexpr std::string_view kSourceWatermarkPrefix = "source.watermark/";
+std::string source_watermark(std::string_view kind, std::string_view set);
+// A one-time mirror's: the run that mirrored it (decimal); the pair stays disabled after it.
+inline constexpr std::string_view kOneTimeDone = "mirror.one_time_done";
 
 // The daemon's: when it first served the pair (decimal µs), whether the pair's schedule is on
 // ("1"/"0", absent = on), and the webhook deliveries stored and not yet reconciled

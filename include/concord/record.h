@@ -169,13 +169,16 @@ struct CrmBody {
   // The mapped contact fields (sync `fields`) as text, by CRM field name, in the order read.
   std::vector<std::pair<std::string, std::string>> fields{};
   Micros modified_at = kNoTime;  // the contact's modified_date when read (fields' change time)
+  // A one-way source's id for the person (Auth0 user_id, a cohort member's id): the people side
+  // of such a pair has no CRM contact, and contact_id is 0.
+  std::string source_id{};
 
   bool operator==(const CrmBody&) const = default;
 };
 
 // The body as compact JSON: {"contact_id","first_name","last_name"} then "duplicates",
-// "addresses", "consent_changed_at" (µs since the epoch, UTC), "fields" (an object) and
-// "modified_at" (µs) only when not empty. Invalid UTF-8
+// "addresses", "consent_changed_at" (µs since the epoch, UTC), "fields" (an object),
+// "modified_at" (µs) and "source_id" only when not empty. Invalid UTF-8
 // in names is replaced by U+FFFD.
 std::string encode_crm_body(const CrmBody& body);
 // kCorruption when the body is not a JSON object; absent or mistyped members are left at their

@@ -320,4 +320,18 @@ std::unique_ptr<SyncSide> mailchimp_side(MailchimpClient& client, std::string au
 std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group,
                                        std::vector<std::string> fields = {});
 
+// A one-way source as a pair's people side: the snapshot stage over its reader (fetch_source);
+// nothing is ever written to it (apply() refuses every write). `origin` names the system in
+// errors (Origin::kAuth0, …); `set` is what the configuration names (the connection, the
+// cohort), which keys the watermark; `verified_only`: only verified addresses are IN. People
+// first seen in the set are dated by `clock`. Webhook refreshes read nothing from a source (it
+// sends no webhooks): the stored set stands until the next fetch.
+struct SourceSideOptions {
+  Origin origin = Origin::kNone;
+  std::string set;
+  bool verified_only = false;
+};
+std::unique_ptr<SyncSide> source_side(std::unique_ptr<SourceReader> reader,
+                                      SourceSideOptions options, const Clock& clock);
+
 }  // namespace concord

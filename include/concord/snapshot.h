@@ -76,6 +76,24 @@ Result<FetchStats> refresh_crm(CrmReader& reader, std::int64_t group_id,
                                const std::vector<std::string>& emails, Store& store,
                                const PairHandle& pair);
 
+// Fetches a one-way source's set (the users of an Auth0 connection, a cohort's members) into the
+// pair's people-side snapshot (the CRM family), one member per address: status Added while the
+// person is in the set (Removed when `verified_only` and the address is not verified), dated by
+// when concord first saw it so (`seen_at` on first sight), with the source's id (CrmBody::
+// source_id), which follows an address change. A person without an address, or with one that is
+// not valid, is a rejected row naming the person and the field. Full (asked for, a source that
+// cannot read only what changed, or no stored watermark): members no read returned leave the
+// snapshot. Incremental: the people changed since the stored watermark under `watermark_key`,
+// where the reached watermark is stored at the end.
+struct SourceFetch {
+  std::string watermark_key;    // meta::source_watermark(kind, set)
+  Micros seen_at = kNoTime;     // the time a person first seen now is dated by
+  bool verified_only = false;   // only verified addresses are IN
+  std::string noun = "person";  // what a rejected row calls the person ("Auth0 user")
+};
+Result<FetchStats> fetch_source(SourceReader& reader, const SourceFetch& how, bool full,
+                                Store& store, const PairHandle& pair);
+
 // Call once after both sides were fetched (or refreshed), before the diff. Moves each CRM member
 // whose contact has several addresses to the address among them that the Mailchimp snapshot has
 // (the bulk-mail one, else the primary, else the first of those), so that a contact is matched to

@@ -142,6 +142,7 @@ class Run {
     // A store that cannot write stops the run before anything is sent; after a full disk this
     // is also where the store notices that there is room again and reopens itself.
     if (Status s = p_.store.check_writable(); !s) return s;
+    if (Status s = one_time_done(); !s) return s;
     Result<std::uint64_t> id = log_.next_run_id();
     if (!id) return id.status();
     RunRecord& r = out_.record;
@@ -192,8 +193,29 @@ class Run {
     return s;
   }
 
+  // A one-time mirror that was mirrored once is not sent again (a plan may still look).
+  Status one_time_done() {
+    if (!one_time() || !req_.apply) return Status::ok();
+    Result<std::optional<std::string>> done =
+        p_.store.get(p_.pair, Family::kMeta, meta::kOneTimeDone);
+    if (!done) return done.status();
+    if (!done->has_value()) return Status::ok();
+    return Status::failed_precondition(
+        "sync \"" + p_.config.name + "\" is a one-time mirror and run " + **done +
+        " mirrored it; it stays disabled (mode = \"dynamic\" keeps it up to date)");
+  }
+  bool one_time() const { return p_.config.one_way() && p_.config.mode == CohortMode::kOneTime; }
+
   Result<RunOutcome> finish() {
     RunRecord& r = out_.record;
+    if (one_time() && (r.state == RunState::kDone || r.state == RunState::kDoneWithFailures)) {
+      // Mirrored once: the pair is disabled (also on the status page) and stays so.
+      Batch b;
+      b.put(p_.pair, Family::kMeta, meta::kOneTimeDone, std::to_string(r.id));
+      b.put(p_.pair, Family::kMeta, meta::kServeEnabled, "0");
+      if (Status s = p_.store.write(b, /*sync=*/true); !s) return s;
+      r.notes.push_back("a one-time mirror: done, and disabled from now on");
+    }
     r.unsynced = unsynced_.size();
     r.counts.report_rows = report_->rows();
     r.ended_at = p_.clock.now();
@@ -321,8 +343,8 @@ class Run {
     // So would a watermark far ahead of now (a bogus Date header): an incremental read from it
     // would miss every change until then. A full read sets the watermarks afresh.
     Cursor c = p_.store.scan(p_.pair, Family::kMeta);
-    for (std::string_view prefix :
-         {meta::kMailchimpWatermarkPrefix, meta::kCivicrmWatermarkPrefix}) {
+    for (std::string_view prefix : {meta::kMailchimpWatermarkPrefix, meta::kCivicrmWatermarkPrefix,
+                                    meta::kSourceWatermarkPrefix}) {
       for (c.seek(prefix); c.valid() && c.key().starts_with(prefix); c.next()) {
         Result<std::int64_t> w = parse_int64(c.value());
         if (w && *w > now + kWatermarkAhead) return true;

@@ -10,11 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "concord/amplitude_client.h"
+#include "concord/auth0_client.h"
 #include "concord/civicrm_client.h"
 #include "concord/config.h"
 #include "concord/decide.h"
 #include "concord/engine.h"
 #include "concord/mailchimp_client.h"
+#include "concord/mixpanel_client.h"
 #include "concord/plan.h"
 #include "concord/side.h"
 #include "concord/store.h"
@@ -57,10 +60,13 @@ class Context {
   Result<MailchimpClient*> mailchimp(const std::string& account);
   Result<CiviCrmClient*> civicrm(const std::string& connection);
 
+  // A reader of a one-way pair's set (its source's client is made on first use and shared).
+  Result<std::unique_ptr<SourceReader>> source_reader(const SyncConfig& sync);
+
   struct Pair {
     const PairHandle* handle = nullptr;
     std::unique_ptr<SyncSide> mailchimp;
-    std::unique_ptr<SyncSide> crm;
+    std::unique_ptr<SyncSide> crm;  // the people side: the CiviCRM group or a one-way source
   };
   Result<Pair> pair(const SyncConfig& sync);
 
@@ -74,6 +80,9 @@ class Context {
   std::unique_ptr<Store> store_;
   std::map<std::string, std::unique_ptr<MailchimpClient>> mailchimp_;
   std::map<std::string, std::unique_ptr<CiviCrmClient>> civicrm_;
+  std::map<std::string, std::unique_ptr<Auth0Client>> auth0_;
+  std::map<std::string, std::unique_ptr<MixpanelClient>> mixpanel_;
+  std::map<std::string, std::unique_ptr<AmplitudeClient>> amplitude_;
   std::shared_ptr<std::atomic<std::uint64_t>> mailchimp_retries_ =
       std::make_shared<std::atomic<std::uint64_t>>(0);
   std::shared_ptr<std::atomic<std::uint64_t>> crm_retries_ =

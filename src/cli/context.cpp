@@ -91,16 +91,105 @@ Result<CiviCrmClient*> Context::civicrm(const std::string& connection) {
   return p;
 }
 
+namespace {
+
+// The source's section of the configuration, or kInvalid naming what is missing.
+template <typename Section>
+Result<const Section*> section(const std::map<std::string, Section>& all, const std::string& name,
+                               std::string_view kind) {
+  auto it = all.find(name);
+  if (it == all.end()) {
+    return Status::invalid("no [" + std::string(kind) + "." + name + "] is configured");
+  }
+  return &it->second;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SourceReader>> Context::source_reader(const SyncConfig& sync) {
+  std::vector<std::string> fields;
+  for (const FieldMapping& f : sync.fields)
+    fields.push_back(f.crm_field);
+  const std::string name = sync.source;
+  const std::string what =
+      std::string(people_kind_name(sync.people)) + " connection \"" + name + "\"";
+  auto retries = [n = crm_retries_](int, const Status&) { ++*n; };
+  switch (sync.people) {
+    case PeopleKind::kAuth0: {
+      if (!auth0_.count(name)) {
+        Result<const Auth0Config*> cfg = section(config_.auth0, name, "auth0");
+        if (!cfg) return cfg.status();
+        Auth0Options o;
+        Result<std::string> secret =
+            read_secret((*cfg)->client_secret_env, "the client secret of " + what);
+        if (!secret) return secret.status();
+        o.client_secret = std::move(*secret);
+        o.domain = (*cfg)->domain;
+        o.client_id = (*cfg)->client_id;
+        o.base_url = (*cfg)->base_url;
+        o.http.ca_file = (*cfg)->ca_file;
+        o.http.on_retry = retries;
+        Result<std::unique_ptr<Auth0Client>> c = Auth0Client::create(std::move(o));
+        if (!c) return c.status().with_context(what);
+        auth0_[name] = std::move(*c);
+      }
+      return auth0_[name]->reader(sync.connection, sync.verified_only, std::move(fields));
+    }
+    case PeopleKind::kMixpanel: {
+      if (!mixpanel_.count(name)) {
+        Result<const MixpanelConfig*> cfg = section(config_.mixpanel, name, "mixpanel");
+        if (!cfg) return cfg.status();
+        MixpanelOptions o;
+        Result<std::string> secret = read_secret((*cfg)->secret_env, "the secret of " + what);
+        if (!secret) return secret.status();
+        o.secret = std::move(*secret);
+        o.project_id = (*cfg)->project_id;
+        o.service_account = (*cfg)->service_account;
+        o.region = (*cfg)->region;
+        o.base_url = (*cfg)->base_url;
+        o.http.ca_file = (*cfg)->ca_file;
+        o.http.on_retry = retries;
+        Result<std::unique_ptr<MixpanelClient>> c = MixpanelClient::create(std::move(o));
+        if (!c) return c.status().with_context(what);
+        mixpanel_[name] = std::move(*c);
+      }
+      return mixpanel_[name]->reader(sync.cohort, std::move(fields));
+    }
+    case PeopleKind::kAmplitude: {
+      if (!amplitude_.count(name)) {
+        Result<const AmplitudeConfig*> cfg = section(config_.amplitude, name, "amplitude");
+        if (!cfg) return cfg.status();
+        AmplitudeOptions o;
+        Result<std::string> key = read_secret((*cfg)->api_key_env, "the API key of " + what);
+        if (!key) return key.status();
+        Result<std::string> secret =
+            read_secret((*cfg)->secret_key_env, "the secret key of " + what);
+        if (!secret) return secret.status();
+        o.api_key = std::move(*key);
+        o.secret_key = std::move(*secret);
+        o.region = (*cfg)->region;
+        o.base_url = (*cfg)->base_url;
+        o.http.ca_file = (*cfg)->ca_file;
+        o.http.on_retry = retries;
+        Result<std::unique_ptr<AmplitudeClient>> c = AmplitudeClient::create(std::move(o));
+        if (!c) return c.status().with_context(what);
+        amplitude_[name] = std::move(*c);
+      }
+      return amplitude_[name]->reader(sync.cohort, std::move(fields));
+    }
+    case PeopleKind::kCivicrm:
+      break;
+  }
+  return Status::invalid("sync \"" + sync.name + "\" has no one-way source");
+}
+
 Result<Context::Pair> Context::pair(const SyncConfig& sync) {
-  // The configuration reads the one-way kinds and the tag and interest targets; the engine runs
-  // CiviCRM ↔ audience pairs only so far.
-  if (sync.people != PeopleKind::kCivicrm || sync.target != TargetKind::kAudience) {
+  // The configuration reads tag and interest targets; the engine writes audiences only so far.
+  if (sync.target != TargetKind::kAudience) {
     return Status::invalid(
-        "sync \"" + sync.name + "\": " +
-        (sync.people != PeopleKind::kCivicrm
-             ? std::string(people_kind_name(sync.people)) + " syncs"
-             : std::string(sync.target == TargetKind::kTag ? "tag" : "interest") + " targets") +
-        " cannot run in this version of concord yet (the configuration is valid)");
+        "sync \"" + sync.name +
+        "\": " + std::string(sync.target == TargetKind::kTag ? "tag" : "interest") +
+        " targets cannot run in this version of concord yet (the configuration is valid)");
   }
   Pair p;
   Result<const PairHandle*> h = store_->pair(sync.name);
@@ -108,9 +197,21 @@ Result<Context::Pair> Context::pair(const SyncConfig& sync) {
   p.handle = *h;
   Result<MailchimpClient*> mc = mailchimp(sync.mailchimp);
   if (!mc) return mc.status();
+  p.mailchimp = mailchimp_side(**mc, sync.audience, sync.options.resubscribe);
+  if (sync.one_way()) {
+    Result<std::unique_ptr<SourceReader>> reader = source_reader(sync);
+    if (!reader) return reader.status();
+    SourceSideOptions o;
+    o.origin = sync.people == PeopleKind::kAuth0      ? Origin::kAuth0
+               : sync.people == PeopleKind::kMixpanel ? Origin::kMixpanel
+                                                      : Origin::kAmplitude;
+    o.set = sync.people == PeopleKind::kAuth0 ? sync.connection : sync.cohort;
+    o.verified_only = sync.verified_only;
+    p.crm = source_side(std::move(*reader), std::move(o), system_clock());
+    return p;
+  }
   Result<CiviCrmClient*> crm = civicrm(sync.civicrm);
   if (!crm) return crm.status();
-  p.mailchimp = mailchimp_side(**mc, sync.audience, sync.options.resubscribe);
   std::vector<std::string> fields;
   for (const FieldMapping& f : sync.fields)
     fields.push_back(f.crm_field);

@@ -329,6 +329,12 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   v.clear();
   CONCORD_TRY(r.choice(t, "resubscribe", {"pending", "never"}, &v));
   if (v == "never") o.resubscribe = Resubscribe::kNever;
+  // A mirror does not ask people who unsubscribed themselves to confirm again because they are
+  // still in the source's set (the integrations it replaces never do); a CRM pair does, unless
+  // told (docs/decision-rules.md).
+  if (s->one_way() && v.empty()) o.resubscribe = Resubscribe::kNever;
+  // A cohort export replaces the previous one: the target holds exactly the cohort.
+  o.exact_mirror = s->people == PeopleKind::kMixpanel || s->people == PeopleKind::kAmplitude;
   v.clear();
   // Auth0's extension never removes anyone; concord does the same unless told.
   if (s->people == PeopleKind::kAuth0) o.removal = RemovalMode::kNone;

@@ -49,6 +49,7 @@ struct CrmMember {
   // The contact's modified_date as this read saw it (kNoTime: not read, or none): the time a
   // consent change seen now gets (crm_consent_changed_at), and the mapped fields' change time.
   Micros modified_at = kNoTime;
+  std::string source_id;  // a one-way source's id for the person (CrmBody::source_id)
 
   bool in_group() const { return !state.trashed && state.status == CrmStatus::kAdded; }
 };

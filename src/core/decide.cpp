@@ -165,9 +165,16 @@ Decision decide(const MailchimpState& mc, const CrmState& crm, const BaseState* 
       d.note = Note::kCrmOptOut;
     }
   } else if (options.direction == Direction::kToMailchimp) {
-    // A one-way pair: the people side is the source, whatever either side's times say.
-    d.winner = Winner::kCrm;
+    // A one-way pair: the people side is the source, whatever either side's times say; but a
+    // member it never had, and that concord never mirrored, is not its to take out.
     d.reason = Reason::kOneWay;
+    if (crm_m == Membership::kOut && !options.exact_mirror &&
+        (base == nullptr || base->membership == Membership::kOut)) {
+      d.target = mc_m;
+      d.note = Note::kNotFromSource;
+      return d;
+    }
+    d.winner = Winner::kCrm;
   } else if (options.trust != Trust::kNone) {
     // Rule 5: --trust.
     d.winner = options.trust == Trust::kCrm ? Winner::kCrm : Winner::kMailchimp;
@@ -349,6 +356,8 @@ std::string_view note_name(Note n) {
       return "consent-withdrawn";
     case Note::kConsentFlagKept:
       return "consent-flag-kept";
+    case Note::kNotFromSource:
+      return "not-from-source";
   }
   return "?";
 }
@@ -429,6 +438,10 @@ std::string explain(const Decision& d) {
       s += "; the person subscribed in Mailchimp after the CRM contact was marked not to be "
            "mailed: concord never clears that flag, so nothing is written until a person "
            "settles it";
+      break;
+    case Note::kNotFromSource:
+      s += "; the member is not in the source's set and concord never mirrored it there, so it "
+           "is left as it is";
       break;
     case Note::kCleanedRemoved:
       s += d.hold_email ? "; the address is cleaned (bounced) in Mailchimp: removed from the "

@@ -11,6 +11,12 @@ std::string civicrm_watermark(std::int64_t group_id) {
   return std::string(kCivicrmWatermarkPrefix) + std::to_string(group_id);
 }
 
+std::string source_watermark(std::string_view kind, std::string_view set) {
+  std::string k(kSourceWatermarkPrefix);
+  k.append(kind).append("/").append(set);
+  return k;
+}
+
 std::string refusal_key(const MemberKey& key) {
   return std::string(kRefusalPrefix) + subscriber_hash(key);
 }

@@ -315,6 +315,7 @@ std::string encode_crm_body(const CrmBody& b) {
   }
   // The fields' change time; without mapped fields nothing needs it.
   if (b.modified_at != kNoTime && !b.fields.empty()) j["modified_at"] = b.modified_at;
+  if (!b.source_id.empty()) j["source_id"] = b.source_id;
   return compact(j);
 }
 
@@ -353,6 +354,7 @@ Status decode_crm_body(std::string_view body, CrmBody* out) {
   if (auto t = j.find("modified_at"); t != j.end() && t->is_number_integer()) {
     out->modified_at = t->get<Micros>();
   }
+  out->source_id = text_of(j, "source_id");
   return Status::ok();
 }
 

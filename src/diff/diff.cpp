@@ -209,7 +209,8 @@ class Differ {
 
     if (!d.has_action()) {
       ++c.unchanged;
-      if (d.winner == Winner::kNone) {
+      // (A one-way pair's member the source never had is no agreement: it gets no base.)
+      if (d.winner == Winner::kNone && d.reason == Reason::kAgree) {
         if (d.target == Membership::kIn) ++c.unchanged_in;
         // Agreement: refresh the base when it is missing or out of date.
         if (!mc.at && !crm.at) {
@@ -465,7 +466,9 @@ class Differ {
           "not synced: " + (rejected.field.empty() ? std::string("email") : rejected.field) + " " +
           (rejected.message.empty() ? std::string("is invalid") : rejected.message);
       if (!rejected.source_id.empty() && rejected.source_id != row.email) {
-        row.reason += " (" + row.side + " record " + rejected.source_id + ")";
+        // A CRM or source row's id names its kind ("contact 12", "Auth0 user auth0|5").
+        row.reason += " (" + (side == Side::kMailchimp ? "mailchimp record " : std::string()) +
+                      rejected.source_id + ")";
       }
       ++result_.counts.report_rows;
       sink_.report(std::move(row));

@@ -302,6 +302,12 @@ Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
     count_pending(p);  // stopped, by a guard or SIGTERM
     return unsettled;
   }
+  if (p.spec.config->one_way() && p.spec.config->mode == CohortMode::kOneTime) {
+    // The run disabled the pair in the store; the schedule follows.
+    std::lock_guard<std::mutex> lock(mu_);
+    sched_.set_enabled(name, false, options_.clock->now());
+    log(name + ": a one-time mirror, done: disabled");
+  }
   // Exactly the deliveries this run took and reconciled are let go.
   if (Status removed = inbox_->remove(handle, deliveries); !removed) {
     log(name + ": " + removed.message());

@@ -25,7 +25,9 @@ std::string stored_identity(Side side, std::string_view value) {
     return b.contact_id;
   }
   CrmBody b;
-  if (!decode_crm_body(v.body, &b) || !b.duplicates.empty() || b.contact_id == 0) return {};
+  if (!decode_crm_body(v.body, &b) || !b.duplicates.empty()) return {};
+  if (!b.source_id.empty()) return b.source_id;  // a one-way source's person
+  if (b.contact_id == 0) return {};
   return std::to_string(b.contact_id);
 }
 
@@ -88,9 +90,13 @@ void MoveFinder::add(const MemberKey& key, const std::string& email, const std::
   // The identity is recorded for a member new at its key, on a full read, and when the stored
   // entry did not hold it (written by concord before the side was read back, or by an older
   // concord): a text search, so that an incremental read parses nothing more.
+  // (A one-way source's id is a JSON string in the CRM body: "source_id":"…".)
   const std::string held = side_ == Side::kMailchimp ? "\"contact_id\":\"" + identity + "\""
                                                      : "\"contact_id\":" + identity + ",";
-  const bool is_new = !stored || stored->find(held) == std::string::npos;
+  const std::string held_source = "\"source_id\":\"" + identity + "\"";
+  const bool is_new =
+      !stored || (stored->find(held) == std::string::npos &&
+                  (side_ == Side::kMailchimp || stored->find(held_source) == std::string::npos));
   seen_.push_back({key, email, identity, stored.has_value(), is_new, index_all_ || is_new,
                    std::move(addresses)});
 }

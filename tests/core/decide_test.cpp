@@ -503,19 +503,33 @@ const std::vector<Row>& rows() {
        .note = Note::kForgottenNotResubscribed,
        .explain_has = "permanently deleted"},
       // ---- a one-way pair (direction = to Mailchimp): the people side is the source
-      {.name = "one-way: Mailchimp subscribed later, source says OUT -> unsubscribed in Mailchimp",
+      {.name = "one-way: mirrored IN, then the source says OUT -> unsubscribed in Mailchimp",
        .mailchimp = mc(MS::kSubscribed, jan(10)),
        .crm = crm(CS::kRemoved, jan(1)),
-       .base = agreed(kOut, jan(1), jan(1)),
+       .base = agreed(kIn, jan(1), jan(1)),
        .options = {.direction = Direction::kToMailchimp},
        .winner = Winner::kCrm,
        .reason = Reason::kOneWay,
        .mc_action = MA::kUnsubscribe,
        .explain_has = "one-way"},
-      {.name = "one-way: Mailchimp-only member -> unsubscribed, never added to the source",
+      {.name = "one-way: subscribed in Mailchimp, never mirrored, source OUT -> left alone",
+       .mailchimp = mc(MS::kSubscribed, jan(10)),
+       .crm = crm(CS::kRemoved, jan(1)),
+       .base = agreed(kOut, jan(1), jan(1)),
+       .options = {.direction = Direction::kToMailchimp},
+       .reason = Reason::kOneWay,
+       .note = Note::kNotFromSource,
+       .explain_has = "never mirrored"},
+      {.name = "one-way: Mailchimp-only member -> left alone, never added to the source",
        .mailchimp = mc(MS::kSubscribed, jan(1)),
        .crm = crm_no_contact(),
        .options = {.direction = Direction::kToMailchimp},
+       .reason = Reason::kOneWay,
+       .note = Note::kNotFromSource},
+      {.name = "one-way exact mirror (a cohort): Mailchimp-only member -> unsubscribed",
+       .mailchimp = mc(MS::kSubscribed, jan(1)),
+       .crm = crm_no_contact(),
+       .options = {.direction = Direction::kToMailchimp, .exact_mirror = true},
        .winner = Winner::kCrm,
        .reason = Reason::kOneWay,
        .mc_action = MA::kUnsubscribe},
@@ -908,8 +922,11 @@ TEST_CASE("decide: the decision table of docs/decision-rules.md", "[decide]") {
           CHECK(d.target == row.crm.mailchimp_membership(row.options.respect_crm_opt_out));
           break;
         case Winner::kNone:
-          CHECK(row.mailchimp.membership() ==
-                row.crm.mailchimp_membership(row.options.respect_crm_opt_out));
+          // (A one-way pair leaves a member the source never had as it is: no agreement.)
+          if (row.note != Note::kNotFromSource) {
+            CHECK(row.mailchimp.membership() ==
+                  row.crm.mailchimp_membership(row.options.respect_crm_opt_out));
+          }
           CHECK(d.target == row.mailchimp.membership());
           break;
       }

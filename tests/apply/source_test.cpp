@@ -1,0 +1,362 @@
+// A one-way pair through the engine: a source's set (a fake SourceReader, read by the real
+// source_side adapter and the snapshot stage) mirrored into a fake audience. What Auth0 users and
+// cohort mirrors must do: add and update only, or mirror exactly; never resubscribe someone who
+// unsubscribed themself; report people without a usable address; follow address changes; run a
+// one-time mirror once.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "concord/engine.h"
+#include "concord/meta_keys.h"
+#include "concord/record.h"
+#include "concord/snapshot.h"
+#include "temp_store.h"
+
+using namespace concord;
+using concord::testing::TempStore;
+
+namespace {
+
+class FakeClock : public Clock {
+ public:
+  Micros now() const override { return t; }
+  Micros t = parse_iso8601("2026-03-01T00:00:00Z").value();
+};
+
+// The source: a set of people, read whole (a cohort) or, when `incremental`, by updated_at.
+class FakeSource final : public SourceReader {
+ public:
+  std::vector<SourcePerson> people;
+  bool is_incremental = false;
+  std::vector<Micros> read_since_calls;
+  std::uint64_t reads = 0;
+
+  Status resolve() override { return Status::ok(); }
+  std::string set_name() const override { return "Power users"; }
+  bool incremental() const override { return is_incremental; }
+  std::uint64_t requests() const override { return reads; }
+
+  Result<SideRead> read_all(SourceSink& sink) override {
+    ++reads;
+    std::vector<SourcePerson> page = people;
+    if (Status s = sink.records(page); !s) return s;
+    return SideRead{1, now};
+  }
+  Result<SideRead> read_since(Micros watermark, SourceSink& sink) override {
+    ++reads;
+    read_since_calls.push_back(watermark);
+    std::vector<SourcePerson> page;
+    for (const SourcePerson& p : people) {
+      if (p.updated_at >= watermark) page.push_back(p);
+    }
+    if (Status s = sink.records(page); !s) return s;
+    return SideRead{1, now};
+  }
+  Micros now = kNoTime;
+};
+
+SourcePerson person(std::string id, std::string email, Micros updated = kNoTime) {
+  SourcePerson p;
+  p.id = std::move(id);
+  p.email = std::move(email);
+  p.updated_at = updated;
+  return p;
+}
+
+// The audience: members by address; writes change them as Mailchimp would.
+class FakeAudience final : public SyncSide {
+ public:
+  explicit FakeAudience(FakeClock& clock) : clock_(clock) {}
+  struct Member {
+    MailchimpStatus status = MailchimpStatus::kSubscribed;
+    UnsubscribeOrigin origin = UnsubscribeOrigin::kUnknown;
+  };
+  std::map<std::string, Member> members;
+  std::vector<std::string> writes;  // "<email> <op>"
+
+  Side side() const override { return Side::kMailchimp; }
+  Status resolve() override { return Status::ok(); }
+  std::size_t batch_size() const override { return 100; }
+  std::uint64_t requests() const override { return writes.size(); }
+
+  std::string entry(const std::string& email, const Member& m) const {
+    MailchimpState st;
+    st.status = m.status;
+    st.unsubscribe_origin = m.origin;
+    st.changed_at = parse_iso8601("2026-01-01T00:00:00Z").value();
+    std::string v;
+    encode_snapshot(mailchimp_header(st, 1), email, R"({"merge_fields":{}})", &v);
+    return v;
+  }
+  Result<FetchStats> fetch(bool, Store& store, const PairHandle& pair) override {
+    SnapshotWriter w(store, pair, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+    std::vector<SnapshotEntry> page;
+    for (const auto& [email, m] : members)
+      page.push_back({member_key(email), entry(email, m)});
+    if (Status s = w.write_page(page); !s) return s;
+    if (Status s = w.finish(); !s) return s;
+    return FetchStats{};
+  }
+  Result<FetchStats> refresh(const std::vector<std::string>&, Store&, const PairHandle&) override {
+    return FetchStats{};
+  }
+  std::vector<SideOutcome> apply(const std::vector<SideWrite>& ws) override {
+    std::vector<SideOutcome> out;
+    for (const SideWrite& w : ws) {
+      writes.push_back(w.email + " " + std::string(op_kind_name(w.kind)));
+      SideOutcome o;
+      o.code = SideOutcome::Code::kDone;
+      o.changed_at = clock_.now();
+      switch (w.kind) {
+        case OpKind::kMailchimpSubscribe:
+          members[w.email] = {MailchimpStatus::kSubscribed, UnsubscribeOrigin::kUnknown};
+          break;
+        case OpKind::kMailchimpPending:
+          members[w.email] = {MailchimpStatus::kPending, UnsubscribeOrigin::kUnknown};
+          break;
+        case OpKind::kMailchimpUnsubscribe:
+          members[w.email] = {MailchimpStatus::kUnsubscribed, UnsubscribeOrigin::kAdmin};
+          break;
+        case OpKind::kMailchimpChangeEmail: {
+          auto it = members.find(w.from_email);
+          if (it == members.end()) {
+            o.code = SideOutcome::Code::kRefused;
+            o.message = "not found";
+            break;
+          }
+          members[w.email] = it->second;
+          members.erase(it);
+          break;
+        }
+        default:
+          break;
+      }
+      o.status = members.count(w.email) ? members[w.email].status : MailchimpStatus::kAbsent;
+      out.push_back(o);
+    }
+    return out;
+  }
+
+ private:
+  FakeClock& clock_;
+};
+
+struct World {
+  TempStore ts{"source"};
+  FakeClock clock;
+  FakeAudience audience{clock};
+  FakeSource* source = nullptr;  // owned by people
+  std::unique_ptr<SyncSide> people;
+  SyncConfig config;
+  Plan plan;
+
+  explicit World(PeopleKind kind = PeopleKind::kAuth0, bool verified_only = false) {
+    auto s = std::make_unique<FakeSource>();
+    source = s.get();
+    SourceSideOptions o;
+    o.origin = kind == PeopleKind::kAuth0 ? Origin::kAuth0 : Origin::kMixpanel;
+    o.set = "Username-Password-Authentication";
+    o.verified_only = verified_only;
+    people = source_side(std::move(s), o, clock);
+    config.name = "app-users";
+    config.people = kind;
+    config.source = "main";
+    config.options.direction = Direction::kToMailchimp;
+    config.options.resubscribe = Resubscribe::kNever;
+    config.options.removal =
+        kind == PeopleKind::kAuth0 ? RemovalMode::kNone : RemovalMode::kUnsubscribe;
+    config.options.exact_mirror = kind != PeopleKind::kAuth0;
+    config.options.max_removal_fraction = 1.0;
+    config.options.max_addition_fraction = 1000.0;
+  }
+
+  Result<RunOutcome> run(bool apply = true) {
+    RunRequest rq;
+    rq.apply = apply;
+    rq.command = apply ? "sync" : "plan";
+    rq.backup_dir = ts.dir / "backups";
+    plan = Plan{};
+    rq.observer = &plan;
+    clock.t += kMicrosPerSecond;
+    source->now = clock.t;
+    SyncPair p{*ts.store, *ts.pair, config, audience, *people, clock};
+    return run_sync(p, rq);
+  }
+
+  std::vector<ReportEntry> report_of(const RunOutcome& r) {
+    Result<std::vector<ReportEntry>> rows = RunLog(*ts.store, *ts.pair).report_rows(r.record.id);
+    REQUIRE(rows.is_ok());
+    return *rows;
+  }
+  MailchimpStatus status(const std::string& email) {
+    auto it = audience.members.find(email);
+    return it == audience.members.end() ? MailchimpStatus::kAbsent : it->second.status;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a one-way source is mirrored: people with an address are subscribed, others reported") {
+  World w;
+  w.source->people = {person("auth0|1", "Ann@Example.org"), person("auth0|2", ""),
+                      person("auth0|3", "not-an-address"), person("auth0|4", "bob@example.org")};
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kDone);
+  CHECK(r->exit_code() == 0);
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.audience.members.size() == 2);
+  // The two people without a usable address are rows of the report, naming the person and field.
+  std::vector<ReportEntry> rows = w.report_of(*r);
+  std::vector<std::string> reasons;
+  for (const ReportEntry& e : rows) {
+    if (e.conflict == "invalid-email") reasons.push_back(e.reason);
+  }
+  REQUIRE(reasons.size() == 2);
+  std::sort(reasons.begin(), reasons.end());
+  CAPTURE(reasons[0], reasons[1]);
+  CHECK(reasons[0].find("has no '@' (Auth0 user auth0|3)") != std::string::npos);
+  CHECK(reasons[1].find("no email address (Auth0 user auth0|2)") != std::string::npos);
+
+  // Nothing changed: the second run writes nothing.
+  const std::size_t writes = w.audience.writes.size();
+  Result<RunOutcome> again = w.run();
+  REQUIRE(again.is_ok());
+  CHECK(w.audience.writes.size() == writes);
+}
+
+TEST_CASE("Auth0 (removal none): people who leave stay; nothing is written to the source") {
+  World w;
+  w.source->people = {person("auth0|1", "ann@example.org"), person("auth0|2", "bob@example.org")};
+  w.audience.members["old@example.org"] = {};  // subscribed before concord, not an Auth0 user
+  REQUIRE(w.run().is_ok());
+  w.source->people.pop_back();  // Bob's user is deleted
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->exit_code() == 0);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("old@example.org") == MailchimpStatus::kSubscribed);
+  for (const std::string& wr : w.audience.writes)
+    CHECK(wr.find("unsubscribe") == std::string::npos);
+}
+
+TEST_CASE("removal = unsubscribe takes out those who leave, not members the source never had") {
+  World w;
+  w.config.options.removal = RemovalMode::kUnsubscribe;
+  w.source->people = {person("auth0|1", "ann@example.org"), person("auth0|2", "bob@example.org")};
+  w.audience.members["old@example.org"] = {};
+  REQUIRE(w.run().is_ok());
+  w.source->people.pop_back();
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kUnsubscribed);
+  CHECK(w.status("old@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("a cohort mirror is exact: the audience holds the cohort after the run") {
+  World w(PeopleKind::kMixpanel);
+  w.source->people = {person("d1", "ann@example.org"), person("d2", "bob@example.org")};
+  w.audience.members["old@example.org"] = {};
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("old@example.org") == MailchimpStatus::kUnsubscribed);
+  // The cohort shrinks and grows.
+  w.source->people = {person("d2", "bob@example.org"), person("d3", "cy@example.org")};
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kUnsubscribed);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("cy@example.org") == MailchimpStatus::kSubscribed);
+  // Ann comes back: concord unsubscribed her (an admin unsubscribe), so she is resubscribed.
+  w.source->people.push_back(person("d1", "ann@example.org"));
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("a cohort that comes back empty while members were mirrored stops the run") {
+  World w(PeopleKind::kMixpanel);
+  w.source->people = {person("d1", "ann@example.org"), person("d2", "bob@example.org")};
+  REQUIRE(w.run().is_ok());
+  w.source->people.clear();
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kStoppedByGuard);
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("someone who unsubscribed themself is never resubscribed by a mirror, and is reported") {
+  World w(PeopleKind::kMixpanel);
+  w.audience.members["ann@example.org"] = {MailchimpStatus::kUnsubscribed,
+                                           UnsubscribeOrigin::kSelf};
+  w.source->people = {person("d1", "ann@example.org")};
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kUnsubscribed);
+  CHECK(w.audience.writes.empty());
+  bool reported = false;
+  for (const ReportEntry& e : w.report_of(*r)) {
+    if (e.conflict == "compliance" && e.email == "ann@example.org") reported = true;
+  }
+  CHECK(reported);
+}
+
+TEST_CASE("a person whose address changes in the source keeps their Mailchimp member") {
+  World w;
+  w.source->people = {person("auth0|1", "ann@example.org")};
+  REQUIRE(w.run().is_ok());
+  w.source->people = {person("auth0|1", "ann@new.example.org")};
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kAbsent);
+  CHECK(w.status("ann@new.example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.audience.writes.back() == "ann@new.example.org change_email_in_mailchimp");
+}
+
+TEST_CASE("verified_only mirrors only verified addresses") {
+  World w(PeopleKind::kAuth0, /*verified_only=*/true);
+  SourcePerson unverified = person("auth0|2", "bob@example.org");
+  unverified.email_verified = false;
+  w.source->people = {person("auth0|1", "ann@example.org"), unverified};
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kAbsent);
+  w.source->people[1].email_verified = true;  // Bob verifies his address
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("an incremental source is read from its stored watermark") {
+  World w;
+  w.source->is_incremental = true;
+  w.source->people = {person("auth0|1", "ann@example.org", w.clock.t)};
+  REQUIRE(w.run().is_ok());
+  CHECK(w.source->read_since_calls.empty());  // the first read is whole
+  const Micros first = w.source->now;
+  w.source->people.push_back(person("auth0|2", "bob@example.org", w.clock.t + kMicrosPerSecond));
+  REQUIRE(w.run().is_ok());
+  REQUIRE(w.source->read_since_calls.size() == 1);
+  CHECK(w.source->read_since_calls[0] == first);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kSubscribed);
+  // Ann was not read again, and stays mirrored.
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("a one-time mirror runs once, then stays disabled; plan still looks") {
+  World w(PeopleKind::kMixpanel);
+  w.config.mode = CohortMode::kOneTime;
+  w.source->people = {person("d1", "ann@example.org")};
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->record.state == RunState::kDone);
+  CHECK(w.ts.store->get(*w.ts.pair, Family::kMeta, meta::kServeEnabled).value() == "0");
+  w.source->people.push_back(person("d2", "bob@example.org"));
+  Result<RunOutcome> again = w.run();
+  REQUIRE_FALSE(again.is_ok());
+  CHECK(again.status().message().find("one-time") != std::string::npos);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kAbsent);
+  Result<RunOutcome> plan = w.run(/*apply=*/false);
+  REQUIRE(plan.is_ok());
+  CHECK(plan->record.counts.add_to_mailchimp == 1);
+}
