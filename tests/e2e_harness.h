@@ -205,6 +205,8 @@ class Sandbox {
 
   std::string mailchimp_url() const { return process_.mailchimp_url(); }
   std::string civicrm_url() const { return process_.ready.at("civicrm_url"); }
+  // Another part's URL from the ready line ("auth0_url", "mixpanel_url", "amplitude_url").
+  std::string url_of(const std::string& key) const { return process_.ready.at(key); }
   std::string ca_file() const { return process_.ca_file(); }
 
   // An admin route; throws unless the answer is 2xx.
@@ -556,6 +558,17 @@ class Workdir {
     for (const auto& [k, v] : e)
       envv.push_back(k + "=" + v);
     return run_process(argv, envv, dir_);
+  }
+
+  // Replaces concord.toml (a pair other than the fixture's CiviCRM one).
+  void write_config(const std::string& text) const { std::ofstream(dir_ / "concord.toml") << text; }
+  // Sets (or, empty, removes) a variable of every later run.
+  void set_env(const std::string& name, const std::string& value) {
+    if (value.empty()) {
+      env_.erase(name);
+    } else {
+      env_[name] = value;
+    }
   }
 
   const std::filesystem::path& dir() const { return dir_; }

@@ -73,9 +73,7 @@ enum class PeopleKind : std::uint8_t { kCivicrm = 0, kAuth0 = 1, kMixpanel = 2, 
 // "civicrm", "auth0", "mixpanel", "amplitude": the key that names it in a [[sync]].
 std::string_view people_kind_name(PeopleKind kind);
 
-// What a pair keeps in agreement on the Mailchimp side: the audience's membership, a tag, or an
-// interest (a group, in the web app).
-enum class TargetKind : std::uint8_t { kAudience = 0, kTag = 1, kInterest = 2 };
+// TargetKind (decide.h): the audience's membership, a tag, or an interest.
 
 // A cohort mirror runs on its schedule (dynamic) or once and then stays disabled (one-time).
 enum class CohortMode : std::uint8_t { kDynamic = 0, kOneTime = 1 };

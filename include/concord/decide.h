@@ -38,6 +38,12 @@ enum class Direction : std::uint8_t {
   kToMailchimp = 1,  // people side → Mailchimp only
 };
 
+// What a pair keeps in agreement on the Mailchimp side: the audience's membership, a tag, or an
+// interest (a group, in the web app). For a tag or an interest, IN is "carries it"
+// (MailchimpState::mark): the status is left alone, except that someone not in the audience is
+// added (subscribed, or pending with double opt-in) to carry it.
+enum class TargetKind : std::uint8_t { kAudience = 0, kTag = 1, kInterest = 2 };
+
 enum class Trust : std::uint8_t {
   kNone = 0,  // the rules decide
   kCrm = 1,   // the CRM wins every disagreement (this run only)
@@ -63,6 +69,7 @@ struct SyncOptions {
   // is taken out (the removal mode permitting). Otherwise (Auth0) only members concord mirrored
   // IN (their base is IN) leave when they leave the set; others were never the source's.
   bool exact_mirror = false;
+  TargetKind target = TargetKind::kAudience;
 
   // Per run:
   Trust trust = Trust::kNone;
@@ -78,6 +85,8 @@ enum class MailchimpAction : std::uint8_t {
   kPending = 2,      // add or set `pending`: Mailchimp mails a confirmation
   kUnsubscribe = 3,  // set `unsubscribed`
   kArchive = 4,      // DELETE (archive)
+  kMark = 5,         // a tag or interest target: put the tag on (set the interest); status stays
+  kUnmark = 6,       // … take the tag off (clear the interest); never an unsubscribe
 };
 enum class CrmAction : std::uint8_t {
   kNone = 0,

@@ -85,19 +85,39 @@ struct Webhook {
   bool source_api = false;    // API calls, concord's own writes among them
 };
 
+// A tag of an audience: a static segment (§8, §16.3 of the reference).
+struct Tag {
+  std::int64_t id = 0;
+  std::string name;
+  std::int64_t member_count = 0;
+};
+
+// An interest ("group" in the web app) of an interest category (§15).
+struct Interest {
+  std::string category_id;
+  std::string category_title;
+  std::string id;
+  std::string name;
+};
+
 // One membership write.
 struct MailchimpWrite {
   // kUpdateFields: the member's merge fields only; its status is sent as it is (batch-subscribe
   // needs one), never retried as pending.
   // kChangeEmail: the member at from_email gets `email` as its address (PATCH; it keeps its
   // history, status, tags and fields).
+  // kAddTag / kRemoveTag: the tag `tag_id` put on or taken off an existing member, in the static
+  // segment's batch calls (members_to_add / members_to_remove, at most 500 each); the status
+  // stays. Removing a tag never unsubscribes.
   enum class Kind : std::uint8_t {
     kSubscribe,
     kPending,
     kUnsubscribe,
     kArchive,
     kUpdateFields,
-    kChangeEmail
+    kChangeEmail,
+    kAddTag,
+    kRemoveTag,
   };
   std::string email;  // normalised
   Kind kind = Kind::kSubscribe;
@@ -107,6 +127,13 @@ struct MailchimpWrite {
   std::vector<std::string> address_tags{};
   MailchimpStatus status = MailchimpStatus::kSubscribed;  // kUpdateFields: subscribed or pending
   std::string from_email{};                               // kChangeEmail
+  // kSubscribe / kPending: tags (names) put on the member by the same batch-subscribe item
+  // (members[].tags: added, never replaced).
+  std::vector<std::string> tags{};
+  // kSubscribe / kPending / kUpdateFields: interests (id → on) set by the same item
+  // (members[].interests); the member's other interests stay.
+  std::vector<std::pair<std::string, bool>> interests{};
+  std::int64_t tag_id = 0;  // kAddTag / kRemoveTag
 };
 
 struct WriteOutcome {
@@ -140,6 +167,17 @@ class MailchimpClient final : public MailchimpReader {
   // GET /lists/{id}?fields=stats.member_count,stats.unsubscribe_count,stats.cleaned_count.
   Result<AudienceCounts> audience_counts(std::string_view list_id) override;
   Result<std::vector<MergeField>> merge_fields(std::string_view list_id);
+  // The audience's tag named `name` (compared without regard to case), from its static segments
+  // (GET /lists/{id}/segments?type=static, paged). kNotFound when there is none, naming a few
+  // tags the audience has.
+  Result<Tag> find_tag(std::string_view list_id, std::string_view name);
+  // Creates an empty tag (POST /lists/{id}/segments {"name", "static_segment": []}).
+  Result<Tag> create_tag(std::string_view list_id, std::string_view name);
+  // The interest `interest` of the category titled `category` (both compared without regard to
+  // case; interest categories and interests read with count=1000). kNotFound naming the
+  // categories, or the category's interests, that exist.
+  Result<Interest> find_interest(std::string_view list_id, std::string_view category,
+                                 std::string_view interest);
 
   // Reads (side.h). read_all pages the audience with `count=1000` and `fields=` kMemberFields:
   // the first page gives total_items, the others are fetched a few at a time (parallel_pages) at
@@ -176,6 +214,10 @@ class MailchimpClient final : public MailchimpReader {
   // Applies writes; outcomes[i] belongs to writes[i]. Subscribe/pending/unsubscribe go in
   // batch-subscribe calls of up to 500 members (update_existing); a subscribe refused for
   // compliance is retried as pending when resubscribe == kPending; archives are DELETEs.
+  // Tag writes go in POST /lists/{id}/segments/{tag_id} calls (members_to_add and
+  // members_to_remove, at most 500 each): an address the answer neither lists as added or removed
+  // nor names in its errors is kFailed (not a member any more: the next run adds it first), one
+  // named in errors is kInvalid with Mailchimp's words; their last_changed is the answer's Date.
   std::vector<WriteOutcome> apply(std::string_view list_id,
                                   const std::vector<MailchimpWrite>& writes,
                                   Resubscribe resubscribe);

@@ -82,9 +82,14 @@ struct MailchimpState {
   UnsubscribeOrigin unsubscribe_origin = UnsubscribeOrigin::kUnknown;
   Micros changed_at = kNoTime;       // status_changed_at
   Refusal refusal = Refusal::kNone;  // not part of the snapshot header: see Refusal
+  // A pair whose target is a tag or an interest: whether the member carries the tag (has the
+  // interest), whatever its status; changed_at is then when concord saw that flip. Unset for an
+  // audience pair, whose membership is the status's. (The snapshot header keeps it as the
+  // membership byte: a header whose membership is not its status's has a mark.)
+  std::optional<Membership> mark{};
 
   bool present() const { return status != MailchimpStatus::kAbsent; }
-  Membership membership() const { return membership_of(status); }
+  Membership membership() const { return mark ? *mark : membership_of(status); }
 };
 
 // ---- CRM (CiviCRM) ----

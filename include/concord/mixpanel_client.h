@@ -41,7 +41,7 @@ struct MixpanelOptions {
   // (https://in.mixpanel.com).
   std::string region = "us";
   // Overrides the Query API base URL derived from the region ("https://mixpanel.com/api/query");
-  // the legacy "…/api/2.0" prefix works too.
+  // the legacy "…/api/2.0" prefix works too; a URL without a path gets "/api/query".
   std::string base_url;
   // Projects with data views: the workspace to read (workspace_id); empty for none.
   std::string workspace_id;

@@ -35,8 +35,15 @@ enum class OpKind : std::uint8_t {
   // the new address (Operation::email), keeping its history; Operation::from_email is the old one.
   kMailchimpChangeEmail = 10,
   kCrmChangeEmail = 11,
+  // A tag or interest target (TargetKind): the member's tag put on or taken off, its interest set
+  // or cleared. The member's status stays (someone not in the audience is subscribed instead, by
+  // kMailchimpSubscribe or kMailchimpPending carrying the tag or interest).
+  kMailchimpAddTag = 12,
+  kMailchimpRemoveTag = 13,
+  kMailchimpAddInterest = 14,
+  kMailchimpRemoveInterest = 15,
 };
-inline constexpr std::size_t kOpKindCount = 12;
+inline constexpr std::size_t kOpKindCount = 16;
 
 // What an operation means, in one place: every reader (the diff, the engine, the adapters, the
 // renderers) asks this table instead of switching over OpKind.
@@ -75,6 +82,14 @@ inline constexpr OpKindInfo kOpKinds[kOpKindCount] = {
      MailchimpStatus::kAbsent, CrmStatus::kNone, "change_email_in_mailchimp"},
     {OpKind::kCrmChangeEmail, Side::kCrm, false, Membership::kIn, MailchimpStatus::kAbsent,
      CrmStatus::kNone, "change_email_in_crm"},
+    {OpKind::kMailchimpAddTag, Side::kMailchimp, true, Membership::kIn, MailchimpStatus::kAbsent,
+     CrmStatus::kNone, "add_tag_in_mailchimp"},
+    {OpKind::kMailchimpRemoveTag, Side::kMailchimp, true, Membership::kOut,
+     MailchimpStatus::kAbsent, CrmStatus::kNone, "remove_tag_in_mailchimp"},
+    {OpKind::kMailchimpAddInterest, Side::kMailchimp, true, Membership::kIn,
+     MailchimpStatus::kAbsent, CrmStatus::kNone, "add_interest_in_mailchimp"},
+    {OpKind::kMailchimpRemoveInterest, Side::kMailchimp, true, Membership::kOut,
+     MailchimpStatus::kAbsent, CrmStatus::kNone, "remove_interest_in_mailchimp"},
 };
 // REQUIRES: k is a declared OpKind (values read from the store are checked when decoded).
 constexpr const OpKindInfo& op_info(OpKind k) {
@@ -85,7 +100,8 @@ constexpr Side side_of(OpKind k) {
 }
 // add_to_mailchimp, pending_in_mailchimp, unsubscribe_in_mailchimp, archive_in_mailchimp,
 // add_to_crm, create_crm_contact, remove_from_crm, hold_crm_email, update_mailchimp_fields,
-// update_crm_fields, change_email_in_mailchimp, change_email_in_crm.
+// update_crm_fields, change_email_in_mailchimp, change_email_in_crm, add_tag_in_mailchimp,
+// remove_tag_in_mailchimp, add_interest_in_mailchimp, remove_interest_in_mailchimp.
 constexpr std::string_view op_kind_name(OpKind k) {
   return op_info(k).name;
 }
@@ -142,6 +158,10 @@ struct PlanCounts {
   std::uint64_t update_crm_fields = 0;
   std::uint64_t change_email_in_mailchimp = 0;
   std::uint64_t change_email_in_crm = 0;
+  std::uint64_t add_tag_in_mailchimp = 0;
+  std::uint64_t remove_tag_in_mailchimp = 0;
+  std::uint64_t add_interest_in_mailchimp = 0;
+  std::uint64_t remove_interest_in_mailchimp = 0;
   std::uint64_t unchanged = 0;     // members with no membership operation
   std::uint64_t unchanged_in = 0;  // … of which both sides have IN ("stays subscribed")
   std::uint64_t report_rows = 0;
@@ -157,8 +177,11 @@ struct PlanCounts {
   // The counter of an operation kind, in OpKind order.
   std::uint64_t& of(OpKind k);
   std::uint64_t of(OpKind k) const;
+  // Membership taken away in Mailchimp: unsubscribes and archives, or (a tag or interest target)
+  // tags taken off and interests cleared.
   std::uint64_t removals_in_mailchimp() const {
-    return unsubscribe_in_mailchimp + archive_in_mailchimp;
+    return unsubscribe_in_mailchimp + archive_in_mailchimp + remove_tag_in_mailchimp +
+           remove_interest_in_mailchimp;
   }
   std::uint64_t operations() const;
 };

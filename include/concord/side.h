@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,6 +60,10 @@ struct MailchimpRecord {
   std::string unsubscribe_reason;
   // The member's contact_id (32 hex digits; empty when not sent): it survives an address change.
   std::string contact_id;
+  // The names of the member's tags as sent (a member object shows at most 50), and the ids of the
+  // interests it has (those whose value is true): what tag and interest targets read.
+  std::vector<std::string> tags{};
+  std::vector<std::string> interests{};
 };
 
 // Where a Mailchimp read puts what it reads. The sink is called from the reader's calling thread,
@@ -314,8 +319,20 @@ class CiviCrmClient;
 // The snapshot stage over the real clients. The clients are shared (one per account) and must
 // outlive the adapters. `audience`/`group` are what the config names (id or name). Errors leaving
 // them say which system they came from (Status::origin()).
+//
+// A pair's Mailchimp target: the audience's membership, or a tag or an interest of it. The tag
+// is named, or (a cohort's default) given by `tag_name` once the people side is resolved; one
+// the audience does not have yet is created by the first write that puts it on someone. The
+// interest is "Category: Interest" and must exist.
+struct MailchimpTarget {
+  TargetKind kind = TargetKind::kAudience;
+  std::string tag;
+  std::function<Result<std::string>()> tag_name{};  // when `tag` is empty
+  std::string interest;
+  const Clock* clock = nullptr;  // dates the tag and interest flips a fetch sees; default system
+};
 std::unique_ptr<SyncSide> mailchimp_side(MailchimpClient& client, std::string audience,
-                                         Resubscribe resubscribe);
+                                         Resubscribe resubscribe, MailchimpTarget target = {});
 // `fields`: the contact fields the sync maps (read with every contact).
 std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group,
                                        std::vector<std::string> fields = {});

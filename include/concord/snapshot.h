@@ -37,6 +37,21 @@ constexpr Family snapshot_family(Side s) {
 
 // ---- fetches ------------------------------------------------------------------------------------
 
+// What a tag or interest target reads from each Mailchimp member (MailchimpState::mark): whether
+// it carries the tag (by name, without regard to case) or has the interest (by id). The mark's
+// change time is concord's own record, as status_changed_at is for the status: the stored time
+// while the mark stays, `seen_at` when a fetch sees it flip, unknown (kNoTime) on first sight;
+// Mailchimp keeps no time per tag or interest.
+struct MailchimpMark {
+  TargetKind kind = TargetKind::kAudience;  // kAudience: no mark (the status is the membership)
+  std::string tag;
+  std::string interest_id;
+  Micros seen_at = kNoTime;
+
+  bool marks() const { return kind != TargetKind::kAudience; }
+  bool carries(const MailchimpRecord& r) const;
+};
+
 // Fetches the Mailchimp audience `list_id` into the pair's Mailchimp snapshot through `reader`.
 // Full: every member; then each stored member the pages did not return is asked for by itself and
 // removed only when Mailchimp answers 404 (offset paging can skip a member while another leaves);
@@ -49,14 +64,15 @@ constexpr Family snapshot_family(Side s) {
 // mailchimp_watermark_key(list_id)). Errors are the reader's or the store's; a stored watermark
 // that is not a number is kCorruption.
 Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view list_id, bool full,
-                                   Store& store, const PairHandle& pair);
+                                   Store& store, const PairHandle& pair,
+                                   const MailchimpMark& mark = {});
 // Reads these members again (a daemon's answer to webhooks that name them): each answer is written
 // as a fetch writes it; a member Mailchimp no longer has leaves the snapshot. The watermark is
 // neither read nor moved (stats.watermark is kNoTime), so the next incremental fetch reads these
 // members again. Members written before a failure stay written.
 Result<FetchStats> refresh_mailchimp(MailchimpReader& reader, std::string_view list_id,
                                      const std::vector<std::string>& emails, Store& store,
-                                     const PairHandle& pair);
+                                     const PairHandle& pair, const MailchimpMark& mark = {});
 
 // Fetches the CRM group into the pair's CRM snapshot through `reader`: one member per address that
 // represents a contact (contacts sharing it become one member), flagged and dated by the contact's
@@ -221,8 +237,9 @@ struct IngestCounts {
 // and written a page at a time through a SnapshotWriter.
 class MailchimpIngest final : public MailchimpSink {
  public:
-  // REQUIRES: store and pair outlive this.
-  MailchimpIngest(Store& store, const PairHandle& pair, SnapshotWriter::Mode mode);
+  // REQUIRES: store, pair and mark outlive this.
+  MailchimpIngest(Store& store, const PairHandle& pair, SnapshotWriter::Mode mode,
+                  const MailchimpMark& mark = kNoMark);
 
   Status records(std::vector<MailchimpRecord>& page) override;
   void reject(RejectedRow row) override;
@@ -244,6 +261,8 @@ class MailchimpIngest final : public MailchimpSink {
   std::vector<std::string> gone_;
   std::string watermark_key_;  // empty: the watermark is not advanced by pages
   Micros watermark_ = kNoTime;
+  const MailchimpMark& mark_;
+  static const MailchimpMark kNoMark;
 };
 
 }  // namespace concord

@@ -652,6 +652,9 @@ class Run {
           if (decode_crm_body(v.body, &person)) w.contact_id = person.contact_id;
         } else if (v.header.status == static_cast<std::uint8_t>(MailchimpStatus::kPending)) {
           w.status = MailchimpStatus::kPending;
+        } else if (v.header.status == static_cast<std::uint8_t>(MailchimpStatus::kUnsubscribed)) {
+          // An interest written on an unsubscribed member keeps it unsubscribed.
+          w.status = MailchimpStatus::kUnsubscribed;
         }
       }
       for (const OpField& f : op.fields) {
@@ -815,6 +818,20 @@ class Run {
     if (side == Side::kMailchimp) {
       MailchimpState st;
       if (stored && !mailchimp_state_of(h, &st)) st = MailchimpState{};
+      if (p_.config.target != TargetKind::kAudience) {
+        // A tag or interest target: the write put it on or took it off (a subscribe adds the
+        // member carrying it); the status stays unless the write made the member.
+        st.mark = op_info(e.op.kind).target;
+        st.changed_at = o.changed_at;
+        if (op_info(e.op.kind).mc_status != MailchimpStatus::kAbsent) {
+          st.status =
+              o.status != MailchimpStatus::kAbsent ? o.status : op_info(e.op.kind).mc_status;
+          st.unsubscribe_origin = UnsubscribeOrigin::kUnknown;
+        }
+        encode_snapshot(mailchimp_header(st, hash), email, body, &out);
+        snapshots[e.op.key] = std::move(out);
+        return Status::ok();
+      }
       st.status = o.status;
       if (st.status == MailchimpStatus::kAbsent) st.status = op_info(e.op.kind).mc_status;
       // An unsubscribe through the API is an admin's: Mailchimp accepts a later resubscribe.

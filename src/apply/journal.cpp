@@ -64,20 +64,12 @@ Status enum_of(std::int64_t v, std::int64_t max, E* out, const std::string& what
 
 // The plan's counts in display order: the operations by kind, unchanged members, report rows.
 std::vector<std::pair<std::string, std::uint64_t>> plan_counts(const PlanCounts& c) {
-  return {{"add_to_mailchimp", c.add_to_mailchimp},
-          {"pending_in_mailchimp", c.pending_in_mailchimp},
-          {"unsubscribe_in_mailchimp", c.unsubscribe_in_mailchimp},
-          {"archive_in_mailchimp", c.archive_in_mailchimp},
-          {"add_to_crm", c.add_to_crm},
-          {"create_crm_contact", c.create_crm_contact},
-          {"remove_from_crm", c.remove_from_crm},
-          {"hold_crm_email", c.hold_crm_email},
-          {"update_mailchimp_fields", c.update_mailchimp_fields},
-          {"update_crm_fields", c.update_crm_fields},
-          {"change_email_in_mailchimp", c.change_email_in_mailchimp},
-          {"change_email_in_crm", c.change_email_in_crm},
-          {"unchanged", c.unchanged},
-          {"report_rows", c.report_rows}};
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (const OpKindInfo& k : kOpKinds)
+    out.emplace_back(k.name, c.of(k.kind));
+  out.emplace_back("unchanged", c.unchanged);
+  out.emplace_back("report_rows", c.report_rows);
+  return out;
 }
 
 json counts_json(const PlanCounts& c) {
@@ -96,18 +88,8 @@ json counts_json(const PlanCounts& c) {
 
 void counts_of(const json& j, PlanCounts* c) {
   auto n = [&](const char* k) { return j.value(k, std::uint64_t{0}); };
-  c->add_to_mailchimp = n("add_to_mailchimp");
-  c->pending_in_mailchimp = n("pending_in_mailchimp");
-  c->unsubscribe_in_mailchimp = n("unsubscribe_in_mailchimp");
-  c->archive_in_mailchimp = n("archive_in_mailchimp");
-  c->add_to_crm = n("add_to_crm");
-  c->create_crm_contact = n("create_crm_contact");
-  c->remove_from_crm = n("remove_from_crm");
-  c->hold_crm_email = n("hold_crm_email");
-  c->update_mailchimp_fields = n("update_mailchimp_fields");
-  c->update_crm_fields = n("update_crm_fields");
-  c->change_email_in_mailchimp = n("change_email_in_mailchimp");
-  c->change_email_in_crm = n("change_email_in_crm");
+  for (const OpKindInfo& k : kOpKinds)
+    c->of(k.kind) = n(std::string(k.name).c_str());
   c->unchanged = n("unchanged");
   c->unchanged_in = n("unchanged_in");
   c->report_rows = n("report_rows");
@@ -209,7 +191,7 @@ Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view
   if (s) s = r.get("message", &e.message, false);
   if (s) s = r.get("at", &e.at, false);
   if (s) s = r.get("resolved_by", &e.resolved_by, false);
-  if (s) s = enum_of(kind, static_cast<int>(OpKind::kCrmChangeEmail), &e.op.kind, what + " kind");
+  if (s) s = enum_of(kind, static_cast<int>(kOpKindCount) - 1, &e.op.kind, what + " kind");
   if (s) s = r.get("from", &e.op.from_email, false);
   for (const char* list : {"fields", "field_bases"}) {
     if (!s) break;

@@ -81,10 +81,24 @@ class ClientSide : public SyncSide {
 
 class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
  public:
-  MailchimpSide(MailchimpClient& client, std::string audience, Resubscribe resubscribe)
-      : ClientSide(client, std::move(audience)), resubscribe_(resubscribe) {}
+  MailchimpSide(MailchimpClient& client, std::string audience, Resubscribe resubscribe,
+                MailchimpTarget target)
+      : ClientSide(client, std::move(audience)),
+        resubscribe_(resubscribe),
+        target_(std::move(target)) {
+    mark_.kind = target_.kind;
+  }
 
   Side side() const override { return Side::kMailchimp; }
+
+  // The audience, then the tag or interest (once).
+  Status resolve() override {
+    if (Status s = ClientSide::resolve(); !s) return s;
+    if (target_resolved_ || target_.kind == TargetKind::kAudience) return Status::ok();
+    if (Status s = resolve_target(); !s) return s.with_origin(origin());
+    target_resolved_ = true;
+    return Status::ok();
+  }
   // The client sends batch-subscribe calls of 500; a larger chunk lets it gather the members
   // Mailchimp refuses for compliance from ten calls into one `pending` retry.
   std::size_t batch_size() const override { return 5000; }
@@ -99,12 +113,53 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
 
   Result<FetchStats> stage_fetch(const std::string& list_id, bool full, Store& store,
                                  const PairHandle& pair) override {
-    return fetch_mailchimp(client_, list_id, full, store, pair);
+    if (Status s = resolve(); !s) return s;
+    mark_.seen_at = now();
+    return fetch_mailchimp(client_, list_id, full, store, pair, mark_);
   }
   Result<FetchStats> stage_refresh(const std::string& list_id,
                                    const std::vector<std::string>& emails, Store& store,
                                    const PairHandle& pair) override {
-    return refresh_mailchimp(client_, list_id, emails, store, pair);
+    if (Status s = resolve(); !s) return s;
+    mark_.seen_at = now();
+    return refresh_mailchimp(client_, list_id, emails, store, pair, mark_);
+  }
+
+  Micros now() const { return (target_.clock ? *target_.clock : system_clock()).now(); }
+
+  Status resolve_target() {
+    if (target_.kind == TargetKind::kInterest) {
+      const std::size_t colon = target_.interest.find(':');
+      std::string category = target_.interest.substr(0, colon);
+      std::string name = colon == std::string::npos ? "" : target_.interest.substr(colon + 1);
+      auto trim = [](std::string& t) {
+        t.erase(0, t.find_first_not_of(' '));
+        t.erase(t.find_last_not_of(' ') + 1);
+      };
+      trim(category);
+      trim(name);
+      Result<Interest> i = client_.find_interest(*id_, category, name);
+      if (!i) return i.status().with_context("interest \"" + target_.interest + "\"");
+      mark_.interest_id = i->id;
+      return Status::ok();
+    }
+    std::string name = target_.tag;
+    if (name.empty() && target_.tag_name) {
+      Result<std::string> n = target_.tag_name();
+      if (!n) return n.status();
+      name = std::move(*n);
+    }
+    if (name.empty()) return Status::invalid("the pair's tag has no name");
+    mark_.tag = name;
+    Result<Tag> t = client_.find_tag(*id_, name);
+    if (t) {
+      tag_id_ = t->id;
+      mark_.tag = t->name;
+    } else if (t.status().code() != Status::Code::kNotFound) {
+      return t.status().with_context("tag \"" + name + "\"");
+    }
+    // A tag the audience does not have yet: nobody carries it; the first write creates it.
+    return Status::ok();
   }
 
   Result<std::vector<MergeFieldSpec>> merge_fields() override {
@@ -129,6 +184,7 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
 
   std::vector<SideOutcome> apply_resolved(const std::string& list_id,
                                           const std::vector<SideWrite>& writes) override {
+    if (Status s = resolve(); !s) return failed(writes.size(), s);
     std::vector<MailchimpWrite> mw;
     mw.reserve(writes.size());
     for (const SideWrite& w : writes) {
@@ -140,6 +196,25 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
       m.from_email = w.from_email;
       for (const auto& [tag, value] : w.fields) {
         if (is_address(tag)) m.address_tags.push_back(tag);
+      }
+      const bool subscribes =
+          w.kind == OpKind::kMailchimpSubscribe || w.kind == OpKind::kMailchimpPending;
+      if (target_.kind == TargetKind::kTag && subscribes) m.tags.push_back(mark_.tag);
+      if (w.kind == OpKind::kMailchimpAddTag || w.kind == OpKind::kMailchimpRemoveTag) {
+        if (tag_id_ == 0) {
+          // The first write that puts the tag on someone creates it.
+          Result<Tag> t = client_.create_tag(list_id, mark_.tag);
+          if (!t)
+            return failed(writes.size(),
+                          t.status().with_context("creating tag \"" + mark_.tag + "\""));
+          tag_id_ = t->id;
+        }
+        m.tag_id = tag_id_;
+      }
+      if (target_.kind == TargetKind::kInterest &&
+          (subscribes || w.kind == OpKind::kMailchimpAddInterest ||
+           w.kind == OpKind::kMailchimpRemoveInterest)) {
+        m.interests.emplace_back(mark_.interest_id, w.kind != OpKind::kMailchimpRemoveInterest);
       }
       mw.push_back(std::move(m));
     }
@@ -158,10 +233,26 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
     return false;
   }
 
+  static std::vector<SideOutcome> failed(std::size_t n, const Status& s) {
+    std::vector<SideOutcome> out(n);
+    for (SideOutcome& o : out) {
+      o.code = SideOutcome::Code::kFailed;
+      o.conflict = Conflict::kFailedWrite;
+      o.message = s.message();
+    }
+    return out;
+  }
+
   static MailchimpWrite::Kind kind_of(OpKind k) {
     switch (k) {
       case OpKind::kMailchimpChangeEmail:
         return MailchimpWrite::Kind::kChangeEmail;
+      case OpKind::kMailchimpAddTag:
+        return MailchimpWrite::Kind::kAddTag;
+      case OpKind::kMailchimpRemoveTag:
+        return MailchimpWrite::Kind::kRemoveTag;
+      case OpKind::kMailchimpAddInterest:
+      case OpKind::kMailchimpRemoveInterest:  // an interest is set in a batch-subscribe item
       case OpKind::kMailchimpUpdateFields:
         return MailchimpWrite::Kind::kUpdateFields;
       case OpKind::kMailchimpPending:
@@ -218,6 +309,10 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
 
   Resubscribe resubscribe_;
   std::optional<std::vector<MergeFieldSpec>> specs_;  // read once
+  MailchimpTarget target_;
+  MailchimpMark mark_;       // what a fetch reads the target from
+  std::int64_t tag_id_ = 0;  // 0: the audience has no such tag yet
+  bool target_resolved_ = false;
 };
 
 class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
@@ -312,8 +407,9 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
 }  // namespace
 
 std::unique_ptr<SyncSide> mailchimp_side(MailchimpClient& client, std::string audience,
-                                         Resubscribe resubscribe) {
-  return std::make_unique<MailchimpSide>(client, std::move(audience), resubscribe);
+                                         Resubscribe resubscribe, MailchimpTarget target) {
+  return std::make_unique<MailchimpSide>(client, std::move(audience), resubscribe,
+                                         std::move(target));
 }
 
 std::unique_ptr<SyncSide> civicrm_side(CiviCrmClient& client, std::string group,

@@ -1,6 +1,7 @@
 // `concord init | check | plan | sync | report | status | backup`.
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "cli/cli.h"
@@ -208,6 +209,64 @@ int init(const Global& g, bool force) {
   return kExitOk;
 }
 
+namespace {
+
+// A tag or interest target: the tag (which a first sync may create) or the interest (which must
+// exist). A cohort's default tag is checked by check_source, once the cohort is resolved.
+void check_target(MailchimpClient& mc, const std::string& list_id, const SyncConfig& s,
+                  const std::function<void(const std::string&)>& problem) {
+  if (s.target == TargetKind::kInterest) {
+    const std::size_t colon = s.interest.find(':');
+    auto trimmed = [](std::string t) {
+      t.erase(0, t.find_first_not_of(' '));
+      t.erase(t.find_last_not_of(' ') + 1);
+      return t;
+    };
+    Result<Interest> i = mc.find_interest(list_id, trimmed(s.interest.substr(0, colon)),
+                                          trimmed(s.interest.substr(colon + 1)));
+    if (!i) {
+      problem("interest \"" + s.interest + "\": " + i.status().message());
+    } else {
+      std::printf("  interest %s \"%s\" of category \"%s\"\n", i->id.c_str(), i->name.c_str(),
+                  i->category_title.c_str());
+    }
+  } else if (s.target == TargetKind::kTag && !s.tag.empty()) {
+    Result<Tag> t = mc.find_tag(list_id, s.tag);
+    if (t) {
+      std::printf("  tag %lld \"%s\" (%lld members)\n", static_cast<long long>(t->id),
+                  t->name.c_str(), static_cast<long long>(t->member_count));
+    } else if (t.status().code() == Status::Code::kNotFound) {
+      std::printf("  tag \"%s\" does not exist yet: the first sync creates it\n", s.tag.c_str());
+    } else {
+      problem("tag \"" + s.tag + "\": " + t.status().message());
+    }
+  }
+}
+
+// A one-way source: its credentials, and the connection or cohort the sync names.
+void check_source(Context& ctx, const SyncConfig& s,
+                  const std::function<void(const std::string&)>& problem) {
+  Result<std::unique_ptr<SourceReader>> reader = ctx.source_reader(s);
+  if (!reader) {
+    problem(reader.status().message());
+    return;
+  }
+  const bool auth0 = s.people == PeopleKind::kAuth0;
+  const std::string what =
+      auth0 ? "connection \"" + s.connection + "\"" : "cohort \"" + s.cohort + "\"";
+  if (Status st = (*reader)->resolve(); !st) {
+    problem(std::string(people_kind_name(s.people)) + " " + what + ": " + st.message());
+    return;
+  }
+  std::printf("  %s %s \"%s\"\n", std::string(people_kind_name(s.people)).c_str(),
+              auth0 ? "connection" : "cohort", (*reader)->set_name().c_str());
+  if (s.target == TargetKind::kTag && s.tag.empty()) {
+    std::printf("  target: the tag \"%s\" (the cohort's name)\n", (*reader)->set_name().c_str());
+  }
+}
+
+}  // namespace
+
 int check(const Global& g) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
@@ -258,9 +317,14 @@ int check(const Global& g) {
           }
           if (!s.fields.empty()) std::printf("  field mapping checked against the merge fields\n");
         }
+        check_target(**mc, a->id, s, problem);
       }
     } else {
       problem(mc.status().message());
+    }
+    if (s.one_way()) {
+      check_source(**ctx, s, problem);
+      continue;
     }
     Result<CiviCrmClient*> crm = (*ctx)->civicrm(s.civicrm);
     if (crm) {

@@ -184,23 +184,25 @@ Result<std::unique_ptr<SourceReader>> Context::source_reader(const SyncConfig& s
 }
 
 Result<Context::Pair> Context::pair(const SyncConfig& sync) {
-  // The configuration reads tag and interest targets; the engine writes audiences only so far.
-  if (sync.target != TargetKind::kAudience) {
-    return Status::invalid(
-        "sync \"" + sync.name +
-        "\": " + std::string(sync.target == TargetKind::kTag ? "tag" : "interest") +
-        " targets cannot run in this version of concord yet (the configuration is valid)");
-  }
   Pair p;
   Result<const PairHandle*> h = store_->pair(sync.name);
   if (!h) return h.status();
   p.handle = *h;
   Result<MailchimpClient*> mc = mailchimp(sync.mailchimp);
   if (!mc) return mc.status();
-  p.mailchimp = mailchimp_side(**mc, sync.audience, sync.options.resubscribe);
+  MailchimpTarget target;
+  target.kind = sync.target;
+  target.tag = sync.tag;
+  target.interest = sync.interest;
   if (sync.one_way()) {
     Result<std::unique_ptr<SourceReader>> reader = source_reader(sync);
     if (!reader) return reader.status();
+    // A cohort's tag is named after the cohort unless the sync names it.
+    SourceReader* source = reader->get();
+    target.tag_name = [source]() -> Result<std::string> {
+      if (Status s = source->resolve(); !s) return s;
+      return source->set_name();
+    };
     SourceSideOptions o;
     o.origin = sync.people == PeopleKind::kAuth0      ? Origin::kAuth0
                : sync.people == PeopleKind::kMixpanel ? Origin::kMixpanel
@@ -208,14 +210,15 @@ Result<Context::Pair> Context::pair(const SyncConfig& sync) {
     o.set = sync.people == PeopleKind::kAuth0 ? sync.connection : sync.cohort;
     o.verified_only = sync.verified_only;
     p.crm = source_side(std::move(*reader), std::move(o), system_clock());
-    return p;
+  } else {
+    Result<CiviCrmClient*> crm = civicrm(sync.civicrm);
+    if (!crm) return crm.status();
+    std::vector<std::string> fields;
+    for (const FieldMapping& f : sync.fields)
+      fields.push_back(f.crm_field);
+    p.crm = civicrm_side(**crm, sync.group, std::move(fields));
   }
-  Result<CiviCrmClient*> crm = civicrm(sync.civicrm);
-  if (!crm) return crm.status();
-  std::vector<std::string> fields;
-  for (const FieldMapping& f : sync.fields)
-    fields.push_back(f.crm_field);
-  p.crm = civicrm_side(**crm, sync.group, std::move(fields));
+  p.mailchimp = mailchimp_side(**mc, sync.audience, sync.options.resubscribe, std::move(target));
   return p;
 }
 

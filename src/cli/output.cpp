@@ -42,23 +42,12 @@ std::function<void(const Progress&)> progress_printer(bool verbose) {
 }
 
 json plan_json(const PlanCounts& c, bool first_run, const std::string& sync) {
-  return {{"sync", sync},
-          {"first_run", first_run},
-          {"counts",
-           {{"add_to_mailchimp", c.add_to_mailchimp},
-            {"unsubscribe_in_mailchimp", c.unsubscribe_in_mailchimp},
-            {"archive_in_mailchimp", c.archive_in_mailchimp},
-            {"pending_in_mailchimp", c.pending_in_mailchimp},
-            {"add_to_crm", c.add_to_crm},
-            {"remove_from_crm", c.remove_from_crm},
-            {"create_crm_contact", c.create_crm_contact},
-            {"hold_crm_email", c.hold_crm_email},
-            {"update_mailchimp_fields", c.update_mailchimp_fields},
-            {"update_crm_fields", c.update_crm_fields},
-            {"change_email_in_mailchimp", c.change_email_in_mailchimp},
-            {"change_email_in_crm", c.change_email_in_crm},
-            {"unchanged", c.unchanged},
-            {"report_rows", c.report_rows}}}};
+  json counts = json::object();
+  for (const OpKindInfo& k : kOpKinds)
+    counts[std::string(k.name)] = c.of(k.kind);
+  counts["unchanged"] = c.unchanged;
+  counts["report_rows"] = c.report_rows;
+  return {{"sync", sync}, {"first_run", first_run}, {"counts", std::move(counts)}};
 }
 
 Status print_plan_json(const json& header, PlanListing& listing, std::FILE* out) {

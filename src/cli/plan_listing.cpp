@@ -130,6 +130,10 @@ void print_counts(const PlanCounts& c, std::FILE* out) {
       {"fields updated in the CRM", c.update_crm_fields},
       {"address changed in Mailchimp", c.change_email_in_mailchimp},
       {"address changed in the CRM", c.change_email_in_crm},
+      {"tagged in Mailchimp", c.add_tag_in_mailchimp},
+      {"tag taken off in Mailchimp", c.remove_tag_in_mailchimp},
+      {"interest set in Mailchimp", c.add_interest_in_mailchimp},
+      {"interest cleared in Mailchimp", c.remove_interest_in_mailchimp},
       {"unchanged", c.unchanged},
       {"report rows", c.report_rows},
   };

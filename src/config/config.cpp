@@ -252,6 +252,7 @@ Status read_target(const Reader& r, const toml::table& t, const toml::node* at, 
   s->target = target == "tag"        ? TargetKind::kTag
               : target == "interest" ? TargetKind::kInterest
                                      : TargetKind::kAudience;
+  s->options.target = s->target;
   return Status::ok();
 }
 

@@ -31,7 +31,8 @@ void decide_for_mailchimp_winner(const MailchimpState& mc, const CrmState& crm,
     return;
   }
   d.crm = CrmAction::kRemove;
-  if (mc.status == MailchimpStatus::kCleaned) {
+  // (A tag or interest taken off a cleaned member says nothing about the address.)
+  if (mc.status == MailchimpStatus::kCleaned && options.target == TargetKind::kAudience) {
     d.conflict = Conflict::kCleaned;
     d.note = Note::kCleanedRemoved;
     d.hold_email = options.hold_cleaned && crm.contact_known && !crm.email_on_hold;
@@ -50,6 +51,10 @@ void decide_for_crm_winner(const MailchimpState& mc, const CrmState& crm,
     }
     if (options.removal == RemovalMode::kNone) {
       return;  // a pair that only adds and updates: the member stays as Mailchimp has it
+    }
+    if (options.target != TargetKind::kAudience) {
+      d.mailchimp = MailchimpAction::kUnmark;  // the tag comes off; the status stays
+      return;
     }
     if (options.removal == RemovalMode::kArchive) {
       if (mc.status == MailchimpStatus::kPending) {
@@ -85,17 +90,32 @@ void decide_for_crm_winner(const MailchimpState& mc, const CrmState& crm,
     case Refusal::kNone:
       break;
   }
+  // Cleaned and forgotten addresses are never mailed again, whatever the target.
+  if (mc.status == MailchimpStatus::kCleaned) {
+    d.conflict = Conflict::kCleaned;
+    d.note = Note::kCleanedNotResubscribed;
+    return;
+  }
+  if (mc.status == MailchimpStatus::kForgotten) {
+    d.conflict = Conflict::kForgotten;
+    d.note = Note::kForgottenNotResubscribed;
+    return;
+  }
   const MailchimpAction subscribe =
       options.double_opt_in ? MailchimpAction::kPending : MailchimpAction::kSubscribe;
+  if (options.target != TargetKind::kAudience) {
+    // A tag or interest is put on whoever the audience has, whatever the status: an unsubscribed
+    // member keeps and gets tags, and is not resubscribed by them. Someone not in the audience
+    // (or archived) is added to carry it, as status_if_new says.
+    const bool member =
+        mc.status != MailchimpStatus::kAbsent && mc.status != MailchimpStatus::kArchived;
+    d.mailchimp = member ? MailchimpAction::kMark : subscribe;
+    return;
+  }
   switch (mc.status) {
     case MailchimpStatus::kCleaned:
-      d.conflict = Conflict::kCleaned;
-      d.note = Note::kCleanedNotResubscribed;
-      return;
     case MailchimpStatus::kForgotten:
-      d.conflict = Conflict::kForgotten;
-      d.note = Note::kForgottenNotResubscribed;
-      return;
+      return;  // above
     case MailchimpStatus::kUnsubscribed:
       if (mc.unsubscribe_origin == UnsubscribeOrigin::kSelf) {
         d.conflict = Conflict::kCompliance;
@@ -254,6 +274,10 @@ std::string_view action_name(MailchimpAction a) {
       return "unsubscribe";
     case MailchimpAction::kArchive:
       return "archive";
+    case MailchimpAction::kMark:
+      return "add-tag-or-interest";
+    case MailchimpAction::kUnmark:
+      return "remove-tag-or-interest";
   }
   return "?";
 }

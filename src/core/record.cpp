@@ -136,6 +136,8 @@ Status mailchimp_state_of(const SnapshotHeader& h, MailchimpState* out) {
   out->status = static_cast<MailchimpStatus>(h.status);
   out->unsubscribe_origin = static_cast<UnsubscribeOrigin>(h.flags & kMailchimpOriginMask);
   out->changed_at = h.changed_at;
+  out->mark.reset();
+  if (h.membership != membership_of(out->status)) out->mark = h.membership;
   return Status::ok();
 }
 

@@ -33,8 +33,14 @@ Status bad_value(const Status& s, Family f, std::string_view key) {
   return s.with_context(std::string(family_name(f)) + " record " + id);
 }
 
-OpKind op_of(MailchimpAction a) {
+OpKind op_of(MailchimpAction a, TargetKind target) {
   switch (a) {
+    case MailchimpAction::kMark:
+      return target == TargetKind::kInterest ? OpKind::kMailchimpAddInterest
+                                             : OpKind::kMailchimpAddTag;
+    case MailchimpAction::kUnmark:
+      return target == TargetKind::kInterest ? OpKind::kMailchimpRemoveInterest
+                                             : OpKind::kMailchimpRemoveTag;
     case MailchimpAction::kSubscribe:
       return OpKind::kMailchimpSubscribe;
     case MailchimpAction::kPending:
@@ -254,7 +260,7 @@ class Differ {
       sink_.operation(std::move(op));
     };
     if (d.mailchimp != MailchimpAction::kNone) {
-      emit(op_of(d.mailchimp), mc_subscribes ? &fields.to_mailchimp : nullptr);
+      emit(op_of(d.mailchimp, options_.target), mc_subscribes ? &fields.to_mailchimp : nullptr);
     }
     if (d.crm != CrmAction::kNone) {
       emit(op_of(d.crm), d.crm == CrmAction::kCreateContact ? &fields.to_crm : nullptr);

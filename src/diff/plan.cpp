@@ -20,6 +20,10 @@ constexpr std::uint64_t PlanCounts::*kCounterOf[kOpKindCount] = {
     &PlanCounts::update_crm_fields,
     &PlanCounts::change_email_in_mailchimp,
     &PlanCounts::change_email_in_crm,
+    &PlanCounts::add_tag_in_mailchimp,
+    &PlanCounts::remove_tag_in_mailchimp,
+    &PlanCounts::add_interest_in_mailchimp,
+    &PlanCounts::remove_interest_in_mailchimp,
 };
 
 // The table is indexed by the enum's value: a row out of place would give a kind another's

@@ -97,6 +97,7 @@ json sync_json(const SyncView& s) {
           {"created", iso_or_null(s.created)},
           {"enabled", s.enabled},
           {"schedule", s.schedule},
+          {"kind", s.kind},
           {"state", sync_state_name(s.state)},
           {"next_run", iso_or_null(s.next_run)},
           {"last_run", s.last_run ? run_json(s.name, *s.last_run) : json(nullptr)},

@@ -46,6 +46,9 @@ struct SyncView {
   Micros created = kNoTime;  // when the daemon first saw the pair
   bool enabled = true;       // the status page's toggle
   std::string schedule;      // as configured
+  // The people side and the target, e.g. "civicrm → audience", "auth0 → audience",
+  // "mixpanel → tag".
+  std::string kind;
   State state = State::kIdle;
   Micros next_run = kNoTime;  // kNoTime: not planned (disabled)
   std::optional<RunRecord> last_run;

@@ -474,6 +474,11 @@ SyncView Daemon::view_of(const Pair& p) {
   v.created = p.created;
   v.enabled = sched_.enabled(name);
   v.schedule = p.spec.config->schedule;
+  const TargetKind t = p.spec.config->target;
+  v.kind = std::string(people_kind_name(p.spec.config->people)) + " \u2192 " +
+           (t == TargetKind::kTag        ? "tag"
+            : t == TargetKind::kInterest ? "interest"
+                                         : "audience");
   if (current_ == name) {
     v.state = SyncView::State::kRunning;
   } else if (std::find(queue_.begin(), queue_.end(), name) != queue_.end() ||

@@ -246,6 +246,7 @@ constexpr std::string_view kStatusScript = R"JS(
     th.scope = 'row';
     r.nameEl = th.appendChild(make('span', 'sync-name'));
     r.nameEl.id = id + '-name';
+    r.kind = th.appendChild(make('small', 'kind'));
     var created = th.appendChild(make('small', 'created', 'created '));
     r.created = created.appendChild(make('time'));
 
@@ -333,6 +334,7 @@ constexpr std::string_view kStatusScript = R"JS(
   function update(r, s, fromAction) {
     r.lastSync = s;
     r.nameEl.textContent = s.name;
+    r.kind.textContent = typeof s.kind === 'string' ? s.kind : '';
     r.toggleLabel.textContent = 'Enabled: ' + s.name;
     setTime(r.created, s.created, '\u2014', true);
     if (!r.togglePending || fromAction) r.toggle.checked = !!s.enabled;

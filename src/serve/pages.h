@@ -15,7 +15,8 @@
 //   errors                           4xx/5xx {"error":"…"}
 //
 //   <sync> = {"name":"newsletter","created":"2026-11-01T10:00:00Z","enabled":true,
-//             "schedule":"every 30m","state":"idle"|"running"|"queued"|"disabled",
+//             "schedule":"every 30m","kind":"civicrm → audience",
+//             "state":"idle"|"running"|"queued"|"disabled",
 //             "next_run":"…Z"|null,"last_run":null|<run>,"history_url":"/syncs/newsletter/runs"}
 //   <run>  = {"id":12,"started":"…Z","ended":"…Z"|null,"duration_s":3.2|null,
 //             "result":"done"|"done-with-failures"|"stopped-by-guard"|"failed"|"interrupted"|

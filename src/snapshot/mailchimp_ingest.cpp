@@ -1,5 +1,6 @@
 // The Mailchimp half of the snapshot stage: records → entries, the full fetch's sweep, watermarks.
 #include <algorithm>
+#include <cctype>
 
 #include "concord/email.h"
 #include "concord/snapshot.h"
@@ -8,8 +9,23 @@
 
 namespace concord {
 
-MailchimpIngest::MailchimpIngest(Store& store, const PairHandle& pair, SnapshotWriter::Mode mode)
-    : store_(store), pair_(pair), writer_(store, pair, Side::kMailchimp, mode) {}
+const MailchimpMark MailchimpIngest::kNoMark{};
+
+bool MailchimpMark::carries(const MailchimpRecord& r) const {
+  if (kind == TargetKind::kInterest) {
+    return std::find(r.interests.begin(), r.interests.end(), interest_id) != r.interests.end();
+  }
+  return std::any_of(r.tags.begin(), r.tags.end(), [&](const std::string& t) {
+    return t.size() == tag.size() &&
+           std::equal(t.begin(), t.end(), tag.begin(), [](unsigned char a, unsigned char b) {
+             return std::tolower(a) == std::tolower(b);
+           });
+  });
+}
+
+MailchimpIngest::MailchimpIngest(Store& store, const PairHandle& pair, SnapshotWriter::Mode mode,
+                                 const MailchimpMark& mark)
+    : store_(store), pair_(pair), writer_(store, pair, Side::kMailchimp, mode), mark_(mark) {}
 
 void MailchimpIngest::reject(RejectedRow row) {
   ++counts_.members;
@@ -67,18 +83,29 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
   for (std::size_t i = 0; i < keyed.size(); ++i) {
     const MailchimpRecord& r = *keyed[i].record;
     std::optional<StoredMailchimpStatus> prev;
+    std::optional<MailchimpState> old_state;
     if (stored[i]) {
       SnapshotHeader h;
       MailchimpState old;
       // An unreadable stored entry is taken as first sight (and overwritten).
       if (decode_snapshot_header(*stored[i], &h) && mailchimp_state_of(h, &old)) {
         prev = StoredMailchimpStatus{old.status, old.changed_at};
+        old_state = old;
       }
     }
     MailchimpState state;
     state.status = r.status;
     state.unsubscribe_origin = r.unsubscribe_origin;
-    state.changed_at = mailchimp_status_changed_at(prev, r.status, r.last_changed, r.timestamp_opt);
+    if (mark_.marks()) {
+      // The target's membership is the mark, timed by concord's record of its flips.
+      state.mark = mark_.carries(r) ? Membership::kIn : Membership::kOut;
+      state.changed_at = !old_state                               ? kNoTime
+                         : old_state->membership() == *state.mark ? old_state->changed_at
+                                                                  : mark_.seen_at;
+    } else {
+      state.changed_at =
+          mailchimp_status_changed_at(prev, r.status, r.last_changed, r.timestamp_opt);
+    }
     body.clear();
     append_mailchimp_body(r.merge_fields, r.last_changed_text, r.timestamp_opt_text,
                           r.unsubscribe_reason, &body, r.contact_id);
@@ -136,14 +163,16 @@ Result<AudienceCounts> snapshot_counts(Store& store, const PairHandle& pair) {
 
 // One read: full, or since the stored watermark (full without one).
 Result<FetchStats> fetch_mailchimp_once(MailchimpReader& reader, std::string_view list_id,
-                                        bool full, Store& store, const PairHandle& pair);
+                                        bool full, Store& store, const PairHandle& pair,
+                                        const MailchimpMark& mark);
 
 }  // namespace
 
 Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view list_id, bool full,
-                                   Store& store, const PairHandle& pair) {
+                                   Store& store, const PairHandle& pair,
+                                   const MailchimpMark& mark) {
   const bool asked_full = full;
-  Result<FetchStats> f = fetch_mailchimp_once(reader, list_id, full, store, pair);
+  Result<FetchStats> f = fetch_mailchimp_once(reader, list_id, full, store, pair, mark);
   if (!f || asked_full || f->full) return f;
   // Members deleted permanently do not show in an incremental read: when Mailchimp's counts
   // differ from the snapshot's, everything is read, and the sweep removes what is gone.
@@ -152,7 +181,7 @@ Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view lis
   Result<AudienceCounts> ours = snapshot_counts(store, pair);
   if (!ours) return ours.status();
   if (*theirs == *ours) return f;
-  Result<FetchStats> again = fetch_mailchimp_once(reader, list_id, true, store, pair);
+  Result<FetchStats> again = fetch_mailchimp_once(reader, list_id, true, store, pair, mark);
   if (!again) {
     return again.status().with_context("reading the audience in full (its counts differ)");
   }
@@ -164,13 +193,14 @@ Result<FetchStats> fetch_mailchimp(MailchimpReader& reader, std::string_view lis
 namespace {
 
 Result<FetchStats> fetch_mailchimp_once(MailchimpReader& reader, std::string_view list_id,
-                                        bool full, Store& store, const PairHandle& pair) {
+                                        bool full, Store& store, const PairHandle& pair,
+                                        const MailchimpMark& mark) {
   const std::string key = mailchimp_watermark_key(list_id);
   Result<Micros> start = fetch_start(store, pair, key, "Mailchimp", &full);
   if (!start) return start.status();
   const Micros watermark = *start;
-  MailchimpIngest ingest(store, pair,
-                         full ? SnapshotWriter::Mode::kFull : SnapshotWriter::Mode::kIncremental);
+  MailchimpIngest ingest(
+      store, pair, full ? SnapshotWriter::Mode::kFull : SnapshotWriter::Mode::kIncremental, mark);
   if (!full) ingest.advance_watermark(key, watermark);
   Result<SideRead> read =
       full ? reader.read_all(list_id, ingest) : reader.read_since(list_id, watermark, ingest);
@@ -211,8 +241,8 @@ Result<FetchStats> fetch_mailchimp_once(MailchimpReader& reader, std::string_vie
 
 Result<FetchStats> refresh_mailchimp(MailchimpReader& reader, std::string_view list_id,
                                      const std::vector<std::string>& emails, Store& store,
-                                     const PairHandle& pair) {
-  MailchimpIngest ingest(store, pair, SnapshotWriter::Mode::kIncremental);
+                                     const PairHandle& pair, const MailchimpMark& mark) {
+  MailchimpIngest ingest(store, pair, SnapshotWriter::Mode::kIncremental, mark);
   Result<SideRead> read = reader.read_members(list_id, emails, ingest);
   if (!read) return read.status();
   FetchStats stats = fetch_stats(*read, ingest.counts());

@@ -73,8 +73,10 @@ class FakeAudience final : public SyncSide {
   struct Member {
     MailchimpStatus status = MailchimpStatus::kSubscribed;
     UnsubscribeOrigin origin = UnsubscribeOrigin::kUnknown;
+    bool tagged = false;
   };
   std::map<std::string, Member> members;
+  bool tag_target = false;          // the pair's target is a tag: members are read with their mark
   std::vector<std::string> writes;  // "<email> <op>"
 
   Side side() const override { return Side::kMailchimp; }
@@ -87,6 +89,7 @@ class FakeAudience final : public SyncSide {
     st.status = m.status;
     st.unsubscribe_origin = m.origin;
     st.changed_at = parse_iso8601("2026-01-01T00:00:00Z").value();
+    if (tag_target) st.mark = m.tagged ? Membership::kIn : Membership::kOut;
     std::string v;
     encode_snapshot(mailchimp_header(st, 1), email, R"({"merge_fields":{}})", &v);
     return v;
@@ -112,7 +115,12 @@ class FakeAudience final : public SyncSide {
       o.changed_at = clock_.now();
       switch (w.kind) {
         case OpKind::kMailchimpSubscribe:
-          members[w.email] = {MailchimpStatus::kSubscribed, UnsubscribeOrigin::kUnknown};
+          members[w.email] = {MailchimpStatus::kSubscribed, UnsubscribeOrigin::kUnknown,
+                              tag_target};
+          break;
+        case OpKind::kMailchimpAddTag:
+        case OpKind::kMailchimpRemoveTag:
+          members[w.email].tagged = w.kind == OpKind::kMailchimpAddTag;
           break;
         case OpKind::kMailchimpPending:
           members[w.email] = {MailchimpStatus::kPending, UnsubscribeOrigin::kUnknown};
@@ -359,4 +367,40 @@ TEST_CASE("a one-time mirror runs once, then stays disabled; plan still looks") 
   Result<RunOutcome> plan = w.run(/*apply=*/false);
   REQUIRE(plan.is_ok());
   CHECK(plan->record.counts.add_to_mailchimp == 1);
+}
+
+TEST_CASE("a cohort mirrored into a tag: tags on and off, nobody unsubscribed") {
+  World w(PeopleKind::kMixpanel);
+  w.config.target = w.config.options.target = TargetKind::kTag;
+  w.audience.tag_target = true;
+  w.audience.members["ann@example.org"] = {};  // subscribed, untagged
+  w.audience.members["old@example.org"] = {MailchimpStatus::kSubscribed,
+                                           UnsubscribeOrigin::kUnknown, true};  // tagged
+  w.audience.members["gone@example.org"] = {MailchimpStatus::kUnsubscribed,
+                                            UnsubscribeOrigin::kSelf, false};
+  w.source->people = {person("d1", "ann@example.org"), person("d2", "new@example.org"),
+                      person("d3", "gone@example.org")};
+  Result<RunOutcome> r = w.run();
+  INFO((r ? std::string() : r.status().to_string()));
+  REQUIRE(r.is_ok());
+  INFO((r->record.notes.empty() ? std::string() : r->record.notes[0]));
+  CHECK(r->record.counts.add_tag_in_mailchimp == 2);  // Ann, and Gone (who stays unsubscribed)
+  CHECK(r->record.counts.add_to_mailchimp == 1);      // New joins carrying the tag
+  CHECK(r->record.counts.remove_tag_in_mailchimp == 1);
+  CHECK(w.audience.members["ann@example.org"].tagged);
+  CHECK(w.audience.members["new@example.org"].tagged);
+  CHECK(w.audience.members["gone@example.org"].tagged);
+  CHECK(w.status("gone@example.org") == MailchimpStatus::kUnsubscribed);
+  CHECK_FALSE(w.audience.members["old@example.org"].tagged);
+  CHECK(w.status("old@example.org") == MailchimpStatus::kSubscribed);
+
+  // Ann leaves the cohort: her tag comes off; she stays subscribed.
+  w.source->people.erase(w.source->people.begin());
+  REQUIRE(w.run().is_ok());
+  CHECK_FALSE(w.audience.members["ann@example.org"].tagged);
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+  // Nothing changes: nothing is written.
+  const std::size_t writes = w.audience.writes.size();
+  REQUIRE(w.run().is_ok());
+  CHECK(w.audience.writes.size() == writes);
 }

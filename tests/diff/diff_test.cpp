@@ -81,6 +81,15 @@ void apply(TempStore& t, std::map<std::string, Member>& members, const Plan& pla
         m.mc = MailchimpState{MailchimpStatus::kArchived, UnsubscribeOrigin::kUnknown, now};
         b.mailchimp_changed_at = now;
         break;
+      case OpKind::kMailchimpAddTag:
+      case OpKind::kMailchimpRemoveTag:
+      case OpKind::kMailchimpAddInterest:
+      case OpKind::kMailchimpRemoveInterest:
+        m.mc = m.mc.value_or(MailchimpState{});
+        m.mc->mark = op_info(op.kind).target;
+        m.mc->changed_at = now;
+        b.mailchimp_changed_at = now;
+        break;
       case OpKind::kCrmAdd:
       case OpKind::kCrmCreateContact: {
         CrmState c = m.crm.value_or(CrmState{});

@@ -1,8 +1,11 @@
 // concord's Mailchimp client against the real concord-sandbox binary, over TLS sockets.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -431,4 +434,168 @@ TEST_CASE("over TLS: a registration whose answer is lost is not sent again, and 
   CHECK(h.logged("POST", "/3.0/lists/b3d1c0ffee/webhooks") == 1);
   CHECK(rx.validations == 1);
   CHECK(h.client->webhooks("b3d1c0ffee")->size() == 1);
+}
+
+namespace {
+
+// The fixture's seed with tags and interest groups on its list: "volunteer" (10001, on Wilma)
+// and "Quarry Crew" (10002); the categories "Topics" (Rocks, Dinosaurs) and "Region" (Bedrock),
+// Wilma in Rocks.
+json groups_seed() {
+  std::ifstream in(seed_file());
+  json seed = json::parse(in);
+  json& list = seed["mailchimp"]["lists"][0];
+  list["tags"] = json::array(
+      {{{"id", 10001}, {"name", "volunteer"}}, {{"id", 10002}, {"name", "Quarry Crew"}}});
+  list["interest_categories"] =
+      json::array({{{"id", "aaaa000001"},
+                    {"title", "Topics"},
+                    {"interests", json::array({{{"id", "1111111111"}, {"name", "Rocks"}},
+                                               {{"id", "2222222222"}, {"name", "Dinosaurs"}}})}},
+                   {{"id", "bbbb000002"},
+                    {"title", "Region"},
+                    {"interests", json::array({{{"id", "3333333333"}, {"name", "Bedrock"}}})}}});
+  for (json& m : list["members"]) {
+    if (m["email_address"] == "wilma@bedrock.org") m["interests"] = {{"1111111111", true}};
+  }
+  return seed;
+}
+
+// The records a read hands over, by address.
+class RecordsSink final : public MailchimpSink {
+ public:
+  std::map<std::string, MailchimpRecord> by_email;
+  Status records(std::vector<MailchimpRecord>& page) override {
+    for (MailchimpRecord& r : page)
+      by_email[r.email] = std::move(r);
+    return Status::ok();
+  }
+  void reject(RejectedRow) override {}
+  void gone(const std::string&) override {}
+};
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("over TLS: tags and interests are found by name; a missing one names what exists") {
+  Harness h;
+  h.admin_call("POST", "/_sandbox/reset", groups_seed());
+  auto volunteer = h.client->find_tag("b3d1c0ffee", "VOLUNTEER");
+  REQUIRE(volunteer.is_ok());
+  CHECK(volunteer->id == 10001);
+  CHECK(volunteer->name == "volunteer");
+  CHECK(volunteer->member_count == 1);
+  auto missing = h.client->find_tag("b3d1c0ffee", "Gravel");
+  REQUIRE_FALSE(missing.is_ok());
+  CHECK(missing.status().code() == Status::Code::kNotFound);
+  CHECK(missing.status().message().find("\"volunteer\", \"Quarry Crew\"") != std::string::npos);
+
+  auto made = h.client->create_tag("b3d1c0ffee", "Gravel");
+  REQUIRE(made.is_ok());
+  CHECK(made->id > 0);
+  CHECK(made->name == "Gravel");
+  CHECK(made->member_count == 0);
+  CHECK(h.client->find_tag("b3d1c0ffee", "gravel").value().id == made->id);
+  // A second tag of that name (in any case) is refused in Mailchimp's words.
+  auto twice = h.client->create_tag("b3d1c0ffee", "GRAVEL");
+  REQUIRE_FALSE(twice.is_ok());
+  CHECK(twice.status().code() == Status::Code::kInvalid);
+  CHECK(twice.status().message().find("already exists") != std::string::npos);
+
+  auto rocks = h.client->find_interest("b3d1c0ffee", "topics", "ROCKS");
+  REQUIRE(rocks.is_ok());
+  CHECK(rocks->category_id == "aaaa000001");
+  CHECK(rocks->category_title == "Topics");
+  CHECK(rocks->id == "1111111111");
+  CHECK(rocks->name == "Rocks");
+  auto no_category = h.client->find_interest("b3d1c0ffee", "Colours", "Red");
+  REQUIRE_FALSE(no_category.is_ok());
+  CHECK(no_category.status().code() == Status::Code::kNotFound);
+  CHECK(no_category.status().message().find("\"Topics\", \"Region\"") != std::string::npos);
+  auto no_interest = h.client->find_interest("b3d1c0ffee", "Topics", "Shale");
+  REQUIRE_FALSE(no_interest.is_ok());
+  CHECK(no_interest.status().code() == Status::Code::kNotFound);
+  CHECK(no_interest.status().message().find("\"Rocks\", \"Dinosaurs\"") != std::string::npos);
+}
+
+TEST_CASE("over TLS: tags put on and taken off are read back by a full read") {
+  Harness h;
+  h.admin_call("POST", "/_sandbox/reset", groups_seed());
+  auto mk = [](const char* email, MailchimpWrite::Kind kind, std::int64_t tag) {
+    MailchimpWrite w;
+    w.email = email;
+    w.kind = kind;
+    w.tag_id = tag;
+    return w;
+  };
+  const auto add = MailchimpWrite::Kind::kAddTag, remove = MailchimpWrite::Kind::kRemoveTag;
+  auto out =
+      h.client->apply("b3d1c0ffee",
+                      {mk("fred@bedrock.org", add, 10002), mk("wilma@bedrock.org", add, 10002),
+                       mk("wilma@bedrock.org", remove, 10001),
+                       mk("betty@bedrock.org", add, 10002)},  // not in the audience
+                      Resubscribe::kPending);
+  REQUIRE(out.size() == 4);
+  for (int i = 0; i < 3; ++i) {
+    INFO(i << ": " << out[i].message);
+    CHECK(out[i].code == WriteOutcome::Code::kDone);
+    CHECK(out[i].last_changed >= parse_iso8601("2026-03-01T00:00:00+00:00").value());
+  }
+  CHECK(out[3].code == WriteOutcome::Code::kFailed);
+  CHECK(out[3].message == "not a member of the audience");
+  // One call for each tag.
+  CHECK(h.logged("POST", "/3.0/lists/b3d1c0ffee/segments/") == 2);
+
+  RecordsSink sink;
+  REQUIRE(h.client->read_all("b3d1c0ffee", sink).is_ok());
+  CHECK(sink.by_email.at("fred@bedrock.org").tags == std::vector<std::string>{"Quarry Crew"});
+  CHECK(sink.by_email.at("wilma@bedrock.org").tags == std::vector<std::string>{"Quarry Crew"});
+  CHECK(sink.by_email.at("pebbles@bedrock.org").tags.empty());
+  CHECK(sink.by_email.at("wilma@bedrock.org").interests == std::vector<std::string>{"1111111111"});
+  CHECK(sink.by_email.at("fred@bedrock.org").interests.empty());
+}
+
+TEST_CASE("over TLS: a member subscribed with tags and interests has them when read back") {
+  Harness h;
+  h.admin_call("POST", "/_sandbox/reset", groups_seed());
+  MailchimpWrite betty{"betty@bedrock.org", MailchimpWrite::Kind::kSubscribe, {{"FNAME", "Betty"}}};
+  betty.tags = {"volunteer", "Rubbles"};  // one the audience has, one it does not yet
+  betty.interests = {{"2222222222", true}, {"3333333333", true}, {"1111111111", false}};
+  auto out = h.client->apply("b3d1c0ffee", {betty}, Resubscribe::kPending);
+  REQUIRE(out[0].code == WriteOutcome::Code::kDone);
+  CHECK(out[0].status == MailchimpStatus::kSubscribed);
+
+  RecordsSink sink;
+  REQUIRE(h.client->read_all("b3d1c0ffee", sink).is_ok());
+  const MailchimpRecord& r = sink.by_email.at("betty@bedrock.org");
+  CHECK(sorted(r.tags) == std::vector<std::string>{"Rubbles", "volunteer"});
+  CHECK(sorted(r.interests) == std::vector<std::string>{"2222222222", "3333333333"});
+  CHECK(h.client->find_tag("b3d1c0ffee", "rubbles").is_ok());
+}
+
+TEST_CASE("over TLS: an update-fields write turns interests on and off; the others stay") {
+  Harness h;
+  h.admin_call("POST", "/_sandbox/reset", groups_seed());
+  MailchimpWrite wilma{"wilma@bedrock.org", MailchimpWrite::Kind::kUpdateFields, {}};
+  wilma.interests = {{"1111111111", false}, {"2222222222", true}};
+  auto out = h.client->apply("b3d1c0ffee", {wilma}, Resubscribe::kPending);
+  REQUIRE(out[0].code == WriteOutcome::Code::kDone);
+  CHECK(out[0].status == MailchimpStatus::kSubscribed);
+  RecordsSink one;
+  REQUIRE(h.client->read_members("b3d1c0ffee", {"wilma@bedrock.org"}, one).is_ok());
+  const MailchimpRecord& r = one.by_email.at("wilma@bedrock.org");
+  CHECK(r.interests == std::vector<std::string>{"2222222222"});
+  CHECK(r.tags == std::vector<std::string>{"volunteer"});  // a fields write leaves tags alone
+
+  wilma.interests = {{"3333333333", true}};
+  REQUIRE(h.client->apply("b3d1c0ffee", {wilma}, Resubscribe::kPending)[0].code ==
+          WriteOutcome::Code::kDone);
+  RecordsSink all;
+  REQUIRE(h.client->read_all("b3d1c0ffee", all).is_ok());
+  CHECK(sorted(all.by_email.at("wilma@bedrock.org").interests) ==
+        std::vector<std::string>{"2222222222", "3333333333"});
 }

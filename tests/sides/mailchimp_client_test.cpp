@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "concord/mailchimp_client.h"
 #include "concord/record.h"
 #include "concord/snapshot.h"
+#include "malformed_answers.h"
 #include "sides/mailchimp/members_page.h"
 #include "temp_store.h"
 
@@ -45,6 +47,10 @@ class FakeMailchimp final : public http::Client {
   int refuse_hook_url = 0;           // the validation GET of a new webhook got this status
   int lose_hook_posts = 0;           // carry out this many webhook POSTs, but lose the answer
   int drop_hook_posts = 0;           // lose this many webhook POSTs before they are carried out
+  std::map<std::int64_t, std::vector<std::string>> segments;  // tag id → members with the tag
+  std::vector<std::string> refuse_tag;                        // named in a segment batch's errors
+  int fail_segment_posts = 0;          // answer this many segment batches with 500
+  std::vector<std::string> tag_names;  // GET …/segments: tag i has id 1000 + i
 
   Result<http::Response> send(const http::Request& req) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -70,9 +76,16 @@ class FakeMailchimp final : public http::Client {
       }
       for (const FakeMember& m : members) {
         if (path.substr(22) == subscriber_hash(m.email)) {
+          json tags = json::array();  // the static segments (tags) the member is in
+          for (const auto& [id, in] : segments) {
+            if (std::find(in.begin(), in.end(), m.email) != in.end()) {
+              tags.push_back({{"id", id}, {"name", "tag " + std::to_string(id)}});
+            }
+          }
           return reply(200, json{{"email_address", m.email},
                                  {"status", m.status},
-                                 {"last_changed", format_iso8601(m.last_changed)}}
+                                 {"last_changed", format_iso8601(m.last_changed)},
+                                 {"tags", tags}}
                                 .dump());
         }
       }
@@ -88,6 +101,17 @@ class FakeMailchimp final : public http::Client {
       }
       return reply(
           404, problem(404, "Resource Not Found", "The requested resource could not be found."));
+    }
+    if (path.rfind("/3.0/lists/L1/segments/", 0) == 0 && req.method == "POST") {
+      return segment_batch(std::stoll(path.substr(23)), req.body);
+    }
+    if (path == "/3.0/lists/L1/segments" && req.method == "GET") {
+      json page = json::array();
+      const std::size_t offset = std::stoul(q["offset"]), count = std::stoul(q["count"]);
+      for (std::size_t i = offset; i < tag_names.size() && i < offset + count; ++i) {
+        page.push_back({{"id", 1000 + i}, {"name", tag_names[i]}, {"member_count", i}});
+      }
+      return reply(200, json{{"segments", page}, {"total_items", tag_names.size()}}.dump());
     }
     if (path == "/3.0/lists/L1/webhooks" && req.method == "GET") {
       return reply(
@@ -214,6 +238,56 @@ class FakeMailchimp final : public http::Client {
           "carried out)");
     }
     return reply(200, h.dump());
+  }
+
+  // A static segment's batch: members not on the list are ignored, as are adds of members
+  // already in it and removes of members not in it (only changes are listed).
+  Result<http::Response> segment_batch(std::int64_t id, const std::string& body) {
+    if (fail_segment_posts > 0) {
+      --fail_segment_posts;
+      return reply(500, problem(500, "Internal Server Error", "boom"));
+    }
+    json b = json::parse(body);
+    std::vector<std::string>& in = segments[id];
+    json added = json::array(), removed = json::array(), refused = json::array();
+    auto on_list = [&](const std::string& e) {
+      return std::any_of(members.begin(), members.end(),
+                         [&](const FakeMember& m) { return m.email == e; });
+    };
+    for (const char* key : {"members_to_add", "members_to_remove"}) {
+      if (!b.contains(key)) continue;
+      const bool add = std::string(key) == "members_to_add";
+      for (const json& item : b[key]) {
+        const std::string e = item.get<std::string>();
+        if (std::find(refuse_tag.begin(), refuse_tag.end(), e) != refuse_tag.end()) {
+          refused.push_back(e);
+          continue;
+        }
+        if (!on_list(e)) continue;
+        auto it = std::find(in.begin(), in.end(), e);
+        if (add == (it != in.end())) continue;  // nothing to change
+        if (add) {
+          in.push_back(e);
+        } else {
+          in.erase(it);
+        }
+        // Mailchimp answers with the address as it stores it.
+        std::string shown = e;
+        std::transform(shown.begin(), shown.end(), shown.begin(), ::toupper);
+        (add ? added : removed).push_back({{"email_address", shown}, {"status", "subscribed"}});
+      }
+    }
+    json errors = json::array();
+    if (!refused.empty()) {
+      errors.push_back({{"email_addresses", refused}, {"error", "Tags are not allowed here."}});
+    }
+    return reply(200, json{{"members_added", added},
+                           {"members_removed", removed},
+                           {"errors", errors},
+                           {"total_added", added.size()},
+                           {"total_removed", removed.size()},
+                           {"error_count", errors.size()}}
+                          .dump());
   }
 
   Result<http::Response> batch(const std::string& body) {
@@ -707,4 +781,208 @@ TEST_CASE("webhooks: a registration whose answer was lost is found, not sent aga
   REQUIRE_FALSE(lost.is_ok());
   CHECK(lost.status().retryable());
   CHECK(f.fake->hooks.size() == 1);
+}
+
+namespace {
+
+MailchimpWrite tag_write(const std::string& email, bool add, std::int64_t tag_id) {
+  MailchimpWrite w;
+  w.email = email;
+  w.kind = add ? MailchimpWrite::Kind::kAddTag : MailchimpWrite::Kind::kRemoveTag;
+  w.tag_id = tag_id;
+  return w;
+}
+
+// The segment batch calls the fake received, in order.
+std::vector<std::pair<std::string, json>> segment_calls(const FakeMailchimp& f) {
+  std::vector<std::pair<std::string, json>> out;
+  for (const http::Request& r : f.log) {
+    if (r.method == "POST" && r.target.rfind("/3.0/lists/L1/segments/", 0) == 0) {
+      out.emplace_back(r.target, json::parse(r.body));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tag writes: each tag's adds and removes go in calls of at most 500 of each") {
+  Fixture f(audience(1300, t0(), kMicrosPerSecond));
+  f.fake->now = t0() + 3600 * kMicrosPerSecond;
+  for (int i = 1000; i < 1300; ++i)
+    f.fake->segments[7].push_back("person" + std::to_string(i) + "@example.org");
+  std::vector<MailchimpWrite> w;
+  for (int i = 0; i < 1000; ++i)
+    w.push_back(tag_write("person" + std::to_string(i) + "@example.org", true, 7));
+  for (int i = 1000; i < 1300; ++i)
+    w.push_back(tag_write("person" + std::to_string(i) + "@example.org", false, 7));
+  for (int i = 0; i < 200; ++i)  // 1200 adds in all
+    w.push_back(tag_write("person" + std::to_string(i) + "@example.org", true, 9));
+  auto out = f.client->apply("L1", w, Resubscribe::kPending);
+  REQUIRE(out.size() == w.size());
+  for (const WriteOutcome& o : out) {
+    INFO(o.message);
+    CHECK(o.code == WriteOutcome::Code::kDone);
+    CHECK(o.status == MailchimpStatus::kAbsent);  // the answer does not say
+    CHECK(o.last_changed == t0() + 3600 * kMicrosPerSecond);
+  }
+  auto calls = segment_calls(*f.fake);
+  REQUIRE(calls.size() == 3);  // tag 7: 500 + 300 removes, 500; tag 9: 200
+  CHECK(calls[0].first == "/3.0/lists/L1/segments/7");
+  CHECK(calls[0].second["members_to_add"].size() == 500);
+  CHECK(calls[0].second["members_to_remove"].size() == 300);
+  CHECK(calls[0].second["members_to_add"][0] == "person0@example.org");
+  CHECK(calls[1].second["members_to_add"].size() == 500);
+  CHECK_FALSE(calls[1].second.contains("members_to_remove"));
+  CHECK(calls[2].first == "/3.0/lists/L1/segments/9");
+  CHECK(calls[2].second["members_to_add"].size() == 200);
+  CHECK(f.fake->segments[7].size() == 1000);
+  // Adding a tag twice changes nothing, so the transport may send these calls again.
+  for (const http::Request& r : f.fake->log)
+    CHECK(r.idempotent);
+
+  // 1200 adds of one tag: three calls.
+  Fixture g(audience(1200, t0(), kMicrosPerSecond));
+  std::vector<MailchimpWrite> many;
+  for (int i = 0; i < 1200; ++i)
+    many.push_back(tag_write("person" + std::to_string(i) + "@example.org", true, 5));
+  g.client->apply("L1", many, Resubscribe::kPending);
+  auto three = segment_calls(*g.fake);
+  REQUIRE(three.size() == 3);
+  CHECK(three[0].second["members_to_add"].size() == 500);
+  CHECK(three[1].second["members_to_add"].size() == 500);
+  CHECK(three[2].second["members_to_add"].size() == 200);
+}
+
+TEST_CASE("tag writes: added or removed is done, named in errors is invalid, neither failed") {
+  Fixture f({{"a@example.org"}, {"b@example.org"}, {"c@example.org"}, {"r@example.org"}});
+  f.fake->now = t0();
+  f.fake->segments[7] = {"c@example.org"};
+  f.fake->segments[8] = {"c@example.org"};
+  f.fake->refuse_tag = {"r@example.org"};
+  std::vector<MailchimpWrite> w = {
+      tag_write("a@example.org", true, 7),     // added
+      tag_write("gone@example.org", true, 7),  // not on the list: ignored
+      tag_write("c@example.org", false, 7),    // removed
+      tag_write("r@example.org", true, 7),     // in errors
+      tag_write("b@example.org", false, 7),    // did not have it: in neither list
+      tag_write("c@example.org", true, 8),     // has it already (tag 8): in neither list
+  };
+  auto out = f.client->apply("L1", w, Resubscribe::kPending);
+  REQUIRE(out.size() == 6);
+  CHECK(out[0].code == WriteOutcome::Code::kDone);
+  CHECK(out[0].last_changed == t0());
+  CHECK(out[1].code == WriteOutcome::Code::kFailed);
+  CHECK(out[1].message == "not a member of the audience");
+  CHECK(out[2].code == WriteOutcome::Code::kDone);
+  CHECK(out[3].code == WriteOutcome::Code::kInvalid);
+  CHECK(out[3].message == "Tags are not allowed here.");
+  // Mailchimp lists only the members whose tag changed: those it leaves out are read by
+  // themselves, and done when they carry the tag as asked (a tag change may not move
+  // last_changed, so no incremental read would tell).
+  CHECK(out[4].code == WriteOutcome::Code::kDone);
+  CHECK(out[5].code == WriteOutcome::Code::kDone);
+
+  // A call that fails fails each of its writes, with Mailchimp's words.
+  f.fake->fail_segment_posts = 1;
+  auto failed = f.client->apply("L1", {w[0], w[2]}, Resubscribe::kPending);
+  for (const WriteOutcome& o : failed) {
+    CHECK(o.code == WriteOutcome::Code::kFailed);
+    CHECK(o.message.find("Mailchimp answered 500 Internal Server Error: boom") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("batch subscribe items carry the write's tags and interests, and only then") {
+  Fixture f;
+  MailchimpWrite tagged{"a@example.org", MailchimpWrite::Kind::kSubscribe, {}};
+  tagged.tags = {"volunteer", "VIP"};
+  tagged.interests = {{"9143cf3bd1", true}, {"3a2a927344", false}};
+  MailchimpWrite fields{"b@example.org", MailchimpWrite::Kind::kUpdateFields, {}};
+  fields.interests = {{"9143cf3bd1", false}};
+  MailchimpWrite plain{"c@example.org", MailchimpWrite::Kind::kPending, {}};
+  auto out = f.client->apply("L1", {tagged, fields, plain}, Resubscribe::kPending);
+  for (const WriteOutcome& o : out)
+    CHECK(o.code == WriteOutcome::Code::kDone);
+  REQUIRE(f.fake->count("POST", "/3.0/lists/L1") == 1);
+  json items = json::parse(f.fake->log.back().body)["members"];
+  REQUIRE(items.size() == 3);
+  CHECK(items[0]["tags"] == json::array({"volunteer", "VIP"}));
+  CHECK(items[0]["interests"] == json{{"9143cf3bd1", true}, {"3a2a927344", false}});
+  CHECK_FALSE(items[1].contains("tags"));
+  CHECK(items[1]["interests"] == json{{"9143cf3bd1", false}});
+  CHECK(items[1]["status"] == "subscribed");
+  CHECK_FALSE(items[2].contains("tags"));
+  CHECK_FALSE(items[2].contains("interests"));
+}
+
+TEST_CASE("a tag is found by name whatever its case, paging through the audience's tags") {
+  Fixture f;
+  for (int i = 0; i < 1500; ++i)
+    f.fake->tag_names.push_back("tag " + std::to_string(i));
+  auto t = f.client->find_tag("L1", "TAG 1234");
+  REQUIRE(t.is_ok());
+  CHECK(t->id == 2234);
+  CHECK(t->name == "tag 1234");
+  CHECK(t->member_count == 1234);
+  CHECK(f.fake->count("GET", "/3.0/lists/L1/segments?type=static&count=1000&offset=1000") == 1);
+  auto none = f.client->find_tag("L1", "volunteer");
+  REQUIRE_FALSE(none.is_ok());
+  CHECK(none.status().code() == Status::Code::kNotFound);
+  CHECK(none.status().message().find("\"tag 0\", \"tag 1\"") != std::string::npos);
+  CHECK(none.status().message().find("and 1490 more") != std::string::npos);
+  CHECK(f.fake->count("GET", "/3.0/lists/L1/segments") == 4);
+}
+
+TEST_CASE("single members are read with their tags and interests") {
+  Fixture f(audience(2, t0(), kMicrosPerSecond));
+  struct Sink final : MailchimpSink {
+    Status records(std::vector<MailchimpRecord>&) override { return Status::ok(); }
+    void reject(RejectedRow) override {}
+    void gone(const std::string&) override {}
+  } sink;
+  REQUIRE(f.client->read_members("L1", {"person1@example.org"}, sink).is_ok());
+  const std::string& target = f.fake->log.back().target;
+  CHECK(target.find(http::url_encode("contact_id,tags,interests")) != std::string::npos);
+}
+
+TEST_CASE("tag and interest look-ups and tag writes read answers of any shape without throwing") {
+  std::vector<std::string> bodies = concord::testing::malformed_bodies();
+  for (const char* b : {
+           R"({"segments":[null,1,{"id":"x","name":5},{"id":1e400}],"total_items":"x"})",
+           R"({"segments":"x","total_items":-5})",
+           R"({"id":"7","name":null,"member_count":"x"})",
+           R"({"members_added":"x","members_removed":[null,5,{"email_address":7}]})",
+           R"({"errors":[1,{"email_addresses":"a@example.org"},{"email_addresses":[5,null]}]})",
+           R"({"errors":[{"email_addresses":["a@example.org"],"error":{}}]})",
+           R"({"categories":[null,{"id":5,"title":[]},{"id":"c1","title":"Topics"}]})",
+           R"({"interests":[null,{"id":[],"name":"Rocks"}],"categories":{}})",
+       }) {
+    bodies.emplace_back(b);
+  }
+  for (const std::string& body : bodies) {
+    for (int status : {200, 400, 500}) {
+      INFO(status << " " << body);
+      MailchimpOptions o;
+      o.api_key = kKey;
+      o.base_url = "https://127.0.0.1:1/3.0";
+      o.http.retry.max_attempts = 1;
+      auto client =
+          std::move(MailchimpClient::create(
+                        o, std::make_unique<concord::testing::CannedTransport>(body, status))
+                        .value());
+      CHECK_NOTHROW(client->find_tag("L", "vip"));
+      CHECK_NOTHROW(client->create_tag("L", "vip"));
+      CHECK_NOTHROW(client->find_interest("L", "Topics", "Rocks"));
+      std::vector<WriteOutcome> out;
+      CHECK_NOTHROW(out = client->apply(
+                        "L",
+                        {tag_write("a@example.org", true, 1), tag_write("b@example.org", false, 1)},
+                        Resubscribe::kPending));
+      REQUIRE(out.size() == 2);
+      // Nothing in these answers lists the address as added or removed.
+      CHECK(out[0].code != WriteOutcome::Code::kDone);
+      CHECK(out[1].code != WriteOutcome::Code::kDone);
+    }
+  }
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -176,4 +177,90 @@ TEST_CASE("a malformed or truncated page is an error and writes nothing") {
       CHECK_FALSE(c.valid());
     }
   }
+}
+
+namespace {
+
+// Keeps what a page hands over.
+class CollectingSink final : public MailchimpSink {
+ public:
+  std::vector<MailchimpRecord> kept;
+  std::vector<RejectedRow> rejected;
+  Status records(std::vector<MailchimpRecord>& page) override {
+    for (MailchimpRecord& r : page)
+      kept.push_back(std::move(r));
+    return Status::ok();
+  }
+  void reject(RejectedRow row) override { rejected.push_back(std::move(row)); }
+  void gone(const std::string&) override {}
+};
+
+}  // namespace
+
+TEST_CASE("a member's tags are read by name and its interests by the ids that are on") {
+  json wilma = member("wilma@bedrock.org", "subscribed", "2026-01-03T10:00:00+00:00");
+  wilma["tags"] =
+      json::array({{{"id", 10001}, {"name", "volunteer"}}, {{"id", 10002}, {"name", "VIP"}}});
+  wilma["interests"] = {{"9143cf3bd1", true}, {"3a2a927344", false}, {"c06bb4b529", true}};
+  json fred = member("fred@bedrock.org", "subscribed", "2026-01-03T10:00:00+00:00");
+  fred["tags"] = json::array();
+  fred["interests"] = {{"9143cf3bd1", false}};
+  json dino = member("dino@bedrock.org", "cleaned", "2026-01-03T10:00:00+00:00");  // neither key
+  CollectingSink sink;
+  auto r = parse_members_page(page(json::array({wilma, fred, dino}), 3), sink);
+  REQUIRE(r.is_ok());
+  REQUIRE(sink.kept.size() == 3);
+  CHECK(sink.kept[0].tags == std::vector<std::string>{"volunteer", "VIP"});
+  std::vector<std::string> on = sink.kept[0].interests;
+  std::sort(on.begin(), on.end());
+  CHECK(on == std::vector<std::string>{"9143cf3bd1", "c06bb4b529"});
+  for (std::size_t i : {1, 2}) {
+    CHECK(sink.kept[i].tags.empty());
+    CHECK(sink.kept[i].interests.empty());
+    // Members without tags or interests allocate nothing for them.
+    CHECK(sink.kept[i].tags.capacity() == 0);
+    CHECK(sink.kept[i].interests.capacity() == 0);
+  }
+}
+
+TEST_CASE("malformed tags or interests are left out; the member is kept with the rest") {
+  std::vector<std::pair<json, json>> shapes = {
+      {"volunteer", 42},                                  // neither an array nor an object
+      {json::array({"volunteer"}), json::array({"a1"})},  // a bare name; interests an array
+      {json::array({{{"id", 1}}, {{"id", 2}, {"name", 7}}, {{"id", 3}, {"name", "ok"}}}),
+       {{"a1", "true"}, {"a2", 1}, {"a3", nullptr}, {"a4", true}}},
+      {nullptr, nullptr},
+      {json::object(), "a1"},
+  };
+  json ms = json::array();
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    json m =
+        member("m" + std::to_string(i) + "@bedrock.org", "subscribed", "2026-01-03T10:00:00+00:00");
+    m["tags"] = shapes[i].first;
+    m["interests"] = shapes[i].second;
+    ms.push_back(m);
+  }
+  CollectingSink sink;
+  auto r = parse_members_page(page(ms, static_cast<int>(ms.size())), sink);
+  REQUIRE(r.is_ok());
+  CHECK(r->rejected == 0);
+  CHECK(sink.rejected.empty());
+  REQUIRE(sink.kept.size() == shapes.size());
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    INFO(i);
+    CHECK(sink.kept[i].status == MailchimpStatus::kSubscribed);
+    CHECK(sink.kept[i].merge_fields.find("Wilma") != std::string::npos);
+    if (i == 2) {
+      CHECK(sink.kept[i].tags == std::vector<std::string>{"ok"});
+      CHECK(sink.kept[i].interests == std::vector<std::string>{"a4"});
+    } else {
+      CHECK(sink.kept[i].tags.empty());
+      CHECK(sink.kept[i].interests.empty());
+    }
+  }
+}
+
+TEST_CASE("pages ask for the members' tags and interests") {
+  CHECK(kMemberFields.find("members.tags,") != std::string_view::npos);
+  CHECK(kMemberFields.find("members.interests,") != std::string_view::npos);
 }

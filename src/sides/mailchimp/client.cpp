@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "concord/email.h"
@@ -27,9 +28,15 @@ constexpr std::size_t kPageSize = 1000;
 // have already read (offset paging's blind spot). Members read twice are written twice.
 constexpr std::size_t kFullStride = kPageSize - 10;
 constexpr std::size_t kBatchSize = 500;  // batch-subscribe's limit
+// A static segment's batch call takes at most this many addresses in each of members_to_add and
+// members_to_remove.
+constexpr std::size_t kSegmentBatchSize = 500;
 // kMemberFields for GET of one member (no "members." prefix).
 constexpr std::string_view kSingleMemberFields =
-    "email_address,status,unsubscribe_reason,timestamp_opt,last_changed,merge_fields,contact_id";
+    "email_address,status,unsubscribe_reason,timestamp_opt,last_changed,merge_fields,contact_id,"
+    "tags,interests";
+// Tags and interests named in a "not found" error: enough to spot a typo, not a whole audience's.
+constexpr std::size_t kNamesShown = 10;
 // Members asked for by themselves are read this many at a time before their answers are written
 // (one snapshot batch per group; bounds the bodies held).
 constexpr std::size_t kSingleMemberGroup = 64;
@@ -138,9 +145,38 @@ const char* status_word(MailchimpWrite::Kind k) {
       return "archived";
     case MailchimpWrite::Kind::kUpdateFields:
     case MailchimpWrite::Kind::kChangeEmail:
+    case MailchimpWrite::Kind::kAddTag:
+    case MailchimpWrite::Kind::kRemoveTag:
       break;
   }
   return "subscribed";
+}
+
+// "\"a\", \"b\" and 3 more" (at most kNamesShown names), or "none".
+std::string some_names(const std::vector<std::string>& names) {
+  if (names.empty()) return "none";
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < kNamesShown; ++i)
+    out += (i ? ", \"" : "\"") + names[i] + "\"";
+  if (names.size() > kNamesShown)
+    out += " and " + std::to_string(names.size() - kNamesShown) + " more";
+  return out;
+}
+
+// A static segment as the API answers it: static segments are what Mailchimp calls tags.
+Tag parse_tag(const json& j) {
+  return {integer(j, "id"), text(j, "name"), integer(j, "member_count")};
+}
+
+// A batch call's answer (batch subscribe, a segment's batch): always 200 with a result per
+// member. Returns what failed the whole call (then every member of it failed), or "" with the
+// answer in *j.
+std::string batch_failure(Result<http::Response>& r, json* j) {
+  if (!r) return r.status().message();
+  if (r->status != 200) return parse_api_error(*r).describe();
+  *j = json::parse(r->body, nullptr, false);
+  if (!j->is_object()) return "Mailchimp's batch answer is not JSON";
+  return "";
 }
 
 // A merge field's value as batch-subscribe takes it: an address as its object, else the text.
@@ -499,6 +535,119 @@ Result<std::vector<MergeField>> MailchimpClient::merge_fields(std::string_view l
   return out;
 }
 
+Result<Tag> MailchimpClient::find_tag(std::string_view list_id, std::string_view name) {
+  const std::string wanted = lower(std::string(name));
+  std::vector<std::string> names;  // the audience's tags, for the error
+  for (std::size_t offset = 0;; offset += kPageSize) {
+    Result<json> j = impl_->get_json(
+        "/lists/" + http::url_encode(list_id) +
+            "/segments?type=static&count=1000&offset=" + std::to_string(offset) + "&fields=" +
+            http::url_encode("segments.id,segments.name,segments.member_count,total_items"),
+        "listing the audience's tags");
+    if (!j) return j.status();
+    auto segments = j->find("segments");
+    if (segments == j->end() || !segments->is_array()) {
+      return Status::unavailable("listing the audience's tags: no \"segments\" array");
+    }
+    for (const json& s : *segments) {
+      if (!s.is_object()) continue;
+      Tag t = parse_tag(s);
+      if (t.id <= 0) continue;  // not a segment Mailchimp could take members into
+      if (lower(t.name) == wanted) return t;
+      names.push_back(std::move(t.name));
+    }
+    // Paged until the total is reached; a short page ends it too, should the total be wrong
+    // or missing.
+    const std::int64_t total = integer(*j, "total_items", -1);
+    const std::size_t seen = offset + segments->size();
+    if (segments->size() < kPageSize || (total >= 0 && seen >= static_cast<std::size_t>(total))) {
+      break;
+    }
+  }
+  return Status::not_found("the Mailchimp audience has no tag named \"" + std::string(name) +
+                           "\" (its tags: " + some_names(names) + ")");
+}
+
+Result<Tag> MailchimpClient::create_tag(std::string_view list_id, std::string_view name) {
+  constexpr std::string_view what = "creating a tag";
+  json body = {{"name", std::string(name)}, {"static_segment", json::array()}};
+  Result<http::Response> r =
+      impl_->call("POST", "/lists/" + http::url_encode(list_id) + "/segments",
+                  body.dump(-1, ' ', false, json::error_handler_t::replace), /*idempotent=*/false);
+  if (!r || r->status >= 500) {
+    // The POST creates, so it is not sent again; it may have been carried out without our
+    // hearing of it. The audience's tags say whether it was.
+    if (Result<Tag> made = find_tag(list_id, name)) return made;
+    if (!r) return r.status().with_context(what);
+  }
+  if (r->status != 200) return api_status(*r, what);
+  Result<json> j = parse_json(*r, what);
+  if (!j) return j.status();
+  Tag t = parse_tag(*j);
+  if (t.id <= 0) return Status::unavailable(std::string(what) + ": the answer has no id");
+  return t;
+}
+
+Result<Interest> MailchimpClient::find_interest(std::string_view list_id, std::string_view category,
+                                                std::string_view interest) {
+  // count=1000 everywhere: the default of 10 hides the rest, and an audience has at
+  // most 60 interests.
+  const std::string list = "/lists/" + http::url_encode(list_id) + "/interest-categories";
+  Result<json> cats = impl_->get_json(
+      list + "?count=1000&fields=" + http::url_encode("categories.id,categories.title,total_items"),
+      "listing the audience's interest categories");
+  if (!cats) return cats.status();
+  auto all = cats->find("categories");
+  if (all == cats->end() || !all->is_array()) {
+    return Status::unavailable(
+        "listing the audience's interest categories: no \"categories\" array");
+  }
+  const std::string wanted_category = lower(std::string(category));
+  Interest found;
+  std::vector<std::string> titles;
+  for (const json& c : *all) {
+    if (!c.is_object()) continue;
+    std::string id = text(c, "id"), title = text(c, "title");
+    if (id.empty()) continue;
+    if (lower(title) == wanted_category) {
+      found.category_id = std::move(id);
+      found.category_title = std::move(title);
+      break;
+    }
+    titles.push_back(std::move(title));
+  }
+  if (found.category_id.empty()) {
+    return Status::not_found("the Mailchimp audience has no interest category titled \"" +
+                             std::string(category) + "\" (its categories: " + some_names(titles) +
+                             ")");
+  }
+  Result<json> ints = impl_->get_json(
+      list + "/" + http::url_encode(found.category_id) + "/interests?count=1000&fields=" +
+          http::url_encode("interests.id,interests.name,total_items"),
+      "listing the interests of a category");
+  if (!ints) return ints.status();
+  auto interests = ints->find("interests");
+  if (interests == ints->end() || !interests->is_array()) {
+    return Status::unavailable("listing the interests of a category: no \"interests\" array");
+  }
+  const std::string wanted = lower(std::string(interest));
+  std::vector<std::string> names;
+  for (const json& i : *interests) {
+    if (!i.is_object()) continue;
+    std::string id = text(i, "id"), name = text(i, "name");
+    if (id.empty()) continue;
+    if (lower(name) == wanted) {
+      found.id = std::move(id);
+      found.name = std::move(name);
+      return found;
+    }
+    names.push_back(std::move(name));
+  }
+  return Status::not_found("the Mailchimp interest category \"" + found.category_title +
+                           "\" has no interest named \"" + std::string(interest) +
+                           "\" (its interests: " + some_names(names) + ")");
+}
+
 Result<SideRead> MailchimpClient::read_all(std::string_view list_id, MailchimpSink& sink) {
   Impl& im = *impl_;
   SideRead read;
@@ -699,17 +848,53 @@ Status MailchimpClient::delete_webhook(std::string_view list_id, std::string_vie
   return api_status(*r, "removing a webhook");
 }
 
+namespace {
+
+// Whether the member at `email` carries the tag `tag_id` as a tag write asked (`add`), read by
+// itself: done when it does (or, for a removal, when there is no such member), else failed.
+// `get` sends a GET for a target.
+template <typename Get>
+WriteOutcome tag_as_asked(Get&& get, std::string_view list_id, const std::string& email,
+                          std::int64_t tag_id, bool add, Micros at) {
+  Result<http::Response> r = get("/lists/" + http::url_encode(list_id) + "/members/" +
+                                 subscriber_hash(email) + "?fields=tags");
+  if (!r) return {WriteOutcome::Code::kFailed, r.status().message()};
+  if (r->status == 404) {
+    if (!add) return {WriteOutcome::Code::kDone, "", MailchimpStatus::kAbsent, at};
+    return {WriteOutcome::Code::kFailed, "not a member of the audience"};
+  }
+  if (r->status != 200) return {WriteOutcome::Code::kFailed, parse_api_error(*r).describe()};
+  json j = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("tags") || !j["tags"].is_array()) {
+    return {WriteOutcome::Code::kFailed,
+            "Mailchimp's answer about the member's tags is unreadable"};
+  }
+  bool carries = false;
+  for (const json& t : j["tags"]) {
+    if (t.is_object() && t.contains("id") && t["id"].is_number_integer() &&
+        t["id"].get<std::int64_t>() == tag_id) {
+      carries = true;
+    }
+  }
+  if (carries == add) return {WriteOutcome::Code::kDone, "", MailchimpStatus::kAbsent, at};
+  return {WriteOutcome::Code::kFailed,
+          add ? "Mailchimp did not put the tag on the member" : "the member still has the tag"};
+}
+
+}  // namespace
+
 std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
                                                  const std::vector<MailchimpWrite>& writes,
                                                  Resubscribe resubscribe) {
   Impl& im = *impl_;
   std::vector<WriteOutcome> out(writes.size());
-  std::vector<std::size_t> batch_ops, archives, renames;
+  std::vector<std::size_t> batch_ops, archives, renames, tag_ops;
   for (std::size_t i = 0; i < writes.size(); ++i) {
     const MailchimpWrite::Kind k = writes[i].kind;
-    (k == MailchimpWrite::Kind::kArchive       ? archives
-     : k == MailchimpWrite::Kind::kChangeEmail ? renames
-                                               : batch_ops)
+    (k == MailchimpWrite::Kind::kArchive                                           ? archives
+     : k == MailchimpWrite::Kind::kChangeEmail                                     ? renames
+     : k == MailchimpWrite::Kind::kAddTag || k == MailchimpWrite::Kind::kRemoveTag ? tag_ops
+                                                                                   : batch_ops)
         .push_back(i);
   }
 
@@ -733,22 +918,23 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
             mf[tag] = merge_value(w, tag, value);
           m["merge_fields"] = std::move(mf);
         }
+        // Tags are added to the member's (without sync_tags nothing is taken off), and
+        // interests not named stay as they are.
+        if (!w.tags.empty()) m["tags"] = w.tags;
+        if (!w.interests.empty()) {
+          json in = json::object();
+          for (const auto& [id, on] : w.interests)
+            in[id] = on;
+          m["interests"] = std::move(in);
+        }
         members.push_back(std::move(m));
         by_email[lower(w.email)] = ops[k];
       }
       json body = {{"members", std::move(members)}, {"update_existing", true}};
       Result<http::Response> r = im.call("POST", "/lists/" + http::url_encode(list_id),
                                          body.dump(-1, ' ', false, json::error_handler_t::replace));
-      std::string failure;
       json j;
-      if (!r) {
-        failure = r.status().message();
-      } else if (r->status != 200) {
-        failure = parse_api_error(*r).describe();
-      } else {
-        j = json::parse(r->body, nullptr, false);
-        if (!j.is_object()) failure = "Mailchimp's batch answer is not JSON";
-      }
+      const std::string failure = batch_failure(r, &j);
       if (!failure.empty()) {
         for (auto& [email, i] : by_email)
           out[i] = {WriteOutcome::Code::kFailed, failure};
@@ -823,6 +1009,90 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
       o = {r->status >= 500 || r->status == 429 ? WriteOutcome::Code::kFailed
                                                 : WriteOutcome::Code::kInvalid,
            e.describe()};
+    }
+  }
+
+  // Tags: each tag's adds and removes go in its static segment's batch calls, up to 500 of each
+  // per call, after the batch subscribes (a member those added can be tagged by now). Putting a tag
+  // on twice or taking it off twice changes nothing, so these calls are left idempotent: the
+  // transport may send one again.
+  std::map<std::int64_t, std::array<std::vector<std::size_t>, 2>> by_tag;  // adds, removes
+  for (std::size_t i : tag_ops)
+    by_tag[writes[i].tag_id][writes[i].kind == MailchimpWrite::Kind::kAddTag ? 0 : 1].push_back(i);
+  for (const auto& [tag_id, ops] : by_tag) {
+    const std::string target =
+        "/lists/" + http::url_encode(list_id) + "/segments/" + std::to_string(tag_id);
+    const std::size_t calls =
+        (std::max(ops[0].size(), ops[1].size()) + kSegmentBatchSize - 1) / kSegmentBatchSize;
+    for (std::size_t call = 0; call < calls; ++call) {
+      // This call's share of the adds and of the removes.
+      std::array<std::span<const std::size_t>, 2> part;
+      json body = json::object();
+      for (int side = 0; side < 2; ++side) {
+        const std::size_t begin = std::min(ops[side].size(), call * kSegmentBatchSize);
+        part[side] = std::span(ops[side]).subspan(
+            begin, std::min(kSegmentBatchSize, ops[side].size() - begin));
+        if (part[side].empty()) continue;
+        json emails = json::array();
+        for (std::size_t i : part[side])
+          emails.push_back(writes[i].email);
+        body[side == 0 ? "members_to_add" : "members_to_remove"] = std::move(emails);
+      }
+      Result<http::Response> r =
+          im.call("POST", target, body.dump(-1, ' ', false, json::error_handler_t::replace));
+      json j;
+      const std::string failure = batch_failure(r, &j);
+      if (!failure.empty()) {
+        for (const auto& p : part) {
+          for (std::size_t i : p)
+            out[i] = {WriteOutcome::Code::kFailed, failure};
+        }
+        continue;
+      }
+      // The answer lists the members whose tag changed; it carries no time of the change, so
+      // the server's time of the answer stands for it.
+      Result<Micros> date = parse_http_date(r->header("Date"));
+      const Micros at = date ? *date : kNoTime;
+      std::array<std::set<std::string>, 2> changed;
+      for (int side = 0; side < 2; ++side) {
+        auto list = j.find(side == 0 ? "members_added" : "members_removed");
+        if (list == j.end() || !list->is_array()) continue;
+        for (const json& m : *list) {
+          if (m.is_object()) changed[side].insert(lower(text(m, "email_address")));
+        }
+      }
+      // Unlike batch subscribe's, an error here names an array of addresses.
+      std::map<std::string, std::string> refused;
+      if (auto errs = j.find("errors"); errs != j.end() && errs->is_array()) {
+        for (const json& e : *errs) {
+          if (!e.is_object()) continue;
+          auto emails = e.find("email_addresses");
+          if (emails == e.end() || !emails->is_array()) continue;
+          std::string why = text(e, "error");
+          if (why.empty()) why = "Mailchimp refused it without saying why";
+          for (const json& a : *emails) {
+            if (a.is_string()) refused.emplace(lower(a.get<std::string>()), why);
+          }
+        }
+      }
+      for (int side = 0; side < 2; ++side) {
+        for (std::size_t i : part[side]) {
+          const std::string email = lower(writes[i].email);
+          if (changed[side].count(email)) {
+            out[i] = {WriteOutcome::Code::kDone, "", MailchimpStatus::kAbsent, at};
+          } else if (auto it = refused.find(email); it != refused.end()) {
+            out[i] = {WriteOutcome::Code::kInvalid, it->second};
+          } else {
+            // Neither listed nor refused: Mailchimp lists only the members whose tag changed.
+            // The member already had it as asked (a person tagged it since our read, or the
+            // transport sent the call again), or is no member (it left since it was read, and
+            // the next run adds it first). Its tags say which: a tag change may not move
+            // last_changed, so no later incremental read would tell.
+            out[i] = tag_as_asked([&](const std::string& t) { return im.call("GET", t); }, list_id,
+                                  writes[i].email, tag_id, side == 0, at);
+          }
+        }
+      }
     }
   }
 

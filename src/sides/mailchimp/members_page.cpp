@@ -18,6 +18,10 @@ struct RawMember {
   std::string_view email, status, reason, last_changed, timestamp_opt, contact_id;
   std::string merge_fields;  // minified JSON
   bool has_email = false, has_status = false, has_reason = false, has_merge_fields = false;
+  // Read only once the member is known to be kept (most members have neither).
+  dom::array tags;
+  dom::object interests;
+  bool has_tags = false, has_interests = false;
 };
 
 // A value that is not a string leaves *has false (the caller rejects the row by field).
@@ -44,6 +48,35 @@ void read_member(dom::object o, RawMember* m) {
     } else if (key == "merge_fields" && field.value.is_object()) {
       m->merge_fields = simdjson::minify(field.value);
       m->has_merge_fields = true;
+    } else if (key == "tags") {
+      m->has_tags = field.value.get_array().get(m->tags) == simdjson::SUCCESS;
+    } else if (key == "interests") {
+      m->has_interests = field.value.get_object().get(m->interests) == simdjson::SUCCESS;
+    }
+  }
+}
+
+// Tags and interests are what tag and interest targets read, not what makes a member: a
+// malformed part of them (`tags` not an array, an item without a string name, `interests` not
+// an object, a value that is not a boolean) is left out, and the member is kept with the rest.
+// Nothing is allocated for a member with no tags and no interest on.
+void read_tags(dom::array tags, std::vector<std::string>* out) {
+  for (dom::element t : tags) {
+    dom::object o;
+    std::string_view name;
+    if (t.get_object().get(o) != simdjson::SUCCESS ||
+        o["name"].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+      continue;
+    }
+    out->emplace_back(name);
+  }
+}
+
+void read_interests(dom::object interests, std::vector<std::string>* out) {
+  for (dom::key_value_pair i : interests) {
+    bool on = false;
+    if (i.value.get_bool().get(on) == simdjson::SUCCESS && on && !i.key.empty()) {
+      out->emplace_back(i.key);
     }
   }
 }
@@ -135,6 +168,8 @@ Result<MembersPageResult> parse_members_page(std::string_view body, MailchimpSin
     r.timestamp_opt_text.assign(m.timestamp_opt);
     if (m.has_reason) r.unsubscribe_reason.assign(m.reason);
     if (is_contact_id(m.contact_id)) r.contact_id.assign(m.contact_id);
+    if (m.has_tags) read_tags(m.tags, &r.tags);
+    if (m.has_interests) read_interests(m.interests, &r.interests);
     if (r.last_changed != kNoTime &&
         (result.max_last_changed == kNoTime || r.last_changed > result.max_last_changed)) {
       result.max_last_changed = r.last_changed;

@@ -25,10 +25,13 @@ namespace concord {
 //   last_changed        status_changed_at and the incremental watermark
 //   merge_fields        names and mapped fields (Mailchimp returns every field of the list)
 //   contact_id          the member's identity across address changes
+//   tags                the names of its tags (up to 50 shown), for tag targets
+//   interests           which interests (groups) it has, for interest targets
 //   total_items         paging
 inline constexpr std::string_view kMemberFields =
     "members.email_address,members.status,members.unsubscribe_reason,members.timestamp_opt,"
-    "members.last_changed,members.merge_fields,members.contact_id,total_items";
+    "members.last_changed,members.merge_fields,members.contact_id,members.tags,members.interests,"
+    "total_items";
 
 struct MembersPageResult {
   std::uint64_t members = 0;          // members in the page (handed over or rejected)
@@ -40,7 +43,8 @@ struct MembersPageResult {
 // Parses one page body and hands its members to `sink`: first the rows that cannot be members
 // (not an object, no email_address, a missing or unknown status, an unreadable time), each as a
 // RejectedRow naming the field (source id: the address as sent, or "member #<n>", its 1-based place
-// in the page); then the others as one records() call. A body that is not a members page
+// in the page); then the others as one records() call. Malformed `tags` or `interests` do not
+// reject a member: the malformed part is left out of its record. A body that is not a members page
 // (malformed or truncated JSON, no "members" array) returns kInvalid naming what is wrong, and
 // nothing is handed over. A failure of sink.records() is returned as it is.
 Result<MembersPageResult> parse_members_page(std::string_view body, MailchimpSink& sink);

@@ -397,6 +397,8 @@ Result<std::unique_ptr<MixpanelClient>> MixpanelClient::create(
   }
   Result<http::Url> url = http::Url::parse(base);
   if (!url) return url.status().with_context("Mixpanel base_url");
+  // A base_url that is only a site (a proxy, the sandbox) serves the Query API at its usual path.
+  if (url->path.empty() || url->path == "/") url->path = "/api/query";
   if (options.rate_limit_attempts < 1) options.rate_limit_attempts = 1;
   auto impl = std::make_unique<Impl>();
   impl->base_path = url->path;

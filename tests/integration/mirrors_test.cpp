@@ -1,0 +1,192 @@
+// One-way mirrors and tag/interest targets end to end: the real `concord` binary against the real
+// concord-sandbox (Mailchimp, CiviCRM, Auth0 and Mixpanel parts) over TLS, configured as
+// docs/configuration.md shows.
+#include <catch2/catch.hpp>
+
+#include "e2e_harness.h"
+
+using namespace concord::testing;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kAuth0Secret = "s3cr3t-Sandbox-Client-Secret";
+constexpr const char* kMixpanelSecret = "s3cret-0123456789";
+
+Sandbox& sandbox() {
+  static Sandbox s;
+  return s;
+}
+
+// The Auth0 part: one database connection with three users (one without an address).
+json auth0_seed() {
+  auto user = [](const std::string& id, const std::string& email, const std::string& given) {
+    json u = {{"user_id", "auth0|" + id},
+              {"email_verified", true},
+              {"given_name", given},
+              {"created_at", "2026-01-10T10:00:00.000Z"},
+              {"updated_at", "2026-01-10T10:00:00.000Z"},
+              {"identities", json::array({{{"connection", "newsletter-db"},
+                                           {"user_id", id},
+                                           {"provider", "auth0"},
+                                           {"isSocial", false}}})}};
+    if (!email.empty()) u["email"] = email;
+    return u;
+  };
+  return {
+      {"domain", "acme.eu.auth0.com"},
+      {"clients", json::array({{{"client_id", "AbC123"},
+                                {"client_secret", kAuth0Secret},
+                                {"scopes", {"read:users", "read:connections"}}}})},
+      {"connections",
+       json::array(
+           {{{"id", "con_ftSSLHb0O7rcUGmF"}, {"name", "newsletter-db"}, {"strategy", "auth0"}}})},
+      {"users",
+       json::array({user("0001", "ann@quarry.org", "Dino"), user("0002", "bob@quarry.org", "Hoppy"),
+                    user("0003", "", "Nobody")})}};
+}
+
+json mixpanel_seed() {
+  return {
+      {"project_id", 1234567},
+      {"service_accounts",
+       json::array({{{"username", "concord.mp-service-account"}, {"secret", kMixpanelSecret}}})},
+      {"cohorts", json::array({{{"id", 1000},
+                                {"name", "Power users"},
+                                {"members", {"d-dino", "d-wilma", "d-nomail"}}}})},
+      {"profiles",
+       json::array(
+           {{{"$distinct_id", "d-dino"}, {"$properties", {{"$email", "ann@quarry.org"}}}},
+            {{"$distinct_id", "d-wilma"}, {"$properties", {{"$email", "wilma@bedrock.org"}}}},
+            {{"$distinct_id", "d-nomail"}, {"$properties", json::object()}}})}};
+}
+
+// A configuration with the Mixpanel project and one [[sync]] whose keys are `sync`.
+std::string mixpanel_config(Sandbox& sb, const std::string& sync);
+
+std::string mailchimp_section(Sandbox& sb) {
+  return "state_dir = \"state\"\n[mailchimp.main]\napi_key_env = \"MAILCHIMP_API_KEY\"\n"
+         "base_url = \"" +
+         sb.mailchimp_url() + "\"\nca_file = \"" + sb.ca_file() + "\"\n";
+}
+
+std::string mixpanel_config(Sandbox& sb, const std::string& sync) {
+  return mailchimp_section(sb) + "[mixpanel.main]\nproject_id = 1234567\n" +
+         "service_account = \"concord.mp-service-account\"\n" +
+         "secret_env = \"MIXPANEL_SECRET\"\nbase_url = \"" + sb.url_of("mixpanel_url") +
+         "\"\nca_file = \"" + sb.ca_file() + "\"\n[[sync]]\nmixpanel = \"main\"\n" +
+         "audience = \"Newsletter\"\n" + sync;
+}
+
+// The member's tag names in the sandbox's state (seed format: names, or {name} objects).
+std::set<std::string> tags_of(const SideState& st, const std::string& email) {
+  std::set<std::string> out;
+  json m = st.member(email);
+  if (m.is_null()) return out;
+  for (const json& t : m.value("tags", json::array()))
+    out.insert(t.is_string() ? t.get<std::string>() : t.value("name", ""));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Auth0 users are mirrored into the audience with their names; nobody is removed") {
+  Sandbox& sb = sandbox();
+  json seed = fixture_seed();
+  seed["auth0"] = auth0_seed();
+  sb.reset(seed);
+  Workdir w(sb);
+  w.write_config(mailchimp_section(sb) + "[auth0.main]\ndomain = \"acme.eu.auth0.com\"\n" +
+                 "client_id = \"AbC123\"\nclient_secret_env = \"AUTH0_CLIENT_SECRET\"\n" +
+                 "base_url = \"" + sb.url_of("auth0_url") + "\"\nca_file = \"" + sb.ca_file() +
+                 "\"\n[[sync]]\nname = \"app-users\"\nauth0 = \"main\"\n" +
+                 "connection = \"newsletter-db\"\naudience = \"Newsletter\"\n" +
+                 "fields = { FNAME = \"given_name\" }\n");
+  w.set_env("AUTH0_CLIENT_SECRET", kAuth0Secret);
+
+  const SideState before(sb.state());
+  Command c = w.concord({"sync", "--json"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  CHECK(c.out.find(kAuth0Secret) == std::string::npos);
+  CHECK(c.err.find(kAuth0Secret) == std::string::npos);
+  SideState after(sb.state());
+  CHECK(after.mc_status("ann@quarry.org") == "subscribed");
+  CHECK(after.member("ann@quarry.org")["merge_fields"].value("FNAME", "") == "Dino");
+  CHECK(after.mc_status("bob@quarry.org") == "subscribed");
+  // The audience's other members are not the source's: left as they were.
+  for (const json& m : before.list()["members"]) {
+    const std::string e = m.value("email_address", "");
+    CHECK(after.mc_status(e) == before.mc_status(e));
+  }
+  // The user without an address is a report row naming the user.
+  Command report = w.concord({"report", "--sync", "app-users", "--format", "json"});
+  INFO(report.text());
+  CHECK(report.out.find("Auth0 user auth0|0003") != std::string::npos);
+
+  // Hoppy's address changes in Auth0; Dino's user is deleted.
+  sb.admin("PATCH", "/_sandbox/auth0/users/auth0%7C0002",
+           {{"email", "bob@gravel.org"}, {"email_verified", true}});
+  sb.admin("DELETE", "/_sandbox/auth0/users/auth0%7C0001");
+  sb.advance_clock(60);
+  c = w.concord({"sync", "--json", "--full"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  SideState later(sb.state());
+  CHECK(later.mc_status("bob@gravel.org") == "subscribed");
+  CHECK(later.mc_status("bob@quarry.org") == "absent");      // the member moved, not re-added
+  CHECK(later.mc_status("ann@quarry.org") == "subscribed");  // removal = "none"
+}
+
+TEST_CASE(
+    "a Mixpanel cohort is mirrored into a tag named after it, exactly, unsubscribing no one") {
+  Sandbox& sb = sandbox();
+  json seed = fixture_seed();
+  seed["mixpanel"] = mixpanel_seed();
+  sb.reset(seed);
+  Workdir w(sb);
+  w.write_config(mixpanel_config(sb,
+                                 "name = \"power-users\"\ncohort = \"Power users\"\n"
+                                 // A small cohort: one leaving is half of it.
+                                 "max_removal_fraction = 1.0\n"));
+  w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+
+  Command c = w.concord({"sync", "--json"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  SideState st(sb.state());
+  CHECK(tags_of(st, "ann@quarry.org").count("Power users") == 1);  // added carrying the tag
+  CHECK(st.mc_status("ann@quarry.org") == "subscribed");
+  CHECK(tags_of(st, "wilma@bedrock.org").count("Power users") == 1);
+  CHECK(tags_of(st, "wilma@bedrock.org").count("volunteer") == 1);  // her other tag stays
+
+  // Wilma leaves the cohort: her tag comes off; she stays subscribed.
+  sb.admin("POST", "/_sandbox/mixpanel/cohorts/1000/members", {{"remove", {"d-wilma"}}});
+  c = w.concord({"sync", "--json"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  SideState later(sb.state());
+  CHECK(tags_of(later, "wilma@bedrock.org").count("Power users") == 0);
+  CHECK(later.mc_status("wilma@bedrock.org") == "subscribed");
+  CHECK(tags_of(later, "ann@quarry.org").count("Power users") == 1);
+}
+
+TEST_CASE("a one-time cohort mirror runs once and then refuses to run") {
+  Sandbox& sb = sandbox();
+  json seed = fixture_seed();
+  seed["mixpanel"] = mixpanel_seed();
+  sb.reset(seed);
+  Workdir w(sb);
+  w.write_config(mixpanel_config(sb,
+                                 "name = \"once\"\ncohort = 1000\nmode = \"one-time\"\n"
+                                 "target = \"audience\"\nmax_removal_fraction = 1.0\n"));
+  w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+  Command c = w.concord({"sync"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  CHECK(SideState(sb.state()).mc_status("ann@quarry.org") == "subscribed");
+  c = w.concord({"sync"});
+  INFO(c.text());
+  CHECK(c.code != 0);
+  CHECK(c.err.find("one-time") != std::string::npos);
+}
