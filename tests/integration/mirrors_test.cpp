@@ -88,6 +88,13 @@ std::set<std::string> tags_of(const SideState& st, const std::string& email) {
   return out;
 }
 
+// Whether a member (seed format) has the interest `id` on.
+bool interest_on(const json& member, const std::string& id) {
+  if (!member.is_object() || !member.contains("interests")) return false;
+  const json& i = member["interests"];
+  return i.is_object() && i.contains(id) && i[id].is_boolean() && i[id].get<bool>();
+}
+
 }  // namespace
 
 TEST_CASE("Auth0 users are mirrored into the audience with their names; nobody is removed") {
@@ -189,4 +196,49 @@ TEST_CASE("a one-time cohort mirror runs once and then refuses to run") {
   INFO(c.text());
   CHECK(c.code != 0);
   CHECK(c.err.find("one-time") != std::string::npos);
+}
+
+TEST_CASE("a CiviCRM group is kept in agreement with an interest, both ways; statuses stay") {
+  Sandbox& sb = sandbox();
+  json seed = fixture_seed();
+  const std::string yes = "a1b2c3d4e5";
+  seed["mailchimp"]["lists"][0]["interest_categories"] =
+      json::array({{{"id", "c0ffee0001"},
+                    {"title", "Volunteering"},
+                    {"type", "checkboxes"},
+                    {"interests", json::array({{{"id", yes}, {"name", "Yes"}}})}}});
+  sb.reset(seed);
+  Workdir w(sb, "interest = \"Volunteering: Yes\"\n");
+  const SideState before(sb.state());
+  Command c = w.concord({"sync", "--json"});
+  INFO(c.text());
+  REQUIRE((c.code == 0 || c.code == 4));
+  SideState after(sb.state());
+  // Wilma is in the group: she gets the interest, and her status stays.
+  CHECK(interest_on(after.member("wilma@bedrock.org"), yes));
+  CHECK(after.mc_status("wilma@bedrock.org") == "subscribed");
+  // No one's status is changed by an interest pair: nobody is unsubscribed.
+  for (const json& m : before.list()["members"]) {
+    const std::string e = m.value("email_address", "");
+    const std::string was = before.mc_status(e);
+    if (was == "subscribed" || was == "unsubscribed" || was == "cleaned") {
+      CHECK(after.mc_status(e) == was);
+    }
+  }
+
+  // Wilma clears the interest on her preferences page: she leaves the group, and stays
+  // subscribed.
+  sb.advance_clock(60);
+  sb.mailchimp_api("PATCH",
+                   "/lists/b3d1c0ffee/members/" + concord::subscriber_hash("wilma@bedrock.org"),
+                   {{"interests", {{yes, false}}}});
+  sb.advance_clock(60);
+  // (One of the group's eight: more than the removal guard's 10%.)
+  c = w.concord({"sync", "--json", "--allow-mass-removal"});
+  INFO(c.text());
+  REQUIRE((c.code == 0 || c.code == 4));
+  SideState later(sb.state());
+  CHECK(later.group_status(101) == "Removed");
+  CHECK(later.mc_status("wilma@bedrock.org") == "subscribed");
+  CHECK_FALSE(interest_on(later.member("wilma@bedrock.org"), yes));
 }

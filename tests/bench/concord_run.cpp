@@ -1,0 +1,116 @@
+#include "concord_run.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "bench_util.h"
+
+namespace concord::bench {
+
+using nlohmann::json;
+
+ConcordRun run_concord(const std::filesystem::path& dir, const std::vector<std::string>& args,
+                       const std::vector<std::string>& env) {
+  const char* bin = std::getenv("CONCORD_BIN");
+  if (bin == nullptr) die("CONCORD_BIN is not set");
+  ConcordRun r;
+  r.out = dir / "bench-out.json";
+  r.err = dir / "bench-err.txt";
+  std::vector<std::string> argv = {bin};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> envv = env;
+  envv.push_back("PATH=/usr/bin:/bin");
+  // Built before the fork: the child only calls async-signal-safe functions.
+  std::vector<char*> a, e;
+  for (std::string& s : argv)
+    a.push_back(s.data());
+  a.push_back(nullptr);
+  for (std::string& s : envv)
+    e.push_back(s.data());
+  e.push_back(nullptr);
+  const int out = open(r.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const int err = open(r.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (out < 0 || err < 0) die("cannot write in " + dir.string());
+  Timer t;
+  const pid_t pid = fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    const int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, STDIN_FILENO);
+    execve(a[0], a.data(), e.data());
+    _exit(127);
+  }
+  close(out);
+  close(err);
+  int st = 0;
+  rusage ru{};
+  if (wait4(pid, &st, 0, &ru) != pid) die("wait4 failed");
+  r.wall_s = t.seconds();
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
+  // The lists (one entry per operation: a million for the cohort) are skipped while parsing, so
+  // that this process stays small for the next run's fork.
+  std::ifstream in(r.out);
+  r.summary = json::parse(
+      in,
+      [](int depth, json::parse_event_t event, json& parsed) {
+        return !(event == json::parse_event_t::key && depth == 1 &&
+                 (parsed == "operations" || parsed == "report"));
+      },
+      false);
+  return r;
+}
+
+SandboxAdmin::SandboxAdmin(const std::string& url, const std::string& ca_file) {
+  Result<http::Url> u = http::Url::parse(url);
+  if (!u) die(u.status().to_string());
+  http::ClientOptions o;
+  o.ca_file = ca_file;
+  o.retry.max_attempts = 1;  // admin routes are never faulted; a change must not be repeated
+  o.max_body_bytes = std::size_t{1} << 30;
+  auto c = http::Client::create(*u, o);
+  if (!c) die(c.status().to_string());
+  client_ = std::move(*c);
+}
+
+json SandboxAdmin::call(const std::string& method, const std::string& target,
+                        const std::string& body) {
+  http::Request r;
+  r.method = method;
+  r.target = target;
+  if (!body.empty()) {
+    r.body = body;
+    r.headers.push_back({"Content-Type", "application/json"});
+  }
+  Result<http::Response> resp = client_->send(r);
+  if (!resp) die(method + " " + target + ": " + resp.status().to_string());
+  if (resp->status >= 300) {
+    die(method + " " + target + ": " + std::to_string(resp->status) + " " +
+        resp->body.substr(0, 500));
+  }
+  return resp->body.empty() ? json() : json::parse(resp->body);
+}
+
+void SandboxAdmin::advance_clock(int seconds) {
+  call("POST", "/_sandbox/clock", json{{"advance_seconds", seconds}}.dump());
+}
+
+std::uint64_t SandboxAdmin::log_mark() {
+  return call("GET", "/_sandbox/requests?limit=0").value("next_seq", std::uint64_t{0});
+}
+
+std::uint64_t SandboxAdmin::count_since(std::uint64_t mark, const std::string& filter) {
+  return call("GET", "/_sandbox/requests?count_only=true&since=" + std::to_string(mark) + "&" +
+                         filter)
+      .value("count", std::uint64_t{0});
+}
+
+}  // namespace concord::bench
