@@ -242,3 +242,38 @@ TEST_CASE("a CiviCRM group is kept in agreement with an interest, both ways; sta
   CHECK(later.mc_status("wilma@bedrock.org") == "subscribed");
   CHECK_FALSE(interest_on(later.member("wilma@bedrock.org"), yes));
 }
+
+TEST_CASE("an Amplitude cohort is mirrored into a tag; users without an address are reported") {
+  Sandbox& sb = sandbox();
+  json seed = fixture_seed();
+  seed["amplitude"] = {
+      {"api_key", "amp-key-0123"},
+      {"secret_key", "amp-secret-0123"},
+      {"users", json::array({{{"amplitude_id", 1001},
+                              {"user_id", "u-1"},
+                              {"user_properties", {{"email", "ann@quarry.org"}}}},
+                             {{"amplitude_id", 1002}, {"user_id", "u-2"}},
+                             {{"amplitude_id", 1003},
+                              {"user_id", "u-3"},
+                              {"user_properties", {{"email", "wilma@bedrock.org"}}}}})},
+      {"cohorts",
+       json::array(
+           {{{"id", "26umsb5"}, {"name", "Active users"}, {"members", {1001, 1002, 1003}}}})}};
+  sb.reset(seed);
+  Workdir w(sb);
+  w.write_config(mailchimp_section(sb) + "[amplitude.main]\napi_key_env = \"AMPLITUDE_API_KEY\"\n" +
+                 "secret_key_env = \"AMPLITUDE_SECRET_KEY\"\nbase_url = \"" +
+                 sb.url_of("amplitude_url") + "\"\nca_file = \"" + sb.ca_file() + "\"\n" +
+                 "[[sync]]\nname = \"actives\"\namplitude = \"main\"\ncohort = \"Active users\"\n" +
+                 "audience = \"Newsletter\"\n");
+  w.set_env("AMPLITUDE_API_KEY", "amp-key-0123");
+  w.set_env("AMPLITUDE_SECRET_KEY", "amp-secret-0123");
+  Command c = w.concord({"sync", "--json"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  CHECK(c.out.find("amp-secret-0123") == std::string::npos);
+  SideState st(sb.state());
+  CHECK(tags_of(st, "ann@quarry.org").count("Active users") == 1);
+  CHECK(tags_of(st, "wilma@bedrock.org").count("Active users") == 1);
+  CHECK(c.out.find("Amplitude user") != std::string::npos);  // the user without an address
+}
