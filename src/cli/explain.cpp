@@ -178,8 +178,22 @@ std::string_view field_write_name(const FieldOutcome& f) {
   return "none";
 }
 
+// What a tag or interest pair's Mailchimp side carries: "the tag \"vip\"", "the interest …".
+std::string target_text(const SyncConfig& s) {
+  switch (s.target) {
+    case TargetKind::kTag:
+      return "the tag \"" + (s.tag.empty() ? "<the cohort's name>" : s.tag) + "\"";
+    case TargetKind::kInterest:
+      return "the interest \"" + s.interest + "\"";
+    case TargetKind::kAudience:
+      break;
+  }
+  return "the audience";
+}
+
 std::string crm_contacts(const std::optional<CrmBody>& person) {
   if (!person) return "-";
+  if (!person->source_id.empty()) return "id " + person->source_id;  // a one-way source's person
   std::string s = "contact " + std::to_string(person->contact_id);
   if (!person->duplicates.empty()) {
     s += " (also contacts";
@@ -289,6 +303,10 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                                           {"status_changed_at", time_text(mc.changed_at)},
                                           {"record", st->mc_body}}
                                    : json(nullptr)},
+              // A tag or interest pair: whether the member carries it, since when.
+              {"target", target_text(**sync)},
+              {"carries", st->mc && mc.mark ? json(*mc.mark == Membership::kIn) : json(nullptr)},
+              {"people_side", people_kind_name((*sync)->people)},
               {"refused", st->refusal ? json{{"as", st->refusal->kind == Refusal::kForgotten
                                                         ? "forgotten"
                                                         : "invalid-email"},
@@ -327,7 +345,12 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
   }
   std::printf("%s in sync %s (subscriber hash %s), as of the last fetch\n\n", email->c_str(),
               (*sync)->name.c_str(), subscriber_hash(key).c_str());
-  if (st->mc) {
+  if (st->mc && mc.mark) {
+    std::printf("Mailchimp: %s; %s %s since %s\n",
+                std::string(mailchimp_status_name(mc.status)).c_str(),
+                *mc.mark == Membership::kIn ? "carries" : "does not carry",
+                target_text(**sync).c_str(), time_text(mc.changed_at).c_str());
+  } else if (st->mc) {
     std::printf("Mailchimp: %s since %s\n", std::string(mailchimp_status_name(mc.status)).c_str(),
                 time_text(mc.changed_at).c_str());
   } else {
@@ -339,7 +362,17 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                 st->refusal->kind == Refusal::kForgotten ? "forgotten" : "invalid address",
                 st->refusal->message.c_str());
   }
-  if (st->crm) {
+  if ((*sync)->one_way()) {
+    // A source's set: in it (Added) since concord first saw the person there.
+    const std::string label = std::string(people_kind_name((*sync)->people)) + ":";
+    if (st->crm) {
+      std::printf("%-10s %s since %s, %s\n", label.c_str(),
+                  crm.status == CrmStatus::kAdded ? "in the set" : "in the set, not mirrored",
+                  time_text(crm.changed_at).c_str(), crm_contacts(st->person).c_str());
+    } else {
+      std::printf("%-10s not in the set\n", label.c_str());
+    }
+  } else if (st->crm) {
     std::printf("CRM:       %s %s, %s\n",
                 crm.present() ? std::string(crm_status_name(crm.status)).c_str() : "no row",
                 time_text(crm.changed_at).c_str(), crm_contacts(st->person).c_str());

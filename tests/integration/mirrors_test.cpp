@@ -131,6 +131,14 @@ TEST_CASE("Auth0 users are mirrored into the audience with their names; nobody i
   INFO(report.text());
   CHECK(report.out.find("Auth0 user auth0|0003") != std::string::npos);
 
+  // explain tells where the member comes from and why.
+  Command why = w.concord({"explain", "ann@quarry.org", "--sync", "app-users"});
+  INFO(why.text());
+  CHECK(why.code == 0);
+  CHECK(why.out.find("auth0:") != std::string::npos);
+  CHECK(why.out.find("id auth0|0001") != std::string::npos);
+  CHECK(why.out.find("one-way") != std::string::npos);
+
   // Hoppy's address changes in Auth0; Dino's user is deleted.
   sb.admin("PATCH", "/_sandbox/auth0/users/auth0%7C0002",
            {{"email", "bob@gravel.org"}, {"email_verified", true}});
