@@ -103,8 +103,13 @@ GuardVerdict check_guards(const PlanCounts& c, const SyncOptions& options, bool 
   }
   if (c.base_in > 0 && c.crm_members == 0) {
     v.stop = true;
-    v.reasons.push_back("the CRM snapshot is empty, but " + std::to_string(c.base_in) +
-                        " members were IN when the sides last agreed; is the group right?");
+    // (For a one-way pair, the people side is the Auth0 connection or the cohort.)
+    const bool source = options.direction == Direction::kToMailchimp;
+    v.reasons.push_back(
+        std::string(source ? "the source's set (the connection or cohort) came back empty"
+                           : "the CRM snapshot is empty") +
+        ", but " + std::to_string(c.base_in) + " members were IN when the sides last agreed; " +
+        (source ? "is it the right one?" : "is the group right?"));
   }
   return v;
 }

@@ -292,6 +292,9 @@ TEST_CASE("a cohort that comes back empty while members were mirrored stops the 
   Result<RunOutcome> r = w.run();
   REQUIRE(r.is_ok());
   CHECK(r->record.state == RunState::kStoppedByGuard);
+  REQUIRE_FALSE(r->guard.reasons.empty());
+  CHECK(r->guard.reasons[0].find("the source's set (the connection or cohort) came back empty") !=
+        std::string::npos);
   CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
 }
 
