@@ -28,17 +28,20 @@ Result<std::vector<serve::DaemonPair>> daemon_pairs(Context& ctx) {
   for (const SyncConfig& s : ctx.config().syncs) {
     Result<Context::Pair> p = ctx.pair(s);
     if (!p) return p.status().with_context("sync \"" + s.name + "\"");
-    Result<CiviCrmClient*> crm = ctx.civicrm(s.civicrm);  // made by pair(): shared, not new
-    if (!crm) return crm.status().with_context("sync \"" + s.name + "\"");
     serve::DaemonPair d;
     d.config = &s;
     d.handle = p->handle;
     d.mailchimp = std::move(p->mailchimp);
     d.crm = std::move(p->crm);
-    d.change_crm_email = [client = *crm](std::int64_t contact_id, const std::string& old_email,
-                                         const std::string& new_email) {
-      return client->change_email(contact_id, old_email, new_email);
-    };
+    // An address changed in Mailchimp is carried to CiviCRM; a one-way source is never written.
+    if (!s.one_way()) {
+      Result<CiviCrmClient*> crm = ctx.civicrm(s.civicrm);  // made by pair(): shared, not new
+      if (!crm) return crm.status().with_context("sync \"" + s.name + "\"");
+      d.change_crm_email = [client = *crm](std::int64_t contact_id, const std::string& old_email,
+                                           const std::string& new_email) {
+        return client->change_email(contact_id, old_email, new_email);
+      };
+    }
     Result<MailchimpClient*> mc = ctx.mailchimp(s.mailchimp);  // shared, as above
     if (!mc) return mc.status().with_context("sync \"" + s.name + "\"");
     d.audience_id = [client = *mc, audience = s.audience]() -> Result<std::string> {

@@ -3,7 +3,9 @@
 // docs/configuration.md shows.
 #include <catch2/catch.hpp>
 
-#include "e2e_harness.h"
+#include <thread>
+
+#include "serve_daemon.h"
 
 using namespace concord::testing;
 using nlohmann::json;
@@ -284,4 +286,37 @@ TEST_CASE("an Amplitude cohort is mirrored into a tag; users without an address 
   CHECK(tags_of(st, "ann@quarry.org").count("Active users") == 1);
   CHECK(tags_of(st, "wilma@bedrock.org").count("Active users") == 1);
   CHECK(c.out.find("Amplitude user") != std::string::npos);  // the user without an address
+}
+
+TEST_CASE("concord serve runs cohort mirrors: the kind on the API, a one-time mirror disabled") {
+  Sandbox& sb = sandbox();
+  json seed = fixture_seed();
+  seed["mixpanel"] = mixpanel_seed();
+  sb.reset(seed);
+  Workdir w(sb);
+  w.write_config(mixpanel_config(sb,
+                                 "name = \"once\"\ncohort = 1000\nmode = \"one-time\"\n"
+                                 "schedule = \"every 1d\"\n") +
+                 "[serve]\nlisten = \"127.0.0.1:0\"\n");
+  w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+  Daemon d(w, {}, {{"MIXPANEL_SECRET", kMixpanelSecret}});
+  json syncs = d.api("GET", "/api/syncs");
+  INFO(syncs.dump() << "\n" << d.log());
+  REQUIRE(syncs["syncs"].size() == 1);
+  CHECK(syncs["syncs"][0]["kind"] == "mixpanel \u2192 tag");
+  d.api("POST", "/api/syncs/once/run");
+  auto tagged = [&] {
+    return tags_of(SideState(sb.state()), "wilma@bedrock.org").count("Power users") == 1;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!tagged() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(tagged());
+  // Mirrored once: the pair is disabled, and stays so.
+  bool disabled = false;
+  for (int i = 0; i < 100 && !disabled; ++i) {
+    disabled = d.api("GET", "/api/syncs")["syncs"][0]["enabled"] == false;
+    if (!disabled) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(disabled);
 }
