@@ -112,6 +112,11 @@ TEST_CASE("Auth0 users are mirrored into the audience with their names; nobody i
                  "connection = \"newsletter-db\"\naudience = \"Newsletter\"\n" +
                  "fields = { FNAME = \"given_name\" }\n");
   w.set_env("AUTH0_CLIENT_SECRET", kAuth0Secret);
+  Command check = w.concord({"check"});
+  INFO(check.text());
+  CHECK(check.code == 0);
+  CHECK(check.out.find("auth0 connection \"newsletter-db\"") != std::string::npos);
+  CHECK(check.out.find(kAuth0Secret) == std::string::npos);
 
   const SideState before(sb.state());
   Command c = w.concord({"sync", "--json"});
@@ -167,6 +172,11 @@ TEST_CASE(
                                  // A small cohort: one leaving is half of it.
                                  "max_removal_fraction = 1.0\n"));
   w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+  Command check = w.concord({"check"});
+  INFO(check.text());
+  CHECK(check.code == 0);
+  CHECK(check.out.find("mixpanel cohort \"Power users\"") != std::string::npos);
+  CHECK(check.out.find("target: the tag \"Power users\"") != std::string::npos);
 
   Command c = w.concord({"sync", "--json"});
   INFO(c.text());
