@@ -93,9 +93,9 @@ class Auth0Client {
 
   // A reader over the users of `connection` (a connection name). `fields`: the user attributes to
   // put in SourcePerson::fields, top-level ("given_name") or dotted paths ("user_metadata.plan").
-  // `verified_only` is recorded, not used to filter: every user is emitted with its
-  // email_verified (filtering on the server would hide a user whose address changed, and so
-  // became unverified, from incremental reads). The reader uses this client and must not outlive
+  // `verified_only` does not filter here: every user is emitted with its email_verified, and the
+  // snapshot stage keeps an unverified one OUT (filtering on the server would hide a user whose
+  // address changed, and so became unverified, from incremental reads). The reader uses this client and must not outlive
   // it.
   std::unique_ptr<SourceReader> reader(std::string connection, bool verified_only,
                                        std::vector<std::string> fields);

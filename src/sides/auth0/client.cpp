@@ -502,12 +502,10 @@ Status Auth0Client::Impl::export_read(const std::string& connection_id,
 
 class Auth0Client::Reader final : public SourceReader {
  public:
-  Reader(Auth0Client& client, std::string connection, bool verified_only,
-         std::vector<std::string> fields)
+  Reader(Auth0Client& client, std::string connection, std::vector<std::string> fields)
       : im_(*client.impl_),
         client_(client),
         name_(std::move(connection)),
-        verified_only_(verified_only),
         fields_(std::move(fields)),
         keys_(auth0::top_level_keys(fields_)) {}
 
@@ -529,7 +527,6 @@ class Auth0Client::Reader final : public SourceReader {
   Impl& im_;
   Auth0Client& client_;
   std::string name_;
-  bool verified_only_;  // recorded only (see reader() in the header)
   std::vector<std::string> fields_;
   std::vector<std::string> keys_;
   std::string connection_id_;  // once resolved
@@ -665,7 +662,9 @@ Result<std::unique_ptr<Auth0Client>> Auth0Client::create(Auth0Options options,
 
 std::unique_ptr<SourceReader> Auth0Client::reader(std::string connection, bool verified_only,
                                                   std::vector<std::string> fields) {
-  return std::make_unique<Reader>(*this, std::move(connection), verified_only, std::move(fields));
+  // verified_only is applied by the snapshot stage (SourceFetch), not here: see the header.
+  (void)verified_only;
+  return std::make_unique<Reader>(*this, std::move(connection), std::move(fields));
 }
 
 Status Auth0Client::ensure_token() {
