@@ -9,8 +9,12 @@
 // requests); mailchimp_requests; the sync's wall_s and concord's peak_rss_mb; per_member_calls,
 // what one Auth0 call per user would take, beside auth0_requests.
 //
+// BENCH_DUMP_LOG=1 also writes to stderr where each run's requests went (by part, method,
+// status and path).
+//
 // Needs CONCORD_BIN and CONCORD_SANDBOX_BIN (scripts/bench sets them).
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -84,11 +88,14 @@ int main(int argc, char** argv) {
     die("sync: exit " + std::to_string(run.code) + "; see " + run.err.string() + " and " +
         run.out.string());
   }
+  if (run.summary.value("failed", std::uint64_t{1}) != 0)
+    die("sync: writes failed; see " + run.out.string());
   const auto& counts = run.summary["counts"];
   if (counts.value("add_to_mailchimp", std::uint64_t{0}) != args.members) {
     die("sync added " + counts.value("add_to_mailchimp", nlohmann::json()).dump() +
         " members, not " + std::to_string(args.members));
   }
+  if (std::getenv("BENCH_DUMP_LOG") != nullptr) admin.dump_log(mark);
   print("users", args.members);
   print("auth0_requests", admin.count_since(mark, "part=auth0"));
   print("crm_requests", run.summary.value("crm_requests", std::uint64_t{0}));

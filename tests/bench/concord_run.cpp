@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "bench_util.h"
 
@@ -108,9 +110,31 @@ std::uint64_t SandboxAdmin::log_mark() {
 }
 
 std::uint64_t SandboxAdmin::count_since(std::uint64_t mark, const std::string& filter) {
-  return call("GET", "/_sandbox/requests?count_only=true&since=" + std::to_string(mark) + "&" +
-                         filter)
+  return call("GET",
+              "/_sandbox/requests?count_only=true&since=" + std::to_string(mark) + "&" + filter)
       .value("count", std::uint64_t{0});
+}
+
+void SandboxAdmin::dump_log(std::uint64_t mark) {
+  std::map<std::string, std::uint64_t> calls;
+  for (std::uint64_t since = mark;;) {
+    json page = call("GET", "/_sandbox/requests?limit=10000&since=" + std::to_string(since));
+    for (const json& r : page["requests"]) {
+      const std::string path = r.value("path", "");
+      std::istringstream segments(path.substr(0, path.find('?')));
+      std::string shape;
+      for (std::string seg; std::getline(segments, seg, '/');) {
+        if (seg.empty()) continue;
+        shape += "/" + (seg.find_first_of("0123456789") == std::string::npos ? seg : "*");
+      }
+      ++calls[r.value("part", "") + " " + r.value("method", "") + " " +
+              std::to_string(r.value("status", 0)) + " " + shape];
+    }
+    if (!page.value("more", false) || page["requests"].empty()) break;
+    since = page.value("next_seq", since);
+  }
+  for (const auto& [what, n] : calls)
+    std::fprintf(stderr, "  %8llu  %s\n", static_cast<unsigned long long>(n), what.c_str());
 }
 
 }  // namespace concord::bench

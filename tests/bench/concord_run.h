@@ -15,10 +15,10 @@
 namespace concord::bench {
 
 struct ConcordRun {
-  int code = -1;             // exit status; 128 + N when killed by signal N
-  double wall_s = 0;         // from fork to exit
-  double peak_rss_mb = 0;    // ru_maxrss of the child (wait4)
-  nlohmann::json summary;    // `--json` output without its operation and report lists
+  int code = -1;              // exit status; 128 + N when killed by signal N
+  double wall_s = 0;          // from fork to exit
+  double peak_rss_mb = 0;     // ru_maxrss of the child (wait4)
+  nlohmann::json summary;     // `--json` output without its operation and report lists
   std::filesystem::path out;  // the whole stdout, kept beside the stderr (err) of a failed run
   std::filesystem::path err;
 };
@@ -45,6 +45,9 @@ class SandboxAdmin {
   // The requests logged after `mark` that match `filter` ("part=auth0&method=POST&…", docs/
   // sandbox.md "The request log"), counted by the sandbox.
   std::uint64_t count_since(std::uint64_t mark, const std::string& filter);
+  // Writes the requests logged after `mark` to stderr, counted by part, method, status and path
+  // (without its query; a segment with a digit in it, an id, as `*`): where a run's calls went.
+  void dump_log(std::uint64_t mark);
 
  private:
   std::unique_ptr<http::Client> client_;
