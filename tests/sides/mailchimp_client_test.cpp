@@ -418,6 +418,8 @@ TEST_CASE("an audience is found by id or by name; ambiguous and unknown names ar
   Fixture f;
   CHECK(f.client->resolve_audience("L1").value().name == "Newsletter");
   CHECK(f.client->resolve_audience("Newsletter").value().id == "L1");
+  // A name that cannot be a list id is not asked for as one (a wasted 404 on every run).
+  CHECK(f.fake->count("GET", "/3.0/lists/Newsletter") == 0);
   auto amb = f.client->resolve_audience("Events");
   REQUIRE_FALSE(amb.is_ok());
   CHECK(amb.status().message().find("L2, L3") != std::string::npos);

@@ -449,22 +449,29 @@ Result<AudienceCounts> MailchimpClient::audience_counts(std::string_view list_id
 }
 
 Result<Audience> MailchimpClient::resolve_audience(std::string_view id_or_name) {
-  // An id first: GET /lists/{id}.
-  Result<http::Response> r = impl_->call(
-      "GET", "/lists/" + http::url_encode(id_or_name) + "?fields=id,name,stats.member_count");
-  if (!r) return r.status().with_context("looking up the audience");
-  if (r->status == 200) {
-    Result<json> j = parse_json(*r, "looking up the audience");
-    if (!j) return j.status();
-    Audience a;
-    a.id = text(*j, "id");
-    a.name = text(*j, "name");
-    if (auto st = j->find("stats"); st != j->end() && st->is_object()) {
-      a.member_count = integer(*st, "member_count");
+  // An id first: GET /lists/{id}. List ids are short runs of lower-case letters and digits
+  // ("a36b032126"); a name that cannot be one ("Newsletter") goes straight to the listing.
+  const bool may_be_id = !id_or_name.empty() && id_or_name.size() <= 32 &&
+                         std::all_of(id_or_name.begin(), id_or_name.end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                         });
+  if (may_be_id) {
+    Result<http::Response> r = impl_->call(
+        "GET", "/lists/" + http::url_encode(id_or_name) + "?fields=id,name,stats.member_count");
+    if (!r) return r.status().with_context("looking up the audience");
+    if (r->status == 200) {
+      Result<json> j = parse_json(*r, "looking up the audience");
+      if (!j) return j.status();
+      Audience a;
+      a.id = text(*j, "id");
+      a.name = text(*j, "name");
+      if (auto st = j->find("stats"); st != j->end() && st->is_object()) {
+        a.member_count = integer(*st, "member_count");
+      }
+      if (!a.id.empty()) return a;
+    } else if (r->status != 404) {
+      return api_status(*r, "looking up the audience");
     }
-    if (!a.id.empty()) return a;
-  } else if (r->status != 404) {
-    return api_status(*r, "looking up the audience");
   }
   // Then by name: page through /lists.
   std::vector<Audience> all;
@@ -490,6 +497,7 @@ Result<Audience> MailchimpClient::resolve_audience(std::string_view id_or_name) 
   }
   std::vector<Audience> named;
   for (const Audience& a : all) {
+    if (a.id == id_or_name) return a;  // an id of another shape than the GET was tried for
     if (a.name == id_or_name) named.push_back(a);
   }
   if (named.size() == 1) return named[0];
