@@ -80,6 +80,17 @@ std::string mixpanel_config(Sandbox& sb, const std::string& sync) {
          "audience = \"Newsletter\"\n" + sync;
 }
 
+// The sandbox reset to the fixture plus the Mixpanel project; `w` configured with one cohort
+// pair whose keys are `sync` (and `extra` after it: a [serve] table).
+void mixpanel_pair(Sandbox& sb, Workdir& w, const std::string& sync,
+                   const std::string& extra = "") {
+  json seed = fixture_seed();
+  seed["mixpanel"] = mixpanel_seed();
+  sb.reset(seed);
+  w.write_config(mixpanel_config(sb, sync) + extra);
+  w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+}
+
 // The member's tag names in the sandbox's state (seed format: names, or {name} objects).
 std::set<std::string> tags_of(const SideState& st, const std::string& email) {
   std::set<std::string> out;
@@ -163,15 +174,11 @@ TEST_CASE("Auth0 users are mirrored into the audience with their names; nobody i
 TEST_CASE(
     "a Mixpanel cohort is mirrored into a tag named after it, exactly, unsubscribing no one") {
   Sandbox& sb = sandbox();
-  json seed = fixture_seed();
-  seed["mixpanel"] = mixpanel_seed();
-  sb.reset(seed);
   Workdir w(sb);
-  w.write_config(mixpanel_config(sb,
-                                 "name = \"power-users\"\ncohort = \"Power users\"\n"
-                                 // A small cohort: one leaving is half of it.
-                                 "max_removal_fraction = 1.0\n"));
-  w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+  mixpanel_pair(sb, w,
+                "name = \"power-users\"\ncohort = \"Power users\"\n"
+                // A small cohort: one leaving is half of it.
+                "max_removal_fraction = 1.0\n");
   Command check = w.concord({"check"});
   INFO(check.text());
   CHECK(check.code == 0);
@@ -200,14 +207,10 @@ TEST_CASE(
 
 TEST_CASE("a one-time cohort mirror runs once and then refuses to run") {
   Sandbox& sb = sandbox();
-  json seed = fixture_seed();
-  seed["mixpanel"] = mixpanel_seed();
-  sb.reset(seed);
   Workdir w(sb);
-  w.write_config(mixpanel_config(sb,
-                                 "name = \"once\"\ncohort = 1000\nmode = \"one-time\"\n"
-                                 "target = \"audience\"\nmax_removal_fraction = 1.0\n"));
-  w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+  mixpanel_pair(sb, w,
+                "name = \"once\"\ncohort = 1000\nmode = \"one-time\"\n"
+                "target = \"audience\"\nmax_removal_fraction = 1.0\n");
   Command c = w.concord({"sync"});
   INFO(c.text());
   REQUIRE(c.code == 0);
@@ -300,15 +303,10 @@ TEST_CASE("an Amplitude cohort is mirrored into a tag; users without an address 
 
 TEST_CASE("concord serve runs cohort mirrors: the kind on the API, a one-time mirror disabled") {
   Sandbox& sb = sandbox();
-  json seed = fixture_seed();
-  seed["mixpanel"] = mixpanel_seed();
-  sb.reset(seed);
   Workdir w(sb);
-  w.write_config(mixpanel_config(sb,
-                                 "name = \"once\"\ncohort = 1000\nmode = \"one-time\"\n"
-                                 "schedule = \"every 1d\"\n") +
-                 "[serve]\nlisten = \"127.0.0.1:0\"\n");
-  w.set_env("MIXPANEL_SECRET", kMixpanelSecret);
+  mixpanel_pair(sb, w,
+                "name = \"once\"\ncohort = 1000\nmode = \"one-time\"\nschedule = \"every 1d\"\n",
+                "[serve]\nlisten = \"127.0.0.1:0\"\n");
   Daemon d(w, {}, {{"MIXPANEL_SECRET", kMixpanelSecret}});
   json syncs = d.api("GET", "/api/syncs");
   INFO(syncs.dump() << "\n" << d.log());
