@@ -95,8 +95,8 @@ class Auth0Client {
   // put in SourcePerson::fields, top-level ("given_name") or dotted paths ("user_metadata.plan").
   // `verified_only` does not filter here: every user is emitted with its email_verified, and the
   // snapshot stage keeps an unverified one OUT (filtering on the server would hide a user whose
-  // address changed, and so became unverified, from incremental reads). The reader uses this client and must not outlive
-  // it.
+  // address changed, and so became unverified, from incremental reads). The reader uses this client
+  // and must not outlive it.
   std::unique_ptr<SourceReader> reader(std::string connection, bool verified_only,
                                        std::vector<std::string> fields);
 

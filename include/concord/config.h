@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "concord/decide.h"
@@ -151,6 +152,10 @@ struct Config {
 };
 
 class Schedule;
+// An interest target as written, "Category: Interest": the category's title and the interest's
+// name, each without surrounding spaces (load_config checks the shape).
+std::pair<std::string, std::string> split_interest(std::string_view written);
+
 // A pair's schedule, read in the [serve] time zone.
 Result<Schedule> schedule_of(const Config& config, const SyncConfig& sync);
 

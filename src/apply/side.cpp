@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "concord/civicrm_client.h"
+#include "concord/config.h"
 #include "concord/mailchimp_client.h"
 #include "concord/side.h"
 #include "concord/snapshot.h"
@@ -129,15 +130,7 @@ class MailchimpSide final : public ClientSide<MailchimpClient, std::string> {
 
   Status resolve_target() {
     if (target_.kind == TargetKind::kInterest) {
-      const std::size_t colon = target_.interest.find(':');
-      std::string category = target_.interest.substr(0, colon);
-      std::string name = colon == std::string::npos ? "" : target_.interest.substr(colon + 1);
-      auto trim = [](std::string& t) {
-        t.erase(0, t.find_first_not_of(' '));
-        t.erase(t.find_last_not_of(' ') + 1);
-      };
-      trim(category);
-      trim(name);
+      const auto [category, name] = split_interest(target_.interest);
       Result<Interest> i = client_.find_interest(*id_, category, name);
       if (!i) return i.status().with_context("interest \"" + target_.interest + "\"");
       mark_.interest_id = i->id;

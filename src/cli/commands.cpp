@@ -216,14 +216,8 @@ namespace {
 void check_target(MailchimpClient& mc, const std::string& list_id, const SyncConfig& s,
                   const std::function<void(const std::string&)>& problem) {
   if (s.target == TargetKind::kInterest) {
-    const std::size_t colon = s.interest.find(':');
-    auto trimmed = [](std::string t) {
-      t.erase(0, t.find_first_not_of(' '));
-      t.erase(t.find_last_not_of(' ') + 1);
-      return t;
-    };
-    Result<Interest> i = mc.find_interest(list_id, trimmed(s.interest.substr(0, colon)),
-                                          trimmed(s.interest.substr(colon + 1)));
+    const auto [category, name] = split_interest(s.interest);
+    Result<Interest> i = mc.find_interest(list_id, category, name);
     if (!i) {
       problem("interest \"" + s.interest + "\": " + i.status().message());
     } else {

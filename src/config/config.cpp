@@ -540,6 +540,17 @@ Status read_sources(const Reader& r, const toml::table& root, BesideConfig besid
 
 }  // namespace
 
+std::pair<std::string, std::string> split_interest(std::string_view written) {
+  auto trimmed = [](std::string_view t) {
+    const std::size_t first = t.find_first_not_of(' ');
+    if (first == std::string_view::npos) return std::string();
+    return std::string(t.substr(first, t.find_last_not_of(' ') - first + 1));
+  };
+  const std::size_t colon = written.find(':');
+  if (colon == std::string_view::npos) return {trimmed(written), ""};
+  return {trimmed(written.substr(0, colon)), trimmed(written.substr(colon + 1))};
+}
+
 std::string_view people_kind_name(PeopleKind kind) {
   switch (kind) {
     case PeopleKind::kCivicrm:

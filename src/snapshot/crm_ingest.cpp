@@ -31,8 +31,8 @@ Status crm_member_of(std::string_view value, CrmMember* member, std::string* ema
 }
 
 std::string crm_entry_of(const CrmMember& m, std::string_view email) {
-  CrmBody body{m.contact_id, m.first_name, m.last_name,
-               m.duplicates, m.addresses,  m.state.consent_changed_at,
+  CrmBody body{m.contact_id, m.first_name,  m.last_name,
+               m.duplicates, m.addresses,   m.state.consent_changed_at,
                m.fields,     m.modified_at, m.source_id};
   std::string value;
   encode_snapshot(crm_header(m.state, crm_content_hash(email, m.first_name, m.last_name, m.fields)),

@@ -373,3 +373,11 @@ TEST_CASE("one-way and target mistakes are errors naming the key") {
     CHECK(c.status().message().find(row.expect) != std::string::npos);
   }
 }
+
+TEST_CASE("an interest target splits into its category and interest, without spaces") {
+  using P = std::pair<std::string, std::string>;
+  CHECK(split_interest("Volunteering: Yes") == P{"Volunteering", "Yes"});
+  CHECK(split_interest("  Topics  :  Rocks and gravel ") == P{"Topics", "Rocks and gravel"});
+  CHECK(split_interest("Time: 10:30") == P{"Time", "10:30"});  // the first colon splits
+  CHECK(split_interest("no colon") == P{"no colon", ""});
+}
