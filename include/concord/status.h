@@ -28,8 +28,9 @@ enum class Origin : std::uint8_t {
   kAuth0,      // an Auth0 tenant's Management API (a one-way people side)
   kMixpanel,   // a Mixpanel project's Query API (a one-way people side)
   kAmplitude,  // an Amplitude project's cohort API (a one-way people side)
+  kMautic,     // a Mautic instance's REST API (a one-way people side)
 };
-// "mailchimp", "civicrm", "store", "config", "auth0", "mixpanel", "amplitude", "".
+// "mailchimp", "civicrm", "store", "config", "auth0", "mixpanel", "amplitude", "mautic", "".
 std::string_view origin_name(Origin origin);
 
 class [[nodiscard]] Status {
@@ -43,6 +44,7 @@ class [[nodiscard]] Status {
     kFailedPrecondition,  // the system is not in a state to do this (e.g. store format mismatch)
     kIoError,             // local I/O failed (disk full, permissions)
     kInternal,            // a bug: an invariant did not hold
+    kPermissionDenied,    // credentials or a signature that do not match: refuse, do not retry
   };
 
   Status() = default;  // OK
@@ -57,6 +59,9 @@ class [[nodiscard]] Status {
   }
   static Status io_error(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
   static Status internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status permission_denied(std::string msg) {
+    return Status(Code::kPermissionDenied, std::move(msg));
+  }
 
   bool is_ok() const { return code_ == Code::kOk; }
   explicit operator bool() const { return is_ok(); }

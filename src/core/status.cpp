@@ -20,6 +20,8 @@ std::string_view code_name(Status::Code code) {
       return "I/O error";
     case Status::Code::kInternal:
       return "internal error";
+    case Status::Code::kPermissionDenied:
+      return "permission denied";
   }
   return "unknown";
 }
@@ -48,6 +50,8 @@ std::string_view origin_name(Origin origin) {
       return "mixpanel";
     case Origin::kAmplitude:
       return "amplitude";
+    case Origin::kMautic:
+      return "mautic";
     case Origin::kNone:
       break;
   }

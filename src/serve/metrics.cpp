@@ -126,7 +126,7 @@ std::optional<Side> side_of(Origin origin) {
   if (origin == Origin::kMailchimp) return Side::kMailchimp;
   // The one-way sources are the people side, as CiviCRM is.
   if (origin == Origin::kCivicrm || origin == Origin::kAuth0 || origin == Origin::kMixpanel ||
-      origin == Origin::kAmplitude) {
+      origin == Origin::kAmplitude || origin == Origin::kMautic) {
     return Side::kCrm;
   }
   return std::nullopt;

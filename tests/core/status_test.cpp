@@ -19,10 +19,15 @@ TEST_CASE("an error says where it came from, through any context added later") {
 
 TEST_CASE("every origin has its name") {
   const std::pair<Origin, const char*> rows[] = {
-      {Origin::kMailchimp, "mailchimp"}, {Origin::kCivicrm, "civicrm"},
-      {Origin::kStore, "store"},         {Origin::kConfig, "config"},
-      {Origin::kAuth0, "auth0"},         {Origin::kMixpanel, "mixpanel"},
-      {Origin::kAmplitude, "amplitude"}, {Origin::kNone, ""},
+      {Origin::kMailchimp, "mailchimp"},
+      {Origin::kCivicrm, "civicrm"},
+      {Origin::kStore, "store"},
+      {Origin::kConfig, "config"},
+      {Origin::kAuth0, "auth0"},
+      {Origin::kMixpanel, "mixpanel"},
+      {Origin::kAmplitude, "amplitude"},
+      {Origin::kMautic, "mautic"},
+      {Origin::kNone, ""},
   };
   for (const auto& [origin, name] : rows)
     CHECK(origin_name(origin) == name);

@@ -1,5 +1,6 @@
 #include "concord/amplitude_client.h"
 
+#include "sides/answer_text.h"
 #include "sides/json_answer.h"
 
 #include <algorithm>
@@ -19,14 +20,9 @@ namespace {
 using json = nlohmann::json;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kListedCohorts = 20;  // cohorts named in a "not found" error, at most
-constexpr std::size_t kSinkBatch = 1000;    // people handed to the sink per call
+constexpr std::size_t kSinkBatch = 1000;  // people handed to the sink per call
 
-const json* find(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
+using sides::find;
 
 std::string string_or_empty(const json* v) {
   return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
@@ -69,13 +65,7 @@ struct AmplitudeClient::Impl {
 
   // Removes the keys from a text about to leave the client (a server could echo them).
   std::string redact(std::string text) const {
-    for (const std::string* secret : {&options.api_key, &options.secret_key, &auth}) {
-      if (secret->size() < 4) continue;
-      for (std::size_t at; (at = text.find(*secret)) != std::string::npos;) {
-        text.replace(at, secret->size(), "[redacted]");
-      }
-    }
-    return text;
+    return sides::redact(std::move(text), {&options.api_key, &options.secret_key, &auth});
   }
 
   // The answer's words: error.metadata.details (the one error shape on record), else the start of
@@ -225,10 +215,7 @@ Status AmplitudeClient::Reader::resolve() {
   if (list == nullptr || !list->is_array()) {
     return Status::unavailable(what + ": the answer has no cohorts list");
   }
-  struct Cohort {
-    std::string id, name;
-  };
-  std::vector<Cohort> cohorts;
+  std::vector<sides::Named> cohorts;
   for (std::size_t i = 0; i < list->size(); ++i) {
     const json& c = (*list)[i];
     const json* id = find(c, "id");
@@ -242,35 +229,11 @@ Status AmplitudeClient::Reader::resolve() {
     }
     cohorts.push_back({id->get<std::string>(), name->get<std::string>()});
   }
-  std::vector<const Cohort*> matches;
-  for (const Cohort& c : cohorts) {
-    if (c.id == cohort_) matches.push_back(&c);
-  }
-  if (matches.empty()) {
-    for (const Cohort& c : cohorts) {
-      if (c.name == cohort_) matches.push_back(&c);
-    }
-  }
-  if (matches.empty()) {
-    std::string known;
-    for (std::size_t i = 0; i < cohorts.size() && i < kListedCohorts; ++i) {
-      known += (i == 0 ? "" : ", ") + cohorts[i].id + " \"" + cohorts[i].name + "\"";
-    }
-    if (cohorts.size() > kListedCohorts) {
-      known += ", and " + std::to_string(cohorts.size() - kListedCohorts) + " more";
-    }
-    return Status::not_found("no Amplitude cohort has the id or name \"" + cohort_ +
-                             "\" (cohorts: " + (known.empty() ? "none" : known) + ")");
-  }
-  if (matches.size() > 1) {
-    std::string ids;
-    for (const Cohort* c : matches)
-      ids += (ids.empty() ? "" : ", ") + c->id;
-    return Status::invalid("several Amplitude cohorts are named \"" + cohort_ + "\" (ids " + ids +
-                           "); give the id instead");
-  }
-  id_ = matches[0]->id;
-  name_ = matches[0]->name;
+  Result<std::size_t> chosen =
+      sides::choose_by_id_or_name(cohorts, cohort_, "Amplitude cohort", "Amplitude cohorts");
+  if (!chosen) return chosen.status();
+  id_ = cohorts[*chosen].id;
+  name_ = cohorts[*chosen].name;
   resolved_ = true;
   return Status::ok();
 }

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "concord/parse.h"
+#include "sides/answer_text.h"
 #include "sides/auth0/export_file.h"
 #include "sides/auth0/users.h"
 
@@ -54,6 +55,8 @@ Status remake(const Status& s, std::string msg) {
       return Status::failed_precondition(std::move(msg));
     case Status::Code::kIoError:
       return Status::io_error(std::move(msg));
+    case Status::Code::kPermissionDenied:
+      return Status::permission_denied(std::move(msg));
     case Status::Code::kInternal:
       break;
   }
@@ -95,19 +98,12 @@ struct Auth0Client::Impl {
 
   // The message with the secret and the current token replaced, should an answer ever echo them.
   std::string scrub(std::string msg) const {
-    auto cut = [&msg](const std::string& secret) {
-      if (secret.size() < 6) return;
-      for (std::size_t at; (at = msg.find(secret)) != std::string::npos;)
-        msg.replace(at, secret.size(), "[redacted]");
-    };
-    cut(options.client_secret);
     std::string t;
     {
       std::lock_guard<std::recursive_mutex> lock(mu);
       t = token;
     }
-    cut(t);
-    return msg;
+    return sides::redact(std::move(msg), {&options.client_secret, &t}, 6);
   }
   Status scrubbed(const Status& s) const { return s ? s : remake(s, scrub(s.message())); }
 

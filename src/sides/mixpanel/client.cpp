@@ -1,5 +1,6 @@
 #include "concord/mixpanel_client.h"
 
+#include "sides/answer_text.h"
 #include "sides/json_answer.h"
 
 #include <algorithm>
@@ -15,8 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// Cohorts named in a "not found" error, at most.
-constexpr std::size_t kListedCohorts = 20;
 // People handed to the sink per call, at most (one answer page is 1000).
 constexpr std::size_t kSinkBatch = 1000;
 
@@ -28,15 +27,7 @@ std::string text_of(const json* v) {
   return v->dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-const json* find(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
+using sides::find;
 
 // "… 1/5 queries running concurrently and 61/60 queries running in the last hour …" (§2.5 of the
 // reference's recorded 429): whether the hourly count is at or over its limit.
@@ -67,13 +58,7 @@ struct MixpanelClient::Impl {
 
   // Removes the credentials from a text about to leave the client (a server could echo them).
   std::string redact(std::string text) const {
-    for (const std::string* secret : {&options.secret, &auth}) {
-      if (secret->size() < 4) continue;
-      for (std::size_t at; (at = text.find(*secret)) != std::string::npos;) {
-        text.replace(at, secret->size(), "[redacted]");
-      }
-    }
-    return text;
+    return sides::redact(std::move(text), {&options.secret, &auth});
   }
 
   // The answer's error text ({"request":…,"error":"…"}), else the start of the body.
@@ -196,11 +181,8 @@ Status MixpanelClient::Reader::resolve() {
   Result<json> list = im_.query("cohorts/list", "");
   if (!list) return list.status();
   if (!list->is_array()) return Status::unavailable(what + ": the answer is not a list of cohorts");
-  struct Cohort {
-    std::int64_t id;
-    std::string name;
-  };
-  std::vector<Cohort> cohorts;
+  std::vector<sides::Named> cohorts;
+  std::vector<std::int64_t> ids;
   for (std::size_t i = 0; i < list->size(); ++i) {
     const json& c = (*list)[i];
     const json* id = find(c, "id");
@@ -212,43 +194,23 @@ Status MixpanelClient::Reader::resolve() {
     if (name == nullptr || !name->is_string()) {
       return Status::unavailable(at + ".name is not a string");
     }
-    cohorts.push_back({id->get<std::int64_t>(), name->get<std::string>()});
+    ids.push_back(id->get<std::int64_t>());
+    cohorts.push_back({std::to_string(ids.back()), name->get<std::string>()});
   }
-  std::vector<const Cohort*> matches;
-  if (all_digits(cohort_)) {
-    if (Result<std::int64_t> n = parse_int64(cohort_); n) {
-      for (const Cohort& c : cohorts) {
-        if (c.id == *n) matches.push_back(&c);
-      }
-    }
+  // An id written with leading zeros is still that id.
+  std::string wanted = cohort_;
+  if (Result<std::int64_t> n = parse_int64(cohort_); n && *n >= 0) wanted = std::to_string(*n);
+  Result<std::size_t> chosen = sides::choose_by_id_or_name(
+      cohorts, wanted, "Mixpanel cohort of project " + std::to_string(im_.options.project_id),
+      "Mixpanel cohorts");
+  if (!chosen && wanted != cohort_) {
+    chosen = sides::choose_by_id_or_name(
+        cohorts, cohort_, "Mixpanel cohort of project " + std::to_string(im_.options.project_id),
+        "Mixpanel cohorts");
   }
-  if (matches.empty()) {
-    for (const Cohort& c : cohorts) {
-      if (c.name == cohort_) matches.push_back(&c);
-    }
-  }
-  if (matches.empty()) {
-    std::string known;
-    for (std::size_t i = 0; i < cohorts.size() && i < kListedCohorts; ++i) {
-      known +=
-          (i == 0 ? "" : ", ") + std::to_string(cohorts[i].id) + " \"" + cohorts[i].name + "\"";
-    }
-    if (cohorts.size() > kListedCohorts) {
-      known += ", and " + std::to_string(cohorts.size() - kListedCohorts) + " more";
-    }
-    return Status::not_found("no Mixpanel cohort of project " +
-                             std::to_string(im_.options.project_id) + " has the id or name \"" +
-                             cohort_ + "\" (cohorts: " + (known.empty() ? "none" : known) + ")");
-  }
-  if (matches.size() > 1) {
-    std::string ids;
-    for (const Cohort* c : matches)
-      ids += (ids.empty() ? "" : ", ") + std::to_string(c->id);
-    return Status::invalid("several Mixpanel cohorts are named \"" + cohort_ + "\" (ids " + ids +
-                           "); give the id instead");
-  }
-  id_ = matches[0]->id;
-  name_ = matches[0]->name;
+  if (!chosen) return chosen.status();
+  id_ = ids[*chosen];
+  name_ = cohorts[*chosen].name;
   resolved_ = true;
   return Status::ok();
 }

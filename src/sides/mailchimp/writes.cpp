@@ -1,0 +1,358 @@
+// apply(): the writes, batched as the API allows (batch subscribe, a tag's segment batch, one
+// call per archive or address change), each with its outcome.
+#include "concord/mailchimp_client.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "concord/email.h"
+#include "concord/field_value.h"
+#include "sides/mailchimp/client_impl.h"
+
+namespace concord {
+namespace {
+
+// The client's insides (client_impl.h): its helpers and constants.
+using namespace mailchimp;  // NOLINT(google-build-using-namespace)
+
+constexpr std::size_t kBatchSize = 500;  // batch-subscribe's limit
+
+// A static segment's batch call takes at most this many addresses in each of members_to_add and
+// members_to_remove.
+constexpr std::size_t kSegmentBatchSize = 500;
+
+// "Member In Compliance State", "Forgotten Email Not Subscribed", … in an error text.
+WriteOutcome::Code classify_error(std::string_view text) {
+  std::string t = lower(std::string(text));
+  if (t.find("compliance state") != std::string::npos) return WriteOutcome::Code::kCompliance;
+  if (t.find("permanently deleted") != std::string::npos ||
+      t.find("forgotten") != std::string::npos) {
+    return WriteOutcome::Code::kForgotten;
+  }
+  if (t.find("cleaned") != std::string::npos || t.find("bounced") != std::string::npos) {
+    return WriteOutcome::Code::kCleaned;
+  }
+  if (t.find("valid email") != std::string::npos ||
+      t.find("fake or invalid") != std::string::npos ||
+      t.find("merge fields") != std::string::npos ||
+      t.find("invalid resource") != std::string::npos) {
+    return WriteOutcome::Code::kInvalid;
+  }
+  return WriteOutcome::Code::kFailed;
+}
+
+const char* status_word(MailchimpWrite::Kind k) {
+  switch (k) {
+    case MailchimpWrite::Kind::kSubscribe:
+      return "subscribed";
+    case MailchimpWrite::Kind::kPending:
+      return "pending";
+    case MailchimpWrite::Kind::kUnsubscribe:
+      return "unsubscribed";
+    case MailchimpWrite::Kind::kArchive:
+      return "archived";
+    case MailchimpWrite::Kind::kUpdateFields:
+    case MailchimpWrite::Kind::kChangeEmail:
+    case MailchimpWrite::Kind::kAddTag:
+    case MailchimpWrite::Kind::kRemoveTag:
+      break;
+  }
+  return "subscribed";
+}
+
+// A batch call's answer (batch subscribe, a segment's batch): always 200 with a result per
+// member. Returns what failed the whole call (then every member of it failed), or "" with the
+// answer in *j.
+std::string batch_failure(Result<http::Response>& r, json* j) {
+  if (!r) return r.status().message();
+  if (r->status != 200) return parse_api_error(*r).describe();
+  *j = sides::parse_answer(r->body);
+  if (!j->is_object()) return "Mailchimp's batch answer is not JSON";
+  return "";
+}
+
+// A merge field's value as batch-subscribe takes it: an address as its object, else the text.
+json merge_value(const MailchimpWrite& w, const std::string& tag, const std::string& value) {
+  if (std::find(w.address_tags.begin(), w.address_tags.end(), tag) != w.address_tags.end()) {
+    if (std::optional<AddressParts> a = parse_address(value)) {
+      json o = {{"addr1", a->addr1}, {"city", a->city}, {"state", a->state}, {"zip", a->zip}};
+      if (!a->addr2.empty()) o["addr2"] = a->addr2;
+      if (!a->country.empty()) o["country"] = a->country;
+      return o;
+    }
+  }
+  return value;
+}
+
+// Whether the member at `email` carries the tag `tag_id` as a tag write asked (`add`), read by
+// itself: done when it does (or, for a removal, when there is no such member), else failed.
+// `get` sends a GET for a target.
+template <typename Get>
+WriteOutcome tag_as_asked(Get&& get, std::string_view list_id, const std::string& email,
+                          std::int64_t tag_id, bool add, Micros at) {
+  Result<http::Response> r = get("/lists/" + http::url_encode(list_id) + "/members/" +
+                                 subscriber_hash(email) + "?fields=tags");
+  if (!r) return {WriteOutcome::Code::kFailed, r.status().message()};
+  if (r->status == 404) {
+    if (!add) return {WriteOutcome::Code::kDone, "", MailchimpStatus::kAbsent, at};
+    return {WriteOutcome::Code::kFailed, "not a member of the audience"};
+  }
+  if (r->status != 200) return {WriteOutcome::Code::kFailed, parse_api_error(*r).describe()};
+  json j = sides::parse_answer(r->body);
+  if (!j.is_object() || !j.contains("tags") || !j["tags"].is_array()) {
+    return {WriteOutcome::Code::kFailed,
+            "Mailchimp's answer about the member's tags is unreadable"};
+  }
+  bool carries = false;
+  for (const json& t : j["tags"]) {
+    if (t.is_object() && t.contains("id") && t["id"].is_number_integer() &&
+        t["id"].get<std::int64_t>() == tag_id) {
+      carries = true;
+    }
+  }
+  if (carries == add) return {WriteOutcome::Code::kDone, "", MailchimpStatus::kAbsent, at};
+  return {WriteOutcome::Code::kFailed,
+          add ? "Mailchimp did not put the tag on the member" : "the member still has the tag"};
+}
+
+}  // namespace
+
+std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
+                                                 const std::vector<MailchimpWrite>& writes,
+                                                 Resubscribe resubscribe) {
+  Impl& im = *impl_;
+  std::vector<WriteOutcome> out(writes.size());
+  std::vector<std::size_t> batch_ops, archives, renames, tag_ops;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const MailchimpWrite::Kind k = writes[i].kind;
+    (k == MailchimpWrite::Kind::kArchive                                           ? archives
+     : k == MailchimpWrite::Kind::kChangeEmail                                     ? renames
+     : k == MailchimpWrite::Kind::kAddTag || k == MailchimpWrite::Kind::kRemoveTag ? tag_ops
+                                                                                   : batch_ops)
+        .push_back(i);
+  }
+
+  // Batch-subscribe in chunks of 500; subscribes refused for compliance come back as pending.
+  auto run_batches = [&](const std::vector<std::size_t>& ops, bool as_pending,
+                         std::vector<std::size_t>* compliance) {
+    for (std::size_t start = 0; start < ops.size(); start += kBatchSize) {
+      std::size_t end = std::min(ops.size(), start + kBatchSize);
+      json members = json::array();
+      std::map<std::string, std::size_t> by_email;
+      for (std::size_t k = start; k < end; ++k) {
+        const MailchimpWrite& w = writes[ops[k]];
+        const std::string status = as_pending ? "pending"
+                                   : w.kind == MailchimpWrite::Kind::kUpdateFields
+                                       ? std::string(mailchimp_status_name(w.status))
+                                       : status_word(w.kind);
+        json m = {{"email_address", w.email}, {"status", status}};
+        if (!w.merge_fields.empty()) {
+          json mf = json::object();
+          for (const auto& [tag, value] : w.merge_fields)
+            mf[tag] = merge_value(w, tag, value);
+          m["merge_fields"] = std::move(mf);
+        }
+        // Tags are added to the member's (without sync_tags nothing is taken off), and
+        // interests not named stay as they are.
+        if (!w.tags.empty()) m["tags"] = w.tags;
+        if (!w.interests.empty()) {
+          json in = json::object();
+          for (const auto& [id, on] : w.interests)
+            in[id] = on;
+          m["interests"] = std::move(in);
+        }
+        members.push_back(std::move(m));
+        by_email[lower(w.email)] = ops[k];
+      }
+      json body = {{"members", std::move(members)}, {"update_existing", true}};
+      Result<http::Response> r = im.call("POST", "/lists/" + http::url_encode(list_id),
+                                         body.dump(-1, ' ', false, json::error_handler_t::replace));
+      json j;
+      const std::string failure = batch_failure(r, &j);
+      if (!failure.empty()) {
+        for (auto& [email, i] : by_email)
+          out[i] = {WriteOutcome::Code::kFailed, failure};
+        continue;
+      }
+      std::map<std::string, bool> answered;
+      for (const char* list : {"new_members", "updated_members"}) {
+        auto it = j.find(list);
+        if (it == j.end() || !it->is_array()) continue;
+        for (const json& m : *it) {
+          auto found = by_email.find(lower(text(m, "email_address")));
+          if (found == by_email.end()) continue;
+          WriteOutcome& o = out[found->second];
+          o.code = as_pending ? WriteOutcome::Code::kPendingSent : WriteOutcome::Code::kDone;
+          o.message.clear();
+          o.status = parse_mailchimp_status(text(m, "status")).value_or(MailchimpStatus::kAbsent);
+          Result<Micros> lc = parse_iso8601(text(m, "last_changed"));
+          o.last_changed = lc.is_ok() ? lc.value() : kNoTime;
+          answered[found->first] = true;
+        }
+      }
+      if (auto errs = j.find("errors"); errs != j.end() && errs->is_array()) {
+        for (const json& e : *errs) {
+          auto found = by_email.find(lower(text(e, "email_address")));
+          if (found == by_email.end()) continue;
+          std::size_t i = found->second;
+          std::string text = concord::text(e, "error");
+          WriteOutcome::Code code = classify_error(text);
+          answered[found->first] = true;
+          if (code == WriteOutcome::Code::kCompliance && !as_pending &&
+              writes[i].kind == MailchimpWrite::Kind::kSubscribe &&
+              resubscribe == Resubscribe::kPending && compliance != nullptr) {
+            compliance->push_back(i);
+          }
+          out[i] = {code, text};
+        }
+      }
+      for (auto& [email, i] : by_email) {
+        if (!answered.count(email)) {
+          out[i] = {WriteOutcome::Code::kFailed,
+                    "Mailchimp's batch answer did not mention this member"};
+        }
+      }
+    }
+  };
+  std::vector<std::size_t> compliance;
+  run_batches(batch_ops, false, &compliance);
+  if (!compliance.empty()) run_batches(compliance, true, nullptr);
+
+  // Address changes: PATCH of the member at the old address (Mailchimp keeps its contact_id,
+  // history and status; only a subscribed member's address may change, and not to an address the
+  // audience has: both refusals are for good).
+  for (std::size_t i : renames) {
+    const std::string target =
+        "/lists/" + http::url_encode(list_id) + "/members/" + subscriber_hash(writes[i].from_email);
+    json body = {{"email_address", writes[i].email}};
+    Result<http::Response> r =
+        im.call("PATCH", target, body.dump(-1, ' ', false, json::error_handler_t::replace));
+    WriteOutcome& o = out[i];
+    if (!r) {
+      o = {WriteOutcome::Code::kFailed, r.status().message()};
+    } else if (r->status == 200) {
+      json m = sides::parse_answer(r->body);
+      o = {WriteOutcome::Code::kDone, ""};
+      if (m.is_object()) {
+        o.status = parse_mailchimp_status(text(m, "status")).value_or(MailchimpStatus::kAbsent);
+        Result<Micros> lc = parse_iso8601(text(m, "last_changed"));
+        o.last_changed = lc.is_ok() ? lc.value() : kNoTime;
+      }
+    } else {
+      ApiError e = parse_api_error(*r);
+      o = {r->status >= 500 || r->status == 429 ? WriteOutcome::Code::kFailed
+                                                : WriteOutcome::Code::kInvalid,
+           e.describe()};
+    }
+  }
+
+  // Tags: each tag's adds and removes go in its static segment's batch calls, up to 500 of each
+  // per call, after the batch subscribes (a member those added can be tagged by now). Putting a tag
+  // on twice or taking it off twice changes nothing, so these calls are left idempotent: the
+  // transport may send one again.
+  std::map<std::int64_t, std::array<std::vector<std::size_t>, 2>> by_tag;  // adds, removes
+  for (std::size_t i : tag_ops)
+    by_tag[writes[i].tag_id][writes[i].kind == MailchimpWrite::Kind::kAddTag ? 0 : 1].push_back(i);
+  for (const auto& [tag_id, ops] : by_tag) {
+    const std::string target =
+        "/lists/" + http::url_encode(list_id) + "/segments/" + std::to_string(tag_id);
+    const std::size_t calls =
+        (std::max(ops[0].size(), ops[1].size()) + kSegmentBatchSize - 1) / kSegmentBatchSize;
+    for (std::size_t call = 0; call < calls; ++call) {
+      // This call's share of the adds and of the removes.
+      std::array<std::span<const std::size_t>, 2> part;
+      json body = json::object();
+      for (int side = 0; side < 2; ++side) {
+        const std::size_t begin = std::min(ops[side].size(), call * kSegmentBatchSize);
+        part[side] = std::span(ops[side]).subspan(
+            begin, std::min(kSegmentBatchSize, ops[side].size() - begin));
+        if (part[side].empty()) continue;
+        json emails = json::array();
+        for (std::size_t i : part[side])
+          emails.push_back(writes[i].email);
+        body[side == 0 ? "members_to_add" : "members_to_remove"] = std::move(emails);
+      }
+      Result<http::Response> r =
+          im.call("POST", target, body.dump(-1, ' ', false, json::error_handler_t::replace));
+      json j;
+      const std::string failure = batch_failure(r, &j);
+      if (!failure.empty()) {
+        for (const auto& p : part) {
+          for (std::size_t i : p)
+            out[i] = {WriteOutcome::Code::kFailed, failure};
+        }
+        continue;
+      }
+      // The answer lists the members whose tag changed; it carries no time of the change, so
+      // the server's time of the answer stands for it.
+      Result<Micros> date = parse_http_date(r->header("Date"));
+      const Micros at = date ? *date : kNoTime;
+      std::array<std::set<std::string>, 2> changed;
+      for (int side = 0; side < 2; ++side) {
+        auto list = j.find(side == 0 ? "members_added" : "members_removed");
+        if (list == j.end() || !list->is_array()) continue;
+        for (const json& m : *list) {
+          if (m.is_object()) changed[side].insert(lower(text(m, "email_address")));
+        }
+      }
+      // Unlike batch subscribe's, an error here names an array of addresses.
+      std::map<std::string, std::string> refused;
+      if (auto errs = j.find("errors"); errs != j.end() && errs->is_array()) {
+        for (const json& e : *errs) {
+          if (!e.is_object()) continue;
+          auto emails = e.find("email_addresses");
+          if (emails == e.end() || !emails->is_array()) continue;
+          std::string why = text(e, "error");
+          if (why.empty()) why = "Mailchimp refused it without saying why";
+          for (const json& a : *emails) {
+            if (a.is_string()) refused.emplace(lower(a.get<std::string>()), why);
+          }
+        }
+      }
+      for (int side = 0; side < 2; ++side) {
+        for (std::size_t i : part[side]) {
+          const std::string email = lower(writes[i].email);
+          if (changed[side].count(email)) {
+            out[i] = {WriteOutcome::Code::kDone, "", MailchimpStatus::kAbsent, at};
+          } else if (auto it = refused.find(email); it != refused.end()) {
+            out[i] = {WriteOutcome::Code::kInvalid, it->second};
+          } else {
+            // Neither listed nor refused: Mailchimp lists only the members whose tag changed.
+            // The member already had it as asked (a person tagged it since our read, or the
+            // transport sent the call again), or is no member (it left since it was read, and
+            // the next run adds it first). Its tags say which: a tag change may not move
+            // last_changed, so no later incremental read would tell.
+            out[i] = tag_as_asked([&](const std::string& t) { return im.call("GET", t); }, list_id,
+                                  writes[i].email, tag_id, side == 0, at);
+          }
+        }
+      }
+    }
+  }
+
+  for (std::size_t i : archives) {
+    const std::string target =
+        "/lists/" + http::url_encode(list_id) + "/members/" + subscriber_hash(writes[i].email);
+    Result<http::Response> r = im.call("DELETE", target);
+    WriteOutcome& o = out[i];
+    if (!r) {
+      o = {WriteOutcome::Code::kFailed, r.status().message()};
+    } else if (r->status == 204 || r->status == 200) {
+      o = {WriteOutcome::Code::kDone, "", MailchimpStatus::kArchived};
+    } else if (r->status == 404) {
+      o = {WriteOutcome::Code::kDone, "not in the audience", MailchimpStatus::kAbsent};
+    } else if (r->status == 405) {
+      o = {WriteOutcome::Code::kInvalid, parse_api_error(*r).describe()};
+    } else {
+      ApiError e = parse_api_error(*r);
+      o = {r->status >= 500 || r->status == 429 ? WriteOutcome::Code::kFailed
+                                                : classify_error(e.title + " " + e.detail),
+           e.describe()};
+    }
+  }
+  return out;
+}
+
+}  // namespace concord
