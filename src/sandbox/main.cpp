@@ -1,7 +1,8 @@
 // concord-sandbox: emulators of the APIs concord talks to, for tests, benchmarks and rehearsals.
 //
 //   concord-sandbox --state-dir DIR [--seed FILE] [--mailchimp-port N] [--civicrm-port N]
-//                   [--auth0-port N] [--mixpanel-port N] [--amplitude-port N] [--no-tls]
+//                   [--auth0-port N] [--mixpanel-port N] [--amplitude-port N]
+//                   [--mautic-port N] [--no-tls]
 //   concord-sandbox --generate-seed FILE [--members N] [--overlap F] [--disagree F]
 //                   [--random-seed S] [--base FILE]
 //
@@ -9,7 +10,7 @@
 // own port (HTTPS with one certificate authority it writes into DIR once; --no-tls for plain
 // HTTP), prints one JSON line on stdout when it is ready, e.g.
 //   {"mailchimp_url":"https://127.0.0.1:PORT/3.0","civicrm_url":"https://127.0.0.1:PORT2",
-//    "auth0_url":…,"mixpanel_url":…,"amplitude_url":…,"ca_file":"/abs/DIR/ca.pem"}
+//    "auth0_url":…,"mixpanel_url":…,"amplitude_url":…,"mautic_url":…,"ca_file":"/abs/DIR/ca.pem"}
 // (the parts of part.h, each on its own port: see sandbox/parts.h)
 // and runs until SIGTERM or SIGINT. The state is DIR/state.json: loaded at start when present
 // (else the --seed file, else an empty account and an empty site), saved about once a second
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_flag("--no-tls", no_tls, "Serve plain HTTP instead of HTTPS");
   // The other parts' ports are options too; the parts themselves are made once --no-tls is known.
-  const std::vector<std::string> part_names = {"auth0", "mixpanel", "amplitude"};
+  const std::vector<std::string> part_names = {"auth0", "mixpanel", "amplitude", "mautic"};
   std::vector<int> part_ports(part_names.size(), 0);
   for (std::size_t i = 0; i < part_names.size(); ++i) {
     app.add_option("--" + part_names[i] + "-port", part_ports[i],
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   SandboxClock clock;
-  std::vector<std::unique_ptr<Part>> parts = make_parts(&clock, !no_tls);
+  std::vector<std::unique_ptr<Part>> parts = make_parts(&clock, !no_tls, webhook_ca);
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (parts[i]->name() != part_names[i]) return fail("internal: the parts are out of order");
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sandbox/clock.h"
@@ -12,6 +13,8 @@ namespace concord::sandbox {
 
 // One of each part, empty (no seed installed yet), sharing `clock` (REQUIRES: outlives them).
 // `tls`: the sandbox serves https (the scheme of the URLs a part writes to itself).
-std::vector<std::unique_ptr<Part>> make_parts(SandboxClock* clock, bool tls);
+// `webhook_ca_file`: the roots trusted for https webhook URLs (empty: the system's store).
+std::vector<std::unique_ptr<Part>> make_parts(SandboxClock* clock, bool tls,
+                                              const std::string& webhook_ca_file = "");
 
 }  // namespace concord::sandbox

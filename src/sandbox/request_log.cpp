@@ -82,8 +82,8 @@ Result<Query> parse(std::string_view query_string) {
       q.part = api_part(v);
       if (!q.part) {
         return Status::invalid(
-            "part: expected \"mailchimp\", \"civicrm\", \"auth0\", \"mixpanel\" or "
-            "\"amplitude\", not \"" +
+            "part: expected \"mailchimp\", \"civicrm\", \"auth0\", \"mixpanel\", "
+            "\"amplitude\" or \"mautic\", not \"" +
             v + "\"");
       }
     } else if (k == "method") {
@@ -108,8 +108,8 @@ Result<Query> parse(std::string_view query_string) {
 
 }  // namespace
 
-constexpr std::string_view kPartNames[] = {"mailchimp", "civicrm", "auth0", "mixpanel",
-                                           "amplitude"};
+constexpr std::string_view kPartNames[] = {"mailchimp", "civicrm",   "auth0",
+                                           "mixpanel",  "amplitude", "mautic"};
 
 std::string_view part_name(ApiPart part) {
   return kPartNames[static_cast<int>(part)];

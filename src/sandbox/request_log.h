@@ -28,8 +28,8 @@
 
 namespace concord::sandbox {
 
-enum class ApiPart : std::uint8_t { kMailchimp, kCivicrm, kAuth0, kMixpanel, kAmplitude };
-// "mailchimp", "civicrm", "auth0", "mixpanel", "amplitude".
+enum class ApiPart : std::uint8_t { kMailchimp, kCivicrm, kAuth0, kMixpanel, kAmplitude, kMautic };
+// "mailchimp", "civicrm", "auth0", "mixpanel", "amplitude", "mautic".
 std::string_view part_name(ApiPart part);
 // The part of that name; nullopt when there is none.
 std::optional<ApiPart> api_part(std::string_view name);
