@@ -69,9 +69,28 @@ struct AmplitudeConfig {
   std::string ca_file;
 };
 
+// A Mautic instance (`[mautic.NAME]`), read through its REST API with Basic credentials (a Mautic
+// user's name and password) or an OAuth2 client's credentials: exactly one of the two.
+struct MauticConfig {
+  std::string name;
+  std::string url;  // the site, e.g. https://mautic.example.com (the API is at {url}/api/)
+  std::string username;
+  std::string password_env = "MAUTIC_PASSWORD";
+  std::string client_id;
+  std::string client_secret_env = "MAUTIC_CLIENT_SECRET";
+  std::string ca_file;
+  bool oauth() const { return !client_id.empty(); }
+};
+
 // The system a pair's people come from: CiviCRM (two-way) or a one-way source.
-enum class PeopleKind : std::uint8_t { kCivicrm = 0, kAuth0 = 1, kMixpanel = 2, kAmplitude = 3 };
-// "civicrm", "auth0", "mixpanel", "amplitude": the key that names it in a [[sync]].
+enum class PeopleKind : std::uint8_t {
+  kCivicrm = 0,
+  kAuth0 = 1,
+  kMixpanel = 2,
+  kAmplitude = 3,
+  kMautic = 4,
+};
+// "civicrm", "auth0", "mixpanel", "amplitude", "mautic": the key that names it in a [[sync]].
 std::string_view people_kind_name(PeopleKind kind);
 
 // TargetKind (decide.h): the audience's membership, a tag, or an interest.
@@ -93,12 +112,13 @@ struct SyncConfig {
   // The people side: its kind, and the name of its section ([civicrm.NAME], [auth0.NAME], …).
   PeopleKind people = PeopleKind::kCivicrm;
   std::string civicrm;         // connection name (people = kCivicrm)
-  std::string source;          // [auth0|mixpanel|amplitude.NAME] (the one-way kinds)
+  std::string source;          // [auth0|mixpanel|amplitude|mautic.NAME] (the one-way kinds)
   std::string audience;        // id or name
   std::string group;           // CiviCRM: id, name or title
   std::string connection;      // Auth0: the connection's name
   bool verified_only = false;  // Auth0: only users whose email is verified
   std::string cohort;          // Mixpanel, Amplitude: the cohort's id or name
+  std::string segment;         // Mautic: the segment's id, alias or name
   CohortMode mode = CohortMode::kDynamic;
   // The Mailchimp target: the audience's membership, the tag `tag` (default for cohorts: the
   // cohort's name, filled in when it is resolved), or the interest `interest` written
@@ -144,6 +164,7 @@ struct Config {
   std::map<std::string, Auth0Config> auth0;
   std::map<std::string, MixpanelConfig> mixpanel;
   std::map<std::string, AmplitudeConfig> amplitude;
+  std::map<std::string, MauticConfig> mautic;
   std::vector<SyncConfig> syncs;
   ServeConfig serve;
 

@@ -57,6 +57,10 @@ struct RunRequest {
   // When not empty, only these members (normalised emails) are read again from both sides
   // instead of a fetch (a run for webhook deliveries); the diff and the apply are as usual.
   std::vector<std::string> refresh;
+  // When not empty, these people of the people side (its own ids: Mautic contact ids a webhook
+  // delivery named) are read again instead of a fetch, and the Mailchimp side reads their
+  // addresses (old and new) again, with `refresh`.
+  std::vector<std::string> refresh_people;
   // A full fetch is made when the last one is older than this (permanent deletions and CRM flag
   // changes without a history row are only seen by full fetches). Default: one day.
   Micros full_fetch_every = 24LL * 3600 * kMicrosPerSecond;

@@ -180,7 +180,7 @@ class CrmReader {
                                            CrmSink& sink) = 0;
 };
 
-// ---- one-way sources (Auth0, Mixpanel and Amplitude cohorts) ----------------------------------
+// ---- one-way sources (Auth0, Mixpanel and Amplitude cohorts, Mautic segments) -----------------
 
 // One person as a one-way source has them: an Auth0 user of the connection, a cohort member.
 struct SourcePerson {
@@ -190,6 +190,9 @@ struct SourcePerson {
   std::string email;  // as the source has it (not normalised; may be blank or not an address)
   bool email_verified = true;   // Auth0's email_verified; sources without one: true
   Micros updated_at = kNoTime;  // the source's last change of the person, when it says (Auth0)
+  // The person asked not to be emailed (a Mautic email Do-Not-Contact entry): consent, as a CRM
+  // contact's do_not_email is. Such a person is never subscribed.
+  bool do_not_contact = false;
   // The attributes the reader was asked for (the pair's mapped fields), as text, by name, each
   // asked-for attribute once ("" when the person has none or it is null). Numbers and booleans
   // as JSON writes them; strings unquoted.
@@ -227,6 +230,24 @@ class SourceReader {
   virtual bool incremental() const = 0;
   // The people changed since `watermark` (less a small overlap). REQUIRES: incremental().
   virtual Result<SideRead> read_since(Micros watermark, SourceSink& sink) = 0;
+  // Whether the set's members can be listed by id (list_ids) and read by id (read_ids). A source
+  // whose membership changes move no modification time (a Mautic segment: joining or leaving it,
+  // and on recent Mautic a Do-Not-Contact change, leave dateModified as it was) completes each
+  // incremental read with them: who joined is read, who left is OUT. Webhook deliveries that name
+  // people are read with read_ids too.
+  virtual bool lists_ids() const { return false; }
+  // The ids of everyone in the set now. REQUIRES: lists_ids().
+  virtual Result<std::vector<std::string>> list_ids() {
+    return Status::failed_precondition("this source cannot list its members by id");
+  }
+  // Of `ids`, the people in the set, handed to `sink`; the ids of the others (no longer in the
+  // set, or gone from the source) appended to *absent. The watermark is kNoTime. REQUIRES:
+  // lists_ids().
+  virtual Result<SideRead> read_ids(const std::vector<std::string>& ids, SourceSink& sink,
+                                    std::vector<std::string>* absent) {
+    (void)ids, (void)sink, (void)absent;
+    return Status::failed_precondition("this source cannot read people by id");
+  }
   // HTTP requests sent so far.
   virtual std::uint64_t requests() const = 0;
 };
@@ -295,6 +316,15 @@ class SyncSide {
   // one's current record, or its removal when the side no longer has it. Watermarks stay.
   virtual Result<FetchStats> refresh(const std::vector<std::string>& emails, Store& store,
                                      const PairHandle& pair) = 0;
+  // Reads these people again by the people side's own ids (a source's webhook named them: Mautic
+  // contact ids), as refresh() does by address; `emails` gets the addresses involved, old and
+  // new, for the other side to read again. Sides that cannot: kFailedPrecondition.
+  virtual Result<FetchStats> refresh_people(const std::vector<std::string>& ids, Store& store,
+                                            const PairHandle& pair,
+                                            std::vector<std::string>* emails) {
+    (void)ids, (void)store, (void)pair, (void)emails;
+    return Status::failed_precondition("this side's people cannot be read again by id");
+  }
   // Once both sides are read: the people this side knows outside the synced set whom the other
   // side has (a CRM contact outside the group with the address of a Mailchimp subscriber), into
   // the snapshot as members with no history, so that the plan adds them rather than creating

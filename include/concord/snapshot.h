@@ -109,6 +109,13 @@ struct SourceFetch {
 };
 Result<FetchStats> fetch_source(SourceReader& reader, const SourceFetch& how, bool full,
                                 Store& store, const PairHandle& pair);
+// Reads these people of a source again by the source's ids (a webhook named them) into the people
+// side's snapshot: those in the set as they are now, the others OUT. `emails` gets the normalised
+// addresses involved, old and new, so that the Mailchimp side can read them again too. Watermarks
+// stay. REQUIRES: reader.lists_ids(); `emails` not null.
+Result<FetchStats> refresh_source(SourceReader& reader, const std::vector<std::string>& ids,
+                                  const SourceFetch& how, Store& store, const PairHandle& pair,
+                                  std::vector<std::string>* emails);
 
 // Call once after both sides were fetched (or refreshed), before the diff. Moves each CRM member
 // whose contact has several addresses to the address among them that the Mailchimp snapshot has

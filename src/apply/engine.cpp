@@ -246,15 +246,26 @@ class Run {
     if (Status s = p_.target.resolve(); !s) return s;
     if (Status s = p_.people.resolve(); !s) return s;
     if (Status s = plan_fields(); !s) return s;
-    if (!req_.refresh.empty()) {
+    if (!req_.refresh.empty() || !req_.refresh_people.empty()) {
+      std::vector<std::string> emails = req_.refresh;
+      if (!req_.refresh_people.empty()) {
+        progress("fetch", Side::kCrm, 0, req_.refresh_people.size());
+        Result<FetchStats> f =
+            p_.people.refresh_people(req_.refresh_people, p_.store, p_.pair, &emails);
+        if (!f) return f.status().with_context("reading people of the people side again");
+        progress("fetch", Side::kCrm, f->members, f->members);
+      }
+      std::sort(emails.begin(), emails.end());
+      emails.erase(std::unique(emails.begin(), emails.end()), emails.end());
       for (SyncSide* side : {&p_.target, &p_.people}) {
-        progress("fetch", side->side(), 0, req_.refresh.size());
-        Result<FetchStats> f = side->refresh(req_.refresh, p_.store, p_.pair);
+        if (emails.empty()) break;
+        progress("fetch", side->side(), 0, emails.size());
+        Result<FetchStats> f = side->refresh(emails, p_.store, p_.pair);
         if (!f) {
           return f.status().with_context("reading members of " +
                                          std::string(side_name(side->side())) + " again");
         }
-        progress("fetch", side->side(), req_.refresh.size(), req_.refresh.size());
+        progress("fetch", side->side(), emails.size(), emails.size());
       }
       if (Status s = settle(); !s) return s;
       return resume();
@@ -301,9 +312,25 @@ class Run {
   // The sync's field mapping against the audience's merge fields. A merge tag the audience does not
   // have stops the run before anything is read (`concord check` says the same).
   Status plan_fields() {
-    if (p_.config.fields.empty()) return Status::ok();
+    // A Mautic pair must give every required merge field a value, as Mautic's plugin asks (a new
+    // member without one is refused by Mailchimp): a missing mapping stops the run up front.
+    const bool required_mapped = p_.config.people == PeopleKind::kMautic;
+    if (p_.config.fields.empty() && !required_mapped) return Status::ok();
     Result<std::vector<MergeFieldSpec>> merge = p_.target.merge_fields();
     if (!merge) return merge.status().with_context("reading the audience's merge fields");
+    if (required_mapped) {
+      for (const MergeFieldSpec& m : *merge) {
+        if (!m.required || m.tag == "EMAIL") continue;
+        const bool mapped = std::any_of(p_.config.fields.begin(), p_.config.fields.end(),
+                                        [&](const FieldMapping& f) { return f.tag == m.tag; });
+        if (!mapped) {
+          return Status::invalid("fields: the audience's merge field " + m.tag +
+                                 " is required: map it to a Mautic field (fields = { " + m.tag +
+                                 " = \"…\" })");
+        }
+      }
+      if (p_.config.fields.empty()) return Status::ok();
+    }
     std::string signature;
     for (const FieldMapping& f : p_.config.fields) {
       FieldSpec spec{f.tag, f.crm_field, f.direction, {}};

@@ -1,5 +1,5 @@
-// A one-way source (Auth0 users, a Mixpanel or Amplitude cohort) as the people side of a pair:
-// the snapshot stage over the source's reader. It is read, never written.
+// A one-way source (Auth0 users, a Mixpanel or Amplitude cohort, a Mautic segment) as the people
+// side of a pair: the snapshot stage over the source's reader. It is read, never written.
 #include "concord/meta_keys.h"
 #include "concord/side.h"
 #include "concord/snapshot.h"
@@ -25,23 +25,26 @@ class SourceSide final : public SyncSide {
 
   Result<FetchStats> fetch(bool full, Store& store, const PairHandle& pair) override {
     if (Status s = resolve(); !s) return s;
-    SourceFetch how;
-    how.watermark_key = meta::source_watermark(origin_name(options_.origin), options_.set);
-    how.seen_at = clock_.now();
-    how.verified_only = options_.verified_only;
-    how.noun = options_.origin == Origin::kAuth0      ? "Auth0 user"
-               : options_.origin == Origin::kMixpanel ? "Mixpanel profile"
-                                                      : "Amplitude user";
-    Result<FetchStats> r = fetch_source(*reader_, how, full, store, pair);
+    Result<FetchStats> r = fetch_source(*reader_, how(), full, store, pair);
     if (!r) return r.status().with_origin(options_.origin);  // a store error keeps kStore
     return r;
   }
 
-  // A source sends no webhooks, and a cohort can only be read whole: the stored set stands
-  // until the next scheduled fetch, and the refreshed Mailchimp members are decided against it.
+  // By address, a source is not read again (a cohort can only be read whole; a Mautic delivery
+  // names its contacts by id: refresh_people): the stored set stands until the next scheduled
+  // fetch, and the refreshed Mailchimp members are decided against it.
   Result<FetchStats> refresh(const std::vector<std::string>&, Store&, const PairHandle&) override {
     if (Status s = resolve(); !s) return s;
     return FetchStats{};
+  }
+
+  Result<FetchStats> refresh_people(const std::vector<std::string>& ids, Store& store,
+                                    const PairHandle& pair,
+                                    std::vector<std::string>* emails) override {
+    if (Status s = resolve(); !s) return s;
+    Result<FetchStats> r = refresh_source(*reader_, ids, how(), store, pair, emails);
+    if (!r) return r.status().with_origin(options_.origin);
+    return r;
   }
 
   // Never called for a one-way pair (decide() plans no write to its people side); should one
@@ -58,6 +61,30 @@ class SourceSide final : public SyncSide {
   }
 
  private:
+  SourceFetch how() const {
+    SourceFetch how;
+    how.watermark_key = meta::source_watermark(origin_name(options_.origin), options_.set);
+    how.seen_at = clock_.now();
+    how.verified_only = options_.verified_only;
+    switch (options_.origin) {
+      case Origin::kAuth0:
+        how.noun = "Auth0 user";
+        break;
+      case Origin::kMixpanel:
+        how.noun = "Mixpanel profile";
+        break;
+      case Origin::kAmplitude:
+        how.noun = "Amplitude user";
+        break;
+      case Origin::kMautic:
+        how.noun = "Mautic contact";
+        break;
+      default:
+        break;
+    }
+    return how;
+  }
+
   std::unique_ptr<SourceReader> reader_;
   SourceSideOptions options_;
   const Clock& clock_;

@@ -17,6 +17,7 @@
 #include "concord/decide.h"
 #include "concord/engine.h"
 #include "concord/mailchimp_client.h"
+#include "concord/mautic_client.h"
 #include "concord/mixpanel_client.h"
 #include "concord/plan.h"
 #include "concord/side.h"
@@ -59,6 +60,7 @@ class Context {
   // Clients are created on first use and shared by every sync of the account.
   Result<MailchimpClient*> mailchimp(const std::string& account);
   Result<CiviCrmClient*> civicrm(const std::string& connection);
+  Result<MauticClient*> mautic(const std::string& name);
 
   // A reader of a one-way pair's set (its source's client is made on first use and shared).
   Result<std::unique_ptr<SourceReader>> source_reader(const SyncConfig& sync);
@@ -83,6 +85,7 @@ class Context {
   std::map<std::string, std::unique_ptr<Auth0Client>> auth0_;
   std::map<std::string, std::unique_ptr<MixpanelClient>> mixpanel_;
   std::map<std::string, std::unique_ptr<AmplitudeClient>> amplitude_;
+  std::map<std::string, std::unique_ptr<MauticClient>> mautic_;
   std::shared_ptr<std::atomic<std::uint64_t>> mailchimp_retries_ =
       std::make_shared<std::atomic<std::uint64_t>>(0);
   std::shared_ptr<std::atomic<std::uint64_t>> crm_retries_ =
@@ -142,6 +145,9 @@ struct ServeOptions {
 };
 int serve(const Global& g, const ServeOptions& o);
 int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url);
+// `concord webhooks install --mautic`: a signed Mautic webhook for each Mautic pair.
+int mautic_webhooks_install(const Global& g, const std::string& sync,
+                            const std::string& public_url);
 int webhooks_list(const Global& g, const std::string& sync);
 
 }  // namespace concord::cli

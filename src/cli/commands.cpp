@@ -237,6 +237,20 @@ void check_target(MailchimpClient& mc, const std::string& list_id, const SyncCon
   }
 }
 
+// The audience's required merge fields that the mapping leaves out.
+std::vector<std::string> unmapped_required(const std::vector<MergeField>& merge,
+                                           const std::vector<FieldMapping>& fields) {
+  std::vector<std::string> out;
+  for (const MergeField& m : merge) {
+    if (!m.required || m.tag == "EMAIL") continue;
+    bool mapped = false;
+    for (const FieldMapping& f : fields)
+      mapped |= f.tag == m.tag;
+    if (!mapped) out.push_back(m.tag);
+  }
+  return out;
+}
+
 // A one-way source: its credentials, and the connection or cohort the sync names.
 void check_source(Context& ctx, const SyncConfig& s,
                   const std::function<void(const std::string&)>& problem) {
@@ -245,15 +259,19 @@ void check_source(Context& ctx, const SyncConfig& s,
     problem(reader.status().message());
     return;
   }
-  const bool auth0 = s.people == PeopleKind::kAuth0;
-  const std::string what =
-      auth0 ? "connection \"" + s.connection + "\"" : "cohort \"" + s.cohort + "\"";
+  const char* noun = s.people == PeopleKind::kAuth0    ? "connection"
+                     : s.people == PeopleKind::kMautic ? "segment"
+                                                       : "cohort";
+  const std::string& named = s.people == PeopleKind::kAuth0    ? s.connection
+                             : s.people == PeopleKind::kMautic ? s.segment
+                                                               : s.cohort;
+  const std::string what = std::string(noun) + " \"" + named + "\"";
   if (Status st = (*reader)->resolve(); !st) {
     problem(std::string(people_kind_name(s.people)) + " " + what + ": " + st.message());
     return;
   }
-  std::printf("  %s %s \"%s\"\n", std::string(people_kind_name(s.people)).c_str(),
-              auth0 ? "connection" : "cohort", (*reader)->set_name().c_str());
+  std::printf("  %s %s \"%s\"\n", std::string(people_kind_name(s.people)).c_str(), noun,
+              (*reader)->set_name().c_str());
   if (s.target == TargetKind::kTag && s.tag.empty()) {
     std::printf("  target: the tag \"%s\" (the cohort's name)\n", (*reader)->set_name().c_str());
   }
@@ -307,6 +325,13 @@ int check(const Global& g) {
                 tags += (tags.empty() ? "" : ", ") + m.tag;
               problem("fields: the audience has no merge field " + f.tag + " (it has " + tags +
                       ")");
+            }
+          }
+          if (s.people == PeopleKind::kMautic) {
+            for (const std::string& tag : unmapped_required(*mf, s.fields)) {
+              problem("fields: the audience's merge field " + tag +
+                      " is required: map it to a Mautic field (fields = { " + tag +
+                      " = \"…\" }); Mailchimp refuses new members without it");
             }
           }
           if (!s.fields.empty()) std::printf("  field mapping checked against the merge fields\n");

@@ -177,10 +177,43 @@ Result<std::unique_ptr<SourceReader>> Context::source_reader(const SyncConfig& s
       }
       return amplitude_[name]->reader(sync.cohort, std::move(fields));
     }
+    case PeopleKind::kMautic: {
+      Result<MauticClient*> c = mautic(name);
+      if (!c) return c.status();
+      return std::unique_ptr<SourceReader>((*c)->reader(sync.segment, std::move(fields)));
+    }
     case PeopleKind::kCivicrm:
       break;
   }
   return Status::invalid("sync \"" + sync.name + "\" has no one-way source");
+}
+
+Result<MauticClient*> Context::mautic(const std::string& name) {
+  if (auto it = mautic_.find(name); it != mautic_.end()) return it->second.get();
+  Result<const MauticConfig*> cfg = section(config_.mautic, name, "mautic");
+  if (!cfg) return cfg.status();
+  const std::string what = "mautic connection \"" + name + "\"";
+  MauticOptions o;
+  o.base_url = (*cfg)->url;
+  if ((*cfg)->oauth()) {
+    Result<std::string> secret =
+        read_secret((*cfg)->client_secret_env, "the OAuth2 client secret of " + what);
+    if (!secret) return secret.status();
+    o.client_id = (*cfg)->client_id;
+    o.client_secret = std::move(*secret);
+  } else {
+    Result<std::string> password = read_secret((*cfg)->password_env, "the password of " + what);
+    if (!password) return password.status();
+    o.username = (*cfg)->username;
+    o.password = std::move(*password);
+  }
+  o.http.ca_file = (*cfg)->ca_file;
+  o.http.on_retry = [n = crm_retries_](int, const Status&) { ++*n; };
+  Result<std::unique_ptr<MauticClient>> c = MauticClient::create(std::move(o));
+  if (!c) return c.status().with_context(what);
+  MauticClient* out = c->get();
+  mautic_[name] = std::move(*c);
+  return out;
 }
 
 Result<Context::Pair> Context::pair(const SyncConfig& sync) {
@@ -204,10 +237,26 @@ Result<Context::Pair> Context::pair(const SyncConfig& sync) {
       return source->set_name();
     };
     SourceSideOptions o;
-    o.origin = sync.people == PeopleKind::kAuth0      ? Origin::kAuth0
-               : sync.people == PeopleKind::kMixpanel ? Origin::kMixpanel
-                                                      : Origin::kAmplitude;
-    o.set = sync.people == PeopleKind::kAuth0 ? sync.connection : sync.cohort;
+    switch (sync.people) {
+      case PeopleKind::kAuth0:
+        o.origin = Origin::kAuth0;
+        o.set = sync.connection;
+        break;
+      case PeopleKind::kMixpanel:
+        o.origin = Origin::kMixpanel;
+        o.set = sync.cohort;
+        break;
+      case PeopleKind::kAmplitude:
+        o.origin = Origin::kAmplitude;
+        o.set = sync.cohort;
+        break;
+      case PeopleKind::kMautic:
+        o.origin = Origin::kMautic;
+        o.set = sync.segment;
+        break;
+      case PeopleKind::kCivicrm:
+        break;
+    }
     o.verified_only = sync.verified_only;
     p.crm = source_side(std::move(*reader), std::move(o), system_clock());
   } else {

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   serve_c->add_option("--listen", serve_o.listen, "address:port (default: [serve] listen)");
 
   std::string hook_sync, hook_url;
+  bool hook_mautic = false;
   CLI::App* hooks_c = app.add_subcommand("webhooks", "Mailchimp list webhooks of the syncs");
   hooks_c->require_subcommand(1);
   CLI::App* hook_install = hooks_c->add_subcommand(
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
   hook_install->add_option("--sync", hook_sync, "the sync (default: every one)");
   hook_install->add_option("--public-url", hook_url,
                            "where Mailchimp reaches `concord serve` (default: [serve] public_url)");
+  hook_install->add_flag("--mautic", hook_mautic,
+                         "register Mautic's webhook instead (Mautic pairs): contact changes, "
+                         "segment and Do-Not-Contact changes, signed, pushed to `concord serve`");
   CLI::App* hook_list = hooks_c->add_subcommand("list", "The audiences' webhooks");
   hook_list->add_option("--sync", hook_sync, "the sync (default: every one)");
 
@@ -129,7 +133,10 @@ int main(int argc, char** argv) {
     if (*explain_c) return explain(g, explain_email, explain_sync, explain_json);
     if (*reh) return rehearse(r);
     if (*serve_c) return serve(g, serve_o);
-    if (*hook_install) return webhooks_install(g, hook_sync, hook_url);
+    if (*hook_install) {
+      return hook_mautic ? mautic_webhooks_install(g, hook_sync, hook_url)
+                         : webhooks_install(g, hook_sync, hook_url);
+    }
     if (*hook_list) return webhooks_list(g, hook_sync);
     return kExitUsage;
   };

@@ -8,11 +8,15 @@
 // listener closes, and the command exits 0.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/cli.h"
+#include "concord/http.h"
+#include "concord/mautic_client.h"
 #include "serve/daemon.h"
 #include "serve/listener.h"
+#include "serve/webhook.h"
 
 namespace concord::cli {
 namespace {
@@ -20,6 +24,53 @@ namespace {
 void log_line(const std::string& s) {
   std::fprintf(stderr, "concord serve: %s\n", s.c_str());
   std::fflush(stderr);
+}
+
+// How a Mautic pair's deliveries are read: signed with the secret `concord webhooks install
+// --mautic` gave the hook (derived from the webhook key), naming contacts by id.
+Result<serve::PeopleDelivery> mautic_deliveries(const std::filesystem::path& state_dir,
+                                                const std::string& sync) {
+  Result<std::string> secret = mautic_signing_secret(state_dir, sync);
+  if (!secret) return secret.status();
+  return serve::PeopleDelivery(
+      [secret = std::move(*secret)](
+          std::string_view body, std::string_view signature) -> Result<std::vector<std::string>> {
+        if (!mautic_signature_ok(secret, body, signature)) {
+          return Status::permission_denied("the delivery's Webhook-Signature does not match");
+        }
+        Result<MauticDelivery> d = parse_mautic_delivery(body);
+        if (!d) return d.status();
+        std::vector<std::string> ids;
+        for (const MauticChange& c : d->changes)
+          ids.push_back(std::to_string(c.contact_id));
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        return ids;
+      });
+}
+
+// Whether the pair's Mautic hook is there and published: Mautic unpublishes a hook after a 410 or
+// 100 failed deliveries, and drops what happens meanwhile; the status page says so.
+std::function<Result<std::string>()> mautic_hook_check(MauticClient& client,
+                                                       const std::string& sync,
+                                                       const std::string& secret) {
+  const std::string tail = std::string(kMauticWebhookPath) + http::url_encode(sync) + "/" + secret;
+  return [&client, tail]() -> Result<std::string> {
+    Result<std::vector<MauticHook>> hooks = client.list_hooks();
+    if (!hooks) return hooks.status();
+    for (const MauticHook& h : *hooks) {
+      if (h.url.size() < tail.size() ||
+          h.url.compare(h.url.size() - tail.size(), tail.size(), tail) != 0) {
+        continue;
+      }
+      if (h.published) return std::string();
+      return "Mautic unpublished this pair's webhook (hook " + std::to_string(h.id) +
+             "): changes wait for the schedule until it is published again in Mautic";
+    }
+    return std::string(
+        "no Mautic webhook sends this pair's changes (concord webhooks install --mautic): "
+        "changes wait for the schedule");
+  };
 }
 
 // Every configured pair with its sides over the context's shared clients. Errors name the pair.
@@ -49,6 +100,16 @@ Result<std::vector<serve::DaemonPair>> daemon_pairs(Context& ctx) {
       if (!a) return a.status();
       return a->id;
     };
+    if (s.people == PeopleKind::kMautic) {
+      Result<serve::PeopleDelivery> read = mautic_deliveries(ctx.config().state_dir, s.name);
+      if (!read) return read.status().with_context("sync \"" + s.name + "\"");
+      d.people_delivery = std::move(*read);
+      Result<MauticClient*> mautic = ctx.mautic(s.source);  // made by pair(): shared
+      if (!mautic) return mautic.status().with_context("sync \"" + s.name + "\"");
+      Result<std::string> secret = webhook_url_secret(ctx.config().state_dir, s.name);
+      if (!secret) return secret.status().with_context("sync \"" + s.name + "\"");
+      d.people_webhook_warning = mautic_hook_check(**mautic, s.name, *secret);
+    }
     out.push_back(std::move(d));
   }
   return out;

@@ -13,10 +13,13 @@ namespace {
 
 // A webhook URL as it may be shown: the secret segment of concord's own URLs replaced by "…".
 std::string shown_url(const std::string& url) {
-  const std::size_t at = url.find(kWebhookPath);
-  if (at == std::string::npos) return url;
-  const std::size_t slash = url.find('/', at + kWebhookPath.size());
-  return slash == std::string::npos ? url : url.substr(0, slash + 1) + "…";
+  for (std::string_view path : {kWebhookPath, kMauticWebhookPath}) {
+    const std::size_t at = url.find(path);
+    if (at == std::string::npos) continue;
+    const std::size_t slash = url.find('/', at + path.size());
+    return slash == std::string::npos ? url : url.substr(0, slash + 1) + "…";
+  }
+  return url;
 }
 
 std::string trim_slash(std::string url) {
@@ -25,14 +28,79 @@ std::string trim_slash(std::string url) {
   return url;
 }
 
+// The public URL a webhook is registered under: --public-url or [serve] public_url, without a
+// trailing slash; "" when neither is an http(s) address.
+std::string public_base(const Context& ctx, const std::string& public_url) {
+  const std::string base =
+      trim_slash(public_url.empty() ? ctx.config().serve.public_url : public_url);
+  return base.rfind("https://", 0) == 0 || base.rfind("http://", 0) == 0 ? base : "";
+}
+
 }  // namespace
+
+int mautic_webhooks_install(const Global& g, const std::string& sync,
+                            const std::string& public_url) {
+  Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
+  if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  const std::string base = public_base(**ctx, public_url);
+  if (base.empty()) {
+    return fail(kExitUsage,
+                "give --public-url (or [serve] public_url): the http(s) address where Mautic "
+                "reaches `concord serve`");
+  }
+  Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(sync);
+  if (!syncs) return fail(kExitUsage, syncs.status().message());
+  int code = kExitOk;
+  int installed = 0;
+  for (const SyncConfig* s : *syncs) {
+    if (s->people != PeopleKind::kMautic) continue;
+    Result<MauticClient*> client = (*ctx)->mautic(s->source);
+    if (!client) return fail(exit_for(client.status()), client.status().message());
+    const std::filesystem::path& state = (*ctx)->config().state_dir;
+    Result<std::string> url_secret = webhook_url_secret(state, s->name);
+    if (!url_secret) return fail(kExitError, url_secret.status().message());
+    Result<std::string> signing = mautic_signing_secret(state, s->name);
+    if (!signing) return fail(kExitError, signing.status().message());
+    const std::string url = webhook_url(base, s->name, *url_secret, kMauticWebhookPath);
+    Result<std::vector<MauticHook>> existing = (*client)->list_hooks();
+    if (!existing) {
+      std::fprintf(stderr, "concord: %s: %s\n", s->name.c_str(),
+                   existing.status().message().c_str());
+      code = exit_for(existing.status());
+      continue;
+    }
+    const MauticHook* found = nullptr;
+    for (const MauticHook& h : *existing) {
+      if (h.url == url) found = &h;
+    }
+    ++installed;
+    if (found != nullptr) {
+      std::printf("%s: the Mautic webhook is installed already (hook %lld, %s)%s\n",
+                  s->name.c_str(), static_cast<long long>(found->id), shown_url(url).c_str(),
+                  found->published ? "" : "; it is UNPUBLISHED: publish it again in Mautic");
+      continue;
+    }
+    Result<MauticHook> made = (*client)->create_hook("concord: " + s->name, url, *signing);
+    if (!made) {
+      std::fprintf(stderr, "concord: %s: %s\n", s->name.c_str(), made.status().message().c_str());
+      code = exit_for(made.status());
+      continue;
+    }
+    std::printf("%s: installed Mautic webhook %lld: %s\n", s->name.c_str(),
+                static_cast<long long>(made->id), shown_url(url).c_str());
+  }
+  if (installed == 0 && code == kExitOk) {
+    return fail(kExitUsage, sync.empty() ? "no sync reads a Mautic segment"
+                                         : "sync \"" + sync + "\" does not read a Mautic segment");
+  }
+  return code;
+}
 
 int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
-  const std::string base =
-      trim_slash(public_url.empty() ? (*ctx)->config().serve.public_url : public_url);
-  if (base.rfind("https://", 0) != 0 && base.rfind("http://", 0) != 0) {
+  const std::string base = public_base(**ctx, public_url);
+  if (base.empty()) {
     return fail(kExitUsage,
                 "give --public-url (or [serve] public_url): the http(s) address where Mailchimp "
                 "reaches `concord serve`");

@@ -137,13 +137,14 @@ bool valid_name(std::string_view n) {
   return true;
 }
 
-// The kind of a [[sync]]'s people side: the one of civicrm, auth0, mixpanel, amplitude it names
+// The kind of a [[sync]]'s people side: the one of civicrm, auth0, mixpanel, amplitude, mautic it
+// names
 // (none of them: CiviCRM, whose section may be left out when there is one).
 Status read_people(const Reader& r, const toml::table& t, const toml::node* at, SyncConfig* s) {
   const std::string where = "sync \"" + s->name + "\": ";
   int named = 0;
-  for (PeopleKind kind :
-       {PeopleKind::kCivicrm, PeopleKind::kAuth0, PeopleKind::kMixpanel, PeopleKind::kAmplitude}) {
+  for (PeopleKind kind : {PeopleKind::kCivicrm, PeopleKind::kAuth0, PeopleKind::kMixpanel,
+                          PeopleKind::kAmplitude, PeopleKind::kMautic}) {
     const std::string_view key = people_kind_name(kind);
     if (t.get(key) == nullptr) continue;
     ++named;
@@ -152,8 +153,8 @@ Status read_people(const Reader& r, const toml::table& t, const toml::node* at, 
   }
   if (named > 1) {
     return r.error(at, where +
-                           "name exactly one people side: civicrm, auth0, mixpanel or "
-                           "amplitude");
+                           "name exactly one people side: civicrm, auth0, mixpanel, "
+                           "amplitude or mautic");
   }
   // The keys that belong to one kind only.
   const std::pair<std::string_view, PeopleKind> only_for[] = {
@@ -161,6 +162,7 @@ Status read_people(const Reader& r, const toml::table& t, const toml::node* at, 
       {"skew_margin", PeopleKind::kCivicrm},  {"double_opt_in", PeopleKind::kCivicrm},
       {"hold_cleaned", PeopleKind::kCivicrm}, {"respect_crm_opt_out", PeopleKind::kCivicrm},
       {"connection", PeopleKind::kAuth0},     {"verified_only", PeopleKind::kAuth0},
+      {"segment", PeopleKind::kMautic},
   };
   for (const auto& [key, kind] : only_for) {
     if (t.get(key) != nullptr && s->people != kind) {
@@ -184,6 +186,19 @@ Status read_people(const Reader& r, const toml::table& t, const toml::node* at, 
       CONCORD_TRY(r.boolean(t, "verified_only", &s->verified_only));
       if (s->connection.empty()) {
         return r.error(at, where + "connection is required (the Auth0 connection's name)");
+      }
+      break;
+    case PeopleKind::kMautic:
+      if (const toml::node* n = t.get("segment")) {
+        // A segment id written bare is the same as quoted.
+        if (std::optional<std::int64_t> id = n->value<std::int64_t>()) {
+          s->segment = std::to_string(*id);
+        } else {
+          CONCORD_TRY(r.str(t, "segment", &s->segment));
+        }
+      }
+      if (s->segment.empty()) {
+        return r.error(at, where + "segment is required (an id, alias or name)");
       }
       break;
     case PeopleKind::kMixpanel:
@@ -287,11 +302,13 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
                       "auth0",
                       "mixpanel",
                       "amplitude",
+                      "mautic",
                       "audience",
                       "group",
                       "connection",
                       "verified_only",
                       "cohort",
+                      "segment",
                       "mode",
                       "target",
                       "tag",
@@ -464,7 +481,7 @@ Status read_base_url(const Reader& r, const toml::table& t, const std::string& s
   return Status::ok();
 }
 
-// The one-way sources: [auth0.NAME], [mixpanel.NAME], [amplitude.NAME].
+// The one-way sources: [auth0.NAME], [mixpanel.NAME], [amplitude.NAME], [mautic.NAME].
 template <typename BesideConfig>
 Status read_sources(const Reader& r, const toml::table& root, BesideConfig beside_config,
                     Config* c) {
@@ -520,6 +537,42 @@ Status read_sources(const Reader& r, const toml::table& root, BesideConfig besid
         c->mixpanel[m.name] = std::move(m);
         return Status::ok();
       }));
+  CONCORD_TRY(each_section(
+      r, root, "mautic",
+      [&](std::string name, const toml::table& t, const std::string& section) -> Status {
+        MauticConfig m;
+        m.name = std::move(name);
+        CONCORD_TRY(r.only(
+            t, {"url", "username", "password_env", "client_id", "client_secret_env", "ca_file"},
+            section));
+        CONCORD_TRY(r.str(t, "url", &m.url));
+        CONCORD_TRY(r.str(t, "username", &m.username));
+        CONCORD_TRY(r.str(t, "password_env", &m.password_env));
+        CONCORD_TRY(r.str(t, "client_id", &m.client_id));
+        CONCORD_TRY(r.str(t, "client_secret_env", &m.client_secret_env));
+        CONCORD_TRY(r.str(t, "ca_file", &m.ca_file));
+        beside_config(&m.ca_file);
+        if (m.url.empty()) {
+          return r.error(&t, section + " url is required (the site, https://mautic.example.com)");
+        }
+        if (clear_text_off_machine(m.url)) {
+          return r.error(t.get("url"), section +
+                                           " url: http:// is refused for a host that is not "
+                                           "this machine (the credentials would cross the "
+                                           "network in clear); use https://");
+        }
+        const bool basic = t.get("username") != nullptr || t.get("password_env") != nullptr;
+        const bool oauth = t.get("client_id") != nullptr || t.get("client_secret_env") != nullptr;
+        if (basic == oauth) {
+          return r.error(&t, section +
+                                 " needs one way to sign in: username (with password_env) for "
+                                 "Basic auth, or client_id (with client_secret_env) for OAuth2");
+        }
+        if (basic && m.username.empty()) return r.error(&t, section + " username is empty");
+        if (oauth && m.client_id.empty()) return r.error(&t, section + " client_id is empty");
+        c->mautic[m.name] = std::move(m);
+        return Status::ok();
+      }));
   return each_section(
       r, root, "amplitude",
       [&](std::string name, const toml::table& t, const std::string& section) -> Status {
@@ -561,6 +614,8 @@ std::string_view people_kind_name(PeopleKind kind) {
       return "mixpanel";
     case PeopleKind::kAmplitude:
       return "amplitude";
+    case PeopleKind::kMautic:
+      return "mautic";
   }
   return "civicrm";
 }
@@ -625,10 +680,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   Config c;
   c.path = origin;
-  CONCORD_TRY(r.only(
-      root,
-      {"state_dir", "mailchimp", "civicrm", "auth0", "mixpanel", "amplitude", "sync", "serve"},
-      "the top level"));
+  CONCORD_TRY(r.only(root,
+                     {"state_dir", "mailchimp", "civicrm", "auth0", "mixpanel", "amplitude",
+                      "mautic", "sync", "serve"},
+                     "the top level"));
   std::string state_dir = "state";
   CONCORD_TRY(r.str(root, "state_dir", &state_dir));
   c.state_dir = state_dir;
@@ -762,6 +817,9 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
           break;
         case PeopleKind::kAmplitude:
           CONCORD_TRY(pick(s.source, c.amplitude, "amplitude"));
+          break;
+        case PeopleKind::kMautic:
+          CONCORD_TRY(pick(s.source, c.mautic, "mautic"));
           break;
       }
       c.syncs.push_back(std::move(s));

@@ -101,6 +101,7 @@ json sync_json(const SyncView& s) {
           {"state", sync_state_name(s.state)},
           {"next_run", iso_or_null(s.next_run)},
           {"last_run", s.last_run ? run_json(s.name, *s.last_run) : json(nullptr)},
+          {"warning", s.warning.empty() ? json(nullptr) : json(s.warning)},
           {"history_url", "/syncs/" + http::url_encode(s.name) + "/runs"}};
 }
 
@@ -120,7 +121,8 @@ std::optional<http::Reply> Api::admit(const http::Request& head) {
     r.close = true;
     return r;
   }
-  if (path.rfind(kWebhookPath, 0) == 0 || path == "/login") {
+  if (path.rfind(kWebhookPath, 0) == 0 || path.rfind(kMauticWebhookPath, 0) == 0 ||
+      path == "/login") {
     if (Result<std::uint64_t> length = parse_uint64(head.header("Content-Length"));
         length && *length > kMaxDeliveryBytes) {
       return text_reply(413, "request body too large\n");
@@ -152,6 +154,7 @@ http::Reply Api::handle(const http::Request& req) {
       query.emplace(std::move(k), std::move(v));
   }
   if (path.rfind(kWebhookPath, 0) == 0) return webhook(req, split_path(path));
+  if (path.rfind(kMauticWebhookPath, 0) == 0) return people_webhook(req, split_path(path));
   if (path == "/healthz") {
     // A daemon that cannot store a delivery or journal a write is not healthy, whatever else.
     if (Status h = view_.health(); !h) return text_reply(503, "unhealthy: " + h.message() + "\n");
@@ -244,6 +247,43 @@ http::Reply Api::webhook(const http::Request& req, const std::vector<std::string
       return text_reply(400, s.message() + "\n");
     }
     log(sync + ": storing a webhook delivery: " + s.message());
+    return text_reply(503, "not stored\n");
+  }
+  return text_reply(200, "ok\n");
+}
+
+// A people side's delivery (Mautic's): its URL secret and signature checked, the people it names
+// stored durably, then answered. Mautic never sends a failed delivery again, and unpublishes a hook
+// that keeps failing: only a delivery that cannot be stored gets a 5xx.
+http::Reply Api::people_webhook(const http::Request& req, const std::vector<std::string>& parts) {
+  // parts: "webhooks", "mautic", <sync>, <secret>
+  if (parts.size() != 4 || !view_.webhook_secret_ok(parts[2], parts[3])) {
+    view_.webhook_rejected(Rejection::kSecret);
+    return text_reply(403, "forbidden\n");
+  }
+  const std::string& sync = parts[2];
+  if (req.method != "POST") return text_reply(405, "method not allowed\n");
+  Result<std::vector<std::string>> people =
+      view_.read_people_delivery(sync, req.body, req.header("Webhook-Signature"));
+  if (!people) {
+    switch (people.status().code()) {
+      case Status::Code::kNotFound:
+        return text_reply(404, "this sync takes no Mautic deliveries\n");
+      case Status::Code::kPermissionDenied:
+        view_.webhook_rejected(Rejection::kSignature);
+        return text_reply(403, "forbidden\n");
+      default:
+        view_.webhook_rejected(Rejection::kMalformed);
+        log(sync + ": a Mautic delivery was refused: " + people.status().message());
+        return text_reply(400, people.status().message() + "\n");
+    }
+  }
+  if (people->empty()) return text_reply(200, "ignored\n");
+  WebhookEvent e;
+  e.type = WebhookType::kPeople;
+  e.people = std::move(*people);
+  if (Status s = view_.deliver(sync, std::move(e)); !s) {
+    log(sync + ": storing a Mautic delivery: " + s.message());
     return text_reply(503, "not stored\n");
   }
   return text_reply(200, "ok\n");

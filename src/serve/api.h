@@ -52,6 +52,9 @@ struct SyncView {
   State state = State::kIdle;
   Micros next_run = kNoTime;  // kNoTime: not planned (disabled)
   std::optional<RunRecord> last_run;
+  // What the operator must act on, when anything: the people side's webhook is missing or
+  // unpublished (Mautic drops the deliveries meanwhile). Empty when all is well.
+  std::string warning;
 };
 std::string_view sync_state_name(SyncView::State s);  // "idle", "running", "queued", "disabled"
 
@@ -86,6 +89,12 @@ class DaemonView {
   // kInvalid (nothing stored) when it names another audience than the pair's; kUnavailable when
   // it cannot be stored or checked now (the sender tries again).
   virtual Status deliver(const std::string& sync, WebhookEvent event) = 0;
+  // A people side's delivery for the pair (Mautic's webhooks): its signature checked and the ids
+  // of the people it names. kNotFound when the pair takes none; kPermissionDenied for a wrong
+  // signature; kInvalid when the body is malformed (naming what).
+  virtual Result<std::vector<std::string>> read_people_delivery(const std::string& sync,
+                                                                std::string_view body,
+                                                                std::string_view signature) = 0;
   // Counts a refused delivery.
   virtual void webhook_rejected(Rejection reason) = 0;
 };
@@ -118,6 +127,7 @@ class Api {
   http::Reply login(const http::Request& req);
   http::Reply logout(const http::Request& req);
   http::Reply webhook(const http::Request& req, const std::vector<std::string>& parts);
+  http::Reply people_webhook(const http::Request& req, const std::vector<std::string>& parts);
   // The query's parameters; the first of a name repeated counts.
   using Query = std::map<std::string, std::string>;
 

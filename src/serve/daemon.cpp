@@ -246,18 +246,20 @@ Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
   // delivery waiting now: its fetch reads every change since the last one, so it covers them.
   // Either way the address changes among them are carried out first: a fetch cannot see them
   // (the old address is simply gone).
-  Result<std::vector<std::string>> emails =
-      take_deliveries(p, webhook ? options_.deliveries_per_run : SIZE_MAX, &deliveries, &kept_back);
+  std::vector<std::string> people;  // the people side's ids its deliveries name (Mautic)
+  Result<std::vector<std::string>> emails = take_deliveries(
+      p, webhook ? options_.deliveries_per_run : SIZE_MAX, &deliveries, &kept_back, &people);
   if (!emails) {
     log(name + ": reading the stored webhook deliveries: " + emails.status().message());
     return FollowUp::kRetryLater;
   }
   if (webhook) {
-    if (emails->empty()) {
+    if (emails->empty() && people.empty()) {
       if (Status s = inbox_->remove(handle, deliveries); !s) log(name + ": " + s.message());
       return follow_up(p, kept_back);
     }
     rq.refresh = std::move(*emails);
+    rq.refresh_people = std::move(people);
   }
   // When the run does not end well, the deliveries it took stay, to be tried again later.
   const FollowUp unsettled =
@@ -302,6 +304,16 @@ Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
     count_pending(p);  // stopped, by a guard or SIGTERM
     return unsettled;
   }
+  if (!webhook && p.spec.people_webhook_warning) {
+    Result<std::string> warning = p.spec.people_webhook_warning();
+    if (!warning) {
+      log(name + ": checking the people side's webhook: " + warning.status().message());
+    } else {
+      if (!warning->empty()) log(name + ": " + *warning);
+      std::lock_guard<std::mutex> lock(mu_);
+      p.warning = std::move(*warning);
+    }
+  }
   if (p.spec.config->one_way() && p.spec.config->mode == CohortMode::kOneTime) {
     // The run disabled the pair in the store; the schedule follows.
     std::lock_guard<std::mutex> lock(mu_);
@@ -328,20 +340,27 @@ Daemon::FollowUp Daemon::follow_up(Pair& p, bool kept_back) {
 
 Result<std::vector<std::string>> Daemon::take_deliveries(Pair& p, std::size_t limit,
                                                          std::vector<std::uint64_t>* numbers,
-                                                         bool* kept_back) {
+                                                         bool* kept_back,
+                                                         std::vector<std::string>* people) {
   Result<std::vector<Inbox::Delivery>> taken = inbox_->take(*p.spec.handle, limit);
   if (!taken) return taken.status();
   std::set<std::uint64_t> failed;
   change_addresses(p, *taken, &failed);
   *kept_back = !failed.empty();
   std::set<std::string> emails;
+  std::set<std::string> ids;
   for (const Inbox::Delivery& d : *taken) {
     if (!failed.count(d.number)) numbers->push_back(d.number);
     if (!d.event || d.event->type == WebhookType::kCampaign) continue;
     const WebhookEvent& e = *d.event;
+    if (e.type == WebhookType::kPeople) {
+      ids.insert(e.people.begin(), e.people.end());
+      continue;
+    }
     emails.insert(e.email);
     if (e.type == WebhookType::kUpemail) emails.insert(e.old_email);
   }
+  people->assign(ids.begin(), ids.end());
   return std::vector<std::string>(emails.begin(), emails.end());
 }
 
@@ -434,7 +453,8 @@ Result<std::string> Daemon::audience_of(Pair& p) {
 Status Daemon::deliver(const std::string& sync, WebhookEvent event) {
   Pair* p = find(sync);
   if (p == nullptr) return Status::not_found("no sync pair \"" + sync + "\"");
-  if (p->spec.audience_id) {
+  // A people side's delivery names no audience; its sender's signature vouched for it.
+  if (p->spec.audience_id && event.type != WebhookType::kPeople) {
     Result<std::string> audience = audience_of(*p);
     if (!audience) {
       return Status::unavailable("the pair's audience cannot be looked up to check the delivery: " +
@@ -458,6 +478,16 @@ Status Daemon::deliver(const std::string& sync, WebhookEvent event) {
   metrics_.webhook_stored(sync, event.type);
   cv_.notify_all();
   return Status::ok();
+}
+
+Result<std::vector<std::string>> Daemon::read_people_delivery(const std::string& sync,
+                                                              std::string_view body,
+                                                              std::string_view signature) {
+  Pair* p = find(sync);
+  if (p == nullptr || !p->spec.people_delivery) {
+    return Status::not_found("sync \"" + sync + "\" takes no people-side deliveries");
+  }
+  return p->spec.people_delivery(body, signature);
 }
 
 // ---- the view -----------------------------------------------------------------------------------
@@ -488,6 +518,7 @@ SyncView Daemon::view_of(const Pair& p) {
     v.state = SyncView::State::kDisabled;
   }
   v.next_run = sched_.next_run(name);
+  v.warning = p.warning;
   if (Result<std::optional<RunRecord>> r = RunLog(store_, *p.spec.handle).last_run(); r) {
     v.last_run = std::move(*r);
   }

@@ -45,6 +45,10 @@
 namespace concord::serve {
 
 // One sync pair as the daemon runs it.
+// Reads a people side's webhook delivery (DaemonPair::people_delivery).
+using PeopleDelivery = std::function<Result<std::vector<std::string>>(std::string_view body,
+                                                                      std::string_view signature)>;
+
 struct DaemonPair {
   const SyncConfig* config = nullptr;  // REQUIRES: outlives the daemon
   const PairHandle* handle = nullptr;  // of the daemon's store
@@ -60,6 +64,14 @@ struct DaemonPair {
   // must name. Called once at open and, while it fails, again for each delivery. Empty: not
   // checked.
   std::function<Result<std::string>()> audience_id;
+  // Reads a people side's webhook delivery (Mautic's): checks its signature header and returns
+  // the ids of the people it names. kPermissionDenied when the signature is wrong, kInvalid
+  // (naming what) when the body is malformed. Empty: the pair takes no such deliveries.
+  PeopleDelivery people_delivery;
+  // Checks the people side's webhook (the Mautic hook of this pair): a warning to show when it is
+  // missing or unpublished (deliveries are lost meanwhile), "" when all is well. Called after
+  // each scheduled run. Empty: nothing to check.
+  std::function<Result<std::string>()> people_webhook_warning;
 };
 
 struct DaemonOptions {
@@ -116,6 +128,9 @@ class Daemon : public DaemonView {
   Status health() override;
   bool webhook_secret_ok(const std::string& sync, std::string_view secret) override;
   Status deliver(const std::string& sync, WebhookEvent event) override;
+  Result<std::vector<std::string>> read_people_delivery(const std::string& sync,
+                                                        std::string_view body,
+                                                        std::string_view signature) override;
   void webhook_rejected(Rejection reason) override { metrics_.webhook_rejected(reason); }
 
  private:
@@ -129,6 +144,7 @@ class Daemon : public DaemonView {
     // not waiting out a back-off). GUARDED_BY(mu_).
     int failures = 0;
     Micros retry_at = kNoTime;
+    std::string warning;  // SyncView::warning. GUARDED_BY(mu_).
   };
   // What a run leaves for the pair's deliveries: nothing, more to take at once (a backlog
   // larger than one run takes), or deliveries to try again after a back-off (the run failed or
@@ -158,9 +174,11 @@ class Daemon : public DaemonView {
   // The addresses the oldest `limit` deliveries name, after carrying out their address changes
   // in the CRM. `numbers` gets the deliveries this run settles: an address change that failed is
   // not among them (it stays stored and is tried again), and *kept_back says whether one was.
+  // `people` gets the people side's ids the people-side deliveries (Mautic's) name.
   Result<std::vector<std::string>> take_deliveries(Pair& p, std::size_t limit,
                                                    std::vector<std::uint64_t>* numbers,
-                                                   bool* kept_back);
+                                                   bool* kept_back,
+                                                   std::vector<std::string>* people);
   // Carries out the address changes among `deliveries`; the numbers of those that failed go to
   // `failed` (logged).
   void change_addresses(Pair& p, const std::vector<Inbox::Delivery>& deliveries,

@@ -76,6 +76,7 @@ constexpr std::string_view kStatusStyle = R"CSS(
 #syncs th[scope=row]{overflow-wrap:anywhere;min-width:8rem}
 .sync-name{display:block;font-weight:600;font-size:1.02rem}
 small{display:block;font-size:.84em;font-weight:normal;color:var(--muted);margin-top:.1rem}
+.warning{display:block;font-size:.84em;color:var(--err-fg);margin-top:.2rem}
 .toggle{appearance:none;-webkit-appearance:none;position:relative;flex:none;width:2.6rem;height:1.45rem;margin:0;border-radius:999px;background:var(--off);cursor:pointer;transition:background .15s;vertical-align:middle}
 .toggle::before{content:"";position:absolute;top:.15rem;left:.15rem;width:1.15rem;height:1.15rem;border-radius:50%;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.35);transition:transform .15s}
 .toggle:checked{background:var(--accent)}
@@ -247,6 +248,8 @@ constexpr std::string_view kStatusScript = R"JS(
     r.nameEl = th.appendChild(make('span', 'sync-name'));
     r.nameEl.id = id + '-name';
     r.kind = th.appendChild(make('small', 'kind'));
+    r.warning = th.appendChild(make('strong', 'warning'));
+    r.warning.setAttribute('role', 'status');
     var created = th.appendChild(make('small', 'created', 'created '));
     r.created = created.appendChild(make('time'));
 
@@ -335,6 +338,8 @@ constexpr std::string_view kStatusScript = R"JS(
     r.lastSync = s;
     r.nameEl.textContent = s.name;
     r.kind.textContent = typeof s.kind === 'string' ? s.kind : '';
+    r.warning.textContent = typeof s.warning === 'string' ? s.warning : '';
+    r.warning.hidden = !r.warning.textContent;
     r.toggleLabel.textContent = 'Enabled: ' + s.name;
     setTime(r.created, s.created, '\u2014', true);
     if (!r.togglePending || fromAction) r.toggle.checked = !!s.enabled;

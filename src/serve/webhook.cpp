@@ -87,7 +87,9 @@ Result<WebhookEvent> parse_mailchimp_webhook(std::string_view form_body) {
   const std::string type = value(form, "type");
   if (type.empty()) return Status::invalid("webhook: type is missing");
   const std::optional<WebhookType> known = parse_webhook_type(type);
-  if (!known) return Status::invalid("webhook: unknown type " + printable(type));
+  if (!known || *known == WebhookType::kPeople) {
+    return Status::invalid("webhook: unknown type " + printable(type));
+  }
   WebhookEvent e;
   e.type = *known;
   e.list_id = value(form, "data[list_id]");
@@ -136,6 +138,7 @@ std::string encode_webhook_event(const WebhookEvent& e) {
             {"received_at", e.received_at}};
   if (!e.old_email.empty()) j["old_email"] = e.old_email;
   if (!e.action.empty()) j["action"] = e.action;
+  if (!e.people.empty()) j["people"] = e.people;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -168,6 +171,13 @@ Result<WebhookEvent> decode_webhook_event(std::string_view stored) {
       !text("old_email", &e.old_email) || !text("action", &e.action) ||
       !time("fired_at", &e.fired_at) || !time("received_at", &e.received_at)) {
     return Status::corruption("a stored webhook event has a field of the wrong type");
+  }
+  if (auto it = j.find("people"); it != j.end()) {
+    if (!it->is_array()) return Status::corruption("a stored webhook event's people is not a list");
+    for (const json& id : *it) {
+      if (!id.is_string()) return Status::corruption("a stored webhook event names a person oddly");
+      e.people.push_back(id.get<std::string>());
+    }
   }
   return e;
 }
@@ -205,9 +215,9 @@ std::string random_secret() {
 }
 
 std::string webhook_url(std::string_view public_url, const std::string& sync,
-                        std::string_view secret) {
+                        std::string_view secret, std::string_view path) {
   std::string url(public_url);
-  url += kWebhookPath;
+  url += path;
   url += http::url_encode(sync);
   url += '/';
   url += secret;
@@ -228,6 +238,13 @@ Result<std::string> webhook_url_secret(const std::filesystem::path& state_dir,
   Result<std::string> key = state_secret(state_dir, "webhook.key");
   if (!key) return key.status();
   return webhook_signature(*key, "webhook:" + sync).substr(0, 32);
+}
+
+Result<std::string> mautic_signing_secret(const std::filesystem::path& state_dir,
+                                          const std::string& sync) {
+  Result<std::string> key = state_secret(state_dir, "webhook.key");
+  if (!key) return key.status();
+  return webhook_signature(*key, "mautic-signing:" + sync).substr(0, 32);
 }
 
 }  // namespace concord

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "concord/status.h"
 #include "concord/time.h"
@@ -33,12 +34,15 @@ enum class WebhookType : std::uint8_t {
   kUpemail,   // an address changed: old_email → email
   kCleaned,   // the address bounced
   kCampaign,  // a campaign was sent: names no member, so concord ignores it
+  // Not Mailchimp's: a people side's delivery (a Mautic webhook) naming people by that side's ids
+  // (WebhookEvent::people), who are read again from the people side.
+  kPeople,
 };
-inline constexpr std::size_t kWebhookTypeCount = 6;
+inline constexpr std::size_t kWebhookTypeCount = 7;
 
-// Mailchimp's name of each type ("subscribe", …), indexed by the value.
+// Mailchimp's name of each type ("subscribe", …), indexed by the value; "people" is concord's.
 inline constexpr std::string_view kWebhookTypeNames[kWebhookTypeCount] = {
-    "subscribe", "unsubscribe", "profile", "upemail", "cleaned", "campaign"};
+    "subscribe", "unsubscribe", "profile", "upemail", "cleaned", "campaign", "people"};
 constexpr std::string_view webhook_type_name(WebhookType t) {
   return kWebhookTypeNames[static_cast<std::size_t>(t)];
 }
@@ -47,11 +51,12 @@ std::optional<WebhookType> parse_webhook_type(std::string_view name);
 
 struct WebhookEvent {
   WebhookType type = WebhookType::kSubscribe;
-  std::string list_id;        // data[list_id]
-  std::string email;          // normalised: data[email], or data[new_email] for upemail
-  std::string old_email;      // upemail: data[old_email], normalised
-  std::string action;         // unsubscribe: "unsub" or "delete"; cleaned: the reason
-  Micros fired_at = kNoTime;  // fired_at (UTC), kNoTime when absent or unreadable
+  std::string list_id;              // data[list_id]
+  std::string email;                // normalised: data[email], or data[new_email] for upemail
+  std::string old_email;            // upemail: data[old_email], normalised
+  std::string action;               // unsubscribe: "unsub" or "delete"; cleaned: the reason
+  std::vector<std::string> people;  // kPeople: the people side's ids (Mautic contact ids)
+  Micros fired_at = kNoTime;        // fired_at (UTC), kNoTime when absent or unreadable
   Micros received_at = kNoTime;
 };
 
@@ -84,11 +89,13 @@ std::string random_secret();
 Result<std::string> state_secret(const std::filesystem::path& state_dir, std::string_view name,
                                  bool* made = nullptr);
 
-// Where deliveries for a pair arrive: kWebhookPath + <sync, percent-encoded> + "/" + <secret>.
+// Where deliveries for a pair arrive: kWebhookPath + <sync, percent-encoded> + "/" + <secret>;
+// a Mautic pair's (its people side's) under kMauticWebhookPath, with the same secret.
 inline constexpr std::string_view kWebhookPath = "/webhooks/mailchimp/";
-// `public_url` (no trailing slash) + the path of `sync`'s deliveries.
+inline constexpr std::string_view kMauticWebhookPath = "/webhooks/mautic/";
+// `public_url` (no trailing slash) + the path of `sync`'s deliveries under `path`.
 std::string webhook_url(std::string_view public_url, const std::string& sync,
-                        std::string_view secret);
+                        std::string_view secret, std::string_view path = kWebhookPath);
 
 // The secret path segment of a pair's webhook URL: HMAC-SHA256(state_dir/webhook.key, "webhook:"
 // + sync), 32 hex digits. The key is made when missing (0600 from the start, the state directory
@@ -98,5 +105,11 @@ std::string webhook_url(std::string_view public_url, const std::string& sync,
 // cannot be written or read.
 Result<std::string> webhook_url_secret(const std::filesystem::path& state_dir,
                                        const std::string& sync);
+
+// The secret Mautic signs a pair's deliveries with (the hook's `secret`, which `concord webhooks
+// install --mautic` gives it): HMAC-SHA256(state_dir/webhook.key, "mautic-signing:" + sync), 32
+// hex digits. Derived, like the URL's, so that nothing more is stored.
+Result<std::string> mautic_signing_secret(const std::filesystem::path& state_dir,
+                                          const std::string& sync);
 
 }  // namespace concord

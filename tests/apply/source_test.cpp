@@ -26,12 +26,15 @@ class FakeClock : public Clock {
   Micros t = parse_iso8601("2026-03-01T00:00:00Z").value();
 };
 
-// The source: a set of people, read whole (a cohort) or, when `incremental`, by updated_at.
+// The source: a set of people, read whole (a cohort) or, when `incremental`, by updated_at; when
+// `by_ids` (a Mautic segment), its members are also listed and read by id.
 class FakeSource final : public SourceReader {
  public:
   std::vector<SourcePerson> people;
   bool is_incremental = false;
+  bool by_ids = false;
   std::vector<Micros> read_since_calls;
+  std::vector<std::vector<std::string>> read_ids_calls;
   std::uint64_t reads = 0;
 
   Status resolve() override { return Status::ok(); }
@@ -54,6 +57,31 @@ class FakeSource final : public SourceReader {
     }
     if (Status s = sink.records(page); !s) return s;
     return SideRead{1, now};
+  }
+  bool lists_ids() const override { return by_ids; }
+  Result<std::vector<std::string>> list_ids() override {
+    ++reads;
+    std::vector<std::string> ids;
+    for (const SourcePerson& p : people)
+      ids.push_back(p.id);
+    return ids;
+  }
+  Result<SideRead> read_ids(const std::vector<std::string>& ids, SourceSink& sink,
+                            std::vector<std::string>* absent) override {
+    ++reads;
+    read_ids_calls.push_back(ids);
+    std::vector<SourcePerson> page;
+    for (const std::string& id : ids) {
+      auto it = std::find_if(people.begin(), people.end(),
+                             [&](const SourcePerson& p) { return p.id == id; });
+      if (it == people.end()) {
+        absent->push_back(id);
+      } else {
+        page.push_back(*it);
+      }
+    }
+    if (Status s = sink.records(page); !s) return s;
+    return SideRead{1, kNoTime};
   }
   Micros now = kNoTime;
 };
@@ -165,7 +193,9 @@ struct World {
     auto s = std::make_unique<FakeSource>();
     source = s.get();
     SourceSideOptions o;
-    o.origin = kind == PeopleKind::kAuth0 ? Origin::kAuth0 : Origin::kMixpanel;
+    o.origin = kind == PeopleKind::kAuth0    ? Origin::kAuth0
+               : kind == PeopleKind::kMautic ? Origin::kMautic
+                                             : Origin::kMixpanel;
     o.set = "Username-Password-Authentication";
     o.verified_only = verified_only;
     people = source_side(std::move(s), o, clock);
@@ -176,13 +206,14 @@ struct World {
     config.options.resubscribe = Resubscribe::kNever;
     config.options.removal =
         kind == PeopleKind::kAuth0 ? RemovalMode::kNone : RemovalMode::kUnsubscribe;
-    config.options.exact_mirror = kind != PeopleKind::kAuth0;
+    config.options.exact_mirror = kind == PeopleKind::kMixpanel || kind == PeopleKind::kAmplitude;
     config.options.max_removal_fraction = 1.0;
     config.options.max_addition_fraction = 1000.0;
   }
 
-  Result<RunOutcome> run(bool apply = true) {
+  Result<RunOutcome> run(bool apply = true, std::vector<std::string> refresh_people = {}) {
     RunRequest rq;
+    rq.refresh_people = std::move(refresh_people);
     rq.apply = apply;
     rq.command = apply ? "sync" : "plan";
     rq.backup_dir = ts.dir / "backups";
@@ -406,4 +437,75 @@ TEST_CASE("a cohort mirrored into a tag: tags on and off, nobody unsubscribed") 
   const std::size_t writes = w.audience.writes.size();
   REQUIRE(w.run().is_ok());
   CHECK(w.audience.writes.size() == writes);
+}
+
+TEST_CASE("a segment: joining and leaving it are seen without a modification time") {
+  // Mautic moves no dateModified when a contact joins or leaves a segment: the incremental read
+  // finds them by the segment's ids.
+  World w(PeopleKind::kMautic);
+  w.source->is_incremental = true;
+  w.source->by_ids = true;
+  const Micros long_ago = parse_iso8601("2020-01-01T00:00:00Z").value();
+  w.source->people = {person("1", "ann@example.org", long_ago),
+                      person("2", "bob@example.org", long_ago)};
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kSubscribed);
+  // Bob leaves the segment and Cat joins it (an old contact), neither modified.
+  w.source->people = {person("1", "ann@example.org", long_ago),
+                      person("3", "cat@example.org", long_ago)};
+  Result<RunOutcome> r = w.run();
+  REQUIRE(r.is_ok());
+  CHECK(r->exit_code() == 0);
+  REQUIRE(w.source->read_since_calls.size() == 1);
+  REQUIRE(w.source->read_ids_calls.size() == 1);
+  CHECK(w.source->read_ids_calls[0] == std::vector<std::string>{"3"});  // only who joined
+  CHECK(w.status("cat@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kUnsubscribed);
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+  // Bob comes back: read again, subscribed again (concord unsubscribed him, not he).
+  w.source->people.push_back(person("2", "bob@example.org", long_ago));
+  REQUIRE(w.run().is_ok());
+  CHECK(w.source->read_ids_calls.back() == std::vector<std::string>{"2"});
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("a Do-Not-Contact person in the segment is never subscribed, and is unsubscribed") {
+  World w(PeopleKind::kMautic);
+  SourcePerson dnc = person("2", "bob@example.org");
+  dnc.do_not_contact = true;
+  w.source->people = {person("1", "ann@example.org"), dnc};
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kAbsent);
+  // Ann asks not to be contacted (in the segment still): she is unsubscribed.
+  w.source->people[0].do_not_contact = true;
+  REQUIRE(w.run().is_ok());
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kUnsubscribed);
+  // removal = "none" leaves such members alone.
+  World none(PeopleKind::kMautic);
+  none.config.options.removal = RemovalMode::kNone;
+  none.source->people = {person("1", "ann@example.org")};
+  REQUIRE(none.run().is_ok());
+  none.source->people[0].do_not_contact = true;
+  REQUIRE(none.run().is_ok());
+  CHECK(none.status("ann@example.org") == MailchimpStatus::kSubscribed);
+}
+
+TEST_CASE("a webhook run reads the people it names by id: joins, leaves and address changes") {
+  World w(PeopleKind::kMautic);
+  w.source->is_incremental = true;
+  w.source->by_ids = true;
+  w.source->people = {person("1", "ann@example.org"), person("2", "bob@example.org")};
+  REQUIRE(w.run().is_ok());
+  const std::uint64_t reads = w.source->reads;
+  // Ann changes her address; Bob leaves; Cat joins. The delivery names 1, 2 and 3.
+  w.source->people = {person("1", "ann@new.example.org"), person("3", "cat@example.org")};
+  Result<RunOutcome> r = w.run(true, {"1", "2", "3"});
+  REQUIRE(r.is_ok());
+  CHECK(r->exit_code() == 0);
+  CHECK(w.source->reads == reads + 1);  // one read by id, no fetch
+  CHECK(w.status("ann@example.org") == MailchimpStatus::kAbsent);
+  CHECK(w.status("ann@new.example.org") == MailchimpStatus::kSubscribed);
+  CHECK(w.status("bob@example.org") == MailchimpStatus::kUnsubscribed);
+  CHECK(w.status("cat@example.org") == MailchimpStatus::kSubscribed);
 }

@@ -374,6 +374,79 @@ TEST_CASE("one-way and target mistakes are errors naming the key") {
   }
 }
 
+TEST_CASE("a Mautic segment pair: Basic or OAuth2 credentials, unsubscribe on leaving") {
+  const std::string text = R"(
+[mailchimp.main]
+[mautic.basic]
+url = "https://mautic.example.com"
+username = "concord"
+password_env = "MAUTIC_PW"
+[mautic.oauth]
+url = "https://mautic.example.org/index.php"
+client_id = "1_abc"
+
+[[sync]]
+name = "newsletter"
+mautic = "basic"
+segment = "newsletter"
+audience = "Newsletter"
+status_if_new = "pending"
+fields = { FNAME = "firstname" }
+
+[[sync]]
+name = "by-id"
+mautic = "oauth"
+segment = 3
+audience = "Newsletter"
+removal = "none"
+)";
+  auto c = parse_config(text, "/etc/concord/concord.toml");
+  REQUIRE(c.is_ok());
+  CHECK_FALSE(c->mautic.at("basic").oauth());
+  CHECK(c->mautic.at("basic").password_env == "MAUTIC_PW");
+  CHECK(c->mautic.at("oauth").oauth());
+  CHECK(c->mautic.at("oauth").client_secret_env == "MAUTIC_CLIENT_SECRET");
+  const SyncConfig& s = c->syncs[0];
+  CHECK(s.people == PeopleKind::kMautic);
+  CHECK(s.one_way());
+  CHECK(s.source == "basic");
+  CHECK(s.segment == "newsletter");
+  CHECK(s.options.direction == Direction::kToMailchimp);
+  CHECK(s.options.removal == RemovalMode::kUnsubscribe);  // leaving the segment unsubscribes
+  CHECK(s.options.double_opt_in);
+  CHECK_FALSE(s.options.exact_mirror);
+  CHECK(s.target == TargetKind::kAudience);
+  CHECK(s.schedule == "every 1h");  // the backstop for deliveries Mautic never retries
+  CHECK(c->syncs[1].segment == "3");
+  CHECK(c->syncs[1].options.removal == RemovalMode::kNone);
+
+  const std::string head = "[mailchimp.m]\n";
+  const std::pair<std::string, const char*> rows[] = {
+      {"[mautic.x]\nusername=\"u\"\n", "[mautic.x] url is required"},
+      {"[mautic.x]\nurl=\"http://mautic.example.com\"\nusername=\"u\"\n", "http:// is refused"},
+      {"[mautic.x]\nurl=\"https://m\"\n", "needs one way to sign in"},
+      {"[mautic.x]\nurl=\"https://m\"\nusername=\"u\"\nclient_id=\"c\"\n",
+       "needs one way to sign in"},
+      {"[mautic.x]\nurl=\"https://m\"\nusername=\"u\"\npassword=\"p\"\n",
+       "unknown key 'password' in [mautic.x]"},
+      {"[mautic.x]\nurl=\"https://m\"\nusername=\"u\"\n[[sync]]\nname=\"s\"\n"
+       "audience=\"A\"\nmautic=\"x\"\n",
+       "segment is required"},
+      {"[mautic.x]\nurl=\"https://m\"\nusername=\"u\"\n[[sync]]\nname=\"s\"\n"
+       "audience=\"A\"\nmautic=\"x\"\nsegment=\"a\"\ncohort=\"c\"\n",
+       "cohort is for mixpanel and amplitude syncs"},
+      {"[civicrm.c]\nurl=\"https://x\"\n[[sync]]\nname=\"s\"\naudience=\"A\"\ngroup=\"G\"\n"
+       "segment=\"a\"\n",
+       "segment is for mautic syncs only"},
+  };
+  for (const auto& [body, expect] : rows) {
+    auto bad = parse_config(head + body, "c.toml");
+    INFO(body);
+    REQUIRE_FALSE(bad.is_ok());
+    CHECK(bad.status().message().find(expect) != std::string::npos);
+  }
+}
+
 TEST_CASE("an interest target splits into its category and interest, without spaces") {
   using P = std::pair<std::string, std::string>;
   CHECK(split_interest("Volunteering: Yes") == P{"Volunteering", "Yes"});

@@ -328,3 +328,125 @@ TEST_CASE("concord serve runs cohort mirrors: the kind on the API, a one-time mi
   }
   CHECK(disabled);
 }
+
+namespace {
+
+constexpr const char* kMauticPassword = "m4utic-Sandbox-Password";
+
+// The Mautic part: a "Newsletter" segment of four contacts (one without an address, one who asked
+// not to be emailed) and one contact outside it.
+json mautic_seed() {
+  auto contact = [](int id, const std::string& email, const std::string& first) {
+    json all = {{"firstname", first}};
+    if (!email.empty()) all["email"] = email;
+    return json{{"id", id},
+                {"dateAdded", "2024-05-01T10:00:00+00:00"},
+                {"dateModified", "2024-05-01T10:00:00+00:00"},
+                {"fields", {{"all", all}}}};
+  };
+  json cat = contact(4, "cat@quarry.org", "Cat");
+  cat["doNotContact"] = json::array({{{"reason", 1}, {"channel", "email"}}});
+  return {{"username", "concord"},
+          {"password", kMauticPassword},
+          {"contacts",
+           json::array({contact(1, "ann@quarry.org", "Dino"), contact(2, "bob@quarry.org", "Hoppy"),
+                        contact(3, "", "Nobody"), cat, contact(5, "dan@quarry.org", "Dan")})},
+          {"segments", json::array({{{"id", 1},
+                                     {"name", "Newsletter"},
+                                     {"alias", "newsletter"},
+                                     {"members", {1, 2, 3, 4}}}})}};
+}
+
+// The sandbox reset to the fixture plus the Mautic install; `w` configured with the segment pair
+// (and `extra` after it: a [serve] table).
+void mautic_pair(Sandbox& sb, Workdir& w, const std::string& extra = "") {
+  json seed = fixture_seed();
+  seed["mautic"] = mautic_seed();
+  sb.reset(seed);
+  w.write_config(mailchimp_section(sb) + "[mautic.main]\nurl = \"" + sb.url_of("mautic_url") +
+                 "\"\nusername = \"concord\"\npassword_env = \"MAUTIC_PASSWORD\"\nca_file = \"" +
+                 sb.ca_file() + "\"\n[[sync]]\nname = \"segment\"\nmautic = \"main\"\n" +
+                 "segment = \"newsletter\"\naudience = \"Newsletter\"\n" +
+                 "fields = { FNAME = \"firstname\" }\nmax_removal_fraction = 1.0\n" + extra);
+  w.set_env("MAUTIC_PASSWORD", kMauticPassword);
+}
+
+}  // namespace
+
+TEST_CASE("a Mautic segment is mirrored; leaving it or a Do-Not-Contact unsubscribes") {
+  Sandbox& sb = sandbox();
+  Workdir w(sb);
+  mautic_pair(sb, w);
+  Command check = w.concord({"check"});
+  INFO(check.text());
+  CHECK(check.code == 0);
+  CHECK(check.out.find("mautic segment \"Newsletter\"") != std::string::npos);
+  CHECK(check.out.find(kMauticPassword) == std::string::npos);
+
+  Command c = w.concord({"sync", "--json"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  CHECK(c.out.find(kMauticPassword) == std::string::npos);
+  SideState after(sb.state());
+  CHECK(after.mc_status("ann@quarry.org") == "subscribed");
+  CHECK(after.member("ann@quarry.org")["merge_fields"].value("FNAME", "") == "Dino");
+  CHECK(after.mc_status("bob@quarry.org") == "subscribed");
+  CHECK(after.mc_status("cat@quarry.org") == "absent");  // Do-Not-Contact: never subscribed
+  CHECK(after.mc_status("dan@quarry.org") == "absent");  // not in the segment
+  Command report = w.concord({"report", "--sync", "segment", "--format", "json"});
+  CHECK(report.out.find("Mautic contact 3") != std::string::npos);
+
+  // Bob leaves the segment and Dan joins it (neither moves dateModified): the next run, an
+  // incremental one, sees both by the segment's ids.
+  sb.admin("POST", "/_sandbox/mautic/segments/1/members", {{"add", {5}}, {"remove", {2}}});
+  sb.advance_clock(60);
+  c = w.concord({"sync", "--json"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  CHECK(c.out.find("\"full_fetch\": false") != std::string::npos);
+  SideState later(sb.state());
+  CHECK(later.mc_status("dan@quarry.org") == "subscribed");
+  CHECK(later.mc_status("bob@quarry.org") == "unsubscribed");
+  CHECK(later.mc_status("cat@quarry.org") == "absent");
+
+  // Ann asks not to be emailed. On recent Mautic that alone moves no dateModified: the webhook
+  // tells at once (next test), the full read (daily) in any case.
+  sb.admin("POST", "/_sandbox/mautic/contacts/1/dnc", {{"channel", "email"}, {"reason", 1}});
+  sb.advance_clock(60);
+  c = w.concord({"sync", "--json", "--full"});
+  INFO(c.text());
+  REQUIRE(c.code == 0);
+  CHECK(SideState(sb.state()).mc_status("ann@quarry.org") == "unsubscribed");
+}
+
+TEST_CASE("concord serve takes Mautic's signed webhook and mirrors the change at once") {
+  Sandbox& sb = sandbox();
+  Workdir w(sb);
+  mautic_pair(sb, w, "schedule = \"every 1d\"\n[serve]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(w.concord({"sync"}).code == 0);
+  Daemon d(w, {}, {{"MAUTIC_PASSWORD", kMauticPassword}});
+  Command install = w.concord({"webhooks", "install", "--mautic", "--public-url", d.url()});
+  INFO(install.text() << "\n" << d.log());
+  REQUIRE(install.code == 0);
+  CHECK(install.out.find("installed Mautic webhook") != std::string::npos);
+  // Installing again finds it.
+  CHECK(w.concord({"webhooks", "install", "--mautic", "--public-url", d.url()})
+            .out.find("installed already") != std::string::npos);
+
+  // Dan joins the segment in Mautic, and Ann asks not to be emailed (a change that moves no
+  // dateModified): the signed deliveries reach the daemon, which reads contacts 5 and 1 again and
+  // reconciles them at once, without waiting for the daily schedule.
+  sb.admin("POST", "/_sandbox/mautic/segments/1/members", {{"add", {5}}});
+  sb.admin("POST", "/_sandbox/mautic/contacts/1/dnc", {{"channel", "email"}, {"reason", 1}});
+  auto status = [&](const char* email) { return SideState(sb.state()).mc_status(email); };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((status("dan@quarry.org") != "subscribed" || status("ann@quarry.org") != "unsubscribed") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  INFO(d.log());
+  CHECK(status("dan@quarry.org") == "subscribed");
+  CHECK(status("ann@quarry.org") == "unsubscribed");
+  json deliveries = sb.admin("GET", "/_sandbox/mautic/deliveries?wait=true");
+  REQUIRE_FALSE(deliveries["deliveries"].empty());
+  CHECK(deliveries["deliveries"].back()["status"] == 200);
+}

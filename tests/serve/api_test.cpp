@@ -102,6 +102,17 @@ class FakeView : public DaemonView {
     return Status::ok();
   }
   void webhook_rejected(Rejection reason) override { rejected.push_back(reason); }
+  // Only "news letter" takes Mautic deliveries: signed "good", naming contacts 47 and 48 (a body
+  // "{}" names none; "x" is malformed).
+  Result<std::vector<std::string>> read_people_delivery(const std::string& sync,
+                                                        std::string_view body,
+                                                        std::string_view signature) override {
+    if (sync != "news letter") return Status::not_found("takes none");
+    if (signature != "good") return Status::permission_denied("wrong signature");
+    if (body == "x") return Status::invalid("mautic delivery: not a JSON object");
+    if (body == "{}") return std::vector<std::string>{};
+    return std::vector<std::string>{"47", "48"};
+  }
 
   std::vector<SyncView> views;
   std::map<std::string, std::vector<RunRecord>> runs_of;  // newest first
@@ -622,4 +633,46 @@ TEST_CASE("api: with a signature header, unsigned deliveries are refused") {
   CHECK(logged[1].find('\x1b') == std::string::npos);
   CHECK(logged[1].find("x\\x0d\\x0aconcord serve: forged\\x1b[2J") != std::string::npos);
   CHECK(logged[1].size() < 250);
+}
+
+TEST_CASE("api: a Mautic delivery is checked by its URL and signature, then stored") {
+  FakeView view;
+  std::vector<std::string> logged;
+  ApiOptions o = with_token();
+  o.log = [&](const std::string& line) { logged.push_back(line); };
+  Api api(view, o);
+  const std::string hook = "/webhooks/mautic/news%20letter/" + std::string(kSecret);
+  const std::vector<http::Header> good = {{"Content-Type", "application/json"},
+                                          {"Webhook-Signature", "good"}};
+  // No token needed, but the URL's secret is.
+  CHECK(api.handle(request("POST", "/webhooks/mautic/news%20letter/nope", "{\"a\":1}", good))
+            .response.status == 403);
+  CHECK(view.rejected.back() == Rejection::kSecret);
+  // A wrong or missing signature: 403, nothing stored.
+  http::Reply unsigned_reply = api.handle(request("POST", hook, "{\"a\":1}"));
+  CHECK(unsigned_reply.response.status == 403);
+  CHECK(view.rejected.back() == Rejection::kSignature);
+  CHECK(view.delivered.empty());
+  CHECK(api.handle(request("GET", hook)).response.status == 405);
+
+  http::Reply ok = api.handle(request("POST", hook, "{\"a\":1}", good));
+  CHECK(ok.response.status == 200);
+  REQUIRE(view.delivered.size() == 1);
+  CHECK(view.delivered[0].first == "news letter");
+  CHECK(view.delivered[0].second.type == WebhookType::kPeople);
+  CHECK(view.delivered[0].second.people == std::vector<std::string>{"47", "48"});
+
+  // Nothing a pair acts on: answered, not stored. Malformed: 400, logged.
+  CHECK(api.handle(request("POST", hook, "{}", good)).response.body == "ignored\n");
+  http::Reply bad = api.handle(request("POST", hook, "x", good));
+  CHECK(bad.response.status == 400);
+  CHECK(view.rejected.back() == Rejection::kMalformed);
+  REQUIRE_FALSE(logged.empty());
+  CHECK(logged.back() ==
+        "news letter: a Mautic delivery was refused: mautic delivery: not a JSON "
+        "object");
+  CHECK(view.delivered.size() == 1);
+  // Not stored: a 503 (Mautic drops it; the scheduled run is the backstop).
+  view.deliver_status = Status::io_error("disk full");
+  CHECK(api.handle(request("POST", hook, "{\"a\":1}", good)).response.status == 503);
 }

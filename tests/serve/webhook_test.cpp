@@ -69,6 +69,8 @@ TEST_CASE("webhook: a malformed delivery is refused naming the field") {
        "webhook: data[old_email] is missing"},
       {"type=upemail&data[list_id]=L&data[old_email]=a@b.org",
        "webhook: data[new_email] is missing"},
+      // concord's own type for a people side's deliveries is not Mailchimp's to send.
+      {"type=people&data[list_id]=L&data[email]=a@b.org", "webhook: unknown type \"people\""},
   };
   for (const Row& r : rows) {
     INFO(r.body);
@@ -102,6 +104,16 @@ TEST_CASE("webhook: events survive their stored form") {
   // The stored form names the type as Mailchimp does; a name concord does not know is unreadable.
   CHECK(encode_webhook_event(e).find(R"("type":"upemail")") != std::string::npos);
   CHECK(decode_webhook_event(R"({"type":"resubscribe","email":"a@b.org"})").status().code() ==
+        Status::Code::kCorruption);
+  // A people side's delivery keeps the ids it names.
+  WebhookEvent people;
+  people.type = WebhookType::kPeople;
+  people.people = {"47", "1001"};
+  Result<WebhookEvent> p = decode_webhook_event(encode_webhook_event(people));
+  REQUIRE(p.is_ok());
+  CHECK(p->type == WebhookType::kPeople);
+  CHECK(p->people == std::vector<std::string>{"47", "1001"});
+  CHECK(decode_webhook_event(R"({"type":"people","people":[47]})").status().code() ==
         Status::Code::kCorruption);
 }
 
