@@ -434,6 +434,11 @@ TEST_CASE("api: GET /api/syncs has the shape the status page reads") {
   CHECK(b["created"].is_null());
   CHECK(b["next_run"].is_null());
   CHECK(b["last_run"].is_null());
+  CHECK(a["warning"].is_null());  // nothing to act on
+  // A pair whose people side's webhook stopped (Mautic unpublished it) says so.
+  view.views[1].warning = "Mautic unpublished this pair's webhook (hook 3)";
+  const json again = body_of(api.handle(authed("GET", "/api/syncs")))["syncs"];
+  CHECK(again[1]["warning"] == "Mautic unpublished this pair's webhook (hook 3)");
 }
 
 TEST_CASE("api: GET /api/runs lists each pair's runs, filtered and limited") {
