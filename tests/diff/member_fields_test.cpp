@@ -11,7 +11,7 @@ using namespace concord;
 
 namespace {
 
-Micros day(int d) {
+Micros january(int d) {
   return (Micros{1767225600} + (d - 1) * Micros{86400}) * kMicrosPerSecond;  // 2026-01-d
 }
 
@@ -35,7 +35,7 @@ const std::vector<FieldSpec>& specs() {
   return s;
 }
 
-struct Row {
+struct FieldRow {
   const char* name;
   std::vector<std::pair<std::string, std::string>> mailchimp{};  // tag → JSON value
   Micros mailchimp_at = kNoTime;
@@ -51,7 +51,7 @@ struct Row {
 }  // namespace
 
 TEST_CASE("one member's mapped fields") {
-  const std::vector<Row> rows = {
+  const std::vector<FieldRow> rows = {
       {.name = "all equal: nothing sent, every base settles",
        .mailchimp = {{"FNAME", R"("Wilma")"}, {"LTV", "15.5"}, {"JOINED", R"("2020-01-31")"}},
        .crm = {{"first_name", "Wilma"},
@@ -60,30 +60,30 @@ TEST_CASE("one member's mapped fields") {
        .agreed = {{"FNAME", "Wilma"}, {"LTV", "15.5"}, {"JOINED", "2020-01-31"}}},
       {.name = "the CRM's name changed since the base: Mailchimp gets it",
        .mailchimp = {{"FNAME", R"("Wilma")"}},
-       .mailchimp_at = day(9),
+       .mailchimp_at = january(9),
        .crm = {{"first_name", "Wilhelmina"}},
-       .crm_at = day(2),
+       .crm_at = january(2),
        .base = {{"FNAME", "Wilma"}},
        .to_mailchimp = {{"FNAME", "Wilhelmina"}}},
       {.name = "Mailchimp's name changed since the base: the CRM gets it",
        .mailchimp = {{"FNAME", R"("Wilhelmina")"}},
-       .mailchimp_at = day(2),
+       .mailchimp_at = january(2),
        .crm = {{"first_name", "Wilma"}},
-       .crm_at = day(9),
+       .crm_at = january(9),
        .base = {{"FNAME", "Wilma"}},
        .to_crm = {{"FNAME", "Wilhelmina"}}},
       {.name = "both changed: the later change",
        .mailchimp = {{"FNAME", R"("Willa")"}},
-       .mailchimp_at = day(3),
+       .mailchimp_at = january(3),
        .crm = {{"first_name", "Wilhelmina"}},
-       .crm_at = day(4),
+       .crm_at = january(4),
        .base = {{"FNAME", "Wilma"}},
        .to_mailchimp = {{"FNAME", "Wilhelmina"}}},
       {.name = "a blank never overwrites: the blank side is filled",
        .mailchimp = {{"FNAME", R"("")"}},
-       .mailchimp_at = day(9),
+       .mailchimp_at = january(9),
        .crm = {{"first_name", "Wilma"}},
-       .crm_at = day(1),
+       .crm_at = january(1),
        .base = {{"FNAME", "Wilma"}},
        .to_mailchimp = {{"FNAME", "Wilma"}}},
       {.name = "a member Mailchimp does not have yet gets the CRM's values",
@@ -96,9 +96,9 @@ TEST_CASE("one member's mapped fields") {
        .to_crm = {{"FNAME", "Pebbles"}, {"JOINED", "2024-06-01"}}},
       {.name = "a one-way field takes its source's value, whatever changed",
        .mailchimp = {{"LTV", "99"}},
-       .mailchimp_at = day(9),
+       .mailchimp_at = january(9),
        .crm = {{"Donor.Lifetime_Value", "12"}},
-       .crm_at = day(1),
+       .crm_at = january(1),
        .base = {{"LTV", "12"}},
        .to_mailchimp = {{"LTV", "12"}}},
       {.name = "a value Mailchimp would refuse is reported, never sent",
@@ -115,7 +115,7 @@ TEST_CASE("one member's mapped fields") {
        .crm = {{"Member_Info.Member_Since", "someday"}},
        .to_crm = {{"JOINED", "2024-06-01"}}},
   };
-  for (const Row& r : rows) {
+  for (const FieldRow& r : rows) {
     SECTION(r.name) {
       MailchimpBody mb;
       mb.merge_values = r.mailchimp;
@@ -147,8 +147,8 @@ TEST_CASE("the tie rule `out` settles a field as the CRM's") {
   mb.merge_values = {{"FNAME", R"("Willa")"}};
   CrmBody cb;
   cb.fields = {{"first_name", "Wilhelmina"}};
-  cb.modified_at = day(4);
-  MemberFieldInput in{&mb, day(4), &cb, nullptr};
+  cb.modified_at = january(4);
+  MemberFieldInput in{&mb, january(4), &cb, nullptr};
   CHECK(decide_member_fields(specs(), in, TieRule::kOut, 0).to_mailchimp ==
         std::vector<OpField>{{"FNAME", "Wilhelmina"}});
   CHECK(decide_member_fields(specs(), in, TieRule::kMailchimp, 0).to_crm ==
@@ -164,7 +164,7 @@ TEST_CASE("an address Mailchimp gave its default country is the same address") {
                       R"("zip":"90210","country":"US"})"}};
   CrmBody cb;
   cb.fields = {{"job_title", "1 Cobblestone Way  Bedrock  CA  90210"}};
-  MemberFieldInput in{&mb, day(2), &cb, nullptr};
+  MemberFieldInput in{&mb, january(2), &cb, nullptr};
   MemberFields f = decide_member_fields(s, in, TieRule::kCrm, 0);
   CHECK_FALSE(f.writes());
   // Another city is another address.

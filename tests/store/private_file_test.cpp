@@ -23,16 +23,16 @@ using namespace concord;
 namespace {
 
 // A fresh directory under the system's temporary directory, removed afterwards.
-struct TempDir {
+struct ScratchDir {
   fs::path dir;
-  TempDir() {
+  ScratchDir() {
     static int n = 0;
     dir = fs::temp_directory_path() /
           ("concord-private-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::remove_all(dir);
     fs::create_directories(dir);
   }
-  ~TempDir() {
+  ~ScratchDir() {
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
@@ -71,7 +71,7 @@ std::set<std::string> names_in(const fs::path& dir) {
 TEST_CASE("private directories and files are 0700 and 0600 whatever the umask") {
   for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{077}, mode_t{0277}}) {
     DYNAMIC_SECTION("umask " << std::oct << mask) {
-      TempDir t;
+      ScratchDir t;
       Umask u(mask);
       const fs::path state = t.dir / "a" / "b" / "state";
       REQUIRE(make_private_dir(state).is_ok());
@@ -101,7 +101,7 @@ TEST_CASE("private directories and files are 0700 and 0600 whatever the umask") 
 }
 
 TEST_CASE("an existing state directory wider than 0700 is narrowed; a named one is kept") {
-  TempDir t;
+  ScratchDir t;
   const fs::path state = t.dir / "state";
   fs::create_directories(state);
   REQUIRE(::chmod(state.c_str(), 0755) == 0);
@@ -117,7 +117,7 @@ TEST_CASE("an existing state directory wider than 0700 is narrowed; a named one 
 }
 
 TEST_CASE("a shared (sticky) directory is not narrowed, and is refused as a state directory") {
-  TempDir t;
+  ScratchDir t;
   const fs::path shared = t.dir / "tmp";
   fs::create_directories(shared);
   REQUIRE(::chmod(shared.c_str(), 01777) == 0);
@@ -131,7 +131,7 @@ TEST_CASE("a shared (sticky) directory is not narrowed, and is refused as a stat
 }
 
 TEST_CASE("make_private_dir names the path when a level is not a directory") {
-  TempDir t;
+  ScratchDir t;
   std::ofstream(t.dir / "file") << "x";
   Status s = make_private_dir(t.dir / "file" / "state");
   CHECK(s.code() == Status::Code::kIoError);
@@ -140,7 +140,7 @@ TEST_CASE("make_private_dir names the path when a level is not a directory") {
 }
 
 TEST_CASE("write_file_atomically replaces the file whole and leaves no temporary file") {
-  TempDir t;
+  ScratchDir t;
   const fs::path file = t.dir / "report.json";
   REQUIRE(write_file_atomically(file, "old").is_ok());
   REQUIRE(::chmod(file.c_str(), 0644) == 0);  // as an older concord left it
@@ -151,7 +151,7 @@ TEST_CASE("write_file_atomically replaces the file whole and leaves no temporary
 }
 
 TEST_CASE("a failed atomic write leaves the old file as it was and no temporary file") {
-  TempDir t;
+  ScratchDir t;
   const fs::path file = t.dir / "report.json";
   REQUIRE(write_file_atomically(file, "old").is_ok());
 
@@ -182,7 +182,7 @@ TEST_CASE("a failed atomic write leaves the old file as it was and no temporary 
 }
 
 TEST_CASE("a private file is made with O_EXCL: an existing file is an error, not overwritten") {
-  TempDir t;
+  ScratchDir t;
   const fs::path file = t.dir / "crm.csv";
   std::ofstream(file) << "someone else's";
   Result<std::unique_ptr<PrivateFile>> f = PrivateFile::create(file);
@@ -197,7 +197,7 @@ TEST_CASE("a private file is made with O_EXCL: an existing file is an error, not
 }
 
 TEST_CASE("a secret file made twice keeps its first secret") {
-  TempDir t;
+  ScratchDir t;
   const fs::path file = t.dir / "webhook.key";
   Result<std::string> first = read_or_create_secret(file, "first-secret");
   REQUIRE(first.is_ok());
@@ -209,7 +209,7 @@ TEST_CASE("a secret file made twice keeps its first secret") {
 }
 
 TEST_CASE("processes making a secret at once all end up with the same one") {
-  TempDir t;
+  ScratchDir t;
   const fs::path file = t.dir / "serve.token";
   constexpr int kMakers = 8;
   std::vector<std::string> got(kMakers);
@@ -230,7 +230,7 @@ TEST_CASE("processes making a secret at once all end up with the same one") {
 }
 
 TEST_CASE("a secret file left wide by an older concord is narrowed; an empty one is an error") {
-  TempDir t;
+  ScratchDir t;
   const fs::path file = t.dir / "webhook.key";
   std::ofstream(file) << "old-secret\n";
   REQUIRE(::chmod(file.c_str(), 0644) == 0);
@@ -247,7 +247,7 @@ TEST_CASE("a secret file left wide by an older concord is narrowed; an empty one
 }
 
 TEST_CASE("the store's directory is 0700 whatever the umask, and narrowed when reopened") {
-  TempDir t;
+  ScratchDir t;
   const fs::path dir = t.dir / "state" / "store";
   {
     Umask u(0);

@@ -39,7 +39,7 @@ json contact(std::int64_t id, const std::string& email) {
           {"ipAddresses", json::array()}};
 }
 
-Micros at(const char* iso) {
+Micros utc(const char* iso) {
   Result<Micros> t = parse_iso8601(iso);
   REQUIRE(t.is_ok());
   return *t;
@@ -113,7 +113,7 @@ TEST_CASE("mautic delivery: several event keys, ordered by timestamp then event"
   CHECK(c[1].event == MauticEvent::kUpdated);
   CHECK(c[1].contact_id == 53);
   CHECK(c[1].email == "jane@doe.name");
-  CHECK(c[1].timestamp == at("2024-05-02T14:12:03Z"));
+  CHECK(c[1].timestamp == utc("2024-05-02T14:12:03Z"));
   CHECK(c[2].event == MauticEvent::kSegmentChanged);
   CHECK(c[2].contact_id == 54);
   CHECK(c[2].segment_id == 3);
