@@ -450,3 +450,24 @@ TEST_CASE("concord serve takes Mautic's signed webhook and mirrors the change at
   REQUIRE_FALSE(deliveries["deliveries"].empty());
   CHECK(deliveries["deliveries"].back()["status"] == 200);
 }
+
+TEST_CASE("a Mautic pair must map every required merge field, as Mautic's plugin asks") {
+  Sandbox& sb = sandbox();
+  Workdir w(sb);
+  mautic_pair(sb, w);
+  json seed = fixture_seed();
+  seed["mautic"] = mautic_seed();
+  for (json& f : seed["mailchimp"]["lists"][0]["merge_fields"]) {
+    if (f.value("tag", "") == "LNAME") f["required"] = true;
+  }
+  sb.reset(seed);
+  Command check = w.concord({"check"});
+  INFO(check.text());
+  CHECK(check.code != 0);
+  CHECK(check.text().find("merge field LNAME is required") != std::string::npos);
+  Command c = w.concord({"sync"});
+  INFO(c.text());
+  CHECK(c.code != 0);
+  CHECK(c.text().find("merge field LNAME is required") != std::string::npos);
+  CHECK(SideState(sb.state()).mc_status("ann@quarry.org") == "absent");  // nothing was written
+}
