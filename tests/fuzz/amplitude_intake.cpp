@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::string_view encoding : {"", "gzip"}) {
       amplitude::IntakeRequest r;
       r.path = path;
-      r.content_type = path == "/identify" ? "application/x-www-form-urlencoded"
-                                           : "application/json";
+      r.content_type =
+          path == "/identify" ? "application/x-www-form-urlencoded" : "application/json";
       r.content_encoding = encoding;
       r.body = in;
       r.peer_address = "127.0.0.1";
