@@ -140,6 +140,28 @@ struct SyncConfig {
   std::int64_t keep_days = 90;
 };
 
+// What a [[stream]] takes events from.
+enum class StreamKind : std::uint8_t {
+  kAmplitude = 0,  // an Amplitude HTTP V2-shaped intake (POST /2/httpapi, /batch, /identify)
+};
+
+// A stream (`[[stream]]`): events and users sent to `concord serve` are forwarded to an audience as
+// they come (docs/configuration.md, "Streams").
+struct StreamConfig {
+  std::string name;
+  StreamKind kind = StreamKind::kAmplitude;
+  std::string api_key_env;          // the variable holding the key senders must send (required)
+  std::string mailchimp;            // account name
+  std::string audience;             // id or name
+  bool send_events = true;          // ordinary events → member events
+  bool send_users = true;           // identify calls → members upserted, merge fields set
+  std::vector<std::string> events;  // event types forwarded (exact); empty: all
+  std::vector<std::string> event_properties;  // event properties forwarded; empty: all
+  std::vector<std::string> user_properties;   // user properties made merge fields; empty: all
+  bool status_if_new_pending = false;         // status_if_new = "pending": double opt-in
+  std::string email_property = "email";       // the user property holding the address
+};
+
 // The daemon's listener (`[serve]`).
 struct ServeConfig {
   std::string listen = "127.0.0.1:8080";  // address:port (IPv6 as [::1]:8080)
@@ -166,6 +188,7 @@ struct Config {
   std::map<std::string, AmplitudeConfig> amplitude;
   std::map<std::string, MauticConfig> mautic;
   std::vector<SyncConfig> syncs;
+  std::vector<StreamConfig> streams;
   ServeConfig serve;
 
   // The sync named `name`, or the only one when `name` is empty. kInvalid otherwise.

@@ -152,6 +152,21 @@ struct WriteOutcome {
   Micros last_changed = kNoTime;                      // as Mailchimp reported it, when it did
 };
 
+// A member event as Mailchimp lists it (GET …/members/{hash}/events). Events have no id.
+struct MemberEventRecord {
+  std::string name;
+  Micros occurred_at = kNoTime;  // kNoTime when the answer's time does not read
+  std::vector<std::pair<std::string, std::string>> properties;  // sorted by key
+};
+
+// A member as one write left it (upsert_member).
+struct MemberUpsert {
+  MailchimpStatus status = MailchimpStatus::kAbsent;
+  bool created = false;  // there was no member with this address before
+  // Merge fields refused as invalid (tag → Mailchimp's words); the rest were written.
+  std::vector<std::pair<std::string, std::string>> refused_fields;
+};
+
 class MailchimpClient final : public MailchimpReader {
  public:
   // `transport` may be given (tests); otherwise an http::Client for the base URL is created.
@@ -221,6 +236,34 @@ class MailchimpClient final : public MailchimpReader {
   std::vector<WriteOutcome> apply(std::string_view list_id,
                                   const std::vector<MailchimpWrite>& writes,
                                   Resubscribe resubscribe);
+
+  // Member events and single members (events.cpp), for streams.
+  //
+  // Posts a member event (POST /lists/{id}/members/{hash}/events; `body` as
+  // amplitude::member_event_body writes it). The request creates, so the transport never sends it
+  // twice. OK: Mailchimp took it (204). kNotFound: no member has this address. kInvalid: refused
+  // (Mailchimp's words). kUnavailable: it may or may not have arrived (the caller looks with
+  // member_events before sending it again).
+  Status post_member_event(std::string_view list_id, const std::string& email,
+                           const std::string& body);
+  // The member's events, newest first, down to the first one that occurred before `oldest`
+  // (kNoTime: all of them), paged by 1000 (GET …/events?count=1000&offset=…). kNotFound when no
+  // member has this address.
+  Result<std::vector<MemberEventRecord>> member_events(std::string_view list_id,
+                                                       const std::string& email,
+                                                       Micros oldest = kNoTime);
+  // The member's merge fields as text (tag → value; an address as "addr1, city…" is given as its
+  // JSON text). kNotFound when there is no such member.
+  Result<std::vector<std::pair<std::string, std::string>>> member_merge_fields(
+      std::string_view list_id, const std::string& email);
+  // Adds or updates a member (PUT /lists/{id}/members/{hash} with status_if_new): a new member
+  // gets `status_if_new` (subscribed or pending), an existing one keeps its status and gets
+  // `merge_fields` (tag → text). When Mailchimp refuses merge fields as invalid, they are left
+  // out and the write is tried once more without them (listed in refused_fields). kInvalid:
+  // refused (a forgotten or invalid address: Mailchimp's words); kUnavailable: not written now.
+  Result<MemberUpsert> upsert_member(
+      std::string_view list_id, const std::string& email, MailchimpStatus status_if_new,
+      const std::vector<std::pair<std::string, std::string>>& merge_fields);
 
   // HTTP requests sent so far (retries included): for tests and the API-economy benchmark.
   std::uint64_t requests() const;

@@ -12,6 +12,7 @@
 #include "concord/record.h"
 #include "concord/refusal.h"
 #include "concord/snapshot.h"
+#include "serve/stream_queue.h"
 
 namespace concord::cli {
 namespace {
@@ -204,6 +205,53 @@ std::string crm_contacts(const std::optional<CrmBody>& person) {
   return s;
 }
 
+// What each [[stream]] forwarded for the member, oldest first: [{"stream", "forwarded": […]}].
+// A stream that has taken nothing yet has an empty list.
+Result<json> streams_json(Context& ctx, const std::string& email) {
+  json out = json::array();
+  for (const StreamConfig& s : ctx.config().streams) {
+    json events = json::array();
+    Result<std::vector<serve::ForwardedRecord>> h =
+        serve::forwarded_history(ctx.store(), s.name, email);
+    if (!h && h.status().code() != Status::Code::kNotFound) return h.status();
+    if (h) {
+      for (const serve::ForwardedRecord& r : *h) {
+        json props = json::object();
+        for (const auto& [k, v] : r.properties)
+          props[k] = v;
+        events.push_back({{"kind", r.identify ? "identify" : "event"},
+                          {"name", r.identify ? json(nullptr) : json(r.name)},
+                          {"occurred_at", time_text(r.occurred_at)},
+                          {"forwarded_at", time_text(r.forwarded_at)},
+                          {r.identify ? "merge_fields" : "properties", std::move(props)}});
+      }
+    }
+    out.push_back({{"stream", s.name}, {"forwarded", std::move(events)}});
+  }
+  return out;
+}
+
+void print_streams(const json& streams) {
+  for (const json& s : streams) {
+    const json& f = s["forwarded"];
+    std::printf("\nForwarded by stream %s: %zu\n", s["stream"].get<std::string>().c_str(),
+                f.size());
+    for (const json& e : f) {
+      if (e["kind"] == "identify") {
+        std::printf("  %s  identify (forwarded %s)", e["occurred_at"].get<std::string>().c_str(),
+                    e["forwarded_at"].get<std::string>().c_str());
+        for (const auto& [tag, value] : e["merge_fields"].items())
+          std::printf(" %s=\"%s\"", tag.c_str(), value.get<std::string>().c_str());
+      } else {
+        std::printf("  %s  %s (forwarded %s)", e["occurred_at"].get<std::string>().c_str(),
+                    e["name"].get<std::string>().c_str(),
+                    e["forwarded_at"].get<std::string>().c_str());
+      }
+      std::printf("\n");
+    }
+  }
+}
+
 }  // namespace
 
 int explain(const Global& g, const std::string& raw_email, const std::string& sync_name,
@@ -212,6 +260,19 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
   if (!email) return fail(kExitUsage, "EMAIL: " + email.status().message());
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/true, /*read_only=*/true);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
+  Result<json> streams = streams_json(**ctx, *email);
+  if (!streams) return fail(kExitError, streams.status().to_string());
+  if ((*ctx)->config().syncs.empty() && !(*ctx)->config().streams.empty()) {
+    // Streams only: what they forwarded is all there is to say.
+    if (as_json) {
+      std::cout << json{{"email", *email}, {"streams", *streams}}.dump(2) << "\n";
+    } else {
+      std::printf("%s (subscriber hash %s)\n", email->c_str(),
+                  subscriber_hash(member_key(*email)).c_str());
+      print_streams(*streams);
+    }
+    return kExitOk;
+  }
   Result<const SyncConfig*> sync = (*ctx)->config().sync(sync_name);
   if (!sync) return fail(kExitUsage, sync.status().message());
   Result<const PairHandle*> pair = (*ctx)->store().pair((*sync)->name);
@@ -339,7 +400,8 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
                 {"rules", steps}}},
               {"fields", jfields},
               {"address_changes", jmoves},
-              {"operations", jops}};
+              {"operations", jops},
+              {"streams", *streams}};
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
@@ -416,6 +478,7 @@ int explain(const Global& g, const std::string& raw_email, const std::string& sy
         std::printf("           %s = \"%s\"\n", tag.c_str(), value.get<std::string>().c_str());
     }
   }
+  print_streams(*streams);
   return kExitOk;
 }
 

@@ -115,6 +115,39 @@ Result<std::vector<serve::DaemonPair>> daemon_pairs(Context& ctx) {
   return out;
 }
 
+// Every configured [[stream]], over the context's shared Mailchimp clients. Errors name the stream.
+Result<std::vector<std::unique_ptr<serve::Stream>>> daemon_streams(Context& ctx) {
+  std::vector<std::unique_ptr<serve::Stream>> out;
+  std::vector<std::string> keys;
+  for (const StreamConfig& s : ctx.config().streams) {
+    const std::string where = "stream \"" + s.name + "\"";
+    Result<std::string> key = read_secret(s.api_key_env, where + "'s key (api_key_env)");
+    if (!key) return key.status();
+    if (std::find(keys.begin(), keys.end(), *key) != keys.end()) {
+      // The key is how a request finds its stream.
+      return Status::invalid(where + ": another stream has the same key; give each its own");
+    }
+    keys.push_back(*key);
+    Result<MailchimpClient*> mc = ctx.mailchimp(s.mailchimp);
+    if (!mc) return mc.status().with_context(where);
+    serve::StreamOptions o;
+    o.api_key = std::move(*key);
+    o.log = log_line;
+    o.audience_id = [client = *mc, audience = s.audience]() -> Result<std::string> {
+      Result<Audience> a = client->resolve_audience(audience);
+      if (!a) return a.status();
+      return a->id;
+    };
+    // One request at a time per worker; the account's client caps them at its connections.
+    o.connections = std::min(10, ctx.config().mailchimp.at(s.mailchimp).max_connections);
+    Result<std::unique_ptr<serve::Stream>> stream =
+        serve::Stream::open(s, ctx.store(), **mc, std::move(o));
+    if (!stream) return stream.status();
+    out.push_back(std::move(*stream));
+  }
+  return out;
+}
+
 }  // namespace
 
 int serve(const Global& g, const ServeOptions& o) {
@@ -135,8 +168,10 @@ int serve(const Global& g, const ServeOptions& o) {
   options.backup_dir = c.backup_dir();
   options.log = log_line;
   options.retried_errors = [&c](Side side) { return c.retried_errors(side); };
-  Result<std::unique_ptr<serve::Daemon>> daemon =
-      serve::Daemon::open(c.config(), c.store(), std::move(*pairs), std::move(options));
+  Result<std::vector<std::unique_ptr<serve::Stream>>> streams = daemon_streams(c);
+  if (!streams) return fail(exit_for(streams.status()), streams.status().message());
+  Result<std::unique_ptr<serve::Daemon>> daemon = serve::Daemon::open(
+      c.config(), c.store(), std::move(*pairs), std::move(options), std::move(*streams));
   if (!daemon) return fail(exit_for(daemon.status()), daemon.status().message());
   Result<std::unique_ptr<serve::Listener>> listener =
       serve::Listener::start(c.config(), o.listen, **daemon, log_line);

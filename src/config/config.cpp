@@ -3,6 +3,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -95,6 +96,28 @@ class Reader {
     if (n == nullptr) return Status::ok();
     if (!n->is_boolean()) return error(n, std::string(key) + " must be true or false");
     *out = **n->as_boolean();
+    return Status::ok();
+  }
+
+  // An array of strings, each non-empty and free of control characters; duplicates dropped.
+  Status strings(const toml::table& t, std::string_view key, const std::string& where,
+                 std::vector<std::string>* out) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return Status::ok();
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return error(n, where + std::string(key) + " must be a list of strings");
+    for (const toml::node& e : *a) {
+      if (!e.is_string() || (*e.as_string())->empty()) {
+        return error(&e, where + std::string(key) + " must be a list of non-empty strings");
+      }
+      const std::string& v = **e.as_string();
+      for (char c : v) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          return error(&e, where + std::string(key) + " holds a control character");
+        }
+      }
+      if (std::find(out->begin(), out->end(), v) == out->end()) out->push_back(v);
+    }
     return Status::ok();
   }
 
@@ -332,6 +355,10 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
   if (!valid_name(s->name)) {
     return r.error(at, "every [[sync]] needs a name of 1-64 letters, digits, '_', '-' or '.'");
   }
+  if (s->name.rfind("stream.", 0) == 0) {
+    // The store keeps each [[stream]]'s state under "stream.NAME".
+    return r.error(at, "sync \"" + s->name + "\": names starting \"stream.\" are kept for streams");
+  }
   const std::string where = "sync \"" + s->name + "\": ";
   CONCORD_TRY(r.str(t, "mailchimp", &s->mailchimp));
   CONCORD_TRY(r.str(t, "audience", &s->audience));
@@ -445,6 +472,47 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
       }
       s->fields.push_back(std::move(m));
     }
+  }
+  return Status::ok();
+}
+
+Status read_stream(const Reader& r, const toml::table& t, const toml::node* at, StreamConfig* s) {
+  CONCORD_TRY(
+      r.only(t,
+             {"name", "kind", "api_key_env", "mailchimp", "audience", "send_events", "send_users",
+              "events", "event_properties", "user_properties", "status_if_new", "email_property"},
+             "[[stream]]"));
+  CONCORD_TRY(r.str(t, "name", &s->name));
+  if (!valid_name(s->name)) {
+    return r.error(at, "every [[stream]] needs a name of 1-64 letters, digits, '_', '-' or '.'");
+  }
+  const std::string where = "stream \"" + s->name + "\": ";
+  std::string kind;
+  CONCORD_TRY(r.choice(t, "kind", {"amplitude"}, &kind));
+  if (kind.empty()) return r.error(at, where + "kind is required (kind = \"amplitude\")");
+  CONCORD_TRY(r.str(t, "api_key_env", &s->api_key_env));
+  if (s->api_key_env.empty()) {
+    return r.error(at, where +
+                           "api_key_env is required: the environment variable holding the key "
+                           "senders must send");
+  }
+  CONCORD_TRY(r.str(t, "mailchimp", &s->mailchimp));
+  CONCORD_TRY(r.str(t, "audience", &s->audience));
+  if (s->audience.empty()) return r.error(at, where + "audience is required (an id or a name)");
+  CONCORD_TRY(r.boolean(t, "send_events", &s->send_events));
+  CONCORD_TRY(r.boolean(t, "send_users", &s->send_users));
+  if (!s->send_events && !s->send_users) {
+    return r.error(at, where + "send_events and send_users are both false: nothing would be sent");
+  }
+  CONCORD_TRY(r.strings(t, "events", where, &s->events));
+  CONCORD_TRY(r.strings(t, "event_properties", where, &s->event_properties));
+  CONCORD_TRY(r.strings(t, "user_properties", where, &s->user_properties));
+  std::string status;
+  CONCORD_TRY(r.choice(t, "status_if_new", {"subscribed", "pending"}, &status));
+  s->status_if_new_pending = status == "pending";
+  if (const toml::node* n = t.get("email_property")) {
+    CONCORD_TRY(r.str(t, "email_property", &s->email_property));
+    if (s->email_property.empty()) return r.error(n, where + "email_property names nothing");
   }
   return Status::ok();
 }
@@ -682,7 +750,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   c.path = origin;
   CONCORD_TRY(r.only(root,
                      {"state_dir", "mailchimp", "civicrm", "auth0", "mixpanel", "amplitude",
-                      "mautic", "sync", "serve"},
+                      "mautic", "sync", "stream", "serve"},
                      "the top level"));
   std::string state_dir = "state";
   CONCORD_TRY(r.str(root, "state_dir", &state_dir));
@@ -823,6 +891,29 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
           break;
       }
       c.syncs.push_back(std::move(s));
+    }
+  }
+  if (const toml::node* n = root.get("stream")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return r.error(n, "streams are written [[stream]]");
+    for (const toml::node& e : *arr) {
+      const toml::table* t = e.as_table();
+      if (t == nullptr) return r.error(&e, "streams are written [[stream]]");
+      StreamConfig s;
+      CONCORD_TRY(read_stream(r, *t, &e, &s));
+      for (const StreamConfig& other : c.streams) {
+        if (other.name == s.name) return r.error(&e, "two streams are named \"" + s.name + "\"");
+      }
+      if (s.mailchimp.empty()) {
+        if (c.mailchimp.size() != 1) {
+          return r.error(&e, "stream \"" + s.name + "\": name its mailchimp (there are " +
+                                 std::to_string(c.mailchimp.size()) + ")");
+        }
+        s.mailchimp = c.mailchimp.begin()->first;
+      } else if (!c.mailchimp.count(s.mailchimp)) {
+        return r.error(&e, "stream \"" + s.name + "\": no [mailchimp." + s.mailchimp + "] section");
+      }
+      c.streams.push_back(std::move(s));
     }
   }
   return c;

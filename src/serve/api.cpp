@@ -26,6 +26,13 @@ constexpr const char* kLoginCsp =
 // The largest webhook delivery or login form read: Mailchimp's deliveries are a few hundred bytes
 // (a profile with every merge field a few KiB).
 constexpr std::uint64_t kMaxDeliveryBytes = 64 * 1024;
+// The largest intake body read at all (Amplitude's /batch limit); each route's own limit, and the
+// size after gunzip, are the intake's to check (sides/amplitude/intake.h).
+constexpr std::uint64_t kMaxIntakeBytes = 20u << 20;
+
+bool is_intake_path(std::string_view path) {
+  return path == "/2/httpapi" || path == "/batch" || path == "/identify";
+}
 
 json iso_or_null(Micros t) {
   return t == kNoTime ? json(nullptr) : json(format_iso8601(t));
@@ -105,6 +112,26 @@ json sync_json(const SyncView& s) {
           {"history_url", "/syncs/" + http::url_encode(s.name) + "/runs"}};
 }
 
+json stream_json(const StreamView& s) {
+  json dropped = json::object();
+  std::uint64_t total = 0;
+  for (const auto& [reason, n] : s.dropped) {
+    dropped[reason] = n;
+    total += n;
+  }
+  return {{"name", s.name},
+          {"kind", s.kind},
+          {"audience", s.audience},
+          {"accepted", s.accepted},
+          {"forwarded", s.forwarded},
+          {"queued", s.queued},
+          {"dropped", total},
+          {"dropped_by_reason", std::move(dropped)},
+          {"last_error", s.last_error.empty() ? json(nullptr) : json(s.last_error)},
+          {"last_error_at", iso_or_null(s.last_error_at)},
+          {"unknown_properties", s.unknown_properties}};
+}
+
 }  // namespace
 
 std::string_view sync_state_name(SyncView::State s) {
@@ -120,6 +147,16 @@ std::optional<http::Reply> Api::admit(const http::Request& head) {
         text_reply(421, "misdirected request: this daemon does not answer to that name\n");
     r.close = true;
     return r;
+  }
+  if (is_intake_path(path)) {
+    if (Result<std::uint64_t> length = parse_uint64(head.header("Content-Length"));
+        length && *length > kMaxIntakeBytes) {
+      http::Reply r =
+          reply(413, "{\"code\":413,\"error\":\"Payload too large\"}", "application/json");
+      r.close = true;
+      return r;
+    }
+    return std::nullopt;
   }
   if (path.rfind(kWebhookPath, 0) == 0 || path.rfind(kMauticWebhookPath, 0) == 0 ||
       path == "/login") {
@@ -143,7 +180,7 @@ std::optional<http::Reply> Api::admit(const http::Request& head) {
   return r;
 }
 
-http::Reply Api::handle(const http::Request& req) {
+http::Reply Api::handle(const http::Request& req, std::string_view peer_address) {
   if (std::optional<http::Reply> refused = admit(req)) return std::move(*refused);
   const std::string& target = req.target;
   const std::size_t q = target.find('?');
@@ -152,6 +189,15 @@ http::Reply Api::handle(const http::Request& req) {
   if (q != std::string::npos) {
     for (auto& [k, v] : http::parse_query(std::string_view(target).substr(q + 1)))
       query.emplace(std::move(k), std::move(v));
+  }
+  if (is_intake_path(path)) {
+    if (std::optional<http::Reply> r = view_.intake(req, peer_address)) return std::move(*r);
+    return text_reply(404, "not found: no [[stream]] is configured\n");
+  }
+  if ((path.rfind(kWebhookPath, 0) == 0 || path.rfind(kMauticWebhookPath, 0) == 0) &&
+      req.body.size() > kMaxDeliveryBytes) {
+    // A body sent in chunks has no Content-Length for admit() to refuse.
+    return text_reply(413, "request body too large\n");
   }
   if (path.rfind(kWebhookPath, 0) == 0) return webhook(req, split_path(path));
   if (path.rfind(kMauticWebhookPath, 0) == 0) return people_webhook(req, split_path(path));
@@ -296,6 +342,12 @@ http::Reply Api::api(const http::Request& req, const std::vector<std::string>& p
     for (const SyncView& s : view_.syncs())
       all.push_back(sync_json(s));
     return json_reply(200, {{"syncs", all}});
+  }
+  if (parts.size() == 2 && parts[1] == "streams" && req.method == "GET") {
+    json all = json::array();
+    for (const StreamView& s : view_.streams())
+      all.push_back(stream_json(s));
+    return json_reply(200, {{"streams", all}});
   }
   if (parts.size() == 2 && parts[1] == "runs" && req.method == "GET") {
     std::size_t limit = 50;

@@ -4,17 +4,15 @@
 //
 // Routes (docs/operations.md; the JSON shapes are written down in serve/pages.h):
 //   /webhooks/mailchimp/<sync>/<secret>   deliveries (GET: Mailchimp's check of the URL)
-//   /healthz                              "ok", no token
-//   GET /login, POST /login (form: token)  the login form; a session cookie for the right token
-//   POST /logout                          ends the session
-//   /                                     the status page
-//   /metrics                              Prometheus text
-//   GET  /api/syncs, GET /api/runs?sync=NAME&limit=N
-//   POST /api/syncs/<sync>/enabled {"enabled":bool}, POST /api/syncs/<sync>/run {}
-//   GET  /syncs/<sync>/runs, GET /syncs/<sync>/runs/<id>/report.html
-// Every route but the webhooks, /healthz and /login needs the token (`Authorization: Bearer …`)
-// or a session; a page asked for without either is redirected to /login. Who may ask, and the
-// checks against cross-site requests, are in serve/auth.h.
+//   POST /2/httpapi, /batch, /identify     a [[stream]]'s Amplitude-shaped intake (its key, no
+//   token) /healthz                              "ok", no token GET /login, POST /login (form:
+//   token)  the login form; a session cookie for the right token POST /logout ends the session /
+//   the status page /metrics                              Prometheus text GET  /api/syncs, GET
+//   /api/streams, GET /api/runs?sync=NAME&limit=N POST /api/syncs/<sync>/enabled {"enabled":bool},
+//   POST /api/syncs/<sync>/run {} GET  /syncs/<sync>/runs, GET /syncs/<sync>/runs/<id>/report.html
+// Every route but the webhooks, the intake, /healthz and /login needs the token (`Authorization:
+// Bearer …`) or a session; a page asked for without either is redirected to /login. Who may ask,
+// and the checks against cross-site requests, are in serve/auth.h.
 #pragma once
 
 #include <cstddef>
@@ -56,7 +54,22 @@ struct SyncView {
   // unpublished (Mautic drops the deliveries meanwhile). Empty when all is well.
   std::string warning;
 };
-std::string_view sync_state_name(SyncView::State s);  // "idle", "running", "queued", "disabled"
+std::string_view sync_state_name(SyncView::State s);
+
+// A [[stream]] as the status page shows it.
+struct StreamView {
+  std::string name;
+  std::string kind;      // "amplitude → audience"
+  std::string audience;  // as configured
+  std::uint64_t accepted = 0;
+  std::uint64_t forwarded = 0;
+  std::uint64_t queued = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> dropped;  // reason → events, every reason
+  std::string last_error;                                      // "" when none
+  Micros last_error_at = kNoTime;
+  // User properties that name no merge field of the audience (not sent; reported once each).
+  std::vector<std::string> unknown_properties;
+};  // "idle", "running", "queued", "disabled"
 
 // What the API asks of the daemon. Unknown pair names are kNotFound.
 //
@@ -97,6 +110,17 @@ class DaemonView {
                                                                 std::string_view signature) = 0;
   // Counts a refused delivery.
   virtual void webhook_rejected(Rejection reason) = 0;
+
+  // The [[stream]]s, in name order.
+  virtual std::vector<StreamView> streams() { return {}; }
+  // An event intake request (POST /2/httpapi, /batch, /identify): answered by the stream whose
+  // key it sends (the first stream's answer when none matches). nullopt when there are no streams.
+  virtual std::optional<http::Reply> intake(const http::Request& request,
+                                            std::string_view peer_address) {
+    (void)request;
+    (void)peer_address;
+    return std::nullopt;
+  }
 };
 
 struct ApiOptions {
@@ -121,7 +145,8 @@ class Api {
   // The checks made on a request's header alone (Host, authentication, size): a reply refuses
   // it before its body is read. handle() makes them too.
   std::optional<http::Reply> admit(const http::Request& head);
-  http::Reply handle(const http::Request& request);
+  // `peer_address`: the client's IP (an Amplitude event's "ip":"$remote").
+  http::Reply handle(const http::Request& request, std::string_view peer_address = {});
 
  private:
   http::Reply login(const http::Request& req);

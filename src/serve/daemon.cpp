@@ -54,10 +54,16 @@ constexpr std::size_t index_of(Side side) {
 // ---- set-up -------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, Store& store,
-                                             std::vector<DaemonPair> pairs, DaemonOptions options) {
-  if (pairs.empty()) return Status::invalid("no [[sync]] is configured");
+                                             std::vector<DaemonPair> pairs, DaemonOptions options,
+                                             std::vector<std::unique_ptr<Stream>> streams) {
+  if (pairs.empty() && streams.empty()) {
+    return Status::invalid("no [[sync]] or [[stream]] is configured");
+  }
   assert(options.clock != nullptr);
   std::unique_ptr<Daemon> d(new Daemon(config, store, std::move(options)));
+  d->streams_ = std::move(streams);
+  std::sort(d->streams_.begin(), d->streams_.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
   std::vector<const PairHandle*> handles;
   for (const DaemonPair& p : pairs)
     handles.push_back(p.handle);
@@ -131,6 +137,8 @@ Daemon::~Daemon() {
 
 void Daemon::start() {
   assert(!worker_.joinable());
+  for (auto& s : streams_)
+    s->start();
   worker_ = std::thread([this] { work(); });
 }
 
@@ -142,6 +150,8 @@ void Daemon::stop() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  for (auto& s : streams_)
+    s->stop();
 }
 
 void Daemon::work() {
@@ -427,6 +437,51 @@ void Daemon::count_pending(const Pair& p) {
 bool Daemon::webhook_secret_ok(const std::string& sync, std::string_view secret) {
   const Pair* p = find(sync);
   return p != nullptr && !p->webhook_secret.empty() && secrets_equal(secret, p->webhook_secret);
+}
+
+std::string Daemon::metrics_text() {
+  for (const auto& s : streams_) {
+    StreamView v = s->view();
+    metrics_.stream(v.name, v.accepted, v.forwarded, v.queued, v.dropped);
+  }
+  return metrics_.render();
+}
+
+std::vector<StreamView> Daemon::streams() {
+  std::vector<StreamView> out;
+  for (const auto& s : streams_)
+    out.push_back(s->view());
+  return out;
+}
+
+std::optional<http::Reply> Daemon::intake(const http::Request& request,
+                                          std::string_view peer_address) {
+  if (streams_.empty()) return std::nullopt;
+  const std::size_t q = request.target.find('?');
+  amplitude::IntakeRequest in;
+  in.path = std::string_view(request.target).substr(0, q);
+  if (q != std::string::npos) in.query = std::string_view(request.target).substr(q + 1);
+  in.content_type = request.header("Content-Type");
+  in.content_encoding = request.header("Content-Encoding");
+  in.body = request.body;
+  in.peer_address = peer_address;
+  in.now = options_.clock->now();
+  // The stream whose key the request sends answers it. The key is inside the body, so each
+  // stream reads it in turn until one knows the key (a wrong key is found before any event is
+  // looked at); with one stream, that stream answers.
+  amplitude::IntakeReply reply;
+  for (const auto& s : streams_) {
+    reply = s->intake(in);
+    const bool wrong_key =
+        reply.status == 400 && (reply.body.find("Invalid API key") != std::string::npos ||
+                                reply.body == "invalid_api_key");
+    if (!wrong_key) break;
+  }
+  http::Reply r;
+  r.response.status = reply.status;
+  r.response.headers.push_back({"Content-Type", reply.content_type});
+  r.response.body = std::move(reply.body);
+  return r;
 }
 
 Status Daemon::health() {

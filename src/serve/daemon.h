@@ -41,6 +41,7 @@
 #include "serve/inbox.h"
 #include "serve/metrics.h"
 #include "serve/scheduler.h"
+#include "serve/stream.h"
 
 namespace concord::serve {
 
@@ -92,11 +93,14 @@ class Daemon : public DaemonView {
  public:
   // Reads each pair's state (created, toggle, last run, stored deliveries) from `store` and
   // derives its webhook secret from config.state_dir; creates nothing but the pairs' meta entries
-  // and the webhook key. Errors name the pair. kInvalid when `pairs` is empty or a schedule does
-  // not parse. REQUIRES: `config` and `store` outlive the daemon; each pair's handle is of
-  // `store` and its sides are not used by anyone else while the daemon lives.
+  // and the webhook key. Errors name the pair. kInvalid when a schedule does not parse. REQUIRES:
+  // `config` and `store` outlive the daemon; each pair's handle is of `store` and its sides are not
+  // used by anyone else while the daemon lives. `streams` ([[stream]]s) are started and stopped
+  // with the worker; their intake and state are part of the view. kInvalid when there are neither
+  // pairs nor streams.
   static Result<std::unique_ptr<Daemon>> open(const Config& config, Store& store,
-                                              std::vector<DaemonPair> pairs, DaemonOptions options);
+                                              std::vector<DaemonPair> pairs, DaemonOptions options,
+                                              std::vector<std::unique_ptr<Stream>> streams = {});
   ~Daemon() override;  // stop()s
 
   // Runs step() on a worker thread until stop().
@@ -124,7 +128,7 @@ class Daemon : public DaemonView {
   Result<std::vector<ReportEntry>> report_rows(const std::string& sync, std::uint64_t id) override;
   Result<SyncView> set_enabled(const std::string& sync, bool enabled) override;
   Status run_now(const std::string& sync) override;
-  std::string metrics_text() override { return metrics_.render(); }
+  std::string metrics_text() override;
   Status health() override;
   bool webhook_secret_ok(const std::string& sync, std::string_view secret) override;
   Status deliver(const std::string& sync, WebhookEvent event) override;
@@ -132,6 +136,9 @@ class Daemon : public DaemonView {
                                                         std::string_view body,
                                                         std::string_view signature) override;
   void webhook_rejected(Rejection reason) override { metrics_.webhook_rejected(reason); }
+  std::vector<StreamView> streams() override;
+  std::optional<http::Reply> intake(const http::Request& request,
+                                    std::string_view peer_address) override;
 
  private:
   struct Pair {
@@ -198,7 +205,8 @@ class Daemon : public DaemonView {
   const DaemonOptions options_;
   std::unique_ptr<Inbox> inbox_;
   ServeMetrics metrics_;
-  std::map<std::string, Pair> pairs_;  // fixed after open()
+  std::map<std::string, Pair> pairs_;             // fixed after open()
+  std::vector<std::unique_ptr<Stream>> streams_;  // fixed after open(); in name order
 
   std::mutex mu_;  // guards what follows, and the webhook_pending flags
   std::condition_variable cv_;

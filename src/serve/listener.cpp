@@ -101,15 +101,19 @@ Result<std::unique_ptr<Listener>> Listener::start(const Config& config, const st
   so.bind = where->first;
   so.port = where->second;
   // Bounds on slow and greedy clients (http.h): every request must arrive whole within 10 s, no
-  // body beyond 64 KiB (deliveries are a few KiB), and one address holding many connections
-  // gives up its idle ones to its next request rather than keeping anyone out.
-  so.max_body_bytes = 64u << 10;
+  // body beyond 20 MiB (Amplitude's /batch; Api::admit holds deliveries to 64 KiB and refuses
+  // unauthenticated bodies unread), and one address holding many connections gives up its idle
+  // ones to its next request rather than keeping anyone out.
+  so.max_body_bytes = 20u << 20;
   so.idle_timeout = std::chrono::seconds(10);
   so.max_connections = 512;
   so.max_connections_per_peer = 64;
   Api* api = l->api_.get();
   Result<std::unique_ptr<http::Server>> server = http::Server::start(
-      so, [api](const http::Request& r, const http::Peer&) { return api->handle(r); },
+      so,
+      [api](const http::Request& r, const http::Peer& peer) {
+        return api->handle(r, peer.address);
+      },
       [api](const http::Request& head, const http::Peer&) { return api->admit(head); });
   if (!server) return server.status().with_context("listening on " + where->first);
   l->server_ = std::move(*server);

@@ -120,6 +120,9 @@ constexpr const char* kLastSuccess = "concord_last_success_timestamp_seconds";
 constexpr const char* kWebhookEvents = "concord_webhook_events_total";
 constexpr const char* kWebhookRejected = "concord_webhook_rejected_total";
 constexpr const char* kWebhookPending = "concord_webhook_pending";
+constexpr const char* kStreamEvents = "concord_stream_events_total";
+constexpr const char* kStreamDropped = "concord_stream_dropped_total";
+constexpr const char* kStreamQueued = "concord_stream_queued";
 
 // The side an error came from, when it came from one.
 std::optional<Side> side_of(Origin origin) {
@@ -157,6 +160,22 @@ ServeMetrics::ServeMetrics() {
       kWebhookRejected, "counter",
       "Webhook deliveries refused (wrong secret or signature, malformed, another audience).");
   m_.declare(kWebhookPending, "gauge", "Webhook deliveries stored but not reconciled yet.");
+  m_.declare(kStreamEvents, "counter",
+             "Events of each stream: accepted by its intake, forwarded to Mailchimp.");
+  m_.declare(kStreamDropped, "counter",
+             "Events of each stream accepted but not forwarded, by reason.");
+  m_.declare(kStreamQueued, "gauge", "Events of each stream queued, waiting to be forwarded.");
+}
+
+void ServeMetrics::stream(const std::string& name, std::uint64_t accepted, std::uint64_t forwarded,
+                          std::uint64_t queued,
+                          const std::vector<std::pair<std::string, std::uint64_t>>& dropped) {
+  m_.set(kStreamEvents, {{"stream", name}, {"outcome", "accepted"}}, static_cast<double>(accepted));
+  m_.set(kStreamEvents, {{"stream", name}, {"outcome", "forwarded"}},
+         static_cast<double>(forwarded));
+  m_.set(kStreamQueued, {{"stream", name}}, static_cast<double>(queued));
+  for (const auto& [reason, n] : dropped)
+    m_.set(kStreamDropped, {{"stream", name}, {"reason", reason}}, static_cast<double>(n));
 }
 
 void ServeMetrics::run_ended(const std::string& sync, std::string_view kind,

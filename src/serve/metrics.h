@@ -76,6 +76,12 @@ class ServeMetrics {
   void webhook_rejected(Rejection reason);
   void webhook_pending(const std::string& sync, std::size_t pending);
 
+  // A [[stream]]'s counts as they stand (kept in its store; set, not added, at each render):
+  // events accepted and forwarded, queued now, dropped by reason.
+  void stream(const std::string& name, std::uint64_t accepted, std::uint64_t forwarded,
+              std::uint64_t queued,
+              const std::vector<std::pair<std::string, std::uint64_t>>& dropped);
+
   std::string render() const { return m_.render(); }
   // The registry, for tests that read single samples.
   const Metrics& registry() const { return m_; }

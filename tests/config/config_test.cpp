@@ -447,6 +447,77 @@ removal = "none"
   }
 }
 
+TEST_CASE("an Amplitude [[stream]]: defaults, filters, and mistakes named by key") {
+  const std::string text = R"(
+[mailchimp.main]
+[[stream]]
+name = "product"
+kind = "amplitude"
+api_key_env = "AMPLITUDE_INTAKE_KEY"
+audience = "Newsletter"
+events = ["Order Completed", "Signed Up", "Order Completed"]
+event_properties = ["plan"]
+status_if_new = "pending"
+
+[[stream]]
+name = "users-only"
+kind = "amplitude"
+api_key_env = "K2"
+audience = "abc123"
+send_events = false
+user_properties = ["FNAME"]
+email_property = "Email"
+)";
+  auto c = parse_config(text, "/etc/concord/concord.toml");
+  INFO(c.status().to_string());
+  REQUIRE(c.is_ok());
+  REQUIRE(c->streams.size() == 2);
+  const StreamConfig& s = c->streams[0];
+  CHECK(s.kind == StreamKind::kAmplitude);
+  CHECK(s.mailchimp == "main");  // the only account
+  CHECK(s.send_events);
+  CHECK(s.send_users);
+  CHECK(s.events == std::vector<std::string>{"Order Completed", "Signed Up"});
+  CHECK(s.event_properties == std::vector<std::string>{"plan"});
+  CHECK(s.user_properties.empty());
+  CHECK(s.status_if_new_pending);
+  CHECK(s.email_property == "email");
+  CHECK_FALSE(c->streams[1].send_events);
+  CHECK_FALSE(c->streams[1].status_if_new_pending);
+  CHECK(c->streams[1].email_property == "Email");
+
+  const std::string head = "[mailchimp.m]\n";
+  const std::string ok =
+      "[[stream]]\nname=\"s\"\nkind=\"amplitude\"\napi_key_env=\"K\"\n"
+      "audience=\"A\"\n";
+  const std::pair<std::string, const char*> rows[] = {
+      {"[[stream]]\nname=\"s\"\napi_key_env=\"K\"\naudience=\"A\"\n", "kind is required"},
+      {"[[stream]]\nname=\"s\"\nkind=\"mixpanel\"\n", "kind must be one of amplitude"},
+      {"[[stream]]\nname=\"s\"\nkind=\"amplitude\"\naudience=\"A\"\n", "api_key_env is required"},
+      {"[[stream]]\nname=\"s\"\nkind=\"amplitude\"\napi_key_env=\"K\"\n", "audience is required"},
+      {ok + "api_key=\"secret\"\n", "unknown key 'api_key' in [[stream]]"},
+      {ok + "events=\"Signed Up\"\n", "events must be a list of strings"},
+      {ok + "events=[\"\"]\n", "events must be a list of non-empty strings"},
+      {ok + "send_events=false\nsend_users=false\n", "nothing would be sent"},
+      {ok + "status_if_new=\"unsubscribed\"\n", "status_if_new must be one of"},
+      {ok + "mailchimp=\"other\"\n", "no [mailchimp.other] section"},
+      {ok + ok, "two streams are named \"s\""},
+      {"[[stream]]\nname=\"a b\"\n", "needs a name"},
+      {"[civicrm.c]\nurl=\"https://x\"\n[[sync]]\nname=\"stream.x\"\naudience=\"A\"\n"
+       "group=\"G\"\n",
+       "kept for streams"},
+  };
+  for (const auto& [body, expect] : rows) {
+    auto bad = parse_config(head + body, "c.toml");
+    INFO(body);
+    REQUIRE_FALSE(bad.is_ok());
+    CHECK(bad.status().message().find(expect) != std::string::npos);
+  }
+  auto not_array = parse_config("stream = 1\n[mailchimp.m]\n", "c.toml");
+  REQUIRE_FALSE(not_array.is_ok());
+  CHECK(not_array.status().message().find("streams are written [[stream]]") != std::string::npos);
+}
+
 TEST_CASE("an interest target splits into its category and interest, without spaces") {
   using P = std::pair<std::string, std::string>;
   CHECK(split_interest("Volunteering: Yes") == P{"Volunteering", "Yes"});
