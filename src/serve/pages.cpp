@@ -428,8 +428,53 @@ constexpr std::string_view kStatusScript = R"JS(
     document.getElementById('empty').hidden = order.length !== 0;
   }
 
+  // The streams' table is rebuilt at each poll: it has no controls that could lose the focus.
+  function renderStreams(list) {
+    var panel = document.getElementById('streams-panel');
+    var tbody = document.getElementById('stream-rows');
+    var valid = list.filter(function (s) { return s && typeof s === 'object' && typeof s.name === 'string'; });
+    panel.hidden = valid.length === 0;
+    while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+    valid.forEach(function (s) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-stream', s.name);
+      var name = make('th', 'sync-name', s.name);
+      name.setAttribute('scope', 'row');
+      tr.appendChild(name);
+      tr.appendChild(make('td', '', String(s.kind || '') + ' \u201c' + String(s.audience || '') + '\u201d'));
+      ['accepted', 'forwarded', 'queued'].forEach(function (k) {
+        var td = make('td', 's-' + k, String(count(s[k])));
+        td.setAttribute('data-label', k);
+        tr.appendChild(td);
+      });
+      var reasons = [];
+      var by = s.dropped_by_reason && typeof s.dropped_by_reason === 'object' ? s.dropped_by_reason : {};
+      Object.keys(by).forEach(function (k) { if (count(by[k]) > 0) reasons.push(k.replace(/_/g, ' ') + ' ' + count(by[k])); });
+      var dropped = make('td', 's-dropped', String(count(s.dropped)));
+      if (reasons.length) dropped.title = reasons.join(', ');
+      if (reasons.length) dropped.appendChild(make('div', 'muted', reasons.join(', ')));
+      tr.appendChild(dropped);
+      var err = typeof s.last_error === 'string' ? s.last_error : '';
+      var errCell = make('td', 's-error', err || '\u2014');
+      if (err && typeof s.last_error_at === 'string') errCell.title = s.last_error_at;
+      if (Array.isArray(s.unknown_properties) && s.unknown_properties.length) {
+        errCell.appendChild(make('div', 'muted', 'not sent (no merge field): ' +
+            s.unknown_properties.filter(function (p) { return typeof p === 'string'; }).join(', ')));
+      }
+      tr.appendChild(errCell);
+      tbody.appendChild(tr);
+    });
+  }
+
+  function pollStreams() {
+    api('GET', '/api/streams').then(function (data) {
+      renderStreams(data && Array.isArray(data.streams) ? data.streams : []);
+    }, function () { /* the syncs' poll reports what is wrong */ });
+  }
+
   function poll() {
     clearTimeout(timer);
+    pollStreams();
     var mine = ++seq;
     api('GET', '/api/syncs').then(function (data) {
       if (mine !== seq) return;
@@ -614,6 +659,13 @@ std::string status_page_html() {
 </table>
 <p id="loading" class="empty">Loading&hellip;</p>
 <p id="empty" class="empty" hidden>No sync pairs are configured.</p>
+</div>
+<div id="streams-panel" class="panel" hidden>
+<table id="streams" class="grid">
+<caption>Streams: events and users forwarded as they come</caption>
+<thead><tr><th scope="col">Name</th><th scope="col">Into</th><th scope="col">Accepted</th><th scope="col">Forwarded</th><th scope="col">Queued</th><th scope="col">Dropped</th><th scope="col">Last error</th></tr></thead>
+<tbody id="stream-rows"></tbody>
+</table>
 </div>
 </main>
 <script>)HTML";

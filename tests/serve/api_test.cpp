@@ -114,7 +114,20 @@ class FakeView : public DaemonView {
     return std::vector<std::string>{"47", "48"};
   }
 
+  std::vector<StreamView> streams() override { return stream_views; }
+  // With streams configured, an intake request is answered 200 echoing its body and peer.
+  std::optional<http::Reply> intake(const http::Request& req, std::string_view peer) override {
+    if (stream_views.empty()) return std::nullopt;
+    intakes.push_back(req.target + " " + req.body + " from " + std::string(peer));
+    http::Reply r;
+    r.response.status = 200;
+    r.response.body = "{\"code\":200}";
+    return r;
+  }
+
   std::vector<SyncView> views;
+  std::vector<StreamView> stream_views;
+  std::vector<std::string> intakes;
   std::map<std::string, std::vector<RunRecord>> runs_of;  // newest first
   bool runs_fail = false;
   Status deliver_status;
@@ -242,6 +255,55 @@ TEST_CASE("api: the refusals on a request's header come before its body is read"
   CHECK_FALSE(api.admit(request("POST", kHook, "", {{"Content-Length", "300"}})).has_value());
   CHECK_FALSE(api.admit(authed("POST", "/api/syncs/volunteers/run")).has_value());
   CHECK_FALSE(api.admit(request("GET", "/healthz")).has_value());
+}
+
+TEST_CASE("api: a stream's intake needs its key, not the token; /api/streams shows each stream") {
+  FakeView view;
+  Api api(view, with_token());
+  // No stream: the intake routes are not there.
+  CHECK(api.handle(request("POST", "/2/httpapi", "{}")).response.status == 404);
+  StreamView s;
+  s.name = "product";
+  s.kind = "amplitude → audience";
+  s.audience = "Newsletter";
+  s.accepted = 12;
+  s.forwarded = 9;
+  s.queued = 1;
+  s.dropped = {{"duplicate", 0}, {"not_member", 2}};
+  s.last_error = "sending member events: Mailchimp answered 503";
+  s.last_error_at = 1790000000 * kMicrosPerSecond;
+  s.unknown_properties = {"favourite_colour"};
+  view.stream_views = {s};
+  for (const char* path : {"/2/httpapi", "/batch", "/identify"}) {
+    http::Reply r = api.handle(request("POST", path, "{\"api_key\":\"k\"}"), "192.0.2.7");
+    INFO(path);
+    CHECK(r.response.status == 200);
+  }
+  REQUIRE(view.intakes.size() == 3);
+  CHECK(view.intakes[0] == "/2/httpapi {\"api_key\":\"k\"} from 192.0.2.7");
+  // Admitted unread up to /batch's 20 MB, refused beyond it before the body is read.
+  CHECK_FALSE(api.admit(request("POST", "/batch", "", {{"Content-Length", "15000000"}})));
+  std::optional<http::Reply> huge =
+      api.admit(request("POST", "/batch", "", {{"Content-Length", "30000000"}}));
+  REQUIRE(huge.has_value());
+  CHECK(huge->response.status == 413);
+  CHECK(body_of(*huge)["code"] == 413);
+  // A webhook body sent in chunks (no Content-Length) over 64 KiB is refused too.
+  CHECK(api.handle(request("POST", kHook, std::string(70000, 'x'))).response.status == 413);
+
+  http::Reply list = api.handle(authed("GET", "/api/streams"));
+  REQUIRE(list.response.status == 200);
+  json j = body_of(list)["streams"][0];
+  CHECK(j["name"] == "product");
+  CHECK(j["accepted"] == 12);
+  CHECK(j["forwarded"] == 9);
+  CHECK(j["queued"] == 1);
+  CHECK(j["dropped"] == 2);
+  CHECK(j["dropped_by_reason"]["not_member"] == 2);
+  CHECK(j["last_error"] == "sending member events: Mailchimp answered 503");
+  CHECK(j["last_error_at"] == "2026-09-21T14:13:20+00:00");
+  CHECK(j["unknown_properties"] == json::array({"favourite_colour"}));
+  CHECK(api.handle(request("GET", "/api/streams")).response.status == 401);
 }
 
 TEST_CASE("api: a foreign Host is answered 421 (DNS rebinding)") {
