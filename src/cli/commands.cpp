@@ -1,4 +1,6 @@
 // `concord init | check | plan | sync | report | status | backup`.
+#include <strings.h>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -11,6 +13,7 @@
 #include "concord/report.h"
 #include "concord/snapshot.h"
 #include "serve/listener.h"
+#include "sides/amplitude/member_event.h"
 #include "store/private_file.h"
 
 namespace concord::cli {
@@ -277,6 +280,52 @@ void check_source(Context& ctx, const SyncConfig& s,
   }
 }
 
+// A [[stream]]: its key is set, its audience found, its filters make Mailchimp event names, and
+// the user properties it names have merge fields (the others would never be sent).
+template <typename Problem>
+void check_stream(Context& ctx, const StreamConfig& s, Problem&& problem) {
+  std::printf("Stream %s (amplitude)\n", s.name.c_str());
+  if (Result<std::string> key = read_secret(s.api_key_env, "the key senders must send"); !key) {
+    problem(key.status().message());
+  } else {
+    std::printf("  senders' key from $%s\n", s.api_key_env.c_str());
+  }
+  for (const std::string& e : s.events) {
+    if (!amplitude::member_event_name(e)) {
+      problem("events: \"" + e + "\" makes no Mailchimp event name (2 to 30 of a-z, 0-9, _ and -)");
+    }
+  }
+  Result<MailchimpClient*> mc = ctx.mailchimp(s.mailchimp);
+  if (!mc) {
+    problem(mc.status().message());
+    return;
+  }
+  Result<Audience> a = (*mc)->resolve_audience(s.audience);
+  if (!a) {
+    problem("audience \"" + s.audience + "\": " + a.status().message());
+    return;
+  }
+  std::printf("  audience %s \"%s\" (%lld members)\n", a->id.c_str(), a->name.c_str(),
+              static_cast<long long>(a->member_count));
+  if (!s.send_users || s.user_properties.empty()) return;
+  Result<std::vector<MergeField>> mf = (*mc)->merge_fields(a->id);
+  if (!mf) {
+    problem("merge fields of " + a->id + ": " + mf.status().message());
+    return;
+  }
+  for (const std::string& p : s.user_properties) {
+    const bool found = std::any_of(mf->begin(), mf->end(), [&](const MergeField& m) {
+      return strcasecmp(m.tag.c_str(), p.c_str()) == 0;
+    });
+    if (!found) {
+      problem("user_properties: \"" + p +
+              "\" names no merge field of the audience (a property is sent only to the merge "
+              "field whose tag is its name)");
+    }
+  }
+  std::printf("  user properties checked against the merge fields\n");
+}
+
 }  // namespace
 
 int check(const Global& g) {
@@ -379,6 +428,8 @@ int check(const Global& g) {
       problem(crm.status().message());
     }
   }
+  for (const StreamConfig& s : cfg.streams)
+    check_stream(**ctx, s, problem);
   if (problems > 0) {
     std::printf("\n%d problem%s found.\n", problems, problems == 1 ? "" : "s");
     return kExitError;

@@ -280,3 +280,30 @@ TEST_CASE("a stream killed mid-forwarding, with lost answers, loses and repeats 
   sb.faults("mailchimp", json::object());
   check_arrived_once(sb, expect);
 }
+
+TEST_CASE("concord check reads a stream's key, audience, event names and user properties") {
+  Sandbox& sb = sandbox();
+  sb.reset(fixture_seed());
+  Workdir w(sb);
+  stream_config(sb, w, "events = [\"Order Completed\"]\nuser_properties = [\"fname\"]\n");
+  w.set_env("AMPLITUDE_INTAKE_KEY", kIntakeKey);
+  Command ok = w.concord({"check"});
+  INFO(ok.text());
+  CHECK(ok.code == 0);
+  CHECK(ok.out.find("Stream product (amplitude)") != std::string::npos);
+  CHECK(ok.out.find("user properties checked") != std::string::npos);
+  CHECK(ok.text().find(kIntakeKey) == std::string::npos);
+
+  stream_config(sb, w, "events = [\"!\"]\nuser_properties = [\"favourite_colour\"]\n");
+  Command bad = w.concord({"check"});
+  INFO(bad.text());
+  CHECK(bad.code != 0);
+  CHECK(bad.out.find("\"!\" makes no Mailchimp event name") != std::string::npos);
+  CHECK(bad.out.find("\"favourite_colour\" names no merge field") != std::string::npos);
+
+  // Without its key the daemon does not start, and says which variable is missing.
+  w.set_env("AMPLITUDE_INTAKE_KEY", "");
+  Command serve = w.concord({"serve"});
+  CHECK(serve.code == 2);
+  CHECK(serve.err.find("AMPLITUDE_INTAKE_KEY is not set") != std::string::npos);
+}
