@@ -160,6 +160,9 @@ struct StreamConfig {
   std::vector<std::string> user_properties;   // user properties made merge fields; empty: all
   bool status_if_new_pending = false;         // status_if_new = "pending": double opt-in
   std::string email_property = "email";       // the user property holding the address
+  // Events per second each user_id and each device_id may send, on average over 30 s; a request
+  // beyond it is answered 429 (Amplitude's throttle: 30 for HTTP V2, 1 000 for its Batch API).
+  double max_events_per_second = 1000;
 };
 
 // The daemon's listener (`[serve]`).

@@ -477,11 +477,11 @@ Status read_sync(const Reader& r, const toml::table& t, const toml::node* at, Sy
 }
 
 Status read_stream(const Reader& r, const toml::table& t, const toml::node* at, StreamConfig* s) {
-  CONCORD_TRY(
-      r.only(t,
-             {"name", "kind", "api_key_env", "mailchimp", "audience", "send_events", "send_users",
-              "events", "event_properties", "user_properties", "status_if_new", "email_property"},
-             "[[stream]]"));
+  CONCORD_TRY(r.only(t,
+                     {"name", "kind", "api_key_env", "mailchimp", "audience", "send_events",
+                      "send_users", "events", "event_properties", "user_properties",
+                      "status_if_new", "email_property", "max_events_per_second"},
+                     "[[stream]]"));
   CONCORD_TRY(r.str(t, "name", &s->name));
   if (!valid_name(s->name)) {
     return r.error(at, "every [[stream]] needs a name of 1-64 letters, digits, '_', '-' or '.'");
@@ -513,6 +513,13 @@ Status read_stream(const Reader& r, const toml::table& t, const toml::node* at, 
   if (const toml::node* n = t.get("email_property")) {
     CONCORD_TRY(r.str(t, "email_property", &s->email_property));
     if (s->email_property.empty()) return r.error(n, where + "email_property names nothing");
+  }
+  if (const toml::node* n = t.get("max_events_per_second")) {
+    std::optional<double> v = n->value<double>();
+    if (!v || !(*v >= 1 && *v <= 1000000)) {  // nan and inf are refused too
+      return r.error(n, where + "max_events_per_second must be a number from 1 to 1000000");
+    }
+    s->max_events_per_second = *v;
   }
   return Status::ok();
 }

@@ -82,6 +82,8 @@ Result<std::unique_ptr<Stream>> Stream::open(const StreamConfig& config, Store& 
   s->intake_options_.api_key = s->options_.api_key;
   s->event_options_.event_properties = config.event_properties;
   s->verify_ = s->queue_->in_flight_at_open();
+  // Amplitude averages each id's rate over 30 s.
+  s->throttle_ = std::make_unique<IntakeThrottle>(config.max_events_per_second, 30);
   return s;
 }
 
@@ -97,6 +99,9 @@ bool Stream::key_matches(std::string_view api_key) const {
 amplitude::IntakeReply Stream::intake(const amplitude::IntakeRequest& request) {
   amplitude::IntakeReply reply = amplitude::handle_intake(request, intake_options_);
   if (reply.status != 200 || reply.events.empty()) return reply;
+  if (std::optional<amplitude::Throttled> t = throttle_->take(reply.events, request.now)) {
+    return amplitude::throttled_reply(*t);
+  }
   std::vector<Intake> taken;
   taken.reserve(reply.events.size());
   for (amplitude::IntakeEvent& e : reply.events)

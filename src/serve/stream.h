@@ -1,7 +1,8 @@
 // One [[stream]] of `concord serve`: the Amplitude-shaped intake that takes events and users, and
 // the forwarder that carries them into the audience.
 //
-// Intake (intake()): the request is read and validated by sides/amplitude/intake.h; each accepted
+// Intake (intake()): the request is read and validated by sides/amplitude/intake.h, and held to
+// the per-user and per-device rate (serve/intake_throttle.h: 429 beyond it); each accepted
 // event is classified (queued, or dropped: anonymous, filtered, …) and the request's events are
 // written to the stream's queue in one synced write before the reply says 200 (503 when they
 // cannot be written: nothing was taken, the sender retries).
@@ -43,6 +44,7 @@
 #include "concord/mailchimp_client.h"
 #include "concord/time.h"
 #include "serve/api.h"
+#include "serve/intake_throttle.h"
 #include "serve/stream_queue.h"
 #include "sides/amplitude/intake.h"
 #include "sides/amplitude/member_event.h"
@@ -127,6 +129,7 @@ class Stream {
   amplitude::IntakeOptions intake_options_;
   amplitude::MemberEventOptions event_options_;
   std::unique_ptr<StreamQueue> queue_;
+  std::unique_ptr<IntakeThrottle> throttle_;
 
   std::mutex list_mu_;
   std::string list_id_;                      // GUARDED_BY(list_mu_)

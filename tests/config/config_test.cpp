@@ -467,6 +467,7 @@ audience = "abc123"
 send_events = false
 user_properties = ["FNAME"]
 email_property = "Email"
+max_events_per_second = 30
 )";
   auto c = parse_config(text, "/etc/concord/concord.toml");
   INFO(c.status().to_string());
@@ -482,6 +483,8 @@ email_property = "Email"
   CHECK(s.user_properties.empty());
   CHECK(s.status_if_new_pending);
   CHECK(s.email_property == "email");
+  CHECK(s.max_events_per_second == 1000);
+  CHECK(c->streams[1].max_events_per_second == 30);
   CHECK_FALSE(c->streams[1].send_events);
   CHECK_FALSE(c->streams[1].status_if_new_pending);
   CHECK(c->streams[1].email_property == "Email");
@@ -501,6 +504,8 @@ email_property = "Email"
       {ok + "send_events=false\nsend_users=false\n", "nothing would be sent"},
       {ok + "status_if_new=\"unsubscribed\"\n", "status_if_new must be one of"},
       {ok + "mailchimp=\"other\"\n", "no [mailchimp.other] section"},
+      {ok + "max_events_per_second=0\n", "max_events_per_second must be a number from 1"},
+      {ok + "max_events_per_second=nan\n", "max_events_per_second must be a number from 1"},
       {ok + ok, "two streams are named \"s\""},
       {"[[stream]]\nname=\"a b\"\n", "needs a name"},
       {"[civicrm.c]\nurl=\"https://x\"\n[[sync]]\nname=\"stream.x\"\naudience=\"A\"\n"

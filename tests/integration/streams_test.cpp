@@ -307,3 +307,29 @@ TEST_CASE("concord check reads a stream's key, audience, event names and user pr
   CHECK(serve.code == 2);
   CHECK(serve.err.find("AMPLITUDE_INTAKE_KEY is not set") != std::string::npos);
 }
+
+TEST_CASE("a sender over its rate gets Amplitude's 429 and nothing of that request is taken") {
+  Sandbox& sb = sandbox();
+  sb.reset(seed_with_members(5));
+  Workdir w(sb);
+  stream_config(sb, w, "max_events_per_second = 1\n");  // a burst of 30 events per id
+  Daemon d(w, {}, {{"AMPLITUDE_INTAKE_KEY", kIntakeKey}});
+  Expect expect;
+  REQUIRE(upload(d, make_events(1, 20, 5, &expect)).status == 200);
+  json burst = json::array();
+  for (int i = 0; i < 30; ++i) {  // with the 4 member 0 sent above: over 30
+    burst.push_back({{"event_type", "Clicked"},
+                     {"user_id", member_email(0)},
+                     {"insert_id", "burst-" + std::to_string(i)}});
+  }
+  http::Response r = upload(d, burst);
+  INFO(r.body);
+  CHECK(r.status == 429);
+  json body = json::parse(r.body);
+  CHECK(body["code"] == 429);
+  CHECK(body["eps_threshold"] == 1);
+  CHECK(body["throttled_users"].contains(member_email(0)));
+  CHECK(body["throttled_events"].size() == 30);
+  json v = wait_settled(d, 20);
+  CHECK(v["accepted"] == 20);  // the refused request took nothing
+}
