@@ -13,6 +13,7 @@
 #include "concord/report.h"
 #include "concord/snapshot.h"
 #include "serve/listener.h"
+#include "serve/stream_queue.h"
 #include "sides/amplitude/member_event.h"
 #include "store/private_file.h"
 
@@ -571,7 +572,30 @@ int status(const Global& g, bool as_json) {
     }
     all.push_back(std::move(js));
   }
-  if (as_json) std::cout << all.dump(2) << "\n";
+  if (as_json) {
+    std::cout << all.dump(2) << "\n";
+    return kExitOk;
+  }
+  // Streams as the daemon left them (the JSON shape stays the pairs' list; `GET /api/streams`
+  // has the streams').
+  for (const StreamConfig& s : (*ctx)->config().streams) {
+    Result<std::unique_ptr<serve::StreamQueue>> q =
+        serve::StreamQueue::open((*ctx)->store(), s.name);
+    if (!q && q.status().code() == Status::Code::kNotFound) {
+      std::printf("stream %s: nothing accepted yet\n", s.name.c_str());
+      continue;
+    }
+    if (!q) return fail(kExitError, q.status().message());
+    const serve::StreamCounts c = (*q)->counts();
+    std::printf("stream %s: accepted %llu, forwarded %llu, queued %llu, dropped %llu\n",
+                s.name.c_str(), static_cast<unsigned long long>(c.accepted),
+                static_cast<unsigned long long>(c.forwarded),
+                static_cast<unsigned long long>(c.queued),
+                static_cast<unsigned long long>(c.dropped_total()));
+    if (const auto [error, at] = (*q)->last_error(); !error.empty()) {
+      std::printf("  last error %s: %s\n", time_text(at).c_str(), error.c_str());
+    }
+  }
   return kExitOk;
 }
 

@@ -237,6 +237,10 @@ TEST_CASE("an Amplitude stream forwards 10 000 events: members' once, the rest r
   REQUIRE(ex["streams"].size() == 1);
   CHECK(ex["streams"][0]["forwarded"].size() == expect.member_events[member_email(1)].size());
   CHECK(w.concord({"explain", "neo@nebuchadnezzar.net"}).out.find("identify") != std::string::npos);
+  Command status = w.concord({"status"});
+  INFO(status.text());
+  CHECK(status.out.find("stream product: accepted 10101, forwarded " +
+                        std::to_string(member_events + 1) + ", queued 0") != std::string::npos);
   // The key never shows.
   CHECK(d.log().find(kIntakeKey) == std::string::npos);
   CHECK(explain.text().find(kIntakeKey) == std::string::npos);
