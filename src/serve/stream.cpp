@@ -267,29 +267,30 @@ void Stream::work_loop(std::size_t shard) {
 Stream::Attempt Stream::forward(Work& w, const std::vector<Settled>& pending, Settled* out) {
   out->seq = w.event.seq;
   out->email = w.event.email;
-  if (w.event.event.kind == amplitude::EventKind::kIdentify) {
-    return forward_identify(w.event, out);
-  }
-  return forward_event(w, pending, out);
-}
-
-Stream::Attempt Stream::forward_event(Work& w, const std::vector<Settled>& pending, Settled* out) {
-  Result<amplitude::MemberEvent> e = amplitude::member_event(w.event.event, event_options_);
-  if (!e) {
-    out->dropped = DropReason::kInvalidName;
-    return Attempt::kSettled;
-  }
   Result<std::string> list = list_id();
   if (!list) {
     failed("finding the audience \"" + config_.audience + "\": " + list.status().message());
     return Attempt::kRetry;
+  }
+  if (w.event.event.kind == amplitude::EventKind::kIdentify) {
+    return forward_identify(*list, w.event, out);
+  }
+  return forward_event(*list, w, pending, out);
+}
+
+Stream::Attempt Stream::forward_event(const std::string& list, Work& w,
+                                      const std::vector<Settled>& pending, Settled* out) {
+  Result<amplitude::MemberEvent> e = amplitude::member_event(w.event.event, event_options_);
+  if (!e) {
+    out->dropped = DropReason::kInvalidName;
+    return Attempt::kSettled;
   }
   ForwardedRecord& r = out->record;
   r.name = e->name;
   r.occurred_at = to_second(w.event.event.time_ms * 1000);
   r.properties = sorted(e->properties);
   if (w.verify) {
-    Result<bool> sent = already_sent(w.event, *e, pending);
+    Result<bool> sent = already_sent(list, w.event, *e, pending);
     if (!sent && sent.status().code() != Status::Code::kNotFound) {
       failed("looking for an event that may have been sent: " + sent.status().message());
       return Attempt::kRetry;
@@ -300,7 +301,7 @@ Stream::Attempt Stream::forward_event(Work& w, const std::vector<Settled>& pendi
     }
     w.verify = false;
   }
-  Status s = mailchimp_.post_member_event(*list, w.event.email, amplitude::member_event_body(*e));
+  Status s = mailchimp_.post_member_event(list, w.event.email, amplitude::member_event_body(*e));
   if (s) {
     r.forwarded_at = options_.clock->now();
     return Attempt::kSettled;
@@ -321,13 +322,12 @@ Stream::Attempt Stream::forward_event(Work& w, const std::vector<Settled>& pendi
   }
 }
 
-Result<bool> Stream::already_sent(const QueuedEvent& q, const amplitude::MemberEvent& e,
+Result<bool> Stream::already_sent(const std::string& list, const QueuedEvent& q,
+                                  const amplitude::MemberEvent& e,
                                   const std::vector<Settled>& pending) {
-  Result<std::string> list = list_id();
-  if (!list) return list.status();
   const Micros at = to_second(q.event.time_ms * 1000);
   const std::vector<std::pair<std::string, std::string>> props = sorted(e.properties);
-  Result<std::vector<MemberEventRecord>> listed = mailchimp_.member_events(*list, q.email, at);
+  Result<std::vector<MemberEventRecord>> listed = mailchimp_.member_events(list, q.email, at);
   if (!listed) return listed.status();
   std::size_t there = 0;
   for (const MemberEventRecord& m : *listed) {
@@ -347,19 +347,15 @@ Result<bool> Stream::already_sent(const QueuedEvent& q, const amplitude::MemberE
   return there > ours;
 }
 
-Stream::Attempt Stream::forward_identify(const QueuedEvent& q, Settled* out) {
+Stream::Attempt Stream::forward_identify(const std::string& list, const QueuedEvent& q,
+                                         Settled* out) {
   Result<std::map<std::string, amplitude::IdentifyField>> wanted =
       amplitude::identify_fields(q.event, config_.user_properties);
   if (!wanted) {
     out->dropped = DropReason::kRejected;
     return Attempt::kSettled;
   }
-  Result<std::string> list = list_id();
-  if (!list) {
-    failed("finding the audience \"" + config_.audience + "\": " + list.status().message());
-    return Attempt::kRetry;
-  }
-  Result<std::map<std::string, std::string>> tags = merge_tags(*list);
+  Result<std::map<std::string, std::string>> tags = merge_tags(list);
   if (!tags) {
     failed("reading the audience's merge fields: " + tags.status().message());
     return Attempt::kRetry;
@@ -381,7 +377,7 @@ Stream::Attempt Stream::forward_identify(const QueuedEvent& q, Settled* out) {
   if (!only_if_unset.empty()) {
     // $setOnce: only where the member has no value yet.
     Result<std::vector<std::pair<std::string, std::string>>> now =
-        mailchimp_.member_merge_fields(*list, q.email);
+        mailchimp_.member_merge_fields(list, q.email);
     if (!now && now.status().code() != Status::Code::kNotFound) {
       failed("reading a member's merge fields: " + now.status().message());
       return Attempt::kRetry;
@@ -399,7 +395,7 @@ Stream::Attempt Stream::forward_identify(const QueuedEvent& q, Settled* out) {
     }
   }
   Result<MemberUpsert> up = mailchimp_.upsert_member(
-      *list, q.email,
+      list, q.email,
       config_.status_if_new_pending ? MailchimpStatus::kPending : MailchimpStatus::kSubscribed,
       fields);
   if (!up) {

@@ -108,11 +108,13 @@ class Stream {
   // One attempt at forwarding `w`; on kSettled, *out says how it ended. `pending` holds this
   // worker's events settled but not yet written (the check after a lost answer counts them).
   Attempt forward(Work& w, const std::vector<Settled>& pending, Settled* out);
-  Attempt forward_event(Work& w, const std::vector<Settled>& pending, Settled* out);
-  Attempt forward_identify(const QueuedEvent& q, Settled* out);
+  // The two kinds, into the audience `list`.
+  Attempt forward_event(const std::string& list, Work& w, const std::vector<Settled>& pending,
+                        Settled* out);
+  Attempt forward_identify(const std::string& list, const QueuedEvent& q, Settled* out);
   // Whether Mailchimp lists the event already (see the header comment). kNotFound: not a member.
-  Result<bool> already_sent(const QueuedEvent& q, const amplitude::MemberEvent& e,
-                            const std::vector<Settled>& pending);
+  Result<bool> already_sent(const std::string& list, const QueuedEvent& q,
+                            const amplitude::MemberEvent& e, const std::vector<Settled>& pending);
   // The audience's id, and its merge tags (upper-cased → tag), read again every 10 minutes.
   Result<std::string> list_id();
   Result<std::map<std::string, std::string>> merge_tags(const std::string& list);
