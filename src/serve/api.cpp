@@ -190,10 +190,7 @@ http::Reply Api::handle(const http::Request& req, std::string_view peer_address)
     for (auto& [k, v] : http::parse_query(std::string_view(target).substr(q + 1)))
       query.emplace(std::move(k), std::move(v));
   }
-  if (is_intake_path(path)) {
-    if (std::optional<http::Reply> r = view_.intake(req, peer_address)) return std::move(*r);
-    return text_reply(404, "not found: no [[stream]] is configured\n");
-  }
+  if (is_intake_path(path)) return intake(req, peer_address);
   if ((path.rfind(kWebhookPath, 0) == 0 || path.rfind(kMauticWebhookPath, 0) == 0) &&
       req.body.size() > kMaxDeliveryBytes) {
     // A body sent in chunks has no Content-Length for admit() to refuse.
@@ -218,6 +215,26 @@ http::Reply Api::handle(const http::Request& req, std::string_view peer_address)
   if (!parts.empty() && parts[0] == "api") return api(req, parts, query);
   if (!parts.empty() && parts[0] == "syncs" && req.method == "GET") return pages(parts);
   return text_reply(404, "not found\n");
+}
+
+// Amplitude's browser SDK posts from web pages of any site: the intake answers CORS preflights and
+// lets any origin read its replies, as Amplitude's API does. Safe, because nothing but the key in
+// the body authenticates a request (no cookie or token is ever taken there).
+http::Reply Api::intake(const http::Request& req, std::string_view peer_address) {
+  http::Reply r;
+  if (req.method == "OPTIONS") {
+    r.response.status = 204;
+    r.response.headers = {{"Access-Control-Allow-Methods", "POST, OPTIONS"},
+                          {"Access-Control-Allow-Headers",
+                           "Content-Type, Content-Encoding, Accept, Cross-Origin-Resource-Policy"},
+                          {"Access-Control-Max-Age", "86400"}};
+  } else if (std::optional<http::Reply> answered = view_.intake(req, peer_address)) {
+    r = std::move(*answered);
+  } else {
+    return text_reply(404, "not found: no [[stream]] is configured\n");
+  }
+  r.response.headers.push_back({"Access-Control-Allow-Origin", "*"});
+  return r;
 }
 
 bool Api::authorised(const http::Request& req) {

@@ -153,6 +153,7 @@ class Api {
   http::Reply logout(const http::Request& req);
   http::Reply webhook(const http::Request& req, const std::vector<std::string>& parts);
   http::Reply people_webhook(const http::Request& req, const std::vector<std::string>& parts);
+  http::Reply intake(const http::Request& req, std::string_view peer_address);
   // The query's parameters; the first of a name repeated counts.
   using Query = std::map<std::string, std::string>;
 

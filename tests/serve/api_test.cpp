@@ -280,6 +280,15 @@ TEST_CASE("api: a stream's intake needs its key, not the token; /api/streams sho
     CHECK(r.response.status == 200);
   }
   REQUIRE(view.intakes.size() == 3);
+  // A web page's SDK on another site: the preflight is answered, replies are readable.
+  http::Reply preflight = api.handle(
+      request("OPTIONS", "/2/httpapi", "",
+              {{"Origin", "https://shop.example"}, {"Access-Control-Request-Method", "POST"}}));
+  CHECK(preflight.response.status == 204);
+  CHECK(header(preflight, "Access-Control-Allow-Origin") == "*");
+  CHECK(header(preflight, "Access-Control-Allow-Methods").find("POST") != std::string::npos);
+  CHECK(view.intakes.size() == 3);  // not handed to the stream
+  CHECK(header(api.handle(request("POST", "/batch", "{}")), "Access-Control-Allow-Origin") == "*");
   CHECK(view.intakes[0] == "/2/httpapi {\"api_key\":\"k\"} from 192.0.2.7");
   // Admitted unread up to /batch's 20 MB, refused beyond it before the body is read.
   CHECK_FALSE(api.admit(request("POST", "/batch", "", {{"Content-Length", "15000000"}})));
