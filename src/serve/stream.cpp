@@ -126,9 +126,8 @@ void Stream::start() {
   if (started_) return;
   started_ = true;
   stopping_ = false;
-  shards_ = std::vector<Shard>(static_cast<std::size_t>(std::max(1, options_.connections)));
-  for (std::size_t i = 0; i < shards_.size(); ++i)
-    shards_[i].thread = std::thread([this, i] { work_loop(i); });
+  for (int i = 0; i < std::max(1, options_.connections); ++i)
+    workers_.emplace_back([this] { work_loop(); });
   reader_ = std::thread([this] { read_loop(); });
 }
 
@@ -140,11 +139,13 @@ void Stream::stop() {
     cv_.notify_all();
   }
   if (reader_.joinable()) reader_.join();
-  for (Shard& s : shards_) {
-    if (s.thread.joinable()) s.thread.join();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
   }
   std::lock_guard<std::mutex> lock(mu_);
-  shards_.clear();
+  workers_.clear();
+  waiting_.clear();
+  held_.clear();
   buffered_ = 0;
   started_ = false;
 }
@@ -197,29 +198,55 @@ void Stream::read_loop() {
     std::lock_guard<std::mutex> lock(mu_);
     for (QueuedEvent& q : *batch) {
       after = q.seq;
-      const std::size_t shard = std::hash<std::string>{}(q.email) % shards_.size();
       Work w;
       w.verify = verify_.count(q.seq) > 0;
       w.event = std::move(q);
-      shards_[shard].work.push_back(std::move(w));
+      waiting_.push_back(std::move(w));
       ++buffered_;
     }
     cv_.notify_all();
   }
 }
 
-void Stream::work_loop(std::size_t shard) {
+bool Stream::work_waiting() const {
+  return std::any_of(waiting_.begin(), waiting_.end(),
+                     [&](const Work& w) { return held_.count(w.event.email) == 0; });
+}
+
+std::vector<Stream::Work> Stream::take_work() {
+  std::vector<Work> batch;
+  std::set<std::string> mine;
+  for (auto it = waiting_.begin(); it != waiting_.end() && batch.size() < options_.batch;) {
+    const std::string& email = it->event.email;
+    // Another worker's member: this event, and every later one of the member, waits.
+    if (held_.count(email) > 0 && mine.count(email) == 0) {
+      ++it;
+      continue;
+    }
+    mine.insert(email);
+    batch.push_back(std::move(*it));
+    it = waiting_.erase(it);
+  }
+  held_.insert(mine.begin(), mine.end());
+  return batch;
+}
+
+void Stream::release(const std::vector<Work>& batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Work& w : batch)
+    held_.erase(w.event.email);
+  buffered_ -= std::min(buffered_, batch.size());
+  cv_.notify_all();
+}
+
+void Stream::work_loop() {
   for (;;) {
     std::vector<Work> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !shards_[shard].work.empty(); });
+      cv_.wait(lock, [&] { return stopping_ || work_waiting(); });
       if (stopping_) return;
-      std::deque<Work>& q = shards_[shard].work;
-      while (!q.empty() && batch.size() < options_.batch) {
-        batch.push_back(std::move(q.front()));
-        q.pop_front();
-      }
+      batch = take_work();
     }
     std::vector<std::uint64_t> marks;
     for (const Work& w : batch) {
@@ -257,9 +284,7 @@ void Stream::work_loop(std::size_t shard) {
       if (!pause(backoff)) return;
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    buffered_ -= std::min(buffered_, batch.size());
-    cv_.notify_all();
+    release(batch);
     if (i < batch.size()) return;  // stopping
   }
 }

@@ -7,9 +7,10 @@
 // written to the stream's queue in one synced write before the reply says 200 (503 when they
 // cannot be written: nothing was taken, the sender retries).
 //
-// Forwarding (start()): a reader hands queued events to `connections` workers, each member's
-// events always to the same worker, so that they reach Mailchimp in the order they came (an
-// identify that adds a member goes before the member's events). A worker marks a few events in
+// Forwarding (start()): a reader hands queued events to `connections` workers; a worker takes the
+// oldest events of members no other worker holds, so that each member's events reach Mailchimp
+// in the order they came (an identify that adds a member goes before the member's events) while
+// every connection is busy as long as any member has events waiting. A worker marks a few events in
 // flight (synced), sends them one by one, and settles them in one write:
 //   an ordinary event → POST …/members/{hash}/events (sides/amplitude/member_event.h); a 404 means
 //     no such member: counted as not_member, never retried;
@@ -93,10 +94,6 @@ class Stream {
     QueuedEvent event;
     bool verify = false;  // may have reached Mailchimp already: look before sending
   };
-  struct Shard {
-    std::deque<Work> work;  // GUARDED_BY(mu_)
-    std::thread thread;
-  };
   // What one attempt at an event came to.
   enum class Attempt : std::uint8_t { kSettled, kRetry };
 
@@ -104,7 +101,13 @@ class Stream {
       : config_(config), mailchimp_(mailchimp), options_(std::move(options)) {}
 
   void read_loop();
-  void work_loop(std::size_t shard);
+  void work_loop();
+  // Takes up to options_.batch waiting events for one worker: the oldest whose member no other
+  // worker holds, so that a member's events go in order and every worker has work while any
+  // member is free. The members taken are held until release(). REQUIRES: mu_ held.
+  std::vector<Work> take_work();
+  bool work_waiting() const;  // REQUIRES: mu_ held
+  void release(const std::vector<Work>& batch);
   // One attempt at forwarding `w`; on kSettled, *out says how it ended. `pending` holds this
   // worker's events settled but not yet written (the check after a lost answer counts them).
   Attempt forward(Work& w, const std::vector<Settled>& pending, Settled* out);
@@ -140,8 +143,10 @@ class Stream {
 
   std::mutex mu_;
   std::condition_variable cv_;  // work handed over, room made, new events, stop
-  std::vector<Shard> shards_;   // fixed once started
-  std::size_t buffered_ = 0;    // events handed to workers, not yet settled
+  std::vector<std::thread> workers_;
+  std::deque<Work> waiting_;    // read from the queue, not taken by a worker yet
+  std::set<std::string> held_;  // members whose events a worker is sending
+  std::size_t buffered_ = 0;    // events read from the queue, not settled yet
   bool new_events_ = false;     // set by intake(), cleared by the reader
   bool stopping_ = false;
   std::set<std::uint64_t> verify_;  // in flight when the process last stopped

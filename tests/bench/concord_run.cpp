@@ -1,6 +1,8 @@
 #include "concord_run.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,13 +18,11 @@ namespace concord::bench {
 
 using nlohmann::json;
 
-ConcordRun run_concord(const std::filesystem::path& dir, const std::vector<std::string>& args,
-                       const std::vector<std::string>& env) {
+pid_t spawn_concord(const std::filesystem::path& dir, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env, const std::filesystem::path& out_file,
+                    const std::filesystem::path& err_file) {
   const char* bin = std::getenv("CONCORD_BIN");
   if (bin == nullptr) die("CONCORD_BIN is not set");
-  ConcordRun r;
-  r.out = dir / "bench-out.json";
-  r.err = dir / "bench-err.txt";
   std::vector<std::string> argv = {bin};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> envv = env;
@@ -35,13 +35,15 @@ ConcordRun run_concord(const std::filesystem::path& dir, const std::vector<std::
   for (std::string& s : envv)
     e.push_back(s.data());
   e.push_back(nullptr);
-  const int out = open(r.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  const int err = open(r.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const int err =
+      err_file == out_file ? out : open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (out < 0 || err < 0) die("cannot write in " + dir.string());
-  Timer t;
   const pid_t pid = fork();
   if (pid < 0) die("fork failed");
   if (pid == 0) {
+    // A benchmark that dies (die() does not unwind) takes its daemons with it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (chdir(dir.c_str()) != 0) _exit(126);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
@@ -51,7 +53,17 @@ ConcordRun run_concord(const std::filesystem::path& dir, const std::vector<std::
     _exit(127);
   }
   close(out);
-  close(err);
+  if (err != out) close(err);
+  return pid;
+}
+
+ConcordRun run_concord(const std::filesystem::path& dir, const std::vector<std::string>& args,
+                       const std::vector<std::string>& env) {
+  ConcordRun r;
+  r.out = dir / "bench-out.json";
+  r.err = dir / "bench-err.txt";
+  Timer t;
+  const pid_t pid = spawn_concord(dir, args, env, r.out, r.err);
   int st = 0;
   rusage ru{};
   if (wait4(pid, &st, 0, &ru) != pid) die("wait4 failed");

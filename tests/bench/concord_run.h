@@ -3,6 +3,8 @@
 // seed file (large seeds are streamed to a file by the benchmark, never held as one JSON value).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -22,6 +24,13 @@ struct ConcordRun {
   std::filesystem::path out;  // the whole stdout, kept beside the stderr (err) of a failed run
   std::filesystem::path err;
 };
+
+// Starts `CONCORD_BIN ARGS` in `dir` with exactly `env` ("NAME=value"; PATH is added), its
+// stdout and stderr into the files named (the same file for both when they are equal); it is
+// killed when this process dies. Dies when it cannot be started.
+pid_t spawn_concord(const std::filesystem::path& dir, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env, const std::filesystem::path& out_file,
+                    const std::filesystem::path& err_file);
 
 // Runs `CONCORD_BIN ARGS` in `dir` with exactly `env` ("NAME=value"; PATH is added).
 //

@@ -20,9 +20,7 @@
 // beside it; peak_rss_mb, the larger VmHWM of the two daemons.
 //
 // Needs CONCORD_BIN and CONCORD_SANDBOX_BIN (scripts/bench sets them).
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,39 +128,14 @@ std::vector<Upload> make_uploads(std::uint64_t first, std::uint64_t count) {
 }
 
 // One `concord serve` (CONCORD_BIN) in `dir`, its stdout and stderr in dir/serve.log. It is
-// killed when this process ends, also when a step fails (die() does not unwind).
+// killed when this process ends, also when a step fails (spawn_concord).
 class Serve {
  public:
   explicit Serve(const std::filesystem::path& dir) : log_(dir / "serve.log") {
-    const char* bin = std::getenv("CONCORD_BIN");
-    if (bin == nullptr) die("CONCORD_BIN is not set");
-    std::vector<std::string> argv = {bin, "serve"};
-    std::vector<std::string> envv = {std::string("MAILCHIMP_API_KEY=") + kMailchimpKey,
-                                     std::string("AMPLITUDE_INTAKE_KEY=") + kIntakeKey,
-                                     "PATH=/usr/bin:/bin"};
-    // Built before the fork: the child only calls async-signal-safe functions.
-    std::vector<char*> a, e;
-    for (std::string& s : argv)
-      a.push_back(s.data());
-    a.push_back(nullptr);
-    for (std::string& s : envv)
-      e.push_back(s.data());
-    e.push_back(nullptr);
-    const int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (out < 0) die("cannot write " + log_.string());
-    pid_ = fork();
-    if (pid_ < 0) die("fork failed");
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (chdir(dir.c_str()) != 0) _exit(126);
-      dup2(out, STDOUT_FILENO);
-      dup2(out, STDERR_FILENO);
-      const int null = open("/dev/null", O_RDONLY);
-      if (null >= 0) dup2(null, STDIN_FILENO);
-      execve(a[0], a.data(), e.data());
-      _exit(127);
-    }
-    close(out);
+    pid_ = spawn_concord(dir, {"serve"},
+                         {std::string("MAILCHIMP_API_KEY=") + kMailchimpKey,
+                          std::string("AMPLITUDE_INTAKE_KEY=") + kIntakeKey},
+                         log_, log_);
     // "concord serve: listening on http://HOST:PORT/ …", once the stream is open.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     int port = 0;
