@@ -210,6 +210,21 @@ class FakeDaemon {
 
     if (!seg.empty() && seg[0] == "api") {
       if (!session) return json_reply(401, {{"error", "token required"}});
+      if (req.method == "GET" && seg.size() == 2 && seg[1] == "streams") {
+        json stream = {
+            {"name", "product"},
+            {"kind", "amplitude \u2192 audience"},
+            {"audience", "Newsletter"},
+            {"accepted", 120},
+            {"forwarded", 100},
+            {"queued", 8},
+            {"dropped", 12},
+            {"dropped_by_reason", {{"not_member", 10}, {"anonymous", 2}, {"rejected", 0}}},
+            {"last_error", "sending member events: <b>503</b>"},
+            {"last_error_at", "2026-11-23T10:05:00+00:00"},
+            {"unknown_properties", {"favourite_colour"}}};
+        return json_reply(200, {{"streams", json::array({stream})}});
+      }
       if (req.method == "GET" && seg.size() == 2 && seg[1] == "syncs") {
         json list = json::array();
         for (auto& s : syncs_)
@@ -442,6 +457,20 @@ TEST_CASE("the status page in headless Chromium") {
   CHECK(browser.text(browser.find(row("volunteers", ".schedule"))) == "daily at 02:00 <b>UTC</b>");
   CHECK(browser.find_all(row("volunteers", ".schedule b")).empty());
   CHECK(browser.property(browser.find("#error"), "hidden") == true);
+
+  // The streams' table, below the pairs: counts, drops by reason, the last error as text.
+  const std::string stream_row = "#stream-rows tr[data-stream=\"product\"] ";
+  browser.wait_for_text(stream_row + ".s-forwarded", "100");
+  CHECK(browser.property(browser.find("#streams-panel"), "hidden") == false);
+  CHECK(browser.text(browser.find(stream_row + ".s-accepted")) == "120");
+  CHECK(browser.text(browser.find(stream_row + ".s-queued")) == "8");
+  CHECK(squash(browser.text(browser.find(stream_row + ".s-dropped"))) ==
+        "12 not member 10, anonymous 2");
+  CHECK(squash(browser.text(browser.find(stream_row + ".s-error")))
+            .rfind("sending member events: <b>503</b>", 0) == 0);
+  CHECK(browser.find_all(stream_row + ".s-error b").empty());
+  CHECK(squash(browser.text(browser.find(stream_row + ".s-error"))).find("favourite_colour") !=
+        std::string::npos);
 
   // The page is not reloaded by anything below: a marker set now must survive.
   browser.execute_script("window.__notReloaded = true;");
