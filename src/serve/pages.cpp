@@ -96,7 +96,14 @@ small{display:block;font-size:.84em;font-weight:normal;color:var(--muted);margin
 .link-button{font:inherit;font-size:.9em;padding:0;border:0;background:none;color:var(--accent);cursor:pointer;text-decoration:underline}
 .links{display:flex;gap:.8rem;margin-top:.3rem;font-size:.88em}
 .links a[hidden]{display:none}
+#streams-panel{margin-top:1.2rem}
+#streams caption{text-align:left;padding:.6rem .8rem;font-weight:600}
 @media (max-width:640px){
+#streams thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+#streams,#streams tbody,#streams tr,#streams th,#streams td{display:block;width:100%}
+#streams tbody tr{background:var(--card);border:1px solid var(--line);border-radius:10px;margin:0 0 .75rem;padding:.4rem .8rem}
+#streams td{display:flex;justify-content:space-between;gap:1rem;border:0;padding:.35rem 0;text-align:right}
+#streams td::before{content:attr(data-label);color:var(--muted);flex:none;text-align:left}
 main{padding:.6rem}
 .panel{background:none;border:0;overflow:visible}
 #syncs thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
@@ -441,7 +448,9 @@ constexpr std::string_view kStatusScript = R"JS(
       var name = make('th', 'sync-name', s.name);
       name.setAttribute('scope', 'row');
       tr.appendChild(name);
-      tr.appendChild(make('td', '', String(s.kind || '') + ' \u201c' + String(s.audience || '') + '\u201d'));
+      var into = make('td', 's-into', String(s.kind || '') + ' \u201c' + String(s.audience || '') + '\u201d');
+      into.setAttribute('data-label', 'into');
+      tr.appendChild(into);
       ['accepted', 'forwarded', 'queued'].forEach(function (k) {
         var td = make('td', 's-' + k, String(count(s[k])));
         td.setAttribute('data-label', k);
@@ -451,11 +460,13 @@ constexpr std::string_view kStatusScript = R"JS(
       var by = s.dropped_by_reason && typeof s.dropped_by_reason === 'object' ? s.dropped_by_reason : {};
       Object.keys(by).forEach(function (k) { if (count(by[k]) > 0) reasons.push(k.replace(/_/g, ' ') + ' ' + count(by[k])); });
       var dropped = make('td', 's-dropped', String(count(s.dropped)));
+      dropped.setAttribute('data-label', 'dropped');
       if (reasons.length) dropped.title = reasons.join(', ');
       if (reasons.length) dropped.appendChild(make('div', 'muted', reasons.join(', ')));
       tr.appendChild(dropped);
       var err = typeof s.last_error === 'string' ? s.last_error : '';
       var errCell = make('td', 's-error', err || '\u2014');
+      errCell.setAttribute('data-label', 'last error');
       if (err && typeof s.last_error_at === 'string') errCell.title = s.last_error_at;
       if (Array.isArray(s.unknown_properties) && s.unknown_properties.length) {
         errCell.appendChild(make('div', 'muted', 'not sent (no merge field): ' +

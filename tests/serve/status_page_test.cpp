@@ -465,7 +465,7 @@ TEST_CASE("the status page in headless Chromium") {
   CHECK(browser.text(browser.find(stream_row + ".s-accepted")) == "120");
   CHECK(browser.text(browser.find(stream_row + ".s-queued")) == "8");
   CHECK(squash(browser.text(browser.find(stream_row + ".s-dropped"))) ==
-        "12 not member 10, anonymous 2");
+        "12 anonymous 2, not member 10");
   CHECK(squash(browser.text(browser.find(stream_row + ".s-error")))
             .rfind("sending member events: <b>503</b>", 0) == 0);
   CHECK(browser.find_all(stream_row + ".s-error b").empty());
