@@ -71,6 +71,14 @@ struct Command {
   std::string err;
   std::string text() const { return "exit " + std::to_string(code) + "\n" + out + err; }
   nlohmann::json json() const { return nlohmann::json::parse(out); }
+  // `plan --json` / `sync --json` of one pair: the array's only object.
+  nlohmann::json pair_json() const {
+    nlohmann::json all = json();
+    if (!all.is_array() || all.size() != 1) {
+      throw std::runtime_error("expected an array of one pair, got: " + out.substr(0, 200));
+    }
+    return all[0];
+  }
 };
 
 // Runs argv[0] with `argv`, exactly the environment `env` ("NAME=value"), in `cwd`; captures

@@ -128,11 +128,10 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
   Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(o.sync);
   if (!syncs) return fail(kExitUsage, syncs.status().message());
   int code = kExitOk;
-  // --json: one object, or an array of them when several syncs run; each is written as soon as
-  // its run ends, its lists streamed from the listing's spool.
-  const bool array = syncs->size() != 1;
+  // --json: an array of one object per pair (one pair too, so that scripts read one shape); each
+  // is written as soon as its run ends, its lists streamed from the listing's spool.
   std::size_t printed = 0;
-  if (o.json && array) std::fputs("[", stdout);
+  if (o.json) std::fputs("[", stdout);
   for (const SyncConfig* s : *syncs) {
     Result<Context::Pair> p = (*ctx)->pair(*s);
     if (!p) {
@@ -158,7 +157,7 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
     }
     code = worse(code, r->exit_code());
     if (o.json) {
-      if (array) std::fputs(printed == 0 ? "\n" : ",\n", stdout);
+      std::fputs(printed == 0 ? "\n" : ",\n", stdout);
       if (Status st = print_plan_json(run_json(*r, listing), listing, stdout); !st) {
         code = worse(code, fail(kExitError, s->name + ": " + st.message()));
       }
@@ -168,9 +167,7 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
     }
   }
   if (o.json) {
-    if (array) std::fputs(printed == 0 ? "]" : "\n]", stdout);
-    if (!array && printed == 0) std::fputs("[]", stdout);
-    std::fputs("\n", stdout);
+    std::fputs(printed == 0 ? "]\n" : "\n]\n", stdout);
     std::fflush(stdout);
   }
   return code;

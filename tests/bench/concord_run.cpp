@@ -71,15 +71,17 @@ ConcordRun run_concord(const std::filesystem::path& dir, const std::vector<std::
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   r.peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
   // The lists (one entry per operation: a million for the cohort) are skipped while parsing, so
-  // that this process stays small for the next run's fork.
+  // that this process stays small for the next run's fork. The output is an array of one object
+  // per pair (depth 1); the lists are that object's members (depth 2).
   std::ifstream in(r.out);
-  r.summary = json::parse(
+  json all = json::parse(
       in,
       [](int depth, json::parse_event_t event, json& parsed) {
-        return !(event == json::parse_event_t::key && depth == 1 &&
+        return !(event == json::parse_event_t::key && depth == 2 &&
                  (parsed == "operations" || parsed == "report"));
       },
       false);
+  if (all.is_array() && all.size() == 1) r.summary = std::move(all[0]);
   return r;
 }
 

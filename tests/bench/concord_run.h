@@ -20,7 +20,7 @@ struct ConcordRun {
   int code = -1;              // exit status; 128 + N when killed by signal N
   double wall_s = 0;          // from fork to exit
   double peak_rss_mb = 0;     // ru_maxrss of the child (wait4)
-  nlohmann::json summary;     // `--json` output without its operation and report lists
+  nlohmann::json summary;     // the pair's `--json` object without its operation and report lists
   std::filesystem::path out;  // the whole stdout, kept beside the stderr (err) of a failed run
   std::filesystem::path err;
 };

@@ -41,7 +41,7 @@ TEST_CASE("addresses: a CRM address change moves the Mailchimp member, history k
   Command run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(actions(run.json()) ==
+  CHECK(actions(run.pair_json()) ==
         std::vector<std::string>{"change_email_in_mailchimp wilma.flintstone@bedrock.org"});
   // The same member (contact_id, web_id, opt-in time) at the new address; the old one is gone.
   const std::optional<json> after =
@@ -58,11 +58,11 @@ TEST_CASE("addresses: a CRM address change moves the Mailchimp member, history k
   run = next_run(w);
   INFO(run.text());
   CHECK(run.code == 0);
-  CHECK(run.json()["operations"].empty());
+  CHECK(run.pair_json()["operations"].empty());
   Command full = w.concord({"sync", "--full", "--json"});
   INFO(full.text());
   CHECK(full.code == 0);
-  CHECK(full.json()["operations"].empty());
+  CHECK(full.pair_json()["operations"].empty());
 
   // explain shows the change.
   Command why = w.concord({"explain", "wilma.flintstone@bedrock.org", "--json"});
@@ -92,7 +92,7 @@ TEST_CASE("addresses: a Mailchimp address change reaches the CRM contact without
   Command run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(actions(run.json()) ==
+  CHECK(actions(run.pair_json()) ==
         std::vector<std::string>{"change_email_in_crm betty.rubble@bedrock.org"});
   CHECK(now_state().contacts_with("betty.rubble@bedrock.org") == std::vector<int>{104});
   CHECK(now_state().contacts_with("betty@bedrock.org").empty());
@@ -101,7 +101,7 @@ TEST_CASE("addresses: a Mailchimp address change reaches the CRM contact without
   CHECK(now_state().mc_status("betty.rubble@bedrock.org") == "subscribed");
   run = next_run(w);
   INFO(run.text());
-  CHECK(run.json()["operations"].empty());
+  CHECK(run.pair_json()["operations"].empty());
 }
 
 TEST_CASE("addresses: a new address another member has is reported, nothing merged",
@@ -115,7 +115,7 @@ TEST_CASE("addresses: a new address another member has is reported, nothing merg
   INFO(run.text());
   REQUIRE(run.code == 0);
   bool reported = false;
-  const json result = run.json();
+  const json result = run.pair_json();
   for (const json& r : result["report"]) {
     reported |= r["class"] == "address-change" && r["email"] == "dino@bedrock.org";
   }
@@ -129,7 +129,7 @@ TEST_CASE("addresses: a new address another member has is reported, nothing merg
   CHECK(now_state().mc_status("dino@bedrock.org") == "cleaned");
   run = next_run(w);
   INFO(run.text());
-  CHECK(run.json()["operations"].empty());
+  CHECK(run.pair_json()["operations"].empty());
   CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
 }
 
@@ -147,7 +147,7 @@ TEST_CASE("addresses: a new address another CRM contact has is reported, nobody 
                                 : std::vector<std::string>{"sync", "--full", "--json"});
     INFO(run.text());
     REQUIRE(run.code == 0);
-    const json result = run.json();
+    const json result = run.pair_json();
     bool reported = false;
     for (const json& r : result["report"]) {
       reported |= r["class"] == "address-change" && r["email"] == "pebbles@bedrock.org";

@@ -135,7 +135,7 @@ TEST_CASE(
           .count());
   INFO(ref.text());
   REQUIRE((ref.code == 0 || ref.code == 4));
-  REQUIRE(ref.json()["operations"].size() > 100);
+  REQUIRE(ref.pair_json()["operations"].size() > 100);
   const auto expected = memberships(reference);
 
   Sandbox sandbox;
@@ -196,7 +196,7 @@ TEST_CASE(
 
   Command again = work.concord({"sync", "--json"});
   REQUIRE((again.code == 0 || again.code == 4));
-  const json last = again.json();
+  const json last = again.pair_json();
   CHECK(last["operations"].empty());
 }
 
@@ -249,7 +249,7 @@ TEST_CASE("killed at a fail point around a send, the next run repeats nothing an
           resolved |= n.get<std::string>().find("journal resolved") == 0;
       }
       CHECK(resolved);
-      CHECK(work.concord({"sync", "--json"}).json()["operations"].empty());
+      CHECK(work.concord({"sync", "--json"}).pair_json()["operations"].empty());
     }
   }
 }

@@ -42,7 +42,7 @@ SideState now_state() {
 
 // The operations a `plan --json` / `sync --json` printed (a copy: safe in a range-for).
 json operations_of(const Command& c) {
-  return c.json().at("operations");
+  return c.pair_json().at("operations");
 }
 
 // The one operation of `email` (null when none; fails when several).
@@ -136,7 +136,7 @@ std::vector<int> sync_until_settled(const Workdir& w, const std::vector<std::str
     Command r = w.concord(args);
     codes.push_back(r.code);
     if (r.code != 0 && r.code != 4) continue;  // 1: a fetch failed after its retries
-    json j = r.json();
+    json j = r.pair_json();
     if (j["operations"].empty()) return codes;
   }
   return codes;
@@ -173,7 +173,7 @@ TEST_CASE("e2e: the plan is exact on the quickstart's lists, and the next run ha
   Command sync = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(sync.text().substr(0, 4000));
   REQUIRE((sync.code == 0 || sync.code == 4));  // 4: Mailchimp refuses some addresses
-  const json pc = plan.json()["counts"], sc = sync.json()["counts"];
+  const json pc = plan.pair_json()["counts"], sc = sync.pair_json()["counts"];
   CHECK(pc == sc);
   // Subscribers whose contacts exist outside the group are added, not created.
   CHECK(pc["add_to_crm"].get<int>() > 0);
@@ -181,8 +181,8 @@ TEST_CASE("e2e: the plan is exact on the quickstart's lists, and the next run ha
   Command again = w.concord({"sync", "--json"});
   INFO(again.text().substr(0, 4000));
   CHECK(again.code == 0);
-  CHECK(again.json()["operations"].empty());
-  CHECK(again.json()["unsynced"] == 0);
+  CHECK(again.pair_json()["operations"].empty());
+  CHECK(again.pair_json()["unsynced"] == 0);
 }
 
 TEST_CASE("e2e: initial migration of the five people", "[e2e]") {
@@ -195,12 +195,12 @@ TEST_CASE("e2e: initial migration of the five people", "[e2e]") {
   INFO(guarded.text());
   // The five-person lists trip the 10% removal guard: plan says so (exit 3), as sync would.
   CHECK(guarded.code == 3);
-  CHECK(guarded.json()["guard"]["stop"] == true);
+  CHECK(guarded.pair_json()["guard"]["stop"] == true);
   // With the flag sync takes, plan shows that sync, and exits as it would.
   Command plan = w.concord({"plan", "--allow-mass-removal", "--json"});
   INFO(plan.text());
   CHECK(plan.code == 0);
-  json p = plan.json();
+  json p = plan.pair_json();
   CHECK(p["first_run"] == true);
   CHECK(op_for(p, "wilma@bedrock.org").is_null());  // stays subscribed
   CHECK(op_for(p, "barney@bedrock.org")["action"] == "remove_from_crm");
@@ -231,9 +231,9 @@ TEST_CASE("e2e: initial migration of the five people", "[e2e]") {
   Command sync = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(sync.text());
   REQUIRE(sync.code == 0);
-  CHECK(sync.json()["failed"] == 0);
+  CHECK(sync.pair_json()["failed"] == 0);
   // The plan was exact: the sync that followed it did what it said.
-  CHECK(sync.json()["counts"] == p["counts"]);
+  CHECK(sync.pair_json()["counts"] == p["counts"]);
 
   const SideState after = now_state();
   CHECK(after.mc_status("wilma@bedrock.org") == "subscribed");
@@ -279,7 +279,7 @@ TEST_CASE("e2e: initial migration of the five people", "[e2e]") {
   Command again = w.concord({"sync", "--json"});
   INFO(again.text());
   CHECK(again.code == 0);
-  CHECK(again.json()["operations"].empty());
+  CHECK(again.pair_json()["operations"].empty());
   CHECK(now_state().doc == settled.doc);
   CHECK(writes_since(mark).empty());
 }
@@ -322,7 +322,7 @@ TEST_CASE("e2e: changes made on both sides between runs are carried the right wa
   Command sync = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(sync.text());
   REQUIRE(sync.code == 0);
-  const json p = sync.json();
+  const json p = sync.pair_json();
   CHECK(p["first_run"] == false);
   CHECK(op_for(p, "wilma@bedrock.org")["action"] == "remove_from_crm");
   CHECK(op_for(p, "wilma@bedrock.org")["reason"] == "only-mailchimp-changed");
@@ -361,7 +361,7 @@ TEST_CASE("e2e: changes made on both sides between runs are carried the right wa
   Command again = w.concord({"sync", "--json"});
   INFO(again.text());
   CHECK(again.code == 0);
-  CHECK(again.json()["operations"].empty());
+  CHECK(again.pair_json()["operations"].empty());
 }
 
 TEST_CASE("e2e: concord's own CRM writes do not count as changes made in the CRM", "[e2e]") {
@@ -377,7 +377,7 @@ TEST_CASE("e2e: concord's own CRM writes do not count as changes made in the CRM
   Command sync = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(sync.text());
   REQUIRE(sync.code == 0);
-  const json p = sync.json();
+  const json p = sync.pair_json();
   CHECK(op_for(p, "pebbles@bedrock.org")["action"] == "remove_from_crm");
   CHECK(op_for(p, "pebbles@bedrock.org")["reason"] == "only-mailchimp-changed");
   CHECK(p["operations"].size() == 1);
@@ -477,7 +477,7 @@ TEST_CASE("e2e: compliance, cleaned, invalid, duplicate, opt-out and forgotten m
   INFO(sync.text());
   // 4: opted-out, cleaned, forgotten and invalid members stay in disagreement.
   REQUIRE(sync.code == 4);
-  const json p = sync.json();
+  const json p = sync.pair_json();
   const SideState s = now_state();
   const json report = report_of(w);
   INFO(report.dump(1));
@@ -535,8 +535,8 @@ TEST_CASE("e2e: compliance, cleaned, invalid, duplicate, opt-out and forgotten m
   INFO(again.text());
   // 0: nothing was refused or failed in this run; the rows that stay only inform.
   CHECK(again.code == 0);
-  CHECK(again.json()["unsynced"] == 0);
-  CHECK(ops_for(again.json(), "gone@bedrock.org").empty());
+  CHECK(again.pair_json()["unsynced"] == 0);
+  CHECK(ops_for(again.pair_json(), "gone@bedrock.org").empty());
   CHECK(requests_mentioning(mark, "gone@bedrock.org").empty());
   CHECK(requests_mentioning(mark, "sam@bedrock.org").empty());
   CHECK(requests_mentioning(mark, "clean2@bedrock.org").empty());
@@ -556,7 +556,7 @@ TEST_CASE("e2e: resubscribe = never reports a self-unsubscribed member and leave
   Command sync = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(sync.text());
   REQUIRE(sync.code == 4);
-  CHECK(ops_for(sync.json(), "sam@bedrock.org").empty());
+  CHECK(ops_for(sync.pair_json(), "sam@bedrock.org").empty());
   CHECK(now_state().member("sam@bedrock.org") == before.member("sam@bedrock.org"));
   CHECK(now_state().group_status(120) == "Added");
   CHECK(requests_mentioning(mark, "sam@bedrock.org").empty());
@@ -590,7 +590,7 @@ TEST_CASE("e2e: a forgotten address is not sent again after a full fetch", "[e2e
   const std::uint64_t mark = sandbox().log_mark();
   Command full = w.concord({"sync", "--full", "--json"});
   INFO(full.text());
-  CHECK(ops_for(full.json(), "gone@bedrock.org").empty());
+  CHECK(ops_for(full.pair_json(), "gone@bedrock.org").empty());
   CHECK(requests_mentioning(mark, "gone@bedrock.org").empty());
   CHECK(has_row(report_of(w), "gone@bedrock.org", "forgotten"));
 }
@@ -670,7 +670,7 @@ TEST_CASE("e2e: the removal guard stops a run before anything changes", "[e2e]")
   Command sync = w.concord({"sync", "--json"});
   INFO(sync.text());
   CHECK(sync.code == 3);
-  const json j = sync.json();
+  const json j = sync.pair_json();
   CHECK(j["guard"]["stop"] == true);
   CHECK(j["result"] == "stopped-by-guard");
   CHECK(now_state().doc == before.doc);
@@ -712,7 +712,7 @@ TEST_CASE("e2e: the addition guard stops a later run that would subscribe too ma
   Command sync = w.concord({"sync", "--json"});
   INFO(sync.text());
   CHECK(sync.code == 3);
-  const json j = sync.json();
+  const json j = sync.pair_json();
   CHECK(j["result"] == "stopped-by-guard");
   REQUIRE(j["guard"]["reasons"].size() == 1);
   const std::string reason = j["guard"]["reasons"][0];
@@ -784,7 +784,7 @@ TEST_CASE("e2e: an empty audience while the base had members stops the run", "[e
   Command sync = w.concord({"sync", "--full", "--allow-mass-removal", "--json"});
   INFO(sync.text());
   CHECK(sync.code == 3);
-  const json j = sync.json();
+  const json j = sync.pair_json();
   bool empty_reason = false;
   for (const json& r : j["guard"]["reasons"])
     empty_reason |= r.get<std::string>().find("empty") != std::string::npos;
@@ -803,7 +803,7 @@ TEST_CASE("e2e: removal = \"archive\" archives instead of unsubscribing", "[e2e]
   Command sync = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(sync.text());
   REQUIRE(sync.code == 0);
-  CHECK(op_for(sync.json(), "fred@bedrock.org")["action"] == "archive_in_mailchimp");
+  CHECK(op_for(sync.pair_json(), "fred@bedrock.org")["action"] == "archive_in_mailchimp");
   const SideState s = now_state();
   CHECK(s.mc_status("fred@bedrock.org") == "archived");
   auto fred = sandbox().mailchimp_member(kList, "fred@bedrock.org");
@@ -812,7 +812,7 @@ TEST_CASE("e2e: removal = \"archive\" archives instead of unsubscribing", "[e2e]
   Command again = w.concord({"sync", "--json"});
   INFO(again.text());
   CHECK(again.code == 0);
-  CHECK(again.json()["operations"].empty());
+  CHECK(again.pair_json()["operations"].empty());
 }
 
 // ---- 6. faults ----
@@ -869,7 +869,7 @@ TEST_CASE("e2e: with 429s, 5xx, resets and truncated bodies on both sides, runs 
   Command last = w.concord({"sync", "--json"});
   INFO(last.text());
   CHECK(last.code == 0);
-  CHECK(last.json()["operations"].empty());
+  CHECK(last.pair_json()["operations"].empty());
 }
 
 // A write that fails in every attempt of a run (the connection reset each time) leaves that
@@ -886,7 +886,7 @@ TEST_CASE("e2e: a write that fails in every attempt is retried by the next run",
   Command first = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(first.text());
   CHECK(first.code == 4);
-  CHECK(first.json()["failed"].get<int>() > 0);
+  CHECK(first.pair_json()["failed"].get<int>() > 0);
   sandbox().clear_faults();
   const json report = report_of(w);
   std::set<std::string> failed;
@@ -908,7 +908,7 @@ TEST_CASE("e2e: a write that fails in every attempt is retried by the next run",
   const std::map<std::string, std::string> got = now_state().by_email();
   INFO(differences(got, expected));
   CHECK(got == expected);
-  CHECK(w.concord({"sync", "--json"}).json()["operations"].empty());
+  CHECK(w.concord({"sync", "--json"}).pair_json()["operations"].empty());
 }
 
 // A Contact.save whose answer is lost (the sandbox carries it out, then resets the connection)
@@ -1033,7 +1033,7 @@ TEST_CASE("e2e: explain names the rule that decided and lists both runs' operati
   Command first = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(first.text());
   REQUIRE(first.code == 0);
-  const std::uint64_t run1 = first.json()["run"];
+  const std::uint64_t run1 = first.pair_json()["run"];
   REQUIRE(w.concord({"sync"}).code == 0);
 
   // A day later the CRM puts Fred back in the group.
@@ -1058,7 +1058,7 @@ TEST_CASE("e2e: explain names the rule that decided and lists both runs' operati
   Command second = w.concord({"sync", "--json"});
   INFO(second.text());
   REQUIRE(second.code == 0);
-  const std::uint64_t run2 = second.json()["run"];
+  const std::uint64_t run2 = second.pair_json()["run"];
   CHECK(now_state().mc_status("fred@bedrock.org") == "subscribed");
 
   why = w.concord({"explain", "fred@bedrock.org", "--json"});
@@ -1102,7 +1102,7 @@ TEST_CASE("e2e: the first sync's report in every format", "[e2e]") {
   Command sync = w.concord({"sync", "--allow-mass-removal", "--json"});
   INFO(sync.text());
   REQUIRE(sync.code == 0);
-  const std::string run = std::to_string(sync.json()["run"].get<std::uint64_t>());
+  const std::string run = std::to_string(sync.pair_json()["run"].get<std::uint64_t>());
   REQUIRE(w.concord({"sync"}).code == 0);  // a later run: --run picks the first sync's
 
   for (const char* f : {"csv", "json", "md", "html"}) {

@@ -53,28 +53,28 @@ TEST_CASE("fields: a change on either side reaches the other, and nothing echoes
   Command run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(actions(run.json(), "wilma@bedrock.org") ==
+  CHECK(actions(run.pair_json(), "wilma@bedrock.org") ==
         std::vector<std::string>{"update_mailchimp_fields"});
-  CHECK(run.json()["counts"]["update_mailchimp_fields"] == 1);
+  CHECK(run.pair_json()["counts"]["update_mailchimp_fields"] == 1);
   CHECK(merge_fields("wilma@bedrock.org")["FNAME"] == "Wilhelmina");
   CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
 
   run = next_run(w);
   INFO(run.text());
   CHECK(run.code == 0);
-  CHECK(run.json()["operations"].empty());  // concord's own write does not come back
+  CHECK(run.pair_json()["operations"].empty());  // concord's own write does not come back
 
   // Mailchimp changes her last name: the CRM contact gets it.
   update_member("wilma@bedrock.org", {{"LNAME", "Slaghoople"}});
   run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(actions(run.json(), "wilma@bedrock.org") == std::vector<std::string>{"update_crm_fields"});
+  CHECK(actions(run.pair_json(), "wilma@bedrock.org") == std::vector<std::string>{"update_crm_fields"});
   CHECK(contact_field(101, "last_name") == "Slaghoople");
   CHECK(now_state().group_status(101) == "Added");
   run = next_run(w);
   INFO(run.text());
-  CHECK(run.json()["operations"].empty());
+  CHECK(run.pair_json()["operations"].empty());
 
   // Both change her first name, Mailchimp later: Mailchimp's value wins on both sides.
   update_contact(101, {{"first_name", "Willa"}});
@@ -126,8 +126,8 @@ TEST_CASE("fields: a value Mailchimp would refuse is reported and never sent", "
   Command run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);  // informs; the membership is in agreement
-  CHECK(actions(run.json(), "wilma@bedrock.org").empty());
-  const json row = report_row(run.json(), "wilma@bedrock.org");
+  CHECK(actions(run.pair_json(), "wilma@bedrock.org").empty());
+  const json row = report_row(run.pair_json(), "wilma@bedrock.org");
   CHECK(row["class"] == "invalid-field");
   CHECK_THAT(row["reason"].get<std::string>(),
              Catch::Matchers::Contains("ADDRESS") &&
@@ -140,7 +140,7 @@ TEST_CASE("fields: a value Mailchimp would refuse is reported and never sent", "
   run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(actions(run.json(), "wilma@bedrock.org") ==
+  CHECK(actions(run.pair_json(), "wilma@bedrock.org") ==
         std::vector<std::string>{"update_mailchimp_fields"});
   const json address = merge_fields("wilma@bedrock.org")["ADDRESS"];
   INFO(address.dump());
@@ -149,7 +149,7 @@ TEST_CASE("fields: a value Mailchimp would refuse is reported and never sent", "
   CHECK(address.value("zip", "") == "90210");
   run = next_run(w);
   INFO(run.text());
-  CHECK(run.json()["operations"].empty());
+  CHECK(run.pair_json()["operations"].empty());
 }
 
 TEST_CASE("fields: plan shows the field updates sync then makes", "[fields]") {
@@ -162,12 +162,12 @@ TEST_CASE("fields: plan shows the field updates sync then makes", "[fields]") {
   Command plan = w.concord({"plan", "--json"});
   INFO(plan.text());
   REQUIRE(plan.code == 0);
-  CHECK(plan.json()["counts"]["update_mailchimp_fields"] == 1);
-  CHECK(plan.json()["counts"]["update_crm_fields"] == 1);
+  CHECK(plan.pair_json()["counts"]["update_mailchimp_fields"] == 1);
+  CHECK(plan.pair_json()["counts"]["update_crm_fields"] == 1);
   Command run = w.concord({"sync", "--json"});
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(run.json()["counts"] == plan.json()["counts"]);
+  CHECK(run.pair_json()["counts"] == plan.pair_json()["counts"]);
   CHECK(merge_fields("betty@bedrock.org")["FNAME"] == "Elizabeth");
   CHECK(contact_field(105, "last_name") == "Flintstone-Rubble");
 }

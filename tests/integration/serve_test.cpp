@@ -291,7 +291,7 @@ TEST_CASE("serve: an email change in Mailchimp changes the CRM contact's email",
   Command sync = w.concord({"sync", "--full", "--json"});
   INFO(sync.text());
   CHECK(sync.code == 0);
-  CHECK(sync.json()["operations"].empty());
+  CHECK(sync.pair_json()["operations"].empty());
 }
 
 TEST_CASE("serve: a name changed in Mailchimp reaches the CRM at once through the profile webhook",
@@ -556,8 +556,8 @@ TEST_CASE("serve: SIGTERM during a run stops it after its batch; the next run fi
   Command sync = w.concord({"sync", "--json"});
   INFO(sync.text());
   CHECK((sync.code == 0 || sync.code == 4));
-  CHECK_FALSE(sync.json()["operations"].empty());  // what the stopped run had not sent
+  CHECK_FALSE(sync.pair_json()["operations"].empty());  // what the stopped run had not sent
   Command again = w.concord({"sync", "--json"});
   CHECK((again.code == 0 || again.code == 4));
-  CHECK(again.json()["operations"].empty());
+  CHECK(again.pair_json()["operations"].empty());
 }

@@ -22,10 +22,10 @@ TEST_CASE("consent: a CRM opt-out unsubscribes the member in Mailchimp, and lift
   Command run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(run.json()["full_fetch"] == false);  // seen by the incremental fetch (modified_date)
-  REQUIRE(ops_for(run.json(), "wilma@bedrock.org").size() == 1);
-  CHECK(ops_for(run.json(), "wilma@bedrock.org")[0]["action"] == "unsubscribe_in_mailchimp");
-  CHECK(report_row(run.json(), "wilma@bedrock.org")["class"] == "opt-out");
+  CHECK(run.pair_json()["full_fetch"] == false);  // seen by the incremental fetch (modified_date)
+  REQUIRE(ops_for(run.pair_json(), "wilma@bedrock.org").size() == 1);
+  CHECK(ops_for(run.pair_json(), "wilma@bedrock.org")[0]["action"] == "unsubscribe_in_mailchimp");
+  CHECK(report_row(run.pair_json(), "wilma@bedrock.org")["class"] == "opt-out");
   CHECK(now_state().mc_status("wilma@bedrock.org") == "unsubscribed");
   CHECK(now_state().group_status(101) == "Added");  // she stays in the group
 
@@ -42,7 +42,7 @@ TEST_CASE("consent: a CRM opt-out unsubscribes the member in Mailchimp, and lift
   run = next_run(w);
   INFO(run.text());
   CHECK(run.code == 0);
-  CHECK(ops_for(run.json(), "wilma@bedrock.org").empty());
+  CHECK(ops_for(run.pair_json(), "wilma@bedrock.org").empty());
   CHECK(w.concord({"explain", "wilma@bedrock.org", "--json"}).json()["crm"]["consent_changed_at"] ==
         seen);
 
@@ -51,15 +51,15 @@ TEST_CASE("consent: a CRM opt-out unsubscribes the member in Mailchimp, and lift
   run = next_run(w);
   INFO(run.text());
   CHECK(run.code == 0);
-  REQUIRE(ops_for(run.json(), "wilma@bedrock.org").size() == 1);
-  CHECK(ops_for(run.json(), "wilma@bedrock.org")[0]["action"] == "add_to_mailchimp");
+  REQUIRE(ops_for(run.pair_json(), "wilma@bedrock.org").size() == 1);
+  CHECK(ops_for(run.pair_json(), "wilma@bedrock.org")[0]["action"] == "add_to_mailchimp");
   CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
 
   // Nothing flips back and forth: the run after has nothing to do.
   run = next_run(w);
   INFO(run.text());
   CHECK(run.code == 0);
-  CHECK(run.json()["operations"].empty());
+  CHECK(run.pair_json()["operations"].empty());
 }
 
 TEST_CASE("consent: deceased, do-not-email and an opt-out hold each unsubscribe", "[consent]") {
@@ -79,11 +79,11 @@ TEST_CASE("consent: deceased, do-not-email and an opt-out hold each unsubscribe"
   for (const char* e : {"wilma@bedrock.org", "betty@bedrock.org"}) {
     INFO(e);
     CHECK(now_state().mc_status(e) == "unsubscribed");
-    CHECK(report_row(run.json(), e)["class"] == "opt-out");
+    CHECK(report_row(run.pair_json(), e)["class"] == "opt-out");
   }
   CHECK(now_state().group_status(101) == "Added");
   CHECK(now_state().group_status(104) == "Added");
-  CHECK(next_run(w).json()["operations"].empty());
+  CHECK(next_run(w).pair_json()["operations"].empty());
 }
 
 TEST_CASE("consent: respect_crm_opt_out = false leaves opted-out members subscribed", "[consent]") {
@@ -94,7 +94,7 @@ TEST_CASE("consent: respect_crm_opt_out = false leaves opted-out members subscri
   Command run = next_run(w);
   INFO(run.text());
   CHECK(run.code == 0);
-  CHECK(ops_for(run.json(), "wilma@bedrock.org").empty());
+  CHECK(ops_for(run.pair_json(), "wilma@bedrock.org").empty());
   CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
 }
 
@@ -109,13 +109,13 @@ TEST_CASE("deletions: a member deleted permanently in Mailchimp is noticed", "[d
   Command run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  REQUIRE(ops_for(run.json(), "wilma@bedrock.org").size() == 1);
-  CHECK(ops_for(run.json(), "wilma@bedrock.org")[0]["action"] == "remove_from_crm");
+  REQUIRE(ops_for(run.pair_json(), "wilma@bedrock.org").size() == 1);
+  CHECK(ops_for(run.pair_json(), "wilma@bedrock.org")[0]["action"] == "remove_from_crm");
   CHECK(now_state().group_status(101) == "Removed");
   Command why = w.concord({"explain", "wilma@bedrock.org", "--json"});
   INFO(why.text());
   CHECK(why.json()["mailchimp"].is_null());  // the snapshot no longer keeps her
-  CHECK(next_run(w).json()["operations"].empty());
+  CHECK(next_run(w).pair_json()["operations"].empty());
 }
 
 TEST_CASE("deletions: an audience emptied between runs stops the run (exit 3)", "[deletions]") {
@@ -136,7 +136,7 @@ TEST_CASE("deletions: an audience emptied between runs stops the run (exit 3)", 
     Command run = w.concord(args);
     INFO(run.text());
     CHECK(run.code == 3);
-    CHECK(run.json()["guard"]["stop"] == true);
+    CHECK(run.pair_json()["guard"]["stop"] == true);
     CHECK(now_state().by_email() == before.by_email());  // nothing changed on either side
   }
 }
