@@ -123,7 +123,7 @@ struct RunOptions {
   bool json = false;
 };
 int init(const Global& g, bool force);
-int check(const Global& g);
+int check(const Global& g, bool as_json);
 int plan(const Global& g, const RunOptions& o);
 int sync(const Global& g, const RunOptions& o);
 

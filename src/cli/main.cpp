@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
 
   CLI::App* check_c = app.add_subcommand(
       "check", "Reach both sides, resolve every audience and group, check the field mapping");
+  bool check_json = false;
+  check_c->add_flag("--json", check_json, "print as JSON");
 
   RunOptions plan_o, sync_o;
   CLI::App* plan_c = app.add_subcommand(
@@ -123,7 +125,7 @@ int main(int argc, char** argv) {
   }
   auto dispatch = [&]() -> int {
     if (*init_c) return init(g, force);
-    if (*check_c) return check(g);
+    if (*check_c) return check(g, check_json);
     if (*plan_c) return plan(g, plan_o);
     if (*sync_c) return sync(g, sync_o);
     if (*report_c) return report(g, rep);

@@ -326,6 +326,19 @@ TEST_CASE("concord check reads a stream's key, audience, event names and user pr
   CHECK(ok.out.find("Stream product (amplitude)") != std::string::npos);
   CHECK(ok.out.find("user properties checked") != std::string::npos);
   CHECK(ok.text().find(kIntakeKey) == std::string::npos);
+  // The same as JSON (docs/cli.md): a section per account, pair and stream.
+  Command as_json = w.concord({"check", "--json"});
+  INFO(as_json.text());
+  REQUIRE(as_json.code == 0);
+  json checked = as_json.json();
+  CHECK(checked["ok"] == true);
+  CHECK(checked["problems"] == 0);
+  REQUIRE(checked["sections"].size() == 2);
+  CHECK(checked["sections"][0]["kind"] == "mailchimp");
+  CHECK(checked["sections"][1]["kind"] == "stream");
+  CHECK(checked["sections"][1]["name"] == "product");
+  CHECK(checked["sections"][1]["found"].dump().find("user properties checked") !=
+        std::string::npos);
 
   stream_config(sb, w, "events = [\"!\"]\nuser_properties = [\"favourite_colour\"]\n");
   Command bad = w.concord({"check"});
@@ -333,6 +346,10 @@ TEST_CASE("concord check reads a stream's key, audience, event names and user pr
   CHECK(bad.code != 0);
   CHECK(bad.out.find("\"!\" makes no Mailchimp event name") != std::string::npos);
   CHECK(bad.out.find("\"favourite_colour\" names no merge field") != std::string::npos);
+  json bad_json = w.concord({"check", "--json"}).json();
+  CHECK(bad_json["ok"] == false);
+  CHECK(bad_json["problems"] == 2);
+  CHECK(bad_json["sections"][1]["problems"].size() == 2);
 
   // Without its key the daemon does not start, and says which variable is missing.
   w.set_env("AMPLITUDE_INTAKE_KEY", "");

@@ -129,9 +129,9 @@ TEST_CASE("read_csv: the separator is the header line's, and LF or CR line ends"
   CHECK(names == std::vector<std::string>{"A", "B, C", "D"});
   CHECK_FALSE(split_csv_line("\"A", ',', &names));
   CHECK(valid_utf8("Zoë Łukasz"));
-  CHECK_FALSE(valid_utf8("\xc0\xaf"));        // overlong
-  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));    // a surrogate
-  CHECK_FALSE(valid_utf8("\xe2\x82"));        // cut short
+  CHECK_FALSE(valid_utf8("\xc0\xaf"));      // overlong
+  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
+  CHECK_FALSE(valid_utf8("\xe2\x82"));      // cut short
 }
 
 TEST_CASE("parse_export_time: the files' layouts, and what is not a time") {
@@ -293,9 +293,8 @@ TEST_CASE("Mailchimp's audience export: the loose CSV files of fixtures/exports/
 }
 
 TEST_CASE("Mailchimp's audience export: the ZIP holds the same files") {
-  auto entries = read_zip((fixtures() / "bedrock" / (std::string("audience_export_") + kId +
-                                                       ".zip"))
-                              .string());
+  auto entries = read_zip(
+      (fixtures() / "bedrock" / (std::string("audience_export_") + kId + ".zip")).string());
   REQUIRE(entries.is_ok());
   REQUIRE(entries->size() == 4);  // the folder entry is left out
   const char* statuses[] = {"subscribed", "unsubscribed", "cleaned", "nonsubscribed"};
@@ -347,9 +346,9 @@ TEST_CASE("CiviCRM's contact export and SubscriptionHistory download, with their
   REQUIRE(tex.emails.size() == 1);  // Work-Email repeats the primary address
   CHECK(tex.emails[0].location_type_id == 2);
   CHECK(tex.emails[0].is_bulkmail);
-  CHECK(crm.contacts[8].emails[0].on_hold == 1);    // "On Hold Bounce"
-  CHECK(crm.contacts[9].is_opt_out == true);        // "Yes"
-  CHECK(crm.contacts[5].do_not_email == true);      // "1"
+  CHECK(crm.contacts[8].emails[0].on_hold == 1);  // "On Hold Bounce"
+  CHECK(crm.contacts[9].is_opt_out == true);      // "Yes"
+  CHECK(crm.contacts[5].do_not_email == true);    // "1"
   REQUIRE(crm.history.size() == 11);
   CHECK(crm.history[0].contact_name == "Fred Flintstone");
   CHECK(crm.history[0].group == "Newsletter");
@@ -449,8 +448,8 @@ TEST_CASE("load_exports: fixtures/exports/bedrock as one seed both parts load") 
   options.interest_columns = {"topics"};  // compared without regard to case
   auto loaded = load_exports((fixtures() / "bedrock").string(), options);
   REQUIRE(loaded.is_ok());
-  const std::string zip = std::string("audience_export_") + kId + ".zip/audience_export_" + kId +
-                          "/";
+  const std::string zip =
+      std::string("audience_export_") + kId + ".zip/audience_export_" + kId + "/";
   std::vector<std::string> got;
   for (const ExportProblem& p : loaded->problems)
     got.push_back(p.text());
@@ -546,9 +545,9 @@ TEST_CASE("load_exports: an archive unpacked beside itself is read once") {
   fs::path unpacked = dir.path / (std::string("audience_export_") + kId);
   fs::create_directories(unpacked);
   for (const char* status : {"subscribed", "unsubscribed", "cleaned", "nonsubscribed"}) {
-    fs::copy_file(fixtures() / "audience-csv" /
-                      (std::string(status) + "_members_export_" + kId + ".csv"),
-                  unpacked / (std::string(status) + "_email_audience_export_" + kId + ".csv"));
+    fs::copy_file(
+        fixtures() / "audience-csv" / (std::string(status) + "_members_export_" + kId + ".csv"),
+        unpacked / (std::string(status) + "_email_audience_export_" + kId + ".csv"));
   }
   std::ofstream(dir.path / "README.txt") << "notes\n";
   fs::create_directories(dir.path / "__MACOSX");
