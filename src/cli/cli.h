@@ -137,17 +137,18 @@ int report(const Global& g, const ReportOptions& o);
 int status(const Global& g, bool json);
 // `concord prune`: retention now (RunLog::prune with each sync's keep_runs and keep_days).
 int prune(const Global& g, const std::string& sync, bool json);
-int backup(const Global& g, const std::string& sync, const std::string& dir);
+int backup(const Global& g, const std::string& sync, const std::string& dir, bool as_json);
 int explain(const Global& g, const std::string& email, const std::string& sync, bool json);
 
 struct ServeOptions {
   std::string listen;  // overrides [serve] listen
 };
 int serve(const Global& g, const ServeOptions& o);
-int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url);
+int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url,
+                     bool as_json);
 // `concord webhooks install --mautic`: a signed Mautic webhook for each Mautic pair.
-int mautic_webhooks_install(const Global& g, const std::string& sync,
-                            const std::string& public_url);
-int webhooks_list(const Global& g, const std::string& sync);
+int mautic_webhooks_install(const Global& g, const std::string& sync, const std::string& public_url,
+                            bool as_json);
+int webhooks_list(const Global& g, const std::string& sync, bool as_json);
 
 }  // namespace concord::cli

@@ -369,13 +369,14 @@ int status(const Global& g, bool as_json) {
   return kExitOk;
 }
 
-int backup(const Global& g, const std::string& sync, const std::string& dir) {
+int backup(const Global& g, const std::string& sync, const std::string& dir, bool as_json) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(sync);
   if (!syncs) return fail(kExitUsage, syncs.status().message());
   const std::filesystem::path parent =
       dir.empty() ? (*ctx)->backup_dir() : std::filesystem::path(dir);
+  json out = json::array();
   for (const SyncConfig* s : *syncs) {
     Result<Context::Pair> p = (*ctx)->pair(*s);
     if (!p) return fail(exit_for(p.status()), s->name + ": " + p.status().message());
@@ -394,10 +395,16 @@ int backup(const Global& g, const std::string& sync, const std::string& dir) {
     Result<BackupResult> b =
         write_backup((*ctx)->store(), *p->handle, parent, s->name, system_clock().now());
     if (!b) return fail(kExitError, b.status().to_string());
+    out.push_back({{"sync", s->name},
+                   {"mailchimp_members", b->mailchimp_members},
+                   {"crm_members", b->crm_members},
+                   {"dir", b->dir.string()}});
+    if (as_json) continue;
     std::printf("%s: %llu Mailchimp members and %llu CRM members backed up to %s\n",
                 s->name.c_str(), static_cast<unsigned long long>(b->mailchimp_members),
                 static_cast<unsigned long long>(b->crm_members), b->dir.string().c_str());
   }
+  if (as_json) std::cout << out.dump(2) << "\n";
   return kExitOk;
 }
 

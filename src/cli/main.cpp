@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
   CLI::App* backup_c = app.add_subcommand("backup", "Back up both sides in full (CSV and JSON)");
   backup_c->add_option("--sync", backup_sync, "the sync (default: every one)");
   backup_c->add_option("-o,--output", backup_dir, "directory (default: <state_dir>/backups)");
+  bool backup_json = false;
+  backup_c->add_flag("--json", backup_json, "print as JSON");
 
   std::string explain_email, explain_sync;
   bool explain_json = false;
@@ -101,6 +103,9 @@ int main(int argc, char** argv) {
                          "segment and Do-Not-Contact changes, signed, pushed to `concord serve`");
   CLI::App* hook_list = hooks_c->add_subcommand("list", "The audiences' webhooks");
   hook_list->add_option("--sync", hook_sync, "the sync (default: every one)");
+  bool hook_json = false;
+  hook_install->add_flag("--json", hook_json, "print as JSON");
+  hook_list->add_flag("--json", hook_json, "print as JSON");
 
   RehearseOptions r;
   CLI::App* reh = app.add_subcommand("rehearse",
@@ -131,15 +136,15 @@ int main(int argc, char** argv) {
     if (*report_c) return report(g, rep);
     if (*status_c) return status(g, status_json);
     if (*prune_c) return prune(g, prune_sync, prune_json);
-    if (*backup_c) return backup(g, backup_sync, backup_dir);
+    if (*backup_c) return backup(g, backup_sync, backup_dir, backup_json);
     if (*explain_c) return explain(g, explain_email, explain_sync, explain_json);
     if (*reh) return rehearse(r);
     if (*serve_c) return serve(g, serve_o);
     if (*hook_install) {
-      return hook_mautic ? mautic_webhooks_install(g, hook_sync, hook_url)
-                         : webhooks_install(g, hook_sync, hook_url);
+      return hook_mautic ? mautic_webhooks_install(g, hook_sync, hook_url, hook_json)
+                         : webhooks_install(g, hook_sync, hook_url, hook_json);
     }
-    if (*hook_list) return webhooks_list(g, hook_sync);
+    if (*hook_list) return webhooks_list(g, hook_sync, hook_json);
     return kExitUsage;
   };
   // Nothing that faces the outside may throw across it: an exception that still escapes a command

@@ -3,6 +3,7 @@
 // daemon.
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 
 #include "cli/cli.h"
 #include "concord/http.h"
@@ -36,10 +37,16 @@ std::string public_base(const Context& ctx, const std::string& public_url) {
   return base.rfind("https://", 0) == 0 || base.rfind("http://", 0) == 0 ? base : "";
 }
 
+using nlohmann::json;
+
+void print_json(const json& j) {
+  std::cout << j.dump(2) << "\n";
+}
+
 }  // namespace
 
-int mautic_webhooks_install(const Global& g, const std::string& sync,
-                            const std::string& public_url) {
+int mautic_webhooks_install(const Global& g, const std::string& sync, const std::string& public_url,
+                            bool as_json) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   const std::string base = public_base(**ctx, public_url);
@@ -52,6 +59,7 @@ int mautic_webhooks_install(const Global& g, const std::string& sync,
   if (!syncs) return fail(kExitUsage, syncs.status().message());
   int code = kExitOk;
   int installed = 0;
+  json out = json::array();
   for (const SyncConfig* s : *syncs) {
     if (s->people != PeopleKind::kMautic) continue;
     Result<MauticClient*> client = (*ctx)->mautic(s->source);
@@ -66,6 +74,8 @@ int mautic_webhooks_install(const Global& g, const std::string& sync,
     if (!existing) {
       std::fprintf(stderr, "concord: %s: %s\n", s->name.c_str(),
                    existing.status().message().c_str());
+      out.push_back(
+          {{"sync", s->name}, {"state", "failed"}, {"error", existing.status().message()}});
       code = exit_for(existing.status());
       continue;
     }
@@ -75,28 +85,45 @@ int mautic_webhooks_install(const Global& g, const std::string& sync,
     }
     ++installed;
     if (found != nullptr) {
-      std::printf("%s: the Mautic webhook is installed already (hook %lld, %s)%s\n",
-                  s->name.c_str(), static_cast<long long>(found->id), shown_url(url).c_str(),
-                  found->published ? "" : "; it is UNPUBLISHED: publish it again in Mautic");
+      out.push_back({{"sync", s->name},
+                     {"state", "present"},
+                     {"hook_id", found->id},
+                     {"published", found->published},
+                     {"url", shown_url(url)}});
+      if (!as_json) {
+        std::printf("%s: the Mautic webhook is installed already (hook %lld, %s)%s\n",
+                    s->name.c_str(), static_cast<long long>(found->id), shown_url(url).c_str(),
+                    found->published ? "" : "; it is UNPUBLISHED: publish it again in Mautic");
+      }
       continue;
     }
     Result<MauticHook> made = (*client)->create_hook("concord: " + s->name, url, *signing);
     if (!made) {
       std::fprintf(stderr, "concord: %s: %s\n", s->name.c_str(), made.status().message().c_str());
+      out.push_back({{"sync", s->name}, {"state", "failed"}, {"error", made.status().message()}});
       code = exit_for(made.status());
       continue;
     }
-    std::printf("%s: installed Mautic webhook %lld: %s\n", s->name.c_str(),
-                static_cast<long long>(made->id), shown_url(url).c_str());
+    out.push_back({{"sync", s->name},
+                   {"state", "installed"},
+                   {"hook_id", made->id},
+                   {"published", made->published},
+                   {"url", shown_url(url)}});
+    if (!as_json) {
+      std::printf("%s: installed Mautic webhook %lld: %s\n", s->name.c_str(),
+                  static_cast<long long>(made->id), shown_url(url).c_str());
+    }
   }
   if (installed == 0 && code == kExitOk) {
     return fail(kExitUsage, sync.empty() ? "no sync reads a Mautic segment"
                                          : "sync \"" + sync + "\" does not read a Mautic segment");
   }
+  if (as_json) print_json(out);
   return code;
 }
 
-int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url) {
+int webhooks_install(const Global& g, const std::string& sync, const std::string& public_url,
+                     bool as_json) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   const std::string base = public_base(**ctx, public_url);
@@ -108,6 +135,7 @@ int webhooks_install(const Global& g, const std::string& sync, const std::string
   Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(sync);
   if (!syncs) return fail(kExitUsage, syncs.status().message());
   int code = kExitOk;
+  json out = json::array();
   for (const SyncConfig* s : *syncs) {
     Result<MailchimpClient*> mc = (*ctx)->mailchimp(s->mailchimp);
     if (!mc) return fail(exit_for(mc.status()), mc.status().message());
@@ -122,8 +150,14 @@ int webhooks_install(const Global& g, const std::string& sync, const std::string
     for (const Webhook& w : *existing)
       found = found || w.url == url;
     if (found) {
-      std::printf("%s: the webhook is installed already (%s)\n", s->name.c_str(),
-                  shown_url(url).c_str());
+      out.push_back({{"sync", s->name},
+                     {"state", "present"},
+                     {"audience", audience->id},
+                     {"url", shown_url(url)}});
+      if (!as_json) {
+        std::printf("%s: the webhook is installed already (%s)\n", s->name.c_str(),
+                    shown_url(url).c_str());
+      }
       continue;
     }
     // Never `api`: concord's own writes must not come back as deliveries.
@@ -132,20 +166,33 @@ int webhooks_install(const Global& g, const std::string& sync, const std::string
         /*user=*/true, /*admin=*/true, /*api=*/false);
     if (!made) {
       std::fprintf(stderr, "concord: %s: %s\n", s->name.c_str(), made.status().message().c_str());
+      out.push_back({{"sync", s->name},
+                     {"state", "failed"},
+                     {"audience", audience->id},
+                     {"error", made.status().message()}});
       code = exit_for(made.status());
       continue;
     }
-    std::printf("%s: installed webhook %s on audience %s: %s\n", s->name.c_str(), made->id.c_str(),
-                audience->id.c_str(), shown_url(url).c_str());
+    out.push_back({{"sync", s->name},
+                   {"state", "installed"},
+                   {"audience", audience->id},
+                   {"webhook_id", made->id},
+                   {"url", shown_url(url)}});
+    if (!as_json) {
+      std::printf("%s: installed webhook %s on audience %s: %s\n", s->name.c_str(),
+                  made->id.c_str(), audience->id.c_str(), shown_url(url).c_str());
+    }
   }
+  if (as_json) print_json(out);
   return code;
 }
 
-int webhooks_list(const Global& g, const std::string& sync) {
+int webhooks_list(const Global& g, const std::string& sync, bool as_json) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(sync);
   if (!syncs) return fail(kExitUsage, syncs.status().message());
+  json out = json::array();
   for (const SyncConfig* s : *syncs) {
     Result<MailchimpClient*> mc = (*ctx)->mailchimp(s->mailchimp);
     if (!mc) return fail(exit_for(mc.status()), mc.status().message());
@@ -153,6 +200,17 @@ int webhooks_list(const Global& g, const std::string& sync) {
     if (!audience) return fail(exit_for(audience.status()), audience.status().message());
     Result<std::vector<Webhook>> hooks = (*mc)->webhooks(audience->id);
     if (!hooks) return fail(exit_for(hooks.status()), hooks.status().message());
+    json listed = json::array();
+    for (const Webhook& w : *hooks) {
+      listed.push_back(
+          {{"id", w.id},
+           {"url", shown_url(w.url)},
+           {"events", w.events},
+           {"sources",
+            {{"user", w.source_user}, {"admin", w.source_admin}, {"api", w.source_api}}}});
+    }
+    out.push_back({{"sync", s->name}, {"audience", audience->id}, {"webhooks", listed}});
+    if (as_json) continue;
     std::printf("%s (audience %s): %zu webhook%s\n", s->name.c_str(), audience->id.c_str(),
                 hooks->size(), hooks->size() == 1 ? "" : "s");
     for (const Webhook& w : *hooks) {
@@ -164,6 +222,7 @@ int webhooks_list(const Global& g, const std::string& sync) {
                   w.source_api ? "api" : "");
     }
   }
+  if (as_json) print_json(out);
   return kExitOk;
 }
 

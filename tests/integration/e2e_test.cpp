@@ -735,12 +735,17 @@ TEST_CASE("e2e: the state directory, backups and reports are private whatever th
   const mode_t old = ::umask(0);  // concord inherits it
   Command sync = w.concord({"sync", "--allow-mass-removal"});
   Command report = w.concord({"report", "--format", "csv", "-o", "report.csv"});
-  Command backup = w.concord({"backup", "-o", "mine/backups"});
+  Command backup = w.concord({"backup", "-o", "mine/backups", "--json"});
   ::umask(old);
   INFO(sync.text() << report.text() << backup.text());
   REQUIRE(sync.code == 0);
   REQUIRE(report.code == 0);
   REQUIRE(backup.code == 0);
+  const json backed_up = backup.json();  // docs/cli.md
+  REQUIRE(backed_up.size() == 1);
+  CHECK(backed_up[0]["sync"] == "newsletter");
+  CHECK(backed_up[0]["mailchimp_members"].get<int>() > 0);
+  CHECK(std::filesystem::exists(w.dir() / backed_up[0]["dir"].get<std::string>()));
   auto mode = [](const std::filesystem::path& p) {
     struct stat st;
     REQUIRE(::stat(p.c_str(), &st) == 0);

@@ -101,6 +101,16 @@ TEST_CASE("serve: an unsubscribe in Mailchimp reaches the CRM through the webhoo
   Command list = w.concord({"webhooks", "list"});
   CHECK(list.out.find("sources=user,admin,") != std::string::npos);
   CHECK(list.out.find("events=subscribe,unsubscribe,profile") != std::string::npos);
+  // The same as JSON (docs/cli.md); the URL's secret is never shown.
+  json again_json = w.concord({"webhooks", "install", "--public-url", d.url(), "--json"}).json();
+  REQUIRE(again_json.size() == 1);
+  CHECK(again_json[0]["state"] == "present");
+  CHECK(again_json[0]["url"].get<std::string>().find("…") != std::string::npos);
+  json listed = w.concord({"webhooks", "list", "--json"}).json();
+  REQUIRE(listed.size() == 1);
+  REQUIRE(listed[0]["webhooks"].size() == 1);
+  CHECK(listed[0]["webhooks"][0]["sources"]["api"] == false);
+  CHECK(listed[0]["webhooks"][0]["events"][0] == "subscribe");
 
   // Wilma unsubscribes herself in Mailchimp.
   REQUIRE(state_of(sandbox).group_status(101) == "Added");
