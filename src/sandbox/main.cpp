@@ -1,6 +1,7 @@
 // concord-sandbox: emulators of the APIs concord talks to, for tests, benchmarks and rehearsals.
 //
-//   concord-sandbox --state-dir DIR [--seed FILE] [--mailchimp-port N] [--civicrm-port N]
+//   concord-sandbox --state-dir DIR [--seed FILE | --from-exports EXPORTS [--interest-column T]…]
+//                   [--mailchimp-port N] [--civicrm-port N]
 //                   [--auth0-port N] [--mixpanel-port N] [--amplitude-port N]
 //                   [--mautic-port N] [--no-tls]
 //   concord-sandbox --generate-seed FILE [--members N] [--overlap F] [--disagree F]
@@ -13,7 +14,9 @@
 //    "auth0_url":…,"mixpanel_url":…,"amplitude_url":…,"mautic_url":…,"ca_file":"/abs/DIR/ca.pem"}
 // (the parts of part.h, each on its own port: see sandbox/parts.h)
 // and runs until SIGTERM or SIGINT. The state is DIR/state.json: loaded at start when present
-// (else the --seed file, else an empty account and an empty site), saved about once a second
+// (else the --seed file, else the seed --from-exports reads from Mailchimp's and CiviCRM's
+// downloads (sandbox/exports/exports.h; the ready line then has an "exports" object listing the
+// rows it could not read), else an empty account and an empty site), saved about once a second
 // after changes and at shutdown. With --generate-seed it writes a seed with two populated,
 // overlapping lists (sandbox/seed_generator.h) and exits. docs/sandbox.md has the details.
 #include <CLI/CLI.hpp>
@@ -22,12 +25,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "concord/http.h"
 #include "sandbox/civicrm/sandbox.h"
 #include "sandbox/clock.h"
+#include "sandbox/exports/exports.h"
 #include "sandbox/json_writer.h"
 #include "sandbox/mailchimp/sandbox.h"
 #include "sandbox/mailchimp/seed.h"
@@ -41,6 +46,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace concord;
 using namespace concord::sandbox;
+
+// The ready line lists at most this many unread rows (all of them go to stderr): a reader of
+// the line keeps a bounded buffer.
+constexpr std::size_t kReadyProblems = 100;
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "concord-sandbox: %s\n", msg.c_str());
@@ -58,8 +67,22 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", state_dir,
                  "Directory for the state (state.json) and the TLS certificates (required unless "
                  "--generate-seed)");
-  app.add_option("--seed", seed_file,
-                 "Seed file (JSON, see docs/sandbox.md); used when DIR/state.json does not exist");
+  auto* seed_option = app.add_option(
+      "--seed", seed_file,
+      "Seed file (JSON, see docs/sandbox.md); used when DIR/state.json does not exist");
+  std::string exports_dir;
+  std::vector<std::string> interest_columns;
+  auto* exports_option =
+      app.add_option(
+             "--from-exports", exports_dir,
+             "A folder of Mailchimp's audience export and CiviCRM's contact export and "
+             "SubscriptionHistory download, read as the seed (docs/sandbox.md \"Starting from "
+             "exports\"); used when DIR/state.json does not exist")
+          ->excludes(seed_option);
+  app.add_option("--interest-column", interest_columns,
+                 "--from-exports: a column of the audience export that is an interest category "
+                 "(group), not a merge field; may be given more than once")
+      ->needs(exports_option);
   app.add_option("--mailchimp-port", port, "Port of the Mailchimp API on 127.0.0.1 (0: any free)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--civicrm-port", civicrm_port,
@@ -139,15 +162,41 @@ int main(int argc, char** argv) {
   CiviSitePtr site;
   bool from_state_file = false;
   std::string source_file;
+  std::optional<std::string> text;
+  std::string exports_ready;  // the ready line's "exports" object
   if (fs::exists(state_path)) {
     source_file = state_path;
     from_state_file = true;
   } else if (!seed_file.empty()) {
     source_file = seed_file;
+  } else if (!exports_dir.empty()) {
+    exports::ExportsOptions eo;
+    eo.interest_columns = interest_columns;
+    auto loaded = exports::load_exports(exports_dir, eo);
+    if (!loaded.is_ok()) return fail(loaded.status().message());
+    // Listed before anything is served, so that no unread row goes unmentioned.
+    if (!loaded->problems.empty()) {
+      std::fprintf(stderr, "concord-sandbox: %s: %zu rows or files not used:\n",
+                   exports_dir.c_str(), loaded->problems.size());
+      for (const exports::ExportProblem& p : loaded->problems)
+        std::fprintf(stderr, "  %s\n", p.text().c_str());
+    }
+    std::fprintf(stderr,
+                 "concord-sandbox: %s: read %zu files: %zu audiences, %lld contacts, %lld "
+                 "history rows\n",
+                 exports_dir.c_str(), loaded->summary.files.size(),
+                 loaded->summary.audiences.size(), static_cast<long long>(loaded->summary.contacts),
+                 static_cast<long long>(loaded->summary.history_rows));
+    exports_ready = exports::ready_object(*loaded, kReadyProblems);
+    source_file = exports_dir + " (the seed read from its exports)";
+    text = std::move(loaded->seed);
   }
   if (!source_file.empty()) {
-    auto text = read_file(source_file);
-    if (!text.is_ok()) return fail(text.status().to_string());
+    if (!text) {
+      auto read = read_file(source_file);
+      if (!read.is_ok()) return fail(read.status().to_string());
+      text = std::move(read).value();
+    }
     // The two parts are read in parallel: each parser skips the other's part.
     Result<CiviSitePtr> civi = Status::internal("not parsed");
     std::thread civi_reader([&] { civi = parse_civicrm_seed(*text, system_clock().now()); });
@@ -237,6 +286,7 @@ int main(int argc, char** argv) {
     line += json_quoted(scheme + "://127.0.0.1:" + std::to_string(part_servers[i]->port()));
   }
   if (!no_tls) line += ",\"ca_file\":" + json_quoted(ca);
+  if (!exports_ready.empty()) line += ",\"exports\":" + exports_ready;
   line += "}";
   std::cout << line << std::endl;  // flushed
 
