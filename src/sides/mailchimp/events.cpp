@@ -134,7 +134,8 @@ Result<MemberUpsert> MailchimpClient::upsert_member(
       if (sent != fields.end()) refused.emplace_back(tag, message);
     }
     if (r->status != 400 || refused.empty() || attempt > 0) return api_status(*r, what);
-    for (const auto& [tag, message] : refused) {
+    for (const auto& refused_field : refused) {
+      const std::string& tag = refused_field.first;
       fields.erase(std::remove_if(fields.begin(), fields.end(),
                                   [&](const auto& f) { return f.first == tag; }),
                    fields.end());
