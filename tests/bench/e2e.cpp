@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     bench::die("first sync: exit " + std::to_string(first.code));
   bench::print("migration_wall_s", first.wall_s);
   bench::print("peak_rss_mb", first.peak_rss_mb, 1);  // the migration with --json
-  const json r = json::parse(first.out).at(0);  // the one pair's object
+  const json r = json::parse(first.out).at(0);        // the one pair's object
   const json& c = r["counts"];
   const std::uint64_t writes = c["add_to_mailchimp"].get<std::uint64_t>() +
                                c["pending_in_mailchimp"].get<std::uint64_t>() +

@@ -69,7 +69,8 @@ TEST_CASE("fields: a change on either side reaches the other, and nothing echoes
   run = next_run(w);
   INFO(run.text());
   REQUIRE(run.code == 0);
-  CHECK(actions(run.pair_json(), "wilma@bedrock.org") == std::vector<std::string>{"update_crm_fields"});
+  CHECK(actions(run.pair_json(), "wilma@bedrock.org") ==
+        std::vector<std::string>{"update_crm_fields"});
   CHECK(contact_field(101, "last_name") == "Slaghoople");
   CHECK(now_state().group_status(101) == "Added");
   run = next_run(w);
