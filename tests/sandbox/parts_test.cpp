@@ -9,9 +9,11 @@
 
 #include "concord/http.h"
 #include "sandbox/part.h"
+#include "sandbox/sandbox_call.h"
 #include "sandbox_process.h"
 
 using namespace concord;
+using concord::testing::sandbox_call;
 using concord::testing::SandboxProcess;
 
 TEST_CASE("seed_object: a part's object is found without building the rest") {
@@ -51,22 +53,8 @@ struct Answer {
 Answer call(const std::string& base, const std::string& ca, const std::string& method,
             const std::string& target, const std::string& body = "",
             std::vector<http::Header> headers = {}) {
-  auto url = http::Url::parse(base);
-  REQUIRE(url.is_ok());
-  http::ClientOptions o;
-  o.ca_file = ca;
-  o.retry.max_attempts = 1;
-  auto client = http::Client::create(*url, o);
-  REQUIRE(client.is_ok());
-  http::Request r;
-  r.method = method;
-  r.target = url->path + target;
-  r.body = body;
-  r.headers = std::move(headers);
-  if (!body.empty()) r.headers.push_back({"Content-Type", "application/json"});
-  auto resp = (*client)->send(r);
-  REQUIRE(resp.is_ok());
-  return {resp->status, resp->body};
+  http::Response resp = sandbox_call(base, ca, method, target, body, std::move(headers));
+  return {resp.status, resp.body};
 }
 
 // Basic auth for `user:secret`.

@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "concord/http.h"
+#include "sandbox/sandbox_call.h"
 #include "sandbox_process.h"
 
 using namespace concord;
+using concord::testing::sandbox_call;
 using concord::testing::SandboxProcess;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -41,24 +43,11 @@ fs::path fixtures() {
 json call(const std::string& base, const std::string& ca, const std::string& method,
           const std::string& target, const std::string& body, std::vector<http::Header> headers,
           const std::string& content_type) {
-  auto url = http::Url::parse(base);
-  REQUIRE(url.is_ok());
-  http::ClientOptions o;
-  o.ca_file = ca;
-  o.retry.max_attempts = 1;
-  auto client = http::Client::create(*url, o);
-  REQUIRE(client.is_ok());
-  http::Request r;
-  r.method = method;
-  r.target = url->path + target;
-  r.body = body;
-  r.headers = std::move(headers);
-  if (!body.empty()) r.headers.push_back({"Content-Type", content_type});
-  auto resp = (*client)->send(r);
-  REQUIRE(resp.is_ok());
-  INFO(target << " " << resp->body);
-  REQUIRE(resp->status == 200);
-  return json::parse(resp->body);
+  http::Response resp =
+      sandbox_call(base, ca, method, target, body, std::move(headers), content_type);
+  INFO(target << " " << resp.body);
+  REQUIRE(resp.status == 200);
+  return json::parse(resp.body);
 }
 
 json mailchimp(const SandboxProcess& s, const std::string& target) {
