@@ -432,7 +432,14 @@ constexpr std::string_view kStatusScript = R"JS(
     order.forEach(function (tr, i) {
       if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
     });
-    document.getElementById('empty').hidden = order.length !== 0;
+    syncCount = order.length;
+    showEmpty();
+  }
+
+  // "No sync pairs" only when there are no streams either.
+  var syncCount = 0, streamCount = 0;
+  function showEmpty() {
+    document.getElementById('empty').hidden = syncCount !== 0 || streamCount !== 0;
   }
 
   // The streams' table is rebuilt at each poll: it has no controls that could lose the focus.
@@ -441,6 +448,8 @@ constexpr std::string_view kStatusScript = R"JS(
     var tbody = document.getElementById('stream-rows');
     var valid = list.filter(function (s) { return s && typeof s === 'object' && typeof s.name === 'string'; });
     panel.hidden = valid.length === 0;
+    streamCount = valid.length;
+    showEmpty();
     while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
     valid.forEach(function (s) {
       var tr = document.createElement('tr');
