@@ -472,10 +472,7 @@ std::optional<http::Reply> Daemon::intake(const http::Request& request,
   amplitude::IntakeReply reply;
   for (const auto& s : streams_) {
     reply = s->intake(in);
-    const bool wrong_key =
-        reply.status == 400 && (reply.body.find("Invalid API key") != std::string::npos ||
-                                reply.body == "invalid_api_key");
-    if (!wrong_key) break;
+    if (!reply.wrong_key) break;
   }
   http::Reply r;
   r.response.status = reply.status;

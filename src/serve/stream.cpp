@@ -1,7 +1,5 @@
 #include "serve/stream.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -89,11 +87,6 @@ Result<std::unique_ptr<Stream>> Stream::open(const StreamConfig& config, Store& 
 
 Stream::~Stream() {
   stop();
-}
-
-bool Stream::key_matches(std::string_view api_key) const {
-  const std::string& key = options_.api_key;
-  return api_key.size() == key.size() && CRYPTO_memcmp(api_key.data(), key.data(), key.size()) == 0;
 }
 
 amplitude::IntakeReply Stream::intake(const amplitude::IntakeRequest& request) {

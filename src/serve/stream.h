@@ -75,8 +75,6 @@ class Stream {
   ~Stream();  // stop()s
 
   const std::string& name() const { return config_.name; }
-  // Whether a request sent this stream's key (compared without a timing leak).
-  bool key_matches(std::string_view api_key) const;
 
   // Answers one intake request (POST /2/httpapi, /batch, /identify).
   amplitude::IntakeReply intake(const amplitude::IntakeRequest& request);
@@ -87,7 +85,6 @@ class Stream {
   void stop();
 
   StreamView view() const;
-  StreamCounts counts() const { return queue_->counts(); }
 
  private:
   struct Work {

@@ -199,7 +199,7 @@ void StreamQueue::put_counts(Batch& batch, const StreamCounts& c) const {
   batch.put(*handle_, Family::kMeta, "count.accepted", std::to_string(c.accepted));
   batch.put(*handle_, Family::kMeta, "count.forwarded", std::to_string(c.forwarded));
   for (int r = 0; r < kDropReasonCount; ++r) {
-    if (c.dropped[r] == counts_.dropped[r] && c.dropped[r] == 0) continue;
+    if (c.dropped[r] == 0) continue;  // a reason never counted has no key
     batch.put(*handle_, Family::kMeta,
               prefixed("count.dropped.", drop_reason_name(static_cast<DropReason>(r))),
               std::to_string(c.dropped[r]));

@@ -706,7 +706,9 @@ IntakeReply upload(const IntakeRequest& request, const IntakeOptions& options, s
     return missing_field_reply("api_key");
   }
   if (doc.api_key.type != Type::kString || !same_key(doc.api_key.text, options.api_key)) {
-    return error_reply(400, "Invalid API key");
+    IntakeReply r = error_reply(400, "Invalid API key");
+    r.wrong_key = true;
+    return r;
   }
   if (doc.events == Type::kAbsent || doc.events == Type::kNull)
     return missing_field_reply("events");
@@ -831,7 +833,11 @@ IntakeReply intake_identify(const IntakeRequest& request, const IntakeOptions& o
   };
 
   const std::string* key = lookup("api_key");
-  if (key == nullptr || !same_key(*key, options.api_key)) return text_reply(400, "invalid_api_key");
+  if (key == nullptr || !same_key(*key, options.api_key)) {
+    IntakeReply r = text_reply(400, "invalid_api_key");
+    r.wrong_key = true;
+    return r;
+  }
   const std::string* identification = lookup("identification");
   if (identification == nullptr) return text_reply(400, "missing_event");
 

@@ -159,6 +159,9 @@ struct IntakeReply {
   int status = 200;          // the HTTP status; equal to "code" in JSON bodies
   std::string content_type;  // "application/json", or "text/plain; charset=utf-8" (/identify)
   std::string body;
+  // Refused for its key alone ("Invalid API key", "invalid_api_key"): the daemon asks the next
+  // stream, whose key it may be.
+  bool wrong_key = false;
   // The accepted events, in request order. Empty unless status is 200.
   std::vector<IntakeEvent> events;
 };

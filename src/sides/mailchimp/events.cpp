@@ -33,9 +33,8 @@ Status MailchimpClient::post_member_event(std::string_view list_id, const std::s
       impl_->call("POST", member_path(list_id, email) + "/events", body, /*idempotent=*/false);
   if (!r) return Status::unavailable(what + ": " + r.status().message());
   if (r->status == 204 || r->status == 200) return Status::ok();
-  if (r->status == 400 || r->status == 422) return api_status(*r, what);
-  // 404: no such member. A 5xx or 429 may come after the event was recorded: unavailable, to be
-  // looked for before it is sent again.
+  // 404 (no such member) is kNotFound, a 4xx refusal kInvalid; a 5xx or 429 may come after the
+  // event was recorded: kUnavailable, to be looked for before it is sent again.
   return api_status(*r, what);
 }
 

@@ -191,6 +191,8 @@ TEST_CASE("intake: request-level refusals, each with its exact body") {
       if (!c.reply.empty()) CHECK(r.body == c.reply);
       check_code(r);
       if (r.status != 200) CHECK(r.events.empty());
+      // Only a wrong key makes the daemon try another stream's key.
+      CHECK(r.wrong_key == (c.reply.find("Invalid API key") != std::string::npos));
     }
   }
 }
@@ -576,6 +578,7 @@ TEST_CASE("intake: no reply carries the stream's key or the key sent") {
                                     "application/x-www-form-urlencoded");
   CHECK(identify.status == 400);
   CHECK(identify.body == "invalid_api_key");
+  CHECK(identify.wrong_key);
 }
 
 TEST_CASE("intake: a stream without a key accepts nothing, not even an empty key") {
