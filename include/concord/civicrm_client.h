@@ -60,11 +60,12 @@ struct CrmWrite {
     kCreateContact,
     kHoldEmail,
     kUpdateFields,
-    kChangeEmail
+    kChangeEmail,
+    kReleaseHold,  // the address's on_hold back to 0 (`concord undo` of a kHoldEmail)
   };
   Kind kind = Kind::kAdd;
-  std::int64_t contact_id = 0;  // kAdd, kRemove, kHoldEmail, kUpdateFields
-  std::string email;            // normalised; kCreateContact, kHoldEmail
+  std::int64_t contact_id = 0;  // kAdd, kRemove, kHoldEmail, kReleaseHold, kUpdateFields
+  std::string email;            // normalised; kCreateContact, kHoldEmail, kReleaseHold
   // Contact fields to set (field name → value): kCreateContact (on the new contact) and
   // kUpdateFields (Contact.save of the contact's id).
   std::vector<std::pair<std::string, std::string>> fields;

@@ -114,8 +114,11 @@ enum class Conflict : std::uint8_t {
   // to another member or contact there, or the change was refused. Nothing is merged; both
   // addresses stay until a person settles it.
   kAddressChange = 11,
+  // `concord undo`: the member changed after the undone run (a person, on either side, or a
+  // later run); the undo leaves it as it is.
+  kChangedSinceRun = 12,
 };
-inline constexpr std::uint8_t kConflictMax = 11;
+inline constexpr std::uint8_t kConflictMax = 12;
 
 // Why the winner won.
 enum class Reason : std::uint8_t {
@@ -130,6 +133,7 @@ enum class Reason : std::uint8_t {
   kTrustCrm = 8,  // --trust
   kTrustMailchimp = 9,
   kOneWay = 10,  // a one-way pair: the people side is the source
+  kUndo = 11,    // `concord undo`: the inverse of a write of the undone run
 };
 
 // What happened to the winner's wish, where it was not a plain write.

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "concord/config.h"
+#include "concord/diff.h"
 #include "concord/journal.h"
 #include "concord/plan.h"
 #include "concord/side.h"
@@ -41,7 +42,9 @@
 namespace concord {
 
 struct Progress {
-  std::string phase;  // "fetch", "resume", "plan", "backup", "apply"
+  // "fetch" (done: members read so far; total 0 until the side is read), "resume", "plan" (an
+  // undo's: "undo"), "backup", "apply"
+  std::string phase;
   Side side = Side::kMailchimp;
   std::uint64_t done = 0;
   std::uint64_t total = 0;
@@ -71,6 +74,11 @@ struct RunRequest {
   // plan, in key order (rejected rows last), once per run. Its base_update() is not called. Not
   // owned; used from the calling thread.
   PlanSink* observer = nullptr;
+  // When set, plans instead of the diff: `concord undo` (undo.h). Both passes call it over the
+  // same snapshots, with this run's id; its operations are journaled, sent and resumed like the
+  // diff's. `undoes` is recorded in the run.
+  std::function<Result<DiffResult>(PlanSink&, std::uint64_t run_id)> planner;
+  std::uint64_t undoes = 0;
 };
 
 struct RunOutcome {

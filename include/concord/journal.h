@@ -38,8 +38,12 @@ struct JournalEntry {
   std::uint32_t seq = 0;
   Operation op;
   JournalState state = JournalState::kPlanned;
-  std::string message;            // the side's words for a failure or refusal
-  Micros at = kNoTime;            // when the state was recorded
+  std::string message;  // the side's words for a failure or refusal
+  Micros at = kNoTime;  // when the state was recorded (this machine's clock)
+  // kDone/kVerified: the side's own time of the write (its answer, or the record a later fetch
+  // read); kNoTime when the side gave none. `concord undo` compares the sides' change times with
+  // it.
+  Micros written_at = kNoTime;
   std::uint64_t resolved_by = 0;  // kVerified/kSuperseded: the run that resolved it
 };
 
@@ -62,7 +66,9 @@ std::string_view run_state_name(RunState s);  // "running", "planned", "done", â
 struct RunRecord {
   std::uint64_t id = 0;
   std::string sync;
-  std::string command;  // "plan" | "sync" | "serve" (a scheduled or webhook run)
+  // "plan" | "sync" | "serve" (a scheduled or webhook run) | "undo" (with `undoes`; a plan of an
+  // undo is "undo-plan")
+  std::string command;
   Micros started_at = kNoTime;
   Micros ended_at = kNoTime;
   RunState state = RunState::kRunning;
@@ -75,6 +81,7 @@ struct RunRecord {
   std::uint64_t refused = 0;       // operations refused for good
   std::uint64_t unsynced = 0;      // members left in disagreement (exit 4 when > 0)
   std::uint64_t resumed_from = 0;  // the run this one resolved the journal of, if any
+  std::uint64_t undoes = 0;        // `concord undo`: the run this one undid (undo.h)
   std::uint64_t mailchimp_requests = 0;
   std::uint64_t crm_requests = 0;
   std::vector<std::string> notes;  // guard reasons, the error that ended it

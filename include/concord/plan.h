@@ -42,8 +42,10 @@ enum class OpKind : std::uint8_t {
   kMailchimpRemoveTag = 13,
   kMailchimpAddInterest = 14,
   kMailchimpRemoveInterest = 15,
+  // `concord undo` (undo.h) of a hold concord set: the address's on_hold back to 0.
+  kCrmReleaseHold = 16,
 };
-inline constexpr std::size_t kOpKindCount = 16;
+inline constexpr std::size_t kOpKindCount = 17;
 
 // What an operation means, in one place: every reader (the diff, the engine, the adapters, the
 // renderers) asks this table instead of switching over OpKind.
@@ -90,6 +92,8 @@ inline constexpr OpKindInfo kOpKinds[kOpKindCount] = {
      MailchimpStatus::kAbsent, CrmStatus::kNone, "add_interest_in_mailchimp"},
     {OpKind::kMailchimpRemoveInterest, Side::kMailchimp, true, Membership::kOut,
      MailchimpStatus::kAbsent, CrmStatus::kNone, "remove_interest_in_mailchimp"},
+    {OpKind::kCrmReleaseHold, Side::kCrm, false, Membership::kIn, MailchimpStatus::kAbsent,
+     CrmStatus::kNone, "release_crm_hold"},
 };
 // REQUIRES: k is a declared OpKind (values read from the store are checked when decoded).
 constexpr const OpKindInfo& op_info(OpKind k) {
@@ -101,7 +105,8 @@ constexpr Side side_of(OpKind k) {
 // add_to_mailchimp, pending_in_mailchimp, unsubscribe_in_mailchimp, archive_in_mailchimp,
 // add_to_crm, create_crm_contact, remove_from_crm, hold_crm_email, update_mailchimp_fields,
 // update_crm_fields, change_email_in_mailchimp, change_email_in_crm, add_tag_in_mailchimp,
-// remove_tag_in_mailchimp, add_interest_in_mailchimp, remove_interest_in_mailchimp.
+// remove_tag_in_mailchimp, add_interest_in_mailchimp, remove_interest_in_mailchimp,
+// release_crm_hold.
 constexpr std::string_view op_kind_name(OpKind k) {
   return op_info(k).name;
 }
@@ -113,6 +118,20 @@ struct OpField {
   std::string value;
 
   bool operator==(const OpField&) const = default;
+};
+
+// What the written side held before an operation, kept in the journal so that `concord undo`
+// (undo.h) can put it back.
+struct OpBefore {
+  // The written side's status: a MailchimpStatus (Mailchimp operations) or a CrmStatus (CRM ones).
+  std::uint8_t status = 0;
+  // The written fields' values before the write (canonical; "" when blank), in the operation's
+  // field order.
+  std::vector<OpField> fields{};
+  // The member's base before the run (nullopt: it had none).
+  std::optional<BaseRecord> base{};
+
+  bool operator==(const OpBefore&) const = default;
 };
 
 struct Operation {
@@ -130,6 +149,11 @@ struct Operation {
   // are those this operation settles (the fields it writes, and those already equal); the applier
   // merges them into the stored base.
   BaseRecord base_after;
+  // What the written side held before (nullopt in journals written before it was kept).
+  std::optional<OpBefore> before{};
+  // An undo's write (undo.h): once it took effect the member's base is `before->base` again
+  // (none: the base is erased), with the written side's time of the write; base_after is unused.
+  bool restores_base = false;
 };
 
 // One member a person should look at.
@@ -162,6 +186,7 @@ struct PlanCounts {
   std::uint64_t remove_tag_in_mailchimp = 0;
   std::uint64_t add_interest_in_mailchimp = 0;
   std::uint64_t remove_interest_in_mailchimp = 0;
+  std::uint64_t release_crm_hold = 0;
   std::uint64_t unchanged = 0;     // members with no membership operation
   std::uint64_t unchanged_in = 0;  // … of which both sides have IN ("stays subscribed")
   std::uint64_t report_rows = 0;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -168,6 +169,26 @@ struct SnapshotStats {
   std::uint64_t written = 0;   // members written
   std::uint64_t removed = 0;   // full fetch: members no longer on the side, deleted at finish()
   std::uint64_t rejected = 0;  // rows kept as rejects
+};
+
+// Running counts of a fetch, for a progress line: while a FetchProgress lives, every page a
+// SnapshotWriter of its thread writes calls `on_page` with the writer's side and the members it
+// wrote so far. (An ambient hook rather than a parameter: a fetch passes through each side's
+// adapter, its reader and the snapshot stage, and none of them has anything else to do with it.)
+// Scopes nest; the innermost one is called.
+class FetchProgress {
+ public:
+  explicit FetchProgress(std::function<void(Side, std::uint64_t)> on_page);
+  ~FetchProgress();
+  FetchProgress(const FetchProgress&) = delete;
+  FetchProgress& operator=(const FetchProgress&) = delete;
+
+  // Called by SnapshotWriter::write_page.
+  static void page_written(Side side, std::uint64_t written);
+
+ private:
+  std::function<void(Side, std::uint64_t)> on_page_;
+  FetchProgress* outer_;
 };
 
 // Writes encoded entries into a side's snapshot family. A fetch hands over pages in whatever

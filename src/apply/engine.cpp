@@ -152,13 +152,14 @@ class Run {
     r.command = req_.command;
     r.started_at = p_.clock.now();
     r.trust = trust_name(req_.trust);
+    r.undoes = req_.undoes;
     if (Status s = log_.put_run(r, /*sync=*/true); !s) return s;
 
     if (Status s = prepare(); !s) return fail(s);
     if (Status s = plan(); !s) return fail(s);
     if (out_.guard.stop) {
       r.state = RunState::kStoppedByGuard;
-      r.notes = out_.guard.reasons;
+      r.notes.insert(r.notes.end(), out_.guard.reasons.begin(), out_.guard.reasons.end());
       return finish();
     }
     if (!req_.apply) {
@@ -195,7 +196,8 @@ class Run {
 
   // A one-time mirror that was mirrored once is not sent again (a plan may still look).
   Status one_time_done() {
-    if (!one_time() || !req_.apply) return Status::ok();
+    // (An undo of its one run is what a one-time mirror may still need.)
+    if (!one_time() || !req_.apply || req_.undoes != 0) return Status::ok();
     Result<std::optional<std::string>> done =
         p_.store.get(p_.pair, Family::kMeta, meta::kOneTimeDone);
     if (!done) return done.status();
@@ -208,7 +210,8 @@ class Run {
 
   Result<RunOutcome> finish() {
     RunRecord& r = out_.record;
-    if (one_time() && (r.state == RunState::kDone || r.state == RunState::kDoneWithFailures)) {
+    if (one_time() && req_.undoes == 0 &&
+        (r.state == RunState::kDone || r.state == RunState::kDoneWithFailures)) {
       // Mirrored once: the pair is disabled (also on the status page) and stays so.
       Batch b;
       b.put(p_.pair, Family::kMeta, meta::kOneTimeDone, std::to_string(r.id));
@@ -275,6 +278,9 @@ class Run {
     // A new mapping's CRM fields were never read: every contact is read with them.
     if (fields_.recheck_all) *full = true;
     out_.record.full_fetch = *full;
+    // Running counts of the members read, page by page.
+    FetchProgress pages(
+        [this](Side side, std::uint64_t read) { progress("fetch", side, read, 0); });
     for (SyncSide* side : {&p_.target, &p_.people}) {
       progress("fetch", side->side(), 0, 0);
       Result<FetchStats> f = side->fetch(*full, p_.store, p_.pair);
@@ -288,6 +294,7 @@ class Run {
     }
     if (Status s = settle(); !s) return s;
     if (*full) {
+      if (Status s = note_unknown_crm_times(); !s) return s;
       const Micros now = p_.clock.now();
       if (Status s =
               p_.store.put(p_.pair, Family::kMeta, meta::kLastFullFetch, std::to_string(now));
@@ -381,6 +388,30 @@ class Run {
     return now - *at >= req_.full_fetch_every;
   }
 
+  // Group members without a change time (memberships with no history row: an import that wrote
+  // none, or a rehearsal from a contact export without the history download) are decided as if
+  // they never changed: a dated change on Mailchimp's side wins. The run says so, with how many.
+  Status note_unknown_crm_times() {
+    if (p_.config.one_way()) return Status::ok();
+    std::uint64_t unknown = 0, in = 0;
+    Cursor c = p_.store.scan(p_.pair, Family::kCrm);
+    for (c.seek_to_first(); c.valid(); c.next()) {
+      SnapshotHeader h;
+      if (Status s = decode_snapshot_header(c.value(), &h); !s) return s;
+      if (h.membership != Membership::kIn) continue;
+      ++in;
+      unknown += h.changed_at == kNoTime;
+    }
+    if (Status s = c.status(); !s) return s;
+    if (unknown == 0) return Status::ok();
+    out_.record.notes.push_back(
+        "the CRM's change times are unknown for " + std::to_string(unknown) + " of " +
+        std::to_string(in) +
+        " group members (memberships with no subscription history row): they are decided as if "
+        "they never changed, so a dated change in Mailchimp wins over them");
+    return Status::ok();
+  }
+
   // Resolves what a dead run left in the journal against the fresh snapshots, a batch at a time.
   Status resume() {
     Result<std::uint64_t> open = log_.open_count();
@@ -407,17 +438,12 @@ class Run {
         }
         e.state = took_effect ? JournalState::kVerified : JournalState::kSuperseded;
         e.at = p_.clock.now();
+        if (took_effect) e.written_at = (*h)->changed_at;
         e.resolved_by = out_.record.id;
         b.put(p_.pair, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
-        if (took_effect && (op_info(e.op.kind).membership || !e.op.base_after.fields.empty())) {
-          Result<std::optional<BaseRecord>> nb =
-              settled_base(e.op, side_of(e.op.kind), (*h)->changed_at, bases);
-          if (!nb) return nb.status();
-          if (nb->has_value()) {
-            std::string v;
-            encode_base(**nb, &v);
-            b.put(p_.pair, Family::kBase, e.op.key.view(), v);
-            bases[e.op.key] = std::move(**nb);
+        if (took_effect) {
+          if (Status s = store_base(e.op, side_of(e.op.kind), (*h)->changed_at, bases, b); !s) {
+            return s;
           }
         }
         if (took_effect) ++out_.record.applied;
@@ -444,6 +470,7 @@ class Run {
 
   static bool effect_visible(OpKind k, const SnapshotHeader& h) {
     if (k == OpKind::kCrmHoldEmail) return (h.flags & kCrmEmailOnHold) != 0;
+    if (k == OpKind::kCrmReleaseHold) return (h.flags & kCrmEmailOnHold) == 0;
     return h.membership == op_info(k).target;
   }
 
@@ -492,11 +519,17 @@ class Run {
     return o;
   }
 
+  // The diff, or the request's own planner (an undo).
+  Result<DiffResult> plan_into(PlanSink& sink, const SyncOptions& o) {
+    if (req_.planner) return req_.planner(sink, out_.record.id);
+    return diff(p_.store, p_.pair, o, sink, &fields_);
+  }
+
   Status plan() {
     const SyncOptions o = options();
     PlanPass pass(*report_, req_.observer);
-    progress("plan", Side::kMailchimp, 0, 0);
-    Result<DiffResult> d = diff(p_.store, p_.pair, o, pass, &fields_);
+    progress(req_.undoes != 0 ? "undo" : "plan", Side::kMailchimp, 0, 0);
+    Result<DiffResult> d = plan_into(pass, o);
     if (!d) return d.status();
     if (Status s = pass.status(); !s) return s;
     out_.record.first_run = d->first_run;
@@ -558,7 +591,7 @@ class Run {
   // first), now streaming agreements into the base and operations into the journal.
   Status journal_plan() {
     JournalPass pass(p_.store, p_.pair, out_.record.id, p_.clock.now());
-    Result<DiffResult> d = diff(p_.store, p_.pair, options(), pass, &fields_);
+    Result<DiffResult> d = plan_into(pass, options());
     if (!d) return d.status();
     if (Status s = pass.finish(); !s) return s;
     // Moves that need nothing more are forgotten, now that their bases moved.
@@ -709,7 +742,6 @@ class Run {
                          const std::vector<SideOutcome>& outcomes) {
     Batch b;
     const Micros now = p_.clock.now();
-    std::string v;
     std::map<MemberKey, std::string> snapshots;  // the written side's entries, as written
     std::map<MemberKey, BaseRecord> bases;       // bases written in this chunk
     for (std::size_t n = 0; n < chunk.size(); ++n) {
@@ -720,21 +752,13 @@ class Run {
       switch (o.code) {
         case SideOutcome::Code::kDone:
           e.state = JournalState::kDone;
+          e.written_at = o.changed_at;
           ++out_.record.applied;
-          if (op_info(e.op.kind).membership || !e.op.base_after.fields.empty()) {
-            // Mailchimp says when; for a CRM write, the server's time of its answer, which is
-            // no earlier than the history row's date the next fetch reads, so that concord's own
-            // write does not count as a change made in the CRM (kNoTime when the answer had no
-            // Date: then the row's date counts as a change, and an agreeing one only refreshes
-            // the base).
-            Result<std::optional<BaseRecord>> nb = settled_base(e.op, side, o.changed_at, bases);
-            if (!nb) return nb.status();
-            if (nb->has_value()) {
-              encode_base(**nb, &v);
-              b.put(p_.pair, Family::kBase, e.op.key.view(), v);
-              bases[e.op.key] = std::move(**nb);
-            }
-          }
+          // Mailchimp says when; for a CRM write, the server's time of its answer, which is no
+          // earlier than the history row's date the next fetch reads, so that concord's own write
+          // does not count as a change made in the CRM (kNoTime when the answer had no Date: then
+          // the row's date counts as a change, and an agreeing one only refreshes the base).
+          if (Status s = store_base(e.op, side, o.changed_at, bases, b); !s) return s;
           if (is_change_email(e.op.kind)) {
             if (Status s = finish_move(e.op, side, b); !s) return s;
           } else if (Status s = remember_write(e, side, o, snapshots); !s) {
@@ -772,6 +796,43 @@ class Run {
     }
     identities_.clear();
     return p_.store.write(b, /*sync=*/true);
+  }
+
+  // Puts the base once `op` took effect at `written_at` into `b` (settled_base(), or an undo's
+  // restored base); `bases` holds the bases this batch wrote so far.
+  Status store_base(const Operation& op, Side side, Micros written_at,
+                    std::map<MemberKey, BaseRecord>& bases, Batch& b) {
+    if (op.restores_base) {
+      // The base before the undone run comes back, so that the next run decides the member as it
+      // would have before it. Without one, the member is as new to the pair as it was then.
+      if (!op.before || !op.before->base) {
+        b.del(p_.pair, Family::kBase, op.key.view());
+        bases.erase(op.key);
+        return Status::ok();
+      }
+      auto it = bases.find(op.key);
+      BaseRecord out = it != bases.end() ? it->second : *op.before->base;
+      // The undo's own write is no change of a person's; the hashes cannot match the sides now.
+      if (written_at != kNoTime) {
+        (side == Side::kMailchimp ? out.mailchimp_changed_at : out.crm_changed_at) = written_at;
+      }
+      out.mailchimp_hash = out.crm_hash = 0;
+      std::string v;
+      encode_base(out, &v);
+      b.put(p_.pair, Family::kBase, op.key.view(), v);
+      bases[op.key] = std::move(out);
+      return Status::ok();
+    }
+    if (!op_info(op.kind).membership && op.base_after.fields.empty()) return Status::ok();
+    Result<std::optional<BaseRecord>> nb = settled_base(op, side, written_at, bases);
+    if (!nb) return nb.status();
+    if (nb->has_value()) {
+      std::string v;
+      encode_base(**nb, &v);
+      b.put(p_.pair, Family::kBase, op.key.view(), v);
+      bases[op.key] = std::move(**nb);
+    }
+    return Status::ok();
   }
 
   // The base once `op` took effect at `written_at`: a membership write sets the membership part
@@ -870,8 +931,8 @@ class Run {
     } else {
       CrmState st;
       if (stored && !crm_state_of(h, &st)) st = CrmState{};
-      if (e.op.kind == OpKind::kCrmHoldEmail) {
-        st.email_on_hold = true;
+      if (e.op.kind == OpKind::kCrmHoldEmail || e.op.kind == OpKind::kCrmReleaseHold) {
+        st.email_on_hold = e.op.kind == OpKind::kCrmHoldEmail;
       } else {
         // As in the base: the server's time of the answer (the next fetch reads the history
         // row's own date).

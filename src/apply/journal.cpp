@@ -141,26 +141,109 @@ std::string_view run_state_name(RunState s) {
   return "?";
 }
 
+namespace {
+
+json pairs_json(const std::vector<OpField>& fields) {
+  json f = json::array();
+  for (const OpField& field : fields)
+    f.push_back({field.tag, field.value});
+  return f;
+}
+
+json base_json(const BaseRecord& b) {
+  return {static_cast<int>(b.membership), b.mailchimp_changed_at, b.crm_changed_at,
+          b.mailchimp_hash, b.crm_hash};
+}
+
+// [membership, mailchimp time, CRM time, mailchimp hash, CRM hash].
+Status base_of(const json& j, const std::string& what, BaseRecord* b) {
+  if (!j.is_array() || j.size() != 5) return Status::corruption(what + " is not 5 numbers");
+  try {
+    b->membership = j[0].get<int>() == 1 ? Membership::kIn : Membership::kOut;
+    b->mailchimp_changed_at = j[1].get<Micros>();
+    b->crm_changed_at = j[2].get<Micros>();
+    b->mailchimp_hash = j[3].get<std::uint64_t>();
+    b->crm_hash = j[4].get<std::uint64_t>();
+  } catch (const json::exception&) {
+    return Status::corruption(what + " is not 5 numbers");
+  }
+  return Status::ok();
+}
+
+// A list of [tag, value] pairs, each handed to `add`.
+Status pairs_of(const json& j, const std::string& what,
+                const std::function<void(std::string, std::string)>& add) {
+  if (!j.is_array()) return Status::corruption(what + " is not a list");
+  for (const json& pair : j) {
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
+      return Status::corruption(what + " holds a malformed pair");
+    }
+    add(pair[0].get<std::string>(), pair[1].get<std::string>());
+  }
+  return Status::ok();
+}
+
+// What the written side held before: {"status", "fields", "base", "base_fields"} ("base" null
+// when the member had none).
+json before_json(const OpBefore& b) {
+  json j = {{"status", b.status}};
+  if (!b.fields.empty()) j["fields"] = pairs_json(b.fields);
+  if (b.base) {
+    j["base"] = base_json(*b.base);
+    json f = json::array();
+    for (const FieldBase& field : b.base->fields)
+      f.push_back({field.tag, field.value});
+    if (!f.empty()) j["base_fields"] = std::move(f);
+  } else {
+    j["base"] = nullptr;
+  }
+  return j;
+}
+
+Status before_of(const json& j, const std::string& what, OpBefore* out) {
+  if (!j.is_object()) return Status::corruption(what + ": field \"before\" is not an object");
+  auto status = j.find("status");
+  if (status == j.end() || !status->is_number_unsigned() || status->get<std::uint64_t>() > 255) {
+    return Status::corruption(what + ": field \"before.status\" is not a status");
+  }
+  out->status = static_cast<std::uint8_t>(status->get<std::uint64_t>());
+  if (auto f = j.find("fields"); f != j.end()) {
+    Status s = pairs_of(*f, what + ": field \"before.fields\"", [&](std::string t, std::string v) {
+      out->fields.push_back({std::move(t), std::move(v)});
+    });
+    if (!s) return s;
+  }
+  auto base = j.find("base");
+  if (base == j.end() || base->is_null()) return Status::ok();
+  BaseRecord b;
+  if (Status s = base_of(*base, what + ": field \"before.base\"", &b); !s) return s;
+  if (auto f = j.find("base_fields"); f != j.end()) {
+    Status s = pairs_of(*f, what + ": field \"before.base_fields\"",
+                        [&](std::string t, std::string v) { b.set_field(t, v); });
+    if (!s) return s;
+  }
+  out->base = std::move(b);
+  return Status::ok();
+}
+
+}  // namespace
+
 std::string encode_journal_entry(const JournalEntry& e) {
   const Operation& op = e.op;
   json j = {{"email", op.email},
             {"kind", static_cast<int>(op.kind)},
             {"reason", static_cast<int>(op.reason)},
             {"note", static_cast<int>(op.note)},
-            {"base",
-             {static_cast<int>(op.base_after.membership), op.base_after.mailchimp_changed_at,
-              op.base_after.crm_changed_at, op.base_after.mailchimp_hash, op.base_after.crm_hash}},
+            {"base", base_json(op.base_after)},
             {"state", static_cast<int>(e.state)}};
+  if (op.before) j["before"] = before_json(*op.before);
+  if (op.restores_base) j["restores_base"] = true;
   if (!e.message.empty()) j["message"] = e.message;
   if (e.at != kNoTime) j["at"] = e.at;
+  if (e.written_at != kNoTime) j["written_at"] = e.written_at;
   if (e.resolved_by != 0) j["resolved_by"] = e.resolved_by;
   if (!op.from_email.empty()) j["from"] = op.from_email;
-  if (!op.fields.empty()) {
-    json f = json::array();
-    for (const OpField& field : op.fields)
-      f.push_back({field.tag, field.value});
-    j["fields"] = std::move(f);
-  }
+  if (!op.fields.empty()) j["fields"] = pairs_json(op.fields);
   if (!op.base_after.fields.empty()) {
     json f = json::array();
     for (const FieldBase& field : op.base_after.fields)
@@ -190,42 +273,31 @@ Result<JournalEntry> decode_journal_entry(std::string_view key, std::string_view
   if (s) s = r.get("base", &base);
   if (s) s = r.get("message", &e.message, false);
   if (s) s = r.get("at", &e.at, false);
+  if (s) s = r.get("written_at", &e.written_at, false);
   if (s) s = r.get("resolved_by", &e.resolved_by, false);
   if (s) s = enum_of(kind, static_cast<int>(kOpKindCount) - 1, &e.op.kind, what + " kind");
   if (s) s = r.get("from", &e.op.from_email, false);
-  for (const char* list : {"fields", "field_bases"}) {
-    if (!s) break;
-    auto it = j->find(list);
-    if (it == j->end()) continue;
-    if (!it->is_array()) {
-      s = Status::corruption(what + ": field \"" + list + "\" is not a list");
-      break;
-    }
-    for (const json& pair : *it) {
-      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
-        s = Status::corruption(what + ": field \"" + list + "\" holds a malformed pair");
-        break;
-      }
-      if (std::string_view(list) == "fields") {
-        e.op.fields.push_back({pair[0].get<std::string>(), pair[1].get<std::string>()});
-      } else {
-        e.op.base_after.set_field(pair[0].get<std::string>(), pair[1].get<std::string>());
-      }
-    }
+  if (auto it = j->find("fields"); s && it != j->end()) {
+    s = pairs_of(*it, what + ": field \"fields\"", [&](std::string t, std::string v) {
+      e.op.fields.push_back({std::move(t), std::move(v)});
+    });
   }
-  if (s) s = enum_of(reason, static_cast<int>(Reason::kOneWay), &e.op.reason, what);
+  if (auto it = j->find("before"); s && it != j->end()) {
+    OpBefore b;
+    s = before_of(*it, what, &b);
+    e.op.before = std::move(b);
+  }
+  if (s) s = r.get("restores_base", &e.op.restores_base, false);
+  if (s) s = enum_of(reason, static_cast<int>(Reason::kUndo), &e.op.reason, what);
   if (s) s = enum_of(note, kNoteMax, &e.op.note, what + " note");
   if (s) s = enum_of(state, static_cast<int>(JournalState::kSuperseded), &e.state, what);
   if (!s) return s;
-  if (base.size() != 5) return Status::corruption(what + ": field \"base\" is not 5 numbers");
-  try {
-    e.op.base_after.membership = base[0].get<int>() == 1 ? Membership::kIn : Membership::kOut;
-    e.op.base_after.mailchimp_changed_at = base[1].get<Micros>();
-    e.op.base_after.crm_changed_at = base[2].get<Micros>();
-    e.op.base_after.mailchimp_hash = base[3].get<std::uint64_t>();
-    e.op.base_after.crm_hash = base[4].get<std::uint64_t>();
-  } catch (const json::exception&) {
-    return Status::corruption(what + ": field \"base\" is not 5 numbers");
+  if (Status st = base_of(json(base), what + ": field \"base\"", &e.op.base_after); !st) return st;
+  // The field bases after the base itself (base_of() leaves fields alone).
+  if (auto it = j->find("field_bases"); it != j->end()) {
+    Status st = pairs_of(*it, what + ": field \"field_bases\"",
+                         [&](std::string t, std::string v) { e.op.base_after.set_field(t, v); });
+    if (!st) return st;
   }
   e.op.key = member_key(e.op.email);
   return e;
@@ -247,6 +319,7 @@ std::string encode_run(const RunRecord& r) {
             {"refused", r.refused},
             {"unsynced", r.unsynced},
             {"resumed_from", r.resumed_from},
+            {"undoes", r.undoes},
             {"mailchimp_requests", r.mailchimp_requests},
             {"crm_requests", r.crm_requests},
             {"notes", r.notes}};
@@ -275,6 +348,7 @@ Result<RunRecord> decode_run(std::string_view value) {
   if (s) s = rd.get("refused", &r.refused, false);
   if (s) s = rd.get("unsynced", &r.unsynced, false);
   if (s) s = rd.get("resumed_from", &r.resumed_from, false);
+  if (s) s = rd.get("undoes", &r.undoes, false);
   if (s) s = rd.get("mailchimp_requests", &r.mailchimp_requests, false);
   if (s) s = rd.get("crm_requests", &r.crm_requests, false);
   if (s) s = rd.get("notes", &r.notes, false);

@@ -385,6 +385,8 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
         return CrmWrite::Kind::kRemove;
       case OpKind::kCrmHoldEmail:
         return CrmWrite::Kind::kHoldEmail;
+      case OpKind::kCrmReleaseHold:
+        return CrmWrite::Kind::kReleaseHold;
       case OpKind::kCrmUpdateFields:
         return CrmWrite::Kind::kUpdateFields;
       case OpKind::kCrmChangeEmail:

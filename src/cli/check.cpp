@@ -19,11 +19,14 @@ using nlohmann::json;
 // What check found, section by section: printed as it goes, or gathered for --json.
 class CheckLog {
  public:
-  explicit CheckLog(bool as_json) : as_json_(as_json) {}
+  // `progress`: where --json, which prints only at the end, says which section it is at.
+  CheckLog(bool as_json, std::function<void(const Progress&)> progress)
+      : as_json_(as_json), progress_(std::move(progress)) {}
 
   // A new section: an account ("mailchimp"), a pair ("sync") or a stream ("stream").
   void section(const std::string& kind, const std::string& name, const std::string& title) {
     if (!as_json_) std::printf("%s\n", title.c_str());
+    if (as_json_ && progress_) progress_(Progress{"check " + kind + " " + name, {}, 0, 0});
     sections_.push_back(
         {{"kind", kind}, {"name", name}, {"found", json::array()}, {"problems", json::array()}});
   }
@@ -45,6 +48,9 @@ class CheckLog {
 
   // The summary line (or the JSON object); the exit status.
   int finish() const {
+    if (as_json_ && progress_) {
+      progress_(Progress{"check", {}, sections_.size(), sections_.size()});
+    }
     if (as_json_) {
       std::cout
           << json{{"ok", problems_ == 0}, {"problems", problems_}, {"sections", sections_}}.dump(2)
@@ -59,6 +65,7 @@ class CheckLog {
 
  private:
   const bool as_json_;
+  std::function<void(const Progress&)> progress_;
   int problems_ = 0;
   json sections_ = json::array();
 };
@@ -180,7 +187,7 @@ int check(const Global& g, bool as_json) {
   Result<std::unique_ptr<Context>> ctx = Context::open(g, /*with_store=*/false);
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   const Config& cfg = (*ctx)->config();
-  CheckLog log(as_json);
+  CheckLog log(as_json, progress_printer(g.verbose));
   for (const auto& [name, account] : cfg.mailchimp) {
     log.section("mailchimp", name, "Mailchimp account " + name);
     Result<MailchimpClient*> c = (*ctx)->mailchimp(name);

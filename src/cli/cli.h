@@ -121,11 +121,14 @@ struct RunOptions {
   bool allow_mass_addition = false;
   bool full = false;
   bool json = false;
+  std::uint64_t undo_run = 0;  // `concord undo --run N`: the run undone (0: plan or sync)
 };
 int init(const Global& g, bool force);
 int check(const Global& g, bool as_json);
 int plan(const Global& g, const RunOptions& o);
 int sync(const Global& g, const RunOptions& o);
+// `concord undo --run N`: plans (and with `apply`, makes) the inverse of run N's writes (undo.h).
+int undo(const Global& g, const RunOptions& o, bool apply);
 
 struct ReportOptions {
   std::string sync;

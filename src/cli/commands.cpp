@@ -1,4 +1,5 @@
 // `concord init | check | plan | sync | report | status | backup`.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -10,6 +11,7 @@
 #include "concord/journal.h"
 #include "concord/report.h"
 #include "concord/snapshot.h"
+#include "concord/undo.h"
 #include "serve/listener.h"
 #include "serve/stream_queue.h"
 #include "store/private_file.h"
@@ -63,6 +65,8 @@ json run_json(const RunOutcome& r, const PlanListing& listing) {
   j["refused"] = r.record.refused;
   j["unsynced"] = r.record.unsynced;
   j["resumed_from"] = r.record.resumed_from;
+  if (r.record.undoes != 0) j["undoes"] = r.record.undoes;
+  j["notes"] = r.record.notes;
   j["mailchimp_requests"] = r.record.mailchimp_requests;
   j["crm_requests"] = r.record.crm_requests;
   j["guard"] = {{"stop", r.guard.stop}, {"reasons", r.guard.reasons}};
@@ -73,15 +77,30 @@ json run_json(const RunOutcome& r, const PlanListing& listing) {
 
 void print_run(const RunOutcome& r, const PlanListing& listing, bool applied) {
   const RunRecord& rec = r.record;
-  std::printf("%s %s (run %llu%s%s)\n\n", applied ? "Sync of" : "Plan for", rec.sync.c_str(),
-              static_cast<unsigned long long>(rec.id),
-              rec.first_run ? "; first run: no base yet" : "",
-              rec.full_fetch ? "; full fetch" : "; incremental fetch");
+  if (rec.undoes != 0) {
+    std::printf("%s of run %llu of %s (run %llu)\n\n", applied ? "Undo" : "Plan for the undo",
+                static_cast<unsigned long long>(rec.undoes), rec.sync.c_str(),
+                static_cast<unsigned long long>(rec.id));
+  } else {
+    std::printf("%s %s (run %llu%s%s)\n\n", applied ? "Sync of" : "Plan for", rec.sync.c_str(),
+                static_cast<unsigned long long>(rec.id),
+                rec.first_run ? "; first run: no base yet" : "",
+                rec.full_fetch ? "; full fetch" : "; incremental fetch");
+  }
   if (rec.resumed_from != 0) {
     std::printf("Resumed the journal of run %llu first.\n\n",
                 static_cast<unsigned long long>(rec.resumed_from));
   }
   print_counts(plan_counts_of(r, listing), stdout);
+  // What the run noticed (a guard's reasons are shown with the stop, below).
+  bool noted = false;
+  for (const std::string& n : rec.notes) {
+    if (std::find(r.guard.reasons.begin(), r.guard.reasons.end(), n) != r.guard.reasons.end()) {
+      continue;
+    }
+    std::printf("%s  - %s\n", noted ? "" : "\nNotes\n", n.c_str());
+    noted = true;
+  }
   if (listing.operations() > 0) {
     std::printf("\nOperations\n");
     listing.print_operations(stdout);
@@ -99,9 +118,9 @@ void print_run(const RunOutcome& r, const PlanListing& listing, bool applied) {
   std::printf("\n");
   if (!r.backup.empty()) std::printf("Backed up both sides to %s\n", r.backup.string().c_str());
   if (!applied) {
-    std::printf("Nothing was changed%s.\n", listing.operations() == 0
-                                                ? ": nothing to do"
-                                                : "; `concord sync` applies this plan");
+    const char* how = rec.undoes != 0 ? "; `concord undo --apply` applies this plan"
+                                      : "; `concord sync` applies this plan";
+    std::printf("Nothing was changed%s.\n", listing.operations() == 0 ? ": nothing to do" : how);
     return;
   }
   if (listing.operations() == 0 && rec.applied == 0) std::printf("Nothing to do.\n");
@@ -124,6 +143,10 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
   if (!ctx) return fail(exit_for(ctx.status()), ctx.status().message());
   Result<std::vector<const SyncConfig*>> syncs = (*ctx)->syncs(o.sync);
   if (!syncs) return fail(kExitUsage, syncs.status().message());
+  // Run ids are a pair's own: an undo names one pair.
+  if (o.undo_run != 0 && syncs->size() != 1) {
+    return fail(kExitUsage, "several syncs are configured: name the one to undo with --sync");
+  }
   int code = kExitOk;
   // --json: an array of one object per pair (one pair too, so that scripts read one shape); each
   // is written as soon as its run ends, its lists streamed from the listing's spool.
@@ -139,6 +162,18 @@ int run_command(const Global& g, const RunOptions& o, bool apply) {
     PlanListing listing(o.json ? 0 : kListed, /*spool=*/o.json);
     RunRequest rq;
     rq.command = apply ? "sync" : "plan";
+    if (o.undo_run != 0) {
+      if (Status st = check_undoable((*ctx)->store(), *p->handle, o.undo_run); !st) {
+        code = worse(code, fail(exit_for(st), st.message()));
+        continue;
+      }
+      rq.command = apply ? "undo" : "undo-plan";
+      rq.undoes = o.undo_run;
+      rq.planner = [&store = (*ctx)->store(), &handle = *p->handle, undone = o.undo_run](
+                       PlanSink& sink, std::uint64_t run_id) {
+        return plan_undo(store, handle, undone, run_id, sink);
+      };
+    }
     rq.apply = apply;
     rq.trust = *trust;
     rq.allow_mass_removal = o.allow_mass_removal;
@@ -214,6 +249,9 @@ int plan(const Global& g, const RunOptions& o) {
 }
 int sync(const Global& g, const RunOptions& o) {
   return run_command(g, o, /*apply=*/true);
+}
+int undo(const Global& g, const RunOptions& o, bool apply) {
+  return run_command(g, o, apply);
 }
 
 int report(const Global& g, const ReportOptions& o) {
@@ -321,6 +359,7 @@ int status(const Global& g, bool as_json) {
         counts[k] = v;
       js["runs"].push_back({{"id", r.id},
                             {"command", r.command},
+                            {"undoes", r.undoes == 0 ? json(nullptr) : json(r.undoes)},
                             {"started_at", time_text(r.started_at)},
                             {"ended_at", time_text(r.ended_at)},
                             {"result", run_state_name(r.state)},
@@ -336,6 +375,9 @@ int status(const Global& g, bool as_json) {
             static_cast<unsigned long long>(r.applied), static_cast<unsigned long long>(r.failed),
             static_cast<unsigned long long>(r.refused),
             static_cast<unsigned long long>(r.counts.report_rows));
+        if (r.undoes != 0) {
+          std::printf("           undoes run %llu\n", static_cast<unsigned long long>(r.undoes));
+        }
         for (const std::string& n : r.notes)
           std::printf("           %s\n", n.c_str());
       }
@@ -377,10 +419,17 @@ int backup(const Global& g, const std::string& sync, const std::string& dir, boo
   const std::filesystem::path parent =
       dir.empty() ? (*ctx)->backup_dir() : std::filesystem::path(dir);
   json out = json::array();
+  const std::function<void(const Progress&)> progress = progress_printer(g.verbose);
+  auto show = [&](std::string phase, Side side, std::uint64_t done, std::uint64_t total) {
+    if (progress) progress(Progress{std::move(phase), side, done, total});
+  };
+  // Running counts of the members read, page by page.
+  FetchProgress pages([&](Side side, std::uint64_t read) { show("fetch", side, read, 0); });
   for (const SyncConfig* s : *syncs) {
     Result<Context::Pair> p = (*ctx)->pair(*s);
     if (!p) return fail(exit_for(p.status()), s->name + ": " + p.status().message());
     for (SyncSide* side : {p->mailchimp.get(), p->crm.get()}) {
+      show("fetch", side->side(), 0, 0);
       Result<FetchStats> f = side->fetch(/*full=*/true, (*ctx)->store(), *p->handle);
       if (!f) {
         return fail(kExitError, s->name + ": fetching " + std::string(side_name(side->side())) +
@@ -392,9 +441,11 @@ int backup(const Global& g, const std::string& sync, const std::string& dir, boo
         !settled) {
       return fail(kExitError, s->name + ": " + settled.status().message());
     }
+    show("backup", Side::kMailchimp, 0, 0);
     Result<BackupResult> b =
         write_backup((*ctx)->store(), *p->handle, parent, s->name, system_clock().now());
     if (!b) return fail(kExitError, b.status().to_string());
+    show("backup", Side::kMailchimp, 1, 1);
     out.push_back({{"sync", s->name},
                    {"mailchimp_members", b->mailchimp_members},
                    {"crm_members", b->crm_members},

@@ -46,6 +46,23 @@ int main(int argc, char** argv) {
       app.add_subcommand("sync", "Plan, then apply (backing both sides up before the first apply)");
   add_run_options(sync_c, sync_o);
 
+  RunOptions undo_o;
+  bool undo_apply = false;
+  CLI::App* undo_c = app.add_subcommand(
+      "undo",
+      "Show (and with --apply, make) the inverse of a run's writes that still stand; members "
+      "changed since are left alone");
+  undo_c->add_option("--run", undo_o.undo_run, "the run to undo (`concord status` lists them)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  undo_c->add_option("--sync", undo_o.sync, "the sync (default: the only one)");
+  undo_c->add_flag("--apply", undo_apply, "make the writes (without it nothing is changed)");
+  undo_c->add_flag("--allow-mass-removal", undo_o.allow_mass_removal,
+                   "lift the max_removal_fraction guard for this undo");
+  undo_c->add_flag("--allow-mass-addition", undo_o.allow_mass_addition,
+                   "lift the max_addition_fraction guard for this undo");
+  undo_c->add_flag("--json", undo_o.json, "print the plan and the result as JSON");
+
   ReportOptions rep;
   CLI::App* report_c = app.add_subcommand("report", "The conflict report of a run");
   report_c->add_option("--sync", rep.sync, "the sync (default: the only one)");
@@ -133,6 +150,7 @@ int main(int argc, char** argv) {
     if (*check_c) return check(g, check_json);
     if (*plan_c) return plan(g, plan_o);
     if (*sync_c) return sync(g, sync_o);
+    if (*undo_c) return undo(g, undo_o, undo_apply);
     if (*report_c) return report(g, rep);
     if (*status_c) return status(g, status_json);
     if (*prune_c) return prune(g, prune_sync, prune_json);

@@ -27,10 +27,19 @@ std::string time_text(Micros t) {
 std::function<void(const Progress&)> progress_printer(bool verbose) {
   const bool tty = isatty(STDERR_FILENO) == 1;
   if (!tty && !verbose) return {};
-  return [tty](const Progress& p) {
+  return [tty, logged = std::uint64_t{0}](const Progress& p) mutable {
     std::string what = p.phase + " " + std::string(side_name(p.side));
-    if (p.phase == "resume" || p.phase == "backup") what = p.phase;
-    if (p.total > 0) {
+    if (p.phase != "fetch" && p.phase != "apply") what = p.phase;
+    if (p.total == 0 && p.done > 0) {
+      // A running count (a fetch's members read so far): rewritten in place on a terminal; in a
+      // log, a line per page would be noise, so one per 100 000 read.
+      if (!tty) {
+        if (p.done < logged + 100000 && p.done > logged) return;
+        logged = p.done;
+      }
+      std::fprintf(stderr, "%s%-16s %llu read%s", tty ? "\r" : "", what.c_str(),
+                   static_cast<unsigned long long>(p.done), tty ? "" : "\n");
+    } else if (p.total > 0) {
       std::fprintf(stderr, "%s%-16s %llu/%llu%s", tty ? "\r" : "", what.c_str(),
                    static_cast<unsigned long long>(p.done),
                    static_cast<unsigned long long>(p.total), tty && p.done < p.total ? "" : "\n");

@@ -126,6 +126,7 @@ void print_counts(const PlanCounts& c, std::FILE* out) {
       {"sent a confirmation (pending)", c.pending_in_mailchimp},
       {"archived in Mailchimp", c.archive_in_mailchimp},
       {"CRM email put on hold", c.hold_crm_email},
+      {"CRM email hold lifted", c.release_crm_hold},
       {"fields updated in Mailchimp", c.update_mailchimp_fields},
       {"fields updated in the CRM", c.update_crm_fields},
       {"address changed in Mailchimp", c.change_email_in_mailchimp},

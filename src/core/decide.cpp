@@ -322,6 +322,8 @@ std::string_view conflict_name(Conflict c) {
       return "invalid-field";
     case Conflict::kAddressChange:
       return "address-change";
+    case Conflict::kChangedSinceRun:
+      return "changed-since-run";
   }
   return "?";
 }
@@ -350,6 +352,8 @@ std::string_view reason_name(Reason r) {
       return "trust-mailchimp";
     case Reason::kOneWay:
       return "one-way";
+    case Reason::kUndo:
+      return "undo";
   }
   return "?";
 }
@@ -422,6 +426,9 @@ std::string explain(const Decision& d) {
       break;
     case Reason::kOneWay:
       s = "the pair is one-way: the people side is the source";
+      break;
+    case Reason::kUndo:
+      s = "concord undo: the write of the undone run is reversed";
       break;
   }
   switch (d.note) {

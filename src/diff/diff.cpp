@@ -252,11 +252,24 @@ class Differ {
     auto emit = [&](OpKind kind, const std::vector<OpField>* written) {
       ++c.of(kind);
       Operation op{mk, email, kind, d.reason, d.note, {}, {}, after};
+      // What the written side holds now, for `concord undo` to put back.
+      const Side side = side_of(kind);
+      OpBefore before;
+      before.status = side == Side::kMailchimp ? static_cast<std::uint8_t>(ms.status)
+                                               : static_cast<std::uint8_t>(cs.status);
+      if (b != nullptr) before.base = *b;
       if (written != nullptr) {
         op.fields = *written;
-        for (const OpField& f : *written)
+        for (const OpField& f : *written) {
           op.base_after.set_field(f.tag, f.value);
+          for (const FieldOutcome& o : fields.each) {
+            if (o.spec->tag != f.tag) continue;
+            before.fields.push_back({f.tag, side == Side::kMailchimp ? o.mailchimp : o.crm});
+            break;
+          }
+        }
       }
+      op.before = std::move(before);
       sink_.operation(std::move(op));
     };
     if (d.mailchimp != MailchimpAction::kNone) {

@@ -24,6 +24,7 @@ constexpr std::uint64_t PlanCounts::*kCounterOf[kOpKindCount] = {
     &PlanCounts::remove_tag_in_mailchimp,
     &PlanCounts::add_interest_in_mailchimp,
     &PlanCounts::remove_interest_in_mailchimp,
+    &PlanCounts::release_crm_hold,
 };
 
 // The table is indexed by the enum's value: a row out of place would give a kind another's

@@ -86,6 +86,7 @@ json run_json(const std::string& sync, const RunRecord& r) {
   return {
       {"id", r.id},
       {"command", r.command},
+      {"undoes", r.undoes == 0 ? json(nullptr) : json(r.undoes)},
       {"started", iso_or_null(r.started_at)},
       {"ended", iso_or_null(r.ended_at)},
       {"duration_s", r.ended_at == kNoTime || r.started_at == kNoTime

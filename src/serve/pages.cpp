@@ -748,6 +748,15 @@ main{padding:.6rem}
       append_escaped(out, id);
       out += "\"><th scope=\"row\" class=\"run-id\" data-label=\"Run\">#";
       append_escaped(out, id);
+      // An undo says which run it undid.
+      if (const json* undoes = field(run, "undoes"); undoes != nullptr && undoes->is_number()) {
+        const std::string undone = number_text(undoes);
+        out += " <span class=\"undo\" data-undoes=\"";
+        append_escaped(out, undone);
+        out += "\">undo of #";
+        append_escaped(out, undone);
+        out += "</span>";
+      }
       out += "</th><td data-label=\"Started\">";
       append_time(out, string_field(run, "started"), "\u2014");
       out += "</td><td data-label=\"Ended\">";

@@ -5,6 +5,25 @@
 
 namespace concord {
 
+namespace {
+thread_local FetchProgress* current_progress = nullptr;
+}  // namespace
+
+FetchProgress::FetchProgress(std::function<void(Side, std::uint64_t)> on_page)
+    : on_page_(std::move(on_page)), outer_(current_progress) {
+  current_progress = this;
+}
+
+FetchProgress::~FetchProgress() {
+  current_progress = outer_;
+}
+
+void FetchProgress::page_written(Side side, std::uint64_t written) {
+  if (current_progress != nullptr && current_progress->on_page_) {
+    current_progress->on_page_(side, written);
+  }
+}
+
 SnapshotWriter::SnapshotWriter(Store& store, const PairHandle& pair, Side side, Mode mode)
     : store_(store), pair_(pair), side_(side), family_(snapshot_family(side)), mode_(mode) {
   Cursor c = store_.scan(pair_, family_);
@@ -52,6 +71,7 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
   }
   rejects_written(reject_keys);
   stats_.written += distinct;
+  FetchProgress::page_written(side_, stats_.written);
   if (mode_ == Mode::kFull) {
     for (const SnapshotEntry& e : entries)
       seen_.push_back(e.key);

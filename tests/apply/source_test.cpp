@@ -13,6 +13,7 @@
 #include "concord/meta_keys.h"
 #include "concord/record.h"
 #include "concord/snapshot.h"
+#include "concord/undo.h"
 #include "temp_store.h"
 
 using namespace concord;
@@ -403,13 +404,22 @@ TEST_CASE("a one-time mirror runs once, then stays disabled; plan still looks") 
   CHECK(plan->record.counts.add_to_mailchimp == 1);
 }
 
-TEST_CASE("a cohort mirrored into a tag: tags on and off, nobody unsubscribed") {
-  World w(PeopleKind::kMixpanel);
+namespace {
+
+// A cohort mirrored into a tag, with Ann subscribed and untagged and Old tagged.
+void tag_mirror(World& w) {
   w.config.target = w.config.options.target = TargetKind::kTag;
   w.audience.tag_target = true;
   w.audience.members["ann@example.org"] = {};  // subscribed, untagged
   w.audience.members["old@example.org"] = {MailchimpStatus::kSubscribed,
                                            UnsubscribeOrigin::kUnknown, true};  // tagged
+}
+
+}  // namespace
+
+TEST_CASE("a cohort mirrored into a tag: tags on and off, nobody unsubscribed") {
+  World w(PeopleKind::kMixpanel);
+  tag_mirror(w);
   w.audience.members["gone@example.org"] = {MailchimpStatus::kUnsubscribed,
                                             UnsubscribeOrigin::kSelf, false};
   w.source->people = {person("d1", "ann@example.org"), person("d2", "new@example.org"),
@@ -437,6 +447,41 @@ TEST_CASE("a cohort mirrored into a tag: tags on and off, nobody unsubscribed") 
   const std::size_t writes = w.audience.writes.size();
   REQUIRE(w.run().is_ok());
   CHECK(w.audience.writes.size() == writes);
+}
+
+TEST_CASE("a cohort mirror into a tag is undone: each tag back as it was, the new member out") {
+  World w(PeopleKind::kMixpanel);
+  tag_mirror(w);
+  w.source->people = {person("d1", "ann@example.org"), person("d2", "new@example.org")};
+  Result<RunOutcome> mirrored = w.run();
+  REQUIRE(mirrored.is_ok());
+  REQUIRE(w.audience.members["ann@example.org"].tagged);
+  REQUIRE_FALSE(w.audience.members["old@example.org"].tagged);
+
+  RunRequest rq;
+  rq.command = "undo";
+  rq.undoes = mirrored->record.id;
+  rq.backup_dir = w.ts.dir / "backups";
+  rq.planner = [&](PlanSink& sink, std::uint64_t run_id) {
+    return plan_undo(*w.ts.store, *w.ts.pair, mirrored->record.id, run_id, sink);
+  };
+  w.clock.t += kMicrosPerSecond;
+  SyncPair p{*w.ts.store, *w.ts.pair, w.config, w.audience, *w.people, w.clock};
+  Result<RunOutcome> undone = run_sync(p, rq);
+  INFO((undone ? std::string() : undone.status().to_string()));
+  REQUIRE(undone.is_ok());
+  CHECK(undone->record.undoes == mirrored->record.id);
+  CHECK(undone->record.counts.remove_tag_in_mailchimp == 1);   // Ann
+  CHECK(undone->record.counts.add_tag_in_mailchimp == 1);      // Old
+  CHECK(undone->record.counts.unsubscribe_in_mailchimp == 1);  // New, who joined with the tag
+  CHECK_FALSE(w.audience.members["ann@example.org"].tagged);
+  CHECK(w.audience.members["old@example.org"].tagged);
+  CHECK(w.status("new@example.org") == MailchimpStatus::kUnsubscribed);
+  // A second undo has nothing left to do.
+  w.clock.t += kMicrosPerSecond;
+  Result<RunOutcome> again = run_sync(p, rq);
+  REQUIRE(again.is_ok());
+  CHECK(again->record.counts.operations() == 0);
 }
 
 TEST_CASE("a segment: joining and leaving it are seen without a modification time") {

@@ -107,7 +107,8 @@ void apply(TempStore& t, std::map<std::string, Member>& members, const Plan& pla
         b.crm_changed_at = now;
         break;
       case OpKind::kCrmHoldEmail:
-        m.crm->email_on_hold = true;
+      case OpKind::kCrmReleaseHold:
+        m.crm->email_on_hold = op.kind == OpKind::kCrmHoldEmail;
         continue;  // not a membership change
       case OpKind::kMailchimpUpdateFields:
       case OpKind::kCrmUpdateFields:

@@ -284,7 +284,40 @@ struct CiviCrmClient::Impl {
                       Micros* max_seen, Micros* server_start = nullptr);
   // Hands a page of contacts over with their addresses.
   Status hand_over(std::vector<CrmContact>& contacts, CrmSink& sink);
+  // Memberships of the group that have no history row — an import that wrote none, a site built
+  // from a contact export — are members all the same: the GroupContact rows (with `filters`) of
+  // the contacts not in `seen` (ascending) are handed over with the membership's status and an
+  // unknown change time (kNoTime).
+  Status read_memberships(std::int64_t group_id, const json& filters,
+                          const std::vector<std::int64_t>& seen,
+                          const std::vector<std::string>& fields, CrmSink& sink, SideRead& read);
+  // How many memberships (any status) the group has: GroupContact's countMatched.
+  Result<std::int64_t> membership_count(std::int64_t group_id);
 };
+
+namespace {
+
+// Passes contacts on, keeping their ids (for read_memberships()).
+class SeenSink final : public CrmSink {
+ public:
+  explicit SeenSink(CrmSink& next) : next_(next) {}
+  Status records(std::vector<CrmContact>& page) override {
+    for (const CrmContact& c : page)
+      ids_.push_back(c.contact_id);
+    return next_.records(page);
+  }
+  // The ids handed on, ascending.
+  std::vector<std::int64_t> sorted() {
+    std::sort(ids_.begin(), ids_.end());
+    return std::move(ids_);
+  }
+
+ private:
+  CrmSink& next_;
+  std::vector<std::int64_t> ids_;
+};
+
+}  // namespace
 
 Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filters,
                                          const std::vector<std::string>& fields, CrmSink& sink,
@@ -350,6 +383,49 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
     done.clear();
     if (last_page) return Status::ok();
   }
+}
+
+Status CiviCrmClient::Impl::read_memberships(std::int64_t group_id, const json& filters,
+                                             const std::vector<std::int64_t>& seen,
+                                             const std::vector<std::string>& fields, CrmSink& sink,
+                                             SideRead& read) {
+  json where = json::array({json::array({"group_id", "=", group_id})});
+  for (const json& clause : filters)
+    where.push_back(clause);
+  for (std::int64_t offset = 0;; offset += options.page_size) {
+    Result<json> page = call("GroupContact", "get",
+                             {{"select", with_contact_columns({"contact_id", "status"}, fields)},
+                              {"where", where},
+                              {"orderBy", {{"contact_id", "ASC"}}},
+                              {"limit", options.page_size},
+                              {"offset", offset}});
+    if (!page) return page.status();
+    const json& rows = (*page)["values"];
+    if (!rows.is_array()) return Status::unavailable("GroupContact.get: no values array");
+    ++read.pages;
+    std::vector<CrmContact> found;
+    for (const json& row : rows) {
+      if (!row.is_object()) continue;
+      const std::int64_t cid = as_id(member(row, "contact_id"));
+      if (cid == 0 || std::binary_search(seen.begin(), seen.end(), cid)) continue;
+      CrmContact c;
+      c.contact_id = cid;
+      c.status = parse_crm_status(str(row, "status")).value_or(CrmStatus::kNone);
+      read_contact_columns(row, *zone, fields, &c);
+      found.push_back(std::move(c));
+    }
+    if (Status s = hand_over(found, sink); !s) return s;
+    if (rows.size() < static_cast<std::size_t>(options.page_size)) return Status::ok();
+  }
+}
+
+Result<std::int64_t> CiviCrmClient::Impl::membership_count(std::int64_t group_id) {
+  Result<json> r = call("GroupContact", "get",
+                        {{"select", {"row_count"}},
+                         {"where", json::array({json::array({"group_id", "=", group_id})})},
+                         {"limit", 1}});
+  if (!r) return r.status();
+  return count_matched(*r);
 }
 
 Status CiviCrmClient::Impl::hand_over(std::vector<CrmContact>& contacts, CrmSink& sink) {
@@ -478,12 +554,25 @@ Result<SideRead> CiviCrmClient::read_by_address(const std::vector<std::string>& 
 }
 
 Result<SideRead> CiviCrmClient::FieldReader::read_all(std::int64_t group_id, CrmSink& sink) {
+  Impl& im = *client_.impl_;
   SideRead read;
   Micros max_seen = kNoTime, server_start = kNoTime;
-  if (Status s = client_.impl_->read_history(group_id, json::array(), fields_, sink, read,
-                                             &max_seen, &server_start);
+  SeenSink seen(sink);
+  if (Status s =
+          im.read_history(group_id, json::array(), fields_, seen, read, &max_seen, &server_start);
       !s) {
     return s;
+  }
+  // More memberships than contacts with history: some have none, and are read from GroupContact.
+  // (One cheap call when there are not, as on a site where every change wrote its row.)
+  const std::vector<std::int64_t> with_history = seen.sorted();
+  Result<std::int64_t> memberships = im.membership_count(group_id);
+  if (!memberships) return memberships.status();
+  if (*memberships < 0 || *memberships > static_cast<std::int64_t>(with_history.size())) {
+    if (Status s = im.read_memberships(group_id, json::array(), with_history, fields_, sink, read);
+        !s) {
+      return s;
+    }
   }
   // The watermark is the server's time when the read began (its Date header): rows dated before
   // it were read. Without a Date header, the latest row seen.
@@ -543,11 +632,18 @@ Result<SideRead> CiviCrmClient::FieldReader::read_contacts(
     const std::vector<std::int64_t> chunk(all.begin() + at,
                                           all.begin() + std::min(all.size(), at + kTargetedChunk));
     Micros max_seen = kNoTime;
-    if (Status s =
-            im.read_history(group_id, json::array({json::array({"contact_id", "IN", json(chunk)})}),
-                            fields_, sink, read, &max_seen);
-        !s) {
+    SeenSink seen(sink);
+    const json in_chunk = json::array({json::array({"contact_id", "IN", json(chunk)})});
+    if (Status s = im.read_history(group_id, in_chunk, fields_, seen, read, &max_seen); !s) {
       return s;
+    }
+    // Those without history rows may still be members (read_memberships()).
+    const std::vector<std::int64_t> with_history = seen.sorted();
+    if (with_history.size() < chunk.size()) {
+      if (Status s = im.read_memberships(group_id, in_chunk, with_history, fields_, sink, read);
+          !s) {
+        return s;
+      }
     }
   }
   return read;
@@ -787,12 +883,13 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
                         writes[i].contact_id);
   }
 
-  // Holds: one update per address (cleaned members are few).
+  // Holds put on and taken off: one update per address (cleaned members, and undos of their
+  // holds, are few).
   for (std::size_t i = 0; i < writes.size(); ++i) {
-    if (writes[i].kind != Kind::kHoldEmail) continue;
+    if (writes[i].kind != Kind::kHoldEmail && writes[i].kind != Kind::kReleaseHold) continue;
     Result<json> r =
         im.call("Email", "update",
-                {{"values", {{"on_hold", 1}}},
+                {{"values", {{"on_hold", writes[i].kind == Kind::kHoldEmail ? 1 : 0}}},
                  {"where", json::array({json::array({"contact_id", "=", writes[i].contact_id}),
                                         json::array({"email", "=", writes[i].email})})}});
     out[i] = outcome_of(r.status(), writes[i].contact_id);
