@@ -1,5 +1,7 @@
 // URLs, percent-encoding, query strings and header look-up: the parts of src/net that need no
-// sockets (and no Beast).
+// sockets (and no Beast). Boost.URL does the parsing and the percent-coding; what is here besides
+// is concord's policy (which URLs a client may be given) and leniency (which query strings it
+// reads).
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -7,44 +9,83 @@
 #include "concord/http.h"
 
 #include <openssl/evp.h>
+#include <boost/url/authority_view.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/hexdig_chars.hpp>
+#include <boost/url/grammar/string_token.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/pchars.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url_view.hpp>
 #include "net/ascii.h"
 
 namespace concord::http {
 namespace {
 
+namespace urls = boost::urls;
 using ascii::iequals;
 using ascii::lower;
 
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_hex(char c) {
-  return is_digit(c) || (lower(c) >= 'a' && lower(c) <= 'f');
-}
-int hex_value(char c) {
-  return is_digit(c) ? c - '0' : lower(c) - 'a' + 10;
-}
+// The characters RFC 3986 allows unescaped in a query, as Boost.URL's parse_query reads it.
+constexpr auto kQueryChars = urls::pchars + '/' + '?';
 
-// A registered name: letters, digits, '-', '.', '_' (no percent-encoding; not needed here).
-bool valid_reg_name(std::string_view host) {
+// Boost.URL takes any RFC 3986 reg-name as a host (sub-delims such as '!' or ',' and
+// percent-escapes included). The host is also looked up in DNS, sent as the TLS server name and
+// as the Host header, so only what a DNS name holds is taken: letters, digits, '-', '.', '_'.
+constexpr auto kHostNameChars = urls::unreserved_chars - '~';
+
+bool valid_host_name(std::string_view host) {
   if (host.empty() || host.size() > 253) return false;
   for (char c : host) {
-    if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_') return false;
+    if (!kHostNameChars(c)) return false;
   }
   return true;
 }
 
-// The inside of "[...]": hex digits, ':' and '.' (for an embedded IPv4 tail). Zone ids ("%eth0")
-// are not accepted.
-bool valid_ipv6_literal(std::string_view host) {
-  if (host.size() < 2 || host.find(':') == std::string_view::npos) return false;
-  for (char c : host) {
-    if (!is_hex(c) && c != ':' && c != '.') return false;
+// Boost.URL says only that a text is not a URI, not where. The parts it would have read are
+// checked one by one so that the message names the part that is wrong.
+std::string_view why_not_a_uri(std::string_view text) {
+  const std::size_t sep = text.find("://");
+  if (sep == std::string_view::npos) return "expected scheme://host";
+  const std::string_view scheme = text.substr(0, sep);
+  if (!iequals(scheme, "https") && !iequals(scheme, "http")) {
+    return "the scheme must be http or https";
   }
-  return true;
+  const std::string_view after = text.substr(sep + 3);
+  const std::string_view authority = after.substr(0, after.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) {
+    return "credentials in the URL are not supported";
+  }
+  if (!urls::parse_authority(authority)) return "bad host or port";
+  if (after.find_first_of("?#") != std::string_view::npos) {
+    return "a query or fragment is not allowed in a base URL";
+  }
+  return "bad character in path";
+}
+
+// Boost.URL reads a query only as RFC 3986 writes it, and refuses the whole of it otherwise.
+// Clients also send bytes it refuses: brackets and spaces written by hand, JSON in a form field,
+// raw UTF-8, a '%' not followed by two hex digits. Those bytes are percent-encoded here, so that
+// each reads back as itself (a bad escape stays as written) and the rest of the query is decoded
+// as usual; well-formed escapes are kept.
+std::string escape_refused(std::string_view query) {
+  std::string out;
+  out.reserve(query.size() + query.size() / 4);
+  std::size_t plain = 0;  // where the text not yet copied starts
+  for (std::size_t i = 0; i + 2 < query.size(); ++i) {
+    if (query[i] == '%' && urls::grammar::hexdig_chars(query[i + 1]) &&
+        urls::grammar::hexdig_chars(query[i + 2])) {
+      urls::encode(query.substr(plain, i - plain), kQueryChars, {},
+                   urls::string_token::append_to(out));
+      out.append(query.substr(i, 3));
+      i += 2;
+      plain = i + 1;
+    }
+  }
+  urls::encode(query.substr(plain), kQueryChars, {}, urls::string_token::append_to(out));
+  return out;
 }
 
 }  // namespace
@@ -67,52 +108,53 @@ Result<Url> Url::parse(std::string_view text) {
     return Status::invalid(msg + ": " + std::string(why));
   };
 
-  const std::size_t colon = text.find("://");
-  if (colon == std::string_view::npos) return bad("expected scheme://host");
+  // parse_uri rather than parse_absolute_uri: the latter refuses a fragment as bad syntax, where
+  // the message should say that a base URL takes none.
+  const urls::result<urls::url_view> parsed = urls::parse_uri(text);
+  if (!parsed) return bad(why_not_a_uri(text));
+  const urls::url_view& u = *parsed;
+  if (!u.has_authority()) return bad("expected scheme://host");
   Url url;
-  for (char c : text.substr(0, colon)) {
-    url.scheme += lower(c);
+  switch (u.scheme_id()) {
+    case urls::scheme::https:
+      url.scheme = "https";
+      break;
+    case urls::scheme::http:
+      url.scheme = "http";
+      break;
+    default:
+      return bad("the scheme must be http or https");
   }
-  if (url.scheme != "https" && url.scheme != "http") return bad("the scheme must be http or https");
-  text.remove_prefix(colon + 3);
-
-  const std::size_t end = text.find_first_of("/?#");
-  std::string_view authority = text.substr(0, end);
-  std::string_view rest = end == std::string_view::npos ? std::string_view() : text.substr(end);
-  if (authority.find('@') != std::string_view::npos) {
-    return bad("credentials in the URL are not supported");
+  if (u.has_userinfo()) return bad("credentials in the URL are not supported");
+  // After an authority RFC 3986 allows only a path that is empty or starts with '/'. Boost.URL
+  // 1.81 also reads one that does not: "https://host:12ab" as port 12 and path "ab".
+  std::string_view path = u.encoded_path();
+  if (!path.empty() && path.front() != '/') {
+    return bad(u.has_port() ? "bad port" : "unexpected text after ']'");
   }
 
-  std::string_view host;
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return bad("unterminated '[' in the host");
-    host = authority.substr(1, close - 1);
-    if (!valid_ipv6_literal(host)) return bad("bad IPv6 address");
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("unexpected text after ']'");
-      port = after.substr(1);
-      if (port.empty()) return bad("empty port");
-    }
-  } else {
-    const std::size_t c = authority.rfind(':');
-    host = authority.substr(0, c);
-    if (c != std::string_view::npos) {
-      port = authority.substr(c + 1);
-      if (port.empty()) return bad("empty port");
-    }
-    if (host.empty()) return bad("missing host");
-    if (!valid_reg_name(host)) return bad("bad host name");
+  const std::string_view host = u.encoded_host_address();  // an IPv6 literal without brackets
+  switch (u.host_type()) {
+    case urls::host_type::ipv6:
+      break;
+    case urls::host_type::ipv4:
+    case urls::host_type::name:
+      if (host.empty()) return bad("missing host");
+      if (!valid_host_name(host)) return bad("bad host name");
+      break;
+    default:
+      return bad("bad IPv6 address");  // an IPvFuture literal, "[v1.x]"
   }
   for (char c : host) {
     url.host += lower(c);
   }
 
-  if (port.empty()) {
+  if (!u.has_port()) {
     url.port = url.tls() ? 443 : 80;
   } else {
+    // Not url_view::port_number(): it wraps a number past 65535 around instead of refusing it.
+    const std::string_view port = u.port();
+    if (port.empty()) return bad("empty port");
     unsigned value = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
@@ -121,15 +163,12 @@ Result<Url> Url::parse(std::string_view text) {
     url.port = static_cast<std::uint16_t>(value);
   }
 
-  if (rest.find_first_of("?#") != std::string_view::npos) {
+  if (u.has_query() || u.has_fragment()) {
     return bad("a query or fragment is not allowed in a base URL");
   }
-  for (char c : rest) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("bad character in path");
-  }
-  while (!rest.empty() && rest.back() == '/')
-    rest.remove_suffix(1);
-  url.path = std::string(rest);
+  while (!path.empty() && path.back() == '/')
+    path.remove_suffix(1);
+  url.path = std::string(path);
   return url;
 }
 
@@ -146,67 +185,42 @@ std::string Url::origin() const {
 }
 
 std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      const auto b = static_cast<unsigned char>(c);
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 0xf];
-    }
-  }
-  return out;
+  return urls::encode(s, urls::unreserved_chars);
 }
 
 bool url_decode(std::string_view s, std::string* out, bool plus_is_space) {
-  std::string result;
-  result.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return false;
-      if (!is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
-      result += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      result += ' ';
-    } else {
-      result += c;
-    }
-  }
-  *out = std::move(result);
+  const urls::result<urls::pct_string_view> checked = urls::make_pct_string_view(s);
+  if (!checked) return false;
+  *out = checked->decode(urls::encoding_opts(/*space_as_plus=*/plus_is_space));
   return true;
 }
 
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
   if (!query.empty() && query.front() == '?') query.remove_prefix(1);
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    std::string_view part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (part.empty()) continue;
-    const std::size_t eq = part.find('=');
-    std::string_view raw_name = part.substr(0, eq);
-    std::string_view raw_value =
-        eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
-    std::string name;
-    std::string value;
-    // A bad escape is kept as written rather than dropping the pair.
-    if (!url_decode(raw_name, &name, true)) name = std::string(raw_name);
-    if (!url_decode(raw_value, &value, true)) value = std::string(raw_value);
-    out.emplace_back(std::move(name), std::move(value));
+  // An empty view may have no data at all: Boost.URL 1.81 reads a null pointer as a C string.
+  if (query.empty()) return {};
+  std::string escaped;  // what the params view reads when `query` itself is refused
+  urls::result<urls::params_encoded_view> params = urls::parse_query(query);
+  if (!params) {
+    escaped = escape_refused(query);
+    params = urls::parse_query(escaped);
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  // escape_refused() leaves nothing parse_query refuses; were it otherwise, the query reads as
+  // empty rather than stopping anything.
+  if (!params) return out;
+
+  // '+' is a space in application/x-www-form-urlencoded, which is how form bodies and the query
+  // strings of browsers and SDKs are written. RFC 3986 gives '+' no such meaning, so Boost.URL
+  // decodes it as a space only when asked to.
+  const urls::encoding_opts form(/*space_as_plus=*/true);
+  out.reserve(params->size());
+  for (const urls::param_pct_view& p : *params) {
+    if (p.key.empty() && !p.has_value) continue;  // nothing between two '&'
+    out.emplace_back(p.key.decode(form), p.value.decode(form));
   }
   return out;
 }
-
-}  // namespace concord::http
-
-namespace concord::http {
 
 std::string basic_authorization(std::string_view user, std::string_view secret) {
   std::string plain;

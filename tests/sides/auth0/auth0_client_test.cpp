@@ -106,7 +106,9 @@ struct FakeAuth0 {
         return r;
       }
       std::string nd;
-      const json spec = json::parse(path.substr(1));
+      std::string decoded;
+      REQUIRE(http::url_decode(path.substr(1), &decoded, /*plus_is_space=*/false));
+      const json spec = json::parse(decoded);
       for (const json& u : users) {
         json line = json::object();
         for (const json& f : spec.at("fields")) {
@@ -210,7 +212,10 @@ struct FakeAuth0 {
       json f = {{"fields", fields_of[id]}};
       return answer(200, {{"status", "completed"},
                           {"id", id},
-                          {"location", "https://exports.example/" + f.dump() + "?Signature=SIG"}});
+                          // The fields ride in the file's path, percent-encoded as a URL's
+                          // path must be.
+                          {"location", "https://exports.example/" + http::url_encode(f.dump()) +
+                                           "?Signature=SIG"}});
     }
     return answer(404, {{"statusCode", 404}, {"error", "Not Found"}, {"message", "Not Found"}});
   }
