@@ -352,6 +352,18 @@ TEST_CASE("runs_page_html escapes everything that comes from data") {
   CHECK(html.find("data-run=\"4\"") != std::string::npos);
 }
 
+TEST_CASE("runs_page_html says which run an undo undid") {
+  json data = {{"name", "newsletter"},
+               {"runs", json::array({{{"id", 9}, {"command", "undo"}, {"undoes", 4}},
+                                     {{"id", 8}, {"command", "sync"}, {"undoes", nullptr}},
+                                     {{"id", 7}, {"undoes", "<b>4</b>"}}})}};
+  const std::string html = concord::serve::runs_page_html(data);
+  CHECK(html.find("#9 <span class=\"undo\" data-undoes=\"4\">undo of #4</span>") !=
+        std::string::npos);
+  CHECK(count_of(html, "data-undoes") == 1);  // not for a sync, nor for an id that is no number
+  CHECK(html.find("<b>") == std::string::npos);
+}
+
 TEST_CASE("runs_page_html survives missing and ill-typed input") {
   for (const json& j : {json(nullptr), json::array(), json("x"), json{{"name", 3}},
                         json{{"runs", 5}}, json{{"name", "a"}, {"runs", json::array()}}}) {
