@@ -18,6 +18,8 @@ Args parse_args(int argc, char** argv, std::uint64_t default_members);
 
 // Peak resident set size of this process so far, in MB.
 double peak_rss_mb();
+// CPU time (user + system) this process has used so far, in seconds.
+double cpu_seconds();
 
 class Timer {
  public:

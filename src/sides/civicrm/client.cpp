@@ -1,5 +1,6 @@
 #include "concord/civicrm_client.h"
 
+#include "sides/civicrm/answer_rows.h"
 #include "sides/json_answer.h"
 
 #include <algorithm>
@@ -115,6 +116,24 @@ void read_contact_columns(const json& row, const TimeZone& zone,
   c->last_name = str(row, "contact_id.last_name");
 }
 
+// The same columns from a row read with AnswerRows (the group read's pages).
+void read_contact_columns(const civicrm::Row& row, const TimeZone& zone,
+                          const std::vector<std::string>& fields, CrmContact* c) {
+  std::string key;
+  for (const std::string& f : fields) {
+    key.assign("contact_id.").append(f);
+    c->fields.emplace_back(f, row.text(key));
+  }
+  c->trashed = row.truthy("contact_id.is_deleted");
+  c->do_not_email = row.truthy("contact_id.do_not_email");
+  c->is_opt_out = row.truthy("contact_id.is_opt_out");
+  c->deceased = row.truthy("contact_id.is_deceased");
+  Result<Micros> modified = parse_civil(row.str("contact_id.modified_date"));
+  c->modified_at = modified ? zone.local_to_utc(*modified) : kNoTime;
+  c->first_name = row.str("contact_id.first_name");
+  c->last_name = row.str("contact_id.last_name");
+}
+
 }  // namespace
 
 namespace {
@@ -164,6 +183,23 @@ struct CiviCrmClient::Impl {
   // `idempotent` false: a call that creates something, which the transport must not repeat.
   Result<json> call(std::string_view entity, std::string_view action, const json& params,
                     Micros* server_time = nullptr, bool idempotent = true) {
+    Result<std::string> body = call_raw(entity, action, params, server_time, idempotent);
+    if (!body) return body.status();
+    const std::string what = "CiviCRM " + std::string(entity) + "." + std::string(action);
+    bool too_deep = false;
+    json j = parse_answer(*body, &too_deep);
+    if (too_deep) {
+      return Status::unavailable(what + ": the answer (HTTP 200) is nested more than " +
+                                 std::to_string(kMaxAnswerDepth) + " levels deep");
+    }
+    if (j.is_object() && j.contains("values")) return j;
+    return Status::unavailable(what + ": the answer is not an APIv4 result");
+  }
+
+  // The same call, its successful answer's body left unread: the group read parses it with
+  // AnswerRows (answer_rows.h). What is not HTTP 200 is the error call() makes of it.
+  Result<std::string> call_raw(std::string_view entity, std::string_view action, const json& params,
+                               Micros* server_time = nullptr, bool idempotent = true) {
     http::Request req;
     req.method = "POST";
     req.idempotent = idempotent;
@@ -183,6 +219,7 @@ struct CiviCrmClient::Impl {
       Result<Micros> t = parse_http_date(r->header("Date"));
       *server_time = t ? *t : kNoTime;
     }
+    if (r->status == 200) return std::move(r->body);
     bool too_deep = false;
     json j = parse_answer(r->body, &too_deep);
     if (too_deep) {
@@ -190,7 +227,6 @@ struct CiviCrmClient::Impl {
                                  ") is nested more than " + std::to_string(kMaxAnswerDepth) +
                                  " levels deep");
     }
-    if (r->status == 200 && j.is_object() && j.contains("values")) return j;
     std::string detail;
     if (j.is_object() && j.contains("error_message")) {
       detail = j["error_message"].is_string() ? j["error_message"].get<std::string>()
@@ -203,7 +239,6 @@ struct CiviCrmClient::Impl {
       return Status::invalid(what + ": CiviCRM refused the API key or site key (" +
                              r->body.substr(0, 100) + ")");
     }
-    if (r->status == 200) return Status::unavailable(what + ": the answer is not an APIv4 result");
     if (r->status >= 500 || r->status == 429) return Status::unavailable(std::move(msg));
     return Status::invalid(std::move(msg));
   }
@@ -258,20 +293,24 @@ struct CiviCrmClient::Impl {
     return ids;
   }
 
-  // Emails of some contacts: contact id → its rows.
-  Result<std::map<std::int64_t, std::vector<json>>> emails_of(
+  // The addresses of some contacts (contact id → its addresses, in id order).
+  Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails_of(
       const std::vector<std::int64_t>& ids) {
-    std::map<std::int64_t, std::vector<json>> out;
+    std::map<std::int64_t, std::vector<CrmAddress>> out;
     if (ids.empty()) return out;
     json params = {
         {"select", {"id", "contact_id", "email", "is_primary", "is_bulkmail", "on_hold"}},
         {"where", json::array({json::array({"contact_id", "IN", ids})})},
         {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
         {"limit", 0}};
-    Result<json> r = call("Email", "get", params);
-    if (!r) return r.status();
-    for (const json& row : (*r)["values"])
-      out[as_id(member(row, "contact_id"))].push_back(row);
+    Result<std::string> body = call_raw("Email", "get", params);
+    if (!body) return body.status();
+    civicrm::AnswerRows rows;
+    if (Status s = rows.parse(*body, "CiviCRM Email.get", kMaxAnswerDepth); !s) return s;
+    rows.for_each([&](const civicrm::Row& row) {
+      out[row.id("contact_id")].push_back({std::string(row.str("email")), row.truthy("is_primary"),
+                                           row.truthy("is_bulkmail"), row.hold("on_hold")});
+    });
     return out;
   }
 
@@ -330,6 +369,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
   bool have_current = false;
   // The rows the first page announced (its countMatched); -1 when it did not say.
   std::int64_t announced = -1;
+  civicrm::AnswerRows rows;  // its buffers are reused from page to page
   for (std::int64_t offset = 0;; offset += options.page_size) {
     json select = with_contact_columns({"id", "contact_id", "status", "date"}, fields);
     // The first page also asks how many rows match (APIv4 answers countMatched), so that a page
@@ -341,13 +381,14 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
                    {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
                    {"limit", options.page_size},
                    {"offset", offset}};
-    Result<json> page =
-        call("SubscriptionHistory", "get", params, offset == 0 ? server_start : nullptr);
-    if (!page) return page.status();
-    const json& rows = (*page)["values"];
-    if (!rows.is_array()) return Status::unavailable("SubscriptionHistory.get: no values array");
+    Result<std::string> body =
+        call_raw("SubscriptionHistory", "get", params, offset == 0 ? server_start : nullptr);
+    if (!body) return body.status();
+    if (Status s = rows.parse(*body, "CiviCRM SubscriptionHistory.get", kMaxAnswerDepth); !s) {
+      return s;
+    }
     ++read.pages;
-    if (offset == 0) announced = count_matched(*page);
+    if (offset == 0) announced = rows.count_matched();
     const bool last_page = rows.size() < static_cast<std::size_t>(options.page_size);
     const auto got = static_cast<std::int64_t>(rows.size());
     if (last_page && announced >= 0 && offset + got < announced) {
@@ -358,23 +399,24 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
           std::to_string(announced - offset - got) + " announced beyond it (countMatched " +
           std::to_string(announced) + "); a truncated read is not the end of the group");
     }
-    for (const json& row : rows) {
-      std::int64_t cid = as_id(member(row, "contact_id"));
-      if (have_current && cid != current.contact_id) {
-        done.push_back(std::move(current));
-        have_current = false;
+    rows.for_each([&](const civicrm::Row& row) {
+      const std::int64_t cid = row.id("contact_id");
+      if (!have_current || cid != current.contact_id) {
+        if (have_current) done.push_back(std::move(current));
+        // The contact's own columns are the same on each of its rows: read once.
+        current = CrmContact{};
+        current.contact_id = cid;
+        read_contact_columns(row, *zone, fields, &current);
+        have_current = true;
       }
-      CrmContact c;
-      c.contact_id = cid;
-      std::optional<CrmStatus> st = parse_crm_status(str(row, "status"));
-      c.status = st.value_or(CrmStatus::kNone);
-      Result<Micros> local = parse_civil(str(row, "date"));
-      c.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
-      if (c.changed_at != kNoTime && c.changed_at > *max_seen) *max_seen = c.changed_at;
-      read_contact_columns(row, *zone, fields, &c);
-      current = std::move(c);  // rows come in id order: the last one is the latest
-      have_current = true;
-    }
+      // Rows come in id order: the last one is the latest.
+      current.status = parse_crm_status(row.str("status")).value_or(CrmStatus::kNone);
+      Result<Micros> local = parse_civil(row.str("date"));
+      current.changed_at = local ? zone->local_to_utc(*local) : kNoTime;
+      if (current.changed_at != kNoTime && current.changed_at > *max_seen) {
+        *max_seen = current.changed_at;
+      }
+    });
     if (last_page && have_current) {
       done.push_back(std::move(current));
       have_current = false;
@@ -433,13 +475,11 @@ Status CiviCrmClient::Impl::hand_over(std::vector<CrmContact>& contacts, CrmSink
   std::vector<std::int64_t> ids;
   for (const CrmContact& c : contacts)
     ids.push_back(c.contact_id);
-  Result<std::map<std::int64_t, std::vector<json>>> emails = emails_of(ids);
+  Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails = emails_of(ids);
   if (!emails) return emails.status();
   for (CrmContact& c : contacts) {
-    for (const json& e : (*emails)[c.contact_id]) {
-      c.addresses.push_back({str(e, "email"), truthy(member(e, "is_primary")),
-                             truthy(member(e, "is_bulkmail")), hold_of(member(e, "on_hold"))});
-    }
+    auto it = emails->find(c.contact_id);
+    if (it != emails->end()) c.addresses = std::move(it->second);
   }
   return sink.records(contacts);
 }
