@@ -10,6 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 #include "concord/civicrm_client.h"
@@ -41,12 +42,19 @@ struct History {
   std::int64_t id, contact_id, group_id;
   std::string status, date;
 };
+// A membership as GroupContact holds it (the fake derives none from the history: a test lists
+// those it wants GroupContact.get to answer).
+struct GroupMembership {
+  std::int64_t contact_id, group_id;
+  std::string status;
+};
 
 class FakeCivi final : public http::Client {
  public:
   std::vector<Contact> contacts;
   std::vector<Email> emails;
   std::vector<History> history;
+  std::vector<GroupMembership> memberships;
   std::vector<json> calls;  // {"entity","action","params"}
   std::string now = "2026-06-01 12:00:00";
   int fail_status = 0;  // answer every call with this status
@@ -125,6 +133,34 @@ class FakeCivi final : public http::Client {
                           {"contact_id.modified_date", c.modified},
                           {"contact_id.first_name", c.first},
                           {"contact_id.last_name", c.last}});
+      }
+    } else if (entity == "GroupContact" && action == "get") {
+      std::vector<GroupMembership> rows;
+      for (const GroupMembership& m : memberships) {
+        bool match = true;
+        for (auto& w : params["where"]) {
+          if (w[0] == "group_id") match &= m.group_id == w[2].get<std::int64_t>();
+          if (w[0] == "contact_id") match &= in(w[2], m.contact_id);
+        }
+        if (match) rows.push_back(m);
+      }
+      const json& select = params["select"];
+      if (std::find(select.begin(), select.end(), "row_count") != select.end()) {
+        matched = rows.size();
+      } else {
+        std::size_t off = params.value("offset", 0), lim = params.value("limit", 0);
+        for (std::size_t i = off; i < rows.size() && (lim == 0 || i < off + lim); ++i) {
+          const Contact& c = contact(rows[i].contact_id);
+          values.push_back({{"contact_id", rows[i].contact_id},
+                            {"status", rows[i].status},
+                            {"contact_id.is_deleted", c.deleted},
+                            {"contact_id.do_not_email", c.dne},
+                            {"contact_id.is_opt_out", c.optout},
+                            {"contact_id.is_deceased", c.deceased},
+                            {"contact_id.modified_date", c.modified},
+                            {"contact_id.first_name", c.first},
+                            {"contact_id.last_name", c.last}});
+        }
       }
     } else if (entity == "Email" && action == "get") {
       for (auto& e : emails) {
@@ -351,6 +387,67 @@ TEST_CASE("CiviCRM: a full read keys each contact by its representative email") 
       CHECK(stats->watermark == utc("2026-07-04 11:00:00"));
     }
   }
+}
+
+TEST_CASE("CiviCRM: memberships with no history row are members, their change time unknown") {
+  for (int page_size : {1000, 2}) {
+    DYNAMIC_SECTION("page size " << page_size) {
+      TempStore t;
+      Fixture f(page_size);
+      seed(*f.fake);
+      // Three more members of the group that an import wrote without history rows, and one of
+      // a group that is not read; GroupContact also holds the members that have rows.
+      for (std::int64_t id : {201, 202, 203, 204}) {
+        f.fake->contacts.push_back({id, "Imported", std::to_string(id)});
+        f.fake->emails.push_back(
+            {id + 1000, id, "import" + std::to_string(id) + "@bedrock.org", true});
+      }
+      std::set<std::int64_t> with_history;
+      for (const History& h : f.fake->history) {
+        if (h.group_id == 42 && with_history.insert(h.contact_id).second) {
+          f.fake->memberships.push_back({h.contact_id, 42, "Added"});
+        }
+      }
+      f.fake->memberships.push_back({201, 42, "Added"});
+      f.fake->memberships.push_back({202, 42, "Added"});
+      f.fake->memberships.push_back({203, 42, "Pending"});
+      f.fake->memberships.push_back({204, 43, "Added"});
+
+      auto stats = fetch_crm(*f.client, 42, true, *t.store, *t.pair);
+      REQUIRE(stats.is_ok());
+      CrmState imported = stored(t, "import201@bedrock.org");
+      CHECK(imported.status == CrmStatus::kAdded);
+      CHECK(imported.changed_at == kNoTime);
+      CHECK(stored(t, "import202@bedrock.org").membership() == Membership::kIn);
+      CHECK(stored(t, "import203@bedrock.org").status == CrmStatus::kPending);
+      CHECK_FALSE(t.store->get(*t.pair, Family::kCrm, member_key("import204@bedrock.org").view())
+                      .value()
+                      .has_value());
+      // The members with rows are read from their history as before.
+      CHECK(stored(t, "wilma@bedrock.org").changed_at == utc("2026-01-05 12:00:00"));
+
+      // A targeted read of one of them finds it too (it is not taken for someone who left).
+      REQUIRE(refresh_crm(*f.client, 42, {"import201@bedrock.org"}, *t.store, *t.pair).is_ok());
+      CHECK(stored(t, "import201@bedrock.org").membership() == Membership::kIn);
+    }
+  }
+}
+
+TEST_CASE("CiviCRM: a full read asks GroupContact only for a count when every member has rows") {
+  TempStore t;
+  Fixture f;
+  seed(*f.fake);
+  std::set<std::int64_t> with_history;
+  for (const History& h : f.fake->history) {
+    if (h.group_id == 42 && with_history.insert(h.contact_id).second) {
+      f.fake->memberships.push_back({h.contact_id, 42, "Added"});
+    }
+  }
+  REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
+  int group_contact_gets = 0;
+  for (const json& c : f.fake->calls)
+    group_contact_gets += c["entity"] == "GroupContact" && c["action"] == "get";
+  CHECK(group_contact_gets == 1);
 }
 
 TEST_CASE("CiviCRM: a page cut short before the announced count is an error, not the end") {
