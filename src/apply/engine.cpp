@@ -602,8 +602,8 @@ class Run {
       if (Status s = p_.store.write(b); !s) return s;
     }
     // Every member's fields are now decided under this mapping (bases stored, writes journaled),
-    // once the CRM was read in full with the mapped fields.
-    if (fields_.recheck_all && out_.record.full_fetch) {
+    // once the CRM was read in full with the mapped fields — by the diff, not an undo's planner.
+    if (fields_.recheck_all && out_.record.full_fetch && !req_.planner) {
       if (Status s = p_.store.put(p_.pair, Family::kMeta, meta::kFieldMapping, field_signature_);
           !s) {
         return s;
