@@ -15,22 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-void update_member(const std::string& email, const json& merge_fields) {
-  sandbox().mailchimp_api(
-      "PATCH",
-      std::string("/lists/") + kList + "/members/" + subscriber_hash(normalise_email(email)),
-      {{"merge_fields", merge_fields}});
-}
-
-json merge_fields(const std::string& email) {
-  return now_state().member(email).value("merge_fields", json::object());
-}
-
-std::string contact_field(int id, const std::string& field) {
-  json c = now_state().contact(id);
-  return c.contains(field) && c[field].is_string() ? c[field].get<std::string>() : "";
-}
-
 std::vector<std::string> actions(const json& run, const std::string& email) {
   std::vector<std::string> out;
   for (const json& op : ops_for(run, email))

@@ -44,6 +44,24 @@ inline void update_contact(int id, const json& values) {
                     {{"where", json::array({json::array({"id", "=", id})})}, {"values", values}});
 }
 
+// A person edits a member's merge fields in Mailchimp.
+inline void update_member(const std::string& email, const json& merge_fields) {
+  sandbox().mailchimp_api(
+      "PATCH",
+      std::string("/lists/") + kList + "/members/" + subscriber_hash(normalise_email(email)),
+      {{"merge_fields", merge_fields}});
+}
+
+inline json merge_fields(const std::string& email) {
+  return now_state().member(email).value("merge_fields", json::object());
+}
+
+// A contact's field ("" when absent or not text).
+inline std::string contact_field(int id, const std::string& field) {
+  json c = now_state().contact(id);
+  return c.contains(field) && c[field].is_string() ? c[field].get<std::string>() : "";
+}
+
 inline json report_row(const json& run, const std::string& email) {
   for (const json& r : run["report"]) {
     if (r["email"] == email) return r;

@@ -223,6 +223,34 @@ TEST_CASE("undo: a migration is undone, except the members people changed since"
   }
 }
 
+TEST_CASE("undo: the fields a run overwrote on either side get their values back", "[undo]") {
+  reset_to_fixture();
+  Workdir w(sandbox(), "max_removal_fraction = 1.0");
+  migrated(w);
+  // The CRM renames Wilma and Mailchimp renames Betty; the next run carries both across.
+  update_contact(101, {{"first_name", "Wilhelmina"}});
+  update_member("betty@bedrock.org", {{"FNAME", "Bettina"}});
+  Command run = next_run(w);
+  INFO(run.text());
+  REQUIRE(run.code == 0);
+  const std::uint64_t renamed = run.pair_json()["run"].get<std::uint64_t>();
+  REQUIRE(merge_fields("wilma@bedrock.org")["FNAME"] == "Wilhelmina");
+  REQUIRE(contact_field(104, "first_name") == "Bettina");
+
+  sandbox().advance_clock(60);
+  Command undo = w.concord({"undo", "--run", std::to_string(renamed), "--apply", "--json"});
+  INFO(undo.text());
+  REQUIRE(undo.code == 0);
+  CHECK(undo.pair_json()["counts"]["update_mailchimp_fields"] == 1);
+  CHECK(undo.pair_json()["counts"]["update_crm_fields"] == 1);
+  // Each written side has its value from before the run; the side the person changed keeps it.
+  CHECK(merge_fields("wilma@bedrock.org")["FNAME"] == "Wilma");
+  CHECK(contact_field(101, "first_name") == "Wilhelmina");
+  CHECK(contact_field(104, "first_name") == "Betty");
+  CHECK(merge_fields("betty@bedrock.org")["FNAME"] == "Bettina");
+  CHECK(now_state().mc_status("wilma@bedrock.org") == "subscribed");
+}
+
 TEST_CASE("undo: guarded like a sync, and a killed undo resumes without sending anything twice",
           "[undo]") {
   reset_to_fixture();
