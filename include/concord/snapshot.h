@@ -163,6 +163,9 @@ Result<MemberRecords> read_member(Store& store, const PairHandle& pair, const Me
 struct SnapshotEntry {
   MemberKey key;
   std::string value;  // an encoded snapshot value (record.h)
+  // The snapshot holds exactly this value already (a full re-fetch of a member that did not
+  // change): the page counts it as seen and written, and does not write it again.
+  bool unchanged = false;
 };
 
 struct SnapshotStats {

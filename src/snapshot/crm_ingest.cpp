@@ -206,7 +206,8 @@ Status CrmIngest::records(std::vector<CrmContact>& page) {
     m.state.consent_changed_at =
         crm_consent_changed_at(stored_consent(old), m.state.consent_withheld(), m.modified_at);
     if (covers(key)) written.insert(key);
-    entries.push_back({key, crm_entry_of(m, entry.second)});
+    SnapshotEntry& e = entries.emplace_back(SnapshotEntry{key, crm_entry_of(m, entry.second)});
+    e.unchanged = old && *old == e.value;
     // Each contact read at this address may be a person whose address changed (moves.h).
     std::vector<std::int64_t> ids = m.duplicates;
     ids.push_back(m.contact_id);

@@ -113,6 +113,7 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
     e.key = keyed[i].key;
     encode_snapshot(mailchimp_header(state, mailchimp_content_hash(keyed[i].email, r.merge_fields)),
                     keyed[i].email, body, &e.value);
+    e.unchanged = stored[i] && *stored[i] == e.value;
     if (r.last_changed != kNoTime && (page_max == kNoTime || r.last_changed > page_max)) {
       page_max = r.last_changed;
     }

@@ -60,7 +60,7 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
   std::size_t distinct = 0;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (i + 1 < entries.size() && entries[i + 1].key == entries[i].key) continue;
-    batch.put(pair_, family_, entries[i].key.view(), entries[i].value);
+    if (!entries[i].unchanged) batch.put(pair_, family_, entries[i].key.view(), entries[i].value);
     ++distinct;
   }
   std::vector<std::string> reject_keys;

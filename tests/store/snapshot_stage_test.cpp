@@ -254,6 +254,45 @@ TEST_CASE("stage: status_changed_at is kept while the status stays, and moves wh
         std::vector<std::pair<std::string, std::string>>{{"FNAME", "Wilhelmina"}});
 }
 
+TEST_CASE("stage: an entry marked unchanged counts as seen and written, and is not written again") {
+  TempStore t;
+  const MemberKey wilma = member_key("wilma@bedrock.org"), fred = member_key("fred@bedrock.org");
+  {
+    SnapshotWriter w(*t.store, *t.pair, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+    std::vector<SnapshotEntry> page = {{wilma, "stored wilma"}, {fred, "stored fred"}};
+    REQUIRE(w.write_page(page).is_ok());
+    REQUIRE(w.finish().is_ok());
+  }
+  // The next full fetch: Wilma unchanged (the store keeps what it holds), Fred rewritten.
+  SnapshotWriter w(*t.store, *t.pair, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+  std::vector<SnapshotEntry> page = {{wilma, "a value never written", true}, {fred, "new fred"}};
+  REQUIRE(w.write_page(page).is_ok());
+  REQUIRE(w.finish().is_ok());
+  CHECK(w.stats().written == 2);
+  CHECK(w.stats().removed == 0);  // Wilma was seen: a full fetch's finish() keeps her
+  CHECK(t.store->get(*t.pair, Family::kMailchimp, wilma.view()).value() == "stored wilma");
+  CHECK(t.store->get(*t.pair, Family::kMailchimp, fred.view()).value() == "new fred");
+}
+
+TEST_CASE("stage: a full re-fetch of members that did not change leaves their entries as stored") {
+  TempStore t;
+  FakeMailchimpReader mc;
+  mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma");
+  mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kUnsubscribed, at(4), at(1), "Fred");
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  const std::string before =
+      t.store->get(*t.pair, Family::kMailchimp, member_key("wilma@bedrock.org").view())
+          .value()
+          .value();
+  mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(9), at(9), "Fred");
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  CHECK(t.store->get(*t.pair, Family::kMailchimp, member_key("wilma@bedrock.org").view())
+            .value()
+            .value() == before);
+  CHECK(mailchimp_state(t, "fred@bedrock.org").status == MailchimpStatus::kSubscribed);
+  CHECK(mailchimp_state(t, "wilma@bedrock.org").changed_at == at(1));
+}
+
 TEST_CASE("stage: a full fetch asks for each member the pages missed, and removes only the 404s") {
   TempStore t;
   FakeMailchimpReader mc;
