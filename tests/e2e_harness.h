@@ -216,6 +216,8 @@ class Sandbox {
   // Another part's URL from the ready line ("auth0_url", "mixpanel_url", "amplitude_url").
   std::string url_of(const std::string& key) const { return process_.ready.at(key); }
   std::string ca_file() const { return process_.ca_file(); }
+  // The sandbox process (benchmarks read its CPU time in /proc).
+  pid_t pid() const { return process_.pid(); }
 
   // An admin route; throws unless the answer is 2xx.
   nlohmann::json admin(const std::string& method, const std::string& target,

@@ -75,6 +75,7 @@ class SandboxProcess {
   std::string mailchimp_url() const { return ready.at("mailchimp_url"); }
   std::string ca_file() const { return ready.value("ca_file", ""); }
   const std::filesystem::path& dir() const { return dir_; }
+  pid_t pid() const { return pid_; }
 
   nlohmann::json ready;
 

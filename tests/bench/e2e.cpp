@@ -2,19 +2,27 @@
 // 20 ms of latency per API request, then an incremental run after 100 changes on each side.
 //
 // Prints (name: value): members per side; the migration run once without --json (its wall time
-// and concord's peak RSS), then, from the seed again, with --json: its wall time, Mailchimp writes
-// and Mailchimp write calls (goal ≤ ⌈writes/500⌉ + 10), concord's peak RSS (peak_rss_mb); then
-// the incremental run's wall time and the Mailchimp member pages it fetched.
+// and concord's peak RSS), then, from the seed again, with --json: its wall time
+// (migration_wall_s), concord's and the sandbox's CPU during it (concord_cpu_s, sandbox_cpu_s),
+// request_floor_s (each side's requests × latency ÷ its connections, the larger side), floor_s
+// (the larger of that and both CPUs ÷ cores) and wall_over_floor; Mailchimp writes and write calls
+// (goal ≤ ⌈writes/500⌉ + 10), concord's peak RSS (peak_rss_mb); then the incremental run's wall
+// time and the Mailchimp member pages it fetched.
 // BENCH_LATENCY_MS sets the latency per request (default 20; 0 for the 1M runs); BENCH_SKIP_PLAIN
 // skips the run without --json.
 //
 // Needs CONCORD_BIN, CONCORD_SANDBOX_BIN and CONCORD_SOURCE_ROOT (scripts/bench sets them).
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <thread>
 
+#include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "bench_util.h"
 #include "concord/parse.h"
@@ -31,7 +39,26 @@ struct Run {
   std::string out;
   double peak_rss_mb = 0;  // VmHWM of the concord process, read until it exits
   double wall_s = 0;
+  double cpu_s = 0;  // concord's user + system CPU (wait4)
 };
+
+// A process's user + system CPU time so far, from /proc/PID/stat (0 when it cannot be read).
+double process_cpu_s(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  // The fields after the command name (which may hold spaces, inside parentheses): utime and
+  // stime are the 14th and 15th of the line, the 12th and 13th after ')'.
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i >= 12) ticks += std::strtod(field.c_str(), nullptr);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // Runs `concord ARGS` in the work directory, watching its peak RSS (VmHWM) in /proc.
 Run run_concord(const Workdir& work, const std::vector<std::string>& args) {
@@ -62,8 +89,11 @@ Run run_concord(const Workdir& work, const std::vector<std::string>& args) {
       }
     }
     int st = 0;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
+    rusage ru{};
+    if (wait4(pid, &st, WNOHANG, &ru) == pid) {
       r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+      r.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -149,12 +179,16 @@ int main(int argc, char** argv) {
   sandbox.faults("civicrm", {{"latency_ms", latency_ms}});
 
   std::uint64_t mark = sandbox.log_mark();
+  const double sandbox_cpu_before = process_cpu_s(sandbox.pid());
   Run first = run_concord(work, {"sync", "--allow-mass-removal", "--json"});
+  const double sandbox_cpu = process_cpu_s(sandbox.pid()) - sandbox_cpu_before;
   if (first.code != 0 && first.code != 4)
     bench::die("first sync: exit " + std::to_string(first.code));
   bench::print("migration_wall_s", first.wall_s);
   bench::print("peak_rss_mb", first.peak_rss_mb, 1);  // the migration with --json
-  const json r = json::parse(first.out).at(0);        // the one pair's object
+  bench::print("concord_cpu_s", first.cpu_s);
+  bench::print("sandbox_cpu_s", sandbox_cpu);
+  const json r = json::parse(first.out).at(0);  // the one pair's object
   const json& c = r["counts"];
   const std::uint64_t writes = c["add_to_mailchimp"].get<std::uint64_t>() +
                                c["pending_in_mailchimp"].get<std::uint64_t>() +
@@ -169,6 +203,21 @@ int main(int argc, char** argv) {
   bench::print("mailchimp_get_calls", count(log, "mailchimp", false));
   bench::print("crm_write_calls", count(log, "civicrm", true));
   bench::print("crm_get_calls", count(log, "civicrm", false));
+  // The migration's floor: the requests each side needs, sent within its connection budget
+  // (Mailchimp: max_connections, 10 by default; CiviCRM: 4, issue 18's budget), at the latency
+  // each one waits; or the CPU both processes need on this machine's cores, whichever is larger.
+  const double mailchimp_requests =
+      static_cast<double>(count(log, "mailchimp", true) + count(log, "mailchimp", false));
+  const double crm_requests =
+      static_cast<double>(count(log, "civicrm", true) + count(log, "civicrm", false));
+  const double latency_s = static_cast<double>(latency_ms) / 1000.0;
+  const double request_floor =
+      std::max(mailchimp_requests * latency_s / 10.0, crm_requests * latency_s / 4.0);
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  const double floor = std::max(request_floor, (first.cpu_s + sandbox_cpu) / cores);
+  bench::print("request_floor_s", request_floor);
+  bench::print("floor_s", floor);
+  bench::print("wall_over_floor", first.wall_s / floor);
 
   // The next run reads back concord's own writes once (they changed the members after the
   // watermark); from then on incremental runs fetch only what people changed.
