@@ -66,6 +66,19 @@ class FakeCivi final : public http::Client {
   // announces them all (a read cut short by a proxy, a server limit or an ACL).
   std::size_t history_cap = SIZE_MAX;
 
+  // A row naming a contact, with the contact's columns joined as APIv4 joins them.
+  json with_contact(std::int64_t id) {
+    const Contact& c = contact(id);
+    return {{"contact_id", id},
+            {"contact_id.is_deleted", c.deleted},
+            {"contact_id.do_not_email", c.dne},
+            {"contact_id.is_opt_out", c.optout},
+            {"contact_id.is_deceased", c.deceased},
+            {"contact_id.modified_date", c.modified},
+            {"contact_id.first_name", c.first},
+            {"contact_id.last_name", c.last}};
+  }
+
   Result<http::Response> send(const http::Request& req) override {
     std::lock_guard<std::mutex> lock(mu_);
     http::Response r;
@@ -121,18 +134,11 @@ class FakeCivi final : public http::Client {
       }
       for (std::size_t i = off; i < rows.size() && i < history_cap && (lim == 0 || i < off + lim);
            ++i) {
-        const Contact& c = contact(rows[i].contact_id);
-        values.push_back({{"id", rows[i].id},
-                          {"contact_id", rows[i].contact_id},
-                          {"status", rows[i].status},
-                          {"date", rows[i].date},
-                          {"contact_id.is_deleted", c.deleted},
-                          {"contact_id.do_not_email", c.dne},
-                          {"contact_id.is_opt_out", c.optout},
-                          {"contact_id.is_deceased", c.deceased},
-                          {"contact_id.modified_date", c.modified},
-                          {"contact_id.first_name", c.first},
-                          {"contact_id.last_name", c.last}});
+        json row = with_contact(rows[i].contact_id);
+        row["id"] = rows[i].id;
+        row["date"] = rows[i].date;
+        row["status"] = rows[i].status;
+        values.push_back(std::move(row));
       }
     } else if (entity == "GroupContact" && action == "get") {
       std::vector<GroupMembership> rows;
@@ -150,16 +156,9 @@ class FakeCivi final : public http::Client {
       } else {
         std::size_t off = params.value("offset", 0), lim = params.value("limit", 0);
         for (std::size_t i = off; i < rows.size() && (lim == 0 || i < off + lim); ++i) {
-          const Contact& c = contact(rows[i].contact_id);
-          values.push_back({{"contact_id", rows[i].contact_id},
-                            {"status", rows[i].status},
-                            {"contact_id.is_deleted", c.deleted},
-                            {"contact_id.do_not_email", c.dne},
-                            {"contact_id.is_opt_out", c.optout},
-                            {"contact_id.is_deceased", c.deceased},
-                            {"contact_id.modified_date", c.modified},
-                            {"contact_id.first_name", c.first},
-                            {"contact_id.last_name", c.last}});
+          json row = with_contact(rows[i].contact_id);
+          row["status"] = rows[i].status;
+          values.push_back(std::move(row));
         }
       }
     } else if (entity == "Email" && action == "get") {
