@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
       "changed since are left alone");
   undo_c->add_option("--run", undo_o.undo_run, "the run to undo (`concord status` lists them)")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Validator(
+          [](std::string& v) { return v == "0" ? std::string("run ids start at 1") : ""; }, "RUN"));
   undo_c->add_option("--sync", undo_o.sync, "the sync (default: the only one)");
   undo_c->add_flag("--apply", undo_apply, "make the writes (without it nothing is changed)");
   undo_c->add_flag("--allow-mass-removal", undo_o.allow_mass_removal,

@@ -258,6 +258,14 @@ TEST_CASE("undo: guarded like a sync, and a killed undo resumes without sending 
   Workdir w(sandbox());
   migrated(w);
 
+  // Usage errors: no such run id, a run that does not exist.
+  Command zero = w.concord({"undo", "--run", "0"});
+  CHECK(zero.code == 2);
+  CHECK(zero.err.find("run ids start at 1") != std::string::npos);
+  Command missing = w.concord({"undo", "--run", "99"});
+  CHECK(missing.code == 1);
+  CHECK(missing.err.find("run 99 of sync \"newsletter\" does not exist") != std::string::npos);
+
   // Undoing the migration would unsubscribe a quarter of the audience: the removal guard stops it.
   Command guarded = w.concord({"undo", "--run", "1", "--apply"});
   INFO(guarded.text());
