@@ -38,12 +38,6 @@ std::int64_t as_id(const json& v) {
   return 0;
 }
 
-// CiviCRM's on_hold: 0, 1 (bounces) or 2 (opted out); as a number, a string, or a boolean.
-int hold_of(const json& v) {
-  if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
-  return static_cast<int>(as_id(v));
-}
-
 // A row's member, or null when the row is not an object or lacks it (an answer of any shape is
 // read without throwing).
 const json& member(const json& row, const char* key) {
@@ -56,19 +50,6 @@ const json& member(const json& row, const char* key) {
 std::string str(const json& row, const char* key) {
   auto it = row.find(key);
   return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// The rows an answer says its query matched: countMatched (there when row_count was selected;
-// docs/sandbox.md describes the answer), else `count` (the matched count when row_count was
-// selected, the fetched count otherwise); -1 when neither is a count.
-std::int64_t count_matched(const json& answer) {
-  for (const char* key : {"countMatched", "count"}) {
-    const json& v = member(answer, key);
-    if (v.is_number_unsigned() && v.get<std::uint64_t>() <= INT64_MAX) {
-      return static_cast<std::int64_t>(v.get<std::uint64_t>());
-    }
-  }
-  return -1;
 }
 
 // The contact's own columns, joined on the rows of another entity (SubscriptionHistory, Email):
@@ -91,32 +72,7 @@ json with_contact_columns(std::initializer_list<const char*> own,
   return select;
 }
 
-// A contact field's value as text: strings as they are, numbers in JSON's notation, booleans as
-// CiviCRM writes them ("1" / "0"), null as blank, anything else as its JSON.
-std::string field_text(const json& v) {
-  if (v.is_null()) return {};
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-void read_contact_columns(const json& row, const TimeZone& zone,
-                          const std::vector<std::string>& fields, CrmContact* c) {
-  for (const std::string& f : fields) {
-    auto it = row.find("contact_id." + f);
-    c->fields.emplace_back(f, it == row.end() ? std::string() : field_text(*it));
-  }
-  c->trashed = truthy(member(row, "contact_id.is_deleted"));
-  c->do_not_email = truthy(member(row, "contact_id.do_not_email"));
-  c->is_opt_out = truthy(member(row, "contact_id.is_opt_out"));
-  c->deceased = truthy(member(row, "contact_id.is_deceased"));
-  Result<Micros> modified = parse_civil(str(row, "contact_id.modified_date"));
-  c->modified_at = modified ? zone.local_to_utc(*modified) : kNoTime;
-  c->first_name = str(row, "contact_id.first_name");
-  c->last_name = str(row, "contact_id.last_name");
-}
-
-// The same columns from a row read with AnswerRows (the group read's pages).
+// Reads those columns (and the mapped fields) from a row of an answer read with AnswerRows.
 void read_contact_columns(const civicrm::Row& row, const TimeZone& zone,
                           const std::vector<std::string>& fields, CrmContact* c) {
   std::string key;
@@ -243,6 +199,14 @@ struct CiviCrmClient::Impl {
     return Status::invalid(std::move(msg));
   }
 
+  // A get whose answer's rows are read with AnswerRows (the group read's answers).
+  Status get_rows(std::string_view entity, const json& params, civicrm::AnswerRows* rows,
+                  Micros* server_time = nullptr) {
+    Result<std::string> body = call_raw(entity, "get", params, server_time);
+    if (!body) return body.status();
+    return rows->parse(*body, "CiviCRM " + std::string(entity) + ".get", kMaxAnswerDepth);
+  }
+
   // The untrashed contacts that have these writes' addresses: email → the lowest contact id.
   Result<std::map<std::string, std::int64_t>> contacts_by_email(
       const std::vector<CrmWrite>& writes, const std::vector<std::size_t>& which) {
@@ -303,10 +267,8 @@ struct CiviCrmClient::Impl {
         {"where", json::array({json::array({"contact_id", "IN", ids})})},
         {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
         {"limit", 0}};
-    Result<std::string> body = call_raw("Email", "get", params);
-    if (!body) return body.status();
     civicrm::AnswerRows rows;
-    if (Status s = rows.parse(*body, "CiviCRM Email.get", kMaxAnswerDepth); !s) return s;
+    if (Status s = get_rows("Email", params, &rows); !s) return s;
     rows.for_each([&](const civicrm::Row& row) {
       out[row.id("contact_id")].push_back({std::string(row.str("email")), row.truthy("is_primary"),
                                            row.truthy("is_bulkmail"), row.hold("on_hold")});
@@ -381,10 +343,9 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
                    {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
                    {"limit", options.page_size},
                    {"offset", offset}};
-    Result<std::string> body =
-        call_raw("SubscriptionHistory", "get", params, offset == 0 ? server_start : nullptr);
-    if (!body) return body.status();
-    if (Status s = rows.parse(*body, "CiviCRM SubscriptionHistory.get", kMaxAnswerDepth); !s) {
+    if (Status s =
+            get_rows("SubscriptionHistory", params, &rows, offset == 0 ? server_start : nullptr);
+        !s) {
       return s;
     }
     ++read.pages;
@@ -434,40 +395,40 @@ Status CiviCrmClient::Impl::read_memberships(std::int64_t group_id, const json& 
   json where = json::array({json::array({"group_id", "=", group_id})});
   for (const json& clause : filters)
     where.push_back(clause);
+  civicrm::AnswerRows rows;
   for (std::int64_t offset = 0;; offset += options.page_size) {
-    Result<json> page = call("GroupContact", "get",
-                             {{"select", with_contact_columns({"contact_id", "status"}, fields)},
-                              {"where", where},
-                              {"orderBy", {{"contact_id", "ASC"}}},
-                              {"limit", options.page_size},
-                              {"offset", offset}});
-    if (!page) return page.status();
-    const json& rows = (*page)["values"];
-    if (!rows.is_array()) return Status::unavailable("GroupContact.get: no values array");
+    Status got = get_rows("GroupContact",
+                          {{"select", with_contact_columns({"contact_id", "status"}, fields)},
+                           {"where", where},
+                           {"orderBy", {{"contact_id", "ASC"}}},
+                           {"limit", options.page_size},
+                           {"offset", offset}},
+                          &rows);
+    if (!got) return got;
     ++read.pages;
     std::vector<CrmContact> found;
-    for (const json& row : rows) {
-      if (!row.is_object()) continue;
-      const std::int64_t cid = as_id(member(row, "contact_id"));
-      if (cid == 0 || std::binary_search(seen.begin(), seen.end(), cid)) continue;
-      CrmContact c;
+    rows.for_each([&](const civicrm::Row& row) {
+      const std::int64_t cid = row.id("contact_id");
+      if (cid == 0 || std::binary_search(seen.begin(), seen.end(), cid)) return;
+      CrmContact& c = found.emplace_back();
       c.contact_id = cid;
-      c.status = parse_crm_status(str(row, "status")).value_or(CrmStatus::kNone);
+      c.status = parse_crm_status(row.str("status")).value_or(CrmStatus::kNone);
       read_contact_columns(row, *zone, fields, &c);
-      found.push_back(std::move(c));
-    }
+    });
     if (Status s = hand_over(found, sink); !s) return s;
     if (rows.size() < static_cast<std::size_t>(options.page_size)) return Status::ok();
   }
 }
 
 Result<std::int64_t> CiviCrmClient::Impl::membership_count(std::int64_t group_id) {
-  Result<json> r = call("GroupContact", "get",
+  civicrm::AnswerRows rows;
+  Status got = get_rows("GroupContact",
                         {{"select", {"row_count"}},
                          {"where", json::array({json::array({"group_id", "=", group_id})})},
-                         {"limit", 1}});
-  if (!r) return r.status();
-  return count_matched(*r);
+                         {"limit", 1}},
+                        &rows);
+  if (!got) return got;
+  return rows.count_matched();
 }
 
 Status CiviCrmClient::Impl::hand_over(std::vector<CrmContact>& contacts, CrmSink& sink) {
@@ -693,29 +654,28 @@ Result<SideRead> CiviCrmClient::FieldReader::read_by_address(const std::vector<s
                                                              CrmSink& sink) {
   Impl& im = *client_.impl_;
   SideRead read;
+  civicrm::AnswerRows rows;
   Status looked = in_chunks(emails, [&](const json& addresses) {
-    Result<json> found = im.call(
-        "Email", "get",
+    Status got = im.get_rows(
+        "Email",
         {{"select", with_contact_columns(
                         {"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"}, fields_)},
          {"where", json::array({json::array({"email", "IN", addresses})})},
          {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
-         {"limit", 0}});
-    if (!found) return found.status();
-    const json& rows = (*found)["values"];
-    if (!rows.is_array()) return Status::unavailable("CiviCRM Email.get: no values array");
+         {"limit", 0}},
+        &rows);
+    if (!got) return got;
     ++read.pages;
     std::vector<CrmContact> page;
-    for (const json& row : rows) {
-      if (!row.is_object()) continue;
-      CrmContact c;
-      c.contact_id = as_id(member(row, "contact_id"));
-      if (c.contact_id == 0) continue;
+    rows.for_each([&](const civicrm::Row& row) {
+      const std::int64_t cid = row.id("contact_id");
+      if (cid == 0) return;
+      CrmContact& c = page.emplace_back();
+      c.contact_id = cid;
       read_contact_columns(row, *im.zone, fields_, &c);
-      c.addresses.push_back({str(row, "email"), truthy(member(row, "is_primary")),
-                             truthy(member(row, "is_bulkmail")), hold_of(member(row, "on_hold"))});
-      page.push_back(std::move(c));
-    }
+      c.addresses.push_back({std::string(row.str("email")), row.truthy("is_primary"),
+                             row.truthy("is_bulkmail"), row.hold("on_hold")});
+    });
     return sink.records(page);
   });
   if (!looked) return looked;
