@@ -125,8 +125,9 @@ struct MailchimpBody {
   std::vector<std::pair<std::string, std::string>> merge_fields;
   // Merge tag → the value as minified JSON, of every type ("\"Ann\"", "15.5", "{…}").
   std::vector<std::pair<std::string, std::string>> merge_values;
-  std::string last_changed;   // ISO 8601 as sent, or empty
-  std::string timestamp_opt;  // ISO 8601 as sent, or empty
+  std::string merge_fields_json;  // the merge_fields object, minified ("" when there is none)
+  std::string last_changed;       // ISO 8601 as sent, or empty
+  std::string timestamp_opt;      // ISO 8601 as sent, or empty
   std::string unsubscribe_reason;
   std::string contact_id;  // Mailchimp's contact_id, or empty
 };

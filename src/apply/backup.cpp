@@ -1,20 +1,18 @@
 #include "concord/backup.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <system_error>
 
 #include "concord/civicrm_client.h"
+#include "concord/json_text.h"
 #include "concord/record.h"
 #include "store/private_file.h"
 
 namespace concord {
 namespace {
 
-using nlohmann::json;
 namespace fs = std::filesystem;
 
 std::string csv_cell(std::string_view s) {
@@ -55,13 +53,13 @@ class SideWriter {
     csv << "\r\n";
   }
 
-  void row(const std::vector<std::string>& cells, const json& record) {
+  // `record`: the member's JSON object, as text.
+  void row(const std::vector<std::string>& cells, std::string_view record) {
     std::ostream& csv = csv_->out();
     for (std::size_t i = 0; i < cells.size(); ++i)
       csv << (i ? "," : "") << csv_cell(cells[i]);
     csv << "\r\n";
-    json_->out() << (count_ ? ",\n" : "")
-                 << record.dump(-1, ' ', false, json::error_handler_t::replace);
+    json_->out() << (count_ ? ",\n" : "") << record;
     ++count_;
   }
 
@@ -98,20 +96,27 @@ Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {
     if (Status s = decode_mailchimp_body(v.body, &member); !s) {
       return s.with_context("Mailchimp member " + std::string(v.email));
     }
-    // The stored body goes into the JSON backup as it is (merge fields of every type included).
-    json body = json::parse(v.body, nullptr, false);
     const char* origin = st.unsubscribe_origin == UnsubscribeOrigin::kSelf    ? "self"
                          : st.unsubscribe_origin == UnsubscribeOrigin::kAdmin ? "admin"
                                                                               : "";
-    json record = {{"email", v.email},
-                   {"status", mailchimp_status_name(st.status)},
-                   {"status_changed_at", time_cell(st.changed_at)},
-                   {"record", body}};
+    // The stored body goes into the JSON backup as it is (merge fields of every type included):
+    // it is JSON concord wrote, and decoded above.
+    JsonText record;
+    record.begin_object()
+        .key("email")
+        .string(v.email)
+        .key("record")
+        .raw(v.body)
+        .key("status")
+        .string(mailchimp_status_name(st.status))
+        .key("status_changed_at")
+        .string(time_cell(st.changed_at))
+        .end_object();
     w.row({std::string(v.email), std::string(mailchimp_status_name(st.status)),
            time_cell(st.changed_at), origin, member.last_changed, member.timestamp_opt,
            member.unsubscribe_reason,
-           body.contains("merge_fields") ? body["merge_fields"].dump() : "{}"},
-          record);
+           member.merge_fields_json.empty() ? "{}" : member.merge_fields_json},
+          record.str());
   }
   return c.status();
 }
@@ -150,14 +155,22 @@ Status backup_crm(Store& store, const PairHandle& pair, SideWriter& w) {
     std::string dups;
     for (std::int64_t id : r.duplicates)
       dups += (dups.empty() ? "" : " ") + std::to_string(id);
-    json record = {{"email", v.email},
-                   {"group_status", crm_status_name(st.status)},
-                   {"group_changed_at", time_cell(st.changed_at)},
-                   {"flags", crm_flags(st)},
-                   {"record", json::parse(v.body, nullptr, false)}};
+    JsonText record;
+    record.begin_object()
+        .key("email")
+        .string(v.email)
+        .key("flags")
+        .string(crm_flags(st))
+        .key("group_changed_at")
+        .string(time_cell(st.changed_at))
+        .key("group_status")
+        .string(crm_status_name(st.status))
+        .key("record")
+        .raw(v.body)
+        .end_object();
     w.row({std::string(v.email), std::to_string(r.contact_id), r.first_name, r.last_name,
            std::string(crm_status_name(st.status)), time_cell(st.changed_at), crm_flags(st), dups},
-          record);
+          record.str());
   }
   return c.status();
 }

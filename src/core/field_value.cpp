@@ -238,24 +238,36 @@ std::string format_address(const AddressParts& a) {
   return out;
 }
 
+namespace {
+
+// A merge field's value Mailchimp gave as a string.
+std::string canonical_from_mailchimp_text(const MergeFieldSpec& spec, std::string_view s) {
+  if (trim(s).empty()) return {};
+  if (spec.type == MergeType::kNumber) {
+    if (std::optional<double> n = parse_number(s)) return number_text(*n);
+  }
+  if (spec.type == MergeType::kDate) {
+    int y, m, d;
+    if (parse_date(s, day_first(spec), &y, &m, &d)) return ymd(y, m, d);
+  }
+  if (spec.type == MergeType::kAddress) {
+    if (std::optional<AddressParts> a = parse_address(s)) return format_address(*a);
+  }
+  return std::string(s);
+}
+
+}  // namespace
+
 std::string canonical_from_mailchimp(const MergeFieldSpec& spec, std::string_view json_value) {
+  // Most values are strings without escapes: their text is what is between the quotes, and the
+  // diff reads one per mapped field of every member.
+  if (json_value.size() >= 2 && json_value.front() == '"' && json_value.back() == '"' &&
+      json_value.find('\\') == std::string_view::npos) {
+    return canonical_from_mailchimp_text(spec, json_value.substr(1, json_value.size() - 2));
+  }
   json v = json::parse(json_value, nullptr, false);
   if (v.is_discarded() || v.is_null()) return {};
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    if (trim(s).empty()) return {};
-    if (spec.type == MergeType::kNumber) {
-      if (std::optional<double> n = parse_number(s)) return number_text(*n);
-    }
-    if (spec.type == MergeType::kDate) {
-      int y, m, d;
-      if (parse_date(s, day_first(spec), &y, &m, &d)) return ymd(y, m, d);
-    }
-    if (spec.type == MergeType::kAddress) {
-      if (std::optional<AddressParts> a = parse_address(s)) return format_address(*a);
-    }
-    return s;
-  }
+  if (v.is_string()) return canonical_from_mailchimp_text(spec, v.get_ref<const std::string&>());
   if (v.is_number()) return number_text(v.get<double>());
   if (v.is_object() && spec.type == MergeType::kAddress) {
     AddressParts a{json_text(v, "addr1"), json_text(v, "addr2"), json_text(v, "city"),

@@ -20,7 +20,7 @@ std::uint64_t get_u64(const char* p) {
   return v;
 }
 
-// ordered_json: the CRM body's keys are written in the documented order.
+// ordered_json: a rejected row's keys are written in the documented order.
 using ojson = nlohmann::ordered_json;
 
 // dump() with 'replace' never throws on invalid UTF-8 in what a side sent.
@@ -29,24 +29,9 @@ std::string compact(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// A contact id as CiviCRM may send it: a number, or a decimal string. 0 when neither.
-std::int64_t id_of(const ojson& v) {
-  if (v.is_number_integer()) return v.get<std::int64_t>();
-  if (v.is_string()) {
-    Result<std::int64_t> n = parse_int64(v.get_ref<const std::string&>());
-    if (n) return *n;
-  }
-  return 0;
-}
-
 std::string text_of(const ojson& object, const char* key) {
   auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-bool flag_of(const ojson& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_boolean() && it->get<bool>();
 }
 
 Status version_mismatch(std::uint8_t found) {
@@ -271,94 +256,11 @@ void append_mailchimp_body(std::string_view merge_fields_json, std::string_view 
   out->push_back('}');
 }
 
-Status decode_mailchimp_body(std::string_view body, MailchimpBody* out) {
-  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return Status::corruption("a stored Mailchimp body is not a JSON object");
-  *out = MailchimpBody{};
-  if (auto mf = j.find("merge_fields"); mf != j.end() && mf->is_object()) {
-    for (auto it = mf->begin(); it != mf->end(); ++it) {
-      if (it->is_string()) out->merge_fields.emplace_back(it.key(), it->get<std::string>());
-      out->merge_values.emplace_back(it.key(), compact(*it));
-    }
-  }
-  out->last_changed = text_of(j, "last_changed");
-  out->timestamp_opt = text_of(j, "timestamp_opt");
-  out->unsubscribe_reason = text_of(j, "unsubscribe_reason");
-  out->contact_id = text_of(j, "contact_id");
-  return Status::ok();
-}
-
 std::uint64_t mailchimp_content_hash(std::string_view email, std::string_view merge_fields_json) {
   return content_hash(merge_fields_json, content_hash(email));
 }
 
 // ---- CRM bodies ---------------------------------------------------------------------------------
-
-std::string encode_crm_body(const CrmBody& b) {
-  ojson j = {
-      {"contact_id", b.contact_id}, {"first_name", b.first_name}, {"last_name", b.last_name}};
-  if (!b.duplicates.empty()) j["duplicates"] = b.duplicates;
-  if (!b.addresses.empty()) {
-    ojson list = ojson::array();
-    for (const CrmBodyAddress& a : b.addresses) {
-      list.push_back({{"email", a.email},
-                      {"is_primary", a.is_primary},
-                      {"is_bulkmail", a.is_bulkmail},
-                      {"on_hold", a.on_hold}});
-    }
-    j["addresses"] = std::move(list);
-  }
-  if (b.consent_changed_at != kNoTime) j["consent_changed_at"] = b.consent_changed_at;
-  if (!b.fields.empty()) {
-    ojson f = ojson::object();
-    for (const auto& [name, value] : b.fields)
-      f[name] = value;
-    j["fields"] = std::move(f);
-  }
-  // The fields' change time; without mapped fields nothing needs it.
-  if (b.modified_at != kNoTime && !b.fields.empty()) j["modified_at"] = b.modified_at;
-  if (!b.source_id.empty()) j["source_id"] = b.source_id;
-  return compact(j);
-}
-
-Status decode_crm_body(std::string_view body, CrmBody* out) {
-  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return Status::corruption("a stored CRM body is not a JSON object");
-  *out = CrmBody{};
-  if (auto id = j.find("contact_id"); id != j.end()) out->contact_id = id_of(*id);
-  out->first_name = text_of(j, "first_name");
-  out->last_name = text_of(j, "last_name");
-  if (auto d = j.find("duplicates"); d != j.end() && d->is_array()) {
-    for (const ojson& id : *d)
-      out->duplicates.push_back(id_of(id));
-  }
-  if (auto list = j.find("addresses"); list != j.end() && list->is_array()) {
-    for (const ojson& a : *list) {
-      if (!a.is_object()) continue;
-      CrmBodyAddress address;
-      address.email = text_of(a, "email");
-      address.is_primary = flag_of(a, "is_primary");
-      address.is_bulkmail = flag_of(a, "is_bulkmail");
-      if (auto h = a.find("on_hold"); h != a.end() && h->is_number_integer()) {
-        address.on_hold = h->get<int>();
-      }
-      out->addresses.push_back(std::move(address));
-    }
-  }
-  if (auto t = j.find("consent_changed_at"); t != j.end() && t->is_number_integer()) {
-    out->consent_changed_at = t->get<Micros>();
-  }
-  if (auto f = j.find("fields"); f != j.end() && f->is_object()) {
-    for (auto it = f->begin(); it != f->end(); ++it) {
-      if (it->is_string()) out->fields.emplace_back(it.key(), it->get<std::string>());
-    }
-  }
-  if (auto t = j.find("modified_at"); t != j.end() && t->is_number_integer()) {
-    out->modified_at = t->get<Micros>();
-  }
-  out->source_id = text_of(j, "source_id");
-  return Status::ok();
-}
 
 bool crm_body_has_addresses(std::string_view body) {
   return body.find("\"addresses\":") != std::string_view::npos;

@@ -8,7 +8,8 @@
 #include <optional>
 
 #include "concord/email.h"
-#include "concord/field_value.h"
+#include "concord/parallel.h"
+#include "sides/mailchimp/batch_subscribe.h"
 #include "sides/mailchimp/client_impl.h"
 
 namespace concord {
@@ -23,45 +24,6 @@ constexpr std::size_t kBatchSize = 500;  // batch-subscribe's limit
 // members_to_remove.
 constexpr std::size_t kSegmentBatchSize = 500;
 
-// "Member In Compliance State", "Forgotten Email Not Subscribed", … in an error text.
-WriteOutcome::Code classify_error(std::string_view text) {
-  std::string t = lower(std::string(text));
-  if (t.find("compliance state") != std::string::npos) return WriteOutcome::Code::kCompliance;
-  if (t.find("permanently deleted") != std::string::npos ||
-      t.find("forgotten") != std::string::npos) {
-    return WriteOutcome::Code::kForgotten;
-  }
-  if (t.find("cleaned") != std::string::npos || t.find("bounced") != std::string::npos) {
-    return WriteOutcome::Code::kCleaned;
-  }
-  if (t.find("valid email") != std::string::npos ||
-      t.find("fake or invalid") != std::string::npos ||
-      t.find("merge fields") != std::string::npos ||
-      t.find("invalid resource") != std::string::npos) {
-    return WriteOutcome::Code::kInvalid;
-  }
-  return WriteOutcome::Code::kFailed;
-}
-
-const char* status_word(MailchimpWrite::Kind k) {
-  switch (k) {
-    case MailchimpWrite::Kind::kSubscribe:
-      return "subscribed";
-    case MailchimpWrite::Kind::kPending:
-      return "pending";
-    case MailchimpWrite::Kind::kUnsubscribe:
-      return "unsubscribed";
-    case MailchimpWrite::Kind::kArchive:
-      return "archived";
-    case MailchimpWrite::Kind::kUpdateFields:
-    case MailchimpWrite::Kind::kChangeEmail:
-    case MailchimpWrite::Kind::kAddTag:
-    case MailchimpWrite::Kind::kRemoveTag:
-      break;
-  }
-  return "subscribed";
-}
-
 // A batch call's answer (batch subscribe, a segment's batch): always 200 with a result per
 // member. Returns what failed the whole call (then every member of it failed), or "" with the
 // answer in *j.
@@ -71,19 +33,6 @@ std::string batch_failure(Result<http::Response>& r, json* j) {
   *j = sides::parse_answer(r->body);
   if (!j->is_object()) return "Mailchimp's batch answer is not JSON";
   return "";
-}
-
-// A merge field's value as batch-subscribe takes it: an address as its object, else the text.
-json merge_value(const MailchimpWrite& w, const std::string& tag, const std::string& value) {
-  if (std::find(w.address_tags.begin(), w.address_tags.end(), tag) != w.address_tags.end()) {
-    if (std::optional<AddressParts> a = parse_address(value)) {
-      json o = {{"addr1", a->addr1}, {"city", a->city}, {"state", a->state}, {"zip", a->zip}};
-      if (!a->addr2.empty()) o["addr2"] = a->addr2;
-      if (!a->country.empty()) o["country"] = a->country;
-      return o;
-    }
-  }
-  return value;
 }
 
 // Whether the member at `email` carries the tag `tag_id` as a tag write asked (`add`), read by
@@ -134,86 +83,26 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
         .push_back(i);
   }
 
-  // Batch-subscribe in chunks of 500; subscribes refused for compliance come back as pending.
+  // Batch-subscribe in chunks of 500, sent at once over the account's connections; subscribes
+  // refused for compliance come back as pending.
+  const std::size_t workers =
+      static_cast<std::size_t>(std::max(1, im.options.http.max_connections));
   auto run_batches = [&](const std::vector<std::size_t>& ops, bool as_pending,
                          std::vector<std::size_t>* compliance) {
-    for (std::size_t start = 0; start < ops.size(); start += kBatchSize) {
-      std::size_t end = std::min(ops.size(), start + kBatchSize);
-      json members = json::array();
-      std::map<std::string, std::size_t> by_email;
-      for (std::size_t k = start; k < end; ++k) {
-        const MailchimpWrite& w = writes[ops[k]];
-        const std::string status = as_pending ? "pending"
-                                   : w.kind == MailchimpWrite::Kind::kUpdateFields
-                                       ? std::string(mailchimp_status_name(w.status))
-                                       : status_word(w.kind);
-        json m = {{"email_address", w.email}, {"status", status}};
-        if (!w.merge_fields.empty()) {
-          json mf = json::object();
-          for (const auto& [tag, value] : w.merge_fields)
-            mf[tag] = merge_value(w, tag, value);
-          m["merge_fields"] = std::move(mf);
-        }
-        // Tags are added to the member's (without sync_tags nothing is taken off), and
-        // interests not named stay as they are.
-        if (!w.tags.empty()) m["tags"] = w.tags;
-        if (!w.interests.empty()) {
-          json in = json::object();
-          for (const auto& [id, on] : w.interests)
-            in[id] = on;
-          m["interests"] = std::move(in);
-        }
-        members.push_back(std::move(m));
-        by_email[lower(w.email)] = ops[k];
-      }
-      json body = {{"members", std::move(members)}, {"update_existing", true}};
+    const std::size_t calls = (ops.size() + kBatchSize - 1) / kBatchSize;
+    std::vector<std::vector<std::size_t>> refused(calls);  // for compliance, by call
+    run_in_parallel(calls, workers, [&](std::size_t call) {
+      const std::size_t start = call * kBatchSize;
+      const std::span<const std::size_t> part =
+          std::span(ops).subspan(start, std::min(kBatchSize, ops.size() - start));
       Result<http::Response> r = im.call("POST", "/lists/" + http::url_encode(list_id),
-                                         body.dump(-1, ' ', false, json::error_handler_t::replace));
-      json j;
-      const std::string failure = batch_failure(r, &j);
-      if (!failure.empty()) {
-        for (auto& [email, i] : by_email)
-          out[i] = {WriteOutcome::Code::kFailed, failure};
-        continue;
-      }
-      std::map<std::string, bool> answered;
-      for (const char* list : {"new_members", "updated_members"}) {
-        auto it = j.find(list);
-        if (it == j.end() || !it->is_array()) continue;
-        for (const json& m : *it) {
-          auto found = by_email.find(lower(text(m, "email_address")));
-          if (found == by_email.end()) continue;
-          WriteOutcome& o = out[found->second];
-          o.code = as_pending ? WriteOutcome::Code::kPendingSent : WriteOutcome::Code::kDone;
-          o.message.clear();
-          o.status = parse_mailchimp_status(text(m, "status")).value_or(MailchimpStatus::kAbsent);
-          Result<Micros> lc = parse_iso8601(text(m, "last_changed"));
-          o.last_changed = lc.is_ok() ? lc.value() : kNoTime;
-          answered[found->first] = true;
-        }
-      }
-      if (auto errs = j.find("errors"); errs != j.end() && errs->is_array()) {
-        for (const json& e : *errs) {
-          auto found = by_email.find(lower(text(e, "email_address")));
-          if (found == by_email.end()) continue;
-          std::size_t i = found->second;
-          std::string text = concord::text(e, "error");
-          WriteOutcome::Code code = classify_error(text);
-          answered[found->first] = true;
-          if (code == WriteOutcome::Code::kCompliance && !as_pending &&
-              writes[i].kind == MailchimpWrite::Kind::kSubscribe &&
-              resubscribe == Resubscribe::kPending && compliance != nullptr) {
-            compliance->push_back(i);
-          }
-          out[i] = {code, text};
-        }
-      }
-      for (auto& [email, i] : by_email) {
-        if (!answered.count(email)) {
-          out[i] = {WriteOutcome::Code::kFailed,
-                    "Mailchimp's batch answer did not mention this member"};
-        }
-      }
+                                         batch_subscribe_body(writes, part, as_pending));
+      read_batch_subscribe(
+          r, writes, part, as_pending, out,
+          resubscribe == Resubscribe::kPending && compliance != nullptr ? &refused[call] : nullptr);
+    });
+    for (const std::vector<std::size_t>& r : refused) {
+      if (compliance != nullptr) compliance->insert(compliance->end(), r.begin(), r.end());
     }
   };
   std::vector<std::size_t> compliance;
