@@ -137,6 +137,8 @@ class CiviCrmClient final : public CrmReader {
   std::vector<CrmWriteOutcome> apply(std::int64_t group_id, const std::vector<CrmWrite>& writes);
 
   std::uint64_t requests() const;
+  // The requests it sends at once, at most (options.http.max_connections).
+  int max_connections() const;
 
  private:
   struct Impl;

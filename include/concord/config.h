@@ -35,6 +35,9 @@ struct CiviCrmConfig {
   std::string site_key_env;  // optional
   std::string timezone = "UTC";
   std::string ca_file;
+  // Requests sent to the site at once (reads and writes of every pair on it): what its web
+  // server can take beside its users.
+  int max_connections = 4;
 };
 
 // An Auth0 tenant (`[auth0.NAME]`): its users are read through the Management API with a

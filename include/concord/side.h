@@ -339,6 +339,10 @@ class SyncSide {
   // writes[i].
   virtual std::vector<SideOutcome> apply(const std::vector<SideWrite>& writes) = 0;
   virtual std::size_t batch_size() const = 0;
+  // How many batches the engine may have apply() send at once (from several threads): the
+  // side's connection budget when each batch's calls go one after another. A side that spreads
+  // a batch over its connections itself, or is not safe to call from several threads, keeps 1.
+  virtual std::size_t concurrent_batches() const { return 1; }
   // HTTP requests sent so far.
   virtual std::uint64_t requests() const = 0;
 };

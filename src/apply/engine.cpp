@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -12,6 +17,7 @@
 #include "concord/member_fields.h"
 #include "concord/meta_keys.h"
 #include "concord/moves.h"
+#include "concord/parallel.h"
 #include "concord/parse.h"
 #include "concord/record.h"
 #include "concord/refusal.h"
@@ -23,6 +29,56 @@ namespace concord {
 namespace {
 
 constexpr std::size_t kJournalBatch = 1000;
+
+// Chunks of one side's journal entries, read in journal order by one thread and sent by others;
+// at most `depth` wait to be sent. fail() ends it at once: push() refuses, pop() ends; close()
+// ends it once the chunks pushed were taken.
+class ChunkFeed {
+ public:
+  explicit ChunkFeed(std::size_t depth) : depth_(depth) {}
+
+  // False once the feed failed (the chunk is dropped: its entries stay planned).
+  bool push(std::vector<JournalEntry> chunk) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < depth_ || !status_; });
+    if (!status_) return false;
+    queue_.push_back(std::move(chunk));
+    cv_.notify_all();
+    return true;
+  }
+  std::optional<std::vector<JournalEntry>> pop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !queue_.empty() || closed_ || !status_; });
+    if (!status_ || queue_.empty()) return std::nullopt;
+    std::vector<JournalEntry> chunk = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.notify_all();
+    return chunk;
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  // The first failure is kept.
+  void fail(Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status_) status_ = std::move(s);
+    cv_.notify_all();
+  }
+  Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  const std::size_t depth_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<JournalEntry>> queue_;
+  bool closed_ = false;
+  Status status_;
+};
 // How far ahead of this machine's clock a watermark (a server's time) may be before it is taken
 // for a bogus one: clocks of servers and this machine differ by seconds, not a day.
 constexpr Micros kWatermarkAhead = 86400 * kMicrosPerSecond;
@@ -556,11 +612,22 @@ class Run {
   Status apply() {
     if (Status s = first_backup(); !s) return s;
     if (Status s = journal_plan(); !s) return s;
-    Status s;
-    for (Side side : {Side::kMailchimp, Side::kCrm}) {
-      s = apply_side(side);
-      if (!s) break;
-    }
+    // Both sides at once: a run's writes on one side never wait on the other's (each was decided
+    // from both snapshots as they were read), and each side keeps its own connections busy.
+    constexpr std::array<Side, 2> kSides = {Side::kMailchimp, Side::kCrm};
+    std::array<Status, 2> sent;
+    run_in_parallel(kSides.size(), kSides.size(), [&](std::size_t i) {
+      // A side's adapter that throws (a test's fake standing for a killed process) stops the
+      // other side too, as a kill would.
+      try {
+        sent[i] = apply_side(kSides[i]);
+      } catch (...) {
+        aborted_ = true;
+        throw;
+      }
+      if (!sent[i]) aborted_ = true;
+    });
+    Status s = !sent[0] ? sent[0] : sent[1];
     if (s && !stopped()) s = read_back_added();
     for (const OpKindInfo& k : kOpKinds) {
       const std::size_t i = static_cast<std::size_t>(k.kind);
@@ -636,7 +703,10 @@ class Run {
     return Status::ok();
   }
 
-  // Reads this run's journal back, one side's entries a batch at a time, and sends them.
+  // Reads this run's journal back, one side's entries a chunk (batch_size()) at a time, and sends
+  // the chunks, up to the side's concurrent_batches() at once while the next are read. A member's
+  // entries on the side stay in one chunk, in journal order. Each chunk's outcomes are journaled
+  // once it is answered (record_outcomes(), one chunk at a time across both sides).
   Status apply_side(Side side) {
     SyncSide& s = side == Side::kMailchimp ? p_.target : p_.people;
     std::uint64_t total = 0;
@@ -647,26 +717,40 @@ class Run {
       }
     }
     if (total == 0) return Status::ok();
-    const std::size_t step = std::max<std::size_t>(1, s.batch_size());
-    std::uint64_t done = 0;
+    const std::size_t lanes = std::max<std::size_t>(1, s.concurrent_batches());
+    ChunkFeed feed(lanes);
+    run_in_parallel(lanes + 1, lanes + 1, [&](std::size_t lane) {
+      if (lane == 0) {
+        // Whatever ends the reading (an exception too) lets the senders finish.
+        struct Close {
+          ChunkFeed& feed;
+          ~Close() { feed.close(); }
+        } close{feed};
+        if (Status st = read_chunks(side, std::max<std::size_t>(1, s.batch_size()), feed); !st) {
+          feed.fail(st);
+        }
+        return;
+      }
+      // A sender that throws stops the reader and the other senders.
+      struct FailOnThrow {
+        ChunkFeed& feed;
+        ~FailOnThrow() {
+          if (std::uncaught_exceptions() > 0) feed.fail(Status::internal("a write lane ended"));
+        }
+      } guard{feed};
+      while (std::optional<std::vector<JournalEntry>> chunk = feed.pop()) {
+        if (stopped() || aborted_) continue;  // left planned: the next run resumes them
+        if (Status st = send_chunk(side, s, *chunk, total); !st) feed.fail(st);
+      }
+    });
+    return feed.status();
+  }
+
+  // This run's entries of `side`, in journal order, in chunks of about `step` into `feed`.
+  Status read_chunks(Side side, std::size_t step, ChunkFeed& feed) {
     std::vector<JournalEntry> chunk;
     Cursor c = p_.store.scan(p_.pair, Family::kJournal);
-    const std::string first = journal_key(out_.record.id, 0);
-    c.seek(first);
-    auto send = [&]() -> Status {
-      if (chunk.empty()) return Status::ok();
-      Result<std::vector<SideWrite>> writes = writes_for(side, chunk);
-      if (!writes) return writes.status();
-      fail_point("before-send");
-      std::vector<SideOutcome> outcomes = s.apply(*writes);
-      fail_point("after-send");
-      outcomes.resize(chunk.size());
-      if (Status st = record_outcomes(side, chunk, outcomes); !st) return st;
-      done += chunk.size();
-      chunk.clear();
-      progress("apply", side, done, total);
-      return Status::ok();
-    };
+    c.seek(journal_key(out_.record.id, 0));
     for (; c.valid(); c.next()) {
       std::uint64_t run = 0;
       std::uint32_t seq = 0;
@@ -674,15 +758,32 @@ class Run {
       Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
       if (!e) return e.status();
       if (side_of(e->op.kind) != side) continue;
-      if (stopped()) return Status::ok();
-      chunk.push_back(std::move(*e));
-      if (chunk.size() >= step) {
-        if (Status st = send(); !st) return st;
+      if (stopped() || aborted_) return Status::ok();
+      if (chunk.size() >= step && e->op.key != chunk.back().op.key) {
+        if (!feed.push(std::move(chunk))) return Status::ok();
+        chunk = {};
       }
+      chunk.push_back(std::move(*e));
     }
     if (Status st = c.status(); !st) return st;
-    if (stopped()) return Status::ok();
-    return send();
+    if (!chunk.empty()) feed.push(std::move(chunk));
+    return Status::ok();
+  }
+
+  // Sends one chunk and journals its outcomes.
+  Status send_chunk(Side side, SyncSide& s, std::vector<JournalEntry>& chunk, std::uint64_t total) {
+    Result<std::vector<SideWrite>> writes = writes_for(side, chunk);
+    if (!writes) return writes.status();
+    fail_point("before-send");
+    std::vector<SideOutcome> outcomes = s.apply(*writes);
+    fail_point("after-send");
+    outcomes.resize(chunk.size());
+    std::lock_guard<std::mutex> lock(record_mu_);
+    if (Status st = record_outcomes(side, chunk, outcomes); !st) return st;
+    std::uint64_t& done = sent_[side == Side::kMailchimp ? 0 : 1];
+    done += chunk.size();
+    progress("apply", side, done, total);
+    return Status::ok();
   }
 
   // The writes of a chunk, with what each needs from the snapshots (the contact's id; for a
@@ -1129,7 +1230,12 @@ class Run {
   FieldPlan fields_;  // the sync's mapped fields (plan_fields)
   // Identities (moves.h) learnt from this chunk's write answers, for the batch that records it.
   std::map<std::string, MemberKey> identities_;
-  std::string field_signature_;  // the mapping, as meta kFieldMapping keeps it
+  // The apply's sides and chunks run at once: one chunk's outcomes are recorded at a time (its
+  // bases are read and written whole, and the counts, report and identities above are shared).
+  std::mutex record_mu_;
+  std::array<std::uint64_t, 2> sent_{};  // entries sent, Mailchimp and CRM (progress)
+  std::atomic<bool> aborted_{false};     // one side failed: the other stops between chunks
+  std::string field_signature_;          // the mapping, as meta kFieldMapping keeps it
   RunLog log_;
   RunOutcome out_;
   std::optional<ReportWriter> report_;  // made once the run has its id

@@ -315,6 +315,11 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
 
   Side side() const override { return Side::kCrm; }
   std::size_t batch_size() const override { return 200; }
+  // A batch's calls (look-up, create, group save) go one after another: batches are sent at
+  // once up to the site's connection budget.
+  std::size_t concurrent_batches() const override {
+    return static_cast<std::size_t>(std::max(1, client_.max_connections()));
+  }
 
  private:
   Result<std::int64_t> lookup() override {

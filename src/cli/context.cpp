@@ -83,6 +83,7 @@ Result<CiviCrmClient*> Context::civicrm(const std::string& connection) {
   o.url = cfg.url;
   o.timezone = cfg.timezone;
   o.http.ca_file = cfg.ca_file;
+  o.http.max_connections = cfg.max_connections;
   o.http.on_retry = [n = crm_retries_](int, const Status&) { ++*n; };
   Result<std::unique_ptr<CiviCrmClient>> client = CiviCrmClient::create(std::move(o));
   if (!client) return client.status().with_context(what);

@@ -811,14 +811,21 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       CiviCrmConfig cc;
       cc.name = std::string(name.str());
       const std::string section = "[civicrm." + cc.name + "]";
-      CONCORD_TRY(
-          r.only(*t, {"url", "api_key_env", "site_key_env", "timezone", "ca_file"}, section));
+      CONCORD_TRY(r.only(
+          *t, {"url", "api_key_env", "site_key_env", "timezone", "ca_file", "max_connections"},
+          section));
       CONCORD_TRY(r.str(*t, "url", &cc.url));
       CONCORD_TRY(r.str(*t, "api_key_env", &cc.api_key_env));
       CONCORD_TRY(r.str(*t, "site_key_env", &cc.site_key_env));
       CONCORD_TRY(r.str(*t, "timezone", &cc.timezone));
       CONCORD_TRY(r.str(*t, "ca_file", &cc.ca_file));
       beside_config(&cc.ca_file);
+      if (const toml::node* m = t->get("max_connections")) {
+        std::optional<std::int64_t> k = m->value<std::int64_t>();
+        if (!k || *k < 1 || *k > 32)
+          return r.error(m, section + " max_connections must be 1 to 32");
+        cc.max_connections = static_cast<int>(*k);
+      }
       if (cc.url.empty()) return r.error(&v, section + " url is required");
       if (clear_text_off_machine(cc.url)) {
         return r.error(t->get("url"), section +
@@ -966,6 +973,7 @@ api_key_env = "CIVICRM_API_KEY"
 site_key_env = "CIVICRM_SITE_KEY"
 timezone = "Europe/London"                # the site's time zone (CiviCRM reports local times)
 # ca_file = "…"
+# max_connections = 4                     # requests sent to the site at once (1-32)
 
 [[sync]]
 name = "newsletter"

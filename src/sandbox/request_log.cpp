@@ -123,7 +123,7 @@ std::optional<ApiPart> api_part(std::string_view name) {
 }
 
 void RequestLog::record(ApiPart part, const http::Request& request, const http::Reply& reply,
-                        std::string fault, Micros at, double seconds) {
+                        std::string fault, Micros at, double seconds, int in_flight) {
   Entry e;
   e.part = part;
   e.method = request.method;
@@ -145,6 +145,7 @@ void RequestLog::record(ApiPart part, const http::Request& request, const http::
   e.fault = std::move(fault);
   e.at = at;
   e.ms = seconds * 1000;
+  e.in_flight = in_flight;
   std::size_t bytes = e.body ? e.body->size() : 0;
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -232,7 +233,7 @@ void RequestLog::write_entry(std::string* out, const Entry& e) {
   *out += ",\"at\":\"";
   append_time_ms(out, e.at);
   char ms[32];
-  std::snprintf(ms, sizeof ms, "\",\"ms\":%.3f}", e.ms);
+  std::snprintf(ms, sizeof ms, "\",\"ms\":%.3f,\"in_flight\":%d}", e.ms, e.in_flight);
   *out += ms;
 }
 

@@ -44,9 +44,10 @@ class RequestLog {
 
   // Logs one answered request. `fault` is the fault injected into it ("" when none, else as in
   // the faults' `next` script); `at` the sandbox clock when it arrived; `seconds` how long it took
-  // to answer. A reply that resets the connection is logged with status 0.
+  // to answer; `in_flight` how many of the part's requests were being answered when it arrived,
+  // itself included. A reply that resets the connection is logged with status 0.
   void record(ApiPart part, const http::Request& request, const http::Reply& reply,
-              std::string fault, Micros at, double seconds);
+              std::string fault, Micros at, double seconds, int in_flight = 1);
 
   // Answers GET /_sandbox/requests for the query string `query` (since, part, method,
   // path_prefix, limit, count_only): the JSON body, or kInvalid naming the bad parameter.
@@ -71,6 +72,7 @@ class RequestLog {
     std::string fault;
     Micros at = kNoTime;
     double ms = 0;
+    int in_flight = 1;
   };
   static void write_entry(std::string* out, const Entry& e);
 

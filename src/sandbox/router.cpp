@@ -104,6 +104,8 @@ http::Reply SandboxRouter::route(Port port, const http::Request& request, const 
 http::Reply SandboxRouter::api(Port port, const http::Request& request, const http::Peer& peer) {
   Micros at = clock_->now();
   auto start = std::chrono::steady_clock::now();
+  const std::size_t slot = std::min(port, in_flight_.size() - 1);
+  const int in_flight = ++in_flight_[slot];
   std::string fault;
   http::Reply r = port == kMailchimp ? mailchimp_->handle(request, peer, &fault)
                   : port == kCivicrm ? civicrm_->handle(request, peer, &fault)
@@ -115,7 +117,8 @@ http::Reply SandboxRouter::api(Port port, const http::Request& request, const ht
   const ApiPart part = port == kMailchimp ? ApiPart::kMailchimp
                        : port == kCivicrm ? ApiPart::kCivicrm
                                           : api_part(parts_[port - kOther]->name()).value();
-  log_.record(part, request, r, std::move(fault), at, took.count());
+  --in_flight_[slot];
+  log_.record(part, request, r, std::move(fault), at, took.count(), in_flight);
   return r;
 }
 

@@ -16,6 +16,8 @@
 // Thread-safety: the port handlers may be called from many threads at once, as the parts' may.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -68,6 +70,8 @@ class SandboxRouter {
   const Clock* clock_;
   std::vector<Part*> parts_;
   RequestLog log_;
+  // Requests being answered, by port (the last slot counts every port beyond it).
+  std::array<std::atomic<int>, 8> in_flight_{};
 };
 
 }  // namespace concord::sandbox

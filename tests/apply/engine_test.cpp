@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include <map>
 #include <set>
@@ -42,12 +45,14 @@ class FakeBase : public SyncSide {
   explicit FakeBase(FakeClock& clock) : clock_(clock) {}
   Status resolve() override { return Status::ok(); }
   std::uint64_t requests() const override { return requests_; }
-  std::size_t batch_size() const override { return 2; }
+  std::size_t batch_size() const override { return batch; }
 
-  std::vector<std::string> writes;  // "<email> <kind>" of every write that took effect
-  int kill_after = -1;              // die after this many more writes took effect
-  std::set<std::string> failing;    // emails whose writes fail (kFailed)
-  Status fetch_error;               // when not OK, fetch() fails with it
+  std::size_t batch = 2;
+  std::function<void()> before_apply;  // called as apply() begins, when set
+  std::vector<std::string> writes;     // "<email> <kind>" of every write that took effect
+  int kill_after = -1;                 // die after this many more writes took effect
+  std::set<std::string> failing;       // emails whose writes fail (kFailed)
+  Status fetch_error;                  // when not OK, fetch() fails with it
 
  protected:
   // Returns false when the write must fail; throws Killed when the kill switch fires.
@@ -128,6 +133,7 @@ class FakeMailchimp final : public FakeBase {
   int refreshes = 0;
 
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& ws) override {
+    if (before_apply) before_apply();
     std::vector<SideOutcome> out;
     for (const SideWrite& w : ws) {
       SideOutcome o;
@@ -198,6 +204,7 @@ class FakeCrm final : public FakeBase {
   }
 
   std::vector<SideOutcome> apply(const std::vector<SideWrite>& ws) override {
+    if (before_apply) before_apply();
     std::vector<SideOutcome> out;
     for (const SideWrite& w : ws) {
       SideOutcome o;
@@ -638,13 +645,29 @@ TEST_CASE("a stop request ends the run between batches; the next run finishes th
   std::atomic<bool> stop{false};
   RunRequest rq;
   rq.stop = &stop;
-  rq.progress = [&](const Progress& p) {
-    if (p.phase == "apply") stop = true;  // after the first batch
+  // Batches of one: two on each side. Both sides send at once; the stop comes while each sends
+  // its first batch.
+  w.mailchimp.batch = 1;
+  w.crm_side.batch = 1;
+  std::atomic<bool> crm_sending{false};
+  auto wait_for = [](const std::atomic<bool>& flag) {
+    while (!flag)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  w.mailchimp.before_apply = [&] {
+    wait_for(crm_sending);
+    stop = true;
+  };
+  w.crm_side.before_apply = [&] {
+    crm_sending = true;
+    wait_for(stop);
   };
   Result<RunOutcome> r = w.run(rq);
   REQUIRE(r.is_ok());
   CHECK(r->record.state == RunState::kInterrupted);
-  CHECK(r->record.applied == 2);  // one batch of two
+  CHECK(r->record.applied == 2);  // the batch each side was sending
+  w.mailchimp.before_apply = nullptr;
+  w.crm_side.before_apply = nullptr;
   Result<RunOutcome> next = w.run();
   REQUIRE(next.is_ok());
   CHECK(next->record.resumed_from == 1);

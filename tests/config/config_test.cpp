@@ -70,6 +70,10 @@ TEST_CASE("configuration errors name the file, the line and the key") {
        "x\"\n[[sync]]\nname=\"a\"\nmailchimp=\"x\"\naudience=\"A\"\ngroup=\"G\"\n",
        "no [mailchimp.x] section"},
       {"[mailchimp.m]\nmax_connections = 20\n", "max_connections must be 1 to 10"},
+      {"[civicrm.c]\nurl=\"https://x\"\nmax_connections = 0\n",
+       "c.toml:3: [civicrm.c] max_connections must be 1 to 32"},
+      {"[civicrm.c]\nurl=\"https://x\"\nmax_connections = \"4\"\n",
+       "[civicrm.c] max_connections must be 1 to 32"},
       {"[[sync]]\nname=\"a b\"\n", "needs a name"},
       {"[[sync]]\nname=\"a\"\ngroup=\"G\"\n", "audience is required"},
       {"state_dir = \n", "c.toml:1:"},
@@ -94,6 +98,15 @@ TEST_CASE("configuration errors name the file, the line and the key") {
       CHECK(c.status().message().find(r.expect) != std::string::npos);
     }
   }
+}
+
+TEST_CASE("a CiviCRM connection's request budget: 4 unless set") {
+  auto c = parse_config(
+      "[civicrm.a]\nurl=\"https://a\"\n[civicrm.b]\nurl=\"https://b\"\nmax_connections = 12\n",
+      "c.toml");
+  REQUIRE(c.is_ok());
+  CHECK(c->civicrm.at("a").max_connections == 4);
+  CHECK(c->civicrm.at("b").max_connections == 12);
 }
 
 TEST_CASE("durations and fractions out of range are errors, never overflows or nan") {

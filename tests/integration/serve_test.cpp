@@ -541,6 +541,13 @@ TEST_CASE("serve: SIGTERM during a run stops it after its batch; the next run fi
   Workdir w(sandbox,
             "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n[serve]\nlisten = "
             "\"127.0.0.1:0\"\n");
+  // One CRM batch at a time (the default sends four at once, which is all of them here).
+  {
+    const std::filesystem::path file = w.dir() / "concord.toml";
+    std::string config = read_file(file);
+    config.replace(config.find("[civicrm.main]\n"), 15, "[civicrm.main]\nmax_connections = 1\n");
+    std::ofstream(file) << config;
+  }
   const std::uint64_t mark = sandbox.log_mark();
   Daemon d(w);  // never ran: the first run starts at once
   // Stop it as soon as the CRM has taken its first batch of memberships.

@@ -476,6 +476,10 @@ std::uint64_t CiviCrmClient::requests() const {
   return impl_->http->attempts();
 }
 
+int CiviCrmClient::max_connections() const {
+  return impl_->options.http.max_connections;
+}
+
 Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
   json where;
   bool numeric = !id_or_name.empty() && std::all_of(id_or_name.begin(), id_or_name.end(),
