@@ -3,6 +3,10 @@
 // tests/integration/civicrm_sandbox_test.cpp.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -79,7 +83,21 @@ class FakeCivi final : public http::Client {
             {"contact_id.last_name", c.last}};
   }
 
+  // Every call takes this long, outside the fake's lock: calls sent at once overlap.
+  std::chrono::milliseconds latency{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<int> most_in_flight{0};  // the most calls that were being answered at once
+
   Result<http::Response> send(const http::Request& req) override {
+    const int now_in_flight = ++in_flight;
+    for (int most = most_in_flight; now_in_flight > most;) {
+      if (most_in_flight.compare_exchange_weak(most, now_in_flight)) break;
+    }
+    std::this_thread::sleep_for(latency);
+    struct Leave {
+      std::atomic<int>& n;
+      ~Leave() { --n; }
+    } leave{in_flight};
     std::lock_guard<std::mutex> lock(mu_);
     http::Response r;
     r.status = 200;
@@ -501,6 +519,30 @@ TEST_CASE("CiviCRM: a read ending where the count says is whole, also on a page 
       seed(*f.fake);
       REQUIRE(fetch_crm(*f.client, 42, true, *t.store, *t.pair).is_ok());
     }
+  }
+}
+
+TEST_CASE("CiviCRM: a full read fetches its pages a few at once and hands them over in order") {
+  // The same group read page by page (one connection) and with pages of three rows, up to four
+  // at once: the same contacts, each with its status, names and addresses.
+  TempStore one, many;
+  Fixture a(1000), b(3);
+  seed(*a.fake);
+  seed(*b.fake);
+  b.fake->latency = std::chrono::milliseconds(20);
+  REQUIRE(fetch_crm(*a.client, 42, true, *one.store, *one.pair).is_ok());
+  auto stats = fetch_crm(*b.client, 42, true, *many.store, *many.pair);
+  REQUIRE(stats.is_ok());
+  CHECK(b.fake->most_in_flight >= 2);
+  for (const char* e :
+       {"wilma@bedrock.org", "barney@bedrock.org", "fred@bedrock.org", "dino@bedrock.org",
+        "gazoo@bedrock.org", "betty@bedrock.org", "slate@bedrock.org"}) {
+    INFO(e);
+    CrmBody x, y;
+    const CrmState sx = stored(one, e, &x), sy = stored(many, e, &y);
+    CHECK(sx.status == sy.status);
+    CHECK(sx.changed_at == sy.changed_at);
+    CHECK(x == y);
   }
 }
 

@@ -4,12 +4,15 @@
 #include "sides/json_answer.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "concord/email.h"
 #include "concord/member.h"
+#include "concord/parallel.h"
 #include "concord/parse.h"
 
 namespace concord {
@@ -320,34 +323,62 @@ class SeenSink final : public CrmSink {
 
 }  // namespace
 
+namespace {
+
+// One page of history rows with the addresses of its contacts.
+struct HistoryPage {
+  std::unique_ptr<civicrm::AnswerRows> rows = std::make_unique<civicrm::AnswerRows>();
+  std::map<std::int64_t, std::vector<CrmAddress>> emails;
+};
+
+}  // namespace
+
 Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filters,
                                          const std::vector<std::string>& fields, CrmSink& sink,
                                          SideRead& read, Micros* max_seen, Micros* server_start) {
   json where = json::array({json::array({"group_id", "=", group_id})});
   for (const json& clause : filters)
     where.push_back(clause);
-  std::vector<CrmContact> done;
-  CrmContact current;  // the contact whose rows are being read (may continue on the next page)
-  bool have_current = false;
-  // The rows the first page announced (its countMatched); -1 when it did not say.
-  std::int64_t announced = -1;
-  civicrm::AnswerRows rows;  // its buffers are reused from page to page
-  for (std::int64_t offset = 0;; offset += options.page_size) {
+  // Fetches the page at `offset` and its contacts' addresses into *page. The first page also asks
+  // how many rows match (APIv4 answers countMatched), so that a page cut short before them (a
+  // proxy, a server limit, an ACL) is not taken for the end of the group: contacts missing from a
+  // full read would become removals.
+  auto fetch = [&](std::int64_t offset, HistoryPage* page) -> Status {
     json select = with_contact_columns({"id", "contact_id", "status", "date"}, fields);
-    // The first page also asks how many rows match (APIv4 answers countMatched), so that a page
-    // cut short before them (a proxy, a server limit, an ACL) is not taken for the end of the
-    // group: contacts missing from a full read would become removals.
     if (offset == 0) select.push_back("row_count");
     json params = {{"select", std::move(select)},
                    {"where", where},
                    {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
                    {"limit", options.page_size},
                    {"offset", offset}};
-    if (Status s =
-            get_rows("SubscriptionHistory", params, &rows, offset == 0 ? server_start : nullptr);
+    if (Status s = get_rows("SubscriptionHistory", params, page->rows.get(),
+                            offset == 0 ? server_start : nullptr);
         !s) {
       return s;
     }
+    std::vector<std::int64_t> ids;
+    page->rows->for_each([&](const civicrm::Row& row) {
+      const std::int64_t cid = row.id("contact_id");
+      if (ids.empty() || ids.back() != cid) ids.push_back(cid);
+    });
+    Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails = emails_of(ids);
+    if (!emails) return emails.status();
+    page->emails = std::move(*emails);
+    return Status::ok();
+  };
+
+  // The pages are read in order: a contact's rows may go on from one page to the next.
+  std::vector<CrmContact> done;
+  CrmContact current;  // the contact whose rows are being read (may continue on the next page)
+  bool have_current = false;
+  // The rows the first page announced (its countMatched); -1 when it did not say.
+  std::int64_t announced = -1;
+  // The addresses of the page before: a contact whose rows ended with it is handed over once the
+  // next page shows it ended.
+  std::map<std::int64_t, std::vector<CrmAddress>> before;
+  // Hands over the contacts done; true when `page` (at `offset`) was the last.
+  auto consume = [&](std::int64_t offset, HistoryPage& page) -> Result<bool> {
+    const civicrm::AnswerRows& rows = *page.rows;
     ++read.pages;
     if (offset == 0) announced = rows.count_matched();
     const bool last_page = rows.size() < static_cast<std::size_t>(options.page_size);
@@ -382,9 +413,91 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
       done.push_back(std::move(current));
       have_current = false;
     }
-    if (Status s = hand_over(done, sink); !s) return s;
+    for (CrmContact& c : done) {
+      for (const auto* emails : {&page.emails, &before}) {
+        if (auto it = emails->find(c.contact_id); it != emails->end()) {
+          c.addresses = it->second;
+          break;
+        }
+      }
+    }
+    before = std::move(page.emails);
+    if (Status s = done.empty() ? Status::ok() : sink.records(done); !s) return s;
     done.clear();
-    if (last_page) return Status::ok();
+    return last_page;
+  };
+
+  HistoryPage first;
+  if (Status s = fetch(0, &first); !s) return s;
+  Result<bool> last = consume(0, first);
+  if (!last) return last.status();
+  std::int64_t offset = options.page_size;
+  if (*last) return Status::ok();
+
+  // The pages the first announced are fetched a few at once (up to the site's connections, a few
+  // waiting at most), each with its contacts' addresses, and handed over in order.
+  const std::int64_t announced_end = std::max<std::int64_t>(announced, 0);
+  const auto workers = static_cast<std::size_t>(std::max(1, options.http.max_connections));
+  if (workers > 1 && offset < announced_end) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::int64_t, std::pair<Status, HistoryPage>> ready;
+    std::int64_t next = offset;
+    bool stop = false;
+    Status failure;
+    run_in_parallel(workers + 1, workers + 1, [&](std::size_t lane) {
+      if (lane > 0) {
+        while (true) {
+          std::int64_t at = 0;
+          {
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait(lock, [&] { return stop || ready.size() < 2 * workers; });
+            if (stop || next >= announced_end) return;
+            at = next;
+            next += options.page_size;
+          }
+          HistoryPage page;
+          Status s = fetch(at, &page);
+          std::lock_guard<std::mutex> lock(mu);
+          ready.emplace(at, std::make_pair(std::move(s), std::move(page)));
+          cv.notify_all();
+        }
+      }
+      // Lane 0 hands the pages over in order.
+      for (; offset < announced_end; offset += options.page_size) {
+        std::pair<Status, HistoryPage> page;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return ready.count(offset) != 0; });
+          page = std::move(ready.at(offset));
+          ready.erase(offset);
+          cv.notify_all();
+        }
+        Result<bool> end = page.first ? consume(offset, page.second) : page.first;
+        if (!end) {
+          failure = end.status();
+          break;
+        }
+        if (*end) {
+          *last = true;
+          break;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+      cv.notify_all();
+    });
+    if (!failure) return failure;
+    if (*last) return Status::ok();
+  }
+  // Beyond what the first page announced (the group grew while it was read), or without a count:
+  // page by page until a short one.
+  for (;; offset += options.page_size) {
+    HistoryPage page;
+    if (Status s = fetch(offset, &page); !s) return s;
+    Result<bool> end = consume(offset, page);
+    if (!end) return end.status();
+    if (*end) return Status::ok();
   }
 }
 
