@@ -235,8 +235,11 @@ class Run {
  private:
   bool stopped() const { return req_.stop != nullptr && req_.stop->load(); }
 
+  // (The sides are fetched and written from several threads: one report at a time.)
   void progress(std::string phase, Side side, std::uint64_t done, std::uint64_t total) {
-    if (req_.progress) req_.progress(Progress{std::move(phase), side, done, total});
+    if (!req_.progress) return;
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    req_.progress(Progress{std::move(phase), side, done, total});
   }
 
   Result<RunOutcome> fail(const Status& s) {
@@ -334,12 +337,19 @@ class Run {
     // A new mapping's CRM fields were never read: every contact is read with them.
     if (fields_.recheck_all) *full = true;
     out_.record.full_fetch = *full;
-    // Running counts of the members read, page by page.
-    FetchProgress pages(
-        [this](Side side, std::uint64_t read) { progress("fetch", side, read, 0); });
-    for (SyncSide* side : {&p_.target, &p_.people}) {
-      progress("fetch", side->side(), 0, 0);
-      Result<FetchStats> f = side->fetch(*full, p_.store, p_.pair);
+    // Both sides are read at once, each within its own connections (neither read depends on the
+    // other: settle() below joins them), with running counts of the members read, page by page.
+    const std::array<SyncSide*, 2> sides = {&p_.target, &p_.people};
+    std::array<std::optional<Result<FetchStats>>, 2> fetched;
+    run_in_parallel(sides.size(), sides.size(), [&](std::size_t i) {
+      FetchProgress pages(
+          [this](Side side, std::uint64_t read) { progress("fetch", side, read, 0); });
+      progress("fetch", sides[i]->side(), 0, 0);
+      fetched[i] = sides[i]->fetch(*full, p_.store, p_.pair);
+    });
+    for (std::size_t i = 0; i < sides.size(); ++i) {
+      SyncSide* side = sides[i];
+      const Result<FetchStats>& f = *fetched[i];
       if (!f) return f.status().with_context("fetching " + std::string(side_name(side->side())));
       if (f->counts_differed) {
         out_.record.notes.push_back(std::string(side_name(side->side())) +
@@ -1233,6 +1243,7 @@ class Run {
   // The apply's sides and chunks run at once: one chunk's outcomes are recorded at a time (its
   // bases are read and written whole, and the counts, report and identities above are shared).
   std::mutex record_mu_;
+  std::mutex progress_mu_;
   std::array<std::uint64_t, 2> sent_{};  // entries sent, Mailchimp and CRM (progress)
   std::atomic<bool> aborted_{false};     // one side failed: the other stops between chunks
   std::string field_signature_;          // the mapping, as meta kFieldMapping keeps it
