@@ -1,4 +1,6 @@
 // The `concord` command (README.md): concord [--config FILE] COMMAND, each with --help.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.h"
@@ -23,6 +25,11 @@ void add_run_options(CLI::App* c, RunOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // concord's threads (HTTP connections, fetch and write lanes, the daemon's) mostly wait on the
+  // network. glibc gives threads malloc arenas of their own (up to eight a core), and what one
+  // frees the others do not reuse: a migration's peak memory grew by half with its threads. Two
+  // arenas keep it near what it holds, at no cost in time.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"concord keeps a CRM group and a Mailchimp audience in agreement"};
   app.require_subcommand(1);
   Global g;

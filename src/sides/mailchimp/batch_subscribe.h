@@ -3,8 +3,7 @@
 // answer lists every member it added or updated in full: nlohmann::json's tree of each (built to
 // read three fields) cost more than the rest of the write. Internal to src/sides/mailchimp/.
 //
-// Thread-safety: plain functions; read_batch_subscribe() may run on several threads at once for
-// different members.
+// Thread-safety: plain functions.
 #pragma once
 
 #include <span>

@@ -90,19 +90,22 @@ std::vector<WriteOutcome> MailchimpClient::apply(std::string_view list_id,
   auto run_batches = [&](const std::vector<std::size_t>& ops, bool as_pending,
                          std::vector<std::size_t>* compliance) {
     const std::size_t calls = (ops.size() + kBatchSize - 1) / kBatchSize;
-    std::vector<std::vector<std::size_t>> refused(calls);  // for compliance, by call
-    run_in_parallel(calls, workers, [&](std::size_t call) {
+    auto part = [&](std::size_t call) {
       const std::size_t start = call * kBatchSize;
-      const std::span<const std::size_t> part =
-          std::span(ops).subspan(start, std::min(kBatchSize, ops.size() - start));
-      Result<http::Response> r = im.call("POST", "/lists/" + http::url_encode(list_id),
-                                         batch_subscribe_body(writes, part, as_pending));
-      read_batch_subscribe(
-          r, writes, part, as_pending, out,
-          resubscribe == Resubscribe::kPending && compliance != nullptr ? &refused[call] : nullptr);
+      return std::span(ops).subspan(start, std::min(kBatchSize, ops.size() - start));
+    };
+    std::vector<std::optional<Result<http::Response>>> answers(calls);
+    run_in_parallel(calls, workers, [&](std::size_t call) {
+      answers[call] = im.call("POST", "/lists/" + http::url_encode(list_id),
+                              batch_subscribe_body(writes, part(call), as_pending));
     });
-    for (const std::vector<std::size_t>& r : refused) {
-      if (compliance != nullptr) compliance->insert(compliance->end(), r.begin(), r.end());
+    // The answers are read here, on one thread: reading is quick, and one parser's memory is all
+    // it takes (each answer lists its members in full).
+    for (std::size_t call = 0; call < calls; ++call) {
+      read_batch_subscribe(
+          *answers[call], writes, part(call), as_pending, out,
+          resubscribe == Resubscribe::kPending && compliance != nullptr ? compliance : nullptr);
+      answers[call].reset();
     }
   };
   std::vector<std::size_t> compliance;
