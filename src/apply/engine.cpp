@@ -620,10 +620,18 @@ class Run {
   // ---- 4-5: backup, journal, apply -------------------------------------------------------------
 
   Status apply() {
-    if (Status s = first_backup(); !s) return s;
-    if (Status s = journal_plan(); !s) return s;
+    // The first backup and the journal at once: the backup reads the snapshots, which the
+    // journal's pass does not write, and nothing is sent before both are done (a backup that
+    // fails leaves a journal of planned entries, which the next run resolves unsent).
+    std::array<Status, 2> prepared;
+    run_in_parallel(2, 2,
+                    [&](std::size_t i) { prepared[i] = i == 0 ? first_backup() : journal_plan(); });
+    for (const Status& s : prepared) {
+      if (!s) return s;
+    }
     // Both sides at once: a run's writes on one side never wait on the other's (each was decided
     // from both snapshots as they were read), and each side keeps its own connections busy.
+    // Mailchimp's members added are read back as soon as its side is done.
     constexpr std::array<Side, 2> kSides = {Side::kMailchimp, Side::kCrm};
     std::array<Status, 2> sent;
     run_in_parallel(kSides.size(), kSides.size(), [&](std::size_t i) {
@@ -631,6 +639,9 @@ class Run {
       // other side too, as a kill would.
       try {
         sent[i] = apply_side(kSides[i]);
+        if (sent[i] && kSides[i] == Side::kMailchimp && !stopped() && !aborted_) {
+          sent[i] = read_back_added();
+        }
       } catch (...) {
         aborted_ = true;
         throw;
@@ -638,7 +649,6 @@ class Run {
       if (!sent[i]) aborted_ = true;
     });
     Status s = !sent[0] ? sent[0] : sent[1];
-    if (s && !stopped()) s = read_back_added();
     for (const OpKindInfo& k : kOpKinds) {
       const std::size_t i = static_cast<std::size_t>(k.kind);
       for (std::size_t st = 0; st < results_[i].size(); ++st) {
@@ -693,10 +703,11 @@ class Run {
     return Status::ok();
   }
 
-  // Members this run added to Mailchimp are read back at once (an incremental read: the pages of
-  // what changed since this run's fetch), for Mailchimp's answer to an add does not say the
-  // member's contact_id, and without it an address changed before the next run could not be
-  // recognised as the same person (moves.h). A failure here is a note: the next run reads them.
+  // Members this run added to Mailchimp are read back once its side is written (an incremental
+  // read: the pages of what changed since this run's fetch), for Mailchimp's answer to an add does
+  // not say the member's contact_id, and without it an address changed before the next run could
+  // not be recognised as the same person (moves.h). A failure here is a note: the next run reads
+  // them. (Mailchimp's counts are final once its side is done; the CRM's lanes may still run.)
   Status read_back_added() {
     std::uint64_t added = 0;
     for (OpKind k : {OpKind::kMailchimpSubscribe, OpKind::kMailchimpPending}) {
@@ -705,6 +716,7 @@ class Run {
     if (added == 0) return Status::ok();
     Result<FetchStats> f = p_.target.fetch(false, p_.store, p_.pair);
     if (!f) {
+      std::lock_guard<std::mutex> lock(record_mu_);  // the CRM's writes may still be recorded
       out_.record.notes.push_back(
           "reading back the members added to Mailchimp failed (the next run "
           "reads them): " +

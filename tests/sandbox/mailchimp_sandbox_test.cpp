@@ -575,6 +575,35 @@ TEST_CASE("batch subscribe: inline errors, HTTP 200, update_existing") {
   CHECK(box.call("POST", std::string("/3.0/lists/") + kListId, too_many.dump()).status == 400);
 }
 
+TEST_CASE("batch subscribe: fields and exclude_fields shape the answer") {
+  Box box;
+  std::string body = R"({"update_existing":true,"members":[
+      {"email_address":"betty@bedrock.org","status":"subscribed","merge_fields":{"FNAME":"Betty"}},
+      {"email_address":"wilma@bedrock.org","status":"unsubscribed"},
+      {"email_address":"AAAAA","status":"subscribed"}]})";
+  json j = body_of(box.call("POST",
+                            std::string("/3.0/lists/") + kListId +
+                                "?fields=new_members.email_address,new_members.status,"
+                                "updated_members.email_address,errors,error_count",
+                            body));
+  CHECK(j ==
+        json{{"new_members", {{{"email_address", "betty@bedrock.org"}, {"status", "subscribed"}}}},
+             {"updated_members", {{{"email_address", "wilma@bedrock.org"}}}},
+             {"errors",
+              {{{"email_address", "AAAAA"},
+                {"error", "Please provide a valid email address."},
+                {"error_code", "ERROR_GENERIC"}}}},
+             {"error_count", 1}});
+  json x = body_of(box.call(
+      "POST",
+      std::string("/3.0/lists/") + kListId + "?exclude_fields=new_members,updated_members,_links",
+      body));
+  CHECK_FALSE(x.contains("new_members"));
+  CHECK_FALSE(x.contains("_links"));
+  CHECK(x["total_updated"] == 2);  // both are members now: the same two again
+  CHECK(x["error_count"] == 1);
+}
+
 TEST_CASE("tags: POST is 204 with an empty body; GET lists them; unknown members are 404") {
   Box box;
   auto w = member_path("wilma@bedrock.org");

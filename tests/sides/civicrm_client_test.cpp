@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <numeric>
 #include <thread>
 
 #include <algorithm>
@@ -544,6 +545,33 @@ TEST_CASE("CiviCRM: a full read fetches its pages a few at once and hands them o
     CHECK(sx.changed_at == sy.changed_at);
     CHECK(x == y);
   }
+}
+
+TEST_CASE("CiviCRM: contacts looked up by address, a few calls at once, come back in order") {
+  Fixture f;
+  f.fake->latency = std::chrono::milliseconds(20);
+  std::vector<std::string> asked;
+  for (int i = 0; i < 1200; ++i) {  // three calls of 500 addresses at most
+    const std::string email = "p" + std::to_string(i) + "@bedrock.org";
+    f.fake->contacts.push_back({2000 + i, "P", std::to_string(i)});
+    f.fake->emails.push_back({5000 + i, 2000 + i, email, true});
+    asked.push_back(email);
+  }
+  struct Collect final : CrmSink {
+    std::vector<std::int64_t> ids;
+    Status records(std::vector<CrmContact>& page) override {
+      for (const CrmContact& c : page)
+        ids.push_back(c.contact_id);
+      return Status::ok();
+    }
+  } sink;
+  Result<SideRead> read = f.client->read_by_address(asked, sink);
+  REQUIRE(read.is_ok());
+  CHECK(read->pages == 3);
+  CHECK(f.fake->most_in_flight >= 2);
+  std::vector<std::int64_t> expected(1200);
+  std::iota(expected.begin(), expected.end(), 2000);
+  CHECK(sink.ids == expected);
 }
 
 TEST_CASE("CiviCRM: an incremental read asks for rows since the watermark, in site-local time") {

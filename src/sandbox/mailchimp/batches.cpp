@@ -140,32 +140,43 @@ http::Reply MailchimpSandbox::Impl::batch_subscribe(Ctx& c, const std::string& l
     (is_new ? created_slots : updated_slots).push_back(l.slot_of(*m));
   }
   if (!created_slots.empty() || !updated_slots.empty()) changed();
+  // `fields` and `exclude_fields` shape this answer as any other (a partial response).
+  const std::size_t error_count = errs.size();
+  FieldTree inc, exc;
+  const Sel root = root_sel(c, &inc, &exc);
   JsonOut o;
-  Sel all;
-  MemberWriter mw(*account, l, c, all, MemberShape::kBatch);
   o.begin_object();
-  o.key("new_members");
-  o.begin_array();
-  for (std::uint32_t s : created_slots)
-    mw.write(o, l.members[s]);
-  o.end_array();
-  o.key("updated_members");
-  o.begin_array();
-  for (std::uint32_t s : updated_slots)
-    mw.write(o, l.members[s]);
-  o.end_array();
-  o.key("errors");
-  o.value(errs);
-  o.key("total_created");
-  o.integer(static_cast<std::int64_t>(created_slots.size()));
-  o.key("total_updated");
-  o.integer(static_cast<std::int64_t>(updated_slots.size()));
-  o.key("error_count");
-  o.integer(static_cast<std::int64_t>(errs.size()));
-  o.key("_links");
-  std::string self = c.base() + "/lists/" + l.id;
-  o.value(
-      ojson::array({link("parent", self, "GET", c.schema() + "/Definitions/Lists/Response.json")}));
+  Sel x;
+  for (const auto& [name, slots] :
+       {std::pair{"new_members", &created_slots}, std::pair{"updated_members", &updated_slots}}) {
+    if (!root.child(name, &x)) continue;
+    MemberWriter mw(*account, l, c, x, MemberShape::kBatch);
+    o.key(name);
+    o.begin_array();
+    for (std::uint32_t s : *slots)
+      mw.write(o, l.members[s]);
+    o.end_array();
+  }
+  if (root.child("errors", &x)) {
+    apply_sel(errs, x);
+    o.key("errors");
+    o.value(errs);
+  }
+  for (const auto& [name, n] :
+       {std::pair{"total_created", created_slots.size()},
+        std::pair{"total_updated", updated_slots.size()}, std::pair{"error_count", error_count}}) {
+    if (!root.child(name, &x)) continue;
+    o.key(name);
+    o.integer(static_cast<std::int64_t>(n));
+  }
+  if (root.child("_links", &x)) {
+    std::string self = c.base() + "/lists/" + l.id;
+    ojson links = ojson::array(
+        {link("parent", self, "GET", c.schema() + "/Definitions/Lists/Response.json")});
+    apply_sel(links, x);
+    o.key("_links");
+    o.value(links);
+  }
   o.end_object();
   return ok_json(c, std::move(o.buf), "Lists/BatchPOST-Response.json");
 }

@@ -771,31 +771,51 @@ Result<SideRead> CiviCrmClient::FieldReader::read_by_address(const std::vector<s
                                                              CrmSink& sink) {
   Impl& im = *client_.impl_;
   SideRead read;
-  civicrm::AnswerRows rows;
-  Status looked = in_chunks(emails, [&](const json& addresses) {
-    Status got = im.get_rows(
-        "Email",
-        {{"select", with_contact_columns(
-                        {"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"}, fields_)},
-         {"where", json::array({json::array({"email", "IN", addresses})})},
-         {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
-         {"limit", 0}},
-        &rows);
-    if (!got) return got;
-    ++read.pages;
-    std::vector<CrmContact> page;
-    rows.for_each([&](const civicrm::Row& row) {
-      const std::int64_t cid = row.id("contact_id");
-      if (cid == 0) return;
-      CrmContact& c = page.emplace_back();
-      c.contact_id = cid;
-      read_contact_columns(row, *im.zone, fields_, &c);
-      c.addresses.push_back({std::string(row.str("email")), row.truthy("is_primary"),
-                             row.truthy("is_bulkmail"), row.hold("on_hold")});
-    });
-    return sink.records(page);
+  std::vector<json> chunks;
+  (void)in_chunks(emails, [&](const json& addresses) {
+    chunks.push_back(addresses);
+    return Status::ok();
   });
-  if (!looked) return looked;
+  // The chunks' calls go out a few at once (up to the site's connections), a window of them at a
+  // time; their contacts are handed over in order, on this thread.
+  const auto workers = static_cast<std::size_t>(std::max(1, im.options.http.max_connections));
+  const std::size_t window = 2 * workers;
+  for (std::size_t start = 0; start < chunks.size(); start += window) {
+    const std::size_t n = std::min(window, chunks.size() - start);
+    std::vector<std::optional<Result<std::vector<CrmContact>>>> pages(n);
+    run_in_parallel(n, workers, [&](std::size_t i) {
+      civicrm::AnswerRows rows;
+      Status got = im.get_rows(
+          "Email",
+          {{"select",
+            with_contact_columns({"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"},
+                                 fields_)},
+           {"where", json::array({json::array({"email", "IN", chunks[start + i]})})},
+           {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
+           {"limit", 0}},
+          &rows);
+      if (!got) {
+        pages[i] = got;
+        return;
+      }
+      std::vector<CrmContact> page;
+      rows.for_each([&](const civicrm::Row& row) {
+        const std::int64_t cid = row.id("contact_id");
+        if (cid == 0) return;
+        CrmContact& c = page.emplace_back();
+        c.contact_id = cid;
+        read_contact_columns(row, *im.zone, fields_, &c);
+        c.addresses.push_back({std::string(row.str("email")), row.truthy("is_primary"),
+                               row.truthy("is_bulkmail"), row.hold("on_hold")});
+      });
+      pages[i] = std::move(page);
+    });
+    for (std::optional<Result<std::vector<CrmContact>>>& page : pages) {
+      if (!*page) return page->status();
+      ++read.pages;
+      if (Status s = sink.records(**page); !s) return s;
+    }
+  }
   return read;
 }
 
