@@ -136,10 +136,19 @@ Daemon::~Daemon() {
 // ---- the worker ---------------------------------------------------------------------------------
 
 void Daemon::start() {
-  assert(!worker_.joinable());
+  assert(workers_.empty());
   for (auto& s : streams_)
     s->start();
-  worker_ = std::thread([this] { work(); });
+  // Two lanes per Mailchimp account: its scheduled runs, and its deliveries' runs (which so never
+  // wait for a migration of another of its pairs; both share the account's connections).
+  std::set<std::string> accounts;
+  for (const auto& [name, p] : pairs_)
+    accounts.insert(p.spec.config->mailchimp);
+  for (const std::string& account : accounts) {
+    for (bool webhook : {false, true}) {
+      workers_.emplace_back([this, lane = Lane{account, webhook}] { work(lane); });
+    }
+  }
 }
 
 void Daemon::stop() {
@@ -149,43 +158,56 @@ void Daemon::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (std::thread& w : workers_)
+    w.join();
+  workers_.clear();
   for (auto& s : streams_)
     s->stop();
 }
 
-void Daemon::work() {
+void Daemon::work(const Lane& lane) {
+  std::uint64_t seen = 0;  // the wake-ups this lane has looked at
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
+      seen = wakeups_;
     }
-    if (step()) continue;
-    // Sleep until the next scheduled run, or until a delivery, a toggle or "run now" (woken_,
-    // which also catches one that came after step() looked).
+    if (step(&lane)) continue;
+    // Sleep until the next scheduled run, or until a delivery, a toggle, "run now" or the end of
+    // another lane's run (wakeups_, which also catches one that came after step() looked).
     std::unique_lock<std::mutex> lock(mu_);
     const Micros wakeup = next_wakeup_locked();
     const Micros wait = wakeup == kNoTime
                             ? kMaxSleep
                             : std::clamp<Micros>(wakeup - options_.clock->now(), 0, kMaxSleep);
-    cv_.wait_for(lock, std::chrono::microseconds(wait), [this] { return stopping_ || woken_; });
+    cv_.wait_for(lock, std::chrono::microseconds(wait),
+                 [&] { return stopping_ || wakeups_ != seen; });
   }
 }
 
-bool Daemon::step() {
+void Daemon::wake_locked() {
+  ++wakeups_;
+  cv_.notify_all();
+}
+
+bool Daemon::step(const Lane* lane) {
   std::unique_lock<std::mutex> lock(mu_);
-  woken_ = false;
   for (std::string& name : sched_.take_due(options_.clock->now()))
     queue_.push_back(std::move(name));
   std::string name;
   bool webhook = false;
   const Micros now = options_.clock->now();
-  // Deliveries go first, but never twice in a row while scheduled runs wait; deliveries whose
-  // last run failed wait out their back-off.
-  if (!last_was_webhook_ || queue_.empty()) {
+  auto in_lane = [&](const Pair& p) {
+    return lane == nullptr || p.spec.config->mailchimp == lane->account;
+  };
+  // Deliveries go first, but (one worker) never twice in a row while scheduled runs wait;
+  // deliveries whose last run failed wait out their back-off. A pair's deliveries wait while a
+  // scheduled run of it is due or running: that run's fetch covers them.
+  if (lane == nullptr ? !last_was_webhook_ || queue_.empty() : lane->webhook) {
     for (auto& [n, p] : pairs_) {
       const bool due = p.retry_at == kNoTime ? p.webhook_pending : p.retry_at <= now;
-      if (due && sched_.enabled(n) && !sched_.running(n) &&
+      if (due && in_lane(p) && !p.busy && sched_.enabled(n) && !sched_.running(n) &&
           std::find(queue_.begin(), queue_.end(), n) == queue_.end()) {
         name = n;
         webhook = true;
@@ -195,20 +217,27 @@ bool Daemon::step() {
       }
     }
   }
-  if (name.empty() && !queue_.empty()) {
-    name = queue_.front();
-    queue_.pop_front();
+  if (name.empty() && (lane == nullptr || !lane->webhook)) {
+    // The first scheduled run of the lane whose pair is not running its deliveries.
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      const Pair& p = pairs_.at(*it);
+      if (!in_lane(p) || p.busy) continue;
+      name = *it;
+      queue_.erase(it);
+      break;
+    }
   }
   if (name.empty()) return false;
-  current_ = name;
-  last_was_webhook_ = webhook;
+  Pair& p = pairs_.at(name);
+  p.busy = true;
+  if (lane == nullptr) last_was_webhook_ = webhook;
   lock.unlock();
   const Micros start = options_.clock->now();
-  Pair& p = pairs_.at(name);
   const FollowUp next = run_pair(p, webhook);
   const Micros end = options_.clock->now();
   lock.lock();
-  current_.clear();
+  p.busy = false;
+  wake_locked();  // a run of this pair, or a delivery, may have waited for this one
   if (!webhook) sched_.finished(name, start, end);
   switch (next) {
     case FollowUp::kNone:
@@ -283,6 +312,7 @@ Daemon::FollowUp Daemon::run_pair(Pair& p, bool webhook) {
   metrics_.api_requests(Side::kMailchimp, mailchimp.requests() - mc_before);
   metrics_.api_requests(Side::kCrm, crm.requests() - crm_before);
   if (options_.retried_errors) {
+    std::lock_guard<std::mutex> lock(mu_);  // runs end on several workers
     for (Side side : {Side::kMailchimp, Side::kCrm}) {
       const std::uint64_t seen = options_.retried_errors(side);
       std::uint64_t& counted = retried_counted_[index_of(side)];
@@ -525,7 +555,7 @@ Status Daemon::deliver(const std::string& sync, WebhookEvent event) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     p->webhook_pending = true;
-    woken_ = true;
+    wake_locked();
   }
   metrics_.webhook_stored(sync, event.type);
   cv_.notify_all();
@@ -561,7 +591,7 @@ SyncView Daemon::view_of(const Pair& p) {
            (t == TargetKind::kTag        ? "tag"
             : t == TargetKind::kInterest ? "interest"
                                          : "audience");
-  if (current_ == name) {
+  if (p.busy) {
     v.state = SyncView::State::kRunning;
   } else if (std::find(queue_.begin(), queue_.end(), name) != queue_.end() ||
              sched_.run_requested(name) || p.webhook_pending) {
@@ -621,7 +651,7 @@ Result<SyncView> Daemon::set_enabled(const std::string& sync, bool enabled) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     sched_.set_enabled(sync, enabled, options_.clock->now());
-    woken_ = true;
+    wake_locked();
     v = view_of(*p);
   }
   cv_.notify_all();
@@ -633,7 +663,7 @@ Status Daemon::run_now(const std::string& sync) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     sched_.run_now(sync);
-    woken_ = true;
+    wake_locked();
   }
   cv_.notify_all();
   return Status::ok();

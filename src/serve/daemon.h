@@ -1,9 +1,14 @@
 // The daemon of `concord serve`: every sync pair run on its schedule, the pairs Mailchimp's
 // webhooks name reconciled, and what the HTTP API shows and changes (DaemonView).
 //
-// One worker runs every run, one at a time: the clients of an account are shared, and one run
-// per pair at a time is the rule. Deliveries go first, but never twice in a row while scheduled
-// runs wait, so a steady stream of deliveries cannot starve the schedule.
+// Each Mailchimp account has two workers: one for its pairs' scheduled runs, one for their
+// deliveries' runs, so that pairs of different accounts run at the same time and a delivery never
+// waits for a long run (a migration) of another pair of its account: the runs share the account's
+// connections (its client's budget), each request waiting at most for one in flight. One run of a
+// pair at a time is the rule: a pair's deliveries wait while a scheduled run of it is due or
+// running (its fetch covers them). step(), the rules with one worker, takes deliveries first, but
+// never twice in a row while scheduled runs wait, so that a steady stream of deliveries cannot
+// starve the schedule.
 //
 // The daemon reads time only from the Clock it is given, and step() runs what is due without a
 // thread or a wait, so that the worker's rules are tested with a fake clock; start() runs step()
@@ -103,15 +108,15 @@ class Daemon : public DaemonView {
                                               std::vector<std::unique_ptr<Stream>> streams = {});
   ~Daemon() override;  // stop()s
 
-  // Runs step() on a worker thread until stop().
+  // Runs the workers (two per Mailchimp account, see above) until stop().
   void start();
   // The run in progress stops after its current batch (journaled; the next run resumes); the
   // worker ends. Idempotent.
   void stop();
 
   // Starts at most one run — the one due first by the rules above, as of the clock's now — and
-  // returns when it ends. False when nothing was due. Not while the worker thread runs.
-  bool step();
+  // returns when it ends. False when nothing was due. Not while the workers run.
+  bool step() { return step(nullptr); }
   // When the next scheduled run is due (kNoTime: none is planned). Deliveries are not counted:
   // they wake the worker when they arrive.
   Micros next_wakeup();
@@ -143,6 +148,7 @@ class Daemon : public DaemonView {
  private:
   struct Pair {
     DaemonPair spec;
+    bool busy = false;  // a run of the pair is in progress. GUARDED_BY(mu_).
     std::string webhook_secret;
     Micros created = kNoTime;
     bool webhook_pending = false;  // deliveries stored since the last webhook run began
@@ -195,7 +201,16 @@ class Daemon : public DaemonView {
   // pair's snapshot).
   Result<bool> mailchimp_has(Pair& p, const std::string& email);
   void count_pending(const Pair& p);
-  void work();
+  // A worker's share: one account's scheduled runs, or its deliveries' runs.
+  struct Lane {
+    std::string account;
+    bool webhook = false;
+  };
+  // step() for one lane (nullptr: every lane, by the one-worker rules).
+  bool step(const Lane* lane);
+  void work(const Lane& lane);
+  // Wakes every worker to look again. REQUIRES: mu_ held.
+  void wake_locked();
   void log(const std::string& line) const {
     if (options_.log) options_.log(line);
   }
@@ -212,14 +227,13 @@ class Daemon : public DaemonView {
   std::condition_variable cv_;
   Scheduler sched_;
   std::deque<std::string> queue_;  // taken from the scheduler, not started yet
-  std::string current_;            // the pair running now
-  bool last_was_webhook_ = false;
-  bool woken_ = false;  // something happened since the worker last looked
+  bool last_was_webhook_ = false;  // step() with one worker
+  std::uint64_t wakeups_ = 0;  // moves on whenever something happened that a worker may take
   bool stopping_ = false;
 
   std::atomic<bool> stop_flag_{false};         // the engine's RunRequest::stop
   std::uint64_t retried_counted_[2] = {0, 0};  // by Side: retried errors already exported
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace concord::serve

@@ -578,3 +578,57 @@ TEST_CASE("serve: SIGTERM during a run stops it after its batch; the next run fi
   CHECK((again.code == 0 || again.code == 4));
   CHECK(again.pair_json()["operations"].empty());
 }
+
+TEST_CASE("serve: a delivery for one pair is reconciled while another pair of its account migrates",
+          "[serve]") {
+  // Two pairs on one Mailchimp account: "newsletter", a generated list of about 1500 members that
+  // concord has never synced, whose audience answers every request after 3 s; and "volunteers",
+  // synced already (Wilma, in the Volunteers group and list).
+  json seed = generated_seed(1500);
+  json volunteers = seed["mailchimp"]["lists"][0];
+  volunteers["id"] = "a1b2c3d4e5";
+  volunteers["web_id"] = 424242;
+  volunteers["name"] = "Volunteers";
+  volunteers["members"] =
+      json::array({{{"email_address", "wilma@bedrock.org"},
+                    {"status", "subscribed"},
+                    {"timestamp_opt", "2026-01-01T12:00:00+00:00"},
+                    {"last_changed", "2026-01-01T12:00:00+00:00"},
+                    {"merge_fields", {{"FNAME", "Wilma"}, {"LNAME", "Flintstone"}}}}});
+  seed["mailchimp"]["lists"].push_back(volunteers);
+  Sandbox sandbox;
+  sandbox.reset(seed);
+  Workdir w(sandbox,
+            "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n"
+            "[[sync]]\nname = \"volunteers\"\naudience = \"Volunteers\"\ngroup = \"Volunteers\"\n"
+            "schedule = \"every 1d\"\nmax_removal_fraction = 1.0\n"
+            "[serve]\nlisten = \"127.0.0.1:0\"\n");
+  Command first = w.concord({"sync", "--sync", "volunteers"});
+  INFO(first.text());
+  REQUIRE(first.code == 0);
+  REQUIRE(state_of(sandbox).group_status(101, 43) == "Added");
+  sandbox.faults("mailchimp", {{"latency_ms", 3000}, {"path_prefix", "/3.0/lists/b3d1c0ffee"}});
+
+  Daemon d(w);  // the newsletter pair never ran: its migration starts at once
+  auto state = [&](const std::string& name) {
+    const json syncs = d.api("GET", "/api/syncs");  // (held: the loop reads into it)
+    for (const json& s : syncs["syncs"]) {
+      if (s["name"] == name) return s["state"].get<std::string>();
+    }
+    return std::string("?");
+  };
+  REQUIRE(eventually([&] { return state("newsletter") == "running"; }));
+  Command install =
+      w.concord({"webhooks", "install", "--sync", "volunteers", "--public-url", d.url()});
+  INFO(install.text());
+  REQUIRE(install.code == 0);
+
+  // Wilma leaves the Volunteers list in Mailchimp: the delivery is reconciled (she leaves the
+  // group) while the newsletter's migration is still running.
+  sandbox.member_hook({{"list_id", "a1b2c3d4e5"},
+                       {"email_address", "wilma@bedrock.org"},
+                       {"action", "unsubscribe"}});
+  INFO(d.log());
+  CHECK(eventually([&] { return state_of(sandbox).group_status(101, 43) == "Removed"; }));
+  CHECK(state("newsletter") == "running");
+}
