@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -294,6 +295,10 @@ class MailchimpIngest final : public MailchimpSink {
   Micros watermark_ = kNoTime;
   const MailchimpMark& mark_;
   static const MailchimpMark kNoMark;
+  // A full fetch over a stored snapshot: what it holds, read in one pass at the first page
+  // (src/snapshot/stored_index.h).
+  std::shared_ptr<class StoredIndex> stored_;
+  bool stored_read_ = false;
 };
 
 }  // namespace concord

@@ -6,6 +6,7 @@
 #include "concord/snapshot.h"
 #include "snapshot/fetch_common.h"
 #include "snapshot/move_finder.h"
+#include "snapshot/stored_index.h"
 
 namespace concord {
 
@@ -64,16 +65,31 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
     keyed.push_back({key, std::move(email), &r});
   }
 
-  // What is stored for these members decides their status_changed_at.
-  std::vector<std::optional<std::string>> stored;
-  if (writer_.started_empty()) {
-    stored.resize(keyed.size());  // a first fetch: nothing is stored yet
-  } else {
+  // What is stored for these members decides their status_changed_at. A full fetch over a stored
+  // snapshot reads it all in one pass at its first page (stored_index.h); the members that pass
+  // does not answer for (new ones, and those read twice) are read from the store.
+  std::vector<std::optional<std::string>> stored(keyed.size());
+  std::vector<const StoredIndex::Entry*> indexed(keyed.size(), nullptr);
+  if (!writer_.started_empty()) {
+    if (writer_.mode() == SnapshotWriter::Mode::kFull && !stored_read_) {
+      stored_read_ = true;
+      Result<StoredIndex> index = StoredIndex::of_mailchimp(store_, pair_);
+      if (!index) return index.status();
+      stored_ = std::make_shared<StoredIndex>(std::move(*index));
+    }
     std::vector<std::string_view> keys;
-    keys.reserve(keyed.size());
-    for (const Keyed& k : keyed)
-      keys.push_back(k.key.view());
-    if (Status s = store_.multi_get(pair_, Family::kMailchimp, keys, &stored); !s) return s;
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i < keyed.size(); ++i) {
+      if (stored_ && (indexed[i] = stored_->take(keyed[i].key)) != nullptr) continue;
+      keys.push_back(keyed[i].key.view());
+      at.push_back(i);
+    }
+    std::vector<std::optional<std::string>> read;
+    if (!keys.empty()) {
+      if (Status s = store_.multi_get(pair_, Family::kMailchimp, keys, &read); !s) return s;
+    }
+    for (std::size_t j = 0; j < at.size(); ++j)
+      stored[at[j]] = std::move(read[j]);
   }
 
   std::vector<SnapshotEntry> entries;
@@ -84,14 +100,18 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
     const MailchimpRecord& r = *keyed[i].record;
     std::optional<StoredMailchimpStatus> prev;
     std::optional<MailchimpState> old_state;
-    if (stored[i]) {
-      SnapshotHeader h;
-      MailchimpState old;
-      // An unreadable stored entry is taken as first sight (and overwritten).
-      if (decode_snapshot_header(*stored[i], &h) && mailchimp_state_of(h, &old)) {
-        prev = StoredMailchimpStatus{old.status, old.changed_at};
-        old_state = old;
-      }
+    // An unreadable stored entry is taken as first sight (and overwritten).
+    SnapshotHeader h;
+    bool have_header = false;
+    if (indexed[i] != nullptr) {
+      have_header = indexed[i]->header_ok;
+      h = indexed[i]->header;
+    } else if (stored[i]) {
+      have_header = decode_snapshot_header(*stored[i], &h).is_ok();
+    }
+    if (MailchimpState old; have_header && mailchimp_state_of(h, &old)) {
+      prev = StoredMailchimpStatus{old.status, old.changed_at};
+      old_state = old;
     }
     MailchimpState state;
     state.status = r.status;
@@ -113,7 +133,9 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
     e.key = keyed[i].key;
     encode_snapshot(mailchimp_header(state, mailchimp_content_hash(keyed[i].email, r.merge_fields)),
                     keyed[i].email, body, &e.value);
-    e.unchanged = stored[i] && *stored[i] == e.value;
+    e.unchanged = indexed[i] != nullptr ? indexed[i]->size == e.value.size() &&
+                                              indexed[i]->value_hash == StoredIndex::hash(e.value)
+                                        : stored[i] && *stored[i] == e.value;
     if (r.last_changed != kNoTime && (page_max == kNoTime || r.last_changed > page_max)) {
       page_max = r.last_changed;
     }
@@ -124,7 +146,13 @@ Status MailchimpIngest::records(std::vector<MailchimpRecord>& page) {
   MoveFinder moves(store_, pair_, Side::kMailchimp, writer_.mode() == SnapshotWriter::Mode::kFull,
                    !writer_.started_empty());
   for (std::size_t i = 0; i < keyed.size(); ++i) {
-    moves.add(keyed[i].key, keyed[i].email, keyed[i].record->contact_id, stored[i]);
+    const std::string& identity = keyed[i].record->contact_id;
+    if (indexed[i] != nullptr) {
+      moves.add(keyed[i].key, keyed[i].email, identity, true,
+                indexed[i]->identity_hash == StoredIndex::hash(identity));
+    } else {
+      moves.add(keyed[i].key, keyed[i].email, identity, stored[i]);
+    }
   }
   if (Status s = moves.flush(); !s) return s;
   // An incremental fetch that fails later resumes after what it has stored.

@@ -29,6 +29,10 @@ class MoveFinder {
   // now (normalised).
   void add(const MemberKey& key, const std::string& email, const std::string& identity,
            const std::optional<std::string>& stored, std::vector<std::string> addresses = {});
+  // The same, with what the stored entry held already known: whether there was one, and whether
+  // it held this identity.
+  void add(const MemberKey& key, const std::string& email, const std::string& identity,
+           bool was_stored, bool held, std::vector<std::string> addresses = {});
 
   // Looks the new keys' identities up, records the moves, deletes the old addresses from the
   // snapshot and records every identity's address, in one batch.

@@ -94,11 +94,18 @@ void MoveFinder::add(const MemberKey& key, const std::string& email, const std::
   const std::string held = side_ == Side::kMailchimp ? "\"contact_id\":\"" + identity + "\""
                                                      : "\"contact_id\":" + identity + ",";
   const std::string held_source = "\"source_id\":\"" + identity + "\"";
-  const bool is_new =
-      !stored || (stored->find(held) == std::string::npos &&
-                  (side_ == Side::kMailchimp || stored->find(held_source) == std::string::npos));
-  seen_.push_back({key, email, identity, stored.has_value(), is_new, index_all_ || is_new,
-                   std::move(addresses)});
+  const bool holds =
+      stored && (stored->find(held) != std::string::npos ||
+                 (side_ != Side::kMailchimp && stored->find(held_source) != std::string::npos));
+  add(key, email, identity, stored.has_value(), holds, std::move(addresses));
+}
+
+void MoveFinder::add(const MemberKey& key, const std::string& email, const std::string& identity,
+                     bool was_stored, bool held, std::vector<std::string> addresses) {
+  if (identity.empty()) return;
+  const bool is_new = !was_stored || !held;
+  seen_.push_back(
+      {key, email, identity, was_stored, is_new, index_all_ || is_new, std::move(addresses)});
 }
 
 Status MoveFinder::flush() {

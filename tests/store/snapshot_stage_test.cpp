@@ -47,6 +47,8 @@ class FakeMailchimpReader final : public MailchimpReader {
   bool fail_read_all = false;                 // read_all fails after handing its page over
   std::vector<Micros> handed;                 // the watermarks read_since was handed
   std::vector<std::string> asked;             // what read_members was asked, in order
+  // Handed over by read_all as a second page (a full read's closing incremental pass).
+  std::vector<std::pair<std::string, FakeMember>> also_after;
 
   Result<SideRead> read_all(std::string_view, MailchimpSink& sink) override {
     for (RejectedRow r : bad_rows)
@@ -57,6 +59,12 @@ class FakeMailchimpReader final : public MailchimpReader {
     }
     if (Status s = sink.records(page); !s) return s;
     if (fail_read_all) return Status::unavailable("Mailchimp answered 503");
+    if (!also_after.empty()) {
+      std::vector<MailchimpRecord> after;
+      for (const auto& [email, m] : also_after)
+        after.push_back(record(email, m));
+      if (Status s = sink.records(after); !s) return s;
+    }
     return SideRead{1, watermark};
   }
 
@@ -290,6 +298,32 @@ TEST_CASE("stage: a full re-fetch of members that did not change leaves their en
             .value()
             .value() == before);
   CHECK(mailchimp_state(t, "fred@bedrock.org").status == MailchimpStatus::kSubscribed);
+  CHECK(mailchimp_state(t, "wilma@bedrock.org").changed_at == at(1));
+}
+
+TEST_CASE("stage: a member a full fetch reads twice keeps what it read last, even as stored") {
+  TempStore t;
+  FakeMailchimpReader mc;
+  mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma");
+  mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kUnsubscribed, at(4), at(1), "Fred");
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  auto stored = [&] {
+    return t.store->get(*t.pair, Family::kMailchimp, member_key("wilma@bedrock.org").view())
+        .value()
+        .value();
+  };
+  const std::string before = stored();
+  // The next full fetch reads Wilma renamed on its page, then as she was stored on a later one.
+  mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(8), at(1), "Wilhelmina");
+  mc.also_after = {
+      {"wilma@bedrock.org", fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma")}};
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  CHECK(stored() == before);
+  // And a status changed since the stored entry is dated by the change, the unchanged kept.
+  mc.also_after.clear();
+  mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(9), at(9), "Fred");
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  CHECK(mailchimp_state(t, "fred@bedrock.org").changed_at == at(9));
   CHECK(mailchimp_state(t, "wilma@bedrock.org").changed_at == at(1));
 }
 
