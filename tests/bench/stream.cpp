@@ -160,7 +160,8 @@ class Serve {
     }
     url_ = "http://127.0.0.1:" + std::to_string(port);
     std::ifstream(dir / "state" / "serve.token") >> token_;
-    auto c = http::Client::create(http::Url::parse(url_).value(), {});
+    const http::ClientOptions options;  // (named: g++ 12 -O2 warns of a braced temporary's)
+    auto c = http::Client::create(http::Url::parse(url_).value(), options);
     if (!c) die(c.status().to_string());
     api_ = std::move(*c);
   }

@@ -134,6 +134,11 @@ MailchimpState mailchimp_state(TempStore& t, const std::string& email) {
   return *s;
 }
 
+// The stored Mailchimp entry of `email` (REQUIRES: there is one).
+std::string stored_entry(TempStore& t, const std::string& email) {
+  return t.store->get(*t.pair, Family::kMailchimp, member_key(email).view()).value().value();
+}
+
 std::optional<std::string> meta(TempStore& t, const std::string& key) {
   return t.store->get(*t.pair, Family::kMeta, key).value();
 }
@@ -288,15 +293,10 @@ TEST_CASE("stage: a full re-fetch of members that did not change leaves their en
   mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma");
   mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kUnsubscribed, at(4), at(1), "Fred");
   REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
-  const std::string before =
-      t.store->get(*t.pair, Family::kMailchimp, member_key("wilma@bedrock.org").view())
-          .value()
-          .value();
+  const std::string before = stored_entry(t, "wilma@bedrock.org");
   mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(9), at(9), "Fred");
   REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
-  CHECK(t.store->get(*t.pair, Family::kMailchimp, member_key("wilma@bedrock.org").view())
-            .value()
-            .value() == before);
+  CHECK(stored_entry(t, "wilma@bedrock.org") == before);
   CHECK(mailchimp_state(t, "fred@bedrock.org").status == MailchimpStatus::kSubscribed);
   CHECK(mailchimp_state(t, "wilma@bedrock.org").changed_at == at(1));
 }
@@ -307,18 +307,13 @@ TEST_CASE("stage: a member a full fetch reads twice keeps what it read last, eve
   mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma");
   mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kUnsubscribed, at(4), at(1), "Fred");
   REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
-  auto stored = [&] {
-    return t.store->get(*t.pair, Family::kMailchimp, member_key("wilma@bedrock.org").view())
-        .value()
-        .value();
-  };
-  const std::string before = stored();
+  const std::string before = stored_entry(t, "wilma@bedrock.org");
   // The next full fetch reads Wilma renamed on its page, then as she was stored on a later one.
   mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(8), at(1), "Wilhelmina");
   mc.also_after = {
       {"wilma@bedrock.org", fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma")}};
   REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
-  CHECK(stored() == before);
+  CHECK(stored_entry(t, "wilma@bedrock.org") == before);
   // And a status changed since the stored entry is dated by the change, the unchanged kept.
   mc.also_after.clear();
   mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(9), at(9), "Fred");
