@@ -228,7 +228,7 @@ class Daemon : public DaemonView {
   Scheduler sched_;
   std::deque<std::string> queue_;  // taken from the scheduler, not started yet
   bool last_was_webhook_ = false;  // step() with one worker
-  std::uint64_t wakeups_ = 0;  // moves on whenever something happened that a worker may take
+  std::uint64_t wakeups_ = 0;      // moves on whenever something happened that a worker may take
   bool stopping_ = false;
 
   std::atomic<bool> stop_flag_{false};         // the engine's RunRequest::stop
