@@ -15,17 +15,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string csv_cell(std::string_view s) {
-  bool quote = s.find_first_of(",\"\r\n") != std::string_view::npos;
+// Appends `s` as a CSV cell.
+void append_csv_cell(std::string* out, std::string_view s) {
+  const bool quote = s.find_first_of(",\"\r\n") != std::string_view::npos;
   // Backups are opened in spreadsheets: a cell starting like a formula is defused.
   const bool formula = !s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@');
-  std::string out;
-  if (formula) out += '\'';
+  if (quote) out->push_back('"');
+  if (formula) out->push_back('\'');
   for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
   }
-  return quote ? "\"" + out + "\"" : out;
+  if (quote) out->push_back('"');
 }
 
 std::string time_cell(Micros t) {
@@ -53,13 +54,18 @@ class SideWriter {
     csv << "\r\n";
   }
 
-  // `record`: the member's JSON object, as text.
+  // `record`: the member's JSON object, as text. (Each line is built whole and written at once:
+  // a backup writes every member of both sides.)
   void row(const std::vector<std::string>& cells, std::string_view record) {
-    std::ostream& csv = csv_->out();
-    for (std::size_t i = 0; i < cells.size(); ++i)
-      csv << (i ? "," : "") << csv_cell(cells[i]);
-    csv << "\r\n";
-    json_->out() << (count_ ? ",\n" : "") << record;
+    line_.clear();
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) line_.push_back(',');
+      append_csv_cell(&line_, cells[i]);
+    }
+    line_ += "\r\n";
+    csv_->out().write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    if (count_ > 0) json_->out().write(",\n", 2);
+    json_->out().write(record.data(), static_cast<std::streamsize>(record.size()));
     ++count_;
   }
 
@@ -81,6 +87,7 @@ class SideWriter {
 
   std::unique_ptr<PrivateFile> csv_, json_;
   std::uint64_t count_ = 0;
+  std::string line_;  // the CSV line being built
 };
 
 Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {

@@ -272,6 +272,28 @@ TEST_CASE("e2e: initial migration of the five people", "[e2e]") {
   // It holds the sides as they were: Fred still subscribed, Barney still in the group.
   CHECK(read_file(dirs[0] / "mailchimp.json").find("fred@bedrock.org") != std::string::npos);
   CHECK(read_file(dirs[0] / "crm.csv").find("barney@bedrock.org") != std::string::npos);
+  // Each JSON backup is one array of rows, each with the stored record inside it; the CSV has a
+  // line for each row, after its header.
+  for (const char* side : {"mailchimp", "crm"}) {
+    INFO(side);
+    const std::string dir = dirs[0].string() + "/" + side;
+    const json rows = json::parse(read_file(dir + ".json"), nullptr, false);
+    REQUIRE(rows.is_array());
+    const std::string csv = read_file(dir + ".csv");
+    CHECK(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')) == rows.size() + 1);
+    for (const json& row : rows) {
+      INFO(row.dump());
+      CHECK(row["email"].is_string());
+      CHECK(row["record"].is_object());
+    }
+  }
+  const json mc_rows = json::parse(read_file(dirs[0] / "mailchimp.json"));
+  const auto fred_row = std::find_if(mc_rows.begin(), mc_rows.end(), [](const json& r) {
+    return r["email"] == "fred@bedrock.org";
+  });
+  REQUIRE(fred_row != mc_rows.end());
+  CHECK((*fred_row)["status"] == "subscribed");
+  CHECK((*fred_row)["record"]["merge_fields"]["FNAME"] == "Fred");
 
   // A second sync has nothing to do and changes nothing.
   const SideState settled = now_state();
