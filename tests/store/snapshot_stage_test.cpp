@@ -139,6 +139,14 @@ std::string stored_entry(TempStore& t, const std::string& email) {
   return t.store->get(*t.pair, Family::kMailchimp, member_key(email).view()).value().value();
 }
 
+// Wilma (subscribed) and Fred (unsubscribed) read by a full fetch; returns Wilma's stored entry.
+std::string fetch_wilma_and_fred(TempStore& t, FakeMailchimpReader& mc) {
+  mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma");
+  mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kUnsubscribed, at(4), at(1), "Fred");
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  return stored_entry(t, "wilma@bedrock.org");
+}
+
 std::optional<std::string> meta(TempStore& t, const std::string& key) {
   return t.store->get(*t.pair, Family::kMeta, key).value();
 }
@@ -290,10 +298,7 @@ TEST_CASE("stage: an entry marked unchanged counts as seen and written, and is n
 TEST_CASE("stage: a full re-fetch of members that did not change leaves their entries as stored") {
   TempStore t;
   FakeMailchimpReader mc;
-  mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma");
-  mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kUnsubscribed, at(4), at(1), "Fred");
-  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
-  const std::string before = stored_entry(t, "wilma@bedrock.org");
+  const std::string before = fetch_wilma_and_fred(t, mc);
   mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(9), at(9), "Fred");
   REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
   CHECK(stored_entry(t, "wilma@bedrock.org") == before);
@@ -304,10 +309,7 @@ TEST_CASE("stage: a full re-fetch of members that did not change leaves their en
 TEST_CASE("stage: a member a full fetch reads twice keeps what it read last, even as stored") {
   TempStore t;
   FakeMailchimpReader mc;
-  mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(3), at(1), "Wilma");
-  mc.members["fred@bedrock.org"] = fake(MailchimpStatus::kUnsubscribed, at(4), at(1), "Fred");
-  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
-  const std::string before = stored_entry(t, "wilma@bedrock.org");
+  const std::string before = fetch_wilma_and_fred(t, mc);
   // The next full fetch reads Wilma renamed on its page, then as she was stored on a later one.
   mc.members["wilma@bedrock.org"] = fake(MailchimpStatus::kSubscribed, at(8), at(1), "Wilhelmina");
   mc.also_after = {
