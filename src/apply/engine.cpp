@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 
+#include "apply/chunk_feed.h"
+#include "apply/plan_passes.h"
 #include "apply/report_writer.h"
 #include "concord/backup.h"
 #include "concord/diff.h"
@@ -28,57 +28,6 @@
 namespace concord {
 namespace {
 
-constexpr std::size_t kJournalBatch = 1000;
-
-// Chunks of one side's journal entries, read in journal order by one thread and sent by others;
-// at most `depth` wait to be sent. fail() ends it at once: push() refuses, pop() ends; close()
-// ends it once the chunks pushed were taken.
-class ChunkFeed {
- public:
-  explicit ChunkFeed(std::size_t depth) : depth_(depth) {}
-
-  // False once the feed failed (the chunk is dropped: its entries stay planned).
-  bool push(std::vector<JournalEntry> chunk) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return queue_.size() < depth_ || !status_; });
-    if (!status_) return false;
-    queue_.push_back(std::move(chunk));
-    cv_.notify_all();
-    return true;
-  }
-  std::optional<std::vector<JournalEntry>> pop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !queue_.empty() || closed_ || !status_; });
-    if (!status_ || queue_.empty()) return std::nullopt;
-    std::vector<JournalEntry> chunk = std::move(queue_.front());
-    queue_.pop_front();
-    cv_.notify_all();
-    return chunk;
-  }
-  void close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-    cv_.notify_all();
-  }
-  // The first failure is kept.
-  void fail(Status s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (status_) status_ = std::move(s);
-    cv_.notify_all();
-  }
-  Status status() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return status_;
-  }
-
- private:
-  const std::size_t depth_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::vector<JournalEntry>> queue_;
-  bool closed_ = false;
-  Status status_;
-};
 // How far ahead of this machine's clock a watermark (a server's time) may be before it is taken
 // for a bogus one: clocks of servers and this machine differ by seconds, not a day.
 constexpr Micros kWatermarkAhead = 86400 * kMicrosPerSecond;
@@ -105,90 +54,6 @@ BaseRecord base_after_write(const Operation& op, Side side, Micros written_at) {
   }
   return b;
 }
-
-// Counts a plan's operations and report rows as the diff makes them, keeps the report in the
-// store, and shows both to the caller's observer. Base updates wait for the second pass.
-class PlanPass final : public PlanSink {
- public:
-  PlanPass(ReportWriter& report, PlanSink* observer) : report_(report), observer_(observer) {}
-
-  void operation(Operation&& op) override {
-    if (observer_ != nullptr) observer_->operation(std::move(op));
-  }
-  void report(ReportRow&& row) override {
-    if (!status_) return;
-    const bool keyed = row.conflict != Conflict::kInvalidEmail;
-    status_ = report_.add(keyed ? &row.key : nullptr, report_entry(row));
-    if (observer_ != nullptr) observer_->report(std::move(row));
-  }
-  void base_update(const MemberKey&, const std::optional<BaseRecord>&) override {}
-
-  const Status& status() const { return status_; }
-
- private:
-  ReportWriter& report_;
-  PlanSink* observer_;
-  Status status_;
-};
-
-// The second pass over the same snapshots: agreements into the base, operations into the
-// journal (kPlanned), a batch at a time.
-class JournalPass final : public PlanSink {
- public:
-  JournalPass(Store& store, const PairHandle& pair, std::uint64_t run_id, Micros now)
-      : store_(store), pair_(pair), run_id_(run_id), now_(now) {}
-
-  void operation(Operation&& op) override {
-    if (!status_) return;
-    JournalEntry e;
-    e.run_id = run_id_;
-    e.seq = seq_++;
-    e.op = std::move(op);
-    e.at = now_;
-    batch_.put(pair_, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
-    ++planned_[static_cast<std::size_t>(e.op.kind)];
-    flush_if_full();
-  }
-  void report(ReportRow&&) override {}
-  void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) override {
-    if (!status_) return;
-    if (base) {
-      encode_base(*base, &value_);
-      batch_.put(pair_, Family::kBase, key.view(), value_);
-    } else {
-      batch_.del(pair_, Family::kBase, key.view());
-    }
-    flush_if_full();
-  }
-
-  // The last write syncs the log: every entry is on disk before anything is sent.
-  Status finish() {
-    if (!status_) return status_;
-    status_ = store_.write(batch_, /*sync=*/true);
-    batch_.clear();
-    return status_;
-  }
-  std::uint32_t entries() const { return seq_; }
-  // Operations journaled, by kind.
-  const std::array<std::uint64_t, kOpKindCount>& planned() const { return planned_; }
-
- private:
-  void flush_if_full() {
-    if (batch_.count() < kJournalBatch) return;
-    status_ = store_.write(batch_);
-    batch_.clear();
-  }
-
-  Store& store_;
-  const PairHandle& pair_;
-  std::uint64_t run_id_;
-  Micros now_;
-  Batch batch_;
-  std::string value_;
-  std::uint32_t seq_ = 0;
-  std::array<std::uint64_t, kOpKindCount> planned_{};
-  Status status_;
-};
 
 class Run {
  public:

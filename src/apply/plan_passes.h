@@ -1,0 +1,108 @@
+// The engine's two passes of the diff over the same snapshots (engine.cpp): the first counts
+// and reports, the second journals. Internal to src/apply/.
+//
+// Thread-safety: each pass is fed by one diff, on one thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "apply/report_writer.h"
+#include "concord/journal.h"
+#include "concord/plan.h"
+#include "concord/record.h"
+#include "concord/report.h"
+#include "concord/store.h"
+
+namespace concord {
+
+// Journal entries and bases written a batch at a time by the second pass.
+inline constexpr std::size_t kJournalBatch = 1000;
+
+// Counts a plan's operations and report rows as the diff makes them, keeps the report in the
+// store, and shows both to the caller's observer. Base updates wait for the second pass.
+class PlanPass final : public PlanSink {
+ public:
+  PlanPass(ReportWriter& report, PlanSink* observer) : report_(report), observer_(observer) {}
+
+  void operation(Operation&& op) override {
+    if (observer_ != nullptr) observer_->operation(std::move(op));
+  }
+  void report(ReportRow&& row) override {
+    if (!status_) return;
+    const bool keyed = row.conflict != Conflict::kInvalidEmail;
+    status_ = report_.add(keyed ? &row.key : nullptr, report_entry(row));
+    if (observer_ != nullptr) observer_->report(std::move(row));
+  }
+  void base_update(const MemberKey&, const std::optional<BaseRecord>&) override {}
+
+  const Status& status() const { return status_; }
+
+ private:
+  ReportWriter& report_;
+  PlanSink* observer_;
+  Status status_;
+};
+
+// The second pass over the same snapshots: agreements into the base, operations into the
+// journal (kPlanned), a batch at a time.
+class JournalPass final : public PlanSink {
+ public:
+  JournalPass(Store& store, const PairHandle& pair, std::uint64_t run_id, Micros now)
+      : store_(store), pair_(pair), run_id_(run_id), now_(now) {}
+
+  void operation(Operation&& op) override {
+    if (!status_) return;
+    JournalEntry e;
+    e.run_id = run_id_;
+    e.seq = seq_++;
+    e.op = std::move(op);
+    e.at = now_;
+    batch_.put(pair_, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
+    ++planned_[static_cast<std::size_t>(e.op.kind)];
+    flush_if_full();
+  }
+  void report(ReportRow&&) override {}
+  void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) override {
+    if (!status_) return;
+    if (base) {
+      encode_base(*base, &value_);
+      batch_.put(pair_, Family::kBase, key.view(), value_);
+    } else {
+      batch_.del(pair_, Family::kBase, key.view());
+    }
+    flush_if_full();
+  }
+
+  // The last write syncs the log: every entry is on disk before anything is sent.
+  Status finish() {
+    if (!status_) return status_;
+    status_ = store_.write(batch_, /*sync=*/true);
+    batch_.clear();
+    return status_;
+  }
+  std::uint32_t entries() const { return seq_; }
+  // Operations journaled, by kind.
+  const std::array<std::uint64_t, kOpKindCount>& planned() const { return planned_; }
+
+ private:
+  void flush_if_full() {
+    if (batch_.count() < kJournalBatch) return;
+    status_ = store_.write(batch_);
+    batch_.clear();
+  }
+
+  Store& store_;
+  const PairHandle& pair_;
+  std::uint64_t run_id_;
+  Micros now_;
+  Batch batch_;
+  std::string value_;
+  std::uint32_t seq_ = 0;
+  std::array<std::uint64_t, kOpKindCount> planned_{};
+  Status status_;
+};
+
+}  // namespace concord
