@@ -81,8 +81,21 @@ struct Command {
   }
 };
 
-// Runs argv[0] with `argv`, exactly the environment `env` ("NAME=value"), in `cwd`; captures
-// stdout and stderr. Kills the process after `timeout`.
+// The sanitizers' settings of this test's environment ("NAME=value"), for the programs it starts
+// with an environment of its own: under `scripts/test --sanitize` they say that any report fails
+// the program (UBSan's default is to print and go on) and that leaks are not looked for.
+inline std::vector<std::string> sanitizer_env() {
+  std::vector<std::string> out;
+  for (const char* name :
+       {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "ASAN_SYMBOLIZER_PATH"}) {
+    if (const char* v = std::getenv(name)) out.push_back(std::string(name) + "=" + v);
+  }
+  return out;
+}
+
+// Runs argv[0] with `argv`, exactly the environment `env` ("NAME=value") and the sanitizers'
+// settings (sanitizer_env()), in `cwd`; captures stdout and stderr. Kills the process after
+// `timeout`.
 inline Command run_process(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, const std::filesystem::path& cwd,
                            std::chrono::seconds timeout = std::chrono::seconds(300)) {
@@ -102,8 +115,11 @@ inline Command run_process(const std::vector<std::string>& argv,
     for (const std::string& s : argv)
       a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
-    for (const std::string& s : env)
-      e.push_back(const_cast<char*>(s.c_str()));
+    const std::vector<std::string> sanitizers = sanitizer_env();
+    for (const std::vector<std::string>* list : {&env, &sanitizers}) {
+      for (const std::string& s : *list)
+        e.push_back(const_cast<char*>(s.c_str()));
+    }
     e.push_back(nullptr);
     execve(a[0], a.data(), e.data());
     _exit(127);
@@ -154,6 +170,8 @@ inline pid_t spawn_concord(const std::filesystem::path& dir, const std::vector<s
                                   std::string("CIVICRM_SITE_KEY=") + kSiteKey,
                                   "PATH=/usr/bin:/bin"};
   env.insert(env.end(), extra_env.begin(), extra_env.end());
+  for (std::string& s : sanitizer_env())
+    env.push_back(std::move(s));
   pid_t pid = fork();
   if (pid == 0) {
     if (chdir(dir.c_str()) != 0) _exit(126);

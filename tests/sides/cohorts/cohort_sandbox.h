@@ -27,8 +27,16 @@ inline std::string empty_seed() {
   return seed;
 }
 
+// The seed file is read before the sandbox prints its ready line: it is removed once it has (each
+// test program used to leave one behind in the temporary directory).
 inline SandboxProcess& sandbox() {
-  static SandboxProcess process(empty_seed());  // stopped at exit
+  static const std::string seed = empty_seed();
+  static SandboxProcess process(seed);  // stopped at exit
+  static const bool removed = [] {
+    std::error_code ignored;
+    return std::filesystem::remove(seed, ignored);
+  }();
+  (void)removed;
   return process;
 }
 
