@@ -570,16 +570,17 @@ class RocksStore final : public Store {
   }
 
   // The options of one column family ("<pair>:<family>"). The families looked up member by member
-  // (the snapshots, as a fetch writes them; the bases, read for each chunk the apply answers) get a
-  // bloom filter over whole keys in their memtables, for on a first fetch most keys are not there
-  // yet. The others do not: each filter is a zeroed allocation of 5% of the memtable (800 KiB)
-  // made when the store opens and at each memtable switch, for every family of every pair.
+  // (the snapshots, as a fetch writes them; the bases, read for each chunk the apply answers; the
+  // identity index in meta, for each member new to a snapshot) get a bloom filter over whole keys
+  // in their memtables, for on a first fetch most keys are not there yet. The others do not: each
+  // filter is a zeroed allocation of 5% of the memtable (800 KiB) made when the store opens and at
+  // each memtable switch, for every family of every pair.
   rocksdb::ColumnFamilyOptions cf_options_for(const std::string& cf_name) const {
     rocksdb::ColumnFamilyOptions o = cf_options_;
     const auto pos = cf_name.rfind(kFamilySeparator);
     const std::string_view family =
         pos == std::string::npos ? std::string_view() : std::string_view(cf_name).substr(pos + 1);
-    for (Family f : {Family::kMailchimp, Family::kCrm, Family::kBase}) {
+    for (Family f : {Family::kMailchimp, Family::kCrm, Family::kBase, Family::kMeta}) {
       if (family == family_name(f)) {
         o.memtable_prefix_bloom_size_ratio = 0.05;
         o.memtable_whole_key_filtering = true;
