@@ -47,7 +47,9 @@ class CrmIngest final : public CrmSink {
   // key's stored member is replaced; another key's is merged with what the read found.
   bool all_keys = false;
   KeySet asked;
-  KeySet written;  // covered keys written so far (their contacts may straddle pages)
+  // Covered keys written so far (their contacts may straddle pages). Not kept by a full read into
+  // an empty snapshot, where every stored key is one this read wrote.
+  KeySet written;
   // An incremental read: a key that is not covered and that several contacts share (in this read
   // or per its stored member) is not merged but left, with its email here, for a targeted read,
   // which decides its duplicates afresh (a merge could keep a stale stored winner).
