@@ -197,13 +197,15 @@ bool url_decode(std::string_view s, std::string* out, bool plus_is_space) {
 
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
   if (!query.empty() && query.front() == '?') query.remove_prefix(1);
-  // An empty view may have no data at all: Boost.URL 1.81 reads a null pointer as a C string.
   if (query.empty()) return {};
-  std::string escaped;  // what the params view reads when `query` itself is refused
-  urls::result<urls::params_encoded_view> params = urls::parse_query(query);
+  // Boost.URL 1.81's parse_query reads its argument's data as a C string (strlen: a null pointer,
+  // or past the end of a view that is not followed by a NUL, as the fuzzer's inputs are not): it
+  // is given a string of its own, which the params view then reads.
+  std::string text(query);
+  urls::result<urls::params_encoded_view> params = urls::parse_query(text);
   if (!params) {
-    escaped = escape_refused(query);
-    params = urls::parse_query(escaped);
+    text = escape_refused(query);
+    params = urls::parse_query(text);
   }
   std::vector<std::pair<std::string, std::string>> out;
   // escape_refused() leaves nothing parse_query refuses; were it otherwise, the query reads as
