@@ -23,8 +23,10 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <system_error>
+#include <utility>
 
 #include "concord/record.h"
 #include "store/private_file.h"
@@ -35,6 +37,14 @@ namespace {
 constexpr std::array<std::string_view, kFamilyCount> kFamilyNames = {
     "mailchimp", "crm", "base", "journal", "runs", "meta", "rejects"};
 constexpr char kFamilySeparator = ':';  // "<pair>:<family>"
+
+// A column family's name split into its pair and its family; nullopt for a name that is not a
+// pair's (RocksDB's "default").
+std::optional<std::pair<std::string_view, std::string_view>> split_cf_name(std::string_view name) {
+  const auto pos = name.rfind(kFamilySeparator);
+  if (pos == std::string_view::npos) return std::nullopt;
+  return std::make_pair(name.substr(0, pos), name.substr(pos + 1));
+}
 
 Status from_rocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::ok();
@@ -277,10 +287,9 @@ class RocksStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> names;
     for (const auto& [cf_name, h] : by_name_) {
-      auto pos = cf_name.rfind(kFamilySeparator);
-      if (pos == std::string::npos) continue;
-      std::string pair = cf_name.substr(0, pos);
-      if (names.empty() || names.back() != pair) names.push_back(pair);
+      const auto parts = split_cf_name(cf_name);
+      if (!parts) continue;
+      if (names.empty() || names.back() != parts->first) names.emplace_back(parts->first);
     }
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
@@ -577,11 +586,10 @@ class RocksStore final : public Store {
   // each memtable switch, for every family of every pair.
   rocksdb::ColumnFamilyOptions cf_options_for(const std::string& cf_name) const {
     rocksdb::ColumnFamilyOptions o = cf_options_;
-    const auto pos = cf_name.rfind(kFamilySeparator);
-    const std::string_view family =
-        pos == std::string::npos ? std::string_view() : std::string_view(cf_name).substr(pos + 1);
+    const auto parts = split_cf_name(cf_name);
+    if (!parts) return o;
     for (Family f : {Family::kMailchimp, Family::kCrm, Family::kBase, Family::kMeta}) {
-      if (family == family_name(f)) {
+      if (parts->second == family_name(f)) {
         o.memtable_prefix_bloom_size_ratio = 0.05;
         o.memtable_whole_key_filtering = true;
       }

@@ -260,10 +260,10 @@ struct CiviCrmClient::Impl {
     return ids;
   }
 
-  // The addresses of some contacts (contact id → its addresses, in id order).
-  // `rows`, when given, is the parser to read the answer with (its buffers reused).
+  // The addresses of some contacts (contact id → its addresses, in id order), read with `rows`
+  // (a parser whose buffers a group read reuses).
   Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails_of(
-      const std::vector<std::int64_t>& ids, civicrm::AnswerRows* rows = nullptr) {
+      const std::vector<std::int64_t>& ids, civicrm::AnswerRows& rows) {
     std::map<std::int64_t, std::vector<CrmAddress>> out;
     if (ids.empty()) return out;
     json params = {
@@ -271,13 +271,8 @@ struct CiviCrmClient::Impl {
         {"where", json::array({json::array({"contact_id", "IN", ids})})},
         {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
         {"limit", 0}};
-    std::unique_ptr<civicrm::AnswerRows> own;
-    if (rows == nullptr) {
-      own = std::make_unique<civicrm::AnswerRows>();
-      rows = own.get();
-    }
-    if (Status s = get_rows("Email", params, rows); !s) return s;
-    rows->for_each([&](const civicrm::Row& row) {
+    if (Status s = get_rows("Email", params, &rows); !s) return s;
+    rows.for_each([&](const civicrm::Row& row) {
       out[row.id("contact_id")].push_back({std::string(row.str("email")), row.truthy("is_primary"),
                                            row.truthy("is_bulkmail"), row.hold("on_hold")});
     });
@@ -392,8 +387,7 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
       if (ids.empty() || ids.back() != cid) ids.push_back(cid);
     });
     std::unique_ptr<civicrm::AnswerRows> email_rows = parsers.take();
-    Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails =
-        emails_of(ids, email_rows.get());
+    Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails = emails_of(ids, *email_rows);
     parsers.give(std::move(email_rows));
     if (!emails) return emails.status();
     page->emails = std::move(*emails);
@@ -583,7 +577,8 @@ Status CiviCrmClient::Impl::hand_over(std::vector<CrmContact>& contacts, CrmSink
   std::vector<std::int64_t> ids;
   for (const CrmContact& c : contacts)
     ids.push_back(c.contact_id);
-  Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails = emails_of(ids);
+  civicrm::AnswerRows rows;
+  Result<std::map<std::int64_t, std::vector<CrmAddress>>> emails = emails_of(ids, rows);
   if (!emails) return emails.status();
   for (CrmContact& c : contacts) {
     auto it = emails->find(c.contact_id);
