@@ -137,12 +137,29 @@ std::string format_civil(Micros t) {
   auto day = date::floor<date::days>(secs);
   date::year_month_day ymd{day};
   date::hh_mm_ss<seconds> hms{secs - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d", year,
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()));
+    return buf;
+  }
+  // Digit by digit: a backup formats two times per member, and snprintf was most of that.
+  std::string out = "0000-00-00 00:00:00";
+  auto two = [&](std::size_t at, unsigned v) {
+    out[at] = static_cast<char>('0' + v / 10);
+    out[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  two(0, static_cast<unsigned>(year) / 100);
+  two(2, static_cast<unsigned>(year) % 100);
+  two(5, static_cast<unsigned>(ymd.month()));
+  two(8, static_cast<unsigned>(ymd.day()));
+  two(11, static_cast<unsigned>(hms.hours().count()));
+  two(14, static_cast<unsigned>(hms.minutes().count()));
+  two(17, static_cast<unsigned>(hms.seconds().count()));
+  return out;
 }
 
 std::string format_iso8601(Micros t) {

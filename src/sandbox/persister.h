@@ -25,7 +25,8 @@ namespace concord::sandbox {
 Result<std::string> read_file(const std::string& path);
 
 // Saves the state document at most about once a second from a background thread, when it changed,
-// and once more at stop().
+// and once more at stop(); after a save that took t, the next waits at least 10 t (a large state is
+// saved less often rather than most of the time).
 class Persister {
  public:
   // `generation` returns a counter that moves on every change; `snapshot` returns the document.

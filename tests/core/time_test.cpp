@@ -45,6 +45,17 @@ TEST_CASE("format and parse round-trip") {
   CHECK(format_civil(t) == "2026-03-29 00:59:59");
 }
 
+TEST_CASE("format_civil writes every field zero-padded, and parse_civil reads it back") {
+  for (const char* civil : {"1970-01-01 00:00:00", "0999-12-31 23:59:59", "2000-02-29 12:05:09",
+                            "2026-10-25 01:30:00", "9999-12-31 23:59:59", "0001-01-01 00:00:01"}) {
+    DYNAMIC_SECTION(civil) {
+      const Micros t = utc(civil);
+      CHECK(format_civil(t) == civil);
+      CHECK(format_civil(t + 999999) == civil);  // the fraction of the second is left out
+    }
+  }
+}
+
 TEST_CASE("CiviCRM site-local times convert across a daylight-saving change") {
   auto zone = TimeZone::load("Europe/London");
   REQUIRE(zone.is_ok());

@@ -1,6 +1,8 @@
 // The sandbox's Mailchimp emulator: webhooks (registration, deliveries, member hooks), the seed,
 // state, clock and persistence, performance, and the API over real sockets with TLS
 // (docs/sandbox.md).
+#include <atomic>
+
 #include "mailchimp_site.h"
 
 using namespace concord::testing::mailchimp_site;
@@ -275,6 +277,33 @@ TEST_CASE("persistence: the state file is written atomically, debounced, and rel
   for (const auto& e : std::filesystem::directory_iterator(tmpl)) {
     CHECK(e.path().filename() == "state.json");  // no temporary file left behind
   }
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST_CASE("persistence: after a slow save the next waits ten times as long") {
+  // A state that changes all the time and takes 100 ms to serialise, saved at most every 20 ms:
+  // without the back-off it would be saved about every 120 ms (a dozen saves in 1.5 s), busy
+  // most of the time; with it, a save starts at most every 1.1 s.
+  std::string tmpl = (std::filesystem::temp_directory_path() / "concord-sandbox-XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  std::atomic<std::uint64_t> generation{0};
+  std::atomic<int> saves{0};
+  {
+    sb::Persister p(
+        tmpl + "/state.json", [&] { return ++generation; },
+        [&] {
+          ++saves;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          return std::string("{}");
+        },
+        std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    CHECK(saves.load() >= 1);
+    CHECK(saves.load() <= 2);
+    p.stop();  // the final save still happens
+  }
+  CHECK(saves.load() <= 3);
+  CHECK(std::filesystem::exists(tmpl + "/state.json"));
   std::filesystem::remove_all(tmpl);
 }
 
