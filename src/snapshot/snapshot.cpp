@@ -72,7 +72,8 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
   rejects_written(reject_keys);
   stats_.written += distinct;
   FetchProgress::page_written(side_, stats_.written);
-  if (mode_ == Mode::kFull) {
+  // (Into a family that started empty, whatever it holds this fetch wrote: nothing to sweep.)
+  if (mode_ == Mode::kFull && !started_empty_) {
     for (const SnapshotEntry& e : entries)
       seen_.push_back(e.key);
   }
@@ -82,7 +83,7 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
 
 Result<std::vector<std::pair<MemberKey, std::string>>> SnapshotWriter::unseen_members() {
   std::vector<std::pair<MemberKey, std::string>> out;
-  if (mode_ != Mode::kFull) return out;
+  if (mode_ != Mode::kFull || started_empty_) return out;
   std::sort(seen_.begin(), seen_.end());
   seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
   Cursor c = store_.scan(pair_, family_);
@@ -104,8 +105,9 @@ Status SnapshotWriter::finish() {
   Batch batch;
   std::vector<std::string> reject_keys;
   add_rejects(batch, &reject_keys);
-  if (mode_ == Mode::kFull) {
-    // Sweep: one ordered pass over the family against the sorted keys this fetch wrote.
+  // Sweep (not needed when the family started empty: whatever it holds this fetch wrote): one
+  // ordered pass over the family against the sorted keys this fetch wrote.
+  if (mode_ == Mode::kFull && !started_empty_) {
     std::sort(seen_.begin(), seen_.end());
     seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
     Cursor c = store_.scan(pair_, family_);
@@ -128,6 +130,8 @@ Status SnapshotWriter::finish() {
       }
     }
     if (Status cs = c.status(); !cs) return cs;
+  }
+  if (mode_ == Mode::kFull) {
     // The rejects this fetch returned again (including those written with this batch) stay.
     std::vector<std::string> keep = seen_rejects_;
     keep.insert(keep.end(), reject_keys.begin(), reject_keys.end());

@@ -734,6 +734,34 @@ TEST_CASE("a large full fetch sweeps in several batches") {
   CHECK(std::all_of(left.begin(), left.end(), [](const auto& kv) { return kv.second == "v2"; }));
 }
 
+TEST_CASE("a full fetch into an empty snapshot keeps all it wrote, and still sweeps old rejects") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const PairHandle& p = pair_of(*store, "newsletter");
+  const std::string bad = reject_key(Side::kMailchimp, "BAD@");
+  {
+    // A first fetch whose one row was refused: the member snapshot stays empty.
+    SnapshotWriter w(*store, p, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+    w.reject({"BAD@", "BAD@", "email_address", "the domain is empty"});
+    require_ok(w.finish());
+  }
+  REQUIRE(get(*store, p, Family::kRejects, bad).has_value());
+  REQUIRE(members(*store, p, Family::kMailchimp).empty());
+  // The next full fetch starts from an empty snapshot and no longer returns the refused row.
+  SnapshotWriter w(*store, p, Side::kMailchimp, SnapshotWriter::Mode::kFull);
+  std::vector<SnapshotEntry> page1 = {entry("ann@example.org", "v"), entry("bob@example.org", "v")};
+  require_ok(w.write_page(page1));
+  std::vector<SnapshotEntry> page2 = {entry("cat@example.org", "v"), entry("ann@example.org", "w")};
+  require_ok(w.write_page(page2));
+  REQUIRE(w.unseen_members().value().empty());
+  require_ok(w.finish());
+  CHECK(members(*store, p, Family::kMailchimp) ==
+        std::map<std::string, std::string>{
+            {"ann@example.org", "w"}, {"bob@example.org", "v"}, {"cat@example.org", "v"}});
+  CHECK(w.stats().removed == 0);
+  CHECK_FALSE(get(*store, p, Family::kRejects, bad).has_value());
+}
+
 TEST_CASE("an incremental fetch never removes members") {
   TempDir dir;
   auto store = open_store(dir.path());
