@@ -239,6 +239,10 @@ class SnapshotWriter {
   bool started_empty() const { return started_empty_; }
 
  private:
+  // Whether finish() sweeps the family (and unseen_members() has anything to say): a full fetch
+  // into a family that held members. Into one that started empty, whatever it holds this fetch
+  // wrote, so no list of the keys written is kept.
+  bool sweeps() const { return mode_ == Mode::kFull && !started_empty_; }
   void add_rejects(Batch& batch, std::vector<std::string>* keys) const;
   void rejects_written(std::vector<std::string>& keys);
 
@@ -247,7 +251,7 @@ class SnapshotWriter {
   Side side_;
   Family family_;
   Mode mode_;
-  std::vector<MemberKey> seen_;  // full mode: keys written, for the sweep
+  std::vector<MemberKey> seen_;  // keys written, for the sweep (when sweeps())
   std::vector<std::string> seen_rejects_;
   std::vector<RejectedRow> pending_rejects_;
   SnapshotStats stats_;

@@ -72,8 +72,7 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
   rejects_written(reject_keys);
   stats_.written += distinct;
   FetchProgress::page_written(side_, stats_.written);
-  // (Into a family that started empty, whatever it holds this fetch wrote: nothing to sweep.)
-  if (mode_ == Mode::kFull && !started_empty_) {
+  if (sweeps()) {
     for (const SnapshotEntry& e : entries)
       seen_.push_back(e.key);
   }
@@ -83,7 +82,7 @@ Status SnapshotWriter::write_page(std::vector<SnapshotEntry>& entries) {
 
 Result<std::vector<std::pair<MemberKey, std::string>>> SnapshotWriter::unseen_members() {
   std::vector<std::pair<MemberKey, std::string>> out;
-  if (mode_ != Mode::kFull || started_empty_) return out;
+  if (!sweeps()) return out;
   std::sort(seen_.begin(), seen_.end());
   seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
   Cursor c = store_.scan(pair_, family_);
@@ -105,9 +104,8 @@ Status SnapshotWriter::finish() {
   Batch batch;
   std::vector<std::string> reject_keys;
   add_rejects(batch, &reject_keys);
-  // Sweep (not needed when the family started empty: whatever it holds this fetch wrote): one
-  // ordered pass over the family against the sorted keys this fetch wrote.
-  if (mode_ == Mode::kFull && !started_empty_) {
+  if (sweeps()) {
+    // One ordered pass over the family against the sorted keys this fetch wrote.
     std::sort(seen_.begin(), seen_.end());
     seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
     Cursor c = store_.scan(pair_, family_);
