@@ -133,12 +133,16 @@ class CiviCrmClient final : public CrmReader {
 
   // Applies writes; outcomes[i] belongs to writes[i]. Adds and removes go in GroupContact.save
   // batches; a contact to create is first looked up by email (an existing, untrashed contact is
-  // added instead of a new one); holds are Email.update calls.
+  // added instead of a new one), then made and added to the group in one Contact.save batch;
+  // holds are Email.update calls. Any number of writes: each kind goes in batches of
+  // options.write_batch records.
   std::vector<CrmWriteOutcome> apply(std::int64_t group_id, const std::vector<CrmWrite>& writes);
 
   std::uint64_t requests() const;
   // The requests it sends at once, at most (options.http.max_connections).
   int max_connections() const;
+  // Records per save (options.write_batch, at least 1).
+  int write_batch() const;
 
  private:
   struct Impl;

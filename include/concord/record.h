@@ -140,8 +140,13 @@ struct MailchimpBody {
 void append_mailchimp_body(std::string_view merge_fields_json, std::string_view last_changed,
                            std::string_view timestamp_opt, std::string_view unsubscribe_reason,
                            std::string* out, std::string_view contact_id = {});
+// What decode_mailchimp_body() reads of the merge fields: their lists of tags and values (what
+// the field rules compare), or only their object as text (a backup, a member's identity: each
+// field's pair of strings was most of a backup's allocations).
+enum class MergeFields : std::uint8_t { kLists, kTextOnly };
 // Decodes a body. kCorruption when it is not a JSON object; absent members are left empty.
-Status decode_mailchimp_body(std::string_view body, MailchimpBody* out);
+Status decode_mailchimp_body(std::string_view body, MailchimpBody* out,
+                             MergeFields merge = MergeFields::kLists);
 // The content hash of a Mailchimp member: FNV-1a over email ‖ merge_fields_json.
 std::uint64_t mailchimp_content_hash(std::string_view email, std::string_view merge_fields_json);
 

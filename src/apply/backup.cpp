@@ -56,11 +56,13 @@ class SideWriter {
 
   // `record`: the member's JSON object, as text. (Each line is built whole and written at once:
   // a backup writes every member of both sides.)
-  void row(const std::vector<std::string>& cells, std::string_view record) {
+  void row(std::initializer_list<std::string_view> cells, std::string_view record) {
     line_.clear();
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (i > 0) line_.push_back(',');
-      append_csv_cell(&line_, cells[i]);
+    bool first = true;
+    for (std::string_view cell : cells) {
+      if (!first) line_.push_back(',');
+      first = false;
+      append_csv_cell(&line_, cell);
     }
     line_ += "\r\n";
     csv_->out().write(line_.data(), static_cast<std::streamsize>(line_.size()));
@@ -94,13 +96,13 @@ Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {
   w.header({"email", "status", "status_changed_at", "unsubscribe_origin", "last_changed",
             "timestamp_opt", "unsubscribe_reason", "merge_fields"});
   Cursor c = store.scan(pair, Family::kMailchimp);
+  MailchimpBody member;  // (reused: its strings keep their room from one member to the next)
   for (c.seek_to_first(); c.valid(); c.next()) {
     SnapshotView v;
     if (Status s = decode_snapshot(c.value(), &v); !s) return s;
     MailchimpState st;
     if (Status s = mailchimp_state_of(v.header, &st); !s) return s;
-    MailchimpBody member;
-    if (Status s = decode_mailchimp_body(v.body, &member); !s) {
+    if (Status s = decode_mailchimp_body(v.body, &member, MergeFields::kTextOnly); !s) {
       return s.with_context("Mailchimp member " + std::string(v.email));
     }
     const char* origin = st.unsubscribe_origin == UnsubscribeOrigin::kSelf    ? "self"
@@ -108,6 +110,7 @@ Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {
                                                                               : "";
     // The stored body goes into the JSON backup as it is (merge fields of every type included):
     // it is JSON concord wrote, and decoded above.
+    const std::string changed_at = time_cell(st.changed_at);
     JsonText record;
     record.begin_object()
         .key("email")
@@ -117,12 +120,12 @@ Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {
         .key("status")
         .string(mailchimp_status_name(st.status))
         .key("status_changed_at")
-        .string(time_cell(st.changed_at))
+        .string(changed_at)
         .end_object();
-    w.row({std::string(v.email), std::string(mailchimp_status_name(st.status)),
-           time_cell(st.changed_at), origin, member.last_changed, member.timestamp_opt,
-           member.unsubscribe_reason,
-           member.merge_fields_json.empty() ? "{}" : member.merge_fields_json},
+    w.row({v.email, mailchimp_status_name(st.status), changed_at, origin, member.last_changed,
+           member.timestamp_opt, member.unsubscribe_reason,
+           member.merge_fields_json.empty() ? std::string_view("{}")
+                                            : std::string_view(member.merge_fields_json)},
           record.str());
   }
   return c.status();
@@ -175,8 +178,10 @@ Status backup_crm(Store& store, const PairHandle& pair, SideWriter& w) {
         .key("record")
         .raw(v.body)
         .end_object();
-    w.row({std::string(v.email), std::to_string(r.contact_id), r.first_name, r.last_name,
-           std::string(crm_status_name(st.status)), time_cell(st.changed_at), crm_flags(st), dups},
+    const std::string id = std::to_string(r.contact_id), changed_at = time_cell(st.changed_at),
+                      flags = crm_flags(st);
+    w.row({v.email, id, r.first_name, r.last_name, crm_status_name(st.status), changed_at, flags,
+           dups},
           record.str());
   }
   return c.status();

@@ -1107,7 +1107,9 @@ class Run {
       std::string identity;
       if (side == Side::kMailchimp) {
         MailchimpBody body;
-        if (decode_mailchimp_body(view.body, &body)) identity = body.contact_id;
+        if (decode_mailchimp_body(view.body, &body, MergeFields::kTextOnly)) {
+          identity = body.contact_id;
+        }
       } else {
         CrmBody body;
         if (decode_crm_body(view.body, &body) && body.contact_id != 0) {

@@ -316,9 +316,14 @@ class CiviCrmSide final : public ClientSide<CiviCrmClient, std::int64_t> {
       : ClientSide(client, std::move(group)), reader_(client.with_fields(std::move(fields))) {}
 
   Side side() const override { return Side::kCrm; }
-  std::size_t batch_size() const override { return 200; }
-  // A batch's calls (look-up, create, group save) go one after another: batches are sent at
-  // once up to the site's connection budget.
+  // Five saves' worth of writes a chunk: the client sends each kind in its own batches (the
+  // contacts to create looked up in one call, made and added to the group in another; the adds
+  // and removes in a third), so a chunk of mixed kinds takes a few calls, not three a save.
+  std::size_t batch_size() const override {
+    return 5 * static_cast<std::size_t>(client_.write_batch());
+  }
+  // A chunk's calls go one after another: chunks are sent at once up to the site's connection
+  // budget.
   std::size_t concurrent_batches() const override {
     return static_cast<std::size_t>(std::max(1, client_.max_connections()));
   }

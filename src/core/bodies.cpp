@@ -24,6 +24,16 @@ std::string text_of(dom::element v) {
   return v.get_string().get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
 }
 
+// The same, into a string that keeps its room (a body decoded into a reused MailchimpBody).
+void assign_text(dom::element v, std::string* out) {
+  std::string_view s;
+  if (v.get_string().get(s) == simdjson::SUCCESS) {
+    out->assign(s);
+  } else {
+    out->clear();
+  }
+}
+
 bool flag_of(dom::element v) {
   bool b = false;
   return v.get_bool().get(b) == simdjson::SUCCESS && b;
@@ -48,18 +58,27 @@ std::int64_t id_of(dom::element v) {
 
 }  // namespace
 
-Status decode_mailchimp_body(std::string_view body, MailchimpBody* out) {
+Status decode_mailchimp_body(std::string_view body, MailchimpBody* out, MergeFields merge) {
   dom::object j;
   if (!parse_object(body, &j)) {
     return Status::corruption("a stored Mailchimp body is not a JSON object");
   }
-  *out = MailchimpBody{};
+  // Cleared member by member, not assigned anew: a caller decoding body after body into one
+  // MailchimpBody keeps its strings' room.
+  out->merge_fields.clear();
+  out->merge_values.clear();
+  out->merge_fields_json.clear();
+  out->last_changed.clear();
+  out->timestamp_opt.clear();
+  out->unsubscribe_reason.clear();
+  out->contact_id.clear();
   for (dom::key_value_pair member : j) {
     const std::string_view key = member.key;
     if (key == "merge_fields") {
       dom::object fields;
       if (member.value.get_object().get(fields) != simdjson::SUCCESS) continue;
       out->merge_fields_json = simdjson::minify(fields);
+      if (merge == MergeFields::kTextOnly) continue;
       for (dom::key_value_pair f : fields) {
         std::string_view text;
         std::string value;
@@ -72,13 +91,13 @@ Status decode_mailchimp_body(std::string_view body, MailchimpBody* out) {
         out->merge_values.emplace_back(f.key, std::move(value));
       }
     } else if (key == "last_changed") {
-      out->last_changed = text_of(member.value);
+      assign_text(member.value, &out->last_changed);
     } else if (key == "timestamp_opt") {
-      out->timestamp_opt = text_of(member.value);
+      assign_text(member.value, &out->timestamp_opt);
     } else if (key == "unsubscribe_reason") {
-      out->unsubscribe_reason = text_of(member.value);
+      assign_text(member.value, &out->unsubscribe_reason);
     } else if (key == "contact_id") {
-      out->contact_id = text_of(member.value);
+      assign_text(member.value, &out->contact_id);
     }
   }
   return Status::ok();

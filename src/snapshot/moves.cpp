@@ -21,7 +21,7 @@ std::string stored_identity(Side side, std::string_view value) {
   if (!decode_snapshot(value, &v)) return {};
   if (side == Side::kMailchimp) {
     MailchimpBody b;
-    if (!decode_mailchimp_body(v.body, &b)) return {};
+    if (!decode_mailchimp_body(v.body, &b, MergeFields::kTextOnly)) return {};
     return b.contact_id;
   }
   CrmBody b;

@@ -546,6 +546,14 @@ class RocksStore final : public Store {
     if (std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) !=
         supported.end()) {
       cf_options_.compression = rocksdb::kLZ4Compression;
+      // Flushed tables (level 0) are left uncompressed: they are merged into the levels below
+      // within minutes, which compress them, so compressing them at the flush too was a fetch's
+      // CPU spent twice (LZ4 was 3% of a migration's CPU). With dynamic level sizes the other
+      // entries are the levels from the base level down.
+      cf_options_.compression_per_level = {rocksdb::kNoCompression,  rocksdb::kLZ4Compression,
+                                           rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                                           rocksdb::kLZ4Compression, rocksdb::kLZ4Compression,
+                                           rocksdb::kLZ4Compression};
     }
 
     db_options_.create_if_missing = o.create_if_missing;

@@ -9,7 +9,8 @@
 // (goal ≤ ⌈writes/500⌉ + 10), concord's peak RSS (peak_rss_mb); then the incremental run's wall
 // time and the Mailchimp member pages it fetched.
 // BENCH_LATENCY_MS sets the latency per request (default 20; 0 for the 1M runs); BENCH_SKIP_PLAIN
-// skips the run without --json.
+// skips the run without --json; BENCH_CALLS prints on stderr where the migration's requests went
+// and its plan's counts.
 //
 // Needs CONCORD_BIN, CONCORD_SANDBOX_BIN and CONCORD_SOURCE_ROOT (scripts/bench sets them).
 #include <fcntl.h>
@@ -213,6 +214,17 @@ int main(int argc, char** argv) {
     for (const auto& [what, n] : by)
       std::fprintf(stderr, "mailchimp write calls: %6llu %s\n", static_cast<unsigned long long>(n),
                    what.c_str());
+  }
+  if (std::getenv("BENCH_CALLS") != nullptr) {
+    // Where the migration's requests went (method and the path's start), and its plan's counts.
+    std::map<std::string, std::uint64_t> by;
+    for (const json& q : log) {
+      ++by[q.value("part", "") + " " + q.value("method", "") + " " +
+           q.value("path", "").substr(0, 40)];
+    }
+    for (const auto& [what, n] : by)
+      std::fprintf(stderr, "calls: %6llu %s\n", static_cast<unsigned long long>(n), what.c_str());
+    std::fprintf(stderr, "counts: %s\n", c.dump().c_str());
   }
   bench::print("mailchimp_get_calls", count(log, "mailchimp", false));
   bench::print("crm_write_calls", count(log, "civicrm", true));

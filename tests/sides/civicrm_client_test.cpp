@@ -64,9 +64,10 @@ class FakeCivi final : public http::Client {
   std::string now = "2026-06-01 12:00:00";
   int fail_status = 0;  // answer every call with this status
   std::int64_t next_id = 1000;
-  Micros date_header = kNoTime;  // when set, every answer says this is the server's time
-  int lose_contact_saves = 0;    // carry out this many Contact.save calls, but lose the answer
-  std::string refuse_email;      // a Contact.save reaching this address fails there (400)
+  Micros date_header = kNoTime;      // when set, every answer says this is the server's time
+  int lose_contact_saves = 0;        // carry out this many Contact.save calls, but lose the answer
+  std::string refuse_email;          // a Contact.save reaching this address fails there (400)
+  bool refuse_chained_adds = false;  // a GroupContact.save chained to a Contact.save fails (500)
   // SubscriptionHistory.get answers only the first this many matching rows, while its count
   // announces them all (a read cut short by a proxy, a server limit or an ACL).
   std::size_t history_cap = SIZE_MAX;
@@ -204,6 +205,31 @@ class FakeCivi final : public http::Client {
         if (!email.empty()) emails.push_back({next_id + 1, next_id, email, true});
         values.push_back({{"id", next_id}, {"email_primary", next_id + 1}});
         next_id += 2;
+      }
+      // Chains, as APIv4 runs them: each chained call once for every row saved, "$id" that row's
+      // id; a chained call that fails fails the whole call (the contacts stay made).
+      const json chain = params.value("chain", json::object());
+      for (auto& [name, chained] : chain.items()) {
+        for (json& row : values) {
+          json sub = chained.at(2);
+          for (json& rec : sub["records"]) {
+            if (rec["contact_id"] == "$id") rec["contact_id"] = row["id"];
+          }
+          REQUIRE(chained.at(0) == "GroupContact");
+          REQUIRE(chained.at(1) == "save");
+          if (refuse_chained_adds) {
+            r.status = 500;
+            r.body = R"({"error_code":0,"error_message":"DB Error: deadlock","status":500})";
+            return r;
+          }
+          calls.push_back(
+              {{"entity", "GroupContact"}, {"action", "save"}, {"params", sub}, {"chained", true}});
+          row[name] = json::array();
+          for (auto& rec : sub["records"]) {
+            history.push_back({next_id++, rec["contact_id"], rec["group_id"], rec["status"], now});
+            row[name].push_back(rec);
+          }
+        }
       }
       if (lose_contact_saves > 0) {
         --lose_contact_saves;
@@ -703,6 +729,42 @@ TEST_CASE("CiviCRM: wrong credentials and server errors are clear, and never sho
   CHECK(s.status().message().find("Sorry an error occurred") != std::string::npos);
 }
 
+namespace {
+
+// Two contacts to create: Pebbles and Bamm-Bamm, whom the seed does not have.
+std::vector<CrmWrite> two_new_contacts() {
+  return {{CrmWrite::Kind::kCreateContact,
+           0,
+           "pebbles@bedrock.org",
+           {{"first_name", "Pebbles"}, {"last_name", "Flintstone"}}},
+          {CrmWrite::Kind::kCreateContact,
+           0,
+           "bamm@bedrock.org",
+           {{"first_name", "Bamm-Bamm"}, {"last_name", "Rubble"}}}};
+}
+
+// How many times the contact was added to group 42 (its history's "Added" rows).
+int times_added(const FakeCivi& fake, std::int64_t contact_id) {
+  int n = 0;
+  for (const History& h : fake.history)
+    n += h.contact_id == contact_id && h.group_id == 42 && h.status == "Added";
+  return n;
+}
+
+// Both of two_new_contacts() were written, each made once: the fake holds two contacts more
+// than `before`, theirs.
+void check_two_made_once(FakeCivi& fake, const std::vector<CrmWriteOutcome>& out,
+                         std::size_t before) {
+  REQUIRE(out.size() == 2);
+  REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
+  REQUIRE(out[1].code == CrmWriteOutcome::Code::kDone);
+  CHECK(fake.contacts.size() == before + 2);
+  CHECK(fake.contact(out[0].contact_id).first == "Pebbles");
+  CHECK(fake.contact(out[1].contact_id).first == "Bamm-Bamm");
+}
+
+}  // namespace
+
 TEST_CASE("CiviCRM: writes are batched; a bad record does not fail its batch") {
   Fixture f;
   seed(*f.fake);
@@ -730,14 +792,75 @@ TEST_CASE("CiviCRM: writes are batched; a bad record does not fail its batch") {
   CHECK(out[4].contact_id == 103);  // found by email, not duplicated
   CHECK(out[5].code == CrmWriteOutcome::Code::kDone);
   CHECK(f.fake->emails[4].on_hold == 1);
+  int contact_saves = 0, group_saves = 0, chained = 0;
+  for (auto& c : f.fake->calls) {
+    contact_saves += c["entity"] == "Contact" && c["action"] == "save";
+    const bool group_save = c["entity"] == "GroupContact" && c["action"] == "save";
+    (c.value("chained", false) ? chained : group_saves) += group_save;
+    if (c["entity"] == "GroupContact") CHECK(c["params"]["method"] == "API");
+  }
+  CHECK(contact_saves == 1);
+  // Pebbles joined the group in her Contact.save's chain; Fred (found) with the adds and removes:
+  // one batch, then record by record after it failed.
+  CHECK(chained == 1);
+  CHECK(group_saves == 1 + 4);
+  CHECK(times_added(*f.fake, out[3].contact_id) == 1);
+}
+
+TEST_CASE("CiviCRM: new contacts join the group in their Contact.save, each kind in batches") {
+  Fixture f;
+  seed(*f.fake);
+  // More writes than a save takes (write_batch: 200), of three kinds, interleaved.
+  std::vector<CrmWrite> w;
+  for (int i = 0; i < 450; ++i) {
+    w.push_back({CrmWrite::Kind::kCreateContact,
+                 0,
+                 "new" + std::to_string(i) + "@bedrock.org",
+                 {{"first_name", "New"}, {"last_name", std::to_string(i)}}});
+    if (i < 250) w.push_back({CrmWrite::Kind::kAdd, 101 + i % 4, "", {}});
+  }
+  auto out = f.client->apply(42, w);
+  std::set<std::int64_t> made;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    INFO("write " << i);
+    REQUIRE(out[i].code == CrmWriteOutcome::Code::kDone);
+    if (w[i].kind == CrmWrite::Kind::kCreateContact) made.insert(out[i].contact_id);
+  }
+  CHECK(made.size() == 450);
+  std::map<std::string, int> calls;
+  int chained = 0;
+  for (auto& c : f.fake->calls) {
+    if (c.value("chained", false)) {
+      ++chained;
+      continue;
+    }
+    ++calls[c["entity"].get<std::string>() + "." + c["action"].get<std::string>()];
+  }
+  CHECK(calls["Email.get"] == 1);          // the 450 addresses looked up at once (500 a call)
+  CHECK(calls["Contact.save"] == 3);       // 200 + 200 + 50, each joining the group
+  CHECK(calls["GroupContact.save"] == 2);  // the 250 adds: 200 + 50
+  CHECK(chained == 450);
+  for (std::int64_t id : made)
+    CHECK(times_added(*f.fake, id) == 1);
+}
+
+TEST_CASE(
+    "CiviCRM: a new contact whose chained group add failed is found and added, not made twice") {
+  Fixture f;
+  seed(*f.fake);
+  const std::size_t contacts_before = f.fake->contacts.size();
+  f.fake->refuse_chained_adds = true;
+  const std::vector<CrmWriteOutcome> out = f.client->apply(42, two_new_contacts());
+  check_two_made_once(*f.fake, out, contacts_before);
+  for (std::size_t i = 0; i < 2; ++i)
+    CHECK(times_added(*f.fake, out[i].contact_id) == 1);
   int contact_saves = 0, group_saves = 0;
   for (auto& c : f.fake->calls) {
     contact_saves += c["entity"] == "Contact" && c["action"] == "save";
     group_saves += c["entity"] == "GroupContact" && c["action"] == "save";
-    if (c["entity"] == "GroupContact") CHECK(c["params"]["method"] == "API");
   }
   CHECK(contact_saves == 1);
-  CHECK(group_saves == 1 + 5);  // one batch, then record by record after it failed
+  CHECK(group_saves == 1);  // the two found, added together
 }
 
 TEST_CASE("CiviCRM: a contact creation whose answer was lost is not repeated") {
@@ -745,23 +868,9 @@ TEST_CASE("CiviCRM: a contact creation whose answer was lost is not repeated") {
   seed(*f.fake);
   const std::size_t contacts_before = f.fake->contacts.size();
   f.fake->lose_contact_saves = 1;
-  std::vector<CrmWrite> w = {
-      {CrmWrite::Kind::kCreateContact,
-       0,
-       "pebbles@bedrock.org",
-       {{"first_name", "Pebbles"}, {"last_name", "Flintstone"}}},
-      {CrmWrite::Kind::kCreateContact,
-       0,
-       "bamm@bedrock.org",
-       {{"first_name", "Bamm-Bamm"}, {"last_name", "Rubble"}}},
-  };
-  auto out = f.client->apply(42, w);
-  REQUIRE(out[0].code == CrmWriteOutcome::Code::kDone);
-  REQUIRE(out[1].code == CrmWriteOutcome::Code::kDone);
   // The contacts made by the call whose answer was lost are found by their addresses and used.
-  CHECK(f.fake->contacts.size() == contacts_before + 2);
-  CHECK(f.fake->contact(out[0].contact_id).first == "Pebbles");
-  CHECK(f.fake->contact(out[1].contact_id).first == "Bamm-Bamm");
+  const std::vector<CrmWriteOutcome> out = f.client->apply(42, two_new_contacts());
+  check_two_made_once(*f.fake, out, contacts_before);
   int contact_saves = 0, lookups = 0;
   for (auto& c : f.fake->calls) {
     contact_saves += c["entity"] == "Contact" && c["action"] == "save";

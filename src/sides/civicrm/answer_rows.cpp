@@ -47,6 +47,16 @@ int Row::hold(std::string_view key) const {
   return static_cast<int>(id(key));
 }
 
+std::size_t Row::rows(std::string_view key) const {
+  dom::element v;
+  dom::array a;
+  if (!find(key, &v) || v.get_array().get(a) != simdjson::SUCCESS) return 0;
+  std::size_t n = 0;
+  for (dom::element e : a)
+    n += e.is_object() ? 1 : 0;
+  return n;
+}
+
 std::string Row::text(std::string_view key) const {
   dom::element v;
   if (!find(key, &v) || v.is_null()) return {};

@@ -30,6 +30,8 @@ class Row {
   bool truthy(std::string_view key) const;
   // on_hold: 0, 1 or 2, as a number, a string or a boolean.
   int hold(std::string_view key) const;
+  // How many objects an array value holds (a chained call's rows); 0 when it is not an array.
+  std::size_t rows(std::string_view key) const;
   // A contact field's value as text: strings as they are, numbers in JSON's notation, booleans as
   // "1" / "0", null or absent as "", anything else as its JSON.
   std::string text(std::string_view key) const;

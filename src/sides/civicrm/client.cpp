@@ -4,7 +4,6 @@
 #include "sides/json_answer.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -202,6 +201,17 @@ struct CiviCrmClient::Impl {
     return Status::invalid(std::move(msg));
   }
 
+  // A write whose answer is read with AnswerRows: the apply's calls answer with every row they
+  // saved, and only the ids (or nothing) are read from them.
+  Status write_rows(std::string_view entity, std::string_view action, const json& params,
+                    civicrm::AnswerRows* rows, Micros* server_time = nullptr,
+                    bool idempotent = true) {
+    Result<std::string> body = call_raw(entity, action, params, server_time, idempotent);
+    if (!body) return body.status();
+    return rows->parse(*body, "CiviCRM " + std::string(entity) + "." + std::string(action),
+                       kMaxAnswerDepth);
+  }
+
   // A get whose answer's rows are read with AnswerRows (the group read's answers).
   Status get_rows(std::string_view entity, const json& params, civicrm::AnswerRows* rows,
                   Micros* server_time = nullptr) {
@@ -213,28 +223,46 @@ struct CiviCrmClient::Impl {
   // The untrashed contacts that have these writes' addresses: email → the lowest contact id.
   Result<std::map<std::string, std::int64_t>> contacts_by_email(
       const std::vector<CrmWrite>& writes, const std::vector<std::size_t>& which) {
-    json emails = json::array();
+    std::vector<std::string> emails;
+    emails.reserve(which.size());
     for (std::size_t i : which)
       emails.push_back(writes[i].email);
-    Result<json> found =
-        call("Email", "get",
-             {{"select", {"contact_id", "email"}},
-              {"where", json::array({json::array({"email", "IN", emails}),
-                                     json::array({"contact_id.is_deleted", "=", false})})},
-              {"orderBy", {{"contact_id", "ASC"}}},
-              {"limit", 0}});
-    if (!found) return found.status();
     std::map<std::string, std::int64_t> out;
-    for (const json& row : (*found)["values"]) {
-      out.emplace(normalise_email(str(row, "email")), as_id(member(row, "contact_id")));
-    }
+    civicrm::AnswerRows rows;
+    Status found = in_chunks(emails, [&](const json& chunk) {
+      Status got =
+          get_rows("Email",
+                   {{"select", {"contact_id", "email"}},
+                    {"where", json::array({json::array({"email", "IN", chunk}),
+                                           json::array({"contact_id.is_deleted", "=", false})})},
+                    {"orderBy", {{"contact_id", "ASC"}}},
+                    {"limit", 0}},
+                   &rows);
+      if (!got) return got;
+      rows.for_each([&](const civicrm::Row& row) {
+        out.emplace(normalise_email(row.str("email")), row.id("contact_id"));
+      });
+      return Status::ok();
+    });
+    if (!found) return found;
     return out;
   }
 
-  // Creates these writes' contacts, each with its address as primary email, in one call (never
-  // repeated by the transport: see apply()). Their ids, in order.
-  Result<std::vector<std::int64_t>> create_contacts(const std::vector<CrmWrite>& writes,
-                                                    const std::vector<std::size_t>& which) {
+  // A contact create_contacts() made: its id, and whether the answer shows it added to the group.
+  struct Created {
+    std::int64_t id = 0;
+    bool added = false;
+  };
+
+  // Creates these writes' contacts, each with its address as primary email, and adds each to the
+  // group, in one call (never repeated by the transport: see apply()). The group's GroupContact
+  // save is chained to the contact's (an APIv4 chain runs once for each row the save answers,
+  // `$id` its new contact's id): a migration's new contacts take one call a batch, not two.
+  // When a chained save fails, CiviCRM fails the call with the contacts already made; apply()
+  // finds them by address and adds them as it adds existing contacts.
+  Result<std::vector<Created>> create_contacts(const std::vector<CrmWrite>& writes,
+                                               const std::vector<std::size_t>& which,
+                                               std::int64_t group_id, Micros* at) {
     json records = json::array();
     for (std::size_t i : which) {
       json rec = {{"contact_type", "Individual"},
@@ -245,19 +273,30 @@ struct CiviCrmClient::Impl {
       }
       records.push_back(std::move(rec));
     }
-    Result<json> made = call("Contact", "save", {{"records", records}}, nullptr, false);
-    if (!made) return made.status();
-    const json& rows = (*made)["values"];
-    std::vector<std::int64_t> ids;
-    if (rows.is_array()) {
-      for (const json& row : rows)
-        ids.push_back(as_id(member(row, "id")));
+    const json add = {
+        "GroupContact",
+        "save",
+        {{"records",
+          json::array({{{"group_id", group_id}, {"contact_id", "$id"}, {"status", "Added"}}})},
+         {"match", {"group_id", "contact_id"}},
+         {"method", options.method}}};
+    civicrm::AnswerRows rows;
+    if (Status s =
+            write_rows("Contact", "save", {{"records", records}, {"chain", {{"group", add}}}},
+                       &rows, at, false);
+        !s) {
+      return s;
     }
-    if (ids.size() != which.size() || std::count(ids.begin(), ids.end(), 0) != 0) {
+    std::vector<Created> made;
+    rows.for_each([&](const civicrm::Row& row) {
+      made.push_back({row.id("id"), row.rows("group") == 1});
+    });
+    if (made.size() != which.size() ||
+        std::any_of(made.begin(), made.end(), [](const Created& c) { return c.id == 0; })) {
       return Status::unavailable("CiviCRM Contact.save: the answer does not list the " +
                                  std::to_string(which.size()) + " contacts created");
     }
-    return ids;
+    return made;
   }
 
   // The addresses of some contacts (contact id → its addresses, in id order), read with `rows`
@@ -467,54 +506,30 @@ Status CiviCrmClient::Impl::read_history(std::int64_t group_id, const json& filt
   const std::int64_t announced_end = std::max<std::int64_t>(announced, 0);
   const auto workers = static_cast<std::size_t>(std::max(1, options.http.max_connections));
   if (workers > 1 && offset < announced_end) {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<std::int64_t, std::pair<Status, HistoryPage>> ready;
-    std::int64_t next = offset;
-    bool stop = false;
+    const auto pages = static_cast<std::size_t>((announced_end - offset + options.page_size - 1) /
+                                                options.page_size);
+    const std::int64_t from = offset;
     Status failure;
-    run_in_parallel(workers + 1, workers + 1, [&](std::size_t lane) {
-      if (lane > 0) {
-        while (true) {
-          std::int64_t at = 0;
-          {
-            std::unique_lock<std::mutex> lock(mu);
-            cv.wait(lock, [&] { return stop || ready.size() < 2 * workers; });
-            if (stop || next >= announced_end) return;
-            at = next;
-            next += options.page_size;
+    produce_in_order<std::pair<Status, HistoryPage>>(
+        pages, workers, 2 * workers,
+        [&](std::size_t i) {
+          std::pair<Status, HistoryPage> page;
+          page.first = fetch(from + static_cast<std::int64_t>(i) * options.page_size, &page.second);
+          return page;
+        },
+        [&](std::size_t, std::pair<Status, HistoryPage>& page) {
+          Result<bool> end = page.first ? consume(offset, page.second) : page.first;
+          if (!end) {
+            failure = end.status();
+            return false;
           }
-          HistoryPage page;
-          Status s = fetch(at, &page);
-          std::lock_guard<std::mutex> lock(mu);
-          ready.emplace(at, std::make_pair(std::move(s), std::move(page)));
-          cv.notify_all();
-        }
-      }
-      // Lane 0 hands the pages over in order.
-      for (; offset < announced_end; offset += options.page_size) {
-        std::pair<Status, HistoryPage> page;
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          cv.wait(lock, [&] { return ready.count(offset) != 0; });
-          page = std::move(ready.at(offset));
-          ready.erase(offset);
-          cv.notify_all();
-        }
-        Result<bool> end = page.first ? consume(offset, page.second) : page.first;
-        if (!end) {
-          failure = end.status();
-          break;
-        }
-        if (*end) {
-          *last = true;
-          break;
-        }
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      stop = true;
-      cv.notify_all();
-    });
+          if (*end) {
+            *last = true;
+            return false;
+          }
+          offset += options.page_size;
+          return true;
+        });
     if (!failure) return failure;
     if (*last) return Status::ok();
   }
@@ -620,6 +635,10 @@ std::uint64_t CiviCrmClient::requests() const {
 
 int CiviCrmClient::max_connections() const {
   return impl_->options.http.max_connections;
+}
+
+int CiviCrmClient::write_batch() const {
+  return std::max(1, impl_->options.write_batch);
 }
 
 Result<CrmGroup> CiviCrmClient::resolve_group(std::string_view id_or_name) {
@@ -805,46 +824,49 @@ Result<SideRead> CiviCrmClient::FieldReader::read_by_address(const std::vector<s
     chunks.push_back(addresses);
     return Status::ok();
   });
-  // The chunks' calls go out a few at once (up to the site's connections), a window of them at a
-  // time; their contacts are handed over in order, on this thread.
+  // The chunks' calls go out a few at once (up to the site's connections, each lane taking the
+  // next chunk as soon as its call is answered); their contacts are handed over in order, on this
+  // thread.
   const auto workers = static_cast<std::size_t>(std::max(1, im.options.http.max_connections));
-  const std::size_t window = 2 * workers;
-  for (std::size_t start = 0; start < chunks.size(); start += window) {
-    const std::size_t n = std::min(window, chunks.size() - start);
-    std::vector<std::optional<Result<std::vector<CrmContact>>>> pages(n);
-    run_in_parallel(n, workers, [&](std::size_t i) {
-      civicrm::AnswerRows rows;
-      Status got = im.get_rows(
-          "Email",
-          {{"select",
-            with_contact_columns({"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"},
-                                 fields_)},
-           {"where", json::array({json::array({"email", "IN", chunks[start + i]})})},
-           {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
-           {"limit", 0}},
-          &rows);
-      if (!got) {
-        pages[i] = got;
-        return;
-      }
-      std::vector<CrmContact> page;
-      rows.for_each([&](const civicrm::Row& row) {
-        const std::int64_t cid = row.id("contact_id");
-        if (cid == 0) return;
-        CrmContact& c = page.emplace_back();
-        c.contact_id = cid;
-        read_contact_columns(row, *im.zone, fields_, &c);
-        c.addresses.push_back({std::string(row.str("email")), row.truthy("is_primary"),
-                               row.truthy("is_bulkmail"), row.hold("on_hold")});
+  ParserPool parsers;
+  Status failure;
+  produce_in_order<Result<std::vector<CrmContact>>>(
+      chunks.size(), workers, 2 * workers,
+      [&](std::size_t i) -> Result<std::vector<CrmContact>> {
+        std::unique_ptr<civicrm::AnswerRows> rows = parsers.take();
+        Status got = im.get_rows(
+            "Email",
+            {{"select",
+              with_contact_columns({"contact_id", "email", "is_primary", "is_bulkmail", "on_hold"},
+                                   fields_)},
+             {"where", json::array({json::array({"email", "IN", chunks[i]})})},
+             {"orderBy", {{"contact_id", "ASC"}, {"id", "ASC"}}},
+             {"limit", 0}},
+            rows.get());
+        if (!got) return got;
+        std::vector<CrmContact> page;
+        rows->for_each([&](const civicrm::Row& row) {
+          const std::int64_t cid = row.id("contact_id");
+          if (cid == 0) return;
+          CrmContact& c = page.emplace_back();
+          c.contact_id = cid;
+          read_contact_columns(row, *im.zone, fields_, &c);
+          c.addresses.push_back({std::string(row.str("email")), row.truthy("is_primary"),
+                                 row.truthy("is_bulkmail"), row.hold("on_hold")});
+        });
+        parsers.give(std::move(rows));
+        return page;
+      },
+      [&](std::size_t, Result<std::vector<CrmContact>>& page) {
+        if (page) {
+          ++read.pages;
+          failure = sink.records(*page);
+        } else {
+          failure = page.status();
+        }
+        return failure.is_ok();
       });
-      pages[i] = std::move(page);
-    });
-    for (std::optional<Result<std::vector<CrmContact>>>& page : pages) {
-      if (!*page) return page->status();
-      ++read.pages;
-      if (Status s = sink.records(**page); !s) return s;
-    }
-  }
+  if (!failure) return failure;
   return read;
 }
 
@@ -912,10 +934,11 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
   std::vector<CrmWriteOutcome> out(writes.size());
   using Kind = CrmWrite::Kind;
 
-  // Contacts to create. Contact.save with `email_primary.email` makes each contact and its email
-  // in one call. It is not idempotent, so it is never sent twice blindly: before each attempt the
-  // addresses are looked up (an untrashed contact that has one is used instead), and an attempt
-  // whose answer was lost is followed by another look-up rather than by the same call.
+  // Contacts to create. Contact.save with `email_primary.email` makes each contact and its email,
+  // and adds it to the group, in one call. It is not idempotent, so it is never sent twice
+  // blindly: before each attempt the addresses are looked up (an untrashed contact that has one is
+  // used instead, and added to the group with the adds below), and an attempt whose answer was
+  // lost is followed by another look-up rather than by the same call.
   std::vector<std::size_t> creates;
   for (std::size_t i = 0; i < writes.size(); ++i) {
     if (writes[i].kind == Kind::kCreateContact) creates.push_back(i);
@@ -925,7 +948,20 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
     out[i].contact_id = id;
     group_ops.emplace_back(i, id);
   };
-  const std::size_t batch = static_cast<std::size_t>(std::max(1, im.options.write_batch));
+  // Made and added to the group by one call, answered at the server's time `at`.
+  auto made = [&](std::size_t i, const Impl::Created& c, Micros at) {
+    if (c.added) {
+      out[i] = {CrmWriteOutcome::Code::kDone, "", c.id, at};
+    } else {
+      created(i, c.id);  // the answer does not show the membership: saved again below
+    }
+  };
+  const std::size_t batch = static_cast<std::size_t>(write_batch());
+  // The first look-up covers every contact to create (kTargetedChunk addresses a call); a batch's
+  // later attempts look their own addresses up again. (When it fails, each batch tries its own.)
+  Result<std::map<std::string, std::int64_t>> first = creates.empty()
+                                                          ? std::map<std::string, std::int64_t>()
+                                                          : im.contacts_by_email(writes, creates);
   for (std::size_t start = 0; start < creates.size(); start += batch) {
     std::vector<std::size_t> pending(
         creates.begin() + static_cast<std::ptrdiff_t>(start),
@@ -933,7 +969,8 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
     bool one_by_one = false;  // after a refusal, each contact alone so that one bad one fails alone
     Status last;
     for (int round = 0; round < 3 && !pending.empty(); ++round) {
-      Result<std::map<std::string, std::int64_t>> found = im.contacts_by_email(writes, pending);
+      Result<std::map<std::string, std::int64_t>> found =
+          round == 0 && first ? *first : im.contacts_by_email(writes, pending);
       if (!found) {
         last = found.status();
         break;
@@ -946,10 +983,11 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
       });
       if (pending.empty()) break;
       if (!one_by_one) {
-        Result<std::vector<std::int64_t>> ids = im.create_contacts(writes, pending);
+        Micros at = kNoTime;
+        Result<std::vector<Impl::Created>> ids = im.create_contacts(writes, pending, group_id, &at);
         if (ids) {
           for (std::size_t k = 0; k < pending.size(); ++k)
-            created(pending[k], (*ids)[k]);
+            made(pending[k], (*ids)[k], at);
           pending.clear();
         } else {
           last = ids.status();
@@ -958,9 +996,10 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
         continue;
       }
       std::erase_if(pending, [&](std::size_t i) {
-        Result<std::vector<std::int64_t>> id = im.create_contacts(writes, {i});
+        Micros at = kNoTime;
+        Result<std::vector<Impl::Created>> id = im.create_contacts(writes, {i}, group_id, &at);
         if (id) {
-          created(i, id->front());
+          made(i, id->front(), at);
           return true;
         }
         last = id.status();
@@ -990,12 +1029,12 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
                          {"contact_id", cid},
                          {"status", writes[i].kind == Kind::kRemove ? "Removed" : "Added"}});
     }
-    Result<json> r = im.call("GroupContact", "save",
-                             {{"records", records},
-                              {"match", {"group_id", "contact_id"}},
-                              {"method", im.options.method}},
-                             at);
-    return r.status();
+    civicrm::AnswerRows rows;
+    return im.write_rows("GroupContact", "save",
+                         {{"records", records},
+                          {"match", {"group_id", "contact_id"}},
+                          {"method", im.options.method}},
+                         &rows, at);
   };
   for (std::size_t start = 0; start < group_ops.size(); start += batch) {
     std::vector<std::pair<std::size_t, std::int64_t>> chunk(
@@ -1028,7 +1067,8 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
         rec[name] = value;
       records.push_back(std::move(rec));
     }
-    return im.call("Contact", "save", {{"records", records}}, at).status();
+    civicrm::AnswerRows rows;
+    return im.write_rows("Contact", "save", {{"records", records}}, &rows, at);
   };
   for (std::size_t start = 0; start < updates.size(); start += batch) {
     const std::vector<std::size_t> chunk(

@@ -3,18 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <span>
-#include <thread>
 
 #include "concord/email.h"
 #include "concord/field_value.h"
+#include "concord/parallel.h"
 #include "sides/mailchimp/client_impl.h"
 #include "sides/mailchimp/members_page.h"
 
@@ -274,7 +271,7 @@ Result<SideRead> MailchimpClient::read_all(std::string_view list_id, MailchimpSi
   Micros max_seen = kNoTime;
 
   // The first page says how many pages there are; the rest are fetched a few at a time and
-  // handed over as they arrive (a full read does not depend on page order).
+  // handed over in order.
   Micros server_start = kNoTime;
   Result<std::string> first = im.get_page(im.members_target(list_id, 0, ""), &server_start);
   if (!first) return first.status();
@@ -288,70 +285,30 @@ Result<SideRead> MailchimpClient::read_all(std::string_view list_id, MailchimpSi
     if (r->members < kPageSize) total = static_cast<std::int64_t>(r->members);
   }
 
-  struct Fetched {
-    std::size_t offset;
-    Result<std::string> body;
-  };
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Fetched> ready;
-  std::size_t next_offset = kFullStride;
-  bool stop = false;
+  // The other pages, a few at once (a few waiting at most), parsed in order.
   const std::size_t limit = total > 0 ? static_cast<std::size_t>(total) : 0;
-  const int workers = std::max(
-      1, std::min(im.options.parallel_pages, std::max(1, im.options.http.max_connections)));
-  int running = 0;
-  std::vector<std::thread> threads;
-  for (int w = 0; w < workers && limit > kPageSize; ++w) {  // more than the first page
-    ++running;
-    threads.emplace_back([&] {
-      while (true) {
-        std::size_t off;
-        {
-          // Claim the next page, keeping at most a few pages waiting in memory.
-          std::unique_lock<std::mutex> lock(mu);
-          cv.wait(lock,
-                  [&] { return stop || ready.size() < static_cast<std::size_t>(2 * workers); });
-          if (stop || next_offset >= limit) break;
-          off = next_offset;
-          next_offset += kFullStride;
-        }
-        Result<std::string> body = im.get_page(im.members_target(list_id, off, ""));
-        std::lock_guard<std::mutex> lock(mu);
-        ready.push_back({off, std::move(body)});
-        cv.notify_all();
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      --running;
-      cv.notify_all();
-    });
-  }
+  // (Offsets a stride apart from kFullStride below `limit`; none when the first page held all.)
+  const std::size_t pages = limit > kPageSize ? (limit - 1) / kFullStride : 0;
+  const auto workers = static_cast<std::size_t>(std::max(
+      1, std::min(im.options.parallel_pages, std::max(1, im.options.http.max_connections))));
   Status failure;
-  while (true) {
-    Fetched f{0, Status::internal("no page")};
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return !ready.empty() || running == 0; });
-      if (ready.empty()) break;
-      f = std::move(ready.front());
-      ready.pop_front();
-      cv.notify_all();
-    }
-    if (!failure) continue;  // after a failure, only drain
-    Result<MembersPageResult> r =
-        f.body ? parse_members_page(*f.body, sink) : Result<MembersPageResult>(f.body.status());
-    if (!r) {
-      failure = r.status().with_context("page at offset " + std::to_string(f.offset));
-      std::lock_guard<std::mutex> lock(mu);
-      stop = true;
-      cv.notify_all();
-      continue;
-    }
-    ++read.pages;
-    max_seen = std::max(max_seen, r->max_last_changed);
-  }
-  for (std::thread& t : threads)
-    t.join();
+  produce_in_order<Result<std::string>>(
+      pages, workers, 2 * workers,
+      [&](std::size_t i) {
+        return im.get_page(im.members_target(list_id, (i + 1) * kFullStride, ""));
+      },
+      [&](std::size_t i, Result<std::string>& body) {
+        Result<MembersPageResult> r =
+            body ? parse_members_page(*body, sink) : Result<MembersPageResult>(body.status());
+        if (!r) {
+          failure =
+              r.status().with_context("page at offset " + std::to_string((i + 1) * kFullStride));
+          return false;
+        }
+        ++read.pages;
+        max_seen = std::max(max_seen, r->max_last_changed);
+        return true;
+      });
   if (!failure) return failure;
 
   // Members that changed while we paged may have shifted between pages; they all changed after
