@@ -92,10 +92,10 @@ class SideWriter {
   std::string line_;  // the CSV line being built
 };
 
-Status backup_mailchimp(Store& store, const PairHandle& pair, SideWriter& w) {
+Status backup_mailchimp(BackupSource& source, SideWriter& w) {
   w.header({"email", "status", "status_changed_at", "unsubscribe_origin", "last_changed",
             "timestamp_opt", "unsubscribe_reason", "merge_fields"});
-  Cursor c = store.scan(pair, Family::kMailchimp);
+  Cursor& c = source.mailchimp();
   MailchimpBody member;  // (reused: its strings keep their room from one member to the next)
   for (c.seek_to_first(); c.valid(); c.next()) {
     SnapshotView v;
@@ -149,10 +149,10 @@ std::string crm_flags(const CrmState& s) {
   return f;
 }
 
-Status backup_crm(Store& store, const PairHandle& pair, SideWriter& w) {
+Status backup_crm(BackupSource& source, SideWriter& w) {
   w.header({"email", "contact_id", "first_name", "last_name", "group_status", "group_changed_at",
             "flags", "duplicate_contact_ids"});
-  Cursor c = store.scan(pair, Family::kCrm);
+  Cursor& c = source.crm();
   for (c.seek_to_first(); c.valid(); c.next()) {
     SnapshotView v;
     if (Status s = decode_snapshot(c.value(), &v); !s) return s;
@@ -201,6 +201,12 @@ std::string stamp(Micros now) {
 
 Result<BackupResult> write_backup(Store& store, const PairHandle& pair, const fs::path& parent,
                                   std::string_view sync, Micros now) {
+  BackupSource source(store, pair);
+  return write_backup(source, parent, sync, now);
+}
+
+Result<BackupResult> write_backup(BackupSource& source, const fs::path& parent,
+                                  std::string_view sync, Micros now) {
   // The parent may be a directory the user named: made if missing, never narrowed. The backup's
   // own directory is 0700 and its files 0600.
   if (Status s = make_private_dir(parent, ExistingDir::kKeep); !s) return s;
@@ -216,14 +222,14 @@ Result<BackupResult> write_backup(Store& store, const PairHandle& pair, const fs
   if (Status s = make_private_dir(tmp); !s) return s;
   struct Part {
     const char* side;
-    Status (*write)(Store&, const PairHandle&, SideWriter&);
+    Status (*write)(BackupSource&, SideWriter&);
     std::uint64_t* count;
   };
   for (const Part& part : {Part{"mailchimp", backup_mailchimp, &res.mailchimp_members},
                            Part{"crm", backup_crm, &res.crm_members}}) {
     Result<std::unique_ptr<SideWriter>> w = SideWriter::create(tmp, part.side);
     if (!w) return w.status();
-    if (Status s = part.write(store, pair, **w); !s) return s;
+    if (Status s = part.write(source, **w); !s) return s;
     if (Status s = (*w)->close(); !s) return s;
     *part.count = (*w)->count();
   }

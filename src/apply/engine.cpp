@@ -79,6 +79,7 @@ class Run {
     if (Status s = prepare(); !s) return fail(s);
     if (Status s = plan(); !s) return fail(s);
     if (out_.guard.stop) {
+      discard_early_backup();
       r.state = RunState::kStoppedByGuard;
       r.notes.insert(r.notes.end(), out_.guard.reasons.begin(), out_.guard.reasons.end());
       return finish();
@@ -119,6 +120,7 @@ class Run {
   }
 
   Result<RunOutcome> fail(const Status& s) {
+    discard_early_backup();
     out_.record.state = RunState::kFailed;
     out_.record.notes.push_back(s.to_string());
     out_.record.ended_at = p_.clock.now();
@@ -205,7 +207,7 @@ class Run {
         }
         progress("fetch", side->side(), emails.size(), emails.size());
       }
-      if (Status s = settle(); !s) return s;
+      if (Status s = settle(/*backup_beside=*/false); !s) return s;
       return resume();
     }
     Result<bool> full = want_full_fetch();
@@ -234,7 +236,7 @@ class Run {
       }
       progress("fetch", side->side(), f->members, f->members);
     }
-    if (Status s = settle(); !s) return s;
+    if (Status s = settle(/*backup_beside=*/true); !s) return s;
     if (*full) {
       if (Status s = note_unknown_crm_times(); !s) return s;
       const Micros now = p_.clock.now();
@@ -250,12 +252,30 @@ class Run {
   // Once both sides are read, before resume() and the diff read the snapshots: a CRM contact is
   // keyed by the address Mailchimp has, whichever side was read first; and contacts outside the
   // group that Mailchimp subscribers are, are known (the plan adds them rather than creating
-  // them).
-  Status settle() {
+  // them). A run that will write the pair's first backup writes it here, from the snapshots as
+  // the fetch left them, while the look-up waits on the CRM (the backup is CPU, the look-up
+  // requests); apply() records it once the guards let the run go on.
+  Status settle(bool backup_beside) {
     if (Status s = settle_representatives(p_.store, p_.pair).status(); !s) return s;
-    Result<FetchStats> outside = p_.people.look_up_outside(p_.store, p_.pair);
-    if (!outside) return outside.status().with_context("looking up contacts outside the group");
-    return Status::ok();
+    std::optional<BackupSource> source;
+    if (backup_beside) {
+      Result<bool> due = first_backup_due();
+      if (!due) return due.status();
+      // (Opened before the look-up begins: its contacts are not in the backup.)
+      if (*due) source.emplace(p_.store, p_.pair);
+    }
+    std::array<Status, 2> done;
+    run_in_parallel(source ? 2 : 1, 2, [&](std::size_t i) {
+      if (i == 1) {
+        Result<BackupResult> b = take_backup(&*source);
+        done[1] = b.status();
+        if (b) early_backup_ = std::move(*b);
+        return;
+      }
+      Result<FetchStats> outside = p_.people.look_up_outside(p_.store, p_.pair);
+      done[0] = outside.status().with_context("looking up contacts outside the group");
+    });
+    return !done[0] ? done[0] : done[1];
   }
 
   // The sync's field mapping against the audience's merge fields. A merge tag the audience does not
@@ -537,17 +557,52 @@ class Run {
     return s;
   }
 
-  Status first_backup() {
+  // Whether this run writes the pair's first backup (it applies, and none was recorded).
+  Result<bool> first_backup_due() {
+    if (!req_.apply) return false;
     Result<std::optional<std::string>> done =
         p_.store.get(p_.pair, Family::kMeta, meta::kFirstBackup);
     if (!done) return done.status();
-    if (done->has_value()) return Status::ok();
+    return !done->has_value();
+  }
+
+  // Writes the first backup from `source` (nullptr: the snapshots as they are now).
+  Result<BackupResult> take_backup(BackupSource* source) {
     progress("backup", Side::kMailchimp, 0, 0);
     Result<BackupResult> b =
-        write_backup(p_.store, p_.pair, req_.backup_dir, p_.config.name, p_.clock.now());
+        source != nullptr
+            ? write_backup(*source, req_.backup_dir, p_.config.name, p_.clock.now())
+            : write_backup(p_.store, p_.pair, req_.backup_dir, p_.config.name, p_.clock.now());
     if (!b) return b.status().with_context("backing up both sides before the first apply");
-    out_.backup = b->dir;
-    return p_.store.put(p_.pair, Family::kMeta, meta::kFirstBackup, b->dir.string());
+    return b;
+  }
+
+  // The first backup, recorded as taken: the one settle() wrote beside the outside look-up, or
+  // one written now.
+  Status first_backup() {
+    if (!early_backup_) {
+      Result<bool> due = first_backup_due();
+      if (!due) return due.status();
+      if (!*due) return Status::ok();
+      Result<BackupResult> b = take_backup(nullptr);
+      if (!b) return b.status();
+      early_backup_ = std::move(*b);
+    }
+    out_.backup = early_backup_->dir;
+    Status s =
+        p_.store.put(p_.pair, Family::kMeta, meta::kFirstBackup, early_backup_->dir.string());
+    if (s) early_backup_.reset();  // recorded: kept
+    return s;
+  }
+
+  // A backup settle() wrote for a run that then applied nothing (stopped by a guard, or failed
+  // before applying) is not recorded: the directory goes (the next run that applies writes its
+  // own), rather than lie beside the recorded one unexplained.
+  void discard_early_backup() {
+    if (!early_backup_) return;
+    std::error_code ec;
+    std::filesystem::remove_all(early_backup_->dir, ec);
+    early_backup_.reset();
   }
 
   // The second pass: the same diff over the same snapshots (nothing has written them since the
@@ -1166,7 +1221,8 @@ class Run {
   std::string field_signature_;          // the mapping, as meta kFieldMapping keeps it
   RunLog log_;
   RunOutcome out_;
-  std::optional<ReportWriter> report_;  // made once the run has its id
+  std::optional<ReportWriter> report_;        // made once the run has its id
+  std::optional<BackupResult> early_backup_;  // written by settle(), not yet recorded
   std::set<MemberKey> unsynced_;
   // Operations of this run by kind and journal state.
   std::array<std::array<std::uint64_t, 6>, kOpKindCount> results_{};
