@@ -192,6 +192,7 @@ bool mailchimp_changed(const MailchimpState& mailchimp, const BaseState* base);
 bool crm_changed(const CrmState& crm, const BaseState* base, bool respect_consent);
 
 std::string_view winner_name(Winner w);           // "none" | "mailchimp" | "crm"
+std::string_view trust_name(Trust t);             // "" (the rules decide) | "crm" | "mailchimp"
 std::string_view action_name(MailchimpAction a);  // "subscribe", "pending", …
 std::string_view action_name(CrmAction a);        // "add", "create_contact", "remove"
 std::string_view conflict_name(Conflict c);       // "both-changed", "compliance", …

@@ -26,6 +26,11 @@ inline constexpr std::string_view kLastRunId = "runs.last_id";
 // The lowest run id whose journal may still hold open (kPlanned) entries: every entry of an
 // earlier run is resolved, so finding open entries never reads the whole journal history.
 inline constexpr std::string_view kJournalOpenFrom = "journal.open_from";
+// A run that both reported and journaled in one pass of the diff (its pair's base was empty): its
+// id, decimal, from before the pass until the run goes on to apply. Found at the start of a run,
+// that run's journal entries and the bases it wrote are removed (the run died before sending
+// anything, or a guard was about to stop it).
+inline constexpr std::string_view kSinglePassRun = "journal.single_pass_run";
 // Runs below this id were pruned (RunLog::prune) or kept for good reason and looked at: decimal.
 inline constexpr std::string_view kPrunedBefore = "runs.pruned_before";
 

@@ -101,6 +101,10 @@ class Batch {
   ~Batch();
   void put(const PairHandle& pair, Family f, std::string_view key, std::string_view value);
   void del(const PairHandle& pair, Family f, std::string_view key);
+  // Deletes every key in [begin, end).
+  void del_range(const PairHandle& pair, Family f, std::string_view begin, std::string_view end);
+  // Deletes every key of the family.
+  void del_all(const PairHandle& pair, Family f);
   std::size_t count() const;
   std::size_t bytes() const;
   void clear();

@@ -10,6 +10,8 @@
 #include <set>
 
 #include "apply/chunk_feed.h"
+#include "apply/effects.h"
+#include "apply/first_backup.h"
 #include "apply/plan_passes.h"
 #include "apply/report_writer.h"
 #include "concord/backup.h"
@@ -32,29 +34,6 @@ namespace {
 // for a bogus one: clocks of servers and this machine differ by seconds, not a day.
 constexpr Micros kWatermarkAhead = 86400 * kMicrosPerSecond;
 
-std::string trust_name(Trust t) {
-  switch (t) {
-    case Trust::kCrm:
-      return "crm";
-    case Trust::kMailchimp:
-      return "mailchimp";
-    case Trust::kNone:
-      break;
-  }
-  return "";
-}
-
-// The base once a membership write on `side` took effect at `written_at`.
-BaseRecord base_after_write(const Operation& op, Side side, Micros written_at) {
-  BaseRecord b = op.base_after;
-  if (side == Side::kMailchimp) {
-    b.mailchimp_changed_at = written_at;
-  } else {
-    b.crm_changed_at = written_at;
-  }
-  return b;
-}
-
 class Run {
  public:
   Run(SyncPair& p, const RunRequest& req) : p_(p), req_(req), log_(p.store, p.pair) {}
@@ -72,14 +51,15 @@ class Run {
     r.sync = p_.config.name;
     r.command = req_.command;
     r.started_at = p_.clock.now();
-    r.trust = trust_name(req_.trust);
+    r.trust = std::string(trust_name(req_.trust));
     r.undoes = req_.undoes;
+    if (Status s = undo_dead_single_pass(); !s) return s;
     if (Status s = log_.put_run(r, /*sync=*/true); !s) return s;
 
     if (Status s = prepare(); !s) return fail(s);
     if (Status s = plan(); !s) return fail(s);
     if (out_.guard.stop) {
-      discard_early_backup();
+      backup_.discard();
       r.state = RunState::kStoppedByGuard;
       r.notes.insert(r.notes.end(), out_.guard.reasons.begin(), out_.guard.reasons.end());
       return finish();
@@ -120,7 +100,7 @@ class Run {
   }
 
   Result<RunOutcome> fail(const Status& s) {
-    discard_early_backup();
+    backup_.discard();
     out_.record.state = RunState::kFailed;
     out_.record.notes.push_back(s.to_string());
     out_.record.ended_at = p_.clock.now();
@@ -258,8 +238,8 @@ class Run {
   Status settle(bool backup_beside) {
     if (Status s = settle_representatives(p_.store, p_.pair).status(); !s) return s;
     std::optional<BackupSource> source;
-    if (backup_beside) {
-      Result<bool> due = first_backup_due();
+    if (backup_beside && req_.apply) {
+      Result<bool> due = backup_.due();
       if (!due) return due.status();
       // (Opened before the look-up begins: its contacts are not in the backup.)
       if (*due) source.emplace(p_.store, p_.pair);
@@ -267,9 +247,8 @@ class Run {
     std::array<Status, 2> done;
     run_in_parallel(source ? 2 : 1, 2, [&](std::size_t i) {
       if (i == 1) {
-        Result<BackupResult> b = take_backup(&*source);
-        done[1] = b.status();
-        if (b) early_backup_ = std::move(*b);
+        progress("backup", Side::kMailchimp, 0, 0);
+        done[1] = backup_.write(&*source, p_.clock.now());
         return;
       }
       Result<FetchStats> outside = p_.people.look_up_outside(p_.store, p_.pair);
@@ -388,7 +367,8 @@ class Run {
       std::map<MemberKey, BaseRecord> bases;  // bases written in this batch
       for (JournalEntry& e : batch) {
         runs.insert(e.run_id);
-        Result<std::optional<SnapshotHeader>> h = header_of(side_of(e.op.kind), e.op.key);
+        Result<std::optional<SnapshotHeader>> h =
+            header_of(p_.store, p_.pair, side_of(e.op.kind), e.op.key);
         if (!h) return h.status();
         bool took_effect = h->has_value() && effect_visible(e.op.kind, **h);
         if (took_effect && !e.op.fields.empty()) {
@@ -396,7 +376,8 @@ class Run {
           Result<std::optional<std::string>> v =
               p_.store.get(p_.pair, snapshot_family(side_of(e.op.kind)), e.op.key.view());
           if (!v) return v.status();
-          took_effect = v->has_value() && fields_visible(e.op, side_of(e.op.kind), **v);
+          took_effect =
+              v->has_value() && fields_visible(fields_.specs, e.op, side_of(e.op.kind), **v);
         }
         e.state = took_effect ? JournalState::kVerified : JournalState::kSuperseded;
         e.at = p_.clock.now();
@@ -430,45 +411,6 @@ class Run {
     return log_.mark_resolved_before(out_.record.id);
   }
 
-  static bool effect_visible(OpKind k, const SnapshotHeader& h) {
-    if (k == OpKind::kCrmHoldEmail) return (h.flags & kCrmEmailOnHold) != 0;
-    if (k == OpKind::kCrmReleaseHold) return (h.flags & kCrmEmailOnHold) == 0;
-    return h.membership == op_info(k).target;
-  }
-
-  // Whether the fields `op` wrote are what the side's fresh record holds (canonical values).
-  bool fields_visible(const Operation& op, Side side, const std::string& value) const {
-    SnapshotView view;
-    if (!decode_snapshot(value, &view)) return false;
-    MailchimpBody mb;
-    CrmBody cb;
-    MemberFieldInput in;
-    if (side == Side::kMailchimp) {
-      if (!decode_mailchimp_body(view.body, &mb)) return false;
-      in.mailchimp = &mb;
-    } else {
-      if (!decode_crm_body(view.body, &cb)) return false;
-      in.crm = &cb;
-    }
-    const MemberFields now = decide_member_fields(fields_.specs, in, TieRule::kCrm, 0);
-    for (const OpField& f : op.fields) {
-      auto it = std::find_if(now.each.begin(), now.each.end(),
-                             [&](const FieldOutcome& o) { return o.spec->tag == f.tag; });
-      if (it == now.each.end()) return false;
-      if ((side == Side::kMailchimp ? it->mailchimp : it->crm) != f.value) return false;
-    }
-    return true;
-  }
-
-  Result<std::optional<SnapshotHeader>> header_of(Side side, const MemberKey& key) {
-    Result<std::optional<std::string>> v = p_.store.get(p_.pair, snapshot_family(side), key.view());
-    if (!v) return v.status();
-    if (!v->has_value()) return std::optional<SnapshotHeader>();
-    SnapshotHeader h;
-    if (Status s = decode_snapshot_header(**v, &h); !s) return s;
-    return std::optional<SnapshotHeader>(h);
-  }
-
   // ---- 3: plan, guards -------------------------------------------------------------------------
 
   // The first pass: counts, guards and the report. Nothing is written to either side or to the
@@ -491,7 +433,19 @@ class Run {
     const SyncOptions o = options();
     PlanPass pass(*report_, req_.observer);
     progress(req_.undoes != 0 ? "undo" : "plan", Side::kMailchimp, 0, 0);
-    Result<DiffResult> d = plan_into(pass, o);
+    // A run that applies over an empty base (a first sync: the large one) reports and journals
+    // in one pass of the diff, not two: should a guard stop it, what it journaled and the bases
+    // it wrote are removed, leaving the base as empty as it was. Its mark (synced before the pass
+    // writes anything) tells the next run to remove them should this one die before applying.
+    Result<bool> single = single_pass_allowed();
+    if (!single) return single.status();
+    std::optional<JournalPass> journal;
+    if (*single) {
+      if (Status s = mark_single_pass(p_.store, p_.pair, out_.record.id); !s) return s;
+      journal.emplace(p_.store, p_.pair, out_.record.id, p_.clock.now());
+    }
+    TeeSink both(pass, journal ? &*journal : nullptr);
+    Result<DiffResult> d = plan_into(both, o);
     if (!d) return d.status();
     if (Status s = pass.status(); !s) return s;
     out_.record.first_run = d->first_run;
@@ -509,7 +463,31 @@ class Run {
         e.reason = reason;
         if (Status s = report_->add(nullptr, std::move(e)); !s) return s;
       }
+      return journal ? undo_single_pass(p_.store, p_.pair, out_.record.id) : Status::ok();
     }
+    if (!journal) return Status::ok();
+    if (Status s = journaled(*journal, *d); !s) return s;
+    fail_point("single-pass");
+    // The journal is on disk (journaled() ends in a synced write): the run goes on to apply.
+    return end_single_pass(p_.store, p_.pair);
+  }
+
+  // Whether plan() may journal in its pass: the run applies, over an empty base, with the diff
+  // (not an undo's planner).
+  Result<bool> single_pass_allowed() {
+    if (!req_.apply || req_.planner) return false;
+    return base_is_empty(p_.store, p_.pair);
+  }
+
+  // At a run's start: a single pass that did not get to apply is undone (see plan()).
+  Status undo_dead_single_pass() {
+    Result<std::optional<std::uint64_t>> run = marked_single_pass(p_.store, p_.pair);
+    if (!run) return run.status();
+    if (!*run) return Status::ok();
+    if (Status s = undo_single_pass(p_.store, p_.pair, **run); !s) return s;
+    out_.record.notes.push_back("run " + std::to_string(**run) +
+                                " ended before it applied anything; what its plan journaled and "
+                                "the bases it wrote were removed");
     return Status::ok();
   }
 
@@ -557,65 +535,33 @@ class Run {
     return s;
   }
 
-  // Whether this run writes the pair's first backup (it applies, and none was recorded).
-  Result<bool> first_backup_due() {
-    if (!req_.apply) return false;
-    Result<std::optional<std::string>> done =
-        p_.store.get(p_.pair, Family::kMeta, meta::kFirstBackup);
-    if (!done) return done.status();
-    return !done->has_value();
-  }
-
-  // Writes the first backup from `source` (nullptr: the snapshots as they are now).
-  Result<BackupResult> take_backup(BackupSource* source) {
-    progress("backup", Side::kMailchimp, 0, 0);
-    Result<BackupResult> b =
-        source != nullptr
-            ? write_backup(*source, req_.backup_dir, p_.config.name, p_.clock.now())
-            : write_backup(p_.store, p_.pair, req_.backup_dir, p_.config.name, p_.clock.now());
-    if (!b) return b.status().with_context("backing up both sides before the first apply");
-    return b;
-  }
-
-  // The first backup, recorded as taken: the one settle() wrote beside the outside look-up, or
-  // one written now.
+  // The first backup, recorded as taken before anything is sent (first_backup.h).
   Status first_backup() {
-    if (!early_backup_) {
-      Result<bool> due = first_backup_due();
-      if (!due) return due.status();
-      if (!*due) return Status::ok();
-      Result<BackupResult> b = take_backup(nullptr);
-      if (!b) return b.status();
-      early_backup_ = std::move(*b);
-    }
-    out_.backup = early_backup_->dir;
-    Status s =
-        p_.store.put(p_.pair, Family::kMeta, meta::kFirstBackup, early_backup_->dir.string());
-    if (s) early_backup_.reset();  // recorded: kept
-    return s;
-  }
-
-  // A backup settle() wrote for a run that then applied nothing (stopped by a guard, or failed
-  // before applying) is not recorded: the directory goes (the next run that applies writes its
-  // own), rather than lie beside the recorded one unexplained.
-  void discard_early_backup() {
-    if (!early_backup_) return;
-    std::error_code ec;
-    std::filesystem::remove_all(early_backup_->dir, ec);
-    early_backup_.reset();
+    Result<std::optional<std::filesystem::path>> dir = backup_.record(p_.clock.now());
+    if (!dir) return dir.status();
+    if (*dir) out_.backup = **dir;
+    return Status::ok();
   }
 
   // The second pass: the same diff over the same snapshots (nothing has written them since the
   // first), now streaming agreements into the base and operations into the journal.
   Status journal_plan() {
+    if (journaled_) return Status::ok();  // plan() journaled in its pass
     JournalPass pass(p_.store, p_.pair, out_.record.id, p_.clock.now());
     Result<DiffResult> d = plan_into(pass, options());
     if (!d) return d.status();
+    return journaled(pass, *d);
+  }
+
+  // Once a pass has journaled the plan `d`: its last entries synced, the moves it settled
+  // forgotten, the field mapping recorded, its counts kept.
+  Status journaled(JournalPass& pass, const DiffResult& d) {
     if (Status s = pass.finish(); !s) return s;
+    journaled_ = true;
     // Moves that need nothing more are forgotten, now that their bases moved.
-    if (!d->settled_moves.empty()) {
+    if (!d.settled_moves.empty()) {
       Batch b;
-      for (const AddressMove& m : d->settled_moves)
+      for (const AddressMove& m : d.settled_moves)
         b.del(p_.pair, Family::kMeta, move_key(m.side, m.to()));
       if (Status s = p_.store.write(b); !s) return s;
     }
@@ -1095,11 +1041,11 @@ class Run {
     ReportRow row;
     row.key = op.key;
     row.email = op.email;
-    if (auto h = header_of(Side::kMailchimp, op.key); h && h->has_value()) {
+    if (auto h = header_of(p_.store, p_.pair, Side::kMailchimp, op.key); h && h->has_value()) {
       MailchimpState m;
       if (mailchimp_state_of(**h, &m)) row.mailchimp = m;
     }
-    if (auto h = header_of(Side::kCrm, op.key); h && h->has_value()) {
+    if (auto h = header_of(p_.store, p_.pair, Side::kCrm, op.key); h && h->has_value()) {
       CrmState c;
       if (crm_state_of(**h, &c)) row.crm = c;
     }
@@ -1221,8 +1167,9 @@ class Run {
   std::string field_signature_;          // the mapping, as meta kFieldMapping keeps it
   RunLog log_;
   RunOutcome out_;
-  std::optional<ReportWriter> report_;        // made once the run has its id
-  std::optional<BackupResult> early_backup_;  // written by settle(), not yet recorded
+  std::optional<ReportWriter> report_;  // made once the run has its id
+  FirstBackup backup_{p_.store, p_.pair, req_.backup_dir, p_.config.name};
+  bool journaled_ = false;  // the plan is in the journal
   std::set<MemberKey> unsynced_;
   // Operations of this run by kind and journal state.
   std::array<std::array<std::uint64_t, 6>, kOpKindCount> results_{};

@@ -1,5 +1,7 @@
 // The engine's two passes of the diff over the same snapshots (engine.cpp): the first counts
-// and reports, the second journals. Internal to src/apply/.
+// and reports, the second journals. A first sync (its pair's base empty) does both in one pass
+// (TeeSink), marked in meta while it has not gone on to apply (single_pass.* below). Internal to
+// src/apply/.
 //
 // Thread-safety: each pass is fed by one diff, on one thread.
 #pragma once
@@ -104,5 +106,40 @@ class JournalPass final : public PlanSink {
   std::array<std::uint64_t, kOpKindCount> planned_{};
   Status status_;
 };
+
+// Both passes' work in one diff (a first sync, engine.cpp's plan()): each call goes to the plan
+// pass and, when there is one, to the journal pass.
+class TeeSink final : public PlanSink {
+ public:
+  TeeSink(PlanPass& plan, JournalPass* journal) : plan_(plan), journal_(journal) {}
+
+  void operation(Operation&& op) override {
+    if (journal_ == nullptr) return plan_.operation(std::move(op));
+    Operation copy = op;  // (the plan pass hands it on to the caller's observer)
+    plan_.operation(std::move(copy));
+    journal_->operation(std::move(op));
+  }
+  void report(ReportRow&& row) override { plan_.report(std::move(row)); }
+  void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) override {
+    if (journal_ != nullptr) journal_->base_update(key, base);
+  }
+
+ private:
+  PlanPass& plan_;
+  JournalPass* journal_;
+};
+
+// A single pass's marker and its undoing (meta::kSinglePassRun says why).
+// Whether the pair's base is empty: a run that applies may then report and journal in one pass.
+Result<bool> base_is_empty(Store& store, const PairHandle& pair);
+// Marks run `run` as in its single pass (synced, before the pass writes anything).
+Status mark_single_pass(Store& store, const PairHandle& pair, std::uint64_t run);
+// The pass is done and journaled (synced): the run goes on to apply.
+Status end_single_pass(Store& store, const PairHandle& pair);
+// Removes what run `run`'s single pass wrote — its journal entries, and every base (the base was
+// empty before it) — and the marker, in one synced write.
+Status undo_single_pass(Store& store, const PairHandle& pair, std::uint64_t run);
+// The run whose single pass is marked (it died before applying), if any.
+Result<std::optional<std::uint64_t>> marked_single_pass(Store& store, const PairHandle& pair);
 
 }  // namespace concord

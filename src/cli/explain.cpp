@@ -125,7 +125,7 @@ std::vector<std::string> trace(const MailchimpState& mc, const CrmState& crm, co
     steps.push_back("rule 1: both sides say " + membership_text(mc.membership()) +
                     ": no membership action");
   } else if (o.trust != Trust::kNone) {
-    steps.push_back("rule 5: --trust " + std::string(o.trust == Trust::kCrm ? "crm" : "mailchimp") +
+    steps.push_back("rule 5: --trust " + std::string(trust_name(o.trust)) +
                     ": that side wins every disagreement in this run");
   } else if (mc_changed != crm_changed_) {
     steps.push_back("rule 2: only " + std::string(mc_changed ? "Mailchimp" : "the CRM") +

@@ -262,6 +262,18 @@ std::string_view winner_name(Winner w) {
   return "?";
 }
 
+std::string_view trust_name(Trust t) {
+  switch (t) {
+    case Trust::kCrm:
+      return "crm";
+    case Trust::kMailchimp:
+      return "mailchimp";
+    case Trust::kNone:
+      break;
+  }
+  return "";
+}
+
 std::string_view action_name(MailchimpAction a) {
   switch (a) {
     case MailchimpAction::kNone:

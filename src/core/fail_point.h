@@ -18,6 +18,8 @@ namespace concord {
 // The points there are:
 //   "after-send"    a side has answered a batch of writes; their outcomes are not journaled yet
 //   "before-send"   a batch's journal entries are stored; the batch is not sent yet
+//   "single-pass"   a first sync's one pass of the diff has journaled its plan and written the
+//                   bases it settled; the run has not gone on to apply
 void fail_point(std::string_view name);
 
 }  // namespace concord

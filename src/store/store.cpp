@@ -140,6 +140,9 @@ Status Cursor::status() const {
 
 // ---- Batch ----
 
+// Member keys are 16 bytes and run keys 8-12; every key of a family sorts below 257 bytes of 0xff.
+const std::string kPastEveryKey(257, '\xff');
+
 struct Batch::Impl {
   rocksdb::WriteBatch wb;
 };
@@ -153,6 +156,13 @@ void Batch::put(const PairHandle& pair, Family f, std::string_view key, std::str
 }
 void Batch::del(const PairHandle& pair, Family f, std::string_view key) {
   (void)impl_->wb.Delete(cf_of(pair, f), rocksdb::Slice(key));
+}
+void Batch::del_range(const PairHandle& pair, Family f, std::string_view begin,
+                      std::string_view end) {
+  (void)impl_->wb.DeleteRange(cf_of(pair, f), rocksdb::Slice(begin), rocksdb::Slice(end));
+}
+void Batch::del_all(const PairHandle& pair, Family f) {
+  del_range(pair, f, "", kPastEveryKey);
 }
 std::size_t Batch::count() const {
   return impl_->wb.Count();
@@ -381,10 +391,8 @@ class RocksStore final : public Store {
   Status clear(const PairHandle& pair, Family f) override {
     std::shared_lock<std::shared_mutex> db_lock(db_mu_);
     if (Status failed = write_failure(); !failed) return failed;
-    // Member keys are 16 bytes and run keys 8-12; every key sorts below 257 bytes of 0xff.
-    std::string end(257, '\xff');
-    rocksdb::Status rs =
-        db_->DeleteRange(write_options_, cf_of(pair, f), rocksdb::Slice(""), rocksdb::Slice(end));
+    rocksdb::Status rs = db_->DeleteRange(write_options_, cf_of(pair, f), rocksdb::Slice(""),
+                                          rocksdb::Slice(kPastEveryKey));
     return wrote(rs, "clearing " + std::string(family_name(f)));
   }
 

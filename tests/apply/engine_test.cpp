@@ -536,6 +536,15 @@ TEST_CASE("a guard stops the run before anything is journaled or written") {
   CHECK(w.all_writes().empty());
   CHECK(open_entries(w) == 0);
   CHECK_FALSE(r->record.notes.empty());
+  // The first sync's one pass wrote bases for the members the sides agreed on; stopped, it
+  // removed them with its journal: the base is empty, as before the run.
+  Cursor base = w.ts.store->scan(*w.ts.pair, Family::kBase);
+  base.seek_to_first();
+  CHECK_FALSE(base.valid());
+  Cursor journal = w.ts.store->scan(*w.ts.pair, Family::kJournal);
+  journal.seek_to_first();
+  CHECK_FALSE(journal.valid());
+  CHECK_FALSE(w.ts.store->get(*w.ts.pair, Family::kMeta, meta::kSinglePassRun).value());
   RunRequest rq;
   rq.allow_mass_removal = true;
   Result<RunOutcome> lifted = w.run(rq);

@@ -217,13 +217,17 @@ int main(int argc, char** argv) {
   }
   if (std::getenv("BENCH_CALLS") != nullptr) {
     // Where the migration's requests went (method and the path's start), and its plan's counts.
-    std::map<std::string, std::uint64_t> by;
+    std::map<std::string, std::pair<std::uint64_t, double>> by;  // calls, milliseconds answering
     for (const json& q : log) {
-      ++by[q.value("part", "") + " " + q.value("method", "") + " " +
-           q.value("path", "").substr(0, 40)];
+      auto& [n, ms] = by[q.value("part", "") + " " + q.value("method", "") + " " +
+                         q.value("path", "").substr(0, 40)];
+      ++n;
+      ms += q.value("ms", 0.0);
     }
-    for (const auto& [what, n] : by)
-      std::fprintf(stderr, "calls: %6llu %s\n", static_cast<unsigned long long>(n), what.c_str());
+    for (const auto& [what, n_ms] : by) {
+      std::fprintf(stderr, "calls: %6llu %8.0f ms %s\n",
+                   static_cast<unsigned long long>(n_ms.first), n_ms.second, what.c_str());
+    }
     std::fprintf(stderr, "counts: %s\n", c.dump().c_str());
   }
   bench::print("mailchimp_get_calls", count(log, "mailchimp", false));
