@@ -481,13 +481,10 @@ class Run {
 
   // At a run's start: a single pass that did not get to apply is undone (see plan()).
   Status undo_dead_single_pass() {
-    Result<std::optional<std::uint64_t>> run = marked_single_pass(p_.store, p_.pair);
-    if (!run) return run.status();
-    if (!*run) return Status::ok();
-    if (Status s = undo_single_pass(p_.store, p_.pair, **run); !s) return s;
-    out_.record.notes.push_back("run " + std::to_string(**run) +
-                                " ended before it applied anything; what its plan journaled and "
-                                "the bases it wrote were removed");
+    Result<std::optional<std::string>> note =
+        undo_dead_single_pass_of(p_.store, p_.pair, log_, out_.record.id);
+    if (!note) return note.status();
+    if (*note) out_.record.notes.push_back(std::move(**note));
     return Status::ok();
   }
 

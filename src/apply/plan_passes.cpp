@@ -32,16 +32,29 @@ Status undo_single_pass(Store& store, const PairHandle& pair, std::uint64_t run)
   return store.write(b, /*sync=*/true);
 }
 
-Result<std::optional<std::uint64_t>> marked_single_pass(Store& store, const PairHandle& pair) {
-  Result<std::optional<std::string>> run = store.get(pair, Family::kMeta, meta::kSinglePassRun);
-  if (!run) return run.status();
-  if (!run->has_value()) return std::optional<std::uint64_t>();
-  Result<std::int64_t> id = parse_int64(**run);
+Result<std::optional<std::string>> undo_dead_single_pass_of(Store& store, const PairHandle& pair,
+                                                            RunLog& log, std::uint64_t by) {
+  Result<std::optional<std::string>> marked = store.get(pair, Family::kMeta, meta::kSinglePassRun);
+  if (!marked) return marked.status();
+  if (!marked->has_value()) return std::optional<std::string>();
+  Result<std::int64_t> id = parse_int64(**marked);
   if (!id || *id <= 0) {
     return Status::corruption("the store's " + std::string(meta::kSinglePassRun) +
-                              " is not a run id: " + **run);
+                              " is not a run id: " + **marked);
   }
-  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(*id));
+  const auto run = static_cast<std::uint64_t>(*id);
+  if (Status s = undo_single_pass(store, pair, run); !s) return s;
+  // Its record still says it runs: it left no open entry for a resume to mark it by.
+  Result<std::optional<RunRecord>> dead = log.get_run(run);
+  if (!dead) return dead.status();
+  if (dead->has_value()) {
+    if ((*dead)->state == RunState::kRunning) (*dead)->state = RunState::kInterrupted;
+    (*dead)->notes.push_back("its plan was removed by run " + std::to_string(by));
+    if (Status s = log.put_run(**dead); !s) return s;
+  }
+  return std::optional<std::string>("run " + std::to_string(run) +
+                                    " ended before it applied anything; what its plan journaled "
+                                    "and the bases it wrote were removed");
 }
 
 }  // namespace concord

@@ -139,7 +139,9 @@ Status end_single_pass(Store& store, const PairHandle& pair);
 // Removes what run `run`'s single pass wrote — its journal entries, and every base (the base was
 // empty before it) — and the marker, in one synced write.
 Status undo_single_pass(Store& store, const PairHandle& pair, std::uint64_t run);
-// The run whose single pass is marked (it died before applying), if any.
-Result<std::optional<std::uint64_t>> marked_single_pass(Store& store, const PairHandle& pair);
+// At the start of run `by`: a marked single pass (its run died before applying) is undone and its
+// run's record marked interrupted; the note for `by`'s record, nullopt when there was none.
+Result<std::optional<std::string>> undo_dead_single_pass_of(Store& store, const PairHandle& pair,
+                                                            RunLog& log, std::uint64_t by);
 
 }  // namespace concord

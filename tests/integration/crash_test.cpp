@@ -271,6 +271,9 @@ TEST_CASE("killed at a fail point around a send, the next run repeats nothing an
           resolved |= n.get<std::string>().find(note) == 0;
       }
       CHECK(resolved);
+      // No run is left saying it is running.
+      for (const json& r : status[0]["runs"])
+        CHECK(r["result"] != "running");
       CHECK(work.concord({"sync", "--json"}).pair_json()["operations"].empty());
     }
   }
