@@ -389,11 +389,9 @@ class RocksStore final : public Store {
   }
 
   Status clear(const PairHandle& pair, Family f) override {
-    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
-    if (Status failed = write_failure(); !failed) return failed;
-    rocksdb::Status rs = db_->DeleteRange(write_options_, cf_of(pair, f), rocksdb::Slice(""),
-                                          rocksdb::Slice(kPastEveryKey));
-    return wrote(rs, "clearing " + std::string(family_name(f)));
+    Batch b;
+    b.del_all(pair, f);
+    return write(b, /*sync=*/false).with_context("clearing " + std::string(family_name(f)));
   }
 
   Status flush() override {

@@ -201,23 +201,27 @@ struct CiviCrmClient::Impl {
     return Status::invalid(std::move(msg));
   }
 
-  // A write whose answer is read with AnswerRows: the apply's calls answer with every row they
-  // saved, and only the ids (or nothing) are read from them.
-  Status write_rows(std::string_view entity, std::string_view action, const json& params,
-                    civicrm::AnswerRows* rows, Micros* server_time = nullptr,
-                    bool idempotent = true) {
+  // A call whose answer's rows are read with AnswerRows: the group read's gets, and the apply's
+  // writes (which answer with every row they saved, of which only ids, or nothing, are read).
+  Status call_rows(std::string_view entity, std::string_view action, const json& params,
+                   civicrm::AnswerRows* rows, Micros* server_time = nullptr,
+                   bool idempotent = true) {
     Result<std::string> body = call_raw(entity, action, params, server_time, idempotent);
     if (!body) return body.status();
     return rows->parse(*body, "CiviCRM " + std::string(entity) + "." + std::string(action),
                        kMaxAnswerDepth);
   }
-
-  // A get whose answer's rows are read with AnswerRows (the group read's answers).
   Status get_rows(std::string_view entity, const json& params, civicrm::AnswerRows* rows,
                   Micros* server_time = nullptr) {
-    Result<std::string> body = call_raw(entity, "get", params, server_time);
-    if (!body) return body.status();
-    return rows->parse(*body, "CiviCRM " + std::string(entity) + ".get", kMaxAnswerDepth);
+    return call_rows(entity, "get", params, rows, server_time);
+  }
+
+  // GroupContact.save's parameters for these records of the group's memberships: matched on
+  // group and contact, so that saving one again changes nothing, with concord's `method`.
+  json group_save(json records) const {
+    return {{"records", std::move(records)},
+            {"match", {"group_id", "contact_id"}},
+            {"method", options.method}};
   }
 
   // The untrashed contacts that have these writes' addresses: email → the lowest contact id.
@@ -273,17 +277,12 @@ struct CiviCrmClient::Impl {
       }
       records.push_back(std::move(rec));
     }
-    const json add = {
-        "GroupContact",
-        "save",
-        {{"records",
-          json::array({{{"group_id", group_id}, {"contact_id", "$id"}, {"status", "Added"}}})},
-         {"match", {"group_id", "contact_id"}},
-         {"method", options.method}}};
+    const json add = {"GroupContact", "save",
+                      group_save(json::array(
+                          {{{"group_id", group_id}, {"contact_id", "$id"}, {"status", "Added"}}}))};
     civicrm::AnswerRows rows;
-    if (Status s =
-            write_rows("Contact", "save", {{"records", records}, {"chain", {{"group", add}}}},
-                       &rows, at, false);
+    if (Status s = call_rows("Contact", "save", {{"records", records}, {"chain", {{"group", add}}}},
+                             &rows, at, false);
         !s) {
       return s;
     }
@@ -1030,11 +1029,7 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
                          {"status", writes[i].kind == Kind::kRemove ? "Removed" : "Added"}});
     }
     civicrm::AnswerRows rows;
-    return im.write_rows("GroupContact", "save",
-                         {{"records", records},
-                          {"match", {"group_id", "contact_id"}},
-                          {"method", im.options.method}},
-                         &rows, at);
+    return im.call_rows("GroupContact", "save", im.group_save(std::move(records)), &rows, at);
   };
   for (std::size_t start = 0; start < group_ops.size(); start += batch) {
     std::vector<std::pair<std::size_t, std::int64_t>> chunk(
@@ -1068,7 +1063,7 @@ std::vector<CrmWriteOutcome> CiviCrmClient::apply(std::int64_t group_id,
       records.push_back(std::move(rec));
     }
     civicrm::AnswerRows rows;
-    return im.write_rows("Contact", "save", {{"records", records}}, &rows, at);
+    return im.call_rows("Contact", "save", {{"records", records}}, &rows, at);
   };
   for (std::size_t start = 0; start < updates.size(); start += batch) {
     const std::vector<std::size_t> chunk(
