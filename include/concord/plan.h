@@ -229,6 +229,11 @@ struct GuardVerdict {
 // `first_run`: no run of the pair has completed before (a first migration, also when it is
 // resumed after a kill): it adds everyone by design, so the addition guard does not apply.
 GuardVerdict check_guards(const PlanCounts& counts, const SyncOptions& options, bool first_run);
+// Whether check_guards() could stop some plan of a pair with these options, before the plan is
+// made: false only when removals are allowed, additions are (or it is the first run), and the
+// base is empty (the empty-side guards compare a side with the base). A run no guard can stop
+// may send while it plans (engine.cpp).
+bool guards_may_stop(const SyncOptions& options, bool first_run, bool base_empty);
 
 // The in-memory sink.
 class Plan final : public PlanSink {

@@ -1,11 +1,13 @@
 // The queue between an apply's reader of one side's journal entries and its senders (engine.cpp):
-// chunks in journal order, a few waiting at most. Internal to src/apply/.
+// chunks in journal order, a few waiting at most; and, for a pass that journals while the apply
+// sends, how far it has written (JournalTail). Internal to src/apply/.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -63,6 +65,50 @@ class ChunkFeed {
   std::condition_variable cv_;
   std::deque<std::vector<JournalEntry>> queue_;
   bool closed_ = false;
+  Status status_;
+};
+
+// How far a journal pass running beside the apply has written (a first sync that no guard can
+// stop, engine.cpp): its entries before end() are in the store, synced, and whole members at a
+// time (a member's entries are never split across an advance). The readers of both sides wait on
+// it; close() ends the pass, with its status.
+class JournalTail {
+ public:
+  struct Seen {
+    std::uint32_t end = 0;  // entries [0, end) are written
+    bool over = false;      // the pass is over: no entry will follow end
+  };
+
+  void advance(std::uint32_t end) {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen_.end = end;
+    cv_.notify_all();
+  }
+  // The pass is over, having written `end` entries (those past the last advance() are written
+  // only when `s` is OK).
+  void close(Status s, std::uint32_t end) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (s) seen_.end = end;
+    seen_.over = true;
+    status_ = std::move(s);
+    cv_.notify_all();
+  }
+  // Waits until entries past `from` are written or the pass is over.
+  Seen wait_past(std::uint32_t from) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return seen_.end > from || seen_.over; });
+    return seen_;
+  }
+  // The pass's outcome, once over.
+  Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Seen seen_;
   Status status_;
 };
 

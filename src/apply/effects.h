@@ -1,6 +1,7 @@
 // Whether a write took effect, read from a side's fresh snapshot: how a run resolves the journal
-// entries a dead run left open (engine.cpp's resume()), and how a stored row is reported.
-// Internal to src/apply/.
+// entries a dead run left open (engine.cpp's resume()), and how a stored row is reported; and
+// what an answered write changes in the store beside its journal entry (a refusal remembered, a
+// move finished or refused). Internal to src/apply/.
 //
 // Thread-safety: pure functions, and reads of a thread-safe Store.
 #pragma once
@@ -10,8 +11,10 @@
 #include <vector>
 
 #include "concord/diff.h"
+#include "concord/journal.h"
 #include "concord/plan.h"
 #include "concord/record.h"
+#include "concord/side.h"
 #include "concord/store.h"
 
 namespace concord {
@@ -31,5 +34,20 @@ bool fields_visible(const std::vector<FieldSpec>& specs, const Operation& op, Si
 
 // The base once a membership write of `op` on `side` took effect at `written_at`.
 BaseRecord base_after_write(const Operation& op, Side side, Micros written_at);
+
+// A Mailchimp refusal says something about the member that the next diff must know without
+// waiting for a fetch (so that it is not sent again): the address is cleaned, forgotten, or
+// the person unsubscribed themself.
+Status remember_refusal(Store& store, const PairHandle& pair, const JournalEntry& e,
+                        const SideOutcome& o, Batch& b);
+
+// The move `op` followed (moves.h): the address changed on `side` too. Its snapshot entry and the
+// base move to the new address (hashes cleared: the next run decides the member there), the
+// identity index of `side` follows, and the move is done.
+Status finish_move(Store& store, const PairHandle& pair, const Operation& op, Side side, Batch& b);
+
+// The other side refused to follow a move for good: it stays, reported, and is not sent again.
+Status refuse_move(Store& store, const PairHandle& pair, const Operation& op, Side side,
+                   const std::string& message, Batch& b);
 
 }  // namespace concord

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <exception>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -439,6 +440,14 @@ class Run {
     // writes anything) tells the next run to remove them should this one die before applying.
     Result<bool> single = single_pass_allowed();
     if (!single) return single.status();
+    if (*single) {
+      // No guard can stop it: the pass journals while the apply sends (apply()).
+      Result<bool> synced_before = log_.completed_before(out_.record.id);
+      if (!synced_before) return synced_before.status();
+      first_sync_ = !*synced_before;
+      streams_ = !guards_may_stop(o, first_sync_, /*base_empty=*/true);
+      if (streams_) return Status::ok();
+    }
     std::optional<JournalPass> journal;
     if (*single) {
       if (Status s = mark_single_pass(p_.store, p_.pair, out_.record.id); !s) return s;
@@ -491,6 +500,7 @@ class Run {
   // ---- 4-5: backup, journal, apply -------------------------------------------------------------
 
   Status apply() {
+    if (streams_) return stream();
     // The first backup and the journal at once: the backup reads the snapshots, which the
     // journal's pass does not write, and nothing is sent before both are done (a backup that
     // fails leaves a journal of planned entries, which the next run resolves unsent).
@@ -500,6 +510,53 @@ class Run {
     for (const Status& s : prepared) {
       if (!s) return s;
     }
+    return apply_sides(nullptr);
+  }
+
+  // A first sync that no guard can stop (plan() left the pass to this): one pass of the diff
+  // counts, reports and journals, publishing each batch once synced; both sides send what it has
+  // journaled meanwhile, from the moment the first backup is recorded. What the pass journals
+  // after a side stopped stays planned (the next run resolves it unsent).
+  Status stream() {
+    JournalTail tail;
+    std::array<Status, 2> done;
+    run_in_parallel(2, 2, [&](std::size_t i) {
+      if (i == 0) {
+        done[0] = stream_plan(tail);
+        return;
+      }
+      done[1] = first_backup();
+      if (done[1]) done[1] = apply_sides(&tail);
+    });
+    return !done[0] ? done[0] : done[1];
+  }
+
+  Status stream_plan(JournalTail& tail) {
+    JournalPass journal(p_.store, p_.pair, out_.record.id, p_.clock.now(), &tail);
+    // Whatever ends the pass (an exception too) lets the readers finish.
+    struct Close {
+      JournalTail& tail;
+      const JournalPass& journal;
+      Status status = Status::internal("the journal's pass ended");
+      ~Close() { tail.close(status, journal.entries()); }
+    } close{tail, journal};
+    const SyncOptions o = options();
+    PlanPass pass(*report_, req_.observer);
+    TeeSink both(pass, &journal);
+    Result<DiffResult> d = plan_into(both, o);
+    if (!d) return close.status = d.status();
+    if (!pass.status()) return close.status = pass.status();
+    close.status = journaled(journal, *d);
+    if (!close.status) return close.status;
+    out_.record.first_run = d->first_run;
+    out_.record.counts = d->counts;
+    out_.guard = check_guards(d->counts, o, first_sync_);  // (none can stop it)
+    return Status::ok();
+  }
+
+  // Both sides' journal entries of this run sent at once; `tail`, when given, says how far a pass
+  // still running has journaled.
+  Status apply_sides(JournalTail* tail) {
     // Both sides at once: a run's writes on one side never wait on the other's (each was decided
     // from both snapshots as they were read), and each side keeps its own connections busy.
     // Mailchimp's members added are read back as soon as its side is done.
@@ -509,7 +566,7 @@ class Run {
       // A side's adapter that throws (a test's fake standing for a killed process) stops the
       // other side too, as a kill would.
       try {
-        sent[i] = apply_side(kSides[i]);
+        sent[i] = apply_side(kSides[i], tail);
         if (sent[i] && kSides[i] == Side::kMailchimp && !stopped() && !aborted_) {
           sent[i] = read_back_added();
         }
@@ -570,9 +627,11 @@ class Run {
         return s;
       }
     }
+    // (Added: a streamed run's apply may have counted some of them done already.)
+    std::lock_guard<std::mutex> lock(record_mu_);
     for (const OpKindInfo& k : kOpKinds) {
       const std::size_t i = static_cast<std::size_t>(k.kind);
-      results_[i][static_cast<std::size_t>(JournalState::kPlanned)] = pass.planned()[i];
+      results_[i][static_cast<std::size_t>(JournalState::kPlanned)] += pass.planned()[i];
     }
     return Status::ok();
   }
@@ -603,16 +662,18 @@ class Run {
   // the chunks, up to the side's concurrent_batches() at once while the next are read. A member's
   // entries on the side stay in one chunk, in journal order. Each chunk's outcomes are journaled
   // once it is answered (record_outcomes(), one chunk at a time across both sides).
-  Status apply_side(Side side) {
+  Status apply_side(Side side, JournalTail* tail) {
     SyncSide& s = side == Side::kMailchimp ? p_.target : p_.people;
-    std::uint64_t total = 0;
+    std::uint64_t total = 0;  // (streamed: unknown until the pass is over)
+    std::unique_lock<std::mutex> lock(record_mu_);
     for (const OpKindInfo& k : kOpKinds) {
       if (k.side == side) {
         total += results_[static_cast<std::size_t>(k.kind)]
                          [static_cast<std::size_t>(JournalState::kPlanned)];
       }
     }
-    if (total == 0) return Status::ok();
+    lock.unlock();
+    if (total == 0 && tail == nullptr) return Status::ok();
     const std::size_t lanes = std::max<std::size_t>(1, s.concurrent_batches());
     ChunkFeed feed(lanes);
     run_in_parallel(lanes + 1, lanes + 1, [&](std::size_t lane) {
@@ -622,7 +683,8 @@ class Run {
           ChunkFeed& feed;
           ~Close() { feed.close(); }
         } close{feed};
-        if (Status st = read_chunks(side, std::max<std::size_t>(1, s.batch_size()), feed); !st) {
+        if (Status st = read_chunks(side, std::max<std::size_t>(1, s.batch_size()), feed, tail);
+            !st) {
           feed.fail(st);
         }
         return;
@@ -642,26 +704,39 @@ class Run {
     return feed.status();
   }
 
-  // This run's entries of `side`, in journal order, in chunks of about `step` into `feed`.
-  Status read_chunks(Side side, std::size_t step, ChunkFeed& feed) {
+  // This run's entries of `side`, in journal order, in chunks of about `step` into `feed`; with a
+  // tail, as its pass writes them (read afresh past what was read each time it advances).
+  Status read_chunks(Side side, std::size_t step, ChunkFeed& feed, JournalTail* tail) {
     std::vector<JournalEntry> chunk;
-    Cursor c = p_.store.scan(p_.pair, Family::kJournal);
-    c.seek(journal_key(out_.record.id, 0));
-    for (; c.valid(); c.next()) {
-      std::uint64_t run = 0;
-      std::uint32_t seq = 0;
-      if (!decode_journal_key(c.key(), &run, &seq) || run != out_.record.id) break;
-      Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
-      if (!e) return e.status();
-      if (side_of(e->op.kind) != side) continue;
-      if (stopped() || aborted_) return Status::ok();
-      if (chunk.size() >= step && e->op.key != chunk.back().op.key) {
-        if (!feed.push(std::move(chunk))) return Status::ok();
-        chunk = {};
+    std::uint32_t from = 0;
+    for (;;) {
+      JournalTail::Seen seen{std::numeric_limits<std::uint32_t>::max(), true};
+      if (tail != nullptr) {
+        seen = tail->wait_past(from);
+        // A pass that failed fails the run: nothing more is sent.
+        if (seen.over && !tail->status()) return Status::ok();
       }
-      chunk.push_back(std::move(*e));
+      Cursor c = p_.store.scan(p_.pair, Family::kJournal);
+      for (c.seek(journal_key(out_.record.id, from)); c.valid(); c.next()) {
+        std::uint64_t run = 0;
+        std::uint32_t seq = 0;
+        if (!decode_journal_key(c.key(), &run, &seq) || run != out_.record.id) break;
+        if (seq >= seen.end) break;
+        Result<JournalEntry> e = decode_journal_entry(c.key(), c.value());
+        if (!e) return e.status();
+        if (side_of(e->op.kind) != side) continue;
+        if (stopped() || aborted_) return Status::ok();
+        if (chunk.size() >= step && e->op.key != chunk.back().op.key) {
+          if (!feed.push(std::move(chunk))) return Status::ok();
+          chunk = {};
+        }
+        chunk.push_back(std::move(*e));
+        ++queued_[side == Side::kMailchimp ? 0 : 1];
+      }
+      if (Status st = c.status(); !st) return st;
+      if (seen.over) break;
+      from = seen.end;
     }
-    if (Status st = c.status(); !st) return st;
     if (!chunk.empty()) feed.push(std::move(chunk));
     return Status::ok();
   }
@@ -677,9 +752,11 @@ class Run {
     outcomes.resize(chunk.size());
     std::lock_guard<std::mutex> lock(record_mu_);
     if (Status st = record_outcomes(side, chunk, outcomes, &entries); !st) return st;
-    std::uint64_t& done = sent_[side == Side::kMailchimp ? 0 : 1];
+    const std::size_t i = side == Side::kMailchimp ? 0 : 1;
+    std::uint64_t& done = sent_[i];
     done += chunk.size();
-    progress("apply", side, done, total);
+    // (A streamed run's total grows as its pass journals.)
+    progress("apply", side, done, std::max(total, queued_[i].load()));
     return Status::ok();
   }
 
@@ -781,7 +858,7 @@ class Run {
             return s;
           }
           if (is_change_email(e.op.kind)) {
-            if (Status s = finish_move(e.op, side, b); !s) return s;
+            if (Status s = finish_move(p_.store, p_.pair, e.op, side, b); !s) return s;
           } else if (Status s = remember_write(e, side, o, snapshots, entries); !s) {
             return s;
           }
@@ -793,8 +870,8 @@ class Run {
           e.state = JournalState::kRefused;
           ++out_.record.refused;
           if (is_change_email(e.op.kind)) {
-            if (Status s = refuse_move(e.op, side, o.message, b); !s) return s;
-          } else if (Status s = remember_refusal(e, o, b); !s) {
+            if (Status s = refuse_move(p_.store, p_.pair, e.op, side, o.message, b); !s) return s;
+          } else if (Status s = remember_refusal(p_.store, p_.pair, e, o, b); !s) {
             return s;
           }
           if (Status s = note_outcome(e, o, /*unsynced=*/true); !s) return s;
@@ -983,54 +1060,6 @@ class Run {
     return Status::ok();
   }
 
-  // A Mailchimp refusal says something about the member that the next diff must know without
-  // waiting for a fetch (so that it is not sent again): the address is cleaned, forgotten, or
-  // the person unsubscribed themself.
-  Status remember_refusal(const JournalEntry& e, const SideOutcome& o, Batch& b) {
-    if (side_of(e.op.kind) != Side::kMailchimp) return Status::ok();
-    // Refusals that never change (the address is invalid, or was permanently deleted) are
-    // remembered apart from the snapshot, which a full fetch rewrites.
-    if (o.conflict == Conflict::kInvalidEmail || o.conflict == Conflict::kForgotten) {
-      StoredRefusal r;
-      r.kind =
-          o.conflict == Conflict::kInvalidEmail ? Refusal::kInvalidAddress : Refusal::kForgotten;
-      r.run_id = e.run_id;
-      r.message = o.message;
-      b.put(p_.pair, Family::kMeta, meta::refusal_key(e.op.key), encode_refusal(r));
-      if (o.conflict == Conflict::kInvalidEmail) return Status::ok();
-    }
-    if (o.conflict != Conflict::kCleaned && o.conflict != Conflict::kForgotten &&
-        o.conflict != Conflict::kCompliance) {
-      return Status::ok();
-    }
-    Result<std::optional<std::string>> v =
-        p_.store.get(p_.pair, Family::kMailchimp, e.op.key.view());
-    if (!v) return v.status();
-    SnapshotHeader h;
-    std::string email = e.op.email, body = "{}";
-    if (v->has_value()) {
-      SnapshotView view;
-      if (Status s = decode_snapshot(**v, &view); !s) return s;
-      h = view.header;
-      body.assign(view.body);
-    }
-    MailchimpState st;
-    if (Status s = mailchimp_state_of(h, &st); !s) st = MailchimpState{};
-    if (o.conflict == Conflict::kCompliance) {
-      st.status = MailchimpStatus::kUnsubscribed;
-      st.unsubscribe_origin = UnsubscribeOrigin::kSelf;
-    } else {
-      st.status = o.conflict == Conflict::kCleaned ? MailchimpStatus::kCleaned
-                                                   : MailchimpStatus::kForgotten;
-    }
-    // The change time stays what the snapshot said (kNoTime when absent): learning of a refusal is
-    // not a membership change in Mailchimp, and must not make Mailchimp win over the CRM.
-    std::string out;
-    encode_snapshot(mailchimp_header(st, h.content_hash), email, body, &out);
-    b.put(p_.pair, Family::kMailchimp, e.op.key.view(), out);
-    return Status::ok();
-  }
-
   // A report row for a member the plan did not report: both sides' states and the base as the
   // store holds them before this run's writes (what the run decided on). Best effort: what cannot
   // be read is left out of the row.
@@ -1084,68 +1113,6 @@ class Run {
     return k == OpKind::kMailchimpChangeEmail || k == OpKind::kCrmChangeEmail;
   }
 
-  // The move `op` followed (moves.h): the address changed on `side` too. Its snapshot entry and the
-  // base move to the new address (hashes cleared: the next run decides the member there), the
-  // identity index of `side` follows, and the move is done.
-  Status finish_move(const Operation& op, Side side, Batch& b) {
-    const MemberKey from = member_key(op.from_email);
-    const Side moved = other_side(side);
-    Result<std::optional<std::string>> v =
-        p_.store.get(p_.pair, snapshot_family(side), from.view());
-    if (!v) return v.status();
-    if (v->has_value()) {
-      SnapshotView view;
-      if (Status s = decode_snapshot(**v, &view); !s) return s;
-      SnapshotHeader h = view.header;
-      h.content_hash = 0;
-      std::string out;
-      encode_snapshot(h, op.email, view.body, &out);
-      b.put(p_.pair, snapshot_family(side), op.key.view(), out);
-      b.del(p_.pair, snapshot_family(side), from.view());
-      std::string identity;
-      if (side == Side::kMailchimp) {
-        MailchimpBody body;
-        if (decode_mailchimp_body(view.body, &body, MergeFields::kTextOnly)) {
-          identity = body.contact_id;
-        }
-      } else {
-        CrmBody body;
-        if (decode_crm_body(view.body, &body) && body.contact_id != 0) {
-          identity = std::to_string(body.contact_id);
-        }
-      }
-      if (!identity.empty())
-        b.put(p_.pair, Family::kMeta, identity_key(side, identity), op.key.view());
-    }
-    Result<std::optional<std::string>> base = p_.store.get(p_.pair, Family::kBase, from.view());
-    if (!base) return base.status();
-    if (base->has_value()) {
-      BaseRecord rec;
-      if (decode_base(**base, &rec)) {
-        rec.mailchimp_hash = rec.crm_hash = 0;
-        std::string out;
-        encode_base(rec, &out);
-        b.put(p_.pair, Family::kBase, op.key.view(), out);
-      }
-      b.del(p_.pair, Family::kBase, from.view());
-    }
-    b.del(p_.pair, Family::kMeta, move_key(moved, op.key));
-    return Status::ok();
-  }
-
-  // The other side refused to follow a move for good: it stays, reported, and is not sent again.
-  Status refuse_move(const Operation& op, Side side, const std::string& message, Batch& b) {
-    const Side moved = other_side(side);
-    const std::string key = move_key(moved, op.key);
-    Result<std::optional<std::string>> v = p_.store.get(p_.pair, Family::kMeta, key);
-    if (!v || !v->has_value()) return v.status();
-    Result<AddressMove> m = decode_move(**v);
-    if (!m) return m.status();
-    m->refused = message.empty() ? "refused" : message;
-    b.put(p_.pair, Family::kMeta, key, encode_move(*m));
-    return Status::ok();
-  }
-
   static bool is_field_update(OpKind k) {
     return k == OpKind::kMailchimpUpdateFields || k == OpKind::kCrmUpdateFields;
   }
@@ -1166,7 +1133,11 @@ class Run {
   RunOutcome out_;
   std::optional<ReportWriter> report_;  // made once the run has its id
   FirstBackup backup_{p_.store, p_.pair, req_.backup_dir, p_.config.name};
-  bool journaled_ = false;  // the plan is in the journal
+  bool journaled_ = false;   // the plan is in the journal
+  bool streams_ = false;     // the journal's pass runs beside the apply (stream())
+  bool first_sync_ = false;  // no run of the pair completed before (set when streams_ is decided)
+  // Entries of this run read from the journal for sending, Mailchimp and CRM (progress).
+  std::array<std::atomic<std::uint64_t>, 2> queued_{};
   std::set<MemberKey> unsynced_;
   // Operations of this run by kind and journal state.
   std::array<std::array<std::uint64_t, 6>, kOpKindCount> results_{};

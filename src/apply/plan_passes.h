@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "apply/chunk_feed.h"
 #include "apply/report_writer.h"
 #include "concord/journal.h"
 #include "concord/plan.h"
@@ -49,14 +50,17 @@ class PlanPass final : public PlanSink {
 };
 
 // The second pass over the same snapshots: agreements into the base, operations into the
-// journal (kPlanned), a batch at a time.
+// journal (kPlanned), a batch at a time. A batch holds whole members. With a tail, every batch is
+// synced and then published to it, for the apply to send while the pass goes on.
 class JournalPass final : public PlanSink {
  public:
-  JournalPass(Store& store, const PairHandle& pair, std::uint64_t run_id, Micros now)
-      : store_(store), pair_(pair), run_id_(run_id), now_(now) {}
+  JournalPass(Store& store, const PairHandle& pair, std::uint64_t run_id, Micros now,
+              JournalTail* tail = nullptr)
+      : store_(store), pair_(pair), run_id_(run_id), now_(now), tail_(tail) {}
 
   void operation(Operation&& op) override {
     if (!status_) return;
+    at_member(op.key);
     JournalEntry e;
     e.run_id = run_id_;
     e.seq = seq_++;
@@ -64,25 +68,22 @@ class JournalPass final : public PlanSink {
     e.at = now_;
     batch_.put(pair_, Family::kJournal, journal_key(e.run_id, e.seq), encode_journal_entry(e));
     ++planned_[static_cast<std::size_t>(e.op.kind)];
-    flush_if_full();
   }
   void report(ReportRow&&) override {}
   void base_update(const MemberKey& key, const std::optional<BaseRecord>& base) override {
     if (!status_) return;
+    at_member(key);
     if (base) {
       encode_base(*base, &value_);
       batch_.put(pair_, Family::kBase, key.view(), value_);
     } else {
       batch_.del(pair_, Family::kBase, key.view());
     }
-    flush_if_full();
   }
 
   // The last write syncs the log: every entry is on disk before anything is sent.
   Status finish() {
-    if (!status_) return status_;
-    status_ = store_.write(batch_, /*sync=*/true);
-    batch_.clear();
+    if (status_) write(/*sync=*/true);
     return status_;
   }
   std::uint32_t entries() const { return seq_; }
@@ -90,18 +91,26 @@ class JournalPass final : public PlanSink {
   const std::array<std::uint64_t, kOpKindCount>& planned() const { return planned_; }
 
  private:
-  void flush_if_full() {
-    if (batch_.count() < kJournalBatch) return;
-    status_ = store_.write(batch_);
+  // A full batch is written before the next member's first entry (the diff hands over a
+  // member's operations and base together, one member after another).
+  void at_member(const MemberKey& key) {
+    if (batch_.count() >= kJournalBatch && key != last_) write(/*sync=*/tail_ != nullptr);
+    last_ = key;
+  }
+  void write(bool sync) {
+    status_ = store_.write(batch_, sync);
     batch_.clear();
+    if (status_ && tail_ != nullptr) tail_->advance(seq_);
   }
 
   Store& store_;
   const PairHandle& pair_;
   std::uint64_t run_id_;
   Micros now_;
+  JournalTail* tail_;
   Batch batch_;
   std::string value_;
+  MemberKey last_;
   std::uint32_t seq_ = 0;
   std::array<std::uint64_t, kOpKindCount> planned_{};
   Status status_;

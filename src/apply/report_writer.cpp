@@ -17,13 +17,15 @@ ReportWriter::ReportWriter(Store& store, const PairHandle& pair, std::uint64_t r
     : store_(store), pair_(pair), run_id_(run_id) {}
 
 Status ReportWriter::add(const MemberKey* key, ReportEntry row) {
+  std::lock_guard<std::mutex> lock(mu_);
   const std::uint32_t seq = next_seq_++;
   if (key != nullptr) seq_of_.emplace(*key, seq);
   pending_.emplace(seq, std::move(row));
-  return pending_.size() >= kBatch ? flush() : Status::ok();
+  return pending_.size() >= kBatch ? flush_locked() : Status::ok();
 }
 
 Status ReportWriter::amend(const MemberKey& key, const std::function<void(ReportEntry&)>& edit) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = seq_of_.find(key);
   assert(it != seq_of_.end());
   if (it == seq_of_.end()) return Status::internal("amending a report row that was never added");
@@ -39,10 +41,15 @@ Status ReportWriter::amend(const MemberKey& key, const std::function<void(Report
     p = pending_.emplace(seq, std::move(*e)).first;
   }
   edit(p->second);
-  return pending_.size() >= kBatch ? flush() : Status::ok();
+  return pending_.size() >= kBatch ? flush_locked() : Status::ok();
 }
 
 Status ReportWriter::flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return flush_locked();
+}
+
+Status ReportWriter::flush_locked() {
   if (pending_.empty()) return Status::ok();
   Batch b;
   for (const auto& [seq, row] : pending_)

@@ -54,6 +54,14 @@ std::uint64_t PlanCounts::operations() const {
   return n;
 }
 
+bool guards_may_stop(const SyncOptions& options, bool first_run, bool base_empty) {
+  // (Each clause is the condition under which one group of check_guards()'s guards returns early.)
+  const bool removals = !options.allow_mass_removal;
+  const bool additions = !first_run && !options.allow_mass_addition;
+  const bool empty_sides = !base_empty;
+  return removals || additions || empty_sides;
+}
+
 GuardVerdict check_guards(const PlanCounts& c, const SyncOptions& options, bool first_run) {
   GuardVerdict v;
   auto percent = [](double fraction) {

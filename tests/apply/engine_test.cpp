@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -394,14 +396,19 @@ TEST_CASE("plan changes neither side nor the base") {
 TEST_CASE("killed after any write, the next run ends in the planned state and repeats no write") {
   // The plan has 4 writes; a kill after the k-th write took effect, before its answer was
   // journaled, is the worst moment to die.
-  for (int k = 0; k < 4; ++k) {
-    DYNAMIC_SECTION("killed after write " << k + 1) {
+  // Also when no guard can stop the first sync (mass removal allowed): its pass journals while
+  // both sides send.
+  for (int k = 0; k < 8; ++k) {
+    const bool streams = k >= 4;
+    DYNAMIC_SECTION("killed after write " << k % 4 + 1
+                                          << (streams ? ", sent while planning" : "")) {
       World w;
+      w.config.options.allow_mass_removal = streams;
       // Mailchimp's two writes come first (Fred, Betty), then the CRM's (Barney, Pebbles).
-      if (k < 2) {
-        w.mailchimp.kill_after = k;
+      if (k % 4 < 2) {
+        w.mailchimp.kill_after = k % 4;
       } else {
-        w.crm_side.kill_after = k - 2;
+        w.crm_side.kill_after = k % 4 - 2;
       }
       CHECK_THROWS_AS(w.run(), Killed);
       CHECK(open_entries(w) > 0);
@@ -551,6 +558,77 @@ TEST_CASE("a guard stops the run before anything is journaled or written") {
   REQUIRE(lifted.is_ok());
   CHECK(lifted->record.state == RunState::kDone);
   w.check_five_people();
+}
+
+// Hands the plan on to `plan` and, at the operation numbered `wait_at`, waits (up to ten
+// seconds) until `sent` says a side was written: only a run that sends while it plans gets there
+// in time.
+class WaitingObserver final : public PlanSink {
+ public:
+  WaitingObserver(Plan& plan, std::atomic<bool>& sent, std::size_t wait_at)
+      : plan_(plan), sent_(sent), wait_at_(wait_at) {}
+  void operation(Operation&& op) override {
+    if (++seen_ == wait_at_) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!sent_ && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      sent_before_planned = sent_.load();
+    }
+    plan_.operation(std::move(op));
+  }
+  void report(ReportRow&& row) override { plan_.report(std::move(row)); }
+  void base_update(const MemberKey& k, const std::optional<BaseRecord>& b) override {
+    plan_.base_update(k, b);
+  }
+  bool sent_before_planned = false;
+
+ private:
+  Plan& plan_;
+  std::atomic<bool>& sent_;
+  const std::size_t wait_at_;
+  std::size_t seen_ = 0;
+};
+
+TEST_CASE("a first sync that no guard can stop sends while it plans, and ends as planned") {
+  // 3 000 Mailchimp subscribers the CRM does not have (each a contact to create), beside the
+  // five people: the pass journals them a batch at a time, and the CRM's writes begin before
+  // the plan's last operation is made.
+  World w;
+  for (int i = 0; i < 3000; ++i)
+    w.mailchimp.members["new" + std::to_string(i) + "@example.org"] =
+        mc(MailchimpStatus::kSubscribed, day(1));
+  std::atomic<bool> sent{false};
+  w.crm_side.before_apply = [&] { sent = true; };
+  w.crm_side.batch = 100;
+  RunRequest rq;
+  rq.allow_mass_removal = true;
+  Plan plan;
+  WaitingObserver observer(plan, sent, 2900);
+  rq.observer = &observer;
+  Result<RunOutcome> r = w.run(rq);
+  REQUIRE(r.is_ok());
+  CHECK(observer.sent_before_planned);
+  CHECK(r->record.state == RunState::kDone);
+  CHECK(r->record.first_run);
+  CHECK(r->record.counts.create_crm_contact + r->record.counts.add_to_crm == 3001);
+  CHECK(r->record.applied == 3004);
+  CHECK(plan.operations.size() == 3004);
+  w.check_five_people();
+  for (int i = 0; i < 3000; i += 499)
+    CHECK(w.crm_of("new" + std::to_string(i) + "@example.org") == Membership::kIn);
+  CHECK(open_entries(w) == 0);
+  CHECK_FALSE(r->backup.empty());
+  // Every write once, and the report holds the plan's rows and nothing twice.
+  const auto writes = w.all_writes();
+  CHECK(std::set<std::string>(writes.begin(), writes.end()).size() == writes.size());
+  CHECK(writes.size() == 3004);
+  CHECK(w.report_of(*r).size() == r->record.counts.report_rows);
+  // No marker of a single pass is left, and the next run has nothing to do.
+  CHECK_FALSE(w.ts.store->get(*w.ts.pair, Family::kMeta, meta::kSinglePassRun).value());
+  Result<RunOutcome> again = w.run(rq);
+  REQUIRE(again.is_ok());
+  CHECK(w.plan.operations.empty());
+  CHECK(w.all_writes() == writes);
 }
 
 TEST_CASE("a store that cannot write (a full disk) stops the run before anything is sent") {

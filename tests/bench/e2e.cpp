@@ -10,7 +10,7 @@
 // time and the Mailchimp member pages it fetched.
 // BENCH_LATENCY_MS sets the latency per request (default 20; 0 for the 1M runs); BENCH_SKIP_PLAIN
 // skips the run without --json; BENCH_CALLS prints on stderr where the migration's requests went
-// and its plan's counts.
+// and its plan's counts; BENCH_LOG=<file> writes its requests there, one JSON line each.
 //
 // Needs CONCORD_BIN, CONCORD_SANDBOX_BIN and CONCORD_SOURCE_ROOT (scripts/bench sets them).
 #include <fcntl.h>
@@ -229,6 +229,15 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(n_ms.first), n_ms.second, what.c_str());
     }
     std::fprintf(stderr, "counts: %s\n", c.dump().c_str());
+  }
+  if (const char* to = std::getenv("BENCH_LOG"); to != nullptr) {
+    // The migration's requests, one JSON line each without its body, for a timeline of the
+    // connections (arrival `at`, milliseconds answering `ms`).
+    std::ofstream out(to);
+    for (json q : log) {
+      q.erase("body");
+      out << q.dump() << '\n';
+    }
   }
   bench::print("mailchimp_get_calls", count(log, "mailchimp", false));
   bench::print("crm_write_calls", count(log, "civicrm", true));

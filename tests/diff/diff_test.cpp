@@ -603,3 +603,52 @@ TEST_CASE("an address move is decided as the same member moving, or reported") {
     }
   }
 }
+
+TEST_CASE("a run that no guard can stop is known before its plan is made") {
+  // guards_may_stop() says, before the plan, whether check_guards() could stop any plan of the
+  // pair: each row's options are tried against plans that trip every guard there is.
+  struct Row {
+    const char* name;
+    bool allow_removal, allow_addition, first_run, base_empty;
+    bool may_stop;
+  };
+  const std::vector<Row> rows = {
+      {"a first sync with removals allowed, over an empty base", true, false, true, true, false},
+      {"a later run with both allowed, over an empty base", true, true, false, true, false},
+      {"removals not allowed", false, true, true, true, true},
+      {"a later run, additions not allowed", true, false, false, true, true},
+      {"a base to compare the sides with", true, true, true, false, true},
+  };
+  // Plans over an empty base (base_in 0) or one of 100 IN members; each trips one guard.
+  auto plans = [](bool base_empty) {
+    std::vector<PlanCounts> out;
+    PlanCounts c;
+    c.mailchimp_members = c.crm_members = c.mailchimp_in = c.crm_in = 100;
+    c.base_in = base_empty ? 0 : 100;
+    PlanCounts removes = c;
+    removes.unsubscribe_in_mailchimp = 90;
+    PlanCounts removes_crm = c;
+    removes_crm.remove_from_crm = 90;
+    PlanCounts adds = c;
+    adds.add_to_mailchimp = 90;
+    PlanCounts creates = c;
+    creates.create_crm_contact = 90;
+    PlanCounts empty = c;
+    empty.mailchimp_members = empty.mailchimp_in = 0;
+    PlanCounts empty_crm = c;
+    empty_crm.crm_members = empty_crm.crm_in = 0;
+    return std::vector<PlanCounts>{removes, removes_crm, adds, creates, empty, empty_crm};
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.name) {
+      SyncOptions o;
+      o.allow_mass_removal = row.allow_removal;
+      o.allow_mass_addition = row.allow_addition;
+      CHECK(guards_may_stop(o, row.first_run, row.base_empty) == row.may_stop);
+      bool some_stopped = false;
+      for (const PlanCounts& c : plans(row.base_empty))
+        some_stopped |= check_guards(c, o, row.first_run).stop;
+      CHECK(some_stopped == row.may_stop);
+    }
+  }
+}
