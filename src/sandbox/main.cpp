@@ -234,6 +234,10 @@ int main(int argc, char** argv) {
 
   Persister persister(
       state_path, [&] { return router.generation(); }, [&] { return router.state_document(); });
+  router.on_reset([&persister] {
+    if (Status s = persister.flush(); !s.is_ok())
+      std::fprintf(stderr, "concord-sandbox: saving state: %s\n", s.to_string().c_str());
+  });
   if (from_state_file) {
     persister.mark_saved(router.generation());
   } else {

@@ -49,19 +49,38 @@ Status Persister::flush() {
 }
 
 void Persister::run() {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(mu_);
-  std::chrono::steady_clock::duration last_save{0};
+  Clock::duration last_save{0};
+  std::uint64_t seen = saved_.load();  // the generation at the last look
+  bool dirty = false;                  // a change is not saved
+  Clock::time_point dirty_since;       // the first look that found it
   while (!stopping_) {
-    // A save serialises the whole state while the parts wait (a 100 000-member list takes a
-    // third of a second): after a long one the next waits ten times as long, so that a large
-    // state's saves take a tenth of the sandbox's time, not most of it.
-    const auto wait = std::max<std::chrono::steady_clock::duration>(interval_, 10 * last_save);
-    cv_.wait_for(lock, wait, [this] { return stopping_; });
+    cv_.wait_for(lock, interval_, [this] { return stopping_; });
     if (stopping_) break;
+    const std::uint64_t g = generation_();
+    const Clock::time_point now = Clock::now();
+    if (g == saved_.load()) {
+      seen = g;
+      dirty = false;
+      continue;
+    }
+    if (!dirty) dirty_since = now;
+    dirty = true;
+    const bool quiet = g == seen;  // nothing changed for a whole interval
+    seen = g;
+    // A save serialises the whole state while the parts wait (a 100 000-member list takes a
+    // third of a second): it waits for the requests that change the state to pause, so that a
+    // burst of them (a migration) is not slowed by saves in its middle; but no longer than ten
+    // intervals, or ten times the last save (a large state's saves then take a tenth of the
+    // sandbox's time, not most of it).
+    const Clock::duration longest = std::max<Clock::duration>(10 * interval_, 10 * last_save);
+    if (!quiet && now - dirty_since < longest) continue;
     lock.unlock();
-    const auto start = std::chrono::steady_clock::now();
+    const Clock::time_point start = Clock::now();
     Status s = flush();
-    last_save = std::chrono::steady_clock::now() - start;
+    last_save = Clock::now() - start;
+    dirty = false;
     if (!s.is_ok())
       std::fprintf(stderr, "concord-sandbox: saving state: %s\n", s.to_string().c_str());
     lock.lock();

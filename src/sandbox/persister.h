@@ -24,9 +24,11 @@ namespace concord::sandbox {
 // Reads a whole file. kNotFound when it does not exist, kIoError when it cannot be read.
 Result<std::string> read_file(const std::string& path);
 
-// Saves the state document at most about once a second from a background thread, when it changed,
-// and once more at stop(); after a save that took t, the next waits at least 10 t (a large state is
-// saved less often rather than most of the time).
+// Saves the state document from a background thread once it changed and then stayed unchanged
+// for an interval (a second), or at the latest ten intervals (or ten times the last save's
+// duration, if longer) after the change was seen; and once more at stop(). A burst of changes (a
+// migration) is saved after it, not in its middle, and a large state is saved less often rather
+// than most of the time.
 class Persister {
  public:
   // `generation` returns a counter that moves on every change; `snapshot` returns the document.

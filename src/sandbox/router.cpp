@@ -178,6 +178,7 @@ http::Reply SandboxRouter::reset(const http::Request& request, const http::Peer&
                        {"group_contacts", c.group_contacts},
                        {"subscription_history", c.subscription_history}};
   mc.response.body = answer.dump();
+  if (on_reset_) on_reset_();
   return mc;
 }
 

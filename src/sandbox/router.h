@@ -19,6 +19,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,9 @@ class SandboxRouter {
   std::string state_document() const;
   // Moves on every change of any part (for the Persister).
   std::uint64_t generation() const;
+  // Called once a reset has installed its state, before the reset answers (main() saves the
+  // state there: a reset, like a fresh start, is on disk at once). Set before serving.
+  void on_reset(std::function<void()> saved) { on_reset_ = std::move(saved); }
 
  private:
   // Which port a request came in on: Mailchimp's, CiviCRM's, or parts_[n]'s as kOther + n.
@@ -70,6 +74,7 @@ class SandboxRouter {
   const Clock* clock_;
   std::vector<Part*> parts_;
   RequestLog log_;
+  std::function<void()> on_reset_;
   // Requests being answered, by port (the last slot counts every port beyond it).
   std::array<std::atomic<int>, 8> in_flight_{};
 };

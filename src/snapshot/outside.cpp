@@ -1,7 +1,12 @@
 // After both fetches: the CRM contacts outside the group that Mailchimp subscribers already are.
 // Without them the plan would count such a subscriber as a contact to create, while the sync then
 // finds the contact and adds it (docs/decision-rules.md: the plan is exact).
+//
+// Thread-safety: a look-up runs on the calling thread and one of its own (the reader is called
+// from one thread at a time).
+#include <future>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "concord/email.h"
@@ -11,8 +16,10 @@
 namespace concord {
 namespace {
 
-// Addresses are looked up this many at a time (the reader splits them into calls of its own).
+// Addresses are looked up this many at a time (the reader splits them into calls of its own),
+// the first chunk fewer, so that the calls begin as soon as there are enough for every connection.
 constexpr std::size_t kChunk = 20000;
+constexpr std::size_t kFirstChunk = 2000;
 
 // What the CRM snapshot holds for an address Mailchimp has IN.
 enum class Held : std::uint8_t {
@@ -54,6 +61,8 @@ class UsableOnly final : public CrmSink {
   CrmSink& next_;
 };
 
+// The scan of both snapshots gathers the addresses to look up a chunk at a time; each chunk is
+// looked up (on a thread of its own) while the scan gathers the next, one chunk at a time.
 class OutsideLookup {
  public:
   OutsideLookup(CrmReader& reader, Store& store, const PairHandle& pair)
@@ -73,7 +82,10 @@ class OutsideLookup {
         continue;
       }
       SnapshotView v;
-      if (Status s = decode_snapshot(mc.value(), &v); !s) return s.with_context("mailchimp record");
+      if (Status s = decode_snapshot(mc.value(), &v); !s) {
+        (void)wait();
+        return s.with_context("mailchimp record");
+      }
       const bool in_mailchimp = v.header.membership == Membership::kIn;
       const bool crm_here = c == 0;
       const Held h = crm_here ? held(crm.value()) : Held::kNothing;
@@ -82,12 +94,12 @@ class OutsideLookup {
         // are not watched by incremental fetches.
         MemberKey key;
         if (member_key_from_bytes(mc.key(), &key)) {
-          keys_.push_back(key);
-          emails_.emplace_back(v.email);
-          held_.push_back(h);
+          next_.keys.push_back(key);
+          next_.emails.emplace_back(v.email);
+          next_.held.push_back(h);
         }
-        if (keys_.size() >= kChunk) {
-          if (Status s = flush(); !s) return s;
+        if (next_.keys.size() >= (sent_ == 0 ? kFirstChunk : kChunk)) {
+          if (Status s = send(); !s) return s;
         }
       } else if (crm_here && outside_the_group(crm.value())) {
         stale_.emplace_back(crm.key());
@@ -95,9 +107,11 @@ class OutsideLookup {
       mc.next();
       if (crm_here) crm.next();
     }
-    if (Status s = mc.status(); !s) return s;
-    if (Status s = crm.status(); !s) return s;
-    if (Status s = flush(); !s) return s;
+    Status scanned = mc.status();
+    if (scanned) scanned = crm.status();
+    if (scanned) scanned = send();
+    if (Status s = wait(); scanned && !s) scanned = s;
+    if (!scanned) return scanned;
     Batch batch;
     for (const std::string& k : stale_)
       batch.del(pair_, Family::kCrm, k);
@@ -109,42 +123,73 @@ class OutsideLookup {
   }
 
  private:
+  struct Chunk {
+    std::vector<MemberKey> keys;      // the addresses' keys
+    std::vector<std::string> emails;  // the addresses
+    std::vector<Held> held;           // what the snapshot held for each
+    // What its look-up found:
+    FetchStats stats;
+    std::vector<std::string> stale;  // keys of looked-up contacts to remove
+  };
+
+  // Once the chunk before has been looked up, starts looking up the one gathered.
+  Status send() {
+    if (Status s = wait(); !s) return s;
+    if (next_.keys.empty()) return Status::ok();
+    ++sent_;
+    in_flight_ = std::async(std::launch::async, [this, c = std::move(next_)]() mutable {
+      Status s = look_up(c);
+      return std::make_pair(std::move(s), std::move(c));
+    });
+    next_ = Chunk{};
+    return Status::ok();
+  }
+
+  // Waits for the chunk being looked up, and takes in what it found.
+  Status wait() {
+    if (!in_flight_.valid()) return Status::ok();
+    auto [s, c] = in_flight_.get();
+    if (!s) return s;
+    stats_.pages += c.stats.pages;
+    stats_.members += c.stats.members;
+    stats_.written += c.stats.written;
+    stale_.insert(stale_.end(), std::make_move_iterator(c.stale.begin()),
+                  std::make_move_iterator(c.stale.end()));
+    return Status::ok();
+  }
+
   // Reads one chunk's contacts into the snapshot; an address that no longer has a contact loses
   // the one looked up before.
-  Status flush() {
-    if (keys_.empty()) return Status::ok();
+  Status look_up(Chunk& c) {
     CrmIngest ingest(store_, pair_, SnapshotWriter::Mode::kIncremental);
     // The contacts found replace what was stored for the address (the trashed contacts are found
     // too, so a trashed contact with history is one of the duplicates either way, and a second
     // look-up writes what the first did).
-    for (const MemberKey& k : keys_)
+    for (const MemberKey& k : c.keys)
       ingest.asked.insert(k);
     UsableOnly usable(ingest);
-    Result<SideRead> read = reader_.read_by_address(emails_, usable);
+    Result<SideRead> read = reader_.read_by_address(c.emails, usable);
     if (!read) return read.status().with_context("looking up contacts outside the group");
     if (Status s = ingest.writer().finish(); !s) return s;
-    stats_.pages += read->pages;
-    stats_.members += ingest.counts().members;
-    stats_.written += ingest.counts().written;
-    for (std::size_t i = 0; i < keys_.size(); ++i) {
-      if (held_[i] == Held::kOutside && !ingest.written.count(keys_[i])) {
+    c.stats.pages += read->pages;
+    c.stats.members += ingest.counts().members;
+    c.stats.written += ingest.counts().written;
+    for (std::size_t i = 0; i < c.keys.size(); ++i) {
+      if (c.held[i] == Held::kOutside && !ingest.written.count(c.keys[i])) {
         // The contact gave the address up (or went to the trash).
-        stale_.emplace_back(keys_[i].view());
+        c.stale.emplace_back(c.keys[i].view());
       }
     }
-    keys_.clear();
-    emails_.clear();
-    held_.clear();
     return Status::ok();
   }
 
   CrmReader& reader_;
   Store& store_;
   const PairHandle& pair_;
-  std::vector<MemberKey> keys_;      // the chunk being gathered
-  std::vector<std::string> emails_;  // their addresses
-  std::vector<Held> held_;           // what the snapshot held for each
-  std::vector<std::string> stale_;   // keys of looked-up contacts to remove
+  Chunk next_;  // the chunk being gathered
+  std::size_t sent_ = 0;
+  std::future<std::pair<Status, Chunk>> in_flight_;  // the chunk being looked up
+  std::vector<std::string> stale_;                   // keys of looked-up contacts to remove
   FetchStats stats_;
 };
 

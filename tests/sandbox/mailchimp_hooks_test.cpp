@@ -307,6 +307,37 @@ TEST_CASE("persistence: after a slow save the next waits ten times as long") {
   std::filesystem::remove_all(tmpl);
 }
 
+TEST_CASE("persistence: a burst of changes is saved after it, not in its middle") {
+  // Changes every 2 ms for 400 ms, saved after an unchanged interval of 100 ms (or at the latest
+  // after ten): no save while they go on, one soon after they stop.
+  std::string tmpl = (std::filesystem::temp_directory_path() / "concord-sandbox-XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  std::atomic<std::uint64_t> generation{0};
+  std::atomic<int> saves{0};
+  {
+    sb::Persister p(
+        tmpl + "/state.json", [&] { return generation.load(); },
+        [&] {
+          ++saves;
+          return std::string("{}");
+        },
+        std::chrono::milliseconds(100));
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+    while (std::chrono::steady_clock::now() < end) {
+      ++generation;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    CHECK(saves.load() == 0);
+    for (int i = 0; i < 300 && saves.load() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(saves.load() == 1);
+    p.stop();  // nothing changed since: no second save
+    CHECK(saves.load() == 1);
+  }
+  CHECK(std::filesystem::exists(tmpl + "/state.json"));
+  std::filesystem::remove_all(tmpl);
+}
+
 // ---- performance -------------------------------------------------------------------------------
 
 namespace {

@@ -616,6 +616,54 @@ TEST_CASE("stage: contacts outside the group that Mailchimp subscribers are beco
   }
 }
 
+TEST_CASE("stage: many subscribers outside the group are looked up a chunk at a time, in order") {
+  // 5 000 subscribers the group does not have, every other one a contact outside it: the first
+  // 2 000 addresses are asked first (the calls begin soon), the rest in the next chunk, which is
+  // gathered while the first is looked up. A second look-up after 500 of the contacts gave
+  // their addresses up forgets exactly those.
+  TempStore t;
+  FakeCrmReader crm;
+  FakeMailchimpReader mc;
+  auto email = [](int i) { return "p" + std::to_string(i) + "@x.org"; };
+  for (int i = 0; i < 5000; ++i) {
+    mc.members[email(i)] = fake(MailchimpStatus::kSubscribed, at(1));
+    if (i % 2 != 0) continue;
+    CrmContact c;
+    c.contact_id = 100 + i;
+    c.addresses = {{email(i), true, false, 0}};
+    crm.outside.push_back(c);
+  }
+  REQUIRE(fetch_crm(crm, 42, true, *t.store, *t.pair).is_ok());
+  REQUIRE(fetch_mailchimp(mc, "L1", true, *t.store, *t.pair).is_ok());
+  auto found = look_up_outside_contacts(crm, *t.store, *t.pair);
+  REQUIRE(found.is_ok());
+  REQUIRE(crm.looked_up.size() == 2);
+  CHECK(crm.looked_up[0].size() == 2000);
+  CHECK(crm.looked_up[1].size() == 3000);
+  std::set<std::string> asked;
+  for (const auto& chunk : crm.looked_up)
+    asked.insert(chunk.begin(), chunk.end());
+  CHECK(asked.size() == 5000);
+  CHECK(found->written == 2500);
+  for (int i : {0, 1, 2498, 4998, 4999}) {
+    INFO(email(i));
+    std::optional<CrmMember> m = crm_member(t, email(i));
+    CHECK(m.has_value() == (i % 2 == 0));
+    if (m) CHECK(m->contact_id == 100 + i);
+  }
+
+  // Contacts whose ids end in 0 (500 of them) gave their addresses up.
+  std::erase_if(crm.outside, [](const CrmContact& c) { return c.contact_id % 10 == 0; });
+  crm.looked_up.clear();
+  auto again = look_up_outside_contacts(crm, *t.store, *t.pair);
+  REQUIRE(again.is_ok());
+  CHECK(again->removed == 500);
+  int known = 0;
+  for (int i = 0; i < 5000; i += 2)
+    known += crm_member(t, email(i)).has_value();
+  CHECK(known == 2000);
+}
+
 TEST_CASE("stage: settling moves a contact to the address Mailchimp has") {
   TempStore t;
   FakeCrmReader crm;
