@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
   // frees the others do not reuse: a migration's peak memory grew by half with its threads. Two
   // arenas keep it near what it holds, at no cost in time.
   mallopt(M_ARENA_MAX, 2);
+  // Blocks of a megabyte or more (RocksDB's memtable blocks, scan buffers) are mapped apart and
+  // given back when freed: glibc would otherwise raise this threshold as such blocks are freed and
+  // carve later ones from the arenas, where what is freed between live data stays resident (a
+  // million-member migration peaked at 240-271 MB that way, 224-228 MB this way).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   CLI::App app{"concord keeps a CRM group and a Mailchimp audience in agreement"};
   app.require_subcommand(1);
   Global g;

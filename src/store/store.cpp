@@ -381,7 +381,7 @@ class RocksStore final : public Store {
     impl->snapshot = db_->GetSnapshot();
     rocksdb::ReadOptions ro = read_options_;
     ro.snapshot = impl->snapshot;
-    ro.readahead_size = 2u << 20;  // sequential scans: read ahead 2 MiB
+    ro.readahead_size = 512u << 10;  // sequential scans: read ahead 512 KiB
     ro.fill_cache = false;         // a full scan would only evict the working set
     ro.async_io = false;
     impl->it.reset(db_->NewIterator(ro, cf_of(pair, f)));
