@@ -1,12 +1,14 @@
 // The daemon's worker with fake sides and a fake clock: scheduled runs happen when the clock
 // passes the schedule, deliveries trigger webhook runs, the toggle and "run now", restarts, and
 // the metrics a run feeds. step() runs what is due without a thread, so nothing here sleeps but
-// the last test, which checks that a delivery wakes the real worker thread.
+// the last tests, which check that a delivery wakes the real worker thread and that pairs of
+// different accounts run on workers of their own.
 #include <catch2/catch.hpp>
 
-#include <set>
-
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "concord/email.h"
@@ -37,6 +39,7 @@ class FakeSide : public SyncSide {
   Status resolve() override { return Status::ok(); }
   Result<FetchStats> fetch(bool, Store&, const PairHandle&) override {
     ++requests_;
+    if (on_fetch) on_fetch();
     if (!fail.is_ok()) return fail;
     return FetchStats{};
   }
@@ -66,6 +69,7 @@ class FakeSide : public SyncSide {
   std::uint64_t requests() const override { return requests_; }
 
   Status fail;
+  std::function<void()> on_fetch;  // called as fetch() begins, when set
   std::vector<std::vector<std::string>> refreshed;
   std::set<std::string> has;  // Mailchimp: the members refresh() finds
 
@@ -476,4 +480,41 @@ TEST_CASE("daemon: the worker thread runs a delivery as soon as it is stored") {
   CHECK(runs() == 2);
   d->stop();
   CHECK(d->runs("newsletter", 1).value()[0].command == "webhook");
+}
+
+TEST_CASE("daemon: pairs of different Mailchimp accounts run at the same time") {
+  // "newsletter" (account "main") fetches until the test lets it go; "volunteers" (account
+  // "other") runs its first sync meanwhile. One worker for both would wait for the first.
+  Fixture f(/*two_pairs=*/true);
+  f.config.syncs[0].mailchimp = "main";
+  f.config.syncs[1].mailchimp = "other";
+  std::unique_ptr<Daemon> d = f.open();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, held = false;
+  f.mailchimp["newsletter"]->on_fetch = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    held = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return release; });
+  };
+  d->start();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return held; }));
+  }
+  auto runs = [&](const char* pair) { return d->runs(pair, 10).value().size(); };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (runs("volunteers") < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(runs("volunteers") == 1);  // while newsletter's run still fetches
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  while (d->runs("newsletter", 10).value().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  d->stop();
+  CHECK(runs("newsletter") == 1);
 }
