@@ -403,17 +403,18 @@ TEST_CASE("killed after any write, the next run ends in the planned state and re
     DYNAMIC_SECTION("killed after write " << k % 4 + 1
                                           << (streams ? ", sent while planning" : "")) {
       World w;
-      w.config.options.allow_mass_removal = streams;
+      RunRequest rq;
+      rq.allow_mass_removal = streams;
       // Mailchimp's two writes come first (Fred, Betty), then the CRM's (Barney, Pebbles).
       if (k % 4 < 2) {
         w.mailchimp.kill_after = k % 4;
       } else {
         w.crm_side.kill_after = k % 4 - 2;
       }
-      CHECK_THROWS_AS(w.run(), Killed);
+      CHECK_THROWS_AS(w.run(rq), Killed);
       CHECK(open_entries(w) > 0);
       w.mailchimp.kill_after = w.crm_side.kill_after = -1;
-      Result<RunOutcome> r = w.run();
+      Result<RunOutcome> r = w.run(rq);
       REQUIRE(r.is_ok());
       CHECK(r->record.resumed_from == 1);
       CHECK(r->record.state == RunState::kDone);
