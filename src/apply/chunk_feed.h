@@ -69,9 +69,9 @@ class ChunkFeed {
 };
 
 // How far a journal pass running beside the apply has written (a first sync that no guard can
-// stop, engine.cpp): its entries before end() are in the store, synced, and whole members at a
-// time (a member's entries are never split across an advance). The readers of both sides wait on
-// it; close() ends the pass, with its status.
+// stop, engine.cpp): the entries before the end it publishes are in the store, synced, whole
+// members at a time (a member's entries are never split across an advance). The readers of both
+// sides wait on it; close() ends the pass, with its status.
 class JournalTail {
  public:
   struct Seen {

@@ -544,8 +544,11 @@ class Run {
     PlanPass pass(*report_, req_.observer);
     TeeSink both(pass, &journal);
     Result<DiffResult> d = plan_into(both, o);
-    if (!d) return close.status = d.status();
-    if (!pass.status()) return close.status = pass.status();
+    Status planned = !d ? d.status() : pass.status();
+    if (!planned) {
+      count_planned(journal);  // (the run's counts of what was sent stay whole)
+      return close.status = planned;
+    }
     close.status = journaled(journal, *d);
     if (!close.status) return close.status;
     out_.record.first_run = d->first_run;
@@ -610,6 +613,7 @@ class Run {
   // Once a pass has journaled the plan `d`: its last entries synced, the moves it settled
   // forgotten, the field mapping recorded, its counts kept.
   Status journaled(JournalPass& pass, const DiffResult& d) {
+    count_planned(pass);
     if (Status s = pass.finish(); !s) return s;
     journaled_ = true;
     // Moves that need nothing more are forgotten, now that their bases moved.
@@ -627,13 +631,17 @@ class Run {
         return s;
       }
     }
-    // (Added: a streamed run's apply may have counted some of them done already.)
+    return Status::ok();
+  }
+
+  // Adds what `pass` journaled to the run's planned operations (added: a streamed run's apply
+  // may have counted some of them sent already).
+  void count_planned(const JournalPass& pass) {
     std::lock_guard<std::mutex> lock(record_mu_);
     for (const OpKindInfo& k : kOpKinds) {
       const std::size_t i = static_cast<std::size_t>(k.kind);
       results_[i][static_cast<std::size_t>(JournalState::kPlanned)] += pass.planned()[i];
     }
-    return Status::ok();
   }
 
   // Members this run added to Mailchimp are read back once its side is written (an incremental

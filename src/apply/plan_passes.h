@@ -1,7 +1,8 @@
 // The engine's two passes of the diff over the same snapshots (engine.cpp): the first counts
 // and reports, the second journals. A first sync (its pair's base empty) does both in one pass
-// (TeeSink), marked in meta while it has not gone on to apply (single_pass.* below). Internal to
-// src/apply/.
+// (TeeSink), marked in meta while it has not gone on to apply (single_pass.* below); or, when no
+// guard can stop it, unmarked, publishing what it has journaled to the apply that sends it
+// meanwhile (JournalTail). Internal to src/apply/.
 //
 // Thread-safety: each pass is fed by one diff, on one thread.
 #pragma once
