@@ -440,14 +440,13 @@ class Run {
     // writes anything) tells the next run to remove them should this one die before applying.
     Result<bool> single = single_pass_allowed();
     if (!single) return single.status();
-    if (*single) {
-      // No guard can stop it: the pass journals while the apply sends (apply()).
-      Result<bool> synced_before = log_.completed_before(out_.record.id);
-      if (!synced_before) return synced_before.status();
-      first_sync_ = !*synced_before;
-      streams_ = !guards_may_stop(o, first_sync_, /*base_empty=*/true);
-      if (streams_) return Status::ok();
-    }
+    // The addition guard spares the pair's first sync, even resumed after a kill (its base is
+    // partly written by then, so an empty base would not say it).
+    Result<bool> synced_before = log_.completed_before(out_.record.id);
+    if (!synced_before) return synced_before.status();
+    // No guard can stop it: the pass journals while the apply sends (apply()).
+    streams_ = *single && !guards_may_stop(o, /*first_run=*/!*synced_before, /*base_empty=*/true);
+    if (streams_) return Status::ok();
     std::optional<JournalPass> journal;
     if (*single) {
       if (Status s = mark_single_pass(p_.store, p_.pair, out_.record.id); !s) return s;
@@ -459,10 +458,6 @@ class Run {
     if (Status s = pass.status(); !s) return s;
     out_.record.first_run = d->first_run;
     out_.record.counts = d->counts;
-    // The addition guard spares the pair's first sync, even resumed after a kill (its base is
-    // partly written by then, so an empty base would not say it).
-    Result<bool> synced_before = log_.completed_before(out_.record.id);
-    if (!synced_before) return synced_before.status();
     out_.guard = check_guards(d->counts, o, /*first_run=*/!*synced_before);
     if (out_.guard.stop) {
       for (const std::string& reason : out_.guard.reasons) {
@@ -553,7 +548,6 @@ class Run {
     if (!close.status) return close.status;
     out_.record.first_run = d->first_run;
     out_.record.counts = d->counts;
-    out_.guard = check_guards(d->counts, o, first_sync_);  // (none can stop it)
     return Status::ok();
   }
 
@@ -1141,9 +1135,8 @@ class Run {
   RunOutcome out_;
   std::optional<ReportWriter> report_;  // made once the run has its id
   FirstBackup backup_{p_.store, p_.pair, req_.backup_dir, p_.config.name};
-  bool journaled_ = false;   // the plan is in the journal
-  bool streams_ = false;     // the journal's pass runs beside the apply (stream())
-  bool first_sync_ = false;  // no run of the pair completed before (set when streams_ is decided)
+  bool journaled_ = false;  // the plan is in the journal
+  bool streams_ = false;    // the journal's pass runs beside the apply (stream())
   // Entries of this run read from the journal for sending, Mailchimp and CRM (progress).
   std::array<std::atomic<std::uint64_t>, 2> queued_{};
   std::set<MemberKey> unsynced_;

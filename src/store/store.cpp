@@ -382,7 +382,7 @@ class RocksStore final : public Store {
     rocksdb::ReadOptions ro = read_options_;
     ro.snapshot = impl->snapshot;
     ro.readahead_size = 512u << 10;  // sequential scans: read ahead 512 KiB
-    ro.fill_cache = false;         // a full scan would only evict the working set
+    ro.fill_cache = false;           // a full scan would only evict the working set
     ro.async_io = false;
     impl->it.reset(db_->NewIterator(ro, cf_of(pair, f)));
     return Cursor(std::move(impl));

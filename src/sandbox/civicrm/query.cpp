@@ -243,16 +243,12 @@ void sort_slots(const CiviSite& site, const Query& q, std::vector<std::uint32_t>
   const std::size_t n = slots->size();
   const std::size_t k = q.order.size();
   if (sort_int_keys(site, q, slots)) return;
-  // Integer-only keys (the common case: contact_id, date, ...) sort as plain integers.
-  bool ints = true;
+  // Strings or floats among the keys (integer-only ones were sorted above).
   std::vector<SortVal> keys(n * k);
   std::string scratch;
   for (std::size_t r = 0; r < n; ++r) {
-    for (std::size_t j = 0; j < k; ++j) {
-      SortVal sv = sort_val(read_path(site, q.order[j].path, (*slots)[r], &scratch));
-      if (sv.cls == 2 || sv.real) ints = false;
-      keys[r * k + j] = std::move(sv);
-    }
+    for (std::size_t j = 0; j < k; ++j)
+      keys[r * k + j] = sort_val(read_path(site, q.order[j].path, (*slots)[r], &scratch));
   }
   std::vector<std::uint32_t> perm(n);
   for (std::size_t r = 0; r < n; ++r)
@@ -261,12 +257,7 @@ void sort_slots(const CiviSite& site, const Query& q, std::vector<std::uint32_t>
     for (std::size_t j = 0; j < k; ++j) {
       const SortVal& x = keys[a * k + j];
       const SortVal& y = keys[b * k + j];
-      int c;
-      if (ints) {
-        c = x.cls != y.cls ? (x.cls < y.cls ? -1 : 1) : (x.i < y.i ? -1 : (x.i > y.i ? 1 : 0));
-      } else {
-        c = cmp_sort(x, y);
-      }
+      const int c = cmp_sort(x, y);
       if (c != 0) return q.order[j].desc ? c > 0 : c < 0;
     }
     return a < b;
